@@ -1,0 +1,11 @@
+"""ppnorm: see how normalization and dropout behave, and train ResNet / DenseNet with any norm layer.
+
+Importing ppnorm loads only the layers and models; the training engine, VisualDL and matplotlib
+are imported by the tools and experiments that need them.
+"""
+__version__ = "0.1.0"
+
+from . import models, nn  # noqa: E402
+from .models import build_model, list_models  # noqa: E402
+
+__all__ = ["__version__", "build_model", "list_models", "models", "nn"]

@@ -1,0 +1,39 @@
+"""Convert ``paddle.vision.models`` state_dicts to ppnorm's layer names.
+
+ResNet already uses paddle.vision's names, so its state_dict passes through unchanged. DenseNet
+keys are renamed, e.g. ``db_conv_2.conv2_1.bn_ac_func1._batch_norm.weight`` ->
+``block1.layer1.bottleneck.norm.weight``.
+"""
+import re
+
+_DENSENET_RULES = [
+    (r"^conv1_func\._conv\.", "stem.conv_norm_act.conv."),
+    (r"^conv1_func\._batch_norm\.", "stem.conv_norm_act.norm."),
+    (r"^db_conv_(\d+)\.conv\d+_(\d+)\.bn_ac_func1\.", lambda m: f"block{int(m[1]) - 1}.layer{m[2]}.bottleneck."),
+    (r"^db_conv_(\d+)\.conv\d+_(\d+)\.bn_ac_func2\.", lambda m: f"block{int(m[1]) - 1}.layer{m[2]}.conv."),
+    (r"^tr_conv(\d+)_blk\.conv_ac_func\.", lambda m: f"transition{int(m[1]) - 1}.reduce."),
+    (r"^batch_norm\.", "final_norm."),
+    (r"^out\.", "fc."),
+]
+_INNER = [(r"\._batch_norm\.", ".norm."), (r"\._conv\.", ".conv.")]
+
+
+def _is_paddle_densenet(state_dict):
+    return any(key.startswith("conv1_func.") for key in state_dict)
+
+
+def from_paddle_vision(state_dict):
+    """Return a state_dict with ppnorm names for a ``paddle.vision.models`` ResNet or DenseNet."""
+    if not _is_paddle_densenet(state_dict):
+        return dict(state_dict)
+    converted = {}
+    for key, value in state_dict.items():
+        new = key
+        for pattern, repl in _DENSENET_RULES:
+            new, count = re.subn(pattern, repl, new)
+            if count:
+                break
+        for pattern, repl in _INNER:
+            new = re.sub(pattern, repl, new)
+        converted[new] = value
+    return converted

@@ -1,0 +1,46 @@
+"""Weight initialization schemes shared by all models."""
+import paddle.nn as nn
+from paddle.nn.initializer import Constant, KaimingNormal, Normal, XavierNormal
+
+INIT_SCHEMES = ("kaiming", "xavier", "normal")
+
+
+def _weight_initializer(scheme, std):
+    if scheme == "kaiming":
+        return KaimingNormal()  # std = sqrt(2 / fan_in)
+    if scheme == "xavier":
+        return XavierNormal()  # std = sqrt(2 / (fan_in + fan_out))
+    if scheme == "normal":
+        return Normal(0.0, std)
+    raise ValueError(f"init must be one of {', '.join(INIT_SCHEMES)}, got '{scheme}'")
+
+
+def init_weights(model, scheme="kaiming", std=0.01):
+    """Conv/Linear weights by ``scheme``, their biases 0; norm layers scale 1, shift 0."""
+    weight_init = _weight_initializer(scheme, std)
+    for layer in model.sublayers(include_self=True):
+        if isinstance(layer, (nn.Conv1D, nn.Conv2D, nn.Conv3D, nn.Linear)):
+            weight_init(layer.weight)
+            if layer.bias is not None:
+                Constant(0.0)(layer.bias)
+        elif is_norm(layer):
+            for name, param in layer.named_parameters(include_sublayers=False):
+                if name in ("weight", "scale"):
+                    Constant(1.0)(param)
+                elif name == "bias":
+                    Constant(0.0)(param)
+
+
+def is_norm(layer):
+    """True for every normalization layer the norm factory can build."""
+    return isinstance(layer, (nn.layer.norm._BatchNormBase, nn.GroupNorm, nn.LayerNorm,
+                              nn.layer.norm._InstanceNormBase))
+
+
+def zero_last_norm(norm_layer):
+    """Set a norm's scale to 0 so its residual branch starts as the identity (Goyal et al. 2017)."""
+    weight = getattr(norm_layer, "weight", None)
+    if weight is None:
+        weight = getattr(norm_layer, "scale", None)
+    if weight is not None:
+        Constant(0.0)(weight)

@@ -1,0 +1,137 @@
+"""ResNet (He et al. 2016) with a switchable norm / activation / dropout.
+
+Layer names follow ``paddle.vision.models.resnet`` (conv1, bn1, layer1.0.conv1, ..., fc), so its
+state_dicts load directly. ``bn1``/``bn2``/``bn3`` hold whichever norm the model was built with.
+"""
+import paddle.nn as nn
+
+from ..nn.layers import build_act
+from .base import ConvClassifier
+from .init import zero_last_norm
+from .registry import register_model
+
+
+class BasicBlock(nn.Layer):
+    """Two 3x3 convs with a residual sum (ResNet-18/34 and the CIFAR family)."""
+
+    expansion = 1
+
+    def __init__(self, in_channels, channels, stride, downsample, norm, act, data_format):
+        super().__init__()
+        self.conv1 = nn.Conv2D(in_channels, channels, 3, stride=stride, padding=1, bias_attr=False,
+                               data_format=data_format)
+        self.bn1 = norm(channels)
+        self.conv2 = nn.Conv2D(channels, channels, 3, padding=1, bias_attr=False, data_format=data_format)
+        self.bn2 = norm(channels)
+        self.act = build_act(act)
+        self.downsample = downsample
+
+    def last_norm(self):
+        return self.bn2
+
+    def forward(self, x):
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.act(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return self.act(out + identity)
+
+
+class BottleneckBlock(nn.Layer):
+    """1x1 reduce, 3x3 (with the stride), 1x1 expand x4, residual sum (ResNet-50/101/152)."""
+
+    expansion = 4
+
+    def __init__(self, in_channels, channels, stride, downsample, norm, act, data_format):
+        super().__init__()
+        out_channels = channels * self.expansion
+        self.conv1 = nn.Conv2D(in_channels, channels, 1, bias_attr=False, data_format=data_format)
+        self.bn1 = norm(channels)
+        self.conv2 = nn.Conv2D(channels, channels, 3, stride=stride, padding=1, bias_attr=False,
+                               data_format=data_format)
+        self.bn2 = norm(channels)
+        self.conv3 = nn.Conv2D(channels, out_channels, 1, bias_attr=False, data_format=data_format)
+        self.bn3 = norm(out_channels)
+        self.act = build_act(act)
+        self.downsample = downsample
+
+    def last_norm(self):
+        return self.bn3
+
+    def forward(self, x):
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.act(self.bn1(self.conv1(x)))
+        out = self.act(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        return self.act(out + identity)
+
+
+class ResNet(ConvClassifier):
+    """ResNet with stages ``depths`` of ``block`` at ``widths`` channels.
+
+    ``stem="imagenet"``: 7x7 stride-2 conv + 3x3 max-pool (224x224 images);
+    ``stem="cifar"``: one 3x3 stride-1 conv, no max-pool (32x32 and smaller images).
+    Shortcuts that change shape are a strided 1x1 conv + norm (option B of the paper).
+    See :class:`ConvClassifier` for the options every model shares.
+    """
+
+    def __init__(self, block, depths, widths=(64, 128, 256, 512), stem="imagenet", **options):
+        super().__init__(**options)
+        if stem not in ("imagenet", "cifar"):
+            raise ValueError(f"stem must be 'imagenet' or 'cifar', got '{stem}'")
+        fmt = self.data_format
+        self.stem = stem
+        self.conv1 = nn.Conv2D(self.in_channels, widths[0], 7 if stem == "imagenet" else 3,
+                               stride=2 if stem == "imagenet" else 1, padding=3 if stem == "imagenet" else 1,
+                               bias_attr=False, data_format=fmt)
+        self.bn1 = self.norm_spec(widths[0])
+        self.act = build_act(self.act_name)
+        self.maxpool = nn.MaxPool2D(3, stride=2, padding=1, data_format=fmt) if stem == "imagenet" else nn.Identity()
+        in_channels = widths[0]
+        self.stage_names = []
+        for index, (depth, width) in enumerate(zip(depths, widths)):
+            stride = 1 if index == 0 else 2
+            stage, in_channels = self._make_stage(block, in_channels, width, depth, stride)
+            name = f"layer{index + 1}"
+            setattr(self, name, stage)
+            self.stage_names.append(name)
+        self._build_head(in_channels)
+        if self.zero_init_residual:
+            for layer in self.sublayers():
+                if isinstance(layer, (BasicBlock, BottleneckBlock)):
+                    zero_last_norm(layer.last_norm())
+
+    def _make_stage(self, block, in_channels, width, depth, stride):
+        out_channels = width * block.expansion
+        downsample = None
+        if stride != 1 or in_channels != out_channels:
+            downsample = nn.Sequential(
+                nn.Conv2D(in_channels, out_channels, 1, stride=stride, bias_attr=False,
+                          data_format=self.data_format),
+                self.norm_spec(out_channels),
+            )
+        blocks = [block(in_channels, width, stride, downsample, self.norm_spec, self.act_name, self.data_format)]
+        for _ in range(1, depth):
+            blocks.append(block(out_channels, width, 1, None, self.norm_spec, self.act_name, self.data_format))
+        return nn.Sequential(*blocks), out_channels
+
+    def forward_features(self, x):
+        x = self.maxpool(self.act(self.bn1(self.conv1(x))))
+        for name in self.stage_names:
+            x = getattr(self, name)(x)
+        return x
+
+
+IMAGENET_DEPTHS = {
+    "resnet18": (BasicBlock, (2, 2, 2, 2)),
+    "resnet34": (BasicBlock, (3, 4, 6, 3)),
+    "resnet50": (BottleneckBlock, (3, 4, 6, 3)),
+    "resnet101": (BottleneckBlock, (3, 4, 23, 3)),
+    "resnet152": (BottleneckBlock, (3, 8, 36, 3)),
+}
+for _name, (_block, _depths) in IMAGENET_DEPTHS.items():
+    register_model(_name, ResNet, block=_block, depths=_depths)
+
+# He et al. 2016, section 4.2: 6n+2 layers, three stages of n blocks at 16/32/64 channels.
+for _n in (3, 5, 7, 9, 18):
+    register_model(f"resnet{6 * _n + 2}", ResNet, block=BasicBlock, depths=(_n, _n, _n), widths=(16, 32, 64),
+                   stem="cifar")

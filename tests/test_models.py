@@ -1,0 +1,161 @@
+import numpy as np
+import paddle
+import paddle.nn as nn
+import pytest
+
+import ppnorm
+from ppnorm.models import from_paddle_vision, model_options
+
+
+def _n_params(model):
+    return sum(int(p.numel()) for p in model.parameters() if not p.stop_gradient)
+
+
+def _randomize_norm_stats(model):
+    """Give every BN layer non-trivial running stats so that loading them is really tested."""
+    for layer in model.sublayers():
+        if isinstance(layer, nn.layer.norm._BatchNormBase):
+            c = layer._mean.shape[0]
+            layer._mean.set_value(np.random.randn(c).astype("float32") * 0.1)
+            layer._variance.set_value(np.random.uniform(0.5, 1.5, c).astype("float32"))
+            layer.weight.set_value(np.random.uniform(0.5, 1.5, c).astype("float32"))
+            layer.bias.set_value(np.random.randn(c).astype("float32") * 0.1)
+
+
+@pytest.mark.parametrize("name", ["resnet18", "resnet50", "densenet121"])
+def test_paddle_vision_weights_load_and_give_the_same_logits(name):
+    reference = getattr(paddle.vision.models, name)()
+    _randomize_norm_stats(reference)
+    ours = ppnorm.build_model(name)
+    assert _n_params(ours) == _n_params(reference)
+    state = from_paddle_vision(reference.state_dict())
+    assert sorted(state) == sorted(ours.state_dict())
+    ours.set_state_dict(state)
+    reference.eval(), ours.eval()
+    x = paddle.rand([2, 3, 64, 64])
+    diff = float((ours(x) - reference(x)).abs().max())
+    assert diff < 1e-5
+
+
+EXPECTED_PARAMS = {  # trainable parameters with num_classes=10; resnet20: He et al. report 0.27M
+    "resnet20": 272_474, "resnet32": 466_906, "resnet44": 661_338, "resnet56": 855_770, "resnet110": 1_730_714,
+}
+
+
+@pytest.mark.parametrize("name,expected", EXPECTED_PARAMS.items())
+def test_cifar_resnet_sizes(name, expected):
+    model = ppnorm.build_model(name, num_classes=10)
+    assert _n_params(model) == expected
+    assert model(paddle.rand([2, 3, 32, 32])).shape == [2, 10]
+
+
+@pytest.mark.parametrize("norm", ["bn", "gn", "ln", "in", "none"])
+@pytest.mark.parametrize("name", ["resnet20", "densenet_small"])
+def test_every_norm_trains_on_small_images(name, norm):
+    model = ppnorm.build_model(name, num_classes=10, in_channels=1, norm=norm, norm_options={"groups": 8})
+    x = paddle.rand([4, 1, 16, 16])  # densenet_small ends at 2x2: instance norm of a 1x1 map is constant
+    loss = (model(x) * paddle.rand([4, 10])).sum()
+    loss.backward()
+    conv_grad = next(p.grad for p in model.parameters() if p.grad is not None and len(p.shape) == 4)
+    assert float(conv_grad.abs().sum()) > 0
+
+
+def test_nhwc_gives_the_same_output_as_nchw():
+    for name in ("resnet20", "densenet_small"):
+        nchw = ppnorm.build_model(name, num_classes=5)
+        nhwc = ppnorm.build_model(name, num_classes=5, data_format="NHWC")
+        _randomize_norm_stats(nchw)
+        nhwc.set_state_dict(nchw.state_dict())
+        nchw.eval(), nhwc.eval()
+        x = paddle.rand([2, 3, 16, 16])
+        diff = float((nhwc(x.transpose([0, 2, 3, 1])) - nchw(x)).abs().max())
+        assert diff < 1e-4
+
+
+def test_sync_bn_converts_every_batch_norm():
+    plain = ppnorm.build_model("resnet50")
+    synced = ppnorm.build_model("resnet50", norm="sync_bn")
+    n_bn = sum(isinstance(l, nn.BatchNorm2D) for l in plain.sublayers())
+    assert n_bn == 53
+    assert sum(isinstance(l, nn.SyncBatchNorm) for l in synced.sublayers()) == n_bn
+    assert not any(isinstance(l, nn.BatchNorm2D) for l in synced.sublayers())
+    converted = nn.SyncBatchNorm.convert_sync_batchnorm(plain)
+    assert sum(isinstance(l, nn.SyncBatchNorm) for l in converted.sublayers()) == n_bn
+
+
+def test_with_pool_false_returns_the_feature_map():
+    assert ppnorm.build_model("resnet18", with_pool=False)(paddle.rand([1, 3, 64, 64])).shape == [1, 512, 2, 2]
+    assert ppnorm.build_model("resnet20", with_pool=False)(paddle.rand([1, 3, 32, 32])).shape == [1, 64, 8, 8]
+    pooled = ppnorm.build_model("densenet_small", num_classes=0)(paddle.rand([1, 3, 32, 32]))
+    assert pooled.shape == [1, 248]
+
+
+def test_options_reach_the_layers():
+    model = ppnorm.build_model("resnet20", act="tanh", dropout=0.3, dropout_mode="downscale_in_infer",
+                               norm="gn", norm_options={"groups": 4, "epsilon": 1e-3})
+    assert any(isinstance(l, nn.Tanh) for l in model.sublayers()) and not any(isinstance(l, nn.ReLU)
+                                                                               for l in model.sublayers())
+    assert isinstance(model.dropout, nn.Dropout) and model.dropout.p == 0.3 and model.dropout.mode == "downscale_in_infer"
+    groups = {l._num_groups for l in model.sublayers() if isinstance(l, nn.GroupNorm)}
+    assert groups == {4}
+
+
+def test_zero_init_residual_zeros_the_last_norm_of_each_block():
+    model = ppnorm.build_model("resnet50", zero_init_residual=True)
+    last = [block.bn3.weight for stage in (model.layer1, model.layer2, model.layer3, model.layer4) for block in stage]
+    assert len(last) == 16 and all(float(w.abs().sum()) == 0 for w in last)
+    assert float(model.layer1[0].bn1.weight.sum()) == 64
+    with pytest.raises(ValueError, match="does not apply to DenseNet"):
+        ppnorm.build_model("densenet_small", zero_init_residual=True)
+
+
+@pytest.mark.parametrize("init,expected_std", [("kaiming", lambda fan_in, fan_out: np.sqrt(2 / fan_in)),
+                                               ("xavier", lambda fan_in, fan_out: np.sqrt(2 / (fan_in + fan_out))),
+                                               ("normal", lambda fan_in, fan_out: 0.05)])
+def test_init_schemes(init, expected_std):
+    model = ppnorm.build_model("resnet20", init=init, init_std=0.05)
+    weight = model.layer3[1].conv1.weight.numpy()  # [64, 64, 3, 3]
+    fan_in, fan_out = 64 * 9, 64 * 9
+    assert weight.std() == pytest.approx(expected_std(fan_in, fan_out), rel=0.05)
+
+
+def test_registry_errors_are_one_line_and_helpful():
+    with pytest.raises(ValueError, match=r"unknown model 'resnet19' \(did you mean 'resnet18'\?\)"):
+        ppnorm.build_model("resnet19")
+    with pytest.raises(ValueError, match=r"unknown option 'num_class' for model 'resnet20' \(did you mean 'num_classes'"):
+        ppnorm.build_model("resnet20", num_class=10)
+    with pytest.raises(ValueError, match="unknown activation 'rleu'"):
+        ppnorm.build_model("resnet20", act="rleu")
+    with pytest.raises(ValueError, match="num_channels=16 is not divisible by groups=32; use groups=16"):
+        ppnorm.build_model("resnet20", norm="gn")
+    with pytest.raises(ValueError, match="stem"):
+        ppnorm.build_model("resnet18", stem="tiny")
+
+
+def test_build_from_config_dict_and_options_listing():
+    model = ppnorm.build_model({"name": "resnet20", "num_classes": 3, "norm": "gn", "norm_options": {"groups": 4}},
+                               in_channels=1)
+    assert model(paddle.rand([2, 1, 8, 8])).shape == [2, 3]
+    assert {"num_classes", "norm", "stem", "widths"} <= set(model_options("resnet18"))
+    assert "stem" not in model_options("resnet20")  # fixed by the CIFAR definition
+    assert "stem" in model_options("densenet_small")
+    assert set(ppnorm.list_models()) >= {"resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnet20",
+                                         "resnet32", "resnet44", "resnet56", "resnet110", "densenet121",
+                                         "densenet161", "densenet169", "densenet201", "densenet264", "densenet_small"}
+
+
+def test_paddle_hub_loads_from_the_repository():
+    import os
+    repo_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    assert "resnet18" in paddle.hub.list(repo_dir, source="local", force_reload=True)
+    model = paddle.hub.load(repo_dir, "resnet18", source="local", num_classes=10)
+    assert model.fc.weight.shape == [512, 10]
+
+
+def test_import_does_not_pull_in_the_engine_or_plotting():
+    import subprocess
+    import sys
+    code = ("import sys, ppnorm; bad = [m for m in ('visualdl', 'matplotlib', 'ppnorm.engine', 'sklearn') "
+            "if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout
