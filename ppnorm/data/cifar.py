@@ -1,0 +1,63 @@
+"""CIFAR-10 / CIFAR-100 from the local python-version archives (cifar-10-python.tar.gz, cifar-100-python.tar.gz)."""
+import pickle
+import tarfile
+
+import numpy as np
+
+from .base import ArrayDataset, DATASETS, DataError, check_split, require_file
+
+_LAYOUT = {  # archive member names per split, and the meta file with the class names
+    "cifar10": {"train": [f"cifar-10-batches-py/data_batch_{i}" for i in range(1, 6)],
+                "test": ["cifar-10-batches-py/test_batch"], "meta": "cifar-10-batches-py/batches.meta",
+                "file": "cifar-10-python.tar.gz"},
+    "cifar100": {"train": ["cifar-100-python/train"], "test": ["cifar-100-python/test"],
+                 "meta": "cifar-100-python/meta", "file": "cifar-100-python.tar.gz"},
+}
+
+
+def _read_member(archive, name):
+    member = archive.extractfile(name)
+    if member is None:
+        raise KeyError(name)
+    return pickle.load(member, encoding="bytes")
+
+
+def read_cifar(kind, data_file, split, label_key=b"labels", names_key=b"label_names"):
+    """Return (images uint8 [N, 3, 32, 32], labels, class names) from a CIFAR python archive."""
+    layout = _LAYOUT[kind]
+    require_file(kind, data_file, f"{layout['file']}, the CIFAR python version")
+    try:
+        with tarfile.open(data_file, "r:*") as archive:
+            batches = [_read_member(archive, name) for name in layout[split]]
+            names = [n.decode() for n in _read_member(archive, layout["meta"])[names_key]]
+        images = np.concatenate([np.asarray(b[b"data"], dtype="uint8").reshape(-1, 3, 32, 32) for b in batches])
+        labels = np.concatenate([np.asarray(b[label_key], dtype="int64") for b in batches])
+    except (tarfile.TarError, EOFError, OSError, KeyError, pickle.UnpicklingError, ValueError) as error:
+        raise DataError(f"{kind}: {data_file} is not a readable {layout['file']} "
+                        f"({type(error).__name__}: {str(error).splitlines()[0]})") from None
+    return images, labels, names
+
+
+class Cifar10(ArrayDataset):
+    """CIFAR-10: 50000 train / 10000 test 32x32 colour images in 10 classes."""
+
+    def __init__(self, data_file, split="train"):
+        check_split("cifar10", split)
+        images, labels, names = read_cifar("cifar10", data_file, split)
+        super().__init__(images.astype("float32") / 255.0, labels, names)
+
+
+class Cifar100(ArrayDataset):
+    """CIFAR-100 with ``label_type`` ``fine`` (100 classes) or ``coarse`` (20 super-classes)."""
+
+    def __init__(self, data_file, split="train", label_type="fine"):
+        check_split("cifar100", split)
+        if label_type not in ("fine", "coarse"):
+            raise ValueError(f"cifar100: label_type must be 'fine' or 'coarse', got '{label_type}'")
+        images, labels, names = read_cifar("cifar100", data_file, split, f"{label_type}_labels".encode(),
+                                           f"{label_type}_label_names".encode())
+        super().__init__(images.astype("float32") / 255.0, labels, names)
+
+
+DATASETS.register("cifar10", Cifar10)
+DATASETS.register("cifar100", Cifar100)

@@ -1,0 +1,95 @@
+"""From a DataLoader config section to a paddle.io.DataLoader: transforms, sampling, batching.
+
+Reproducibility: the shuffle order is a function of (seed, epoch) and each sample's augmentation
+of (seed, epoch, index), so a run resumed at any step sees exactly the batches an uninterrupted
+run would have seen, with any number of workers.
+"""
+import math
+
+import numpy as np
+import paddle
+
+from .base import DATASETS
+from .transforms import build_transforms
+
+
+class TransformedDataset(paddle.io.Dataset):
+    """Yields ``(image, label, index)``; the index lets distributed evaluation drop padded samples."""
+
+    def __init__(self, dataset, transform, seed=0):
+        self.dataset = dataset
+        self.transform = transform
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch):
+        self.epoch = epoch
+
+    def __len__(self):
+        return len(self.dataset)
+
+    def __getitem__(self, index):
+        image, label = self.dataset[index]
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        return self.transform(image, rng), np.int64(label), np.int64(index)
+
+
+class EpochBatchSampler(paddle.io.BatchSampler):
+    """Batches of indices for one rank: shuffled by (seed, epoch), padded so every rank gets as many.
+
+    ``set_epoch(epoch, skip_batches)`` selects the epoch and, to resume mid-epoch, how many of its
+    first batches to leave out.
+    """
+
+    def __init__(self, num_samples, batch_size, shuffle=False, drop_last=False, seed=0, rank=0, nranks=1):
+        self.num_samples = num_samples
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.drop_last = drop_last
+        self.seed = seed
+        self.rank, self.nranks = rank, nranks
+        self.epoch, self.skip = 0, 0
+        self.per_rank = math.ceil(num_samples / nranks)
+
+    def set_epoch(self, epoch, skip_batches=0):
+        self.epoch, self.skip = epoch, skip_batches
+
+    def rank_indices(self):
+        order = np.arange(self.num_samples)
+        if self.shuffle:
+            order = np.random.default_rng([self.seed, self.epoch]).permutation(self.num_samples)
+        padded = np.resize(order, self.per_rank * self.nranks)  # repeats the first indices as padding
+        return padded[self.rank::self.nranks]
+
+    def batches_per_epoch(self):
+        full, rest = divmod(self.per_rank, self.batch_size)
+        return full + (1 if rest and not self.drop_last else 0)
+
+    def __len__(self):
+        return self.batches_per_epoch() - self.skip
+
+    def __iter__(self):
+        indices = self.rank_indices()
+        for b in range(self.skip, self.batches_per_epoch()):
+            yield indices[b * self.batch_size:(b + 1) * self.batch_size].tolist()
+
+
+def build_dataset(spec, where="dataset"):
+    """``{"name": "digits", "split": "train"}`` -> the data set."""
+    spec = dict(spec or {})
+    if "name" not in spec:
+        raise ValueError(f"{where} needs a 'name' (one of {', '.join(DATASETS.names())})")
+    name = spec.pop("name")
+    DATASETS.check_options(name, spec, where=f"{where} '{name}'")
+    return DATASETS.build(name, **spec)
+
+
+def build_dataloader(section, seed=0, rank=0, nranks=1, where="DataLoader"):
+    """A DataLoader config section (dataset, transforms, batch_size, ...) -> (loader, sampler, dataset)."""
+    dataset = build_dataset(section["dataset"], f"{where}.dataset")
+    transformed = TransformedDataset(dataset, build_transforms(section.get("transforms"), f"{where}.transforms"), seed)
+    sampler = EpochBatchSampler(len(dataset), section["batch_size"], section.get("shuffle", False),
+                                section.get("drop_last", False), seed, rank, nranks)
+    loader = paddle.io.DataLoader(transformed, batch_sampler=sampler, num_workers=section.get("num_workers", 0),
+                                  return_list=True)
+    return loader, sampler, transformed

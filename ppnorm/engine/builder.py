@@ -1,0 +1,33 @@
+"""Config -> model: fills in what the data set knows (classes, channels) and applies Global switches."""
+import paddle
+
+from ..models import build_model
+from .checkpoint import load_pretrained
+from .config import ConfigError
+from .distributed import check_norm_supported
+
+
+def model_from_config(config, dataset, where="DataLoader.Train.dataset"):
+    """Build ``Arch`` for ``dataset``: ``num_classes``/``in_channels`` default to the data set's."""
+    arch = dict(config["Arch"])
+    image, _ = dataset[0]
+    arch.setdefault("num_classes", dataset.num_classes)
+    arch.setdefault("in_channels", int(image.shape[0]))
+    if arch["in_channels"] != image.shape[0]:
+        raise ConfigError(f"Arch.in_channels={arch['in_channels']} but {where} has {image.shape[0]}-channel "
+                          f"images; set Arch.in_channels={image.shape[0]}")
+    largest = int(max(dataset.labels))
+    if arch["num_classes"] <= largest:
+        raise ConfigError(f"Arch.num_classes={arch['num_classes']} but {where} has labels up to {largest}; "
+                          f"set Arch.num_classes={largest + 1} or more")
+    try:
+        model = build_model(arch)
+    except ValueError as error:
+        raise ConfigError(f"Arch: {error}") from None
+    glob = config["Global"]
+    if glob["sync_bn"]:
+        model = paddle.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    check_norm_supported(model, glob["device"])
+    if glob["pretrained_model"]:
+        load_pretrained(glob["pretrained_model"], model, glob["pretrained_skip"])
+    return model

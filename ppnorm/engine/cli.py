@@ -1,0 +1,62 @@
+"""Command-line entry points behind tools/train.py and tools/eval.py."""
+import argparse
+import sys
+
+from ..data import DataError, build_dataloader
+from .builder import model_from_config
+from .checkpoint import CheckpointError
+from .config import ConfigError, load_config
+from .distributed import setup_device
+from .evaluator import evaluate
+from .trainer import Trainer, TrainingError
+
+USER_ERRORS = (ConfigError, DataError, CheckpointError, TrainingError)
+
+
+def parse_args(argv, description):
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("-c", "--config", required=True, help="YAML config file")
+    parser.add_argument("-o", "--override", action="append", nargs="+", default=[],
+                        metavar="Section.key=value", help="override config values, e.g. -o Global.epochs=3")
+    args = parser.parse_args(argv)
+    args.override = [item for group in args.override for item in group]
+    return args
+
+
+def _run(function):
+    """Run ``function``; user errors become one 'error: ...' line on stderr and exit code 2."""
+    try:
+        return function()
+    except USER_ERRORS as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+def train_main(argv=None):
+    args = parse_args(argv, "Train a ppnorm model from a YAML config.")
+
+    def run():
+        trainer = Trainer(load_config(args.config, args.override))
+        result = trainer.train()
+        return 0 if result is not None else 130  # 130: stopped by Ctrl-C, 'latest' saved
+
+    return _run(run)
+
+
+def eval_main(argv=None):
+    args = parse_args(argv, "Evaluate a checkpoint (Global.pretrained_model) on DataLoader.Eval.")
+
+    def run():
+        config = load_config(args.config, args.override)
+        if not config["Global"]["pretrained_model"]:
+            raise ConfigError("eval needs weights: add -o Global.pretrained_model=output/<run>/best_model")
+        _, world_size = setup_device(config["Global"]["device"])
+        loader, _, data = build_dataloader(config["DataLoader"]["Eval"], config["Global"]["seed"],
+                                           where="DataLoader.Eval")
+        model = model_from_config(config, data.dataset, "DataLoader.Eval.dataset")
+        result = evaluate(model, loader, config["Metric"]["topk"], world_size)
+        print("[Eval][Avg]" + ", ".join(f"{k}: {v:.5f}" for k, v in result.items() if k != "samples")
+              + f", samples: {result['samples']}")
+        return 0
+
+    return _run(run)

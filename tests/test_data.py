@@ -1,0 +1,220 @@
+"""Data sets read tiny files built here in the exact real formats; transforms; the sampler."""
+import gzip
+import io
+import pickle
+import struct
+import tarfile
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ppnorm.data import DataError, EpochBatchSampler, build_dataloader, build_dataset, build_transforms
+
+
+def test_digits_default_split():
+    train, test = build_dataset({"name": "digits", "split": "train"}), build_dataset({"name": "digits", "split": "test"})
+    assert (len(train), len(test)) == (1437, 360)
+    assert np.bincount(test.labels).min() >= 35  # stratified: 35-37 of each digit
+    image, label = train[0]
+    assert image.shape == (1, 8, 8) and image.dtype == np.float32 and 0 <= image.min() and image.max() <= 1
+    assert build_dataset({"name": "digits", "resize": 16})[0][0].shape == (1, 16, 16)
+
+
+# ------------------------------------------------------------------ CIFAR
+def _add_pickle(archive, name, obj):
+    data = pickle.dumps(obj, protocol=2)
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    archive.addfile(info, io.BytesIO(data))
+
+
+def make_cifar10(path, per_batch=4):
+    rng = np.random.default_rng(0)
+    with tarfile.open(path, "w:gz") as archive:
+        for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+            _add_pickle(archive, f"cifar-10-batches-py/{name}", {
+                b"batch_label": name.encode(), b"labels": list(rng.integers(0, 10, per_batch)),
+                b"data": rng.integers(0, 256, (per_batch, 3072), dtype=np.uint8),
+                b"filenames": [f"img{i}.png".encode() for i in range(per_batch)]})
+        _add_pickle(archive, "cifar-10-batches-py/batches.meta", {
+            b"label_names": [n.encode() for n in ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog",
+                                                  "horse", "ship", "truck"]], b"num_vis": 3072})
+
+
+def make_cifar100(path, n=6):
+    rng = np.random.default_rng(1)
+    with tarfile.open(path, "w:gz") as archive:
+        for split in ("train", "test"):
+            _add_pickle(archive, f"cifar-100-python/{split}", {
+                b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
+                b"fine_labels": list(rng.integers(0, 100, n)), b"coarse_labels": list(rng.integers(0, 20, n))})
+        _add_pickle(archive, "cifar-100-python/meta", {
+            b"fine_label_names": [f"fine{i}".encode() for i in range(100)],
+            b"coarse_label_names": [f"coarse{i}".encode() for i in range(20)]})
+
+
+def test_cifar10_reads_the_python_archive(tmp_path):
+    path = str(tmp_path / "cifar-10-python.tar.gz")
+    make_cifar10(path)
+    train = build_dataset({"name": "cifar10", "data_file": path, "split": "train"})
+    test = build_dataset({"name": "cifar10", "data_file": path, "split": "test"})
+    assert (len(train), len(test)) == (20, 4)
+    assert train.classes[0] == "airplane" and train.num_classes == 10
+    with tarfile.open(path) as archive:
+        raw = pickle.load(archive.extractfile("cifar-10-batches-py/test_batch"), encoding="bytes")
+    expected = raw[b"data"][1].reshape(3, 32, 32) / 255.0  # row-major R, G, B planes
+    np.testing.assert_allclose(test[1][0], expected, atol=1e-7)
+    assert test[1][1] == raw[b"labels"][1]
+
+
+def test_cifar100_fine_and_coarse(tmp_path):
+    path = str(tmp_path / "cifar-100-python.tar.gz")
+    make_cifar100(path)
+    fine = build_dataset({"name": "cifar100", "data_file": path})
+    coarse = build_dataset({"name": "cifar100", "data_file": path, "split": "test", "label_type": "coarse"})
+    assert fine.num_classes == 100 and coarse.num_classes == 20 and coarse.classes[3] == "coarse3"
+    assert len(fine) == 6 and fine[0][0].shape == (3, 32, 32)
+
+
+def test_cifar_missing_and_corrupt_files_are_one_line_errors(tmp_path):
+    with pytest.raises(DataError, match=r"cifar10: file not found: .*nope.tar.gz \(expected cifar-10-python.tar.gz"):
+        build_dataset({"name": "cifar10", "data_file": str(tmp_path / "nope.tar.gz")})
+    bad = tmp_path / "cifar-10-python.tar.gz"
+    bad.write_bytes(b"this is not a tar file")
+    with pytest.raises(DataError, match=r"is not a readable cifar-10-python.tar.gz") as err:
+        build_dataset({"name": "cifar10", "data_file": str(bad)})
+    assert "\n" not in str(err.value)
+    other = str(tmp_path / "c100.tar.gz")
+    make_cifar100(other)
+    with pytest.raises(DataError, match="KeyError"):
+        build_dataset({"name": "cifar10", "data_file": other})
+
+
+# ------------------------------------------------------------------ MNIST
+def _idx(array, magic):
+    header = struct.pack(">i", magic) + b"".join(struct.pack(">i", d) for d in array.shape)
+    return header + array.astype(np.uint8).tobytes()
+
+
+def make_mnist(folder, n_train=5, n_test=3, compress=True):
+    rng = np.random.default_rng(2)
+    files = {"train-images-idx3-ubyte": _idx(rng.integers(0, 256, (n_train, 28, 28)), 2051),
+             "train-labels-idx1-ubyte": _idx(rng.integers(0, 10, n_train), 2049),
+             "t10k-images-idx3-ubyte": _idx(rng.integers(0, 256, (n_test, 28, 28)), 2051),
+             "t10k-labels-idx1-ubyte": _idx(rng.integers(0, 10, n_test), 2049)}
+    for name, data in files.items():
+        if compress:
+            with gzip.open(folder / (name + ".gz"), "wb") as handle:
+                handle.write(data)
+        else:
+            (folder / name).write_bytes(data)
+    return files
+
+
+@pytest.mark.parametrize("name,compress", [("mnist", True), ("fashion_mnist", False)])
+def test_mnist_idx_files(tmp_path, name, compress):
+    files = make_mnist(tmp_path, compress=compress)
+    test = build_dataset({"name": name, "data_dir": str(tmp_path), "split": "test"})
+    assert len(test) == 3 and test[0][0].shape == (1, 28, 28)
+    raw = np.frombuffer(files["t10k-images-idx3-ubyte"], dtype=np.uint8, offset=16).reshape(3, 28, 28)
+    np.testing.assert_allclose(test[2][0][0], raw[2] / 255.0, atol=1e-7)
+    assert test[2][1] == files["t10k-labels-idx1-ubyte"][8 + 2]
+    assert (test.classes[0] == "T-shirt/top") == (name == "fashion_mnist")
+
+
+def test_mnist_errors_name_the_file(tmp_path):
+    with pytest.raises(DataError, match=r"mnist: file not found: .*train-images-idx3-ubyte.gz"):
+        build_dataset({"name": "mnist", "data_dir": str(tmp_path)})
+    make_mnist(tmp_path)
+    with gzip.open(tmp_path / "train-labels-idx1-ubyte.gz", "wb") as handle:
+        handle.write(_idx(np.zeros(5), 2051))  # an images magic number in the labels file
+    with pytest.raises(DataError, match=r"train-labels-idx1-ubyte.gz is not a valid idx file \(magic number 2051"):
+        build_dataset({"name": "mnist", "data_dir": str(tmp_path)})
+
+
+# ------------------------------------------------------------------ image files
+def _save_png(path, value, size=(6, 5)):
+    Image.fromarray(np.full((size[1], size[0], 3), value, dtype=np.uint8)).save(path)
+
+
+def test_image_folder_and_file_list(tmp_path):
+    for cls, value in (("cat", 10), ("dog", 200)):
+        (tmp_path / cls).mkdir()
+        for i in range(2):
+            _save_png(tmp_path / cls / f"{i}.png", value + i)
+    (tmp_path / "dog" / "notes.txt").write_text("not an image")
+    folder = build_dataset({"name": "image_folder", "root": str(tmp_path)})
+    assert folder.classes == ["cat", "dog"] and list(folder.labels) == [0, 0, 1, 1]
+    image, label = folder[3]
+    assert image.shape == (3, 5, 6) and label == 1 and image[0, 0, 0] == pytest.approx(201 / 255)
+    listing = tmp_path / "train_list.txt"
+    listing.write_text("dog/1.png 1\ncat/0.png 0\n\n")
+    files = build_dataset({"name": "file_list", "list_file": str(listing), "root": str(tmp_path), "mode": "L"})
+    assert len(files) == 2 and files[0][0].shape == (1, 5, 6) and files[0][1] == 1
+
+
+def test_image_file_errors(tmp_path):
+    with pytest.raises(DataError, match="image_folder: directory not found"):
+        build_dataset({"name": "image_folder", "root": str(tmp_path / "none")})
+    listing = tmp_path / "list.txt"
+    listing.write_text("a.png 0\nb.png\n")
+    with pytest.raises(DataError, match=r"list.txt line 2: expected 'path label', got 'b.png'"):
+        build_dataset({"name": "file_list", "list_file": str(listing)})
+    listing.write_text("broken.png 0\n")
+    (tmp_path / "broken.png").write_bytes(b"not a png")
+    files = build_dataset({"name": "file_list", "list_file": str(listing), "root": str(tmp_path)})
+    with pytest.raises(DataError, match=r"cannot decode image .*broken.png"):
+        files[0]
+
+
+# ------------------------------------------------------------------ transforms and sampling
+def test_transforms():
+    image = np.arange(2 * 4 * 4, dtype="float32").reshape(2, 4, 4)
+    rng = np.random.default_rng(0)
+    crop = build_transforms([{"RandomCrop": {"size": 4, "padding": 2}}])
+    outs = [crop(image, rng) for _ in range(50)]
+    assert all(o.shape == (2, 4, 4) for o in outs) and len({o.tobytes() for o in outs}) > 5
+    flip = build_transforms([{"RandomHorizontalFlip": {"prob": 1.0}}])(image, rng)
+    np.testing.assert_array_equal(flip, image[:, :, ::-1])
+    norm = build_transforms([{"Normalize": {"mean": [1.0, 2.0], "std": [2.0, 4.0]}}])(image, rng)
+    np.testing.assert_allclose(norm[1], (image[1] - 2.0) / 4.0)
+    resized = build_transforms([{"Resize": {"size": [8, 6]}}, {"CenterCrop": {"size": 4}}])(image, rng)
+    assert resized.shape == (2, 4, 4)
+    assert build_transforms([{"RandomResizedCrop": {"size": 3}}])(image, rng).shape == (2, 3, 3)
+    with pytest.raises(ValueError, match=r"unknown option 'sizes' for transforms RandomCrop \(did you mean 'size'"):
+        build_transforms([{"RandomCrop": {"sizes": 4}}])
+
+
+def test_sampler_is_a_function_of_seed_and_epoch_and_covers_all_ranks():
+    batches = lambda **kw: list(EpochBatchSampler(10, 3, **kw))  # noqa: E731
+    assert batches(shuffle=True, seed=1) == batches(shuffle=True, seed=1)
+    assert batches(shuffle=True, seed=1) != batches(shuffle=True, seed=2)
+    sampler = EpochBatchSampler(10, 3, shuffle=True, seed=1)
+    sampler.set_epoch(4)
+    full = list(sampler)
+    sampler.set_epoch(4, skip_batches=2)
+    assert list(sampler) == full[2:] and len(sampler) == 2
+    ranks = [EpochBatchSampler(10, 2, shuffle=True, rank=r, nranks=3) for r in range(3)]
+    seen = [i for s in ranks for batch in s for i in batch]
+    assert len(seen) == 12 and set(seen) == set(range(10))  # 2 padded samples, every rank 4
+    assert [len(list(s)) for s in ranks] == [2, 2, 2]
+    assert len(list(EpochBatchSampler(10, 3, drop_last=True))) == 3
+
+
+def test_augmentation_depends_only_on_seed_epoch_and_index():
+    section = {"dataset": {"name": "digits"}, "transforms": [{"RandomCrop": {"size": 8, "padding": 2}}],
+               "batch_size": 16, "shuffle": True}
+    loader, sampler, data = build_dataloader(section, seed=3)
+    data.set_epoch(1)
+    sampler.set_epoch(1)
+    first = [(x.numpy(), i.numpy()) for x, _, i in loader]
+    sampler.set_epoch(1, skip_batches=5)
+    resumed = [(x.numpy(), i.numpy()) for x, _, i in loader]
+    for (x1, i1), (x2, i2) in zip(first[5:], resumed):
+        np.testing.assert_array_equal(i1, i2)
+        np.testing.assert_array_equal(x1, x2)
+    epoch1 = [data[i][0] for i in range(20)]
+    data.set_epoch(2)
+    changed = sum(not np.array_equal(a, data[i][0]) for i, a in enumerate(epoch1))
+    assert changed >= 15  # a new epoch draws new crops (the same one with probability 1/25)

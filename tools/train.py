@@ -1,0 +1,10 @@
+"""python tools/train.py -c CONFIG.yaml [-o Section.key=value ...]"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from ppnorm.engine.cli import train_main  # noqa: E402
+
+if __name__ == "__main__":
+    sys.exit(train_main())
