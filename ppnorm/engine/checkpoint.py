@@ -30,11 +30,30 @@ def _atomic_save(obj, path):
     os.replace(tmp, path)
 
 
+def _rename_optimizer_state(state, names):
+    """Rename accumulator keys ``<old param name>_<accumulator>`` using ``names`` (old -> new)."""
+    by_length = sorted(names, key=len, reverse=True)
+    renamed = {}
+    for key, value in state.items():
+        old = next((n for n in by_length if key.startswith(n + "_")), None)
+        renamed[names[old] + key[len(old):] if old else key] = value
+    return renamed
+
+
+def _param_names(model):
+    """Paddle's unique parameter names (conv2d_42.w_0) -> structured names (layer1.0.conv1.weight)."""
+    return {param.name: key for key, param in model.named_parameters()}
+
+
 def save_checkpoint(prefix, model, optimizer, states):
-    """Write model, optimizer and training states under ``prefix``."""
+    """Write model, optimizer and training states under ``prefix``.
+
+    Optimizer accumulators are stored under structured parameter names, because Paddle's unique
+    names (``conv2d_42.w_0``) differ between processes that build layers in another order.
+    """
     os.makedirs(os.path.dirname(prefix) or ".", exist_ok=True)
     _atomic_save(model.state_dict(), prefix + ".pdparams")
-    _atomic_save(optimizer.state_dict(), prefix + ".pdopt")
+    _atomic_save(_rename_optimizer_state(optimizer.state_dict(), _param_names(model)), prefix + ".pdopt")
     _atomic_save(dict(states), prefix + ".pdstates")
 
 
@@ -46,7 +65,8 @@ def load_checkpoint(prefix, model, optimizer):
             raise CheckpointError(f"Global.checkpoints: {prefix + suffix} not found (a checkpoint is the three files "
                                   f"{prefix}{{{','.join(SUFFIXES)}}}, e.g. output/<run>/latest)")
     _load_strict(model, paddle.load(prefix + ".pdparams"), prefix + ".pdparams", skip=())
-    optimizer.set_state_dict(paddle.load(prefix + ".pdopt"))
+    to_unique = {key: unique for unique, key in _param_names(model).items()}
+    optimizer.set_state_dict(_rename_optimizer_state(paddle.load(prefix + ".pdopt"), to_unique))
     return paddle.load(prefix + ".pdstates")
 
 
