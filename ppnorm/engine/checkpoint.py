@@ -100,4 +100,4 @@ def _load_strict(model, state, file, skip):
             raise CheckpointError(f"{file}: {key} has shape {list(state[key].shape)} but the model has "
                                   f"{list(value.shape)}; to train this layer from scratch set "
                                   f"Global.pretrained_skip=[{layer}]")
-    model.set_state_dict({k: v for k, v in state.items() if k in own and not _skipped(k, skip)})
+    model.set_state_dict({k: own[k] if _skipped(k, skip) or k not in state else state[k] for k in own})
