@@ -14,12 +14,18 @@ from .transforms import build_transforms
 
 
 class TransformedDataset(paddle.io.Dataset):
-    """Yields ``(image, label, index)``; the index lets distributed evaluation drop padded samples."""
+    """Yields ``(image, label, index)``; the index lets distributed evaluation drop padded samples.
 
-    def __init__(self, dataset, transform, seed=0):
+    Images come out CHW (``layout="NCHW"``) or HWC (``layout="NHWC"``, for models built with that data format).
+    """
+
+    def __init__(self, dataset, transform, seed=0, layout="NCHW"):
+        if layout not in ("NCHW", "NHWC"):
+            raise ValueError(f"layout must be 'NCHW' or 'NHWC', got '{layout}'")
         self.dataset = dataset
         self.transform = transform
         self.seed = seed
+        self.layout = layout
         self.epoch = 0
 
     def set_epoch(self, epoch):
@@ -31,7 +37,10 @@ class TransformedDataset(paddle.io.Dataset):
     def __getitem__(self, index):
         image, label = self.dataset[index]
         rng = np.random.default_rng([self.seed, self.epoch, index])
-        return self.transform(image, rng), np.int64(label), np.int64(index)
+        image = self.transform(image, rng)
+        if self.layout == "NHWC":
+            image = np.ascontiguousarray(image.transpose(1, 2, 0))
+        return image, np.int64(label), np.int64(index)
 
 
 class EpochBatchSampler(paddle.io.BatchSampler):
@@ -84,10 +93,14 @@ def build_dataset(spec, where="dataset"):
     return DATASETS.build(name, **spec)
 
 
-def build_dataloader(section, seed=0, rank=0, nranks=1, where="DataLoader"):
-    """A DataLoader config section (dataset, transforms, batch_size, ...) -> (loader, sampler, dataset)."""
+def build_dataloader(section, seed=0, rank=0, nranks=1, where="DataLoader", layout="NCHW"):
+    """A DataLoader config section (dataset, transforms, batch_size, ...) -> (loader, sampler, dataset).
+
+    ``layout`` is the model's data format: ``NHWC`` batches are [N, H, W, C].
+    """
     dataset = build_dataset(section["dataset"], f"{where}.dataset")
-    transformed = TransformedDataset(dataset, build_transforms(section.get("transforms"), f"{where}.transforms"), seed)
+    transformed = TransformedDataset(dataset, build_transforms(section.get("transforms"), f"{where}.transforms"),
+                                     seed, layout)
     sampler = EpochBatchSampler(len(dataset), section["batch_size"], section.get("shuffle", False),
                                 section.get("drop_last", False), seed, rank, nranks)
     loader = paddle.io.DataLoader(transformed, batch_sampler=sampler, num_workers=section.get("num_workers", 0),

@@ -41,8 +41,10 @@ class RandomCrop:
 
     def __call__(self, image, rng):
         p = self.padding
-        if p:
-            image = np.pad(image, ((0, 0), (p, p), (p, p)), constant_values=self.fill)
+        if p:  # (np.pad does the same, several times slower on small images)
+            padded = np.full((image.shape[0], image.shape[1] + 2 * p, image.shape[2] + 2 * p), self.fill, image.dtype)
+            padded[:, p:-p, p:-p] = image
+            image = padded
         h, w = self.size
         top = rng.integers(0, image.shape[1] - h + 1)
         left = rng.integers(0, image.shape[2] - w + 1)

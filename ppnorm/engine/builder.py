@@ -7,6 +7,11 @@ from .config import ConfigError
 from .distributed import check_norm_supported
 
 
+def input_layout(config):
+    """The layout batches must have for ``Arch``: its ``data_format`` (NCHW unless the config says NHWC)."""
+    return config["Arch"].get("data_format", "NCHW")
+
+
 def model_from_config(config, dataset, where="DataLoader.Train.dataset"):
     """Build ``Arch`` for ``dataset``: ``num_classes``/``in_channels`` default to the data set's."""
     arch = dict(config["Arch"])

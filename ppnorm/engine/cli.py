@@ -3,7 +3,7 @@ import argparse
 import sys
 
 from ..data import DataError, build_dataloader
-from .builder import model_from_config
+from .builder import input_layout, model_from_config
 from .checkpoint import CheckpointError
 from .config import ConfigError, load_config
 from .distributed import setup_device
@@ -23,11 +23,11 @@ def parse_args(argv, description):
     return args
 
 
-def _run(function):
+def run_reporting_errors(function, extra_errors=()):
     """Run ``function``; user errors become one 'error: ...' line on stderr and exit code 2."""
     try:
         return function()
-    except USER_ERRORS as error:
+    except USER_ERRORS + tuple(extra_errors) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 
@@ -40,7 +40,7 @@ def train_main(argv=None):
         result = trainer.train()
         return 0 if result is not None else 130  # 130: stopped by Ctrl-C, 'latest' saved
 
-    return _run(run)
+    return run_reporting_errors(run)
 
 
 def eval_main(argv=None):
@@ -50,13 +50,14 @@ def eval_main(argv=None):
         config = load_config(args.config, args.override)
         if not config["Global"]["pretrained_model"]:
             raise ConfigError("eval needs weights: add -o Global.pretrained_model=output/<run>/best_model")
-        _, world_size = setup_device(config["Global"]["device"])
+        _, world_size, device_note = setup_device(config["Global"]["device"], config["Global"]["cpu_threads"])
+        print(device_note)
         loader, _, data = build_dataloader(config["DataLoader"]["Eval"], config["Global"]["seed"],
-                                           where="DataLoader.Eval")
+                                           where="DataLoader.Eval", layout=input_layout(config))
         model = model_from_config(config, data.dataset, "DataLoader.Eval.dataset")
         result = evaluate(model, loader, config["Metric"]["topk"], world_size)
         print("[Eval][Avg]" + ", ".join(f"{k}: {v:.5f}" for k, v in result.items() if k != "samples")
               + f", samples: {result['samples']}")
         return 0
 
-    return _run(run)
+    return run_reporting_errors(run)

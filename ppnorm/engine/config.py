@@ -54,6 +54,7 @@ SCHEMA = {
         "pretrained_skip": Key([], list, help="parameter-name prefixes not loaded from pretrained_model, e.g. [fc]"),
         "sync_bn": Key(False, bool, help="convert every BatchNorm to SyncBatchNorm (multi-GPU)"),
         "amp_level": Key(None, str, choices=("O1", "O2"), help="automatic mixed precision on GPU"),
+        "cpu_threads": Key(None, int, minimum=1, help="threads for Paddle's CPU kernels (default: all cores)"),
     },
     "Arch": Key(None, dict, help="name: a registered model, plus its options (norm, act, ...)"),
     "Loss": {
@@ -84,6 +85,12 @@ SCHEMA = {
         "Eval": _loader_schema(256, False, False),
     },
     "Metric": {"topk": Key([1, 5], list, help="top-k accuracies to report; the first is the headline")},
+    "Export": {
+        "save_dir": Key(None, str, help="where tools/export.py writes the inference model (default: "
+                                        "<Global.output_dir>/inference)"),
+        "fuse_bn": Key(True, bool, help="fold every BatchNorm that follows a conv into that conv"),
+        "tolerance": Key(1e-4, float, minimum=0.0, help="largest allowed |exported - trained| logit difference"),
+    },
 }
 _SECTIONS_REQUIRED = ("Arch", "DataLoader")
 

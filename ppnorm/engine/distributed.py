@@ -5,10 +5,14 @@ import paddle.distributed as dist
 
 from ..nn import is_batch_norm
 from .config import ConfigError
+from .threads import use_cpu_threads
 
 
-def setup_device(device):
-    """Select the device and join the process group; returns ``(rank, world_size)``."""
+def setup_device(device, cpu_threads=None):
+    """Select the device, set the CPU threads, join the process group; returns ``(rank, world_size, note)``.
+
+    ``note`` is a line for the log saying how many CPU threads Paddle uses (see :mod:`.threads`).
+    """
     if device == "gpu" and not paddle.is_compiled_with_cuda():
         raise ConfigError("Global.device=gpu but this PaddlePaddle build has no CUDA support; install "
                           "paddlepaddle-gpu, or set Global.device=cpu")
@@ -17,9 +21,10 @@ def setup_device(device):
         paddle.set_device(f"gpu:{dist.ParallelEnv().device_id}" if world_size > 1 else "gpu")
     else:
         paddle.set_device("cpu")
+    note = use_cpu_threads(cpu_threads)
     if world_size > 1:
         dist.init_parallel_env()
-    return dist.get_rank(), world_size
+    return dist.get_rank(), world_size, note
 
 
 def check_norm_supported(model, device):

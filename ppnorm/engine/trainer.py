@@ -10,7 +10,7 @@ import paddle
 import paddle.nn.functional as F
 
 from ..data import build_dataloader
-from .builder import model_from_config
+from .builder import input_layout, model_from_config
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import dump_config, save_config
 from .distributed import average_norm_statistics, setup_device
@@ -32,7 +32,7 @@ class Trainer:
     def __init__(self, config, stream=None):
         self.config = config
         glob = config["Global"]
-        self.rank, self.world_size = setup_device(glob["device"])
+        self.rank, self.world_size, device_note = setup_device(glob["device"], glob["cpu_threads"])
         self.output_dir = glob["output_dir"]
         self.epochs = glob["epochs"]
         self.seed = glob["seed"]
@@ -40,14 +40,16 @@ class Trainer:
         if self.rank == 0:
             save_config(config, self.output_dir)
         self.logger.info(dump_config(config).rstrip())
+        self.logger.info(device_note)
         paddle.seed(self.seed)
         np.random.seed(self.seed)
 
         loaders = config["DataLoader"]
+        layout = input_layout(config)
         self.train_loader, self.train_sampler, self.train_data = build_dataloader(
-            loaders["Train"], self.seed, self.rank, self.world_size, "DataLoader.Train")
+            loaders["Train"], self.seed, self.rank, self.world_size, "DataLoader.Train", layout)
         self.eval_loader, _, self.eval_data = build_dataloader(
-            loaders["Eval"], self.seed, self.rank, self.world_size, "DataLoader.Eval")
+            loaders["Eval"], self.seed, self.rank, self.world_size, "DataLoader.Eval", layout)
         self.steps_per_epoch = self.train_sampler.batches_per_epoch()
         if self.steps_per_epoch == 0:
             raise TrainingError(f"DataLoader.Train: batch_size={loaders['Train']['batch_size']} with drop_last is "

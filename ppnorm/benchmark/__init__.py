@@ -1,0 +1,1 @@
+"""Speed and memory measurements behind tools/benchmark.py (ratios against a reference in the same process)."""

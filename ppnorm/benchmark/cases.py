@@ -1,0 +1,94 @@
+"""The things tools/benchmark.py times: a train step and eval in dygraph, and exported inference."""
+import copy
+import os
+import tempfile
+
+import numpy as np
+import paddle
+import paddle.nn.functional as F
+from paddle.static import InputSpec
+
+from ..deploy.predictor import MODEL_PREFIX, Predictor
+from ..models import build_model
+from ..nn.fuse import fuse_conv_bn
+
+MODES = ("train", "eval", "infer")
+
+
+def reference_model(name, num_classes):
+    """``paddle.vision.models.<name>`` when it exists (the side-by-side reference), else None."""
+    constructor = getattr(paddle.vision.models, name, None)
+    return constructor(num_classes=num_classes) if constructor is not None else None
+
+
+def ppnorm_model(name, norm, num_classes):
+    options = {"groups": 32} if norm == "gn" else None
+    return build_model(name, num_classes=num_classes, norm=norm, norm_options=options)
+
+
+def train_step(model, images, labels):
+    """One SGD-with-momentum step (forward, backward, update) on a fixed batch."""
+    model.train()
+    optimizer = paddle.optimizer.Momentum(learning_rate=1e-3, momentum=0.9, parameters=model.parameters())
+
+    def run():
+        loss = F.cross_entropy(model(images), labels)
+        loss.backward()
+        optimizer.step()
+        optimizer.clear_grad()
+
+    return run
+
+
+def eval_forward(model, images):
+    """Eval-mode forward pass without autograd, synchronised by fetching the result."""
+    model.eval()
+
+    def run():
+        with paddle.no_grad():
+            model(images).numpy()
+
+    return run
+
+
+def exported_predictor(model, images, work_dir, threads, precision="fp32"):
+    """Fold BatchNorm, ``paddle.jit.save`` to ``work_dir``, and return a oneDNN predictor call plus the
+    largest logit difference from the dygraph eval model, relative to the largest logit."""
+    model.eval()
+    deployed = copy.deepcopy(model)
+    fuse_conv_bn(deployed, images)
+    paddle.jit.save(deployed, os.path.join(work_dir, MODEL_PREFIX),
+                    input_spec=[InputSpec([None] + list(images.shape[1:]), "float32", name="x")])
+    predictor = Predictor(work_dir, use_onednn=True, cpu_threads=threads, precision=precision)
+    batch = images.numpy()
+    with paddle.no_grad():
+        reference = model(images).numpy()
+    relative_diff = float(np.abs(predictor(batch) - reference).max() / max(1.0, np.abs(reference).max()))
+    return (lambda: predictor(batch)), relative_diff
+
+
+def make_batch(batch_size, image_size, num_classes, seed=0):
+    rng = np.random.default_rng(seed)
+    images = paddle.to_tensor(rng.standard_normal((batch_size, 3, image_size, image_size), dtype="float32"))
+    labels = paddle.to_tensor(rng.integers(0, num_classes, (batch_size,)))
+    return images, labels
+
+
+def temporary_dir():
+    return tempfile.TemporaryDirectory(prefix="ppnorm-bench-")
+
+
+def build_candidate(model_name, implementation, norm, num_classes):
+    """``implementation``: ``ppnorm`` (any norm) or ``paddle.vision`` (BN only)."""
+    if implementation == "paddle.vision":
+        return reference_model(model_name, num_classes)
+    return ppnorm_model(model_name, norm, num_classes)
+
+
+def make_run(model, mode, images, labels, work_dir, threads, precision="fp32"):
+    """The callable timed for ``mode``: a train step, a dygraph eval, or the exported predictor."""
+    if mode == "train":
+        return train_step(model, images, labels)
+    if mode == "eval":
+        return eval_forward(model, images)
+    return exported_predictor(model, images, work_dir, threads, precision)[0]

@@ -1,0 +1,51 @@
+"""tools/benchmark.py: images/s and peak memory, each as a ratio against a reference timed side by side."""
+import argparse
+import shlex
+import sys
+
+from ..engine.config import load_config
+from ..deploy.predictor import cpu_supports_bf16
+from ..engine.threads import use_cpu_threads
+from .cases import MODES
+from .suite import Suite, loader_vs_tensors, write_tables
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--models", nargs="+", default=["resnet18", "resnet50", "densenet121"])
+    parser.add_argument("--norms", nargs="+", default=["bn"], help="bn gn ln in none (gn uses 32 groups)")
+    parser.add_argument("--batch_sizes", nargs="+", type=int, default=[8])
+    parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
+    parser.add_argument("--precisions", nargs="+", choices=("fp32", "bf16"), default=None,
+                        help="exported-inference precisions (default: fp32, plus bf16 when the CPU supports it)")
+    parser.add_argument("--image_size", type=int, default=224)
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=5, help="timed repeats; the median is reported")
+    parser.add_argument("--loader_config", default="configs/digits/resnet20.yaml",
+                        help="config whose training loop is timed through its DataLoader vs pre-built tensors "
+                             "('none' to skip)")
+    parser.add_argument("--loader_epochs", type=int, default=3, help="timed epochs per side of the loader check")
+    parser.add_argument("--no_memory", action="store_true",
+                        help="skip the peak-memory measurement (one fresh process per case)")
+    parser.add_argument("--cpu_threads", type=int, default=None, help="default: all cores")
+    parser.add_argument("--output", default="output/benchmark", help="benchmark.csv and benchmark.md go here")
+    return parser.parse_args(argv)
+
+
+def benchmark_main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
+    note = use_cpu_threads(args.cpu_threads)
+    print(note)
+    threads = int(note.split()[1])
+    rows = []
+    if args.models:
+        precisions = args.precisions or (["fp32", "bf16"] if cpu_supports_bf16() else ["fp32"])
+        suite = Suite(args.image_size, 1000, args.warmup, args.repeats, threads, memory=not args.no_memory,
+                      precisions=precisions)
+        rows += suite.run(args.models, args.norms, args.batch_sizes, args.modes)
+    if args.loader_config != "none":
+        rows += loader_vs_tensors(load_config(args.loader_config), args.loader_epochs)
+    command = "python tools/benchmark.py " + " ".join(shlex.quote(a) for a in argv)
+    print(f"[Bench] wrote {write_tables(rows, args.output, command.strip())}")
+    return 0

@@ -1,0 +1,122 @@
+"""Command-line entry points behind tools/export.py and tools/infer.py."""
+import argparse
+import time
+
+import numpy as np
+
+from ..data import build_dataloader
+from ..engine.builder import input_layout
+from ..engine.cli import parse_args, run_reporting_errors
+from ..engine.config import ConfigError, load_config
+from ..engine.threads import resolve_cpu_threads, use_cpu_threads
+from .export import ExportError, export_model
+from .inputs import Preprocess, expand_paths, read_images
+from .predictor import PRECISIONS, Predictor, PredictorError, load_inference_config
+
+DEPLOY_ERRORS = (ExportError, PredictorError)
+
+
+def export_main(argv=None):
+    args = parse_args(argv, "Export a trained model (Global.pretrained_model) for paddle.inference, "
+                            "with BatchNorm folded into the convs.")
+
+    def run():
+        config = load_config(args.config, args.override)
+        if not config["Global"]["pretrained_model"]:
+            raise ConfigError("export needs weights: add -o Global.pretrained_model=output/<run>/best_model")
+        print(use_cpu_threads(config["Global"]["cpu_threads"]))
+        export_model(config)
+        return 0
+
+    return run_reporting_errors(run, DEPLOY_ERRORS)
+
+
+def _infer_args(argv):
+    parser = argparse.ArgumentParser(description="Run an exported model with paddle.inference.")
+    parser.add_argument("--model_dir", required=True, help="directory written by tools/export.py")
+    parser.add_argument("--input", nargs="+", default=[],
+                        help="image files, folders of images, or .npy arrays ([C,H,W] or [N,C,H,W] in [0,1])")
+    parser.add_argument("-c", "--config", help="instead of --input: predict the DataLoader.Eval split of this "
+                                               "config and report its accuracy")
+    parser.add_argument("-o", "--override", action="append", nargs="+", default=[], metavar="Section.key=value")
+    parser.add_argument("--batch_size", type=int, default=8)
+    parser.add_argument("--topk", type=int, default=None, help="classes to print per image (default: "
+                                                               "the exported Metric.topk maximum)")
+    parser.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
+    parser.add_argument("--no_onednn", action="store_true", help="CPU: Paddle's plain kernels instead of oneDNN")
+    parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
+                        help="bf16: oneDNN bfloat16 kernels on CPUs with AVX512-BF16/AMX; fp16: GPU only")
+    parser.add_argument("--cpu_threads", type=int, default=None, help="default: all cores")
+    parser.add_argument("--show", type=int, default=10, help="with -c: print the predictions of this many images")
+    args = parser.parse_args(argv)
+    args.override = [item for group in args.override for item in group]
+    if bool(args.input) == bool(args.config):
+        parser.error("give either --input FILES... or -c CONFIG")
+    if args.batch_size < 1:
+        parser.error("--batch_size must be >= 1")
+    return args
+
+
+def _batches(items, size):
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _describe(probabilities, classes, topk):
+    order = np.argsort(-probabilities)[:topk]
+    return ", ".join(f"{classes[i] if i < len(classes) else i} ({probabilities[i]:.3f})" for i in order)
+
+
+def _softmax(logits):
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
+
+
+def infer_main(argv=None):
+    args = _infer_args(argv)
+
+    def run():
+        description = load_inference_config(args.model_dir)
+        threads, _ = resolve_cpu_threads(args.cpu_threads)
+        predictor = Predictor(args.model_dir, args.device, not args.no_onednn, threads, precision=args.precision)
+        backend = "GPU" if args.device == "gpu" else ("CPU, oneDNN" if not args.no_onednn else "CPU")
+        backend += f", {args.precision}"
+        print(f"[Infer] {args.model_dir} ({backend}, {threads} thread(s)), input {description['input_shape']} "
+              f"{description['data_format']}")
+        classes = description["classes"]
+        topk = min(args.topk or max(description["topk"]), len(classes) or 1)
+        if args.config:
+            return _infer_eval_split(args, predictor, classes, topk)
+        preprocess = Preprocess(description)
+        items = [item for path in expand_paths(args.input) for item in read_images(path, description["channels"])]
+        start = time.perf_counter()
+        for chunk in _batches(items, args.batch_size):
+            batch = np.stack([preprocess(image) for _, image in chunk])
+            for (name, _), probabilities in zip(chunk, _softmax(predictor(batch))):
+                print(f"{name}: {_describe(probabilities, classes, topk)}")
+        seconds = time.perf_counter() - start
+        print(f"[Infer] {len(items)} image(s) in {seconds:.2f}s ({len(items) / seconds:.1f} images/s)")
+        return 0
+
+    return run_reporting_errors(run, DEPLOY_ERRORS)
+
+
+def _infer_eval_split(args, predictor, classes, topk):
+    config = load_config(args.config, args.override)
+    section = dict(config["DataLoader"]["Eval"], batch_size=args.batch_size)
+    loader, _, data = build_dataloader(section, config["Global"]["seed"], where="DataLoader.Eval",
+                                       layout=input_layout(config))
+    correct = shown = 0
+    start = time.perf_counter()
+    for images, labels, index in loader:
+        probabilities = _softmax(predictor(images.numpy()))
+        labels = labels.numpy()
+        correct += int((probabilities.argmax(axis=1) == labels).sum())
+        for i in range(min(len(labels), args.show - shown)):
+            print(f"eval #{int(index[i])} (label {classes[labels[i]]}): {_describe(probabilities[i], classes, topk)}")
+            shown += 1
+    seconds = time.perf_counter() - start
+    total = len(data)
+    print(f"[Infer] top1 {correct / total:.4f} on {total} eval samples in {seconds:.2f}s "
+          f"({total / seconds:.1f} images/s)")
+    return 0

@@ -1,0 +1,91 @@
+"""Run an exported model with ``paddle.inference`` (oneDNN on CPU, GPU when asked for)."""
+import os
+
+import numpy as np
+import yaml
+from paddle import inference
+
+INFERENCE_CONFIG = "inference.yml"
+MODEL_PREFIX = "inference"
+
+
+class PredictorError(ValueError):
+    """An exported model directory is missing a file or cannot run (the message names it)."""
+
+
+def model_files(model_dir):
+    """``(graph file, params file)`` of an exported model: ``inference.json`` (PIR) or ``inference.pdmodel``."""
+    params = os.path.join(model_dir, MODEL_PREFIX + ".pdiparams")
+    for suffix in (".json", ".pdmodel"):
+        graph = os.path.join(model_dir, MODEL_PREFIX + suffix)
+        if os.path.isfile(graph) and os.path.isfile(params):
+            return graph, params
+    raise PredictorError(f"{model_dir}: no exported model (expected {MODEL_PREFIX}.json or {MODEL_PREFIX}.pdmodel "
+                         f"with {MODEL_PREFIX}.pdiparams, as written by tools/export.py)")
+
+
+def load_inference_config(model_dir):
+    """The ``inference.yml`` export writes beside the model: input shape, layout, transforms, class names."""
+    model_files(model_dir)  # first say so if this is no export directory at all
+    path = os.path.join(model_dir, INFERENCE_CONFIG)
+    if not os.path.isfile(path):
+        raise PredictorError(f"{path} not found (tools/export.py writes it beside the model)")
+    with open(path, encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
+
+
+PRECISIONS = ("fp32", "bf16", "fp16")
+
+
+def cpu_supports_bf16():
+    """True when the CPU has bf16 instructions (AVX512-BF16 or AMX) that oneDNN's bf16 kernels use."""
+    try:
+        with open("/proc/cpuinfo") as handle:
+            flags = handle.read()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+class Predictor:
+    """``Predictor(model_dir)(batch) -> logits``: a ``paddle.inference`` predictor for one exported model.
+
+    On CPU it uses oneDNN (``use_onednn=True``) and ``cpu_threads`` threads; ``precision="bf16"`` runs
+    oneDNN's bfloat16 kernels (CPUs with AVX512-BF16 / AMX; logits then differ from fp32 by ~1%).
+    ``device="gpu"`` needs a CUDA build of Paddle (``precision="fp16"`` for half precision there).
+    """
+
+    def __init__(self, model_dir, device="cpu", use_onednn=True, cpu_threads=1, gpu_id=0, precision="fp32"):
+        if precision not in PRECISIONS:
+            raise PredictorError(f"precision must be one of {', '.join(PRECISIONS)}, got '{precision}'")
+        if precision == "bf16" and (device != "cpu" or not use_onednn or not cpu_supports_bf16()):
+            raise PredictorError("precision bf16 needs the CPU with oneDNN and a CPU with avx512_bf16 or amx_bf16 "
+                                 "(see /proc/cpuinfo); use fp32")
+        if precision == "fp16" and device != "gpu":
+            raise PredictorError("precision fp16 is for --device gpu; on CPU use fp32 (or bf16)")
+        graph, params = model_files(model_dir)
+        config = inference.Config(graph, params)
+        if device == "gpu":
+            half = inference.PrecisionType.Half if precision == "fp16" else inference.PrecisionType.Float32
+            config.enable_use_gpu(256, gpu_id, half)
+        else:
+            config.disable_gpu()
+            config.set_cpu_math_library_num_threads(cpu_threads)
+            if use_onednn:
+                config.enable_mkldnn()
+                config.set_mkldnn_cache_capacity(8)  # bounded cache of per-shape oneDNN primitives
+                if precision == "bf16":
+                    config.enable_mkldnn_bfloat16()
+            else:
+                config.disable_mkldnn()
+        config.switch_ir_optim(True)
+        config.disable_glog_info()
+        self.predictor = inference.create_predictor(config)
+        self.input = self.predictor.get_input_handle(self.predictor.get_input_names()[0])
+        self.output_name = self.predictor.get_output_names()[0]
+
+    def __call__(self, batch):
+        self.input.reshape(list(batch.shape))
+        self.input.copy_from_cpu(np.ascontiguousarray(batch, dtype="float32"))
+        self.predictor.run()
+        return self.predictor.get_output_handle(self.output_name).copy_to_cpu()

@@ -1,0 +1,92 @@
+"""Fold eval-mode BatchNorm into the convolution that feeds it, for inference.
+
+In eval mode BatchNorm is an affine map per channel: ``y = gamma * (x - mean) / sqrt(var + eps) + beta``.
+When ``x = conv(z) = W * z + b`` this is again a convolution with
+
+    W' = W * s,   b' = (b - mean) * s + beta,   s = gamma / sqrt(var + eps)   (per output channel)
+
+so the BatchNorm layer can be replaced by an identity. Which BatchNorm follows which convolution is
+found by running one forward pass with hooks: a BatchNorm whose input tensor *is* a convolution's
+output tensor is folded into that convolution. Pre-activation layouts (norm -> act -> conv, as in
+DenseNet's dense layers) have no such pair and are left alone. GroupNorm / LayerNorm / InstanceNorm
+depend on each input's own statistics and can never be folded.
+"""
+import paddle
+import paddle.nn as nn
+
+from .norm import is_batch_norm
+
+_CONVS = (nn.Conv1D, nn.Conv2D, nn.Conv3D)
+
+
+def find_conv_norm_pairs(model, example_input):
+    """``[(conv_name, norm_name), ...]``: batch norms whose input is exactly a convolution's output."""
+    names = {id(layer): name for name, layer in model.named_sublayers()}
+    produced_by = {}
+    pairs = []
+
+    def after_conv(layer, inputs, output):
+        produced_by[id(output)] = (layer, output)  # keep the tensor alive so its id stays unique
+
+    def before_norm(layer, inputs):
+        source = produced_by.get(id(inputs[0]))
+        if source is not None and source[1] is inputs[0]:
+            pairs.append((names[id(source[0])], names[id(layer)]))
+
+    hooks = []
+    for layer in model.sublayers():
+        if isinstance(layer, _CONVS):  # not Conv*DTranspose: their weight layout is [in, out, ...]
+            hooks.append(layer.register_forward_post_hook(after_conv))
+        elif is_batch_norm(layer):
+            hooks.append(layer.register_forward_pre_hook(before_norm))
+    was_training = model.training
+    model.eval()
+    try:
+        with paddle.no_grad():
+            model(example_input)
+    finally:
+        for hook in hooks:
+            hook.remove()
+        model.train(was_training)
+    convs = [conv for conv, _ in pairs]
+    shared = {conv for conv in convs if convs.count(conv) > 1}
+    return [(conv, norm) for conv, norm in pairs if conv not in shared]
+
+
+def fold_batch_norm(conv, norm):
+    """Fold eval-mode ``norm`` into ``conv`` in place (the norm must then be bypassed)."""
+    std = paddle.sqrt(norm._variance + norm._epsilon)
+    gamma = norm.weight if norm.weight is not None else paddle.ones_like(std)
+    beta = norm.bias if norm.bias is not None else paddle.zeros_like(std)
+    scale = gamma / std
+    with paddle.no_grad():
+        weight = conv.weight * scale.reshape([-1] + [1] * (conv.weight.ndim - 1))
+        bias = conv.bias if conv.bias is not None else paddle.zeros_like(std)
+        new_bias = (bias - norm._mean) * scale + beta
+        conv.weight.set_value(weight)
+        if conv.bias is None:
+            conv.bias = conv.create_parameter([int(std.shape[0])], dtype=conv.weight.dtype, is_bias=True)
+        conv.bias.set_value(new_bias)
+
+
+def _replace(model, dotted, new_layer):
+    parent = model
+    *path, last = dotted.split(".")
+    for part in path:
+        parent = getattr(parent, part)
+    setattr(parent, last, new_layer)
+
+
+def fuse_conv_bn(model, example_input):
+    """Fold every batch norm that directly follows a convolution; returns the folded ``(conv, norm)`` names.
+
+    Works in place on ``model`` (copy it first to keep the original), which is left in eval mode.
+    ``example_input`` is any batch of the right shape; it only traces which layer feeds which.
+    """
+    pairs = find_conv_norm_pairs(model, example_input)
+    layers = dict(model.named_sublayers())
+    for conv_name, norm_name in pairs:
+        fold_batch_norm(layers[conv_name], layers[norm_name])
+        _replace(model, norm_name, nn.Identity())
+    model.eval()
+    return pairs
