@@ -159,3 +159,31 @@ def test_import_does_not_pull_in_the_engine_or_plotting():
             "if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout
+
+
+def test_plain_resnet_has_the_same_layers_without_shortcuts():
+    residual = ppnorm.build_model("resnet20", num_classes=10)
+    plain = ppnorm.build_model("resnet20", num_classes=10, residual=False)
+    shortcut_params = sum(int(p.numel()) for name, p in residual.named_parameters() if "downsample" in name)
+    assert _n_params(plain) == _n_params(residual) - sum(
+        int(p.numel()) for name, p in residual.named_parameters() if "downsample" in name and not p.stop_gradient)
+    assert shortcut_params > 0 and not [n for n, _ in plain.named_parameters() if "downsample" in n]
+    plain.set_state_dict({k: v for k, v in residual.state_dict().items() if "downsample" not in k})
+    block = plain.layer1[0]
+    x = paddle.randn([2, 16, 8, 8])
+    block.eval()
+    expected = block.act(block.bn2(block.conv2(block.act(block.bn1(block.conv1(x))))))
+    np.testing.assert_allclose(block(x).numpy(), expected.numpy(), rtol=1e-6)  # no identity added
+    with pytest.raises(ValueError, match="plain network"):
+        ppnorm.build_model("resnet20", residual=False, zero_init_residual=True)
+
+
+def test_experiment_models_mlp_and_simple_cnn():
+    mlp = ppnorm.build_model("mlp", hidden=[20, 30], norm="bn", act="tanh", dropout=0.5)
+    kinds = [type(layer).__name__ for layer in mlp.layers[0].children()]
+    assert kinds == ["Linear", "BatchNorm1D", "Tanh", "Dropout"]
+    assert mlp.layers[0].linear.bias is None and ppnorm.build_model("mlp").layers[0].linear.bias is not None
+    assert mlp(paddle.randn([4, 1, 8, 8])).shape == [4, 10]
+    cnn = ppnorm.build_model("simple_cnn", in_channels=1, num_classes=10, norm="gn", norm_options={"groups": 8})
+    assert sum(isinstance(layer, nn.GroupNorm) for layer in cnn.sublayers()) == 4
+    assert cnn(paddle.randn([2, 1, 8, 8])).shape == [2, 10]

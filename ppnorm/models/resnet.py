@@ -16,8 +16,9 @@ class BasicBlock(nn.Layer):
 
     expansion = 1
 
-    def __init__(self, in_channels, channels, stride, downsample, norm, act, data_format):
+    def __init__(self, in_channels, channels, stride, downsample, norm, act, data_format, residual=True):
         super().__init__()
+        self.residual = residual
         self.conv1 = nn.Conv2D(in_channels, channels, 3, stride=stride, padding=1, bias_attr=False,
                                data_format=data_format)
         self.bn1 = norm(channels)
@@ -30,10 +31,10 @@ class BasicBlock(nn.Layer):
         return self.bn2
 
     def forward(self, x):
-        identity = x if self.downsample is None else self.downsample(x)
+        identity = x if self.downsample is None or not self.residual else self.downsample(x)
         out = self.act(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
-        return self.act(out + identity)
+        return self.act(out + identity if self.residual else out)
 
 
 class BottleneckBlock(nn.Layer):
@@ -41,8 +42,9 @@ class BottleneckBlock(nn.Layer):
 
     expansion = 4
 
-    def __init__(self, in_channels, channels, stride, downsample, norm, act, data_format):
+    def __init__(self, in_channels, channels, stride, downsample, norm, act, data_format, residual=True):
         super().__init__()
+        self.residual = residual
         out_channels = channels * self.expansion
         self.conv1 = nn.Conv2D(in_channels, channels, 1, bias_attr=False, data_format=data_format)
         self.bn1 = norm(channels)
@@ -58,11 +60,11 @@ class BottleneckBlock(nn.Layer):
         return self.bn3
 
     def forward(self, x):
-        identity = x if self.downsample is None else self.downsample(x)
+        identity = x if self.downsample is None or not self.residual else self.downsample(x)
         out = self.act(self.bn1(self.conv1(x)))
         out = self.act(self.bn2(self.conv2(out)))
         out = self.bn3(self.conv3(out))
-        return self.act(out + identity)
+        return self.act(out + identity if self.residual else out)
 
 
 class ResNet(ConvClassifier):
@@ -71,11 +73,16 @@ class ResNet(ConvClassifier):
     ``stem="imagenet"``: 7x7 stride-2 conv + 3x3 max-pool (224x224 images);
     ``stem="cifar"``: one 3x3 stride-1 conv, no max-pool (32x32 and smaller images).
     Shortcuts that change shape are a strided 1x1 conv + norm (option B of the paper).
+    ``residual=False`` builds the paper's "plain" counterpart: the same layers without any shortcut.
     See :class:`ConvClassifier` for the options every model shares.
     """
 
-    def __init__(self, block, depths, widths=(64, 128, 256, 512), stem="imagenet", **options):
+    def __init__(self, block, depths, widths=(64, 128, 256, 512), stem="imagenet", residual=True, **options):
         super().__init__(**options)
+        if self.zero_init_residual and not residual:
+            raise ValueError("zero_init_residual=True zeroes the last norm of each residual branch; a plain "
+                             "network (residual=False) would then output zeros: drop one of the two")
+        self.residual = residual
         if stem not in ("imagenet", "cifar"):
             raise ValueError(f"stem must be 'imagenet' or 'cifar', got '{stem}'")
         fmt = self.data_format
@@ -103,15 +110,16 @@ class ResNet(ConvClassifier):
     def _make_stage(self, block, in_channels, width, depth, stride):
         out_channels = width * block.expansion
         downsample = None
-        if stride != 1 or in_channels != out_channels:
+        if self.residual and (stride != 1 or in_channels != out_channels):
             downsample = nn.Sequential(
                 nn.Conv2D(in_channels, out_channels, 1, stride=stride, bias_attr=False,
                           data_format=self.data_format),
                 self.norm_spec(out_channels),
             )
-        blocks = [block(in_channels, width, stride, downsample, self.norm_spec, self.act_name, self.data_format)]
+        common = (self.norm_spec, self.act_name, self.data_format, self.residual)
+        blocks = [block(in_channels, width, stride, downsample, *common)]
         for _ in range(1, depth):
-            blocks.append(block(out_channels, width, 1, None, self.norm_spec, self.act_name, self.data_format))
+            blocks.append(block(out_channels, width, 1, None, *common))
         return nn.Sequential(*blocks), out_channels
 
     def forward_features(self, x):

@@ -1,0 +1,75 @@
+"""Small models for the experiments: an MLP and a plain CNN, with the same norm / act / dropout switches."""
+import paddle
+import paddle.nn as nn
+
+from ..nn.layers import ConvNormAct, build_act, build_dropout
+from ..nn.norm import build_norm
+from .base import ConvClassifier
+from .init import init_weights
+from .registry import register_model
+
+
+class DenseNormAct(nn.Sequential):
+    """Linear -> norm -> act -> dropout. Sub-layers: linear, norm, act, dropout.
+
+    The norm's input (``linear``'s output) is the "pre-activation" the BN paper plots.
+    """
+
+    def __init__(self, in_features, out_features, norm, act, dropout=0.0, dropout_mode="upscale_in_train",
+                 norm_options=None):
+        super().__init__(
+            ("linear", nn.Linear(in_features, out_features, bias_attr=None if norm == "none" else False)),
+            ("norm", build_norm(norm, out_features, dims=1, **(norm_options or {}))),
+            ("act", build_act(act)),
+            ("dropout", build_dropout(dropout, dropout_mode)),
+        )
+
+
+class MLP(nn.Layer):
+    """Flatten, ``len(hidden)`` DenseNormAct layers, then a Linear classifier.
+
+    ``norm`` is a norm-factory kind for [N, K] features (``bn``, ``ln``, ``none``); a layer without a
+    norm keeps its Linear bias (with a norm the norm's shift replaces it).
+    """
+
+    def __init__(self, in_features=64, hidden=(100, 100, 100), num_classes=10, norm="none", norm_options=None,
+                 act="relu", dropout=0.0, dropout_mode="upscale_in_train", init="kaiming", init_std=0.01):
+        super().__init__()
+        widths = [in_features] + list(hidden)
+        self.layers = nn.LayerList([DenseNormAct(a, b, norm, act, dropout, dropout_mode, norm_options)
+                                    for a, b in zip(widths[:-1], widths[1:])])
+        self.fc = nn.Linear(widths[-1], num_classes)
+        init_weights(self, init, init_std)
+
+    def forward(self, x):
+        x = paddle.flatten(x, start_axis=1)
+        for layer in self.layers:
+            x = layer(x)
+        return self.fc(x)
+
+
+class SimpleCNN(ConvClassifier):
+    """Stages of ``convs_per_stage`` [3x3 conv -> norm -> act], a 2x2 max-pool between stages, then the head.
+
+    A fast, plain (non-residual) CNN for 8x8 digits and other small images.
+    """
+
+    def __init__(self, widths=(32, 64), convs_per_stage=2, **options):
+        super().__init__(**options)
+        layers, channels = [], self.in_channels
+        for index, width in enumerate(widths):
+            if index > 0:
+                layers.append(nn.MaxPool2D(2, data_format=self.data_format))
+            for _ in range(convs_per_stage):
+                layers.append(ConvNormAct(channels, width, 3, self.norm_spec, act=self.act_name,
+                                          data_format=self.data_format))
+                channels = width
+        self.features = nn.Sequential(*layers)
+        self._build_head(channels)
+
+    def forward_features(self, x):
+        return self.features(x)
+
+
+register_model("mlp", MLP)
+register_model("simple_cnn", SimpleCNN)

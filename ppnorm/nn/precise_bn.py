@@ -1,0 +1,51 @@
+"""PreciseBN (Wu & Johnson 2021; fvcore's ``update_bn_stats``): recompute BatchNorm population statistics.
+
+The running mean/variance a BatchNorm keeps during training is an exponential moving average of
+batch statistics computed by *different* weights along the way; with a high learning rate, or early
+in training, it does not describe the final model. PreciseBN freezes the weights and averages the
+batch statistics of ``num_batches`` batches with equal weight.
+"""
+import paddle
+
+from .norm import is_batch_norm
+
+
+def update_bn_stats(model, batches, num_batches=200):
+    """Replace every BatchNorm's running mean/variance with the average over ``num_batches`` batches.
+
+    ``batches`` yields input tensors (or tuples whose first item is the input). The weights are not
+    changed; layers other than BatchNorm run in train mode too, as in training (dropout included).
+    Returns the number of batches used. The variance averaged is Paddle's biased batch variance, the
+    quantity Paddle's running variance tracks.
+    """
+    norms = [layer for layer in model.sublayers() if is_batch_norm(layer)]
+    if not norms:
+        return 0
+    saved_momentum = [layer._momentum for layer in norms]
+    was_training = model.training
+    means = [paddle.zeros_like(layer._mean) for layer in norms]
+    variances = [paddle.zeros_like(layer._variance) for layer in norms]
+    model.train()
+    used = 0
+    try:
+        with paddle.no_grad():
+            for batch in batches:
+                if used >= num_batches:
+                    break
+                inputs = batch[0] if isinstance(batch, (tuple, list)) else batch
+                for layer in norms:  # momentum 0: the running statistics become this batch's statistics
+                    layer._momentum = 0.0
+                model(inputs)
+                used += 1
+                for i, layer in enumerate(norms):  # running average with equal weights
+                    means[i] = means[i] + (layer._mean - means[i]) / used
+                    variances[i] = variances[i] + (layer._variance - variances[i]) / used
+    finally:
+        for layer, momentum in zip(norms, saved_momentum):
+            layer._momentum = momentum
+        model.train(was_training)
+    if used:
+        for layer, mean, var in zip(norms, means, variances):
+            layer._mean.set_value(mean)
+            layer._variance.set_value(var)
+    return used

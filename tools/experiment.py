@@ -1,0 +1,10 @@
+"""python tools/experiment.py -c configs/experiments/<name>.yaml [-o quick=true params.key=value] | --list"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from ppnorm.experiments.cli import experiment_main  # noqa: E402
+
+if __name__ == "__main__":
+    sys.exit(experiment_main())
