@@ -46,7 +46,7 @@ def test_batchnorm_basics_reproduces_paddle_s_numbers(tmp_path):
     assert running[0]["PyTorch (unbiased)"] == pytest.approx(2.2, abs=1e-6)
     for row in running:
         assert row["running_mean"] == pytest.approx(5.5 * (1 - 0.9 ** row["k"]), abs=1e-5)
-    assert max(r["max |paddle - numpy|"] for r in _table(ctx, "examples")) < 1e-5
+    assert max(r["max abs diff vs numpy"] for r in _table(ctx, "examples")) < 1e-5
     table = {(r["use_global_stats"], r["mode"]): (r["normalizes with"], r["running stats updated"])
              for r in _table(ctx, "global_stats")}
     assert table[("None", "train")] == ("batch", True) and table[("None", "eval")] == ("running", False)
@@ -70,7 +70,7 @@ def test_norm_axes_matches_paddle_nn(tmp_path):
     assert rows["InstanceNorm2D"]["statistics"] == n * c
     assert rows["GroupNorm"]["statistics"] == n * ctx.params["groups"]
     for row in rows.values():
-        assert max(row["|paddle.nn - numpy over these axes|"], row["output err"], row["dx err"],
+        assert max(row["paddle.nn vs numpy over these axes"], row["output err"], row["dx err"],
                    row["dgamma err"], row["dbeta err"]) < 1e-4
 
 
@@ -82,7 +82,7 @@ def test_dropout_modes_formulas_expectation_and_exact_weight_scaling(tmp_path):
     assert axis["channel (axis=[0, 1])"]["values inside a kept channel all equal"]
     assert axis["element (axis=None)"]["fully zeroed channels"] < 0.01
     exact = _table(ctx, "equivalence")[0]
-    assert exact["max rel |W_down*(1-p) - W_up|"] < 1e-4 and exact["max |logit difference|"] < 1e-4
+    assert exact["max rel diff W_down*(1-p) vs W_up"] < 1e-4 and exact["max abs logit difference"] < 1e-4
     assert exact["top1 upscale"] == exact["top1 downscale (scaled start, lr/(1-p)^2)"]
 
 

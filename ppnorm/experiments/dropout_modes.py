@@ -40,7 +40,7 @@ def _monte_carlo(ctx, p, samples):
         mean, se = draws.mean(axis=0), draws.std(axis=0, ddof=1) / np.sqrt(samples)
         evaluated = F.dropout(x[None], p, training=False, mode=mode).numpy()[0]  # (1-D input fails in Paddle 3.3)
         z = np.abs(mean - evaluated) / np.where(se > 0, se, 1)
-        rows.append({"mode": mode, "masks": samples, "max |mean train - eval|": float(np.abs(mean - evaluated).max()),
+        rows.append({"mode": mode, "masks": samples, "max abs(mean train - eval)": float(np.abs(mean - evaluated).max()),
                      "standard error": float(se.max()), "max z-score": float(z.max())})
         curves.append((mode, x.numpy(), mean, se, evaluated))
     ctx.table("monte_carlo", rows, title="Mean train-mode output over many masks vs the eval output "
@@ -107,7 +107,7 @@ def run(ctx):
                                     for a, b in zip(_after_dropout(up), _after_dropout(down))]))
         rows.append({"seed": seed, "top1 upscale_in_train": results[MODES[0]][1],
                      "top1 downscale_in_infer": results[MODES[1]][1],
-                     "|W_down| / |W_up| after dropout": norm_ratio})
+                     "norm ratio W_down/W_up after dropout": norm_ratio})
         ratios.append(norm_ratio)
     ups = [r["top1 upscale_in_train"] for r in rows]
     downs = [r["top1 downscale_in_infer"] for r in rows]
@@ -126,7 +126,7 @@ def run(ctx):
     up_model.eval(), down_model.eval()
     logits_gap = float((up_model(images) - down_model(images)).abs().max())
     ctx.table("equivalence", [{"top1 upscale": up_acc, "top1 downscale (scaled start, lr/(1-p)^2)": down_acc,
-                               "max rel |W_down*(1-p) - W_up|": max(exact), "max |logit difference|": logits_gap}],
+                               "max rel diff W_down*(1-p) vs W_up": max(exact), "max abs logit difference": logits_gap}],
               title="Exact correspondence: W_down = W_up / (1 - p) when trained from W_up/(1-p) with lr/(1-p)^2")
     gap = abs(np.mean(ups) - np.mean(downs))
     noise = (np.std(ups) + np.std(downs)) / 2 if len(ups) > 1 else float("nan")

@@ -7,7 +7,7 @@ from ..models import build_model
 QUESTION = ("How do the per-layer activation statistics of a deep MLP depend on the initialization "
             "(std 0.01, 0.05, Xavier, Kaiming) and the activation, and what does BatchNorm change?")
 DEFAULTS = {"layers": 10, "width": 500, "samples": 1000,
-            "cases": [["tanh", "normal", 0.01], ["tanh", "normal", 0.05], ["tanh", "xavier", 0.0],
+            "cases": [["tanh", "normal", 0.01], ["tanh", "normal", 0.05], ["tanh", "normal", 1.0], ["tanh", "xavier", 0.0],
                       ["relu", "xavier", 0.0], ["relu", "kaiming", 0.0]]}
 QUICK = {"layers": 4, "width": 64, "samples": 128}
 
@@ -60,10 +60,13 @@ def run(ctx):
 
     ctx.claim("tanh with std 0.01 collapses activations to 0", "confirmed" if std("tanh normal 0.01") < 1e-3 else "refuted",
               f"last-layer std {std('tanh normal 0.01'):.2g}")
-    saturated = float(np.mean(np.abs(hist["tanh normal 0.05"][-1]) > 0.9)) if "tanh normal 0.05" in hist else float("nan")
-    ctx.claim("tanh with std 0.05 saturates at ±1 (on a width-500 layer)",
-              "confirmed" if saturated > 0.5 else ("refuted" if saturated < 0.2 else "depends"),
-              f"{saturated:.0%} of last-layer activations beyond ±0.9")
+    for std_value in ("0.05", "1.0"):
+        label = f"tanh normal {std_value}"
+        if label in hist:
+            saturated = float(np.mean(np.abs(hist[label][-1]) > 0.9))
+            ctx.claim(f"tanh with std {std_value} saturates at ±1 (width {prm['width']})",
+                      "confirmed" if saturated > 0.5 else ("refuted" if saturated < 0.2 else "depends"),
+                      f"{saturated:.0%} of last-layer activations beyond ±0.9")
     ctx.claim("Xavier keeps tanh's scale; ReLU + Xavier shrinks; Kaiming keeps ReLU's scale",
               "confirmed" if std("relu xavier") < 0.5 * std("relu kaiming") and std("tanh xavier") > 0.1 else "depends",
               f"last-layer std: tanh Xavier {std('tanh xavier'):.3f}, ReLU Xavier {std('relu xavier'):.3f}, "

@@ -87,7 +87,7 @@ def run(ctx):
         axes_error = float(np.abs(layer_plain(paddle.to_tensor(x_np)).numpy() - by_hand).max())
         errors = [float(np.abs(a - b).max()) for a, b in zip(ref, ours)]
         rows.append({"norm": kind, "averages over": description, "values per statistic": per_stat,
-                     "statistics": count, "|paddle.nn - numpy over these axes|": axes_error,
+                     "statistics": count, "paddle.nn vs numpy over these axes": axes_error,
                      "output err": errors[0], "dx err": errors[1], "dgamma err": errors[2], "dbeta err": errors[3]})
     ctx.table("axes", rows, title=f"One tensor {shape}: axes of the statistics and max |from-scratch - paddle.nn| "
                                   f"(GroupNorm with {groups} groups)")
@@ -100,7 +100,7 @@ def run(ctx):
         ax.set_xticks(range(c)), ax.set_yticks(range(n))
     fig.suptitle("cells with one colour share one mean/variance (each cell = all H x W positions)", fontsize=9)
     ctx.save_figure(fig, "norm_axes", "which (N, C) cells share statistics")
-    worst_axes = max(r["|paddle.nn - numpy over these axes|"] for r in rows)
+    worst_axes = max(r["paddle.nn vs numpy over these axes"] for r in rows)
     worst = max(max(r["output err"], r["dx err"], r["dgamma err"], r["dbeta err"]) for r in rows)
     ctx.claim("BN averages over N,H,W; LN over C,H,W; IN over H,W; GN over C/G,H,W",
               "confirmed" if worst_axes < 1e-4 else "refuted", f"max |paddle.nn - numpy| {worst_axes:.2g}")

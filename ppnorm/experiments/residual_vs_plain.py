@@ -6,14 +6,15 @@ from .training import digits, fit, optimizer_section
 
 QUESTION = ("Does a deeper plain network train worse than a shallower one (the degradation that motivated "
             "ResNet), and do residual connections (and DenseNet's concatenations) remove it?")
-DEFAULTS = {"depths": [20, 56], "epochs": 10, "batch_size": 64, "lr": 0.1, "densenet": True}
-QUICK = {"depths": [20], "epochs": 1, "densenet": False}
+DEFAULTS = {"depths": [20, 56], "epochs": 12, "batch_size": 64, "lr": 0.1, "warmup_epochs": 1.0, "densenet": True}
+QUICK = {"depths": [20], "epochs": 2, "densenet": False}
 
 
 def _train(ctx, name, options, prm):
     ctx.seed_everything()
     model = build_model(name, in_channels=1, num_classes=10, **options)
-    section = optimizer_section(name="Momentum", weight_decay=1e-4, lr={"name": "Cosine", "learning_rate": prm["lr"]})
+    section = optimizer_section(name="Momentum", weight_decay=1e-4, lr={"name": "Cosine", "learning_rate": prm["lr"],
+                                                                         "warmup_epochs": prm["warmup_epochs"]})
     history = fit(model, digits("train"), digits("test"), prm["epochs"], prm["batch_size"], seed=ctx.seed,
                   optimizer=section, track_train=True)
     return history
@@ -41,7 +42,8 @@ def run(ctx):
                      "train error % after epoch 1": 100 * (1 - history.train_accuracy[0]),
                      "mean loss epoch 1": first_epoch_loss})
     ctx.table("depth", rows, title=f"digits, {prm['epochs']} epochs, batch {prm['batch_size']}, cosine lr "
-                                   f"{prm['lr']}, BN everywhere; training error measured in eval mode")
+                                   f"{prm['lr']} after {prm['warmup_epochs']:g} warm-up epoch(s), BN everywhere; "
+                                   f"training error measured in eval mode")
     fig, axes = ctx.figure(2)
     for label, history in curves.items():
         epochs = range(1, len(history.train_accuracy) + 1)

@@ -29,8 +29,11 @@ def _tag(text):
 
 
 def markdown_table(rows, columns):
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(_format(row.get(c, "")) for c in columns) + " |" for row in rows]
+    def cell(text):
+        return str(text).replace("|", "\\|")  # a bar inside a cell would split it
+
+    lines = ["| " + " | ".join(cell(c) for c in columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(_format(row.get(c, ""))) for c in columns) + " |" for row in rows]
     return "\n".join(lines)
 
 
@@ -131,7 +134,7 @@ def write_outputs(ctx, verdict, seconds, command):
             writer.writeheader()
             writer.writerows(table["rows"])
     lines = [f"# {ctx.name}", "", f"**Question.** {ctx.module.QUESTION}", "", f"**Verdict.** {verdict}", "",
-             f"Reproduce: `{command}` ({seconds:.0f} s on this machine{', quick setting' if ctx.quick else ''}).", ""]
+             f"Reproduce: `{command}` ({seconds:.1f} s on this machine{', quick setting' if ctx.quick else ''}).", ""]
     for name in names:
         table = ctx.tables[name]
         lines += [f"## {table['title']}", "", markdown_table(table["rows"], table["columns"]), ""]
