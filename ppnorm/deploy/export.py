@@ -22,6 +22,9 @@ from ..nn.fuse import fuse_conv_bn
 from .predictor import INFERENCE_CONFIG, MODEL_PREFIX, Predictor
 
 
+CHECK_IMAGES = 64  # eval images the exported model must reproduce (enough to catch a wrong fold, cheap at 224x224)
+
+
 class ExportError(RuntimeError):
     """The exported model does not reproduce the trained one (the message gives the difference)."""
 
@@ -44,7 +47,7 @@ def export_model(config, log=print):
     layout = input_layout(config)
     loader, _, data = build_dataloader(config["DataLoader"]["Eval"], config["Global"]["seed"],
                                        where="DataLoader.Eval", layout=layout)
-    images = next(iter(loader))[0]
+    images = next(iter(loader))[0][:CHECK_IMAGES]
     model = model_from_config(config, data.dataset, "DataLoader.Eval.dataset")
     model.eval()
     with paddle.no_grad():

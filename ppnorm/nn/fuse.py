@@ -10,6 +10,11 @@ found by running one forward pass with hooks: a BatchNorm whose input tensor *is
 output tensor is folded into that convolution. Pre-activation layouts (norm -> act -> conv, as in
 DenseNet's dense layers) have no such pair and are left alone. GroupNorm / LayerNorm / InstanceNorm
 depend on each input's own statistics and can never be folded.
+
+Hooks see which layer consumes a tensor, not plain tensor arithmetic: a conv output that feeds two
+batch norms is left unfolded, but one that feeds a batch norm *and* an addition outside any layer
+would be folded wrongly. No ppnorm model does that, and tools/export.py compares the folded model
+with the original before writing anything.
 """
 import paddle
 import paddle.nn as nn
