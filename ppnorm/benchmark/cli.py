@@ -35,9 +35,8 @@ def parse_args(argv):
 def benchmark_main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
-    note = use_cpu_threads(args.cpu_threads)
+    threads, note = use_cpu_threads(args.cpu_threads)
     print(note)
-    threads = int(note.split()[1])
     rows = []
     if args.models:
         precisions = args.precisions or (["fp32", "bf16"] if cpu_supports_bf16() else ["fp32"])

@@ -24,7 +24,7 @@ def export_main(argv=None):
         config = load_config(args.config, args.override)
         if not config["Global"]["pretrained_model"]:
             raise ConfigError("export needs weights: add -o Global.pretrained_model=output/<run>/best_model")
-        print(use_cpu_threads(config["Global"]["cpu_threads"]))
+        print(use_cpu_threads(config["Global"]["cpu_threads"])[1])
         export_model(config)
         return 0
 

@@ -21,7 +21,7 @@ def setup_device(device, cpu_threads=None):
         paddle.set_device(f"gpu:{dist.ParallelEnv().device_id}" if world_size > 1 else "gpu")
     else:
         paddle.set_device("cpu")
-    note = use_cpu_threads(cpu_threads)
+    _, note = use_cpu_threads(cpu_threads)
     if world_size > 1:
         dist.init_parallel_env()
     return dist.get_rank(), world_size, note

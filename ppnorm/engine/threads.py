@@ -27,7 +27,7 @@ def resolve_cpu_threads(requested=None):
 
 
 def use_cpu_threads(requested=None):
-    """Set the number of threads of Paddle's CPU math library; returns a one-line description."""
+    """Set the number of threads of Paddle's CPU math library; returns ``(threads, one-line note for the log)``."""
     threads, why = resolve_cpu_threads(requested)
     paddle.base.core.set_num_threads(threads)
-    return f"[CPU] {threads} thread(s) for Paddle's CPU kernels ({why}; set Global.cpu_threads to change)"
+    return threads, f"[CPU] {threads} thread(s) for Paddle's CPU kernels ({why}; set Global.cpu_threads to change)"
