@@ -7,13 +7,14 @@ from .cases import build_candidate, eval_forward, exported_predictor, make_batch
 from .memory import peak_memory_mib
 from .timing import side_by_side
 
-COLUMNS = ("model", "implementation", "norm", "batch", "mode", "images_per_s", "peak_mib", "ratio", "ratio_against")
+COLUMNS = ("model", "implementation", "norm", "batch", "mode", "images_per_s", "peak_mib", "ratio", "ratio_against",
+           "relative_diff")
 
 
 def _row(model, implementation, norm, batch, mode, rate, peak=None, ratio=None, against=""):
     return {"model": model, "implementation": implementation, "norm": norm, "batch": batch, "mode": mode,
             "images_per_s": round(rate, 2), "peak_mib": None if peak is None else round(peak, 1),
-            "ratio": None if ratio is None else round(ratio, 3), "ratio_against": against}
+            "ratio": None if ratio is None else round(ratio, 3), "ratio_against": against, "relative_diff": None}
 
 
 class Suite:
@@ -129,6 +130,8 @@ def loader_vs_tensors(config, epochs=3, log=print):
 def format_row(row):
     ratio = f", {row['ratio']:.3f}x {row['ratio_against']}" if row["ratio"] is not None else ""
     peak = f", peak {row['peak_mib']:.0f} MiB" if row["peak_mib"] is not None else ""
+    if row.get("relative_diff") is not None:  # exported logits vs dygraph, relative to the largest logit
+        ratio += f", logits within {row['relative_diff']:.1g} (relative)"
     return (f"[Bench] {row['model']} {row['implementation']} {row['norm']} batch {row['batch']} {row['mode']}: "
             f"{row['images_per_s']:.2f} images/s{peak}{ratio}")
 
