@@ -53,14 +53,37 @@ def _pair(kind, x_np, groups, eps):
     return ref, ours
 
 
-def _statistic_ids(kind, n, c, groups):
-    """For the picture: which (sample, channel) cells share one mean/variance."""
-    ids = np.zeros((n, c))
-    for i in range(n):
-        for j in range(c):
-            ids[i, j] = {"BatchNorm2D": j, "LayerNorm": i, "InstanceNorm2D": i * c + j,
-                         "GroupNorm": i * groups + j // (c // groups)}[kind]
-    return ids
+def _one_statistic(kind, n, c, hw, groups):
+    """For the picture: the (sample, channel, position) cells that share the first mean/variance."""
+    cells = np.zeros((n, c, hw), dtype=bool)
+    if kind == "BatchNorm2D":
+        cells[:, 0, :] = True
+    elif kind == "LayerNorm":
+        cells[0] = True
+    elif kind == "InstanceNorm2D":
+        cells[0, 0] = True
+    else:
+        cells[0, :c // groups] = True
+    return cells
+
+
+def _draw_cubes(ctx, n, c, hw, groups):
+    """Wu & He's figure: the [N, C, H*W] cube of each norm, with the cells of one statistic in blue."""
+    fig, axes = ctx.figure(4, width=3.4, height=3.9, projection="3d")
+    for ax, kind in zip(axes[0], AXES):
+        cells = _one_statistic(kind, n, c, hw, groups)
+        colors = np.zeros(cells.shape + (4,))
+        colors[cells] = (0.2, 0.4, 0.9, 0.95)
+        colors[~cells] = (0.85, 0.85, 0.85, 0.12)
+        ax.voxels(np.ones_like(cells), facecolors=colors, edgecolor=(0, 0, 0, 0.15), linewidth=0.3)
+        ax.view_init(elev=22, azim=-55)
+        ax.set_xlabel("N (samples)", labelpad=-10), ax.set_ylabel("C (channels)", labelpad=-10)
+        ax.set_zlabel("H*W", labelpad=-10)
+        ax.set_xticks([]), ax.set_yticks([]), ax.set_zticks([])
+        ax.set_box_aspect((n, c, hw))
+        ax.set_title(kind if kind != "GroupNorm" else f"GroupNorm ({groups} groups)", fontsize=10)
+    fig.suptitle("blue: the values that share one mean and variance", fontsize=9)
+    ctx.save_figure(fig, "norm_axes", "which values share one mean and variance")
 
 
 def run(ctx):
@@ -91,15 +114,7 @@ def run(ctx):
                      "output err": errors[0], "dx err": errors[1], "dgamma err": errors[2], "dbeta err": errors[3]})
     ctx.table("axes", rows, title=f"One tensor {shape}: axes of the statistics and max |from-scratch - paddle.nn| "
                                   f"(GroupNorm with {groups} groups)")
-    fig, axes = ctx.figure(4, width=3.2, height=3.2)
-    for ax, kind in zip(axes[0], AXES):
-        ids = _statistic_ids(kind, n, c, groups)
-        ax.imshow(ids, cmap="tab20", aspect="equal")
-        ax.set_title(kind, fontsize=10)
-        ax.set_xlabel("channel C"), ax.set_ylabel("sample N")
-        ax.set_xticks(range(c)), ax.set_yticks(range(n))
-    fig.suptitle("cells with one colour share one mean/variance (each cell = all H x W positions)", fontsize=9)
-    ctx.save_figure(fig, "norm_axes", "which (N, C) cells share statistics")
+    _draw_cubes(ctx, n, c, min(h * w, 8), groups)
     worst_axes = max(r["paddle.nn vs numpy over these axes"] for r in rows)
     worst = max(max(r["output err"], r["dx err"], r["dgamma err"], r["dbeta err"]) for r in rows)
     ctx.claim("BN averages over N,H,W; LN over C,H,W; IN over H,W; GN over C/G,H,W",

@@ -81,12 +81,13 @@ class Context:
             raise ValueError(f"verdict must be confirmed, refuted or depends, got {verdict!r}")
         self.claims.append({"claim": claim, "verdict": verdict, "evidence": evidence})
 
-    def figure(self, ncols=1, nrows=1, width=5.0, height=3.6):
-        """A matplotlib figure (Agg backend); pass it to :meth:`save_figure`."""
+    def figure(self, ncols=1, nrows=1, width=5.0, height=3.6, projection=None):
+        """A matplotlib figure (Agg backend) and its axes grid; pass the figure to :meth:`save_figure`."""
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
-        fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False)
+        fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False,
+                                 subplot_kw={"projection": projection} if projection else None)
         return fig, axes
 
     def save_figure(self, fig, name, caption=""):
