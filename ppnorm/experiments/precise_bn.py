@@ -25,13 +25,17 @@ def run(ctx):
     prm = ctx.params
     train, test = digits("train"), digits("test")
     rows = []
+    steps_per_epoch = len(train[1]) // prm["batch_size"]
     for seed in range(ctx.seed, ctx.seed + prm["seeds"]):
         ctx.seed_everything(seed)
         model = build_model(prm["model"], in_channels=1, num_classes=10, norm_options={"momentum": prm["momentum"]})
         section = optimizer_section(name="Momentum", weight_decay=5e-4,
                                     lr={"name": "Constant", "learning_rate": prm["lr"]})
-        for epoch in range(1, prm["epochs"] + 1):
-            fit(model, train, test, 1, prm["batch_size"], seed=seed * 1000 + epoch, optimizer=section)
+
+        def compare(step, model, seed=seed):
+            if step % steps_per_epoch:
+                return
+            epoch = step // steps_per_epoch
             ema = accuracy(model, *test)
             frozen = copy.deepcopy(model)
             used = update_bn_stats(frozen, _batches(train[0], prm["batch_size"], epoch), prm["precise_batches"])
@@ -40,6 +44,8 @@ def run(ctx):
                          "gain (points)": 100 * (precise - ema), "PreciseBN samples": used * prm["batch_size"]})
             ctx.scalar(f"seed_{seed}/top1_ema", ema, epoch)
             ctx.scalar(f"seed_{seed}/top1_precise_bn", precise, epoch)
+
+        fit(model, train, test, prm["epochs"], prm["batch_size"], seed=seed, optimizer=section, on_step=compare)
     ctx.table("precise_bn", rows, title=f"{prm['model']} on digits, constant lr {prm['lr']} (high), batch "
                                         f"{prm['batch_size']}, BN momentum {prm['momentum']}; eval after each epoch")
     fig, axes = ctx.figure()
