@@ -3,6 +3,7 @@ import argparse
 import time
 
 import numpy as np
+import paddle
 
 from ..data import build_dataloader
 from ..engine.builder import input_layout
@@ -42,7 +43,8 @@ def _infer_args(argv):
     parser.add_argument("--batch_size", type=int, default=8)
     parser.add_argument("--topk", type=int, default=None, help="classes to print per image (default: "
                                                                "the exported Metric.topk maximum)")
-    parser.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
+    parser.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto",
+                        help="auto: the GPU when this Paddle build has CUDA and sees a GPU, else the CPU")
     parser.add_argument("--no_onednn", action="store_true", help="CPU: Paddle's plain kernels instead of oneDNN")
     parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
                         help="bf16: oneDNN bfloat16 kernels on CPUs with AVX512-BF16/AMX; fp16: GPU only")
@@ -50,6 +52,9 @@ def _infer_args(argv):
     parser.add_argument("--show", type=int, default=10, help="with -c: print the predictions of this many images")
     args = parser.parse_args(argv)
     args.override = [item for group in args.override for item in group]
+    if args.device == "auto":
+        has_gpu = paddle.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0
+        args.device = "gpu" if has_gpu else "cpu"
     if bool(args.input) == bool(args.config):
         parser.error("give either --input FILES... or -c CONFIG")
     if args.batch_size < 1:

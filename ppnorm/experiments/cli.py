@@ -4,6 +4,7 @@ import shlex
 import sys
 
 from ..engine.cli import run_reporting_errors
+from ..engine.threads import use_cpu_threads
 from . import NAMES, experiments
 from .config import load_experiment_config
 from .runner import run_experiment
@@ -27,6 +28,7 @@ def experiment_main(argv=None):
 
     def run():
         module, settings, params = load_experiment_config(args.config, overrides, experiments())
+        print(use_cpu_threads()[1])
         command = "python tools/experiment.py " + " ".join(shlex.quote(a) for a in argv)
         run_experiment(settings["experiment"], module, settings, params, command)
         return 0
