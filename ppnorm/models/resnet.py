@@ -11,6 +11,13 @@ from .init import zero_last_norm
 from .registry import register_model
 
 
+def _add_shortcut(block, x, out):
+    """``out + shortcut(x)`` for a residual block; ``out`` alone for a plain one (``residual=False``)."""
+    if not block.residual:
+        return out
+    return out + (x if block.downsample is None else block.downsample(x))
+
+
 class BasicBlock(nn.Layer):
     """Two 3x3 convs with a residual sum (ResNet-18/34 and the CIFAR family)."""
 
@@ -31,10 +38,9 @@ class BasicBlock(nn.Layer):
         return self.bn2
 
     def forward(self, x):
-        identity = x if self.downsample is None or not self.residual else self.downsample(x)
         out = self.act(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
-        return self.act(out + identity if self.residual else out)
+        return self.act(_add_shortcut(self, x, out))
 
 
 class BottleneckBlock(nn.Layer):
@@ -60,11 +66,10 @@ class BottleneckBlock(nn.Layer):
         return self.bn3
 
     def forward(self, x):
-        identity = x if self.downsample is None or not self.residual else self.downsample(x)
         out = self.act(self.bn1(self.conv1(x)))
         out = self.act(self.bn2(self.conv2(out)))
         out = self.bn3(self.conv3(out))
-        return self.act(out + identity if self.residual else out)
+        return self.act(_add_shortcut(self, x, out))
 
 
 class ResNet(ConvClassifier):
