@@ -1,16 +1,13 @@
 """The things tools/benchmark.py times: a train step and eval in dygraph, and exported inference."""
-import copy
-import os
 import tempfile
 
 import numpy as np
 import paddle
 import paddle.nn.functional as F
-from paddle.static import InputSpec
 
-from ..deploy.predictor import MODEL_PREFIX, Predictor
+from ..deploy.export import save_for_inference
+from ..deploy.predictor import Predictor
 from ..models import build_model
-from ..nn.fuse import fuse_conv_bn
 
 MODES = ("train", "eval", "infer")
 
@@ -55,10 +52,7 @@ def exported_predictor(model, images, work_dir, threads, precision="fp32"):
     """Fold BatchNorm, ``paddle.jit.save`` to ``work_dir``, and return a oneDNN predictor call plus the
     largest logit difference from the dygraph eval model, relative to the largest logit."""
     model.eval()
-    deployed = copy.deepcopy(model)
-    fuse_conv_bn(deployed, images)
-    paddle.jit.save(deployed, os.path.join(work_dir, MODEL_PREFIX),
-                    input_spec=[InputSpec([None] + list(images.shape[1:]), "float32", name="x")])
+    save_for_inference(model, images, work_dir)
     predictor = Predictor(work_dir, use_onednn=True, cpu_threads=threads, precision=precision)
     batch = images.numpy()
     with paddle.no_grad():

@@ -40,28 +40,37 @@ def _replace_dir(source, target):
         shutil.rmtree(old)
 
 
+def save_for_inference(model, example_input, directory, fuse_bn=True):
+    """``paddle.jit.save`` a copy of ``model`` (eval mode, batch norms folded when ``fuse_bn``) as
+    ``directory/inference.*`` with a dynamic batch dimension; returns the folded ``(conv, norm)`` names."""
+    deployed = copy.deepcopy(model)
+    deployed.eval()
+    pairs = fuse_conv_bn(deployed, example_input) if fuse_bn else []
+    spec = InputSpec([None] + [int(d) for d in example_input.shape[1:]], "float32", name="x")
+    paddle.jit.save(deployed, os.path.join(directory, MODEL_PREFIX), input_spec=[spec])
+    return pairs
+
+
 def export_model(config, log=print):
     """Export ``config``'s model (weights from ``Global.pretrained_model``); returns a summary dict."""
     export = config["Export"]
     save_dir = os.path.abspath(export["save_dir"] or os.path.join(config["Global"]["output_dir"], "inference"))
     layout = input_layout(config)
-    loader, _, data = build_dataloader(config["DataLoader"]["Eval"], config["Global"]["seed"],
-                                       where="DataLoader.Eval", layout=layout)
-    images = next(iter(loader))[0][:CHECK_IMAGES]
+    check_section = dict(config["DataLoader"]["Eval"], batch_size=CHECK_IMAGES)  # read only what is checked
+    loader, _, data = build_dataloader(check_section, config["Global"]["seed"], where="DataLoader.Eval",
+                                       layout=layout)
+    images = next(iter(loader))[0]
     model = model_from_config(config, data.dataset, "DataLoader.Eval.dataset")
     model.eval()
     with paddle.no_grad():
         reference = model(images).numpy()
 
-    deployed = copy.deepcopy(model)
-    pairs = fuse_conv_bn(deployed, images) if export["fuse_bn"] else []
-    log(f"[Export] folded {len(pairs)} BatchNorm layer(s) into the preceding conv")
     sample_shape = [int(d) for d in images.shape[1:]]
     os.makedirs(os.path.dirname(save_dir), exist_ok=True)
     staging = tempfile.mkdtemp(prefix=os.path.basename(save_dir) + ".tmp-", dir=os.path.dirname(save_dir))
     try:
-        paddle.jit.save(deployed, os.path.join(staging, MODEL_PREFIX),
-                        input_spec=[InputSpec([None] + sample_shape, "float32", name="x")])
+        pairs = save_for_inference(model, images, staging, export["fuse_bn"])
+        log(f"[Export] folded {len(pairs)} BatchNorm layer(s) into the preceding conv")
         exported = Predictor(staging, use_onednn=True)(images.numpy())
         max_diff = float(np.abs(exported - reference).max())
         log(f"[Export] paddle.inference (oneDNN) vs the unfolded eval-mode model on {len(reference)} eval images: "
