@@ -13,6 +13,11 @@ from .base import DATASETS
 from .transforms import build_transforms
 
 
+def to_layout(image, layout):
+    """A CHW image as the model's layout wants it: unchanged for NCHW, HWC for NHWC."""
+    return np.ascontiguousarray(image.transpose(1, 2, 0)) if layout == "NHWC" else image
+
+
 class TransformedDataset(paddle.io.Dataset):
     """Yields ``(image, label, index)``; the index lets distributed evaluation drop padded samples.
 
@@ -37,10 +42,7 @@ class TransformedDataset(paddle.io.Dataset):
     def __getitem__(self, index):
         image, label = self.dataset[index]
         rng = np.random.default_rng([self.seed, self.epoch, index])
-        image = self.transform(image, rng)
-        if self.layout == "NHWC":
-            image = np.ascontiguousarray(image.transpose(1, 2, 0))
-        return image, np.int64(label), np.int64(index)
+        return to_layout(self.transform(image, rng), self.layout), np.int64(label), np.int64(index)
 
 
 class EpochBatchSampler(paddle.io.BatchSampler):

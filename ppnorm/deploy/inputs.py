@@ -5,6 +5,7 @@ import numpy as np
 
 from ..data import DataError, build_transforms
 from ..data.folder import IMAGE_EXTENSIONS, load_image_file
+from ..data.pipeline import to_layout
 from ..data.transforms import TRANSFORMS
 
 _RESIZING = ("Resize", "CenterCrop", "RandomResizedCrop", "RandomCrop")
@@ -66,5 +67,4 @@ class Preprocess:
     def __call__(self, image):
         if self.resize is not None and tuple(image.shape[1:]) != self.size:
             image = self.resize(image, self.rng)
-        image = self.transform(image, self.rng)
-        return image.transpose(1, 2, 0) if self.layout == "NHWC" else image
+        return to_layout(self.transform(image, self.rng), self.layout)
