@@ -1,7 +1,6 @@
 """Benchmark tables: ppnorm vs paddle.vision.models, norms vs BN, exported vs dygraph, loader vs tensors."""
 import csv
 import os
-import tempfile
 
 from .cases import build_candidate, eval_forward, exported_predictor, make_batch, make_run, temporary_dir
 from .memory import peak_memory_mib
@@ -100,9 +99,9 @@ def loader_vs_tensors(config, epochs=3, log=print):
     """
     from ..engine.trainer import Trainer
 
-    with tempfile.TemporaryDirectory(prefix="ppnorm-bench-") as output_dir:
+    with temporary_dir() as output_dir, open(os.devnull, "w") as quiet:
         config = dict(config, Global=dict(config["Global"], output_dir=output_dir, use_visualdl=False))
-        trainer = Trainer(config, stream=open(os.devnull, "w"))
+        trainer = Trainer(config, stream=quiet)
         prebuilt = [(images, labels) for images, labels, _ in trainer.train_loader]
         samples = sum(int(images.shape[0]) for images, _ in prebuilt)
 
