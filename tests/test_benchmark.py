@@ -2,6 +2,7 @@
 import csv
 
 import numpy as np
+import pytest
 
 from ppnorm.benchmark.cli import benchmark_main
 from ppnorm.benchmark.memory import peak_memory_mib
@@ -50,3 +51,12 @@ def test_benchmark_tool_writes_csv_and_markdown(tmp_path, capsys):
     assert np.isfinite(float(rows[3]["ratio"]))
     table = (out / "benchmark.md").read_text()
     assert table.startswith("`python tools/benchmark.py --models resnet18") and "| resnet18 | ppnorm | bn |" in table
+
+
+def test_bad_benchmark_arguments_fail_in_one_line_before_any_timing(tmp_path, capsys):
+    assert benchmark_main(["--loader_config", str(tmp_path / "missing.yaml"), "--output", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"error: config file not found: {tmp_path / 'missing.yaml'}"
+    with pytest.raises(SystemExit):
+        benchmark_main(["--norms", "sync_bn"])  # argparse: invalid choice (no CPU kernel)
+    assert "invalid choice: 'sync_bn'" in capsys.readouterr().err

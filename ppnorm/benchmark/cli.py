@@ -3,17 +3,24 @@ import argparse
 import shlex
 import sys
 
-from ..engine.config import load_config
 from ..deploy.predictor import cpu_supports_bf16
+from ..engine.cli import run_reporting_errors
+from ..engine.config import load_config
+from ..models import list_models
+from ..nn import NORM_KINDS
 from ..engine.threads import use_cpu_threads
 from .cases import MODES
 from .suite import Suite, loader_vs_tensors, write_tables
 
+CPU_NORMS = [kind for kind in NORM_KINDS if kind != "sync_bn"]  # SyncBatchNorm has no CPU kernel
+
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--models", nargs="+", default=["resnet18", "resnet50", "densenet121"])
-    parser.add_argument("--norms", nargs="+", default=["bn"], help="bn gn ln in none (gn uses 32 groups)")
+    parser.add_argument("--models", nargs="+", default=["resnet18", "resnet50", "densenet121"], choices=list_models(),
+                        metavar="MODEL", help="registered model names (ppnorm.list_models())")
+    parser.add_argument("--norms", nargs="+", default=["bn"], choices=CPU_NORMS,
+                        help=f"{' '.join(CPU_NORMS)} (gn uses 32 groups)")
     parser.add_argument("--batch_sizes", nargs="+", type=int, default=[8])
     parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
     parser.add_argument("--precisions", nargs="+", choices=("fp32", "bf16"), default=None,
@@ -35,16 +42,21 @@ def parse_args(argv):
 def benchmark_main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
-    threads, note = use_cpu_threads(args.cpu_threads)
-    print(note)
-    rows = []
-    if args.models:
-        precisions = args.precisions or (["fp32", "bf16"] if cpu_supports_bf16() else ["fp32"])
-        suite = Suite(args.image_size, 1000, args.warmup, args.repeats, threads, memory=not args.no_memory,
-                      precisions=precisions)
-        rows += suite.run(args.models, args.norms, args.batch_sizes, args.modes)
-    if args.loader_config != "none":
-        rows += loader_vs_tensors(load_config(args.loader_config), args.loader_epochs)
-    command = "python tools/benchmark.py " + " ".join(shlex.quote(a) for a in argv)
-    print(f"[Bench] wrote {write_tables(rows, args.output, command.strip())}")
-    return 0
+
+    def run():
+        loader_config = None if args.loader_config == "none" else load_config(args.loader_config)  # fail fast
+        threads, note = use_cpu_threads(args.cpu_threads)
+        print(note)
+        rows = []
+        if args.models:
+            precisions = args.precisions or (["fp32", "bf16"] if cpu_supports_bf16() else ["fp32"])
+            suite = Suite(args.image_size, 1000, args.warmup, args.repeats, threads, memory=not args.no_memory,
+                          precisions=precisions)
+            rows += suite.run(args.models, args.norms, args.batch_sizes, args.modes)
+        if loader_config is not None:
+            rows += loader_vs_tensors(loader_config, args.loader_epochs)
+        command = "python tools/benchmark.py " + " ".join(shlex.quote(a) for a in argv)
+        print(f"[Bench] wrote {write_tables(rows, args.output, command.strip())}")
+        return 0
+
+    return run_reporting_errors(run)

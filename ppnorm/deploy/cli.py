@@ -7,7 +7,7 @@ import paddle
 
 from ..data import build_dataloader
 from ..engine.builder import input_layout
-from ..engine.cli import parse_args, run_reporting_errors
+from ..engine.cli import add_override_option, parse_args, parse_with_overrides, run_reporting_errors
 from ..engine.config import ConfigError, load_config
 from ..engine.threads import resolve_cpu_threads, use_cpu_threads
 from .export import ExportError, export_model
@@ -39,7 +39,7 @@ def _infer_args(argv):
                         help="image files, folders of images, or .npy arrays ([C,H,W] or [N,C,H,W] in [0,1])")
     parser.add_argument("-c", "--config", help="instead of --input: predict the DataLoader.Eval split of this "
                                                "config and report its accuracy")
-    parser.add_argument("-o", "--override", action="append", nargs="+", default=[], metavar="Section.key=value")
+    add_override_option(parser)
     parser.add_argument("--batch_size", type=int, default=8)
     parser.add_argument("--topk", type=int, default=None, help="classes to print per image (default: "
                                                                "the exported Metric.topk maximum)")
@@ -50,8 +50,7 @@ def _infer_args(argv):
                         help="bf16: oneDNN bfloat16 kernels on CPUs with AVX512-BF16/AMX; fp16: GPU only")
     parser.add_argument("--cpu_threads", type=int, default=None, help="default: all cores")
     parser.add_argument("--show", type=int, default=10, help="with -c: print the predictions of this many images")
-    args = parser.parse_args(argv)
-    args.override = [item for group in args.override for item in group]
+    args = parse_with_overrides(parser, argv)
     if args.device == "auto":
         has_gpu = paddle.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0
         args.device = "gpu" if has_gpu else "cpu"

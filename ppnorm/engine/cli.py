@@ -13,14 +13,24 @@ from .trainer import Trainer, TrainingError
 USER_ERRORS = (ConfigError, DataError, CheckpointError, TrainingError)
 
 
-def parse_args(argv, description):
-    parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("-c", "--config", required=True, help="YAML config file")
-    parser.add_argument("-o", "--override", action="append", nargs="+", default=[],
-                        metavar="Section.key=value", help="override config values, e.g. -o Global.epochs=3")
+def add_override_option(parser, metavar="Section.key=value", example="-o Global.epochs=3"):
+    """The ``-o`` option every tool shares: repeatable, several ``key=value`` after each ``-o``."""
+    parser.add_argument("-o", "--override", action="append", nargs="+", default=[], metavar=metavar,
+                        help=f"override config values, e.g. {example}")
+
+
+def parse_with_overrides(parser, argv):
+    """``parser.parse_args`` with ``args.override`` flattened to one list of ``key=value`` strings."""
     args = parser.parse_args(argv)
     args.override = [item for group in args.override for item in group]
     return args
+
+
+def parse_args(argv, description):
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("-c", "--config", required=True, help="YAML config file")
+    add_override_option(parser)
+    return parse_with_overrides(parser, argv)
 
 
 def run_reporting_errors(function, extra_errors=()):
