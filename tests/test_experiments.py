@@ -163,3 +163,14 @@ def test_experiment_config_errors_and_cli(tmp_path, capsys):
     assert code == 0 and os.path.isfile(tmp_path / "norm_axes.png")
     assert experiment_main(["-c", "configs/experiments/norm_axes.yaml", "-o", "params.groups=x"]) == 2
     assert "params.groups must be like its default" in capsys.readouterr().err
+
+
+def test_bad_experiment_params_are_one_line_errors(tmp_path, capsys):
+    cases = [("batch_size_sweep", "params.norms=[xx]", "unknown norm kind 'xx'; valid kinds: bn, sync_bn"),
+             ("group_sweep", "params.groups=[3]", "params.groups [3] do not divide params.channels=32"),
+             ("norm_axes", "params.shape=[1,2]", "params.shape must be [N, C, H, W]")]
+    for name, override, message in cases:
+        code = experiment_main(["-c", f"configs/experiments/{name}.yaml", "-o", override, "quick=true",
+                                f"output_dir={tmp_path / name}"])
+        err = capsys.readouterr().err.strip()
+        assert code == 2 and err.count("\n") == 0 and message in err, err

@@ -43,7 +43,7 @@ def run(ctx):
                 section = optimizer_section(name="SGD", lr={"name": "Constant", "learning_rate": prm["lr"]})
                 history = fit(model, train, test, prm["epochs"], prm["batch_size"], seed=seed, optimizer=section,
                               eval_every=prm["eval_every"],
-                              on_step=lambda step, m: record(step) if step % prm["eval_every"] == 0 else None)
+                              on_step=lambda step, m, h: record(step) if step % prm["eval_every"] == 0 else None)
                 hook.remove()
                 finals.append(history.test_accuracy[-1])
                 steps_to.append(history.steps_to(prm["target"]))

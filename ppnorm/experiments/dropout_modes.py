@@ -4,7 +4,7 @@ import paddle
 import paddle.nn.functional as F
 
 from ..models import build_model
-from .training import accuracy, digits, fit, optimizer_section
+from .training import digits, fit, optimizer_section
 
 QUESTION = ("Do upscale_in_train and downscale_in_infer give the same expected output, and do networks trained "
             "with either mode behave the same, with weights related by the factor (1 - p)?")
@@ -69,18 +69,21 @@ def _axis(ctx, p):
     return rows
 
 
-def _train(ctx, mode, p, seed, hidden, epochs, lr, equivalent_to_upscale=None):
+def _train(ctx, mode, p, seed, hidden, epochs, lr, scaled_like_upscale=False):
+    """Train the MLP with dropout ``mode``; the same seed gives both modes the same initial weights.
+
+    ``scaled_like_upscale``: start from W / (1 - p) after every dropout and train those weights with
+    lr / (1 - p)^2, which makes downscale_in_infer compute exactly what upscale_in_train computes.
+    """
     ctx.seed_everything(seed)
     model = build_model("mlp", hidden=hidden, dropout=p, dropout_mode=mode)
-    if equivalent_to_upscale is not None:  # W_down = W_up / (1 - p) with lr / (1 - p)^2: the same function
-        model.set_state_dict(equivalent_to_upscale)
+    if scaled_like_upscale:
         for param in _after_dropout(model):
             param.set_value(param / (1 - p))
             param.optimize_attr["learning_rate"] = 1.0 / (1 - p) ** 2
     section = optimizer_section(name="Momentum", lr={"name": "Constant", "learning_rate": lr})
-    train, test = digits("train"), digits("test")
-    fit(model, train, test, epochs, 32, seed=seed, optimizer=section)
-    return model, accuracy(model, *test)
+    history = fit(model, digits("train"), digits("test"), epochs, 32, seed=seed, optimizer=section)
+    return model, history.test_accuracy[-1]
 
 
 def _after_dropout(model):
@@ -96,12 +99,9 @@ def run(ctx):
     axis_rows = _axis(ctx, p)
     rows, ratios = [], []
     for seed in range(ctx.seed, ctx.seed + prm["seeds"]):
-        results = {}
-        for mode in MODES:
-            ctx.seed_everything(seed)
-            initial = build_model("mlp", hidden=prm["hidden"], dropout=p, dropout_mode=mode).state_dict()
-            model, acc = _train(ctx, mode, p, seed, prm["hidden"], prm["epochs"], prm["lr"])
-            results[mode] = (model, acc, initial)
+        results = {mode: _train(ctx, mode, p, seed, prm["hidden"], prm["epochs"], prm["lr"]) for mode in MODES}
+        if seed == ctx.seed:
+            up_model, up_acc = results[MODES[0]]  # reused below for the exact correspondence
         up, down = results[MODES[0]][0], results[MODES[1]][0]
         norm_ratio = float(np.mean([np.linalg.norm(b.numpy()) / np.linalg.norm(a.numpy())
                                     for a, b in zip(_after_dropout(up), _after_dropout(down))]))
@@ -114,12 +114,8 @@ def run(ctx):
     ctx.table("training", rows, title=f"MLP {prm['hidden']} with dropout {p} after each hidden layer on digits, "
                                       f"{prm['epochs']} epochs, the same init, masks and lr in both modes")
     # The exact correspondence: start from W_up / (1 - p) and train those weights with lr / (1 - p)^2.
-    seed = ctx.seed
-    up_model, up_acc = _train(ctx, MODES[0], p, seed, prm["hidden"], prm["epochs"], prm["lr"])
-    ctx.seed_everything(seed)
-    initial = build_model("mlp", hidden=prm["hidden"], dropout=p, dropout_mode=MODES[0]).state_dict()
-    down_model, down_acc = _train(ctx, MODES[1], p, seed, prm["hidden"], prm["epochs"], prm["lr"],
-                                  equivalent_to_upscale=initial)
+    down_model, down_acc = _train(ctx, MODES[1], p, ctx.seed, prm["hidden"], prm["epochs"], prm["lr"],
+                                  scaled_like_upscale=True)
     exact = [float(np.abs(b.numpy() * (1 - p) - a.numpy()).max() / np.abs(a.numpy()).max())
              for a, b in zip(_after_dropout(up_model), _after_dropout(down_model))]
     images = digits("test")[0]

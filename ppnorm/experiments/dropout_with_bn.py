@@ -4,7 +4,7 @@ import itertools
 import numpy as np
 
 from ..models import build_model
-from .training import accuracy, digits, fit, optimizer_section
+from .training import digits, fit, optimizer_section
 
 QUESTION = ("With BatchNorm, does a network need less dropout and weight decay (L2) than without it, "
             "to reach its best held-out accuracy?")
@@ -27,8 +27,8 @@ def run(ctx):
             model = build_model("simple_cnn", in_channels=1, num_classes=10, norm=norm, dropout=dropout)
             section = optimizer_section(name="Momentum", weight_decay=decay,
                                         lr={"name": "Cosine", "learning_rate": prm["lr"]})
-            fit(model, train, test, prm["epochs"], prm["batch_size"], seed=seed, optimizer=section)
-            scores.append(accuracy(model, *test))
+            history = fit(model, train, test, prm["epochs"], prm["batch_size"], seed=seed, optimizer=section)
+            scores.append(history.test_accuracy[-1])
         rows.append({"norm": norm, "dropout": dropout, "weight decay": decay, "top1": float(np.mean(scores)),
                      "seed std": float(np.std(scores))})
     ctx.table("grid", rows, title=f"simple_cnn on {subset} digits training images, {prm['epochs']} epochs, "

@@ -3,6 +3,7 @@ import numpy as np
 import paddle
 import paddle.nn as nn
 
+from ..engine.config import ConfigError
 from ..nn import functional as PF
 
 QUESTION = ("Over which axes does each normalization compute its statistics, and do ppnorm's from-scratch "
@@ -20,6 +21,18 @@ def _grads(y, inputs, seed):
     return [g.numpy() for g in paddle.grad((y * upstream).sum(), inputs)]
 
 
+def _paddle_layer(kind, shape, groups, eps):
+    """The ``paddle.nn`` layer of ``kind`` for an input of ``shape`` [N, C, H, W]."""
+    _, c, h, w = shape
+    if kind == "BatchNorm2D":
+        return nn.BatchNorm2D(c, epsilon=eps)
+    if kind == "LayerNorm":
+        return nn.LayerNorm([c, h, w], epsilon=eps)
+    if kind == "InstanceNorm2D":
+        return nn.InstanceNorm2D(c, epsilon=eps)
+    return nn.GroupNorm(groups, c, epsilon=eps)
+
+
 def _pair(kind, x_np, groups, eps):
     """(paddle.nn output + grads, from-scratch output + grads) for one kind."""
     n, c, h, w = x_np.shape
@@ -27,10 +40,7 @@ def _pair(kind, x_np, groups, eps):
     affine_shape = [c, h, w] if kind == "LayerNorm" else [c]
     gamma_np = rng.uniform(0.5, 1.5, affine_shape).astype("float32")
     beta_np = rng.standard_normal(affine_shape).astype("float32")
-    layer = {"BatchNorm2D": lambda: nn.BatchNorm2D(c, epsilon=eps),
-             "LayerNorm": lambda: nn.LayerNorm([c, h, w], epsilon=eps),
-             "InstanceNorm2D": lambda: nn.InstanceNorm2D(c, epsilon=eps),
-             "GroupNorm": lambda: nn.GroupNorm(groups, c, epsilon=eps)}[kind]()
+    layer = _paddle_layer(kind, x_np.shape, groups, eps)
     scale = layer.scale if isinstance(layer, nn.InstanceNorm2D) else layer.weight
     params = [scale, layer.bias]  # not parameters(): BatchNorm lists its running statistics there too
     params[0].set_value(gamma_np.reshape(params[0].shape)), params[1].set_value(beta_np.reshape(params[1].shape))
@@ -88,9 +98,11 @@ def _draw_cubes(ctx, n, c, hw, groups):
 
 def run(ctx):
     shape, groups, eps = ctx.params["shape"], ctx.params["groups"], ctx.params["epsilon"]
+    if len(shape) != 4 or not all(isinstance(d, int) and d >= 2 for d in shape):
+        raise ConfigError(f"params.shape must be [N, C, H, W] with every size >= 2, got {shape}")
     n, c, h, w = shape
     if c % groups:
-        raise ValueError(f"params.groups={groups} must divide the {c} channels of params.shape")
+        raise ConfigError(f"params.groups={groups} must divide the {c} channels of params.shape")
     x_np = (np.random.default_rng(ctx.seed).standard_normal(shape) * 3 + 2).astype("float32")
     rows = []
     for kind, (axes, description) in AXES.items():
@@ -104,9 +116,7 @@ def run(ctx):
             by_hand = (x_np - x_np.mean(axis=axes, keepdims=True)) / np.sqrt(x_np.var(axis=axes, keepdims=True) + eps)
             per_stat = int(np.prod([shape[a] for a in axes]))
             count = int(np.prod(shape)) // per_stat
-        layer_plain = {"BatchNorm2D": nn.BatchNorm2D(c, epsilon=eps), "LayerNorm": nn.LayerNorm([c, h, w], epsilon=eps),
-                       "InstanceNorm2D": nn.InstanceNorm2D(c, epsilon=eps),
-                       "GroupNorm": nn.GroupNorm(groups, c, epsilon=eps)}[kind]
+        layer_plain = _paddle_layer(kind, shape, groups, eps)  # scale 1, shift 0
         axes_error = float(np.abs(layer_plain(paddle.to_tensor(x_np)).numpy() - by_hand).max())
         errors = [float(np.abs(a - b).max()) for a, b in zip(ref, ours)]
         rows.append({"norm": kind, "averages over": description, "values per statistic": per_stat,

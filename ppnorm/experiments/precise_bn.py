@@ -32,11 +32,11 @@ def run(ctx):
         section = optimizer_section(name="Momentum", weight_decay=5e-4,
                                     lr={"name": "Constant", "learning_rate": prm["lr"]})
 
-        def compare(step, model, seed=seed):
+        def compare(step, model, history, seed=seed):
             if step % steps_per_epoch:
                 return
             epoch = step // steps_per_epoch
-            ema = accuracy(model, *test)
+            ema = history.test_accuracy[-1]  # fit has just evaluated the model with its EMA statistics
             frozen = copy.deepcopy(model)
             used = update_bn_stats(frozen, _batches(train[0], prm["batch_size"], epoch), prm["precise_batches"])
             precise = accuracy(frozen, *test)

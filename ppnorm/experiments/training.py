@@ -4,6 +4,8 @@ Experiments train many small models, so the data stay on the device as two tenso
 index slices in a seeded order; the optimizer and learning-rate schedule come from the engine
 (:func:`ppnorm.engine.optim.build_optimizer`), configured like a YAML ``Optimizer`` section.
 """
+import functools
+
 import numpy as np
 import paddle
 import paddle.nn.functional as F
@@ -15,8 +17,10 @@ from ..engine.optim import build_optimizer
 DIGITS_MEAN, DIGITS_STD = 0.3, 0.37
 
 
+@functools.lru_cache(maxsize=None)
 def digits(split, normalize=True):
-    """``(images [N, 1, 8, 8], labels [N])`` tensors of the standard digits split."""
+    """``(images [N, 1, 8, 8], labels [N])`` tensors of the standard digits split (loaded once per process;
+    callers index them, never modify them)."""
     data = build_dataset({"name": "digits", "split": split})
     images = (data.images - DIGITS_MEAN) / DIGITS_STD if normalize else data.images
     return paddle.to_tensor(images.astype("float32")), paddle.to_tensor(data.labels)
@@ -65,7 +69,8 @@ class History:
 def fit(model, train, test, epochs, batch_size, seed=0, optimizer=None, eval_every=None, on_step=None,
         metric=accuracy, track_train=False):
     """Train ``model`` on ``train=(images, labels)``; evaluate ``metric`` on ``test`` every ``eval_every`` steps
-    (default: once per epoch). ``on_step(step, model)`` runs after every step. Returns a :class:`History`."""
+    (default: once per epoch). ``on_step(step, model, history)`` runs after every step, after that step's
+    evaluation if there was one. Returns a :class:`History`."""
     images, labels = train
     n = len(labels)
     steps_per_epoch = n // batch_size
@@ -89,11 +94,11 @@ def fit(model, train, test, epochs, batch_size, seed=0, optimizer=None, eval_eve
             scheduler.step()
             step += 1
             history.losses.append(float(loss))
-            if on_step is not None:
-                on_step(step, model)
             if step % eval_every == 0:
                 history.eval_steps.append(step)
                 history.test_accuracy.append(metric(model, *test))
                 if track_train:
                     history.train_accuracy.append(metric(model, *train))
+            if on_step is not None:
+                on_step(step, model, history)
     return history
