@@ -1,5 +1,6 @@
 """End-to-end training on digits: resume exactness, Ctrl-C, eval tool, errors, logs."""
 import os
+import signal
 
 import numpy as np
 import paddle
@@ -7,6 +8,7 @@ import pytest
 
 from ppnorm.engine import CheckpointError, ConfigError, Trainer, TrainingError, load_config
 from ppnorm.engine.cli import eval_main, train_main
+from ppnorm.engine.loop import FINISHED, INTERRUPTED, HookBase
 
 DIGITS = "configs/digits/resnet20.yaml"
 
@@ -57,23 +59,75 @@ def test_resume_after_an_epoch_gives_exactly_the_same_weights(tmp_path, uninterr
     assert result == uninterrupted[1]
 
 
+class _AtGlobalStep(HookBase):
+    """Runs ``action(loop)`` once, before (``when='before'``) or after the step that makes ``global_step`` ``at``."""
+
+    def __init__(self, at, action, when="after"):
+        self.at, self.action, self.when = at, action, when
+
+    def before_step(self, loop):
+        if self.when == "before" and loop.states["global_step"] == self.at:
+            self.action(loop)
+
+    def after_step(self, loop):
+        if self.when == "after" and loop.states["global_step"] == self.at:
+            self.action(loop)
+
+
 def test_ctrl_c_mid_epoch_saves_latest_and_resume_is_exact(tmp_path, uninterrupted):
     trainer = Trainer(_config(tmp_path, "Arch.dropout=0.2"))
-    step = trainer._step
-
-    def step_then_interrupt(images, labels):
-        out = step(images, labels)
-        if trainer.states["global_step"] == 15:  # epoch 2 (11 steps per epoch), step 4
-            os.kill(os.getpid(), __import__("signal").SIGINT)
-        return out
-
-    trainer._step = step_then_interrupt
-    assert trainer.train() is None
+    trainer.register_hooks([_AtGlobalStep(15, lambda loop: os.kill(os.getpid(), signal.SIGINT))])  # epoch 2, step 4
+    assert trainer.train() is None and trainer.outcome == INTERRUPTED
     states = paddle.load(str(tmp_path / "run" / "latest.pdstates"))
-    assert (states["epoch"], states["step"], states["global_step"]) == (1, 5, 16)
+    assert (states["epoch"], states["step"], states["global_step"]) == (1, 4, 15)
     resumed = Trainer(_config(tmp_path, "Arch.dropout=0.2", f"Global.checkpoints={tmp_path / 'run' / 'latest'}"))
     resumed.train()
     _assert_same_weights(_weights(tmp_path / "run" / "latest"), _weights(uninterrupted[0] / "latest"))
+
+
+def test_hooks_run_in_order_at_every_stage(tmp_path):
+    calls = []
+
+    class Recorder(HookBase):
+        def __init__(self, name):
+            self.name = name
+
+        def __getattribute__(self, stage):
+            if stage in ("before_train", "before_epoch", "before_step", "after_step", "after_epoch", "after_train"):
+                return lambda loop: calls.append((object.__getattribute__(self, "name"), stage,
+                                                  loop.states["epoch"], loop.states["step"]))
+            return object.__getattribute__(self, stage)
+
+    trainer = Trainer(_config(tmp_path, "Global.epochs=2", "DataLoader.Train.batch_size=512"),
+                      hooks=[Recorder("a"), Recorder("b")])
+    assert trainer.steps_per_epoch == 2
+    assert trainer.train() is None and trainer.outcome == FINISHED  # no FinalReport hook: nothing evaluated
+    stages = [(stage, epoch, step) for name, stage, epoch, step in calls if name == "a"]
+    one_epoch = lambda e: [("before_epoch", e, 0), ("before_step", e, 0), ("after_step", e, 1),
+                           ("before_step", e, 1), ("after_step", e, 2), ("after_epoch", e + 1, 0)]
+    assert stages == [("before_train", 0, 0)] + one_epoch(0) + one_epoch(1) + [("after_train", 2, 0)]
+    assert [name for name, *_ in calls] == ["a", "b"] * len(stages)
+    assert not os.path.exists(tmp_path / "run" / "latest.pdparams")  # checkpoints are a hook too
+
+
+def test_run_step_does_one_optimizer_step(tmp_path):
+    trainer = Trainer(_config(tmp_path, "Optimizer.lr.name=Constant", "Optimizer.lr.learning_rate=0.5",
+                              "Optimizer.momentum=0.0", "Arch.dropout=0.0"), hooks=[])
+    images, labels, _ = next(iter(trainer.data.batches(0)))
+    before = {k: v.numpy().copy() for k, v in trainer.model.state_dict().items()}
+    trainer.model.train()
+    logits = trainer.model(images)
+    loss = paddle.nn.functional.cross_entropy(logits, labels)
+    loss.backward()
+    grads = {p.name: p.grad.numpy().copy() for p in trainer.model.parameters()}
+    trainer.optimizer.clear_grad()
+    trainer.model.set_state_dict({k: paddle.to_tensor(v) for k, v in before.items()})
+    out = trainer.run_step((images, labels))
+    assert out.loss == pytest.approx(float(loss), rel=1e-6) and out.batch_size == 128
+    np.testing.assert_allclose(out.logits.numpy(), logits.numpy(), rtol=1e-5, atol=1e-6)
+    for key, param in trainer.model.named_parameters():
+        np.testing.assert_allclose(param.numpy(), before[key] - 0.5 * grads[param.name], rtol=1e-4, atol=1e-6,
+                                   err_msg=key)
 
 
 def test_eval_tool_prints_the_final_evaluation_of_training(uninterrupted, capsys):
@@ -114,20 +168,18 @@ def test_visualdl_gets_scalars_and_norm_histograms(tmp_path):
 
 def test_nan_loss_stops_with_a_message_and_keeps_the_good_checkpoint(tmp_path):
     trainer = Trainer(_config(tmp_path))
-    forward_loss = trainer._forward_loss
 
-    def poisoned(images, labels):
-        logits, loss = forward_loss(images, labels)
-        if trainer.states["global_step"] == 13:
-            loss = loss * float("nan")
-        return logits, loss
+    def poison(loop):
+        weight = loop.model.fc.weight
+        weight.set_value(paddle.full_like(weight, float("nan")))
 
-    trainer._forward_loss = poisoned
+    trainer.register_hooks([_AtGlobalStep(13, poison, when="before")])  # the 14th step: epoch 2, step 3
     with pytest.raises(TrainingError, match=r"loss is nan at epoch 2, step 3: training stopped; the last good "
                                             r"checkpoint is .*latest \(epoch 1\)"):
         trainer.train()
     weights = _weights(tmp_path / "run" / "latest")
     assert all(np.isfinite(v.numpy()).all() for v in weights.values())
+    assert paddle.load(str(tmp_path / "run" / "latest.pdstates"))["epoch"] == 1
 
 
 def test_pretrained_shape_mismatch_is_refused_unless_skipped(tmp_path, uninterrupted):

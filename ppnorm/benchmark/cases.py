@@ -3,10 +3,10 @@ import tempfile
 
 import numpy as np
 import paddle
-import paddle.nn.functional as F
 
 from ..deploy.export import save_for_inference
 from ..deploy.predictor import Predictor
+from ..engine.loop import TrainLoop
 from ..models import build_model
 
 MODES = ("train", "eval", "infer")
@@ -24,17 +24,11 @@ def ppnorm_model(name, norm, num_classes):
 
 
 def train_step(model, images, labels):
-    """One SGD-with-momentum step (forward, backward, update) on a fixed batch."""
+    """One SGD-with-momentum step of the engine's loop (forward, backward, update) on a fixed batch."""
     model.train()
     optimizer = paddle.optimizer.Momentum(learning_rate=1e-3, momentum=0.9, parameters=model.parameters())
-
-    def run():
-        loss = F.cross_entropy(model(images), labels)
-        loss.backward()
-        optimizer.step()
-        optimizer.clear_grad()
-
-    return run
+    loop = TrainLoop(model, optimizer, scheduler=None)
+    return lambda: loop.run_step((images, labels))
 
 
 def eval_forward(model, images):

@@ -102,16 +102,16 @@ def loader_vs_tensors(config, epochs=3, log=print):
     with temporary_dir() as output_dir, open(os.devnull, "w") as quiet:
         config = dict(config, Global=dict(config["Global"], output_dir=output_dir, use_visualdl=False))
         trainer = Trainer(config, stream=quiet)
-        prebuilt = [(images, labels) for images, labels, _ in trainer.train_loader]
-        samples = sum(int(images.shape[0]) for images, _ in prebuilt)
+        prebuilt = list(trainer.data.batches(0))
+        samples = sum(int(batch[1].shape[0]) for batch in prebuilt)
 
         def through_loader():
-            for images, labels, _ in trainer.train_loader:
-                trainer._step(images, labels)
+            for batch in trainer.data.batches(0):
+                trainer.run_step(batch)
 
         def from_tensors():
-            for images, labels in prebuilt:
-                trainer._step(images, labels)
+            for batch in prebuilt:
+                trainer.run_step(batch)
 
         rates = side_by_side({"loader": through_loader, "tensors": from_tensors}, samples, 1, epochs)
     arch = config["Arch"]["name"]

@@ -3,7 +3,7 @@ import numpy as np
 import paddle
 
 from ..models import build_model
-from .training import digits, fit, optimizer_section
+from .training import EveryNSteps, digits, fit, optimizer_section
 
 QUESTION = ("Does BatchNorm speed up training for sigmoid, tanh and ReLU networks, does it rescue sigmoid "
             "networks, and how does it change the distribution of pre-activations (the BN paper's figure 1)?")
@@ -43,7 +43,7 @@ def run(ctx):
                 section = optimizer_section(name="SGD", lr={"name": "Constant", "learning_rate": prm["lr"]})
                 history = fit(model, train, test, prm["epochs"], prm["batch_size"], seed=seed, optimizer=section,
                               eval_every=prm["eval_every"],
-                              on_step=lambda step, m, h: record(step) if step % prm["eval_every"] == 0 else None)
+                              hooks=[EveryNSteps(prm["eval_every"], lambda loop: record(loop.states["global_step"]))])
                 hook.remove()
                 finals.append(history.test_accuracy[-1])
                 steps_to.append(history.steps_to(prm["target"]))

@@ -6,7 +6,7 @@ import paddle
 
 from ..models import build_model
 from ..nn.precise_bn import update_bn_stats
-from .training import accuracy, digits, fit, optimizer_section
+from .training import EveryNSteps, accuracy, digits, fit, optimizer_section
 
 QUESTION = ("How far is evaluation with BatchNorm's EMA running statistics from evaluation with PreciseBN "
             "(population statistics recomputed with the weights frozen) during a short high-lr training?")
@@ -32,12 +32,10 @@ def run(ctx):
         section = optimizer_section(name="Momentum", weight_decay=5e-4,
                                     lr={"name": "Constant", "learning_rate": prm["lr"]})
 
-        def compare(step, model, history, seed=seed):
-            if step % steps_per_epoch:
-                return
-            epoch = step // steps_per_epoch
-            ema = history.test_accuracy[-1]  # fit has just evaluated the model with its EMA statistics
-            frozen = copy.deepcopy(model)
+        def compare(loop, seed=seed):
+            epoch = loop.states["global_step"] // steps_per_epoch
+            ema = loop.history.test_accuracy[-1]  # fit has just evaluated the model with its EMA statistics
+            frozen = copy.deepcopy(loop.model)
             used = update_bn_stats(frozen, _batches(train[0], prm["batch_size"], epoch), prm["precise_batches"])
             precise = accuracy(frozen, *test)
             rows.append({"seed": seed, "epoch": epoch, "top1 EMA stats": ema, "top1 PreciseBN": precise,
@@ -45,7 +43,8 @@ def run(ctx):
             ctx.scalar(f"seed_{seed}/top1_ema", ema, epoch)
             ctx.scalar(f"seed_{seed}/top1_precise_bn", precise, epoch)
 
-        fit(model, train, test, prm["epochs"], prm["batch_size"], seed=seed, optimizer=section, on_step=compare)
+        fit(model, train, test, prm["epochs"], prm["batch_size"], seed=seed, optimizer=section,
+            hooks=[EveryNSteps(steps_per_epoch, compare)])
     ctx.table("precise_bn", rows, title=f"{prm['model']} on digits, constant lr {prm['lr']} (high), batch "
                                         f"{prm['batch_size']}, BN momentum {prm['momentum']}; eval after each epoch")
     fig, axes = ctx.figure()

@@ -1,17 +1,18 @@
-"""Training for experiments: digits held in memory as tensors, the engine's optimizer and schedules.
+"""Training for experiments: digits held in memory as tensors, run by the engine's one loop.
 
 Experiments train many small models, so the data stay on the device as two tensors and batches are
-index slices in a seeded order; the optimizer and learning-rate schedule come from the engine
-(:func:`ppnorm.engine.optim.build_optimizer`), configured like a YAML ``Optimizer`` section.
+index slices in a seeded order (:class:`TensorBatches`); the loop is :class:`ppnorm.engine.loop.TrainLoop`,
+and recording a metric every N steps is a hook (:class:`History`, :class:`EveryNSteps`). The optimizer
+and learning-rate schedule come from the engine, configured like a YAML ``Optimizer`` section.
 """
 import functools
 
 import numpy as np
 import paddle
-import paddle.nn.functional as F
 
 from ..data import build_dataset
 from ..engine.config import SCHEMA, _fill
+from ..engine.loop import HookBase, TrainLoop
 from ..engine.optim import build_optimizer
 
 DIGITS_MEAN, DIGITS_STD = 0.3, 0.37
@@ -52,11 +53,21 @@ def balanced_accuracy(model, images, labels):
     return float(np.mean([(predicted[truth == c] == c).mean() for c in np.unique(truth)]))
 
 
-class History:
-    """What :func:`fit` records: per-step loss, and at each evaluation the step, test accuracy and train accuracy."""
+class History(HookBase):
+    """Records each step's loss, and every ``eval_every`` steps the step, ``metric`` on ``test`` (and on ``train``)."""
 
-    def __init__(self):
+    def __init__(self, test, eval_every, metric=accuracy, train=None):
+        self.test, self.eval_every, self.metric, self.train = test, eval_every, metric, train
         self.losses, self.eval_steps, self.test_accuracy, self.train_accuracy = [], [], [], []
+
+    def after_step(self, loop):
+        step = loop.states["global_step"]
+        self.losses.append(loop.last.loss)
+        if step % self.eval_every == 0:
+            self.eval_steps.append(step)
+            self.test_accuracy.append(self.metric(loop.model, *self.test))
+            if self.train is not None:
+                self.train_accuracy.append(self.metric(loop.model, *self.train))
 
     def steps_to(self, target):
         """First evaluated step at which test accuracy reached ``target`` (None if never)."""
@@ -66,39 +77,44 @@ class History:
         return None
 
 
-def fit(model, train, test, epochs, batch_size, seed=0, optimizer=None, eval_every=None, on_step=None,
+class EveryNSteps(HookBase):
+    """Call ``function(loop)`` after every ``n``-th step (after that step's evaluation, if any)."""
+
+    def __init__(self, n, function):
+        self.n, self.function = n, function
+
+    def after_step(self, loop):
+        if loop.states["global_step"] % self.n == 0:
+            self.function(loop)
+
+
+class TensorBatches:
+    """``(images, labels)`` tensors as the loop's data: index slices in a seeded order, reshuffled each epoch."""
+
+    def __init__(self, images, labels, batch_size, seed=0):
+        self.images, self.labels, self.batch_size = images, labels, batch_size
+        self.steps_per_epoch = len(labels) // batch_size
+        if self.steps_per_epoch == 0:
+            raise ValueError(f"batch_size={batch_size} is larger than the {len(labels)} training samples")
+        self.rng = np.random.default_rng(seed)
+
+    def batches(self, epoch, skip=0):
+        order = self.rng.permutation(len(self.labels))
+        for b in range(skip, self.steps_per_epoch):
+            index = paddle.to_tensor(order[b * self.batch_size:(b + 1) * self.batch_size])
+            yield self.images[index], self.labels[index]
+
+
+def fit(model, train, test, epochs, batch_size, seed=0, optimizer=None, eval_every=None, hooks=(),
         metric=accuracy, track_train=False):
-    """Train ``model`` on ``train=(images, labels)``; evaluate ``metric`` on ``test`` every ``eval_every`` steps
-    (default: once per epoch). ``on_step(step, model, history)`` runs after every step, after that step's
-    evaluation if there was one. Returns a :class:`History`."""
-    images, labels = train
-    n = len(labels)
-    steps_per_epoch = n // batch_size
-    if steps_per_epoch == 0:
-        raise ValueError(f"batch_size={batch_size} is larger than the {n} training samples")
+    """Train ``model`` on ``train=(images, labels)`` with the engine's loop; evaluate ``metric`` on ``test`` every
+    ``eval_every`` steps (default: once per epoch). ``hooks`` run after the recording, and find the
+    :class:`History` as ``loop.history``. Returns the History."""
+    data = TensorBatches(*train, batch_size, seed)
     section = optimizer or optimizer_section(name="Momentum", lr={"name": "Constant", "learning_rate": 0.05})
-    opt, scheduler = build_optimizer(section, model, epochs, steps_per_epoch)
-    rng = np.random.default_rng(seed)
-    history = History()
-    eval_every = eval_every or steps_per_epoch
-    model.train()
-    step = 0
-    for _ in range(epochs):
-        order = rng.permutation(n)
-        for b in range(steps_per_epoch):
-            index = paddle.to_tensor(order[b * batch_size:(b + 1) * batch_size])
-            loss = F.cross_entropy(model(images[index]), labels[index])
-            loss.backward()
-            opt.step()
-            opt.clear_grad()
-            scheduler.step()
-            step += 1
-            history.losses.append(float(loss))
-            if step % eval_every == 0:
-                history.eval_steps.append(step)
-                history.test_accuracy.append(metric(model, *test))
-                if track_train:
-                    history.train_accuracy.append(metric(model, *train))
-            if on_step is not None:
-                on_step(step, model, history)
+    opt, scheduler = build_optimizer(section, model, epochs, data.steps_per_epoch)
+    history = History(test, eval_every or data.steps_per_epoch, metric, train if track_train else None)
+    loop = TrainLoop(model, opt, scheduler, data, epochs, hooks=[history, *hooks])
+    loop.history = history
+    loop.train()
     return history
