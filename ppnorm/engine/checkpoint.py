@@ -1,20 +1,27 @@
-"""Checkpoints as ``<prefix>.pdparams / .pdopt / .pdstates``, written atomically.
+"""Checkpoints as ``<prefix>.pdparams / .pdopt / .pdstates``, committed as one unit.
 
-Each file is saved to ``<file>.tmp`` and renamed over the old one, so a crash never leaves a
-half-written file. ``.pdstates`` (epoch, step, best metric) is renamed last: it is what marks a
-checkpoint as complete.
+A save writes the three files under temporary names (each fsynced), then a commit record
+``<prefix>.pdcommit`` naming their SHA-256 (the instant the new checkpoint exists), then renames
+them over the old files and removes the record. A kill at any instant therefore leaves either the
+previous complete checkpoint (no record: the temporary files are leftovers) or the new one (a
+record: the temporary files that match it are the checkpoint; the next save or load finishes the
+job). ``.pdstates`` also stores the hashes of its ``.pdparams`` and ``.pdopt``, so files of
+different checkpoints are never loaded together.
 """
+import hashlib
+import json
 import os
 
 import paddle
 
 from ..models.convert import from_paddle_vision
+from .checkpoint_load import CheckpointError, load_strict, read_file
 
 SUFFIXES = (".pdparams", ".pdopt", ".pdstates")
+COMMIT, TMP = ".pdcommit", ".tmp"
+STATE_KEYS = {"epoch": int, "step": int, "global_step": int, "best_top1": float, "best_epoch": int}
 
-
-class CheckpointError(ValueError):
-    """A checkpoint or pretrained file is missing or does not fit the model (the message says what to do)."""
+__all__ = ["CheckpointError", "load_checkpoint", "load_pretrained", "save_checkpoint", "strip_suffix"]
 
 
 def strip_suffix(path):
@@ -24,10 +31,50 @@ def strip_suffix(path):
     return path
 
 
-def _atomic_save(obj, path):
-    tmp = path + ".tmp"
-    paddle.save(obj, tmp)
-    os.replace(tmp, path)
+def sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _fsync_dir(directory):
+    fd = os.open(directory or ".", os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_synced(obj, path):
+    paddle.save(obj, path)
+    with open(path, "rb+") as handle:
+        os.fsync(handle.fileno())
+
+
+def _commit_record(prefix):
+    """The hashes of a committed-but-not-yet-renamed checkpoint, or None when there is no valid record."""
+    try:
+        with open(prefix + COMMIT, encoding="utf-8") as handle:
+            record = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) and set(record) == set(SUFFIXES) else None
+
+
+def _finish_commit(prefix):
+    """Roll a committed checkpoint forward (rename its temporary files); drop uncommitted leftovers."""
+    record = _commit_record(prefix)
+    for suffix in SUFFIXES:
+        tmp = prefix + suffix + TMP
+        if record and os.path.isfile(tmp) and sha256(tmp) == record[suffix]:
+            os.replace(tmp, prefix + suffix)
+        elif os.path.exists(tmp):
+            os.remove(tmp)
+    if os.path.exists(prefix + COMMIT):
+        os.remove(prefix + COMMIT)
+    _fsync_dir(os.path.dirname(prefix))
 
 
 def _rename_optimizer_state(state, names):
@@ -46,28 +93,68 @@ def _param_names(model):
 
 
 def save_checkpoint(prefix, model, optimizer, states):
-    """Write model, optimizer and training states under ``prefix``.
+    """Write model, optimizer and training states under ``prefix`` as one unit (see the module docstring).
 
     Optimizer accumulators are stored under structured parameter names, because Paddle's unique
     names (``conv2d_42.w_0``) differ between processes that build layers in another order.
     """
     os.makedirs(os.path.dirname(prefix) or ".", exist_ok=True)
-    _atomic_save(model.state_dict(), prefix + ".pdparams")
-    _atomic_save(_rename_optimizer_state(optimizer.state_dict(), _param_names(model)), prefix + ".pdopt")
-    _atomic_save(dict(states), prefix + ".pdstates")
+    _finish_commit(prefix)
+    _write_synced(model.state_dict(), prefix + ".pdparams" + TMP)
+    _write_synced(_rename_optimizer_state(optimizer.state_dict(), _param_names(model)), prefix + ".pdopt" + TMP)
+    hashes = {suffix: sha256(prefix + suffix + TMP) for suffix in (".pdparams", ".pdopt")}
+    _write_synced(dict(states, files=hashes), prefix + ".pdstates" + TMP)
+    hashes[".pdstates"] = sha256(prefix + ".pdstates" + TMP)
+    record = prefix + COMMIT + TMP
+    with open(record, "w", encoding="utf-8") as handle:
+        json.dump(hashes, handle)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(record, prefix + COMMIT)  # the commit point
+    _fsync_dir(os.path.dirname(prefix))
+    _finish_commit(prefix)
+
+
+def _checkpoint_files(prefix):
+    """The files to read: the committed temporary ones while a commit record is pending, else the final ones."""
+    record = _commit_record(prefix)
+    files = {}
+    for suffix in SUFFIXES:
+        tmp = prefix + suffix + TMP
+        pending = record and os.path.isfile(tmp) and sha256(tmp) == record[suffix]
+        files[suffix] = tmp if pending else prefix + suffix
+        if not os.path.isfile(files[suffix]):
+            raise CheckpointError(f"Global.checkpoints: {prefix + suffix} not found (a checkpoint is the three files "
+                                  f"{prefix}{{{','.join(SUFFIXES)}}}, e.g. output/<run>/latest)")
+    return files
+
+
+def _check_states(states, files):
+    if not isinstance(states, dict) or any(not isinstance(states.get(k), t) or isinstance(states.get(k), bool)
+                                           for k, t in STATE_KEYS.items()):
+        raise CheckpointError(f"{files['.pdstates']} does not hold ppnorm training states ({', '.join(STATE_KEYS)}); "
+                              f"it is damaged or not a ppnorm checkpoint")
+    for suffix, digest in (states.get("files") or {}).items():
+        if sha256(files[suffix]) != digest:
+            raise CheckpointError(f"{files[suffix]} does not belong to {files['.pdstates']} (another checkpoint's "
+                                  f"file was copied in); use a complete checkpoint written by one run")
 
 
 def load_checkpoint(prefix, model, optimizer):
     """Restore model and optimizer from ``prefix``; returns the saved training states."""
-    prefix = strip_suffix(prefix)
-    for suffix in SUFFIXES:
-        if not os.path.isfile(prefix + suffix):
-            raise CheckpointError(f"Global.checkpoints: {prefix + suffix} not found (a checkpoint is the three files "
-                                  f"{prefix}{{{','.join(SUFFIXES)}}}, e.g. output/<run>/latest)")
-    _load_strict(model, paddle.load(prefix + ".pdparams"), prefix + ".pdparams", skip=())
+    files = _checkpoint_files(strip_suffix(prefix))
+    states = read_file(files[".pdstates"], "training states")
+    _check_states(states, files)
+    load_strict(model, read_file(files[".pdparams"], "weights"), files[".pdparams"], skip=())
     to_unique = {key: unique for unique, key in _param_names(model).items()}
-    optimizer.set_state_dict(_rename_optimizer_state(paddle.load(prefix + ".pdopt"), to_unique))
-    return paddle.load(prefix + ".pdstates")
+    optimizer_state = read_file(files[".pdopt"], "optimizer state")
+    try:
+        optimizer.set_state_dict(_rename_optimizer_state(optimizer_state, to_unique))
+    except (AssertionError, KeyError, ValueError, TypeError) as error:
+        raise CheckpointError(f"{files['.pdopt']} does not fit Optimizer.name={type(optimizer).__name__} "
+                              f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else 'mismatch'}); "
+                              f"resume with the optimizer the run was trained with") from None
+    return {k: v for k, v in states.items() if k in STATE_KEYS}
 
 
 def load_pretrained(path, model, skip=()):
@@ -79,25 +166,5 @@ def load_pretrained(path, model, skip=()):
     file = strip_suffix(path) + ".pdparams"
     if not os.path.isfile(file):
         raise CheckpointError(f"Global.pretrained_model: {file} not found")
-    state = from_paddle_vision(paddle.load(file))
-    _load_strict(model, state, file, skip)
-
-
-def _skipped(name, skip):
-    return any(name == s or name.startswith(s + ".") for s in skip)
-
-
-def _load_strict(model, state, file, skip):
-    own = model.state_dict()
-    missing = [k for k in own if k not in state and not _skipped(k, skip)]
-    if missing:
-        raise CheckpointError(f"{file} has no weights for {len(missing)} parameters of the model, e.g. "
-                              f"{', '.join(missing[:3])}; it was saved from another architecture, or add their "
-                              f"layer names to Global.pretrained_skip")
-    for key, value in own.items():
-        if key in state and not _skipped(key, skip) and list(state[key].shape) != list(value.shape):
-            layer = key.rsplit(".", 1)[0]
-            raise CheckpointError(f"{file}: {key} has shape {list(state[key].shape)} but the model has "
-                                  f"{list(value.shape)}; to train this layer from scratch set "
-                                  f"Global.pretrained_skip=[{layer}]")
-    model.set_state_dict({k: own[k] if _skipped(k, skip) or k not in state else state[k] for k in own})
+    state = from_paddle_vision(read_file(file, "weights"))
+    load_strict(model, state, file, skip)

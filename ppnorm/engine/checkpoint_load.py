@@ -1,0 +1,67 @@
+"""Reading weight files safely: damaged files, wrong architectures and wrong dtypes are one-line errors."""
+import os
+
+import numpy as np
+import paddle
+
+
+class CheckpointError(ValueError):
+    """A checkpoint or pretrained file is missing or does not fit the model (the message says what to do)."""
+
+
+def read_file(path, what):
+    """``paddle.load(path)``; an empty, truncated or foreign file is a :class:`CheckpointError` naming it."""
+    if os.path.getsize(path) == 0:
+        raise CheckpointError(f"{path} is empty (0 bytes): the {what} file is damaged; use another checkpoint")
+    try:
+        return paddle.load(path)
+    except Exception as error:  # paddle.load raises pickle, zip, EOF, value and type errors on damaged files
+        raise CheckpointError(f"{path} cannot be read as Paddle {what} ({type(error).__name__}); the file is "
+                              f"truncated or not a Paddle file; use another checkpoint") from None
+
+
+def _skipped(name, skip):
+    return any(name == s or name.startswith(s + ".") for s in skip)
+
+
+def _as_array(value, file, key):
+    try:
+        return value.numpy() if isinstance(value, paddle.Tensor) else np.asarray(value)
+    except Exception:
+        raise CheckpointError(f"{file}: {key} is not a tensor ({type(value).__name__}); the file is not a "
+                              f"state_dict of weights") from None
+
+
+def _fit(value, own, file, key):
+    """``value`` as an array of ``own``'s shape and dtype (float64 weights are cast to the model's float32)."""
+    array = _as_array(value, file, key)
+    if list(array.shape) != list(own.shape):
+        layer = key.rsplit(".", 1)[0]
+        raise CheckpointError(f"{file}: {key} has shape {list(array.shape)} but the model has {list(own.shape)}; "
+                              f"to train this layer from scratch set Global.pretrained_skip=[{layer}]")
+    target = own.numpy().dtype
+    if array.dtype != target and not (np.issubdtype(array.dtype, np.floating) and np.issubdtype(target, np.floating)):
+        raise CheckpointError(f"{file}: {key} has dtype {array.dtype} but the model needs {target}")
+    return array.astype(target, copy=False)
+
+
+def load_strict(model, state, file, skip):
+    """Load ``state`` into ``model``: every parameter and buffer must be there with the model's shape.
+
+    Keys of ``state`` that the model lacks (e.g. BatchNorm statistics loaded into a GroupNorm model)
+    are an error too, unless skipped: they mean another architecture.
+    """
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{file} holds a {type(state).__name__}, not a state_dict of weights")
+    own = model.state_dict()
+    missing = [k for k in own if k not in state and not _skipped(k, skip)]
+    if missing:
+        raise CheckpointError(f"{file} has no weights for {len(missing)} parameters of the model, e.g. "
+                              f"{', '.join(missing[:3])}; it was saved from another architecture, or add their "
+                              f"layer names to Global.pretrained_skip")
+    extra = [k for k in state if k not in own and not _skipped(k, skip)]
+    if extra:
+        raise CheckpointError(f"{file} has {len(extra)} weights the model lacks, e.g. {', '.join(extra[:3])}; it was "
+                              f"saved from another architecture (e.g. another Arch.norm); use the same Arch")
+    loaded = {k: own[k] if _skipped(k, skip) else paddle.to_tensor(_fit(state[k], own[k], file, k)) for k in own}
+    model.set_state_dict(loaded)

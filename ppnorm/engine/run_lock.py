@@ -1,0 +1,53 @@
+"""One run per output directory: an advisory lock file that the operating system releases when the process dies."""
+import os
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: no lock (a second run could overwrite the first's files)
+    fcntl = None
+
+LOCK_NAME = ".ppnorm.lock"
+
+
+class RunLockError(RuntimeError):
+    """Another process is training into the same output directory."""
+
+
+class OutputDirLock:
+    """``with OutputDirLock(dir):`` or ``acquire()`` / ``release()``; a second holder gets a one-line error."""
+
+    def __init__(self, output_dir):
+        self.path = os.path.join(output_dir, LOCK_NAME)
+        self.handle = None
+
+    def acquire(self):
+        if fcntl is None or self.handle is not None:
+            return self
+        os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
+        handle = open(self.path, "a+", encoding="utf-8")
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            handle.close()
+            raise RunLockError(f"{os.path.dirname(self.path)} is in use by another run (PID {holder}); wait for it, "
+                               f"stop it, or set another Global.output_dir") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        self.handle = handle
+        return self
+
+    def release(self):
+        if self.handle is not None:
+            fcntl.flock(self.handle.fileno(), fcntl.LOCK_UN)
+            self.handle.close()
+            self.handle = None
+
+    def __enter__(self):
+        return self.acquire()
+
+    def __exit__(self, *exc):
+        self.release()
