@@ -120,6 +120,8 @@ def _gn(args):
 @NORMS.register("ln")
 def _layer_norm(args):
     if args.dims == 1:
+        if args.epsilon > 1e-3:  # the layer_norm kernel refuses it, but only at the first forward pass
+            raise ValueError(f"ln on [N, K] input (paddle.nn.LayerNorm) needs epsilon <= 0.001, got {args.epsilon}")
         return nn.LayerNorm(args.num_channels, epsilon=args.epsilon, weight_attr=args.param, bias_attr=args.param)
     return _group_norm(1, args)
 
