@@ -205,7 +205,10 @@ def test_norm_options_reach_every_norm_layer():
     bns = [layer for layer in model.sublayers() if is_batch_norm(layer)]
     assert len(bns) == 21 and {bn_momentum(bn) for bn in bns} == {0.8}
     assert {norm_epsilon(bn) for bn in bns} == {1e-3}
-    assert not any("bn" in name or "downsample.1" in name for name, p in model.named_parameters() if not p.stop_gradient)
+    trainable = [name for name, p in model.named_parameters() if not p.stop_gradient]
+    assert len(trainable) == 23 and all(name.endswith("conv1.weight") or name.endswith("conv2.weight")
+                                        or name.startswith("fc.") or name.endswith("downsample.0.weight")
+                                        for name in trainable)  # affine=False: no norm parameters
     mlp = ppnorm.build_model("mlp", hidden=[5, 7], norm="bn", norm_options={"momentum": 0.6, "epsilon": 1e-2})
     assert [(bn_momentum(l.norm), norm_epsilon(l.norm)) for l in mlp.layers] == [(0.6, 1e-2)] * 2
     frozen = ppnorm.build_model("resnet20", norm_options={"use_global_stats": True})
@@ -216,7 +219,8 @@ def test_norm_options_reach_every_norm_layer():
 
 @pytest.mark.parametrize("name", ["resnet20", "mlp"])
 @pytest.mark.parametrize("options,message", [
-    ([("groups", 4)], r"norm_options must be a mapping of norm options such as \{'groups': 8\}, got \[\('groups', 4\)\]"),
+    ([("groups", 4)], r"norm_options must be a mapping of norm options such as \{'groups': 8\}, "
+                      r"got \[\('groups', 4\)\]"),
     ("groups=4", r"norm_options must be a mapping"),
     ({"gruops": 4}, r"unknown norm_options key 'gruops' \(did you mean 'groups'\?\); valid: momentum, epsilon, affine"),
     ({"data_format": "NHWC"}, r"unknown norm_options key 'data_format'"),

@@ -148,7 +148,8 @@ def test_bad_options_are_one_line_errors(option, value, message):
 
 
 def test_layer_norm_on_features_refuses_paddle_s_epsilon_limit():
-    with pytest.raises(ValueError, match=r"ln on \[N, K\] input \(paddle.nn.LayerNorm\) needs epsilon <= 0.001, got 0.01"):
+    with pytest.raises(ValueError, match=r"ln on \[N, K\] input \(paddle.nn.LayerNorm\) needs epsilon <= 0.001, "
+                                         r"got 0.01"):
         build_norm("ln", 6, dims=1, epsilon=0.01)
     assert norm_epsilon(build_norm("ln", 6, dims=1, epsilon=1e-3)) == pytest.approx(1e-3)
     assert norm_epsilon(build_norm("ln", 6, dims=2, epsilon=0.01)) == pytest.approx(0.01)  # GroupNorm: no limit
