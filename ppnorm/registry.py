@@ -1,41 +1,106 @@
-"""Registry: a name maps to a class (or function) plus the fixed arguments of that variant.
+"""Registry: every extension point of ppnorm maps a name to a class or function.
 
-One mechanism serves models, data sets, transforms and learning-rate schedules; each keeps its
-own ``Registry`` instance. Building validates the keyword arguments against the signature, so
-a typo in a config is an error naming the option and the closest valid one.
+One ``Registry`` instance per extension point: models (``ppnorm.models.registry.MODELS``), data
+sets and transforms (``ppnorm.data``), norm kinds (``ppnorm.nn.norm.NORMS``), activations
+(``ppnorm.nn.layers.ACTIVATIONS``), optimizers and learning-rate schedules
+(``ppnorm.engine.optim.OPTIMIZERS`` / ``SCHEDULES``), losses (``ppnorm.engine.loss.LOSSES``) and
+experiments (``ppnorm.experiments.EXPERIMENTS``). Adding one is one decorated function or class::
+
+    @NORMS.register("my_norm")
+    def my_norm(args): ...
+
+or one call, ``MODELS.register("resnet20", ResNet, defaults, depths=(3, 3, 3), ...)``, where the
+keyword arguments are fixed for that name and ``defaults`` may be overridden by the user.
+``build`` checks keyword arguments against the signature, so a typo names the closest valid option.
+A registry is also a read-only mapping ``name -> registered class or function``.
 """
 import difflib
+import importlib
 import inspect
+from collections.abc import Mapping
 
 
-def _did_you_mean(word, candidates):
-    close = difflib.get_close_matches(str(word), list(candidates), n=1)
+def did_you_mean(word, candidates):
+    """``" (did you mean 'x'?)"`` for the closest candidate, or ``""`` when none is close."""
+    close = difflib.get_close_matches(str(word), [str(c) for c in candidates], n=1)
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
-class Registry:
-    def __init__(self, kind):
+def unknown_message(what, word, candidates, valid="valid"):
+    """The one-line error for a name that is not among ``candidates``: the closest one and all of them."""
+    names = [str(c) for c in candidates]
+    return f"unknown {what} '{word}'{did_you_mean(word, names)}; {valid}: {', '.join(names)}"
+
+
+class _Lazy:
+    """A registered module that is imported when its name is first looked up."""
+
+    def __init__(self, module):
+        self.module = module
+
+
+class Registry(Mapping):
+    """``name -> (target, fixed arguments, default arguments)`` for one kind of component.
+
+    ``ordered=True`` lists names in registration order (default: sorted); ``valid`` is the label
+    before the list of names in the unknown-name error.
+    """
+
+    def __init__(self, kind, ordered=False, valid="valid"):
         self.kind = kind
+        self.ordered = ordered
+        self.valid = valid
         self._entries = {}
 
-    def register(self, name, target, defaults=None, **fixed):
-        """Register ``name`` as ``target(**fixed, **defaults, **user_kwargs)``; users may override ``defaults``."""
+    def register(self, name, target=None, defaults=None, **fixed):
+        """Register ``name`` as ``target(**fixed, **defaults, **user_kwargs)``; users may override ``defaults``.
+
+        Without ``target`` it returns a decorator: ``@REGISTRY.register("name")``.
+        """
+        if target is None:
+            return lambda decorated: self.register(name, decorated, defaults, **fixed)
         if name in self._entries:
             raise ValueError(f"{self.kind} '{name}' is registered twice")
         self._entries[name] = (target, fixed, dict(defaults or {}))
         return target
 
+    def register_lazy(self, name, module):
+        """Register ``name`` as the module ``module`` (a dotted path), imported on first lookup."""
+        return self.register(name, _Lazy(module))
+
     def names(self):
-        return sorted(self._entries)
+        return list(self._entries) if self.ordered else sorted(self._entries)
 
     def __contains__(self, name):
-        return name in self._entries
+        try:
+            return name in self._entries
+        except TypeError:  # an unhashable value is never a registered name
+            return False
+
+    def __getitem__(self, name):
+        if name not in self:
+            raise KeyError(name)
+        return self.lookup(name)[0]
+
+    def __iter__(self):
+        return iter(self._entries)
+
+    def __len__(self):
+        return len(self._entries)
 
     def lookup(self, name):
-        if name not in self._entries:
-            raise ValueError(f"unknown {self.kind} '{name}'{_did_you_mean(name, self._entries)}; "
-                             f"valid: {', '.join(self.names())}")
-        return self._entries[name]
+        """``(target, fixed, defaults)`` for ``name``, or a one-line ``ValueError`` naming the closest name."""
+        if name not in self:
+            raise ValueError(unknown_message(self.kind, name, self.names(), self.valid))
+        target, fixed, defaults = self._entries[name]
+        if isinstance(target, _Lazy):
+            target = importlib.import_module(target.module)
+            self._entries[name] = (target, fixed, defaults)
+        return target, fixed, defaults
+
+    def get_target(self, name):
+        """The class or function registered as ``name`` (a one-line ``ValueError`` if there is none)."""
+        return self.lookup(name)[0]
 
     def options(self, name):
         """The keyword arguments a user may pass for ``name``."""
@@ -52,11 +117,14 @@ class Registry:
 
     def check_options(self, name, kwargs, where=None):
         """Raise a one-line error for the first keyword ``name`` does not take."""
+        if not kwargs:
+            self.lookup(name)
+            return
         valid = self.options(name)
         for key in kwargs:
             if key not in valid:
                 place = where or f"{self.kind} '{name}'"
-                raise ValueError(f"unknown option '{key}' for {place}{_did_you_mean(key, valid)}; "
+                raise ValueError(f"unknown option '{key}' for {place}{did_you_mean(key, valid)}; "
                                  f"valid: {', '.join(valid)}")
 
     def build(self, name, **kwargs):

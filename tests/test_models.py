@@ -5,6 +5,7 @@ import pytest
 
 import ppnorm
 from ppnorm.models import from_paddle_vision, model_options
+from ppnorm.nn import bn_momentum, is_batch_norm, norm_epsilon, norm_groups, running_stats, set_running_stats
 
 
 def _n_params(model):
@@ -14,10 +15,10 @@ def _n_params(model):
 def _randomize_norm_stats(model):
     """Give every BN layer non-trivial running stats so that loading them is really tested."""
     for layer in model.sublayers():
-        if isinstance(layer, nn.layer.norm._BatchNormBase):
-            c = layer._mean.shape[0]
-            layer._mean.set_value(np.random.randn(c).astype("float32") * 0.1)
-            layer._variance.set_value(np.random.uniform(0.5, 1.5, c).astype("float32"))
+        if is_batch_norm(layer):
+            c = running_stats(layer)[0].shape[0]
+            set_running_stats(layer, np.random.randn(c).astype("float32") * 0.1,
+                              np.random.uniform(0.5, 1.5, c).astype("float32"))
             layer.weight.set_value(np.random.uniform(0.5, 1.5, c).astype("float32"))
             layer.bias.set_value(np.random.randn(c).astype("float32") * 0.1)
 
@@ -96,7 +97,7 @@ def test_options_reach_the_layers():
     assert any(isinstance(l, nn.Tanh) for l in model.sublayers()) and not any(isinstance(l, nn.ReLU)
                                                                                for l in model.sublayers())
     assert isinstance(model.dropout, nn.Dropout) and model.dropout.p == 0.3 and model.dropout.mode == "downscale_in_infer"
-    groups = {l._num_groups for l in model.sublayers() if isinstance(l, nn.GroupNorm)}
+    groups = {norm_groups(l) for l in model.sublayers() if isinstance(l, nn.GroupNorm)}
     assert groups == {4}
 
 
@@ -187,3 +188,62 @@ def test_experiment_models_mlp_and_simple_cnn():
     cnn = ppnorm.build_model("simple_cnn", in_channels=1, num_classes=10, norm="gn", norm_options={"groups": 8})
     assert sum(isinstance(layer, nn.GroupNorm) for layer in cnn.sublayers()) == 4
     assert cnn(paddle.randn([2, 1, 8, 8])).shape == [2, 10]
+
+
+def test_group_norm_options_are_checked_per_layer_with_its_channels():
+    model = ppnorm.build_model("resnet50", norm="gn", norm_options={"groups": 64})  # every width divides by 64
+    group_norms = [layer for layer in model.sublayers() if isinstance(layer, nn.GroupNorm)]
+    assert len(group_norms) == 53 and {norm_groups(layer) for layer in group_norms} == {64}
+    with pytest.raises(ValueError, match=r"num_channels=64 is not divisible by groups=48; use groups=64"):
+        ppnorm.build_model("resnet50", norm="gn", norm_options={"groups": 48})
+    with pytest.raises(ValueError, match=r"num_channels=96 is not divisible by groups=64; use groups=48"):
+        ppnorm.build_model("densenet_small", norm="gn", norm_options={"groups": 64})  # 64 -> 96 -> 128 channels
+
+
+def test_norm_options_reach_every_norm_layer():
+    model = ppnorm.build_model("resnet20", norm_options={"momentum": 0.8, "epsilon": 1e-3, "affine": False})
+    bns = [layer for layer in model.sublayers() if is_batch_norm(layer)]
+    assert len(bns) == 21 and {(bn_momentum(bn), norm_epsilon(bn)) for bn in bns} == {(0.8, 1e-3)}
+    vectors = [name for name, p in model.named_parameters() if not p.stop_gradient and len(p.shape) == 1]
+    assert vectors == ["fc.bias"]  # affine=False: no trainable norm scale or shift
+    mlp = ppnorm.build_model("mlp", hidden=[5, 7], norm="bn", norm_options={"momentum": 0.6, "epsilon": 1e-2})
+    assert [(bn_momentum(l.norm), norm_epsilon(l.norm)) for l in mlp.layers] == [(0.6, 1e-2)] * 2
+    frozen = ppnorm.build_model("resnet20", norm_options={"use_global_stats": True})
+    frozen.train()
+    frozen(paddle.rand([2, 3, 8, 8]))
+    assert float(running_stats(frozen.bn1)[0].abs().sum()) == 0  # running statistics used, not updated
+
+
+@pytest.mark.parametrize("name", ["resnet20", "mlp"])
+@pytest.mark.parametrize("options,message", [
+    ([("groups", 4)], r"norm_options must be a mapping of norm options such as \{'groups': 8\}, "
+                      r"got \[\('groups', 4\)\]"),
+    ({"gruops": 4}, r"unknown norm_options key 'gruops' \(did you mean 'groups'\?\); valid: momentum, epsilon, affine"),
+    ({"data_format": "NHWC"}, r"unknown norm_options key 'data_format'"),
+    ({"momentum": 1.1}, r"norm_options.momentum must be a number in \[0, 1\]"),
+    ({"epsilon": 0}, r"norm_options.epsilon must be a positive number"),
+    ({"affine": "false"}, r"norm_options.affine must be true or false, got 'false'"),
+    ({"groups": -2}, r"norm_options.groups must be a positive integer, got -2"),
+])
+def test_bad_norm_options_are_refused_before_building(name, options, message):
+    with pytest.raises(ValueError, match=message) as err:
+        ppnorm.build_model(name, norm="bn", norm_options=options)
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("name,kwargs,message", [
+    ("resnet20", {"in_channels": 0}, r"in_channels must be an integer >= 1, got 0"),
+    ("densenet_small", {"in_channels": -1}, r"in_channels must be an integer >= 1, got -1"),
+    ("simple_cnn", {"in_channels": 2.0}, r"in_channels must be an integer >= 1, got 2.0"),
+    ("resnet20", {"num_classes": -1}, r"num_classes must be an integer >= 0 \(0 leaves the fc layer out\), got -1"),
+    ("resnet20", {"num_classes": True}, r"num_classes must be an integer >= 0"),
+    ("mlp", {"num_classes": 0}, r"num_classes must be an integer >= 1, got 0"),
+    ("mlp", {"in_features": 0}, r"in_features must be an integer >= 1, got 0"),
+    ("resnet20", {"data_format": "NCWH"}, r"data_format must be one of NCHW, NHWC, got 'NCWH'"),
+    ("mlp", {"norm": "batchnorm"}, r"unknown norm kind 'batchnorm'; valid kinds: bn, sync_bn, gn, ln, in, none"),
+    ("mlp", {"act": "rleu"}, r"unknown activation 'rleu' \(did you mean 'relu'\?\)"),
+])
+def test_bad_model_arguments_are_one_line_errors(name, kwargs, message):
+    with pytest.raises(ValueError, match=message) as err:
+        ppnorm.build_model(name, **kwargs)
+    assert "\n" not in str(err.value)

@@ -3,7 +3,8 @@ import paddle
 import paddle.nn as nn
 import pytest
 
-from ppnorm.nn import NORM_KINDS, build_norm, momentum_from_torch
+from ppnorm.nn import (NORM_KINDS, bn_momentum, build_norm, is_batch_norm, is_norm, momentum_from_torch, norm_epsilon,
+                       norm_groups, running_stats, set_running_stats)
 
 
 @pytest.mark.parametrize("dims,bn,inorm", [(1, nn.BatchNorm1D, nn.InstanceNorm1D), (2, nn.BatchNorm2D, nn.InstanceNorm2D),
@@ -14,7 +15,7 @@ def test_kinds_build_the_expected_paddle_layers(dims, bn, inorm):
     assert type(build_norm("sync_bn", 8, dims=dims)) is nn.SyncBatchNorm
     assert type(build_norm("none", 8, dims=dims)) is nn.Identity
     gn = build_norm("gn", 8, dims=dims, groups=4)
-    assert type(gn) is nn.GroupNorm and gn._num_groups == 4
+    assert type(gn) is nn.GroupNorm and norm_groups(gn) == 4
     assert type(build_norm("ln", 8, dims=dims)) is (nn.LayerNorm if dims == 1 else nn.GroupNorm)
 
 
@@ -44,12 +45,138 @@ def test_data_format_must_fit_dims():
         build_norm("bn", 8, dims=1, data_format="NCHW")
 
 
-def test_affine_false_has_no_parameters_and_options_reach_the_layer():
-    for kind in ("bn", "gn", "ln", "in"):
-        layer = build_norm(kind, 8, groups=2, affine=False)
-        assert [p.name for p in layer.parameters() if not p.stop_gradient] == []
-    bn = build_norm("bn", 8, momentum=0.99, epsilon=1e-3)
-    assert bn._momentum == pytest.approx(0.99) and bn._epsilon == pytest.approx(1e-3)
+def _trainable(layer):
+    return [p for p in layer.parameters() if not p.stop_gradient]
+
+
+def _grouped(x, groups, eps):
+    """Group norm of channels-first x over (channels in a group, spatial) by numpy."""
+    n, c = x.shape[:2]
+    return _numpy_norm(x.reshape(n, groups, c // groups, -1), (2, 3), eps).reshape(x.shape)
+
+
+# kind, dims, data_format, input shape, numpy reference(x, eps) in channels-first layout
+EPSILON_CASES = [
+    ("bn", 2, None, (4, 6, 3, 3), lambda x, eps: _numpy_norm(x, (0, 2, 3), eps)),
+    ("bn", 1, None, (8, 6), lambda x, eps: _numpy_norm(x, (0,), eps)),
+    ("gn", 2, None, (2, 6, 3, 3), lambda x, eps: _grouped(x, 2, eps)),
+    ("gn", 2, "NHWC", (2, 6, 3, 3), lambda x, eps: _grouped(x, 2, eps)),
+    ("ln", 2, None, (2, 6, 3, 3), lambda x, eps: _numpy_norm(x, (1, 2, 3), eps)),
+    ("ln", 1, None, (4, 6), lambda x, eps: _numpy_norm(x, (1,), eps)),
+    ("in", 2, None, (2, 6, 3, 3), lambda x, eps: _numpy_norm(x, (2, 3), eps)),
+    ("in", 2, "NHWC", (2, 6, 3, 3), lambda x, eps: _numpy_norm(x, (2, 3), eps)),
+    ("in", 1, None, (2, 6, 5), lambda x, eps: _numpy_norm(x, (2,), eps)),
+]
+
+
+def _run(layer, x, data_format):
+    last = data_format == "NHWC"
+    y = layer(paddle.to_tensor(x.transpose(0, 2, 3, 1) if last else x)).numpy()
+    return y.transpose(0, 3, 1, 2) if last else y
+
+
+@pytest.mark.parametrize("kind,dims,data_format,shape,reference", EPSILON_CASES)
+@pytest.mark.parametrize("affine", [True, False])
+def test_epsilon_and_affine_reach_every_kind(kind, dims, data_format, shape, reference, affine):
+    eps = 1e-3 if (kind, dims) == ("ln", 1) else 0.3  # paddle.nn.LayerNorm accepts epsilon <= 1e-3 only
+    x = (np.random.RandomState(0).randn(*shape) * np.sqrt(eps) + 2).astype("float32")  # variance ~ epsilon
+    layer = build_norm(kind, 6, dims=dims, epsilon=eps, affine=affine, groups=2, data_format=data_format)
+    assert norm_epsilon(layer) == pytest.approx(eps)
+    expected = reference(x, eps)
+    if affine:
+        assert [tuple(p.shape) for p in _trainable(layer)] == [(6,), (6,)]
+        gamma, beta = np.arange(1, 7, dtype="float32"), np.linspace(-1, 1, 6).astype("float32")
+        _trainable(layer)[0].set_value(gamma)
+        _trainable(layer)[1].set_value(beta)
+        shape = [1, 6] + [1] * (x.ndim - 2)
+        expected = expected * gamma.reshape(shape) + beta.reshape(shape)
+    else:
+        assert _trainable(layer) == []
+    layer.train()
+    np.testing.assert_allclose(_run(layer, x, data_format), expected, atol=1e-4)
+
+
+@pytest.mark.parametrize("affine", [True, False])
+def test_sync_bn_gets_epsilon_momentum_and_affine(affine):  # built only: SyncBatchNorm has no CPU kernel
+    layer = build_norm("sync_bn", 6, epsilon=0.3, momentum=0.7, affine=affine)
+    assert type(layer) is nn.SyncBatchNorm and is_batch_norm(layer)
+    assert norm_epsilon(layer) == pytest.approx(0.3) and bn_momentum(layer) == pytest.approx(0.7)
+    assert len(_trainable(layer)) == (2 if affine else 0)
+    with pytest.raises(ValueError, match="use_global_stats=True is not supported by sync_bn"):
+        build_norm("sync_bn", 6, use_global_stats=True)
+
+
+def test_momentum_reaches_batch_norm_running_statistics():
+    x = (np.random.RandomState(1).randn(16, 3) * 2 + 5).astype("float32")
+    bn = build_norm("bn", 3, dims=1, momentum=0.7)
+    bn.train()
+    bn(paddle.to_tensor(x))
+    mean, variance = running_stats(bn)
+    np.testing.assert_allclose(mean.numpy(), 0.7 * 0.0 + 0.3 * x.mean(0), rtol=1e-5)
+    np.testing.assert_allclose(variance.numpy(), 0.7 * 1.0 + 0.3 * x.var(0), rtol=1e-5)  # biased variance
+
+
+@pytest.mark.parametrize("use_global_stats,training,statistics", [
+    (None, True, "batch"), (None, False, "running"), (True, True, "running"), (False, False, "batch")])
+def test_use_global_stats_chooses_the_statistics(use_global_stats, training, statistics):
+    x = (np.random.RandomState(2).randn(8, 4) * 3 + 1).astype("float32")
+    bn = build_norm("bn", 4, dims=1, use_global_stats=use_global_stats, epsilon=1e-5)
+    set_running_stats(bn, np.full([4], 2.0, "float32"), np.full([4], 4.0, "float32"))
+    bn.train() if training else bn.eval()
+    expected = _numpy_norm(x, (0,)) if statistics == "batch" else (x - 2.0) / np.sqrt(4.0 + 1e-5)
+    np.testing.assert_allclose(bn(paddle.to_tensor(x)).numpy(), expected, atol=1e-4)
+
+
+@pytest.mark.parametrize("option,value,message", [
+    ("momentum", 1.5, r"momentum must be a number in \[0, 1\].*got 1.5"),
+    ("momentum", -0.1, r"momentum must be a number in \[0, 1\]"),
+    ("momentum", float("nan"), r"momentum must be a number in \[0, 1\]"),
+    ("momentum", "0.9", r"momentum must be a number in \[0, 1\].*got '0.9'"),
+    ("epsilon", 0.0, r"epsilon must be a positive number.*got 0.0"),
+    ("epsilon", -1e-5, r"epsilon must be a positive number"),
+    ("epsilon", float("inf"), r"epsilon must be a positive number"),
+    ("affine", 1, r"affine must be true or false, got 1"),
+    ("affine", "no", r"affine must be true or false, got 'no'"),
+    ("groups", 0, r"groups must be a positive integer, got 0"),
+    ("groups", 2.0, r"groups must be a positive integer, got 2.0"),
+    ("use_global_stats", "yes", r"use_global_stats must be None, true or false, got 'yes'"),
+])
+def test_bad_options_are_one_line_errors(option, value, message):
+    with pytest.raises(ValueError, match=message) as err:
+        build_norm("bn", 8, **{option: value})
+    assert "\n" not in str(err.value)
+
+
+def test_layer_norm_on_features_refuses_paddle_s_epsilon_limit():
+    with pytest.raises(ValueError, match=r"ln on \[N, K\] input \(paddle.nn.LayerNorm\) needs epsilon <= 0.001, "
+                                         r"got 0.01"):
+        build_norm("ln", 6, dims=1, epsilon=0.01)
+    assert norm_epsilon(build_norm("ln", 6, dims=1, epsilon=1e-3)) == pytest.approx(1e-3)
+    assert norm_epsilon(build_norm("ln", 6, dims=2, epsilon=0.01)) == pytest.approx(0.01)  # GroupNorm: no limit
+
+
+@pytest.mark.parametrize("data_format", ["NCWH", "", "nchw"])
+def test_bad_data_format(data_format):
+    with pytest.raises(ValueError, match=f"data_format '{data_format}' does not fit dims=2; use one of NCHW, NHWC"):
+        build_norm("gn", 8, groups=2, data_format=data_format)
+
+
+@pytest.mark.parametrize("num_channels", [0, -3, True, 8.0])
+def test_bad_num_channels(num_channels):
+    with pytest.raises(ValueError, match="num_channels must be a positive integer"):
+        build_norm("bn", num_channels)
+
+
+def test_state_helpers_read_and_write_the_layer():
+    bn = build_norm("bn", 3)
+    set_running_stats(bn, np.array([1, 2, 3], "float32"), np.array([4, 5, 6], "float32"))
+    mean, variance = running_stats(bn)
+    assert mean.numpy().tolist() == [1, 2, 3] and variance.numpy().tolist() == [4, 5, 6]
+    assert bn.state_dict()["_mean"].numpy().tolist() == [1, 2, 3]  # the buffers themselves, saved with the model
+    assert [is_norm(build_norm(k, 4, groups=2)) for k in NORM_KINDS if k != "none"] == [True] * 5
+    assert not is_norm(nn.Identity()) and not is_batch_norm(build_norm("gn", 4, groups=2))
+    with pytest.raises(TypeError, match="GroupNorm is not a batch norm"):
+        running_stats(build_norm("gn", 4, groups=2))
 
 
 def test_torch_momentum_conversion_gives_the_torch_update():
@@ -59,7 +186,7 @@ def test_torch_momentum_conversion_gives_the_torch_update():
     bn.train()
     bn(paddle.to_tensor(x))
     expected_mean = (1 - torch_momentum) * 0.0 + torch_momentum * x.mean(0)   # PyTorch's formula
-    np.testing.assert_allclose(bn._mean.numpy(), expected_mean, rtol=1e-5)
+    np.testing.assert_allclose(running_stats(bn)[0].numpy(), expected_mean, rtol=1e-5)
     assert momentum_from_torch(0.1) == pytest.approx(0.9)
     with pytest.raises(ValueError):
         momentum_from_torch(1.5)

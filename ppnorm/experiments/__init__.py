@@ -1,28 +1,20 @@
 """Experiments: each module answers one question of the normalization notes with reproducible numbers.
 
 ``python tools/experiment.py --list`` shows them; ``-c configs/experiments/<name>.yaml`` runs one.
+``EXPERIMENTS`` maps each name to its module ``ppnorm.experiments.<name>``, imported when first
+looked up; adding an experiment is its module plus its name in the list below.
 """
-import importlib
-from collections.abc import Mapping
+from ..registry import Registry
 
-NAMES = ("batchnorm_basics", "norm_axes", "dropout_modes", "batch_size_sweep", "group_sweep", "activation_with_bn",
-         "init_stats", "precise_bn", "residual_vs_plain", "imbalanced_bn", "dropout_with_bn")
+EXPERIMENTS = Registry("experiment", ordered=True)
+for _name in ("batchnorm_basics", "norm_axes", "dropout_modes", "batch_size_sweep", "group_sweep",
+              "activation_with_bn", "init_stats", "precise_bn", "residual_vs_plain", "imbalanced_bn",
+              "dropout_with_bn"):
+    EXPERIMENTS.register_lazy(_name, f"{__name__}.{_name}")
 
-
-class _Experiments(Mapping):
-    """``{name: module}``; a module is imported when it is first looked up."""
-
-    def __getitem__(self, name):
-        if name not in NAMES:
-            raise KeyError(name)
-        return importlib.import_module(f"{__name__}.{name}")
-
-    def __iter__(self):
-        return iter(NAMES)
-
-    def __len__(self):
-        return len(NAMES)
+NAMES = EXPERIMENTS.keys()  # a live view of the registered names, in registration order
 
 
 def experiments():
-    return _Experiments()
+    """``{name: module}``: the registry itself, a read-only mapping that imports a module when it is looked up."""
+    return EXPERIMENTS

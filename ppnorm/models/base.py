@@ -8,12 +8,18 @@ from .init import init_weights
 DATA_FORMATS = ("NCHW", "NHWC")
 
 
+def check_count(name, value, minimum, hint=""):
+    """One-line ``ValueError`` unless ``value`` is an integer >= ``minimum`` (bools are refused)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}{hint}, got {value!r}")
+
+
 class ConvClassifier(nn.Layer):
     """Base of every ppnorm model: ``features -> [avgpool -> flatten -> dropout -> fc]``.
 
     Args shared by all models:
-        num_classes: size of the fc layer; 0 or less leaves the fc out (pooled features are returned).
-        in_channels: channels of the input image.
+        num_classes: size of the fc layer; 0 leaves the fc out (pooled features are returned).
+        in_channels: channels of the input image (>= 1).
         with_pool: ``False`` returns the last feature map (no pooling, no fc).
         norm: a norm-factory kind (``bn``, ``sync_bn``, ``gn``, ``ln``, ``in``, ``none``).
         norm_options: extra factory options, e.g. ``{"groups": 8}`` for ``gn``, ``{"momentum": 0.99}``.
@@ -29,6 +35,8 @@ class ConvClassifier(nn.Layer):
         super().__init__()
         if data_format not in DATA_FORMATS:
             raise ValueError(f"data_format must be one of {', '.join(DATA_FORMATS)}, got '{data_format}'")
+        check_count("num_classes", num_classes, 0, " (0 leaves the fc layer out)")
+        check_count("in_channels", in_channels, 1)
         build_act(act)  # validate the name before building anything
         self.num_classes = num_classes
         self.in_channels = in_channels

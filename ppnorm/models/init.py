@@ -2,6 +2,8 @@
 import paddle.nn as nn
 from paddle.nn.initializer import Constant, KaimingNormal, Normal, XavierNormal
 
+from ..nn.norm import is_norm
+
 INIT_SCHEMES = ("kaiming", "xavier", "normal")
 
 
@@ -29,12 +31,6 @@ def init_weights(model, scheme="kaiming", std=0.01):
                     Constant(1.0)(param)
                 elif name == "bias":
                     Constant(0.0)(param)
-
-
-def is_norm(layer):
-    """True for every normalization layer the norm factory can build."""
-    return isinstance(layer, (nn.layer.norm._BatchNormBase, nn.GroupNorm, nn.LayerNorm,
-                              nn.layer.norm._InstanceNormBase))
 
 
 def zero_last_norm(norm_layer):

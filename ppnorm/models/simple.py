@@ -2,9 +2,8 @@
 import paddle
 import paddle.nn as nn
 
-from ..nn.layers import ConvNormAct, build_act, build_dropout
-from ..nn.norm import build_norm
-from .base import ConvClassifier
+from ..nn.layers import ConvNormAct, NormSpec, build_act, build_dropout
+from .base import ConvClassifier, check_count
 from .init import init_weights
 from .registry import register_model
 
@@ -12,14 +11,14 @@ from .registry import register_model
 class DenseNormAct(nn.Sequential):
     """Linear -> norm -> act -> dropout. Sub-layers: linear, norm, act, dropout.
 
-    The norm's input (``linear``'s output) is the "pre-activation" the BN paper plots.
+    ``norm`` is a :class:`~ppnorm.nn.layers.NormSpec` for ``[N, K]`` features (``dims=1``). The norm's
+    input (``linear``'s output) is the "pre-activation" the BN paper plots.
     """
 
-    def __init__(self, in_features, out_features, norm, act, dropout=0.0, dropout_mode="upscale_in_train",
-                 norm_options=None):
+    def __init__(self, in_features, out_features, norm, act, dropout=0.0, dropout_mode="upscale_in_train"):
         super().__init__(
-            ("linear", nn.Linear(in_features, out_features, bias_attr=None if norm == "none" else False)),
-            ("norm", build_norm(norm, out_features, dims=1, **(norm_options or {}))),
+            ("linear", nn.Linear(in_features, out_features, bias_attr=None if norm.kind == "none" else False)),
+            ("norm", norm(out_features)),
             ("act", build_act(act)),
             ("dropout", build_dropout(dropout, dropout_mode)),
         )
@@ -35,8 +34,12 @@ class MLP(nn.Layer):
     def __init__(self, in_features=64, hidden=(100, 100, 100), num_classes=10, norm="none", norm_options=None,
                  act="relu", dropout=0.0, dropout_mode="upscale_in_train", init="kaiming", init_std=0.01):
         super().__init__()
+        check_count("in_features", in_features, 1)
+        check_count("num_classes", num_classes, 1)
+        norm_spec = NormSpec(norm, norm_options, data_format=None, dims=1)
+        build_act(act)  # validate the name before building anything
         widths = [in_features] + list(hidden)
-        self.layers = nn.LayerList([DenseNormAct(a, b, norm, act, dropout, dropout_mode, norm_options)
+        self.layers = nn.LayerList([DenseNormAct(a, b, norm_spec, act, dropout, dropout_mode)
                                     for a, b in zip(widths[:-1], widths[1:])])
         self.fc = nn.Linear(widths[-1], num_classes)
         init_weights(self, init, init_std)

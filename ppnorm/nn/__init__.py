@@ -1,7 +1,10 @@
 """Normalization and dropout building blocks (no training logic)."""
 from . import functional
 from .layers import ACTIVATIONS, ConvNormAct, NormActConv, NormSpec, build_act, build_dropout
-from .norm import NORM_KINDS, build_norm, is_batch_norm, momentum_from_torch
+from .norm import (NORM_KINDS, NORM_OPTIONS, NORMS, bn_momentum, build_norm, is_batch_norm, is_norm,
+                   momentum_from_torch, norm_epsilon, norm_groups, running_stats, set_bn_momentum, set_running_stats)
 
-__all__ = ["ACTIVATIONS", "NORM_KINDS", "ConvNormAct", "NormActConv", "NormSpec", "build_act", "build_dropout",
-           "build_norm", "functional", "is_batch_norm", "momentum_from_torch"]
+__all__ = ["ACTIVATIONS", "NORMS", "NORM_KINDS", "NORM_OPTIONS", "ConvNormAct", "NormActConv", "NormSpec",
+           "bn_momentum", "build_act", "build_dropout", "build_norm", "functional", "is_batch_norm", "is_norm",
+           "momentum_from_torch", "norm_epsilon", "norm_groups", "running_stats", "set_bn_momentum",
+           "set_running_stats"]

@@ -1,32 +1,20 @@
 """Activation and dropout factories and the conv + norm + act block shared by every model."""
-import difflib
-
 import paddle.nn as nn
 
+from ..registry import Registry
 from .functional import DROPOUT_MODES
-from .norm import build_norm
+from .norm import NORMS, build_norm, check_layout, check_norm_options
 
-ACTIVATIONS = {
-    "relu": nn.ReLU,
-    "sigmoid": nn.Sigmoid,
-    "tanh": nn.Tanh,
-    "leaky_relu": nn.LeakyReLU,
-    "gelu": nn.GELU,
-    "silu": nn.Silu,
-    "swish": nn.Swish,
-    "elu": nn.ELU,
-    "hardswish": nn.Hardswish,
-    "identity": nn.Identity,
-}
+ACTIVATIONS = Registry("activation", ordered=True)  # name -> layer class; add one with ACTIVATIONS.register
+for _name, _layer in (("relu", nn.ReLU), ("sigmoid", nn.Sigmoid), ("tanh", nn.Tanh), ("leaky_relu", nn.LeakyReLU),
+                      ("gelu", nn.GELU), ("silu", nn.Silu), ("swish", nn.Swish), ("elu", nn.ELU),
+                      ("hardswish", nn.Hardswish), ("identity", nn.Identity)):
+    ACTIVATIONS.register(_name, _layer)
 
 
 def build_act(name):
     """An activation layer by name (``relu``, ``sigmoid``, ``tanh``, ``leaky_relu``, ``gelu``, ...)."""
-    if name not in ACTIVATIONS:
-        close = difflib.get_close_matches(str(name), ACTIVATIONS, n=1)
-        hint = f" (did you mean '{close[0]}'?)" if close else ""
-        raise ValueError(f"unknown activation '{name}'{hint}; valid: {', '.join(ACTIVATIONS)}")
-    return ACTIVATIONS[name]()
+    return ACTIVATIONS.build(name)
 
 
 def build_dropout(p, mode="upscale_in_train"):
@@ -39,16 +27,21 @@ def build_dropout(p, mode="upscale_in_train"):
 
 
 class NormSpec:
-    """Which norm to build, with its options; models pass one of these down instead of a class."""
+    """Which norm to build, with its options; models pass one of these down instead of a class.
 
-    def __init__(self, kind="bn", options=None, data_format="NCHW"):
+    The kind, layout and option names/values are checked here, once; whether ``groups`` divides a
+    layer's channels is checked when that layer is built, and the error names its channel count.
+    """
+
+    def __init__(self, kind="bn", options=None, data_format="NCHW", dims=2):
+        NORMS.lookup(kind)
         self.kind = kind
-        self.options = dict(options or {})
-        self.data_format = data_format
-        build_norm(kind, 32, data_format=data_format, **self.options)  # fail early on a bad spec
+        self.options = check_norm_options(options)
+        self.dims = dims
+        self.data_format = check_layout(dims, data_format)
 
     def __call__(self, num_channels):
-        return build_norm(self.kind, num_channels, dims=2, data_format=self.data_format, **self.options)
+        return build_norm(self.kind, num_channels, dims=self.dims, data_format=self.data_format, **self.options)
 
 
 class ConvNormAct(nn.Sequential):

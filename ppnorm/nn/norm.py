@@ -1,27 +1,51 @@
 """The one norm factory: every normalization layer in ppnorm is built here.
 
+Each norm kind is one builder in the ``NORMS`` registry, called with the checked :class:`NormArgs`;
+adding a kind is one decorated function::
+
+    @NORMS.register("my_norm")
+    def _my_norm(args):
+        return MyNorm(args.num_channels, epsilon=args.epsilon)
+
 Paddle's BatchNorm momentum convention is the opposite of PyTorch's::
 
     running = momentum * running + (1 - momentum) * batch_statistic   # Paddle, default 0.9
     running = (1 - momentum) * running + momentum * batch_statistic   # PyTorch, default 0.1
 
 so PyTorch's ``momentum=0.1`` is Paddle's ``momentum=0.9`` (see :func:`momentum_from_torch`).
-Paddle stores the *biased* batch variance in ``_variance``; PyTorch stores the unbiased one.
+Paddle stores the *biased* batch variance as the running variance; PyTorch stores the unbiased one.
+Paddle's private attributes of norm layers (``_mean``, ``_epsilon``, ...) are read only by the
+helpers at the end of this file (:func:`running_stats`, :func:`norm_epsilon`, ...), so a Paddle upgrade
+touches this file alone.
 """
-import difflib
+import math
+import numbers
+from collections.abc import Mapping
+from typing import NamedTuple
 
 import paddle.nn as nn
 
-NORM_KINDS = ("bn", "sync_bn", "gn", "ln", "in", "none")
+from ..registry import Registry, unknown_message
+
+NORMS = Registry("norm kind", ordered=True, valid="valid kinds")
+NORM_KINDS = NORMS.keys()  # a live view: a kind registered later is listed too
 
 _CHANNELS_LAST = {"NLC", "NHWC", "NDHWC"}
-_DATA_FORMATS = {
-    1: ("NCL", "NLC", "NC"),
-    2: ("NCHW", "NHWC"),
-    3: ("NCDHW", "NDHWC"),
-}
+_DATA_FORMATS = {1: ("NCL", "NLC", "NC"), 2: ("NCHW", "NHWC"), 3: ("NCDHW", "NDHWC")}
 _BATCH_NORMS = {1: nn.BatchNorm1D, 2: nn.BatchNorm2D, 3: nn.BatchNorm3D}
 _INSTANCE_NORMS = {1: nn.InstanceNorm1D, 2: nn.InstanceNorm2D, 3: nn.InstanceNorm3D}
+
+
+class NormArgs(NamedTuple):
+    """What a norm builder gets, already checked; ``param`` is Paddle's weight/bias attr (False: not affine)."""
+    num_channels: int
+    dims: int
+    data_format: str
+    momentum: float
+    epsilon: float
+    param: object
+    groups: int
+    use_global_stats: object
 
 
 def momentum_from_torch(torch_momentum):
@@ -31,35 +55,24 @@ def momentum_from_torch(torch_momentum):
     return 1.0 - float(torch_momentum)
 
 
-def _suggest_groups(num_channels, groups):
-    """The divisor of num_channels closest to the requested number of groups."""
-    divisors = [d for d in range(1, num_channels + 1) if num_channels % d == 0]
-    return min(divisors, key=lambda d: (abs(d - groups), -d))
-
-
-def _check_kind(kind):
-    if kind not in NORM_KINDS:
-        close = difflib.get_close_matches(str(kind), NORM_KINDS, n=1)
-        hint = f" (did you mean '{close[0]}'?)" if close else ""
-        raise ValueError(f"unknown norm kind '{kind}'{hint}; valid kinds: {', '.join(NORM_KINDS)}")
-
-
-def build_norm(kind, num_channels, dims=2, momentum=0.9, epsilon=1e-5, data_format=None,
-               affine=True, groups=32):
+def build_norm(kind, num_channels, dims=2, momentum=0.9, epsilon=1e-5, data_format=None, affine=True, groups=32,
+               use_global_stats=None):
     """Build a normalization layer.
 
     Args:
-        kind: one of ``bn``, ``sync_bn``, ``gn``, ``ln``, ``in``, ``none``.
+        kind: a registered kind: ``bn``, ``sync_bn``, ``gn``, ``ln``, ``in``, ``none``.
         num_channels: number of channels C (features K for ``[N, K]`` input).
         dims: spatial dimensions of the input: 1 for ``[N, K]`` / ``[N, C, L]``, 2 for
             ``[N, C, H, W]``, 3 for ``[N, C, D, H, W]``.
-        momentum: Paddle convention (``running = momentum * running + (1 - momentum) * batch``),
+        momentum: in [0, 1], Paddle convention (``running = momentum * running + (1 - momentum) * batch``),
             used by ``bn`` and ``sync_bn``.
-        epsilon: added to the variance before the square root.
+        epsilon: > 0, added to the variance before the square root.
         data_format: Paddle layout string (``NCHW``/``NHWC``, ``NCL``/``NLC``/``NC``, ...);
             defaults to channels-first.
         affine: learn a per-channel scale (gamma) and shift (beta).
         groups: number of groups for ``gn``; must divide ``num_channels``.
+        use_global_stats: ``bn`` only, as in Paddle: None = batch statistics in training and running
+            statistics in eval; True = running statistics always; False = batch statistics always.
 
     ``ln`` on feature maps normalizes each sample over (C, H, W) with a per-channel affine, i.e.
     GroupNorm with one group (Wu & He 2018); on ``[N, K]`` input (dims=1) it is ``nn.LayerNorm(K)``.
@@ -67,48 +80,170 @@ def build_norm(kind, num_channels, dims=2, momentum=0.9, epsilon=1e-5, data_form
     channels-last layouts, which Paddle's InstanceNorm does not support, it is the equivalent
     GroupNorm with one channel per group.
     """
-    _check_kind(kind)
-    if dims not in _DATA_FORMATS:
-        raise ValueError(f"dims must be 1, 2 or 3 (spatial dimensions of the input), got {dims!r}")
-    if not isinstance(num_channels, int) or num_channels < 1:
+    builder = NORMS.get_target(kind)
+    data_format = check_layout(dims, data_format)
+    if isinstance(num_channels, bool) or not isinstance(num_channels, int) or num_channels < 1:
         raise ValueError(f"num_channels must be a positive integer, got {num_channels!r}")
-    data_format = data_format or _DATA_FORMATS[dims][0]
+    options = dict(momentum=momentum, epsilon=epsilon, affine=affine, groups=groups, use_global_stats=use_global_stats)
+    for name, value in options.items():
+        check_norm_option(name, value)
+    return builder(NormArgs(num_channels, dims, data_format, momentum, epsilon, None if affine else False, groups,
+                            use_global_stats))
+
+
+@NORMS.register("bn")
+def _batch_norm(args):
+    return _BATCH_NORMS[args.dims](args.num_channels, momentum=args.momentum, epsilon=args.epsilon,
+                                   weight_attr=args.param, bias_attr=args.param, data_format=args.data_format,
+                                   use_global_stats=args.use_global_stats)
+
+
+@NORMS.register("sync_bn")
+def _sync_batch_norm(args):
+    if args.use_global_stats is not None:  # Paddle's SyncBatchNorm passes use_global_stats=False to its kernel
+        raise ValueError(f"use_global_stats={args.use_global_stats} is not supported by sync_bn (Paddle's "
+                         f"SyncBatchNorm always uses batch statistics in training, running ones in eval); "
+                         f"leave it None or use bn")
+    return nn.SyncBatchNorm(args.num_channels, momentum=args.momentum, epsilon=args.epsilon,
+                            weight_attr=args.param, bias_attr=args.param, data_format=args.data_format)
+
+
+@NORMS.register("gn")
+def _gn(args):
+    if args.num_channels % args.groups:
+        raise ValueError(f"GroupNorm: num_channels={args.num_channels} is not divisible by groups={args.groups}; "
+                         f"use groups={_suggest_groups(args.num_channels, args.groups)} "
+                         f"(a divisor of {args.num_channels})")
+    return _group_norm(args.groups, args)
+
+
+@NORMS.register("ln")
+def _layer_norm(args):
+    if args.dims == 1:
+        if args.epsilon > 1e-3:  # the layer_norm kernel refuses it, but only at the first forward pass
+            raise ValueError(f"ln on [N, K] input (paddle.nn.LayerNorm) needs epsilon <= 0.001, got {args.epsilon}")
+        return nn.LayerNorm(args.num_channels, epsilon=args.epsilon, weight_attr=args.param, bias_attr=args.param)
+    return _group_norm(1, args)
+
+
+@NORMS.register("in")
+def _instance_norm(args):
+    if args.data_format in _CHANNELS_LAST:
+        return _group_norm(args.num_channels, args)
+    return _INSTANCE_NORMS[args.dims](args.num_channels, epsilon=args.epsilon, weight_attr=args.param,
+                                      bias_attr=args.param, data_format=args.data_format)
+
+
+@NORMS.register("none")
+def _no_norm(args):
+    return nn.Identity()
+
+
+def _group_norm(groups, args):
+    data_format = "NCL" if args.data_format == "NC" else args.data_format
+    return nn.GroupNorm(groups, args.num_channels, epsilon=args.epsilon, weight_attr=args.param,
+                        bias_attr=args.param, data_format=data_format)
+
+
+def _suggest_groups(num_channels, groups):
+    """The divisor of num_channels closest to the requested number of groups."""
+    divisors = [d for d in range(1, num_channels + 1) if num_channels % d == 0]
+    return min(divisors, key=lambda d: (abs(d - groups), -d))
+
+
+def _real(value):
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+_OPTION_RULES = {  # option -> (is the value valid?, what is expected)
+    "momentum": (lambda v: _real(v) and 0 <= v <= 1, "a number in [0, 1] (Paddle's convention, default 0.9)"),
+    "epsilon": (lambda v: _real(v) and math.isfinite(v) and v > 0, "a positive number (default 1e-5)"),
+    "affine": (lambda v: isinstance(v, bool), "true or false"),
+    "groups": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1, "a positive integer"),
+    "use_global_stats": (lambda v: v is None or isinstance(v, bool), "None, true or false"),
+}
+NORM_OPTIONS = tuple(_OPTION_RULES)  # what norm_options may hold: build_norm's keyword options
+
+
+def check_norm_option(name, value, where=""):
+    """One-line ``ValueError`` naming ``where + name`` when ``value`` is not valid for build_norm's option."""
+    valid, expected = _OPTION_RULES[name]
+    if not valid(value):
+        raise ValueError(f"{where}{name} must be {expected}, got {value!r}")
+
+
+def check_norm_options(options, where="norm_options"):
+    """A dict copy of ``options`` (None: empty) after checking every name and value; sizes are checked per layer."""
+    if options is None:
+        return {}
+    if not isinstance(options, Mapping):
+        raise ValueError(f"{where} must be a mapping of norm options such as {{'groups': 8}}, got {options!r}")
+    for name, value in options.items():
+        if name not in _OPTION_RULES:
+            raise ValueError(unknown_message(f"{where} key", name, NORM_OPTIONS))
+        check_norm_option(name, value, f"{where}.")
+    return dict(options)
+
+
+def check_layout(dims, data_format):
+    """The data format for ``dims`` spatial dimensions (None: channels-first), or a one-line ``ValueError``."""
+    if isinstance(dims, bool) or dims not in (1, 2, 3):
+        raise ValueError(f"dims must be 1, 2 or 3 (spatial dimensions of the input), got {dims!r}")
+    if data_format is None:
+        return _DATA_FORMATS[dims][0]
     if data_format not in _DATA_FORMATS[dims]:
         raise ValueError(f"data_format '{data_format}' does not fit dims={dims}; "
                          f"use one of {', '.join(_DATA_FORMATS[dims])}")
-    param = None if affine else False
-
-    if kind == "none":
-        return nn.Identity()
-    if kind == "bn":
-        return _BATCH_NORMS[dims](num_channels, momentum=momentum, epsilon=epsilon, weight_attr=param,
-                                  bias_attr=param, data_format=data_format)
-    if kind == "sync_bn":
-        return nn.SyncBatchNorm(num_channels, momentum=momentum, epsilon=epsilon, weight_attr=param,
-                                bias_attr=param, data_format=data_format)
-    if kind == "gn":
-        if not isinstance(groups, int) or groups < 1 or num_channels % groups:
-            raise ValueError(f"GroupNorm: num_channels={num_channels} is not divisible by groups={groups}; "
-                             f"use groups={_suggest_groups(num_channels, groups)} (a divisor of {num_channels})")
-        return _group_norm(groups, num_channels, epsilon, param, data_format)
-    if kind == "ln":
-        if dims == 1:
-            return nn.LayerNorm(num_channels, epsilon=epsilon, weight_attr=param, bias_attr=param)
-        return _group_norm(1, num_channels, epsilon, param, data_format)
-    # kind == "in"
-    if data_format in _CHANNELS_LAST:
-        return _group_norm(num_channels, num_channels, epsilon, param, data_format)
-    return _INSTANCE_NORMS[dims](num_channels, epsilon=epsilon, weight_attr=param, bias_attr=param,
-                                 data_format=data_format)
+    return data_format
 
 
-def _group_norm(groups, num_channels, epsilon, param, data_format):
-    if data_format == "NC":
-        data_format = "NCL"
-    return nn.GroupNorm(groups, num_channels, epsilon=epsilon, weight_attr=param, bias_attr=param,
-                        data_format=data_format)
-
+# The only place that reads Paddle's private norm-layer attributes.
 
 def is_batch_norm(layer):
     """True for the batch-norm layers that keep running statistics (BatchNorm1D/2D/3D, SyncBatchNorm)."""
     return isinstance(layer, nn.layer.norm._BatchNormBase)
+
+
+def is_norm(layer):
+    """True for every normalization layer the norm factory can build."""
+    return isinstance(layer, (nn.layer.norm._BatchNormBase, nn.GroupNorm, nn.LayerNorm,
+                              nn.layer.norm._InstanceNormBase))
+
+
+def _require_batch_norm(layer):
+    if not is_batch_norm(layer):
+        raise TypeError(f"{type(layer).__name__} is not a batch norm: it keeps no running statistics")
+
+
+def running_stats(layer):
+    """A batch norm's ``(running_mean, running_variance)`` buffers (Paddle's biased variance); in place."""
+    _require_batch_norm(layer)
+    return layer._mean, layer._variance
+
+
+def set_running_stats(layer, mean, variance):
+    """Overwrite a batch norm's running mean and variance (tensors or arrays of shape [C])."""
+    _require_batch_norm(layer)
+    layer._mean.set_value(mean)
+    layer._variance.set_value(variance)
+
+
+def bn_momentum(layer):
+    """A batch norm's momentum (Paddle's convention: the weight of the old running value)."""
+    _require_batch_norm(layer)
+    return layer._momentum
+
+
+def set_bn_momentum(layer, momentum):
+    _require_batch_norm(layer)
+    layer._momentum = momentum
+
+
+def norm_epsilon(layer):
+    """The epsilon a norm layer adds to the variance."""
+    return layer._epsilon
+
+
+def norm_groups(layer):
+    """The number of groups of a GroupNorm."""
+    return layer._num_groups
