@@ -1,4 +1,4 @@
-"""Data sets read tiny files built here in the exact real formats; transforms; the sampler."""
+"""Data sets read tiny files built here in the exact real formats; transforms and sampling, in pixels."""
 import gzip
 import io
 import pickle
@@ -10,11 +10,11 @@ import paddle
 import pytest
 from PIL import Image
 
-from ppnorm.data import DataError, EpochBatchSampler, build_dataloader, build_dataset, build_transforms
+from ppnorm.data import EpochBatchSampler, build_dataloader, build_dataset, build_transforms
 
 
 def test_digits_default_split():
-    train, test = build_dataset({"name": "digits", "split": "train"}), build_dataset({"name": "digits", "split": "test"})
+    train, test = (build_dataset({"name": "digits", "split": split}) for split in ("train", "test"))
     assert (len(train), len(test)) == (1437, 360)
     assert np.bincount(test.labels).min() >= 35  # stratified: 35-37 of each digit
     image, label = train[0]
@@ -78,20 +78,6 @@ def test_cifar100_fine_and_coarse(tmp_path):
     assert len(fine) == 6 and fine[0][0].shape == (3, 32, 32)
 
 
-def test_cifar_missing_and_corrupt_files_are_one_line_errors(tmp_path):
-    with pytest.raises(DataError, match=r"cifar10: file not found: .*nope.tar.gz \(expected cifar-10-python.tar.gz"):
-        build_dataset({"name": "cifar10", "data_file": str(tmp_path / "nope.tar.gz")})
-    bad = tmp_path / "cifar-10-python.tar.gz"
-    bad.write_bytes(b"this is not a tar file")
-    with pytest.raises(DataError, match=r"is not a readable cifar-10-python.tar.gz") as err:
-        build_dataset({"name": "cifar10", "data_file": str(bad)})
-    assert "\n" not in str(err.value)
-    other = str(tmp_path / "c100.tar.gz")
-    make_cifar100(other)
-    with pytest.raises(DataError, match="KeyError"):
-        build_dataset({"name": "cifar10", "data_file": other})
-
-
 # ------------------------------------------------------------------ MNIST
 def _idx(array, magic):
     header = struct.pack(">i", magic) + b"".join(struct.pack(">i", d) for d in array.shape)
@@ -122,16 +108,6 @@ def test_mnist_idx_files(tmp_path, name, compress):
     np.testing.assert_allclose(test[2][0][0], raw[2] / 255.0, atol=1e-7)
     assert test[2][1] == files["t10k-labels-idx1-ubyte"][8 + 2]
     assert (test.classes[0] == "T-shirt/top") == (name == "fashion_mnist")
-
-
-def test_mnist_errors_name_the_file(tmp_path):
-    with pytest.raises(DataError, match=r"mnist: file not found: .*train-images-idx3-ubyte.gz"):
-        build_dataset({"name": "mnist", "data_dir": str(tmp_path)})
-    make_mnist(tmp_path)
-    with gzip.open(tmp_path / "train-labels-idx1-ubyte.gz", "wb") as handle:
-        handle.write(_idx(np.zeros(5), 2051))  # an images magic number in the labels file
-    with pytest.raises(DataError, match=r"train-labels-idx1-ubyte.gz is not a valid idx file \(magic number 2051"):
-        build_dataset({"name": "mnist", "data_dir": str(tmp_path)})
 
 
 # ------------------------------------------------------------------ image files
@@ -169,15 +145,10 @@ def test_transforms_values():
         build_transforms([{"RandomCrop": {"sizes": 4}}])
 
 
-def test_sampler_is_a_function_of_seed_and_epoch_and_covers_all_ranks():
-    batches = lambda **kw: list(EpochBatchSampler(10, 3, **kw))  # noqa: E731
-    assert batches(shuffle=True, seed=1) == batches(shuffle=True, seed=1)
-    assert batches(shuffle=True, seed=1) != batches(shuffle=True, seed=2)
+def test_sampler_skips_batches_and_covers_all_ranks():
     sampler = EpochBatchSampler(10, 3, shuffle=True, seed=1)
-    sampler.set_epoch(4)
-    full = list(sampler)
     sampler.set_epoch(4, skip_batches=2)
-    assert list(sampler) == full[2:] and len(sampler) == 2
+    assert len(sampler) == len(list(sampler)) == 2
     ranks = [EpochBatchSampler(10, 2, shuffle=True, rank=r, nranks=3) for r in range(3)]
     seen = [i for s in ranks for batch in s for i in batch]
     assert len(seen) == 12 and set(seen) == set(range(10))  # 2 padded samples, every rank 4
@@ -185,37 +156,17 @@ def test_sampler_is_a_function_of_seed_and_epoch_and_covers_all_ranks():
     assert len(list(EpochBatchSampler(10, 3, drop_last=True))) == 3
 
 
-def test_augmentation_depends_only_on_seed_epoch_and_index():
-    section = {"dataset": {"name": "digits"}, "transforms": [{"RandomCrop": {"size": 8, "padding": 2}}],
-               "batch_size": 16, "shuffle": True}
-    loader, sampler, data = build_dataloader(section, seed=3)
-    data.set_epoch(1)
-    sampler.set_epoch(1)
-    first = [(x.numpy(), i.numpy()) for x, _, i in loader]
-    sampler.set_epoch(1, skip_batches=5)
-    resumed = [(x.numpy(), i.numpy()) for x, _, i in loader]
-    for (x1, i1), (x2, i2) in zip(first[5:], resumed):
-        np.testing.assert_array_equal(i1, i2)
-        np.testing.assert_array_equal(x1, x2)
-    epoch1 = [data[i][0] for i in range(20)]
-    data.set_epoch(2)
-    changed = sum(not np.array_equal(a, data[i][0]) for i, a in enumerate(epoch1))
-    assert changed >= 15  # a new epoch draws new crops (the same one with probability 1/25)
-
-
 # ------------------------------------------------------------------ data semantics, in pixels (numpy reference)
 def _crops(image, padding, size, fill=0.0):
     """Every crop RandomCrop may return, by (top, left), cut from numpy's own padding."""
-    padded = np.pad(image, ((0, 0), (padding, padding), (padding, padding)), constant_values=fill)
-    h, w = size
-    return {(t, c): padded[:, t:t + h, c:c + w]
-            for t in range(padded.shape[1] - h + 1) for c in range(padded.shape[2] - w + 1)}
+    padded, (h, w) = np.pad(image, ((0, 0), (padding, padding), (padding, padding)), constant_values=fill), size
+    return {(t, c): padded[:, t:t + h, c:c + w] for t in range(padded.shape[1] - h + 1)
+            for c in range(padded.shape[2] - w + 1)}
 
 
 def _offset(crops, out):
-    matches = [k for k, crop in crops.items() if np.array_equal(crop, out)]
-    assert len(matches) == 1, matches
-    return matches[0]
+    (match,) = [k for k, crop in crops.items() if np.array_equal(crop, out)]  # exactly one crop matches
+    return match
 
 
 def test_random_crop_reaches_every_offset_and_the_full_padded_size():
@@ -241,9 +192,9 @@ def _loader(transforms=(), seed=5, layout="NCHW", workers=0):
     return build_dataloader(section, seed=seed, layout=layout)
 
 
-def _epoch(loader, sampler, data, epoch):
-    """One epoch's (images, labels, indices), batches concatenated."""
-    sampler.set_epoch(epoch)
+def _epoch(loader, sampler, data, epoch, skip=0):
+    """One epoch's (images, labels, indices) from batch ``skip`` on, batches concatenated."""
+    sampler.set_epoch(epoch, skip)
     data.set_epoch(epoch)
     return [np.concatenate(field) for field in zip(*[[t.numpy() for t in batch] for batch in loader])]
 
@@ -260,6 +211,12 @@ def test_each_epoch_has_a_new_order_reproducible_from_the_seed():
     assert not np.array_equal(orders[0], orders[1]) and not np.array_equal(orders[1], orders[2])
     np.testing.assert_array_equal(_epoch(*_loader(), 1)[2], orders[1])  # a new run, the same seed
     assert not np.array_equal(_epoch(*_loader(seed=6), 1)[2], orders[1])
+
+
+def test_a_resumed_epoch_sees_the_batches_an_uninterrupted_one_would():
+    loader, sampler, data = _loader([{"RandomCrop": {"size": 5, "padding": 2}}])
+    for full, resumed in zip(_epoch(loader, sampler, data, 1), _epoch(loader, sampler, data, 1, skip=2)):
+        np.testing.assert_array_equal(full[16:], resumed)  # 2 batches of 8 left out
 
 
 def test_augmentation_differs_across_samples_and_epochs():

@@ -4,12 +4,15 @@ Before the data pipeline read batches in the calling thread, most of these cases
 every run here is a subprocess with a timeout. The table cases share one subprocess (the runner
 at the bottom of this file) to pay for Paddle's import once.
 """
+import contextlib
+import io
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import traceback
 
 import numpy as np
 import pytest
@@ -17,7 +20,7 @@ import yaml
 from PIL import Image
 
 from ppnorm.data import DataError, align_classes, build_dataset
-from test_data import _idx, make_mnist
+from test_data import _idx, make_cifar100, make_mnist
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TIMEOUT = 60
@@ -35,17 +38,8 @@ def _folders(tmp, names=("train", "eval"), classes=("a", "b")):
                 _png(tmp / name / c / f"{i}.png", seed=i)
 
 
-def _fill(value, tmp):
-    """``value`` with ``{t}`` in every string replaced by the temporary directory."""
-    if isinstance(value, dict):
-        return {k: _fill(v, tmp) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_fill(v, tmp) for v in value]
-    return value.replace("{t}", str(tmp)) if isinstance(value, str) else value
-
-
 def _config(tmp, name, train=None, eval=None, workers=0, **glob):
-    """A tiny simple_cnn run on ``{t}/train`` and ``{t}/eval``; ``train``/``eval`` update the loaders."""
+    """A simple_cnn run on ``{t}/train`` and ``{t}/eval``, ``{t}`` being ``tmp``; ``train``/``eval`` update loaders."""
     loaders = {mode: {"batch_size": 4, "num_workers": workers, "shuffle": mode == "Train",
                       "dataset": {"name": "image_folder", "root": f"{{t}}/{mode.lower()}"}, **(update or {})}
                for mode, update in (("Train", train), ("Eval", eval))}
@@ -55,7 +49,7 @@ def _config(tmp, name, train=None, eval=None, workers=0, **glob):
               "Optimizer": {"name": "Momentum", "momentum": 0.9, "lr": {"name": "Cosine", "learning_rate": 0.1}},
               "DataLoader": loaders}
     path = tmp / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(_fill(config, tmp)))
+    path.write_text(yaml.safe_dump(config).replace("{t}", str(tmp)))
     return str(path)
 
 
@@ -82,7 +76,7 @@ def test_truncated_image_ends_the_run_with_one_line(tmp_path, workers, split):
     _, stderr = process.communicate(timeout=TIMEOUT)
     assert time.monotonic() - start < 30
     where = "Train" if split == "train" else "Eval"  # sample 6: a/0-3, b/0, b/1, then b/2
-    _assert_one_line_error(process.returncode, stderr, f"DataLoader.{where}.dataset: sample 6", str(bad), "cannot decode")
+    _assert_one_line_error(process.returncode, stderr, f"{where}.dataset: sample 6", str(bad), "cannot decode")
 
 
 def test_ctrl_c_with_workers_saves_latest_and_exits(tmp_path):
@@ -120,7 +114,7 @@ CASES = {  # name: (config options, files to write, fragments of the error line;
     "label_beyond_classes": ({"eval": _list("named.txt", class_names=["a", "b"])}, {"named.txt": b"a/0.png 2\n"},
                              ["named.txt (2 class_names): sample 0 has label 2, outside 0..1"]),
     "random_crop_too_large": (_transform({"RandomCrop": {"size": 11, "padding": 1}}), {},
-                              ["Train.dataset: sample 0", "RandomCrop: size 11x11 is larger than the padded image 10x10"]),
+                              ["Train.dataset: sample 0", "size 11x11 is larger than the padded image 10x10"]),
     "center_crop_too_large": ({"eval": {"transforms": [{"CenterCrop": {"size": [9, 4]}}]}}, {},
                               ["Eval.dataset: sample 0", "CenterCrop: size 9x4 is larger than the image 8x8"]),
     "normalize_channels": ({"train": {"dataset": {"name": "image_folder", "root": "{t}/train", "mode": "L"},
@@ -199,8 +193,25 @@ def test_image_file_errors(tmp_path):
         files[0]
 
 
-def test_mnist_labels_beyond_nine_name_the_file(tmp_path):
+def test_cifar_missing_and_corrupt_files_are_one_line_errors(tmp_path):
+    with pytest.raises(DataError, match=r"cifar10: file not found: .*nope.tar.gz \(expected cifar-10-python.tar.gz"):
+        build_dataset({"name": "cifar10", "data_file": str(tmp_path / "nope.tar.gz")})
+    bad = tmp_path / "cifar-10-python.tar.gz"
+    bad.write_bytes(b"this is not a tar file")
+    with pytest.raises(DataError, match=r"is not a readable cifar-10-python.tar.gz \(ReadError: [^\n]*$"):
+        build_dataset({"name": "cifar10", "data_file": str(bad)})
+    make_cifar100(str(tmp_path / "c100.tar.gz"))
+    with pytest.raises(DataError, match="KeyError"):
+        build_dataset({"name": "cifar10", "data_file": str(tmp_path / "c100.tar.gz")})
+
+
+def test_mnist_errors_name_the_file(tmp_path):
+    with pytest.raises(DataError, match=r"mnist: file not found: .*train-images-idx3-ubyte.gz"):
+        build_dataset({"name": "mnist", "data_dir": str(tmp_path)})
     make_mnist(tmp_path, compress=False)
+    (tmp_path / "train-labels-idx1-ubyte").write_bytes(_idx(np.zeros(5), 2051))  # an images magic number
+    with pytest.raises(DataError, match=r"train-labels-idx1-ubyte is not a valid idx file \(magic number 2051"):
+        build_dataset({"name": "mnist", "data_dir": str(tmp_path)})
     (tmp_path / "t10k-labels-idx1-ubyte").write_bytes(_idx(np.array([3, 10, 1]), 2049))
     with pytest.raises(DataError, match=r"mnist: .*t10k-labels-idx1-ubyte: sample 1 has label 10, outside 0..9"):
         build_dataset({"name": "mnist", "data_dir": str(tmp_path), "split": "test"})
@@ -220,10 +231,6 @@ def test_eval_classes_are_matched_by_name(tmp_path):
 
 def _runner(configs):
     """Subprocess side: each config through the training tool's entry point; one JSON line per case."""
-    import contextlib
-    import io
-    import traceback
-
     sys.path.insert(0, ROOT)
     from ppnorm.engine.cli import train_main
 
