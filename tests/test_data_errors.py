@@ -218,15 +218,15 @@ def test_mnist_errors_name_the_file(tmp_path):
 
 
 def test_eval_classes_are_matched_by_name(tmp_path):
-    _folders(tmp_path, ("train",), ("a", "b", "c"))
-    _folders(tmp_path, ("eval",), ("a", "c"))
-    _folders(tmp_path, ("other",), ("a", "d"))
+    for name, classes in (("train", "abc"), ("eval", "ac"), ("other", "ad")):
+        _folders(tmp_path, (name,), classes)
     train, evaluation, other = (build_dataset({"name": "image_folder", "root": str(tmp_path / n)})
                                 for n in ("train", "eval", "other"))
-    assert list(align_classes(train, evaluation).labels) == [0] * 4 + [2] * 4  # 'c' is class 2, not 1
-    assert evaluation.classes == ["a", "b", "c"]
+    assert list(align_classes(train, evaluation).labels) == [0] * 4 + [2] * 4 and evaluation.classes == list("abc")
     with pytest.raises(DataError, match=r"DataLoader.Eval.dataset has class\(es\) 'd' that DataLoader.Train"):
         align_classes(train, other)
+    with pytest.raises(DataError, match=r"model of 2 classes\): sample 4 has label 2, outside 0..1"):
+        align_classes(train, evaluation, num_classes=2)
 
 
 def _runner(configs):

@@ -85,11 +85,13 @@ class ArrayDataset(ImageDataset):
         return self.images[index]
 
 
-def align_classes(train, evaluation, where="DataLoader.Eval.dataset", train_where="DataLoader.Train.dataset"):
+def align_classes(train, evaluation, num_classes=None, where="DataLoader.Eval.dataset",
+                  train_where="DataLoader.Train.dataset"):
     """Relabel ``evaluation`` by class name so its labels mean the train set's classes.
 
-    Eval classes the train set lacks are refused (a model cannot predict them). Call this once
-    both data sets are built and before training or evaluating.
+    Eval classes the train set lacks are refused (a model cannot predict them), and with
+    ``num_classes`` (the model's) every relabelled eval label must be below it. Call this once
+    both data sets are built, before training starts.
     """
     known = {name: label for label, name in enumerate(train.classes)}
     unknown = [name for name in evaluation.classes if name not in known]
@@ -100,4 +102,6 @@ def align_classes(train, evaluation, where="DataLoader.Eval.dataset", train_wher
     mapping = np.asarray([known[name] for name in evaluation.classes], dtype="int64")
     evaluation.labels = mapping[np.asarray(evaluation.labels, dtype="int64")]
     evaluation.classes = list(train.classes)
+    if num_classes is not None:
+        check_label_range(evaluation.labels, num_classes, f"{where} (for a model of {num_classes} classes)")
     return evaluation
