@@ -1,8 +1,10 @@
 """Data sets (digits, CIFAR, MNIST, image folders, file lists, synthetic), transforms and loaders."""
 from . import cifar, digits, folder, mnist, synthetic  # noqa: F401  (registers the data sets)
-from .base import DATASETS, ArrayDataset, DataError, ImageDataset
+from .base import DATASETS, ArrayDataset, DataError, ImageDataset, align_classes, check_label_range
+from .loader import BatchLoader
 from .pipeline import EpochBatchSampler, TransformedDataset, build_dataloader, build_dataset
 from .transforms import TRANSFORMS, build_transforms
 
-__all__ = ["DATASETS", "TRANSFORMS", "ArrayDataset", "DataError", "EpochBatchSampler", "ImageDataset",
-           "TransformedDataset", "build_dataloader", "build_dataset", "build_transforms"]
+__all__ = ["DATASETS", "TRANSFORMS", "ArrayDataset", "BatchLoader", "DataError", "EpochBatchSampler", "ImageDataset",
+           "TransformedDataset", "align_classes", "build_dataloader", "build_dataset", "build_transforms",
+           "check_label_range"]

@@ -25,6 +25,25 @@ def require_file(dataset, path, expected):
     return path
 
 
+def check_label_range(labels, num_classes, where):
+    """Raise a :class:`DataError` naming the first label outside ``[0, num_classes)``."""
+    labels = np.asarray(labels)
+    bad = np.flatnonzero((labels < 0) | (labels >= num_classes))
+    if len(bad):
+        raise DataError(f"{where}: sample {bad[0]} has label {labels[bad[0]]}, outside 0..{num_classes - 1} "
+                        f"({len(bad)} such label(s)); labels must be class indices")
+
+
+def check_finite(images, where):
+    """Raise a :class:`DataError` naming the first sample of ``images`` [N, ...] holding NaN or Inf."""
+    flat = np.asarray(images).reshape(len(images), -1)
+    bad = np.flatnonzero(~np.isfinite(flat).all(axis=1))
+    if len(bad):
+        count = int((~np.isfinite(flat[bad[0]])).sum())
+        raise DataError(f"{where}: sample {bad[0]} holds {count} NaN/Inf value(s) ({len(bad)} such sample(s)); "
+                        f"the input data must be finite")
+
+
 class ImageDataset(paddle.io.Dataset):
     """Subclasses set ``self.labels`` and ``self.classes`` and implement ``load_image(index)``."""
 
@@ -33,6 +52,10 @@ class ImageDataset(paddle.io.Dataset):
 
     def load_image(self, index):
         raise NotImplementedError
+
+    def describe(self, index):
+        """Where sample ``index`` comes from, for error messages: its file where there is one."""
+        return ""
 
     @property
     def num_classes(self):
@@ -46,12 +69,39 @@ class ImageDataset(paddle.io.Dataset):
 
 
 class ArrayDataset(ImageDataset):
-    """A data set held in memory as a [N, C, H, W] float32 array in [0, 1]."""
+    """A data set held in memory as a [N, C, H, W] float32 array in [0, 1]; refuses NaN/Inf and bad labels."""
 
-    def __init__(self, images, labels, classes):
+    def __init__(self, images, labels, classes, source=None):
         self.images = np.ascontiguousarray(images, dtype="float32")
         self.labels = np.asarray(labels, dtype="int64")
         self.classes = list(classes)
+        where = source or type(self).__name__
+        if len(self.images) != len(self.labels):
+            raise DataError(f"{where}: {len(self.images)} images but {len(self.labels)} labels")
+        check_finite(self.images, where)
+        check_label_range(self.labels, len(self.classes), where)
 
     def load_image(self, index):
         return self.images[index]
+
+
+def align_classes(train, evaluation, num_classes=None, where="DataLoader.Eval.dataset",
+                  train_where="DataLoader.Train.dataset"):
+    """Relabel ``evaluation`` by class name so its labels mean the train set's classes.
+
+    Eval classes the train set lacks are refused (a model cannot predict them), and with
+    ``num_classes`` (the model's) every relabelled eval label must be below it. Call this once
+    both data sets are built, before training starts.
+    """
+    known = {name: label for label, name in enumerate(train.classes)}
+    unknown = [name for name in evaluation.classes if name not in known]
+    if unknown:
+        raise DataError(f"{where} has class(es) {', '.join(map(repr, unknown[:5]))} that {train_where} lacks "
+                        f"(train classes: {', '.join(map(str, train.classes[:20]))}); "
+                        f"remove them or add them to the training data")
+    mapping = np.asarray([known[name] for name in evaluation.classes], dtype="int64")
+    evaluation.labels = mapping[np.asarray(evaluation.labels, dtype="int64")]
+    evaluation.classes = list(train.classes)
+    if num_classes is not None:
+        check_label_range(evaluation.labels, num_classes, f"{where} (for a model of {num_classes} classes)")
+    return evaluation

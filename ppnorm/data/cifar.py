@@ -41,14 +41,18 @@ def read_cifar(kind, data_file, split, label_key=b"labels", names_key=b"label_na
 class Cifar10(ArrayDataset):
     """CIFAR-10: 50000 train / 10000 test 32x32 colour images in 10 classes."""
 
+    name = "cifar10"
+
     def __init__(self, data_file, split="train"):
         check_split("cifar10", split)
         images, labels, names = read_cifar("cifar10", data_file, split)
-        super().__init__(images.astype("float32") / 255.0, labels, names)
+        super().__init__(images.astype("float32") / 255.0, labels, names, f"{self.name}: {data_file}")
 
 
 class Cifar100(ArrayDataset):
     """CIFAR-100 with ``label_type`` ``fine`` (100 classes) or ``coarse`` (20 super-classes)."""
+
+    name = "cifar100"
 
     def __init__(self, data_file, split="train", label_type="fine"):
         check_split("cifar100", split)
@@ -56,7 +60,7 @@ class Cifar100(ArrayDataset):
             raise ValueError(f"cifar100: label_type must be 'fine' or 'coarse', got '{label_type}'")
         images, labels, names = read_cifar("cifar100", data_file, split, f"{label_type}_labels".encode(),
                                            f"{label_type}_label_names".encode())
-        super().__init__(images.astype("float32") / 255.0, labels, names)
+        super().__init__(images.astype("float32") / 255.0, labels, names, f"{self.name}: {data_file}")
 
 
 DATASETS.register("cifar10", Cifar10)

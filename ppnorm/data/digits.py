@@ -24,7 +24,7 @@ class Digits(ArrayDataset):
         images = (data.images[chosen] / 16.0).astype("float32")[:, None]
         if resize:
             images = np.stack([Resize(resize)(image, None) for image in images])
-        super().__init__(images, data.target[chosen], [str(d) for d in range(10)])
+        super().__init__(images, data.target[chosen], [str(d) for d in range(10)], "digits")
 
 
 DATASETS.register("digits", Digits)

@@ -2,22 +2,29 @@
 import os
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
-from .base import DATASETS, DataError, ImageDataset
+from .base import DATASETS, DataError, ImageDataset, check_label_range
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".pgm", ".tif", ".tiff", ".webp")
+HIGH_DEPTH_MODES = ("I", "F")  # 16/32-bit integer and float images: converting to 8 bits would clip them
 
 
 def load_image_file(path, mode="RGB"):
-    """Decode an image file to CHW float32 in [0, 1]."""
+    """Decode an image file to CHW float32 in [0, 1], converting its mode (CMYK, palette, ...) to ``mode``."""
     try:
         with Image.open(path) as image:
+            if image.mode.startswith(HIGH_DEPTH_MODES):
+                raise DataError(f"image {path} has mode {image.mode} (16/32-bit); save it as 8-bit RGB or L")
             array = np.asarray(image.convert(mode), dtype="float32") / 255.0
     except FileNotFoundError:
         raise DataError(f"image file not found: {path}") from None
-    except (UnidentifiedImageError, OSError) as error:
-        raise DataError(f"cannot decode image {path} ({error}); expected one of {', '.join(IMAGE_EXTENSIONS)}") from None
+    except DataError:
+        raise
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
+        detail = str(error).replace(f" '{path}'", "").splitlines()[0] if str(error) else ""
+        raise DataError(f"cannot decode image {path} ({type(error).__name__}: {detail}); expected an intact "
+                        f"{', '.join(IMAGE_EXTENSIONS)} file") from None
     return array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
 
 
@@ -29,6 +36,9 @@ class _FileDataset(ImageDataset):
 
     def load_image(self, index):
         return load_image_file(self.paths[index], self.mode)
+
+    def describe(self, index):
+        return f"file {self.paths[index]}"
 
 
 class ImageFolder(_FileDataset):
@@ -52,6 +62,41 @@ class ImageFolder(_FileDataset):
         self.labels = np.asarray(labels, dtype="int64")
 
 
+def read_list_lines(list_file):
+    """The lines of a UTF-8 text file (a byte-order mark is dropped); a one-line error names a bad line."""
+    with open(list_file, "rb") as handle:
+        raw = handle.read()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = raw[:error.start].count(b"\n") + 1
+        raise DataError(f"file_list: {list_file} line {line} is not UTF-8 text (byte 0x{raw[error.start]:02x}); "
+                        f"save the list as UTF-8") from None
+    return text.splitlines()
+
+
+def parse_list(list_file, root):
+    """``path label`` lines -> (paths, labels); each path must name an existing file."""
+    paths, labels = [], []
+    for number, line in enumerate(read_list_lines(list_file), 1):
+        if not line.strip():
+            continue
+        parts = line.rsplit(maxsplit=1)
+        if len(parts) != 2 or not parts[1].lstrip("-").isdigit():
+            raise DataError(f"file_list: {list_file} line {number}: expected 'path label', got {line.strip()!r}")
+        path, label = os.path.join(root, parts[0].strip()), int(parts[1])
+        if label < 0:
+            raise DataError(f"file_list: {list_file} line {number}: label {label} is negative; labels are 0..K-1")
+        if not os.path.isfile(path):
+            raise DataError(f"file_list: {list_file} line {number}: image file not found: {path} "
+                            f"(paths are relative to root={root!r})")
+        paths.append(path)
+        labels.append(label)
+    if not labels:
+        raise DataError(f"file_list: {list_file} has no 'path label' lines")
+    return paths, np.asarray(labels, dtype="int64")
+
+
 class FileList(_FileDataset):
     """A PaddleClas list file: one ``relative/path.jpg label`` per line, paths relative to ``root``."""
 
@@ -59,20 +104,9 @@ class FileList(_FileDataset):
         super().__init__(mode)
         if not os.path.isfile(list_file):
             raise DataError(f"file_list: list file not found: {list_file} (expected lines 'path label')")
-        self.paths, labels = [], []
-        with open(list_file, encoding="utf-8") as handle:
-            for number, line in enumerate(handle, 1):
-                if not line.strip():
-                    continue
-                parts = line.rsplit(maxsplit=1)
-                if len(parts) != 2 or not parts[1].lstrip("-").isdigit():
-                    raise DataError(f"file_list: {list_file} line {number}: expected 'path label', got {line.strip()!r}")
-                self.paths.append(os.path.join(root, parts[0].strip()))
-                labels.append(int(parts[1]))
-        if not labels:
-            raise DataError(f"file_list: {list_file} has no 'path label' lines")
-        self.labels = np.asarray(labels, dtype="int64")
+        self.paths, self.labels = parse_list(list_file, root)
         self.classes = list(class_names) if class_names else [str(i) for i in range(int(self.labels.max()) + 1)]
+        check_label_range(self.labels, len(self.classes), f"file_list: {list_file} ({len(self.classes)} class_names)")
 
 
 DATASETS.register("image_folder", ImageFolder)

@@ -52,10 +52,12 @@ class MNIST(ArrayDataset):
         check_split(self.name, split)
         image_stem, label_stem = _FILES[split]
         images = read_idx(self.name, _find(self.name, data_dir, image_stem), _IMAGE_MAGIC)
-        labels = read_idx(self.name, _find(self.name, data_dir, label_stem), _LABEL_MAGIC)
+        label_file = _find(self.name, data_dir, label_stem)
+        labels = read_idx(self.name, label_file, _LABEL_MAGIC)
         if len(images) != len(labels):
             raise DataError(f"{self.name}: {len(images)} images but {len(labels)} labels in {data_dir}")
-        super().__init__(images[:, None].astype("float32") / 255.0, labels.astype("int64"), self.class_names)
+        super().__init__(images[:, None].astype("float32") / 255.0, labels.astype("int64"), self.class_names,
+                         f"{self.name}: {label_file}")
 
 
 class FashionMNIST(MNIST):

@@ -1,4 +1,4 @@
-"""From a DataLoader config section to a paddle.io.DataLoader: transforms, sampling, batching.
+"""From a DataLoader config section to a batch loader: transforms, sampling, batching.
 
 Reproducibility: the shuffle order is a function of (seed, epoch) and each sample's augmentation
 of (seed, epoch, index), so a run resumed at any step sees exactly the batches an uninterrupted
@@ -9,7 +9,8 @@ import math
 import numpy as np
 import paddle
 
-from .base import DATASETS
+from .base import DATASETS, DataError
+from .loader import BatchLoader
 from .transforms import build_transforms
 
 
@@ -22,15 +23,18 @@ class TransformedDataset(paddle.io.Dataset):
     """Yields ``(image, label, index)``; the index lets distributed evaluation drop padded samples.
 
     Images come out CHW (``layout="NCHW"``) or HWC (``layout="NHWC"``, for models built with that data format).
+    Any failure, and an image holding NaN or Inf, is a one-line :class:`DataError` naming ``where``,
+    the sample index and its file.
     """
 
-    def __init__(self, dataset, transform, seed=0, layout="NCHW"):
+    def __init__(self, dataset, transform, seed=0, layout="NCHW", where="dataset"):
         if layout not in ("NCHW", "NHWC"):
             raise ValueError(f"layout must be 'NCHW' or 'NHWC', got '{layout}'")
         self.dataset = dataset
         self.transform = transform
         self.seed = seed
         self.layout = layout
+        self.where = where
         self.epoch = 0
 
     def set_epoch(self, epoch):
@@ -39,10 +43,25 @@ class TransformedDataset(paddle.io.Dataset):
     def __len__(self):
         return len(self.dataset)
 
+    def describe(self, index, message=""):
+        """``where: sample i (file f)``; the file is left out when ``message`` already names it."""
+        origin = self.dataset.describe(index) if hasattr(self.dataset, "describe") else ""
+        named = not origin or origin.split(" ", 1)[-1] in message
+        return f"{self.where}: sample {index}" + ("" if named else f" ({origin})")
+
     def __getitem__(self, index):
-        image, label = self.dataset[index]
-        rng = np.random.default_rng([self.seed, self.epoch, index])
-        return to_layout(self.transform(image, rng), self.layout), np.int64(label), np.int64(index)
+        try:
+            image, label = self.dataset[index]
+            image = self.transform(image, np.random.default_rng([self.seed, self.epoch, index]))
+        except Exception as error:  # noqa: BLE001  (whatever went wrong, name the sample)
+            message = str(error).splitlines()[0] if str(error) else type(error).__name__
+            if not isinstance(error, (DataError, ValueError)):
+                message = f"{type(error).__name__}: {message}"
+            raise DataError(f"{self.describe(index, message)}: {message}") from None
+        if not np.isfinite(image).all():
+            raise DataError(f"{self.describe(index)}: {int((~np.isfinite(image)).sum())} NaN/Inf value(s) after the "
+                            f"transforms; the input data must be finite")
+        return to_layout(image, self.layout), np.int64(label), np.int64(index)
 
 
 class EpochBatchSampler(paddle.io.BatchSampler):
@@ -98,13 +117,16 @@ def build_dataset(spec, where="dataset"):
 def build_dataloader(section, seed=0, rank=0, nranks=1, where="DataLoader", layout="NCHW"):
     """A DataLoader config section (dataset, transforms, batch_size, ...) -> (loader, sampler, dataset).
 
-    ``layout`` is the model's data format: ``NHWC`` batches are [N, H, W, C].
+    ``layout`` is the model's data format: ``NHWC`` batches are [N, H, W, C]. The first sample goes
+    through the transforms at once, so a transform that does not fit the images fails here.
     """
     dataset = build_dataset(section["dataset"], f"{where}.dataset")
     transformed = TransformedDataset(dataset, build_transforms(section.get("transforms"), f"{where}.transforms"),
-                                     seed, layout)
+                                     seed, layout, f"{where}.dataset")
+    if len(transformed) == 0:
+        raise DataError(f"{where}.dataset has no samples")
+    transformed[0]
     sampler = EpochBatchSampler(len(dataset), section["batch_size"], section.get("shuffle", False),
                                 section.get("drop_last", False), seed, rank, nranks)
-    loader = paddle.io.DataLoader(transformed, batch_sampler=sampler, num_workers=section.get("num_workers", 0),
-                                  return_list=True)
+    loader = BatchLoader(transformed, sampler, section.get("num_workers", 0))
     return loader, sampler, transformed

@@ -13,7 +13,7 @@ class Synthetic(ArrayDataset):
         labels = sample_rng.integers(0, num_classes, num_samples)
         noise = noise * sample_rng.standard_normal((num_samples, *image_shape)).astype("float32")
         images = np.clip(templates[labels] + noise, 0.0, 1.0)
-        super().__init__(images, labels, [str(i) for i in range(num_classes)])
+        super().__init__(images, labels, [str(i) for i in range(num_classes)], "synthetic")
 
 
 DATASETS.register("synthetic", Synthetic)

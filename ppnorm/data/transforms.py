@@ -2,32 +2,75 @@
 
 Each random transform takes a ``numpy.random.Generator``; the data pipeline derives one per
 (seed, epoch, sample index), so augmentation is the same whatever the order, the number of
-workers, or where a resumed run starts.
+workers, or where a resumed run starts. Parameters are checked when a transform is built
+(``ValueError``); an image a transform cannot handle raises a one-line ``DataError``.
 """
+import numbers
+
 import numpy as np
 from PIL import Image
 
 from ..registry import Registry
+from .base import DataError
 
 TRANSFORMS = Registry("transform")
+MIN_STD = 1e-6  # a smaller Normalize std blows [0, 1] pixels up past any useful float32 range
 
 
-def _pair(size):
-    return (size, size) if isinstance(size, int) else tuple(size)
+def _is_number(value):
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _pair(name, key, size):
+    """A positive int or a [height, width] pair of them -> (height, width)."""
+    pair = (size, size) if not isinstance(size, (list, tuple)) else tuple(size)
+    if len(pair) != 2 or not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) and s > 0
+                                 for s in pair):
+        raise ValueError(f"{name}: {key} must be a positive integer or [height, width], got {size!r}")
+    return int(pair[0]), int(pair[1])
+
+
+def _number(name, key, value, low=-np.inf, high=np.inf):
+    if not _is_number(value) or not low <= value <= high or not np.isfinite(value):
+        raise ValueError(f"{name}: {key} must be a finite number in [{low}, {high}], got {value!r}")
+    return float(value)
+
+
+def _numbers(name, key, values, low=-np.inf):
+    values = list(values) if isinstance(values, (list, tuple)) else [values]
+    if not values or not all(_is_number(v) and np.isfinite(v) and v >= low for v in values):
+        bound = f" (each >= {low:g})" if np.isfinite(low) else ""
+        raise ValueError(f"{name}: {key} must be a finite number or a list of them{bound}, got {values!r}")
+    return np.asarray(values, dtype="float32").reshape(-1, 1, 1)
+
+
+def _range(name, key, values, low, high):
+    if not isinstance(values, (list, tuple)) or len(values) != 2:
+        raise ValueError(f"{name}: {key} must be [low, high], got {values!r}")
+    first, second = (_number(name, key, v, low, high) for v in values)
+    if first > second or second <= 0:
+        raise ValueError(f"{name}: {key} must be [low, high] with 0 < high and low <= high, got {values!r}")
+    return first, second
+
+
+def _size(image):
+    return f"{image.shape[1]}x{image.shape[2]}"
 
 
 class Normalize:
     """(x - mean) / std per channel."""
 
     def __init__(self, mean, std):
-        self.mean = np.asarray(mean, dtype="float32").reshape(-1, 1, 1)
-        self.std = np.asarray(std, dtype="float32").reshape(-1, 1, 1)
-        if np.any(self.std <= 0):
-            raise ValueError(f"Normalize: std must be positive, got {list(std)}")
+        self.mean = _numbers("Normalize", "mean", mean)
+        self.std = _numbers("Normalize", "std", std, MIN_STD)
+        if len(self.mean) != len(self.std) and 1 not in (len(self.mean), len(self.std)):
+            raise ValueError(f"Normalize: {len(self.mean)} mean values but {len(self.std)} std values")
 
     def __call__(self, image, rng):
-        if self.mean.shape[0] not in (1, image.shape[0]):
-            raise ValueError(f"Normalize: {self.mean.shape[0]} mean values for an image with {image.shape[0]} channels")
+        for values in (self.mean, self.std):
+            if values.shape[0] not in (1, image.shape[0]):
+                raise DataError(f"Normalize: {values.shape[0]} mean/std values for an image with {image.shape[0]} "
+                                f"channel(s); give {image.shape[0]} value(s) or 1")
         return (image - self.mean) / self.std
 
 
@@ -35,9 +78,11 @@ class RandomCrop:
     """Pad by ``padding`` pixels (value ``fill``) on every side, then crop ``size`` at a random place."""
 
     def __init__(self, size, padding=0, fill=0.0):
-        self.size = _pair(size)
-        self.padding = padding
-        self.fill = fill
+        self.size = _pair("RandomCrop", "size", size)
+        if not isinstance(padding, numbers.Integral) or isinstance(padding, bool) or padding < 0:
+            raise ValueError(f"RandomCrop: padding must be an integer >= 0, got {padding!r}")
+        self.padding = int(padding)
+        self.fill = _number("RandomCrop", "fill", fill)
 
     def __call__(self, image, rng):
         p = self.padding
@@ -46,24 +91,32 @@ class RandomCrop:
             padded[:, p:-p, p:-p] = image
             image = padded
         h, w = self.size
+        if h > image.shape[1] or w > image.shape[2]:
+            raise DataError(f"RandomCrop: size {h}x{w} is larger than the padded image {_size(image)} "
+                            f"(padding {p}); use a smaller size or more padding")
         top = rng.integers(0, image.shape[1] - h + 1)
         left = rng.integers(0, image.shape[2] - w + 1)
         return image[:, top:top + h, left:left + w]
 
 
 class CenterCrop:
+    """Crop ``size`` from the middle (the extra pixel of an odd difference goes to the bottom/right)."""
+
     def __init__(self, size):
-        self.size = _pair(size)
+        self.size = _pair("CenterCrop", "size", size)
 
     def __call__(self, image, rng):
         h, w = self.size
+        if h > image.shape[1] or w > image.shape[2]:
+            raise DataError(f"CenterCrop: size {h}x{w} is larger than the image {_size(image)}; "
+                            f"put a Resize before it or use a smaller size")
         top, left = (image.shape[1] - h) // 2, (image.shape[2] - w) // 2
         return image[:, top:top + h, left:left + w]
 
 
 class RandomHorizontalFlip:
     def __init__(self, prob=0.5):
-        self.prob = prob
+        self.prob = _number("RandomHorizontalFlip", "prob", prob, 0.0, 1.0)
 
     def __call__(self, image, rng):
         return image[:, :, ::-1] if rng.random() < self.prob else image
@@ -73,13 +126,14 @@ class Resize:
     """Bilinear resize to ``size`` ((h, w), or the shorter side when an int, keeping the aspect ratio)."""
 
     def __init__(self, size):
-        self.size = size
+        self.shorter = not isinstance(size, (list, tuple))
+        self.size = _pair("Resize", "size", size)
 
     def _target(self, h, w):
-        if isinstance(self.size, int):
-            scale = self.size / min(h, w)
+        if self.shorter:
+            scale = self.size[0] / min(h, w)
             return max(1, round(h * scale)), max(1, round(w * scale))
-        return _pair(self.size)
+        return self.size
 
     def __call__(self, image, rng):
         h, w = self._target(*image.shape[1:])
@@ -93,8 +147,9 @@ class RandomResizedCrop:
     """The ImageNet training crop: a random area (``scale``) and aspect ratio, resized to ``size``."""
 
     def __init__(self, size, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3)):
-        self.resize = Resize(_pair(size))
-        self.scale, self.ratio = scale, ratio
+        self.resize = Resize(list(_pair("RandomResizedCrop", "size", size)))
+        self.scale = _range("RandomResizedCrop", "scale", scale, 0.0, 1.0)
+        self.ratio = _range("RandomResizedCrop", "ratio", ratio, 1e-3, 1e3)
 
     def __call__(self, image, rng):
         _, height, width = image.shape
@@ -123,7 +178,9 @@ class Compose:
 
 
 def build_transforms(specs, where="transforms"):
-    """``[{"RandomCrop": {"size": 8, "padding": 1}}, {"Normalize": {...}}]`` -> Compose."""
+    """``[{"RandomCrop": {"size": 8, "padding": 1}}, {"Normalize": {...}}]`` -> Compose (parameters checked)."""
+    if specs is not None and not isinstance(specs, (list, tuple)):
+        raise ValueError(f"{where} must be a list of 'Name: {{options}}' entries, got {specs!r}")
     transforms = []
     for spec in specs or []:
         if isinstance(spec, str):
@@ -132,6 +189,11 @@ def build_transforms(specs, where="transforms"):
             raise ValueError(f"{where}: each entry must be one 'Name: {{options}}' mapping, got {spec!r}")
         (name, options), = spec.items()
         options = options or {}
+        if not isinstance(options, dict):
+            raise ValueError(f"{where}: the options of {name} must be a mapping, got {options!r}")
         TRANSFORMS.check_options(name, options, where=f"{where} {name}")
-        transforms.append(TRANSFORMS.build(name, **options))
+        try:
+            transforms.append(TRANSFORMS.build(name, **options))
+        except (ValueError, TypeError) as error:
+            raise ValueError(f"{where}: {error}") from None
     return Compose(transforms)

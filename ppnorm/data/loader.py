@@ -1,0 +1,112 @@
+"""Batches from a data set without hangs: a sample's error reaches the main thread at once.
+
+``paddle.io.DataLoader`` reads batches in a background thread even with ``num_workers=0``; an
+exception there is printed inside that thread and the training process waits forever, deaf to
+Ctrl-C. :class:`BatchLoader` reads in the calling thread (``num_workers=0``) or in a pool of
+forked worker processes, whose first error is raised in the main process while the pool is shut
+down. Batches are what ``paddle.io.DataLoader`` with the default collate function yields:
+each field stacked with ``numpy.stack`` and turned into a ``paddle.Tensor``.
+"""
+import collections
+import multiprocessing
+import signal
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
+import numpy as np
+import paddle
+
+from .base import DataError
+
+_WORKER_DATASET = None  # the data set a forked worker reads (inherited, never pickled)
+
+
+def collate(dataset, indices, samples):
+    """Stack each field of ``samples``; images of different shapes are a :class:`DataError`."""
+    shapes = [np.shape(sample[0]) for sample in samples]
+    for index, shape in zip(indices, shapes):
+        if shape != shapes[0]:
+            describe = getattr(dataset, "describe", lambda i: f"sample {i}")
+            raise DataError(f"{describe(index)} is {'x'.join(map(str, shape))} but {describe(indices[0])} in the same "
+                            f"batch is {'x'.join(map(str, shapes[0]))}; add a Resize (and CenterCrop) transform "
+                            f"so that all images have one size")
+    return [np.stack(field) if isinstance(field[0], np.ndarray) else np.array(field) for field in zip(*samples)]
+
+
+def load_batch(dataset, indices):
+    return collate(dataset, indices, [dataset[i] for i in indices])
+
+
+def _init_worker(dataset):
+    global _WORKER_DATASET
+    _WORKER_DATASET = dataset
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a stopped worker ends quietly (no inherited Paddle report)
+
+
+def _worker_batch(indices):
+    return load_batch(_WORKER_DATASET, indices)
+
+
+class BatchLoader:
+    """Iterate ``batch_sampler`` over ``dataset``, yielding lists of ``paddle.Tensor`` fields."""
+
+    def __init__(self, dataset, batch_sampler, num_workers=0, prefetch=2):
+        self.dataset = dataset
+        self.batch_sampler = batch_sampler
+        self.num_workers = num_workers
+        self.prefetch = prefetch
+
+    def __len__(self):
+        return len(self.batch_sampler)
+
+    def __iter__(self):
+        batches = self._in_process() if self.num_workers == 0 else self._in_workers()
+        for fields in batches:
+            yield [paddle.to_tensor(field) for field in fields]
+
+    def _in_process(self):
+        for indices in self.batch_sampler:
+            yield load_batch(self.dataset, indices)
+
+    def _in_workers(self):
+        """Keep ``prefetch`` batches per worker in flight, in order; stop every worker on any exit."""
+        context = multiprocessing.get_context("fork")  # the data set is inherited, not copied through pickle
+        pool = ProcessPoolExecutor(self.num_workers, context, initializer=_init_worker, initargs=(self.dataset,))
+        pending, finished = collections.deque(), False
+        try:
+            batches = iter(self.batch_sampler)
+            for indices in batches:
+                pending.append(pool.submit(_worker_batch, indices))
+                if len(pending) >= self.num_workers * self.prefetch:
+                    break
+            while pending:
+                yield _result(pending.popleft())
+                for indices in batches:
+                    pending.append(pool.submit(_worker_batch, indices))
+                    break
+            finished = True
+        finally:
+            _stop(pool, finished)
+
+
+def _result(future):
+    try:
+        return future.result()
+    except BrokenProcessPool:
+        raise DataError("a data-loading worker process died (killed, or out of memory); "
+                        "try DataLoader num_workers: 0 to see the cause") from None
+
+
+def _stop(pool, finished):
+    """Let idle workers exit after a complete pass; otherwise cancel what is queued and end them now."""
+    if finished:
+        pool.shutdown(wait=True)
+        return
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    for process in processes:
+        process.join(timeout=5)
