@@ -198,3 +198,22 @@ def test_public_helpers():
     assert section["lr"]["name"] == "Cosine"
     with pytest.raises(ConfigError, match=r"test: unknown key 'Optimizer.betta1' \(did you mean 'beta1'\?\)"):
         fill_defaults(SCHEMA["Optimizer"], {"betta1": 0.5}, "Optimizer", "test")
+
+
+@pytest.mark.parametrize("override,message", [
+    ("params.epochs=0", "params.epochs must be >= 1, got 0"),
+    ("params.hidden=[8, x]", "params.hidden[1] must be an integer, got 'x'"),
+    ("params.lr=true", "params.lr must be like its default 0.05 (a number), got True"),
+    ("seed=4294967296", "seed must be <= 4294967295"),
+    ("quick=1", "quick must be true or false, got 1"),
+    ("params.epoch=3", "unknown key 'params.epoch' for dropout_modes (did you mean 'epochs'?)"),
+    ("experiment=", "experiment must be set (a string)"),
+])
+def test_experiment_configs_use_the_same_keys(override, message):
+    from ppnorm.experiments import experiments
+    from ppnorm.experiments.config import load_experiment_config
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_experiment_config("configs/experiments/dropout_modes.yaml", [override], experiments())
+    _, settings, params = load_experiment_config("configs/experiments/dropout_modes.yaml",
+                                                 ["params=", "quick=true", "params.p=1"], experiments())
+    assert settings["params"] == {"p": 1} and params["p"] == 1.0 and params["epochs"] == 2  # QUICK, then params

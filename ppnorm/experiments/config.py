@@ -23,7 +23,7 @@ def settings_schema(experiments):
         "seed": Key(0, int, minimum=0, maximum=MAX_SEED),
         "quick": Key(False, bool, help="the experiment's QUICK settings (seconds, for tests)"),
         "use_visualdl": Key(True, bool),
-        "params": Key({}, dict, help="overrides of the experiment's DEFAULTS"),
+        "params": Key({}, dict, optional=True, help="overrides of the experiment's DEFAULTS"),
     }
 
 
@@ -53,6 +53,7 @@ def resolve_experiment_config(raw, experiments, source="config"):
     name = settings["experiment"]
     module = experiments[name]
     settings["output_dir"] = settings["output_dir"] or f"output/experiments/{name}"
+    settings["params"] = settings["params"] or {}  # 'params:' left empty
     keys = {key: param_key(key, default) for key, default in module.DEFAULTS.items()}
     params = copy.deepcopy(module.DEFAULTS)
     if settings["quick"]:
