@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 
 from ppnorm.engine import Trainer, load_config
+from ppnorm.engine.config import save_config
 
 from test_data import make_cifar10
 
@@ -19,9 +20,11 @@ def test_every_config_is_tested():
 
 
 @pytest.mark.parametrize("path", CONFIGS)
-def test_config_validates(path):
+def test_config_validates_and_its_saved_copy_loads_back_unchanged(path, tmp_path):
     config = load_config(path)
-    assert config["Arch"]["name"]
+    assert config["Arch"]["name"] == os.path.basename(path)[:-5]
+    saved = save_config(config, str(tmp_path))  # the run's config.yaml, which eval/export are given
+    assert load_config(saved) == config
 
 
 def _run(path, tmp_path, *overrides):

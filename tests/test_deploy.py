@@ -205,9 +205,7 @@ def test_nhwc_model_evaluates_an_nchw_checkpoint_identically(trained, capsys):
 def test_cpu_threads_default_to_the_available_cores(monkeypatch):
     import ppnorm.engine.threads as threads
     assert resolve_cpu_threads(3) == (3, "Global.cpu_threads")
-    monkeypatch.setattr(threads, "USER_OMP_NUM_THREADS", "5")
-    assert resolve_cpu_threads(None) == (5, "OMP_NUM_THREADS")
-    monkeypatch.setattr(threads, "USER_OMP_NUM_THREADS", None)
+    assert resolve_cpu_threads(None, 5) == (5, "OMP_NUM_THREADS")  # the tools pass the user's OMP_NUM_THREADS
     monkeypatch.setenv("PADDLE_LOCAL_SIZE", "1")
     assert resolve_cpu_threads(None)[0] == threads.available_cores()
 

@@ -3,9 +3,9 @@ import argparse
 import shlex
 import sys
 
+from ..cli import add_runtime_options, omp_threads, resolve_device, run_tool
 from ..deploy.predictor import cpu_supports_bf16
-from ..engine.cli import run_reporting_errors
-from ..engine.config import load_config
+from ..engine.config import ConfigError, load_config
 from ..models import list_models
 from ..nn import NORM_KINDS
 from ..engine.threads import use_cpu_threads
@@ -34,18 +34,26 @@ def parse_args(argv):
     parser.add_argument("--loader_epochs", type=int, default=3, help="timed epochs per side of the loader check")
     parser.add_argument("--no_memory", action="store_true",
                         help="skip the peak-memory measurement (one fresh process per case)")
-    parser.add_argument("--cpu_threads", type=int, default=None, help="default: all cores")
-    parser.add_argument("--output", default="output/benchmark", help="benchmark.csv and benchmark.md go here")
-    return parser.parse_args(argv)
+    add_runtime_options(parser, "benchmark.csv and benchmark.md go here (default: output/benchmark)")
+    parser.add_argument("--output", dest="output_dir", help=argparse.SUPPRESS)  # the old name of --output_dir
+    args = parser.parse_args(argv)
+    args.output_dir = args.output_dir or "output/benchmark"
+    return args
 
 
-def benchmark_main(argv=None):
+def _check_cpu(device):
+    if resolve_device(device or "cpu") != "cpu":
+        raise ConfigError("tools/benchmark.py times Paddle's CPU kernels only; use --device cpu")
+
+
+def benchmark_main(argv=None, omp_num_threads=None):
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
 
     def run():
+        _check_cpu(args.device)
         loader_config = None if args.loader_config == "none" else load_config(args.loader_config)  # fail fast
-        threads, note = use_cpu_threads(args.cpu_threads)
+        threads, note = use_cpu_threads(args.cpu_threads, omp_threads(omp_num_threads))
         print(note)
         rows = []
         if args.models:
@@ -56,7 +64,7 @@ def benchmark_main(argv=None):
         if loader_config is not None:
             rows += loader_vs_tensors(loader_config, args.loader_epochs)
         command = "python tools/benchmark.py " + " ".join(shlex.quote(a) for a in argv)
-        print(f"[Bench] wrote {write_tables(rows, args.output, command.strip())}")
+        print(f"[Bench] wrote {write_tables(rows, args.output_dir, command.strip())}")
         return 0
 
-    return run_reporting_errors(run)
+    return run_tool("benchmark", run, args.verbose)

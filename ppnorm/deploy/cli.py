@@ -3,11 +3,11 @@ import argparse
 import time
 
 import numpy as np
-import paddle
 
+from ..cli import add_config_options, add_runtime_options, omp_threads, parse, positive_int, resolve_device, run_tool
 from ..data import build_dataloader
 from ..engine.builder import input_layout
-from ..engine.cli import add_override_option, parse_args, parse_with_overrides, run_reporting_errors
+from ..engine.cli import config_from_args, config_parser
 from ..engine.config import ConfigError, load_config
 from ..engine.threads import resolve_cpu_threads, use_cpu_threads
 from .export import ExportError, export_model
@@ -17,19 +17,20 @@ from .predictor import PRECISIONS, Predictor, PredictorError, load_inference_con
 DEPLOY_ERRORS = (ExportError, PredictorError)
 
 
-def export_main(argv=None):
-    args = parse_args(argv, "Export a trained model (Global.pretrained_model) for paddle.inference, "
-                            "with BatchNorm folded into the convs.")
+def export_main(argv=None, omp_num_threads=None):
+    parser = config_parser("Export a trained model (Global.pretrained_model) for paddle.inference, with "
+                           "BatchNorm folded into the convs.", "where the inference model goes (Export.save_dir)")
+    args = parse(parser, argv)
 
     def run():
-        config = load_config(args.config, args.override)
+        config = config_from_args(args, omp_num_threads, output_key="Export.save_dir")
         if not config["Global"]["pretrained_model"]:
             raise ConfigError("export needs weights: add -o Global.pretrained_model=output/<run>/best_model")
         print(use_cpu_threads(config["Global"]["cpu_threads"])[1])
         export_model(config)
         return 0
 
-    return run_reporting_errors(run, DEPLOY_ERRORS)
+    return run_tool("export", run, args.verbose, DEPLOY_ERRORS)
 
 
 def _infer_args(argv):
@@ -37,27 +38,20 @@ def _infer_args(argv):
     parser.add_argument("--model_dir", required=True, help="directory written by tools/export.py")
     parser.add_argument("--input", nargs="+", default=[],
                         help="image files, folders of images, or .npy arrays ([C,H,W] or [N,C,H,W] in [0,1])")
-    parser.add_argument("-c", "--config", help="instead of --input: predict the DataLoader.Eval split of this "
-                                               "config and report its accuracy")
-    add_override_option(parser)
-    parser.add_argument("--batch_size", type=int, default=8)
-    parser.add_argument("--topk", type=int, default=None, help="classes to print per image (default: "
-                                                               "the exported Metric.topk maximum)")
-    parser.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto",
-                        help="auto: the GPU when this Paddle build has CUDA and sees a GPU, else the CPU")
+    add_config_options(parser, required=False)
+    parser.add_argument("--batch_size", type=positive_int, default=8)
+    parser.add_argument("--topk", type=positive_int, default=None, help="classes to print per image (default: "
+                                                                        "the exported Metric.topk maximum)")
     parser.add_argument("--no_onednn", action="store_true", help="CPU: Paddle's plain kernels instead of oneDNN")
     parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
                         help="bf16: oneDNN bfloat16 kernels on CPUs with AVX512-BF16/AMX; fp16: GPU only")
-    parser.add_argument("--cpu_threads", type=int, default=None, help="default: all cores")
     parser.add_argument("--show", type=int, default=10, help="with -c: print the predictions of this many images")
-    args = parse_with_overrides(parser, argv)
-    if args.device == "auto":
-        has_gpu = paddle.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0
-        args.device = "gpu" if has_gpu else "cpu"
+    add_runtime_options(parser)
+    args = parse(parser, argv)
+    args.device = resolve_device(args.device or "auto")
     if bool(args.input) == bool(args.config):
-        parser.error("give either --input FILES... or -c CONFIG")
-    if args.batch_size < 1:
-        parser.error("--batch_size must be >= 1")
+        parser.error("give either --input FILES... or -c CONFIG (the config's DataLoader.Eval split is "
+                     "predicted and scored)")
     return args
 
 
@@ -76,12 +70,12 @@ def _softmax(logits):
     return shifted / shifted.sum(axis=1, keepdims=True)
 
 
-def infer_main(argv=None):
+def infer_main(argv=None, omp_num_threads=None):
     args = _infer_args(argv)
 
     def run():
         description = load_inference_config(args.model_dir)
-        threads, _ = resolve_cpu_threads(args.cpu_threads)
+        threads, _ = resolve_cpu_threads(args.cpu_threads, omp_threads(omp_num_threads))
         predictor = Predictor(args.model_dir, args.device, not args.no_onednn, threads, precision=args.precision)
         backend = "GPU" if args.device == "gpu" else ("CPU, oneDNN" if not args.no_onednn else "CPU")
         backend += f", {args.precision}"
@@ -102,7 +96,7 @@ def infer_main(argv=None):
         print(f"[Infer] {len(items)} image(s) in {seconds:.2f}s ({len(items) / seconds:.1f} images/s)")
         return 0
 
-    return run_reporting_errors(run, DEPLOY_ERRORS)
+    return run_tool("infer", run, args.verbose, DEPLOY_ERRORS)
 
 
 def _infer_eval_split(args, predictor, classes, topk):

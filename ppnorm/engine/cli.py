@@ -1,63 +1,74 @@
-"""Command-line entry points behind tools/train.py and tools/eval.py."""
+"""Command-line entry points behind tools/train.py and tools/eval.py, and the config flags they share with export."""
 import argparse
-import sys
 
-from ..data import DataError, build_dataloader
+from ..cli import add_config_options, add_runtime_options, omp_threads, parse, resolve_device, run_tool
+from ..data import build_dataloader
 from .builder import input_layout, model_from_config
-from .checkpoint import CheckpointError
-from .config import ConfigError, load_config
+from .config import SCHEMA, ConfigError, describe_schema, load_config
 from .distributed import setup_device
 from .evaluator import evaluate
 from .trainer import Trainer, TrainingError
 
-USER_ERRORS = (ConfigError, DataError, CheckpointError, TrainingError)
+
+class _HelpConfig(argparse.Action):
+    """``--help-config``: every config key with its type, limits, default and help, then exit."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS,
+                         help="list every config key (type, limits, default, meaning) and exit")
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print("\n".join(describe_schema(SCHEMA)))
+        parser.exit()
 
 
-def add_override_option(parser, metavar="Section.key=value", example="-o Global.epochs=3"):
-    """The ``-o`` option every tool shares: repeatable, several ``key=value`` after each ``-o``."""
-    parser.add_argument("-o", "--override", action="append", nargs="+", default=[], metavar=metavar,
-                        help=f"override config values, e.g. {example}")
-
-
-def parse_with_overrides(parser, argv):
-    """``parser.parse_args`` with ``args.override`` flattened to one list of ``key=value`` strings."""
-    args = parser.parse_args(argv)
-    args.override = [item for group in args.override for item in group]
-    return args
-
-
-def parse_args(argv, description):
+def config_parser(description, output_help=None):
+    """A parser with ``-c/-o``, ``--help-config`` and the shared runtime flags."""
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("-c", "--config", required=True, help="YAML config file")
-    add_override_option(parser)
-    return parse_with_overrides(parser, argv)
+    add_config_options(parser)
+    parser.add_argument("--help-config", action=_HelpConfig)
+    add_runtime_options(parser, output_help)
+    return parser
 
 
-def run_reporting_errors(function, extra_errors=()):
-    """Run ``function``; user errors become one 'error: ...' line on stderr and exit code 2."""
-    try:
-        return function()
-    except USER_ERRORS + tuple(extra_errors) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+def flag_overrides(args, output_key="Global.output_dir"):
+    """The ``-o`` overrides followed by what ``--device/--cpu_threads/--output_dir`` set (flags win)."""
+    overrides = list(args.override)
+    if args.device:
+        overrides.append(f"Global.device={resolve_device(args.device)}")
+    if args.cpu_threads:
+        overrides.append(f"Global.cpu_threads={args.cpu_threads}")
+    if getattr(args, "output_dir", None):
+        overrides.append(f"{output_key}={args.output_dir}")
+    return overrides
 
 
-def train_main(argv=None):
-    args = parse_args(argv, "Train a ppnorm model from a YAML config.")
+def config_from_args(args, omp_num_threads=None, output_key="Global.output_dir"):
+    """Load ``-c`` with every override; ``OMP_NUM_THREADS`` (read before paddle was imported) fills an unset
+    ``Global.cpu_threads``."""
+    config = load_config(args.config, flag_overrides(args, output_key))
+    if config["Global"]["cpu_threads"] is None:
+        config["Global"]["cpu_threads"] = omp_threads(omp_num_threads)
+    return config
+
+
+def train_main(argv=None, omp_num_threads=None):
+    args = parse(config_parser("Train a ppnorm model from a YAML config.",
+                               "where checkpoints and logs go (Global.output_dir)"), argv)
 
     def run():
-        trainer = Trainer(load_config(args.config, args.override))
+        trainer = Trainer(config_from_args(args, omp_num_threads))
         result = trainer.train()
         return 0 if result is not None else 130  # 130: stopped by Ctrl-C, 'latest' saved
 
-    return run_reporting_errors(run)
+    return run_tool("train", run, args.verbose, (TrainingError,))
 
 
-def eval_main(argv=None):
-    args = parse_args(argv, "Evaluate a checkpoint (Global.pretrained_model) on DataLoader.Eval.")
+def eval_main(argv=None, omp_num_threads=None):
+    args = parse(config_parser("Evaluate a checkpoint (Global.pretrained_model) on DataLoader.Eval."), argv)
 
     def run():
-        config = load_config(args.config, args.override)
+        config = config_from_args(args, omp_num_threads)
         if not config["Global"]["pretrained_model"]:
             raise ConfigError("eval needs weights: add -o Global.pretrained_model=output/<run>/best_model")
         _, world_size, device_note = setup_device(config["Global"]["device"], config["Global"]["cpu_threads"])
@@ -70,4 +81,4 @@ def eval_main(argv=None):
               + f", samples: {result['samples']}")
         return 0
 
-    return run_reporting_errors(run)
+    return run_tool("eval", run, args.verbose, (TrainingError,))

@@ -1,9 +1,11 @@
-"""CPU threads: Paddle's dygraph runs its CPU kernels on one thread unless told otherwise."""
+"""CPU threads: Paddle's dygraph runs its CPU kernels on one thread unless told otherwise.
+
+The setting is passed in explicitly. ``OMP_NUM_THREADS`` cannot be read here: importing paddle sets
+it to 1 when it is unset, so the tools read it before importing ppnorm and pass it on.
+"""
 import os
 
 import paddle
-
-from .. import USER_OMP_NUM_THREADS
 
 
 def available_cores():
@@ -14,20 +16,20 @@ def available_cores():
         return os.cpu_count() or 1
 
 
-def resolve_cpu_threads(requested=None):
-    """``(threads, why)``: ``requested`` if given, else ``OMP_NUM_THREADS``, else the cores shared by local ranks."""
+def resolve_cpu_threads(requested=None, omp_num_threads=None):
+    """``(threads, why)``: ``requested`` if given, else ``omp_num_threads`` (the user's ``OMP_NUM_THREADS``),
+    else the cores shared by the local ranks."""
     if requested:
         return int(requested), "Global.cpu_threads"
-    env = USER_OMP_NUM_THREADS or ""
-    if env.isdigit() and int(env) > 0:
-        return int(env), "OMP_NUM_THREADS"
+    if omp_num_threads:
+        return int(omp_num_threads), "OMP_NUM_THREADS"
     cores = available_cores()
     local_ranks = max(1, int(os.environ.get("PADDLE_LOCAL_SIZE", os.environ.get("PADDLE_TRAINERS_NUM", "1"))))
     return max(1, cores // local_ranks), f"{cores} cores / {local_ranks} process(es)"
 
 
-def use_cpu_threads(requested=None):
+def use_cpu_threads(requested=None, omp_num_threads=None):
     """Set the number of threads of Paddle's CPU math library; returns ``(threads, one-line note for the log)``."""
-    threads, why = resolve_cpu_threads(requested)
+    threads, why = resolve_cpu_threads(requested, omp_num_threads)
     paddle.base.core.set_num_threads(threads)
     return threads, f"[CPU] {threads} thread(s) for Paddle's CPU kernels ({why}; set Global.cpu_threads to change)"

@@ -3,34 +3,43 @@ import argparse
 import shlex
 import sys
 
-from ..engine.cli import add_override_option, parse_with_overrides, run_reporting_errors
+import paddle
+
+from ..cli import add_config_options, add_runtime_options, omp_threads, parse, resolve_device, run_tool
 from ..engine.threads import use_cpu_threads
 from . import NAMES, experiments
 from .config import load_experiment_config
 from .runner import run_experiment
 
 
-def experiment_main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
+def _parser():
     parser = argparse.ArgumentParser(description="Run a ppnorm experiment.")
-    parser.add_argument("-c", "--config", help="configs/experiments/<name>.yaml")
-    add_override_option(parser, "key=value", "-o quick=true -o params.epochs=3 seed=1")
+    add_config_options(parser, required=False, metavar="key=value", example="-o quick=true -o params.epochs=3 seed=1")
     parser.add_argument("--list", action="store_true", help="list the experiments and their questions")
-    args = parse_with_overrides(parser, argv)
+    add_runtime_options(parser, "where the tables, charts and logs go (the config's output_dir)")
+    return parser
+
+
+def experiment_main(argv=None, omp_num_threads=None):
+    argv = sys.argv[1:] if argv is None else argv
+    parser = _parser()
+    args = parse(parser, argv)
     if args.list:
         for name, module in experiments().items():
             print(f"{name:20s} {module.QUESTION}")
         return 0
     if not args.config:
         parser.error(f"give -c configs/experiments/<name>.yaml (one of: {', '.join(NAMES)}) or --list")
+    overrides = args.override + ([f"output_dir={args.output_dir}"] if args.output_dir else [])
 
     def run():
-        module, settings, params = load_experiment_config(args.config, args.override, experiments())
-        print(use_cpu_threads()[1])
+        module, settings, params = load_experiment_config(args.config, overrides, experiments())
+        paddle.set_device(resolve_device(args.device or "auto"))
+        print(use_cpu_threads(args.cpu_threads, omp_threads(omp_num_threads))[1])
         command = "python tools/experiment.py " + " ".join(shlex.quote(a) for a in argv)
         run_experiment(settings["experiment"], module, settings, params, command)
         return 0
 
-    # ValueError too: experiment params flow straight into the model / norm / data registries, whose
-    # one-line ValueErrors ("unknown norm 'xx'; valid: ...") are the message a user needs.
-    return run_reporting_errors(run, (ValueError,))
+    # ValueError is a user error here too: experiment params flow straight into the model / norm / data
+    # registries, whose one-line ValueErrors ("unknown norm 'xx'; valid: ...") are the message a user needs.
+    return run_tool("experiment", run, args.verbose)

@@ -1,62 +1,68 @@
-"""Experiment configs: the engine's YAML loader (``_base_``, ``-o`` overrides) with the experiment's own schema.
+"""Experiment configs: the engine's loader (``_base_``, ``-o`` overrides) with :class:`Key` schemas.
 
 A config names the experiment and overrides some of its ``DEFAULTS``; ``quick: true`` applies the
-experiment's ``QUICK`` settings (what the tests run) before the file's own ``params``.
+experiment's ``QUICK`` settings (what the tests run) before the file's own ``params``. Each entry of
+``DEFAULTS`` becomes a :class:`Key` of its default's type (list items too, when they share one type).
 """
 import copy
 
-from ..engine.config import ConfigError, _did_you_mean, apply_override, load_with_bases
+from ..engine.config import (MAX_SEED, ConfigError, Key, as_kind, check_known_keys, check_value, fill_defaults,
+                             load_raw, type_name)
 
-TOP_LEVEL = {"experiment": None, "output_dir": None, "seed": 0, "quick": False, "use_visualdl": True, "params": {}}
+# params that count something: 0 or less can only be a mistake
+_COUNTS = {"epochs", "batch_size", "seeds", "steps", "samples", "mc_samples", "layers", "width", "channels",
+           "eval_every", "precise_batches"}
 
 
-def _check_param(name, value, default, source):
-    if isinstance(default, bool) or default is None:
-        ok = default is None or isinstance(value, bool)
-    elif isinstance(default, float):
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        value = float(value) if ok else value
-    elif isinstance(default, int):
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    else:
-        ok = isinstance(value, type(default))
-    if not ok:
-        raise ConfigError(f"{source}: params.{name} must be like its default {default!r} "
-                          f"({type(default).__name__}), got {value!r}")
-    return value
+def settings_schema(experiments):
+    """The top level of an experiment config."""
+    return {
+        "experiment": Key(None, str, choices=tuple(sorted(experiments)), optional=False,
+                          help="the experiment to run (tools/experiment.py --list)"),
+        "output_dir": Key(None, str, help="default: output/experiments/<experiment>"),
+        "seed": Key(0, int, minimum=0, maximum=MAX_SEED),
+        "quick": Key(False, bool, help="the experiment's QUICK settings (seconds, for tests)"),
+        "use_visualdl": Key(True, bool),
+        "params": Key({}, dict, optional=True, help="overrides of the experiment's DEFAULTS"),
+    }
+
+
+def _kind(value):
+    return object if value is None else type(value)
+
+
+def param_key(name, default):
+    """A :class:`Key` for one ``DEFAULTS`` entry, typed like its default."""
+    items = None
+    if isinstance(default, list) and default and len({_kind(v) for v in default}) == 1:
+        items = Key(None, _kind(default[0]))
+    minimum = 1 if name in _COUNTS and isinstance(default, int) else None
+    return Key(default, _kind(default), items=items, minimum=minimum, optional=True)
+
+
+def _check_param(name, key, value, source):
+    if value is not None and not as_kind(key.kind, value)[1]:
+        raise ConfigError(f"{source}: params.{name} must be like its default {key.default!r} "
+                          f"({type_name(key.kind)}), got {value!r}")
+    return check_value(f"params.{name}", key, value, source)
 
 
 def resolve_experiment_config(raw, experiments, source="config"):
     """Validate a raw experiment config against the registry; returns (module, settings, params)."""
-    for key in raw:
-        if key not in TOP_LEVEL:
-            raise ConfigError(f"{source}: unknown key '{key}'{_did_you_mean(key, TOP_LEVEL)}; "
-                              f"valid keys: {', '.join(TOP_LEVEL)}")
-    name = raw.get("experiment")
-    if name not in experiments:
-        raise ConfigError(f"{source}: experiment must be one of {', '.join(sorted(experiments))}, got {name!r}"
-                          f"{_did_you_mean(name, experiments)}")
+    settings = fill_defaults(settings_schema(experiments), raw, "", source)
+    name = settings["experiment"]
     module = experiments[name]
-    settings = {key: copy.deepcopy(raw.get(key, default)) for key, default in TOP_LEVEL.items()}
     settings["output_dir"] = settings["output_dir"] or f"output/experiments/{name}"
-    if not isinstance(settings["seed"], int) or not isinstance(settings["quick"], bool):
-        raise ConfigError(f"{source}: seed must be an integer and quick true or false")
-    given = settings["params"] or {}
-    if not isinstance(given, dict):
-        raise ConfigError(f"{source}: params must be a mapping of {name}'s settings, got {given!r}")
+    settings["params"] = settings["params"] or {}  # 'params:' left empty
+    keys = {key: param_key(key, default) for key, default in module.DEFAULTS.items()}
     params = copy.deepcopy(module.DEFAULTS)
     if settings["quick"]:
         params.update(copy.deepcopy(module.QUICK))
-    for key, value in given.items():
-        if key not in module.DEFAULTS:
-            raise ConfigError(f"{source}: unknown key 'params.{key}' for {name}{_did_you_mean(key, module.DEFAULTS)}; "
-                              f"valid keys: {', '.join(module.DEFAULTS)}")
-        params[key] = _check_param(key, value, module.DEFAULTS[key], source)
+    check_known_keys(keys, settings["params"], "params", source, owner=f" for {name}")
+    for key, value in settings["params"].items():
+        params[key] = _check_param(key, keys[key], value, source)
     return module, settings, params
 
 
 def load_experiment_config(path, overrides, experiments):
-    raw = load_with_bases(path)
-    for override in overrides:
-        apply_override(raw, override)
-    return resolve_experiment_config(raw, experiments, path)
+    return resolve_experiment_config(load_raw(path, overrides), experiments, path)

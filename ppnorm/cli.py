@@ -1,0 +1,127 @@
+"""What the six tools share: their common flags and one error policy.
+
+Flags, spelled the same in every tool: ``-c/--config`` and ``-o/--override`` wherever a config is
+read, ``--device`` and ``--cpu_threads`` (mapped onto ``Global.device`` / ``Global.cpu_threads`` where a
+config holds them), ``--output_dir`` where a tool writes files, and ``-v/--verbose``.
+
+Error policy (:func:`run_tool`): a user error (a ``ValueError`` such as ``ConfigError``, ``DataError``,
+``CheckpointError``, a builder's check, or a tool's own error classes) is one ``error: ...`` line on
+stderr and exit code 2. Anything else is a bug: one line naming the tool, the ppnorm and Paddle
+versions and where to report it, with the traceback written to a log file (and printed with ``-v``).
+Ctrl-C is exit code 130.
+"""
+import argparse
+import os
+import sys
+import tempfile
+import traceback
+
+from . import __version__
+
+REPORT_TO = "the ppnorm repository's issue tracker"
+DEVICES = ("auto", "cpu", "gpu")
+
+
+def positive_int(text):
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
+    return value
+
+
+def add_config_options(parser, required=True, metavar="Section.key=value", example="-o Global.epochs=3"):
+    """``-c CONFIG`` and the repeatable ``-o key=value ...`` (several values after each ``-o``)."""
+    parser.add_argument("-c", "--config", required=required, help="YAML config file")
+    parser.add_argument("-o", "--override", action="append", nargs="+", default=[], metavar=metavar,
+                        help=f"override config values, e.g. {example} (everything after the first '=' "
+                             f"is the value, read as YAML)")
+
+
+def add_runtime_options(parser, output_help=None):
+    """``--device``, ``--cpu_threads``, ``-v`` and, when the tool writes files, ``--output_dir``."""
+    parser.add_argument("--device", choices=DEVICES, default=None,
+                        help="default: the config's Global.device; without a config 'auto' (the GPU when "
+                             "this Paddle build has CUDA and sees one, else the CPU)")
+    parser.add_argument("--cpu_threads", type=positive_int, default=None,
+                        help="threads for Paddle's CPU kernels (default: Global.cpu_threads, else "
+                             "OMP_NUM_THREADS, else all available cores)")
+    if output_help:
+        parser.add_argument("--output_dir", default=None, help=output_help)
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="on an error, also print the full traceback")
+
+
+def parse(parser, argv):
+    """``parser.parse_args`` with ``args.override`` (if any) flattened to one list of ``key=value``."""
+    args = parser.parse_args(argv)
+    if hasattr(args, "override"):
+        args.override = [item for group in args.override for item in group]
+    return args
+
+
+def resolve_device(device):
+    """``auto`` -> ``gpu`` when this Paddle build has CUDA and sees a GPU, else ``cpu``."""
+    if device != "auto":
+        return device
+    import paddle
+    has_gpu = paddle.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0
+    return "gpu" if has_gpu else "cpu"
+
+
+def omp_threads(value):
+    """``OMP_NUM_THREADS`` as read by a tool *before* importing paddle (which sets it to 1 when unset)."""
+    return int(value) if value and value.strip().isdigit() and int(value) > 0 else None
+
+
+def _first_line(error):
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__
+
+
+def _paddle_version():
+    paddle = sys.modules.get("paddle")
+    return getattr(paddle, "__version__", "not imported")
+
+
+def _write_log(tool, text):
+    """Write ``text`` to a new file in the temporary directory; its path, or None if that fails."""
+    try:
+        handle, path = tempfile.mkstemp(prefix=f"ppnorm-{tool}-", suffix=".log")
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        return path
+    except OSError:
+        return None
+
+
+def report_unexpected(tool, error, verbose=False):
+    """The one line for a bug: tool, versions, where to report it, where the traceback is. Returns 1."""
+    text = traceback.format_exc()
+    if verbose:
+        sys.stderr.write(text)
+    log = _write_log(tool, f"ppnorm {__version__}, Paddle {_paddle_version()}, {sys.argv!r}\n{text}")
+    where = f"traceback in {log}" if log else "rerun with -v for the traceback"
+    print(f"error: unexpected {type(error).__name__} in tools/{tool}.py: {_first_line(error)} "
+          f"(ppnorm {__version__}, Paddle {_paddle_version()}); this is a bug, please report it with the "
+          f"{where} to {REPORT_TO}", file=sys.stderr)
+    return 1
+
+
+def run_tool(tool, function, verbose=False, user_errors=()):
+    """Run ``function()`` (returns the exit code) under the error policy of this module."""
+    try:
+        return function()
+    except KeyboardInterrupt:
+        print(f"error: tools/{tool}.py interrupted (Ctrl-C)", file=sys.stderr)
+        return 130
+    except (ValueError,) + tuple(user_errors) as error:
+        if verbose:
+            traceback.print_exc()
+        print(f"error: {_first_line(error)}", file=sys.stderr)
+        return 2
+    except Exception as error:  # noqa: BLE001 - the last resort: one line and a log instead of a traceback
+        return report_unexpected(tool, error, verbose)

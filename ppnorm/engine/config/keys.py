@@ -1,0 +1,145 @@
+"""Config keys: what one value may hold, checked with one-line errors, and default filling for a schema.
+
+A schema is a dict whose values are :class:`Key` (a leaf) or another dict (a section). The same
+machinery checks the training configs (:mod:`.schema`) and the experiment configs
+(:mod:`ppnorm.experiments.config`).
+"""
+import copy
+import difflib
+
+
+class ConfigError(ValueError):
+    """A config file or override is malformed or invalid; the message says which key and what to change."""
+
+
+def did_you_mean(word, candidates):
+    """``" (did you mean 'x'?)"`` for the candidate closest to ``word``, or ``""``."""
+    close = difflib.get_close_matches(str(word), [str(c) for c in candidates], n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+NUMBER = (int, float)  # a Key kind: an integer or a float, kept as given
+
+
+class Key:
+    """One config key: its default, accepted type and limits.
+
+    ``minimum``/``maximum`` are inclusive bounds, ``below`` an exclusive upper bound; ``items`` is a
+    :class:`Key` every list element must satisfy; ``nonempty`` refuses an empty list; ``kind=object``
+    accepts any value.
+    """
+
+    def __init__(self, default, kind, choices=None, minimum=None, maximum=None, below=None, items=None,
+                 nonempty=False, optional=None, help=""):
+        self.default, self.kind, self.choices = default, kind, choices
+        self.minimum, self.maximum, self.below = minimum, maximum, below
+        self.items, self.nonempty = items, nonempty
+        self.optional = default is None if optional is None else optional  # None may stand for 'unset'
+        self.help = help
+
+    def describe(self):
+        """``int >= 1, default 30: help`` for listings such as ``--help-config``."""
+        limits = [f">= {self.minimum}"] if self.minimum is not None else []
+        limits += [f"<= {self.maximum}"] if self.maximum is not None else []
+        limits += [f"< {self.below}"] if self.below is not None else []
+        limits += [f"one of {', '.join(map(str, self.choices))}"] if self.choices else []
+        kind = "number" if self.kind == NUMBER else getattr(self.kind, "__name__", str(self.kind))
+        text = " ".join([kind] + limits)
+        return f"{text}, default {self.default!r}" + (f": {self.help}" if self.help else "")
+
+
+def type_name(kind):
+    names = {int: "an integer", float: "a number", NUMBER: "a number", bool: "true or false", str: "a string", list: "a list",
+             dict: "a mapping"}
+    return names.get(kind, f"a {getattr(kind, '__name__', kind)}")
+
+
+def as_kind(kind, value):
+    """``(value, ok)``: ``value`` as ``kind`` if it is one (ints are numbers; bools are not integers)."""
+    if kind is float and isinstance(value, str):
+        try:  # YAML 1.1 reads 1e-4 (no dot) as a string
+            return float(value), True
+        except ValueError:
+            return value, False
+    if isinstance(value, bool) and kind not in (bool, object):
+        return value, False
+    if kind is float and isinstance(value, int):
+        return float(value), True
+    return value, isinstance(value, kind)
+
+
+def _check_range(dotted, key, value, source):
+    if key.choices and value not in key.choices:
+        raise ConfigError(f"{source}: {dotted} must be one of {', '.join(map(str, key.choices))}, got {value!r}"
+                          f"{did_you_mean(value, key.choices)}")
+    if key.minimum is not None and value < key.minimum:
+        raise ConfigError(f"{source}: {dotted} must be >= {key.minimum}, got {value!r}")
+    if key.maximum is not None and value > key.maximum:
+        raise ConfigError(f"{source}: {dotted} must be <= {key.maximum}, got {value!r}")
+    if key.below is not None and value >= key.below:
+        raise ConfigError(f"{source}: {dotted} must be < {key.below}, got {value!r}")
+
+
+def check_value(dotted, key, value, source):
+    """Return ``value`` checked against ``key`` (ints become floats where a number belongs)."""
+    if value is None:
+        if key.optional:
+            return None
+        raise ConfigError(f"{source}: {dotted} must be set ({type_name(key.kind)})")
+    value, ok = as_kind(key.kind, value)
+    if not ok:
+        raise ConfigError(f"{source}: {dotted} must be {type_name(key.kind)}, got {value!r} "
+                          f"({type(value).__name__})")
+    if key.kind is list:
+        if key.nonempty and not value:
+            raise ConfigError(f"{source}: {dotted} must not be empty")
+        if key.items is not None:
+            value = [check_value(f"{dotted}[{i}]", key.items, item, source) for i, item in enumerate(value)]
+        return value
+    _check_range(dotted, key, value, source)
+    return value
+
+
+def _join(prefix, name):
+    return f"{prefix}.{name}" if prefix else str(name)
+
+
+def check_known_keys(schema, data, prefix, source, owner=""):
+    """One line for the first key of the mapping ``data`` that ``schema`` lacks, naming the closest one."""
+    for key in data:
+        if key not in schema:
+            where = f" in {prefix}" if prefix else ""
+            raise ConfigError(f"{source}: unknown key '{_join(prefix, key)}'{owner}{did_you_mean(key, schema)}; "
+                              f"valid keys{where}: {', '.join(schema)}")
+
+
+def fill_defaults(schema, data, prefix, source):
+    """Check the section ``data`` against ``schema``; return a copy with every default filled in.
+
+    ``prefix`` is the section's dotted name in messages ("" for the top level).
+    """
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: {prefix or 'a config'} must be a section (a mapping), got {data!r}")
+    check_known_keys(schema, data, prefix, source)
+    out = {}
+    for name, spec in schema.items():
+        dotted = _join(prefix, name)
+        if isinstance(spec, dict):
+            out[name] = fill_defaults(spec, data.get(name), dotted, source)
+        else:
+            out[name] = check_value(dotted, spec, copy.deepcopy(data.get(name, spec.default)), source)
+    return out
+
+
+def describe_schema(schema, prefix=""):
+    """One line per key: ``Section.key  int >= 1, default 30: help``."""
+    lines = []
+    for name, spec in schema.items():
+        dotted = f"{prefix}.{name}" if prefix else name
+        if isinstance(spec, dict):
+            lines += describe_schema(spec, dotted)
+        else:
+            lines.append(f"{dotted:45s} {spec.describe()}")
+    return lines

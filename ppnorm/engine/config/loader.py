@@ -1,0 +1,157 @@
+"""Reading configs: YAML files with ``_base_`` inheritance, ``-o Section.key=value`` overrides, dumping.
+
+YAML is only ever read with ``yaml.safe_load``: a config or an override holds plain data, never a
+Python object (``!!python/...`` tags are refused). Override values are parsed as YAML scalars/lists
+(``-o Global.epochs=3``, ``-o Metric.topk=[1,3]``); everything after the first ``=`` is the value.
+
+A mapping in a file may say ``_delete_: true`` to replace the mapping it inherits from its
+``_base_`` instead of merging into it (mmengine's convention), e.g. switching a data set::
+
+    _base_: ../digits/resnet20.yaml
+    DataLoader:
+      Train:
+        dataset: {_delete_: true, name: image_folder, root: data/train}
+"""
+import copy
+import os
+
+import yaml
+
+from .keys import ConfigError
+from .schema import validate
+
+DELETE = "_delete_"
+
+
+def _yaml_problem(error):
+    """The first line of what ``yaml`` says, with a plainer word for refused ``!!python`` tags."""
+    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+    if isinstance(error, yaml.constructor.ConstructorError) and "tag" in str(problem):
+        return f"{problem.strip()} (configs hold plain data only; YAML tags that build objects are refused)"
+    return problem
+
+
+def read_yaml(path):
+    """Read one YAML file as a mapping; a missing, binary or malformed file is a one-line error."""
+    if not os.path.isfile(path):
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = yaml.safe_load(handle)
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a text (UTF-8) YAML file; give a .yaml config") from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else path
+        raise ConfigError(f"{where}: malformed YAML: {_yaml_problem(error)}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a config must be a mapping of sections (Global, Arch, ...), "
+                          f"got {type(data).__name__}")
+    return data
+
+
+def merge(base, override):
+    """Deep-merge dicts; lists and scalars in ``override`` replace those in ``base``.
+
+    A mapping in ``override`` holding ``_delete_: true`` replaces the one in ``base`` whole.
+    """
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and value.get(DELETE) is True:
+            merged[key] = strip_delete(value)
+        elif isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge(merged[key], value)
+        else:
+            merged[key] = strip_delete(value)
+    return merged
+
+
+def strip_delete(value):
+    """A deep copy of ``value`` without ``_delete_`` markers (they mean nothing without a base)."""
+    if isinstance(value, dict):
+        return {k: strip_delete(v) for k, v in value.items() if k != DELETE}
+    return copy.deepcopy(value)
+
+
+def _base_paths(path, bases):
+    if isinstance(bases, str):
+        bases = [bases]
+    if not isinstance(bases, list) or not all(isinstance(b, str) and b for b in bases):
+        raise ConfigError(f"{path}: _base_ must be a config file name or a list of them, got {bases!r}")
+    return [os.path.join(os.path.dirname(path), base) for base in bases]
+
+
+def load_with_bases(path, _seen=()):
+    """A YAML file merged over its ``_base_`` file(s), resolved relative to it."""
+    path = os.path.abspath(path)
+    if path in _seen:
+        raise ConfigError(f"{path}: _base_ inheritance loops back to this file")
+    data = read_yaml(path)
+    if "_base_" not in data:
+        return strip_delete(data)
+    merged = {}
+    for base in _base_paths(path, data.pop("_base_")):
+        merged = merge(merged, load_with_bases(base, _seen + (path,)))
+    return merge(merged, data)
+
+
+def parse_override(override):
+    """``"Section.key=value"`` -> ``(["Section", "key"], value)``; the value is YAML, never code."""
+    if "=" not in override:
+        raise ConfigError(f"override '{override}' must look like Section.key=value, e.g. Global.epochs=3")
+    dotted, raw = override.split("=", 1)
+    keys = dotted.strip().split(".")
+    if not all(keys):
+        raise ConfigError(f"override '{override}': '{dotted}' is not a dotted key like Section.key")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.constructor.ConstructorError as error:
+        raise ConfigError(f"override '{override}': {_yaml_problem(error)}") from None
+    except yaml.YAMLError:
+        value = raw  # not YAML (e.g. 'a: b: c'): the text itself
+    return keys, value
+
+
+def apply_override(config, override):
+    """Apply one ``Section.key=value`` override to the raw ``config`` mapping, in place."""
+    keys, value = parse_override(override)
+    node = config
+    for index, key in enumerate(keys[:-1]):
+        child = node.get(key)
+        if child is None:
+            child = node[key] = {}
+        if not isinstance(child, dict):
+            raise ConfigError(f"override '{override}': {'.'.join(keys[:index + 1])} is a value, not a section")
+        node = child
+    node[keys[-1]] = strip_delete(value) if isinstance(value, dict) else value
+
+
+def load_raw(path, overrides=()):
+    """The config file (with ``_base_``) with ``-o`` overrides applied, not yet validated."""
+    raw = load_with_bases(path)
+    for override in overrides or ():
+        apply_override(raw, override)
+    return raw
+
+
+def load_config(path, overrides=()):
+    """Load a config file (with ``_base_``), apply ``-o`` overrides, validate, fill in defaults."""
+    source = path + (" with -o overrides" if overrides else "")
+    return validate(load_raw(path, overrides), source)
+
+
+def dump_config(config):
+    return yaml.safe_dump(config, sort_keys=False, allow_unicode=True)
+
+
+def save_config(config, output_dir):
+    """Write the resolved config as output_dir/config.yaml (atomically)."""
+    os.makedirs(output_dir, exist_ok=True)
+    path = os.path.join(output_dir, "config.yaml")
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(dump_config(config))
+    os.replace(tmp, path)
+    return path
