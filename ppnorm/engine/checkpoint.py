@@ -103,7 +103,7 @@ def save_checkpoint(prefix, model, optimizer, states):
     _write_synced(model.state_dict(), prefix + ".pdparams" + TMP)
     _write_synced(_rename_optimizer_state(optimizer.state_dict(), _param_names(model)), prefix + ".pdopt" + TMP)
     hashes = {suffix: sha256(prefix + suffix + TMP) for suffix in (".pdparams", ".pdopt")}
-    _write_synced(dict(states, files=hashes), prefix + ".pdstates" + TMP)
+    _write_synced(dict(states, files=hashes, optimizer=type(optimizer).__name__), prefix + ".pdstates" + TMP)
     hashes[".pdstates"] = sha256(prefix + ".pdstates" + TMP)
     record = prefix + COMMIT + TMP
     with open(record, "w", encoding="utf-8") as handle:
@@ -145,6 +145,10 @@ def load_checkpoint(prefix, model, optimizer):
     files = _checkpoint_files(strip_suffix(prefix))
     states = read_file(files[".pdstates"], "training states")
     _check_states(states, files)
+    saved_with = states.get("optimizer", type(optimizer).__name__)
+    if saved_with != type(optimizer).__name__:
+        raise CheckpointError(f"{files['.pdopt']} holds the state of Optimizer.name={saved_with}, but this run uses "
+                              f"{type(optimizer).__name__}; resume with -o Optimizer.name={saved_with}")
     load_strict(model, read_file(files[".pdparams"], "weights"), files[".pdparams"], skip=())
     to_unique = {key: unique for unique, key in _param_names(model).items()}
     optimizer_state = read_file(files[".pdopt"], "optimizer state")

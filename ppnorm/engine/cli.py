@@ -7,6 +7,8 @@ from .builder import input_layout, model_from_config
 from .config import SCHEMA, ConfigError, describe_schema, load_config
 from .distributed import setup_device
 from .evaluator import evaluate
+from .loop import INTERRUPTED
+from .run_lock import RunLockError
 from .trainer import Trainer, TrainingError
 
 
@@ -58,10 +60,10 @@ def train_main(argv=None, omp_num_threads=None):
 
     def run():
         trainer = Trainer(config_from_args(args, omp_num_threads))
-        result = trainer.train()
-        return 0 if result is not None else 130  # 130: stopped by Ctrl-C, 'latest' saved
+        trainer.train()
+        return 130 if trainer.outcome == INTERRUPTED else 0  # 130: stopped by Ctrl-C, 'latest' saved
 
-    return run_tool("train", run, args.verbose, (TrainingError,))
+    return run_tool("train", run, args.verbose, (TrainingError, RunLockError))
 
 
 def eval_main(argv=None, omp_num_threads=None):

@@ -3,7 +3,7 @@ import numpy as np
 import paddle
 import paddle.distributed as dist
 
-from ..nn import is_batch_norm
+from ..nn import is_batch_norm, running_stats
 from .config import ConfigError
 from .threads import use_cpu_threads
 
@@ -52,6 +52,6 @@ def average_norm_statistics(model, world_size):
         return
     for layer in model.sublayers():
         if is_batch_norm(layer):
-            for buffer in (layer._mean, layer._variance):
+            for buffer in running_stats(layer):
                 dist.all_reduce(buffer)
                 buffer.set_value(buffer / world_size)

@@ -9,7 +9,7 @@ import time
 
 import paddle
 
-from ..nn import is_batch_norm
+from ..nn.norm import is_batch_norm, running_stats
 from .config import save_config
 from .distributed import average_norm_statistics
 from .logger import format_eta
@@ -223,6 +223,6 @@ class FinalReport(HookBase):
 def default_hooks(global_config):
     """The hooks of ``tools/train.py``, in the order they run, from the ``Global`` config section."""
     return [OwnOutputDir(), StepSeed(global_config["seed"]), FiniteLoss(), CtrlCStops(),
-            TrainLog(global_config["print_batch_step"]),
-            SyncNormStatistics(), FiniteNormStatistics(), EvalAndKeepBest(global_config["eval_interval"]), NormHistograms(),
+            TrainLog(global_config["print_batch_step"]), SyncNormStatistics(), FiniteNormStatistics(),
+            EvalAndKeepBest(global_config["eval_interval"]), NormHistograms(),
             SaveCheckpoints(global_config["save_interval"]), FinalReport()]

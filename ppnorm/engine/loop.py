@@ -57,8 +57,9 @@ def cross_entropy(logits, labels):
 class TrainLoop:
     """Train ``model`` on ``data`` for ``epochs``.
 
-    ``scheduler`` (or None) is stepped after every step. ``data`` has ``steps_per_epoch`` and ``batches(epoch, skip)``, an iterable of ``(images, labels, ...)``
-    for that epoch without its first ``skip`` batches (resuming mid-epoch). ``states`` holds
+    ``scheduler`` (or None) is stepped after every step. ``data`` has ``steps_per_epoch`` and
+    ``batches(epoch, skip)``, an iterable of ``(images, labels, ...)`` for that epoch without its first
+    ``skip`` batches (resuming mid-epoch). ``states`` holds
     ``epoch`` (epochs done), ``step`` (steps done in the current epoch) and ``global_step``.
     """
 

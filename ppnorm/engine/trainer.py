@@ -3,9 +3,8 @@ import os
 
 import numpy as np
 import paddle
-import paddle.nn.functional as F
 
-from ..data import build_dataloader
+from ..data import align_classes, build_dataloader
 from .builder import input_layout, model_from_config
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import dump_config
@@ -13,6 +12,7 @@ from .distributed import setup_device
 from .evaluator import evaluate
 from .hooks import TrainingError, default_hooks
 from .logger import Logger
+from .loss import build_loss
 from .loop import FINISHED, TrainLoop
 from .optim import build_optimizer
 
@@ -55,9 +55,8 @@ class Trainer(TrainLoop):
         states = self._resume_states(optimizer)
         scaler, optimizer = self._amp(optimizer)
         train_model = paddle.DataParallel(self.model) if self.world_size > 1 else self.model
-        smoothing = config["Loss"]["label_smoothing"]
         super().__init__(self.model, optimizer, scheduler, train_batches, settings["epochs"],
-                         lambda logits, labels: F.cross_entropy(logits, labels, label_smoothing=smoothing),
+                         build_loss(config["Loss"]),
                          default_hooks(settings) if hooks is None else hooks, states, settings["amp_level"],
                          scaler, train_model)
         self.topk = config["Metric"]["topk"]
@@ -69,6 +68,8 @@ class Trainer(TrainLoop):
                                                            "DataLoader.Train", layout)
         self.eval_loader, _, self.eval_data = build_dataloader(loaders["Eval"], self.seed, self.rank,
                                                                self.world_size, "DataLoader.Eval", layout)
+        train_set, eval_set = self.train_data.dataset, self.eval_data.dataset
+        align_classes(train_set, eval_set, self.config["Arch"].get("num_classes", train_set.num_classes))
         batches = LoaderBatches(loader, sampler, self.train_data)
         if batches.steps_per_epoch == 0:
             raise TrainingError(f"DataLoader.Train: batch_size={loaders['Train']['batch_size']} with drop_last is "

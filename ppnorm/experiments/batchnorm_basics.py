@@ -3,7 +3,7 @@ import numpy as np
 import paddle
 import paddle.nn as nn
 
-from ..nn import momentum_from_torch
+from ..nn import momentum_from_torch, running_stats, set_running_stats
 
 QUESTION = ("Does Paddle's BatchNorm compute exactly what the formulas say (per-feature / per-channel batch "
             "statistics, moving averages with momentum 0.9, biased running variance, use_global_stats)?")
@@ -64,8 +64,8 @@ def _running_statistics(ctx, steps, eps):
     rows = []
     for k in range(1, steps + 1):
         bn(x)
-        rows.append({"k": k, "running_mean": float(bn._mean.numpy()[0]), "mu*(1-0.9^k)": mu * (1 - 0.9 ** k),
-                     "running_var (Paddle)": float(bn._variance.numpy()[0]),
+        rows.append({"k": k, "running_mean": float(running_stats(bn)[0].numpy()[0]), "mu*(1-0.9^k)": mu * (1 - 0.9 ** k),
+                     "running_var (Paddle)": float(running_stats(bn)[1].numpy()[0]),
                      "1+(biased-1)(1-0.9^k)": 1 + (biased - 1) * (1 - 0.9 ** k),
                      "PyTorch (unbiased)": 1 + (unbiased - 1) * (1 - 0.9 ** k)})
     ctx.table("running", rows, title="Running statistics over k train steps on the constant batch arange(12) "
@@ -93,7 +93,7 @@ def _momentum_conversion(ctx, eps):
         bn(paddle.to_tensor(x))
         torch_mean = (1 - torch_momentum) * 0.0 + torch_momentum * x.mean(axis=0)
         rows.append({"PyTorch momentum": torch_momentum, "Paddle momentum": paddle_momentum,
-                     "max abs diff Paddle vs PyTorch formula": float(np.abs(bn._mean.numpy() - torch_mean).max())})
+                     "max abs diff Paddle vs PyTorch formula": float(np.abs(running_stats(bn)[0].numpy() - torch_mean).max())})
     ctx.table("momentum", rows, title="PyTorch momentum m is Paddle momentum 1 - m (ppnorm.nn.momentum_from_torch)")
     return max(r["max abs diff Paddle vs PyTorch formula"] for r in rows)
 
@@ -105,14 +105,13 @@ def _global_stats(ctx, eps):
     for setting in (None, True, False):
         for mode in ("train", "eval"):
             bn = nn.BatchNorm2D(2, epsilon=eps, use_global_stats=setting)
-            bn._mean.set_value(paddle.full([2], 5.0))
-            bn._variance.set_value(paddle.full([2], 4.0))
+            set_running_stats(bn, paddle.full([2], 5.0), paddle.full([2], 4.0))
             bn.train() if mode == "train" else bn.eval()
             y = bn(x).numpy()
             running_version = (x.numpy() - 5.0) / np.sqrt(4.0 + eps)
             used = ("batch" if np.allclose(y, batch_version, atol=1e-4) else
                     "running" if np.allclose(y, running_version, atol=1e-4) else "neither")
-            updated = not np.allclose(bn._mean.numpy(), 5.0)
+            updated = not np.allclose(running_stats(bn)[0].numpy(), 5.0)
             rows.append({"use_global_stats": str(setting), "mode": mode, "normalizes with": used,
                          "running stats updated": updated})
     ctx.table("global_stats", rows, title="use_global_stats: which statistics normalize, and whether running "
@@ -127,7 +126,7 @@ def _one_value_per_channel(ctx, eps):
         y = layer(x).numpy()
         rows.append({"input shape": str(shape), "output": _short(y.ravel()),
                      "output == input": bool(np.allclose(y, x.numpy())),
-                     "running_mean after": _short(layer._mean.numpy())})
+                     "running_mean after": _short(running_stats(layer)[0].numpy())})
     ctx.table("one_value", rows, title="Train mode with one value per channel (variance 0)")
     return rows
 

@@ -11,7 +11,7 @@ import numpy as np
 import paddle
 
 from ..data import build_dataset
-from ..engine.config import SCHEMA, _fill
+from ..engine.config import SCHEMA, fill_defaults
 from ..engine.loop import HookBase, TrainLoop
 from ..engine.optim import build_optimizer
 
@@ -30,7 +30,7 @@ def digits(split, normalize=True):
 def optimizer_section(**values):
     """A complete ``Optimizer`` section: ``optimizer_section(name="SGD", lr={"name": "Constant", ...})``."""
     lr = values.pop("lr", {})
-    section = _fill(SCHEMA["Optimizer"], dict(values, lr=lr), "Optimizer", "experiment")
+    section = fill_defaults(SCHEMA["Optimizer"], dict(values, lr=lr), "Optimizer", "experiment")
     return section
 
 

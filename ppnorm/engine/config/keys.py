@@ -5,17 +5,12 @@ machinery checks the training configs (:mod:`.schema`) and the experiment config
 (:mod:`ppnorm.experiments.config`).
 """
 import copy
-import difflib
+
+from ...registry import did_you_mean  # the one "did you mean" helper, re-exported for config users
 
 
 class ConfigError(ValueError):
     """A config file or override is malformed or invalid; the message says which key and what to change."""
-
-
-def did_you_mean(word, candidates):
-    """``" (did you mean 'x'?)"`` for the candidate closest to ``word``, or ``""``."""
-    close = difflib.get_close_matches(str(word), [str(c) for c in candidates], n=1)
-    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 NUMBER = (int, float)  # a Key kind: an integer or a float, kept as given

@@ -9,6 +9,8 @@ import copy
 from ...data import DATASETS, build_transforms
 from ...models.registry import MODELS
 from ...nn import NormSpec
+from ..loss import LOSSES
+from ..optim import OPTIMIZERS, SCHEDULES
 from .keys import NUMBER, ConfigError, Key, did_you_mean, fill_defaults
 
 MAX_SEED = 2 ** 32 - 1  # numpy and paddle seeds are 32-bit
@@ -37,18 +39,19 @@ SCHEMA = {
         "use_visualdl": Key(True, bool),
         "checkpoints": Key(None, str, help="resume from this prefix, e.g. output/x/latest"),
         "pretrained_model": Key(None, str, help="load weights from this prefix / .pdparams"),
-        "pretrained_skip": Key([], list, items=Key(None, str), help="parameter-name prefixes not loaded from pretrained_model, e.g. [fc]"),
+        "pretrained_skip": Key([], list, items=Key(None, str),
+                               help="parameter-name prefixes not loaded from pretrained_model, e.g. [fc]"),
         "sync_bn": Key(False, bool, help="convert every BatchNorm to SyncBatchNorm (multi-GPU)"),
         "amp_level": Key(None, str, choices=("O1", "O2"), help="automatic mixed precision on GPU"),
         "cpu_threads": Key(None, int, minimum=1, help="threads for Paddle's CPU kernels (default: all cores)"),
     },
     "Arch": Key(None, dict, help="name: a registered model, plus its options (norm, act, ...)"),
     "Loss": {
-        "name": Key("CrossEntropy", str, choices=("CrossEntropy",)),
+        "name": Key("CrossEntropy", str, choices=tuple(LOSSES.names())),
         "label_smoothing": Key(0.0, float, minimum=0.0, below=1.0),
     },
     "Optimizer": {
-        "name": Key("Momentum", str, choices=("SGD", "Momentum", "Adam", "AdamW")),
+        "name": Key("Momentum", str, choices=tuple(OPTIMIZERS.names())),
         "momentum": Key(0.9, float, minimum=0.0),
         "nesterov": Key(False, bool),
         "beta1": Key(0.9, float, minimum=0.0, below=1.0),
@@ -57,11 +60,12 @@ SCHEMA = {
         "no_weight_decay_on_norm_and_bias": Key(False, bool),
         "grad_clip": Key(None, float, minimum=0.0, help="clip the global gradient norm to this value"),
         "lr": {
-            "name": Key("Cosine", str, choices=("Constant", "Piecewise", "Cosine", "OneCycle")),
+            "name": Key("Cosine", str, choices=tuple(SCHEDULES.names())),
             "learning_rate": Key(0.1, float, minimum=0.0, help="base (OneCycle: maximum) learning rate"),
             "warmup_epochs": Key(0, float, minimum=0.0, help="must be shorter than Global.epochs"),
             "warmup_start_lr": Key(0.0, float, minimum=0.0),
-            "decay_epochs": Key([], list, items=Key(None, NUMBER, minimum=0), help="Piecewise: epochs at which lr is multiplied by gamma"),
+            "decay_epochs": Key([], list, items=Key(None, NUMBER, minimum=0),
+                                help="Piecewise: epochs at which lr is multiplied by gamma"),
             "gamma": Key(0.1, float, minimum=0.0),
             "eta_min": Key(0.0, float, minimum=0.0, help="Cosine: final learning rate"),
         },
@@ -70,7 +74,8 @@ SCHEMA = {
         "Train": _loader_schema(64, True, True),
         "Eval": _loader_schema(256, False, False),
     },
-    "Metric": {"topk": Key([1, 5], list, items=Key(None, int, minimum=1), nonempty=True, help="top-k accuracies to report; the first is the headline")},
+    "Metric": {"topk": Key([1, 5], list, items=Key(None, int, minimum=1), nonempty=True,
+                           help="top-k accuracies to report; the first is the headline")},
     "Export": {
         "save_dir": Key(None, str, help="where tools/export.py writes the inference model (default: "
                                         "<Global.output_dir>/inference)"),

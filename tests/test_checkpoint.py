@@ -1,0 +1,149 @@
+"""Checkpoints: committed as one unit under SIGKILL at any instant, damaged files refused in one line."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import paddle
+import pytest
+
+from ppnorm.engine import CheckpointError, load_checkpoint, save_checkpoint
+from ppnorm.engine.cli import train_main
+from ppnorm.engine.run_lock import OutputDirLock, RunLockError
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RUN = ["-c", "configs/digits/resnet20.yaml", "-o", "Global.epochs=3", "Global.use_visualdl=false",
+       "Global.eval_interval=1", "DataLoader.Train.batch_size=256", "Arch.dropout=0.2"]
+
+
+def _weights(prefix):
+    return {k: v.numpy() for k, v in paddle.load(str(prefix) + ".pdparams").items()}
+
+
+def _train(out, *extra):
+    assert train_main(RUN + [f"Global.output_dir={out}", *extra]) == 0
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    out = tmp_path_factory.mktemp("reference")
+    _train(out)
+    return _weights(out / "latest")
+
+
+@pytest.mark.parametrize("point, resumed_epoch", [("params_partial", 1), ("opt_written", 1), ("committed", 2),
+                                                  ("one_renamed", 2)])
+def test_sigkill_while_saving_leaves_a_whole_checkpoint_and_resume_is_exact(tmp_path, reference, point,
+                                                                            resumed_epoch):
+    out = tmp_path / "run"
+    killed = subprocess.run([sys.executable, "tests/kill_worker.py", "2", point] + RUN
+                            + [f"Global.output_dir={out}"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    model, optimizer = _tiny()
+    with pytest.raises(CheckpointError):  # the tiny model is not resnet20: proves the files are read at all
+        load_checkpoint(str(out / "latest"), model, optimizer)
+    states = paddle.load(str(out / ("latest.pdstates.tmp" if point == "committed" else "latest.pdstates")))
+    assert states["epoch"] == resumed_epoch
+    _train(out, f"Global.checkpoints={out / 'latest'}")
+    assert not [f for f in os.listdir(out) if f.endswith((".tmp", ".pdcommit"))]
+    final = _weights(out / "latest")
+    assert sorted(final) == sorted(reference)
+    for key in final:
+        np.testing.assert_array_equal(final[key], reference[key], err_msg=key)
+
+
+def _tiny():
+    model = paddle.nn.Sequential(paddle.nn.Linear(3, 2), paddle.nn.BatchNorm1D(2))
+    return model, paddle.optimizer.Momentum(learning_rate=0.1, parameters=model.parameters())
+
+
+def _save_tiny(prefix, epoch=1):
+    model, optimizer = _tiny()
+    model(paddle.ones([4, 3])).sum().backward()
+    optimizer.step()
+    save_checkpoint(str(prefix), model, optimizer, {"epoch": epoch, "step": 0, "global_step": 4 * epoch,
+                                                     "best_top1": 0.5, "best_epoch": epoch})
+    return model
+
+
+def test_round_trip_restores_weights_optimizer_and_states(tmp_path):
+    saved = _save_tiny(tmp_path / "ck", epoch=3)
+    model, optimizer = _tiny()
+    states = load_checkpoint(str(tmp_path / "ck"), model, optimizer)
+    assert states == {"epoch": 3, "step": 0, "global_step": 12, "best_top1": 0.5, "best_epoch": 3}
+    for key, value in saved.state_dict().items():
+        np.testing.assert_array_equal(model.state_dict()[key].numpy(), value.numpy())
+    assert sorted(os.listdir(tmp_path)) == ["ck.pdopt", "ck.pdparams", "ck.pdstates"]
+
+
+@pytest.mark.parametrize("suffix", [".pdparams", ".pdopt", ".pdstates"])
+@pytest.mark.parametrize("damage", ["empty", "truncated", "garbage"])
+def test_damaged_files_are_one_line_errors_naming_the_file(tmp_path, suffix, damage):
+    _save_tiny(tmp_path / "ck")
+    path = tmp_path / ("ck" + suffix)
+    data = path.read_bytes()
+    path.write_bytes({"empty": b"", "truncated": data[: len(data) // 2], "garbage": b"not a checkpoint" * 10}[damage])
+    model, optimizer = _tiny()
+    with pytest.raises(CheckpointError) as error:
+        load_checkpoint(str(tmp_path / "ck"), model, optimizer)
+    message = str(error.value)
+    assert str(path) in message and "\n" not in message
+
+
+def test_files_of_two_checkpoints_are_not_loaded_together(tmp_path):
+    _save_tiny(tmp_path / "a", epoch=1)
+    _save_tiny(tmp_path / "b", epoch=2)
+    os.replace(tmp_path / "b.pdparams", tmp_path / "a.pdparams")
+    model, optimizer = _tiny()
+    with pytest.raises(CheckpointError, match=r"a.pdparams does not belong to .*a.pdstates"):
+        load_checkpoint(str(tmp_path / "a"), model, optimizer)
+
+
+def test_uncommitted_leftovers_are_ignored_and_cleaned(tmp_path):
+    saved = _save_tiny(tmp_path / "ck", epoch=1)
+    (tmp_path / "ck.pdparams.tmp").write_bytes(b"half a file")  # a save killed before its commit
+    model, optimizer = _tiny()
+    assert load_checkpoint(str(tmp_path / "ck"), model, optimizer)["epoch"] == 1
+    np.testing.assert_array_equal(model[0].weight.numpy(), saved[0].weight.numpy())
+    _save_tiny(tmp_path / "ck", epoch=2)
+    assert sorted(os.listdir(tmp_path)) == ["ck.pdopt", "ck.pdparams", "ck.pdstates"]
+
+
+def test_garbage_training_states_and_another_optimizer_are_refused(tmp_path):
+    _save_tiny(tmp_path / "ck")
+    states = paddle.load(str(tmp_path / "ck.pdstates"))
+    paddle.save(dict(states, epoch="three"), str(tmp_path / "ck.pdstates"))
+    model, optimizer = _tiny()
+    with pytest.raises(CheckpointError, match="does not hold ppnorm training states"):
+        load_checkpoint(str(tmp_path / "ck"), model, optimizer)
+    _save_tiny(tmp_path / "ok")
+    model, _ = _tiny()
+    adam = paddle.optimizer.Adam(learning_rate=0.1, parameters=model.parameters())
+    with pytest.raises(CheckpointError, match="holds the state of Optimizer.name=Momentum, but this run uses Adam"):
+        load_checkpoint(str(tmp_path / "ok"), model, adam)
+
+
+def test_weights_of_another_norm_and_float64_weights(tmp_path):
+    model, _ = _tiny()
+    state = {k: v.numpy() for k, v in model.state_dict().items()}
+    paddle.save(dict(state, **{"1.extra": np.zeros(2, "float32")}), str(tmp_path / "extra.pdparams"))
+    from ppnorm.engine import load_pretrained
+    with pytest.raises(CheckpointError, match=r"has 1 weights the model lacks, e.g. 1.extra"):
+        load_pretrained(str(tmp_path / "extra"), model)
+    doubles = {k: v.astype("float64") + 1.0 for k, v in state.items()}
+    paddle.save(doubles, str(tmp_path / "f64.pdparams"))
+    load_pretrained(str(tmp_path / "f64"), model)
+    for key, value in model.state_dict().items():
+        assert value.dtype == paddle.float32
+        np.testing.assert_allclose(value.numpy(), doubles[key], rtol=1e-6)
+
+
+def test_a_second_run_on_one_output_dir_is_refused_with_the_holders_pid(tmp_path, capsys):
+    with OutputDirLock(str(tmp_path)):
+        with pytest.raises(RunLockError, match=rf"in use by another run \(PID {os.getpid()}\)"):
+            OutputDirLock(str(tmp_path)).acquire()
+        assert train_main(RUN + [f"Global.output_dir={tmp_path}"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and f"PID {os.getpid()}" in err and "\n" not in err
+    assert not os.path.exists(tmp_path / "latest.pdparams") and not os.path.exists(tmp_path / "config.yaml")
+    OutputDirLock(str(tmp_path)).acquire().release()  # released: free again
