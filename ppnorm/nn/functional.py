@@ -115,12 +115,12 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Tr
 
 @paddle.jit.not_to_static
 def _checked_normalized_shape(x, normalized_shape):
-    """normalized_shape as a list, checked to be the last one to ndim dims of x (-1: unknown, accepted)."""
+    """normalized_shape as a list, checked to be the last 1 to ndim - 1 dims of x (-1: unknown, accepted)."""
     shape = [normalized_shape] if isinstance(normalized_shape, int) else list(normalized_shape)
-    trailing = x.shape[x.ndim - len(shape):] if 0 < len(shape) <= x.ndim else None
+    trailing = x.shape[x.ndim - len(shape):] if 0 < len(shape) < x.ndim else None
     if trailing is None or any(d not in (-1, n) for d, n in zip(trailing, shape)):
-        raise ValueError(f"layer_norm: normalized_shape {shape} must be the last dims of the input "
-                         f"shape {list(x.shape)} (one to {x.ndim} of them)")
+        raise ValueError(f"layer_norm: normalized_shape {shape} must be the last dims of the input shape "
+                         f"{list(x.shape)}, 1 to {x.ndim - 1} of them (the batch axis is never normalized)")
     return shape
 
 
@@ -190,7 +190,7 @@ def dropout_mask(x, p, axis=None):
     if axis is not None:
         axes = _dropout_axes(axis, x.ndim)
         x = x[tuple(slice(None) if a in axes else slice(0, 1) for a in range(x.ndim))]
-    return paddle.bernoulli(paddle.full_like(x, 1.0 - p, dtype="float32"))
+    return paddle.bernoulli(paddle.full(_shape_of(x), 1.0 - p, dtype="float32"))
 
 
 def dropout(x, p=0.5, training=True, mode="upscale_in_train", axis=None, mask=None):
