@@ -181,7 +181,7 @@ def test_layer_norm_argument_forms(shape, normalized_shape, epsilon):
                  lambda x, w, b: PF.layer_norm(x, normalized_shape, w, b, epsilon), _x_weight_bias(shape, size))
 
 
-def _channels_first(fn, data_format):
+def channels_first(fn, data_format):
     """Paddle's instance_norm ignores data_format: run it on x with the channels moved to axis 1."""
     if data_format.startswith("NC"):
         return fn
@@ -196,7 +196,7 @@ FORMATS = [((3, 4), "NC"), ((2, 4, 5), "NCL"), ((2, 5, 4), "NLC"), ((2, 4, 3, 5)
 @pytest.mark.parametrize("epsilon", [1e-5, 0.3])
 def test_instance_norm_argument_forms(shape, data_format, epsilon):
     arrays = _x_weight_bias(shape, 4)
-    theirs = _channels_first(lambda x, w, b: PF.instance_norm(x, weight=w, bias=b, eps=epsilon), data_format)
+    theirs = channels_first(lambda x, w, b: PF.instance_norm(x, weight=w, bias=b, eps=epsilon), data_format)
     assert_match(lambda x, w, b: F.instance_norm(x, w, b, epsilon, data_format), theirs, arrays)
     if len(shape) == 2:  # one value per (sample, channel): x_hat is 0, the output is the bias
         np.testing.assert_array_equal(F.instance_norm(*map(paddle.to_tensor, arrays)).numpy(),
