@@ -4,6 +4,8 @@ import paddle
 import paddle.nn as nn
 import pytest
 
+import paddle.nn.functional as PF
+
 import ppnorm.nn.functional as F
 
 TOL = 1e-5
@@ -22,10 +24,20 @@ def _forward_backward(fn, x_np, params, upstream):
     return y.numpy(), x.grad.numpy(), grads
 
 
-def _affine_params(shape):
-    weight = paddle.to_tensor(_random(shape, 0.5, 1.0), stop_gradient=False)
-    bias = paddle.to_tensor(_random(shape, 0.5, 0.0), stop_gradient=False)
-    return weight, bias
+def _outputs_and_grads(fn, arrays, seed):
+    """fn's output and paddle.grad of every input under a random upstream gradient (zeros if unused)."""
+    inputs = [paddle.to_tensor(a, stop_gradient=False) for a in arrays]
+    y = fn(*inputs)
+    upstream = paddle.to_tensor(np.random.RandomState(seed).randn(*y.shape).astype("float32"))
+    grads = paddle.grad(y, inputs, grad_outputs=upstream, allow_unused=True)
+    return [y.numpy()] + [np.zeros(a.shape) if g is None else g.numpy() for g, a in zip(grads, arrays)]
+
+
+def assert_match(ours, theirs, arrays, tol=TOL, seed=1):
+    """ours(*tensors) agrees with theirs(*tensors): the output and the gradient of every input."""
+    for name, a, b in zip(["y"] + [f"grad {i}" for i in range(len(arrays))],
+                          _outputs_and_grads(ours, arrays, seed), _outputs_and_grads(theirs, arrays, seed)):
+        np.testing.assert_allclose(a, b, atol=tol, rtol=tol, err_msg=name)
 
 
 def _assert_same(ours, theirs):
@@ -79,20 +91,6 @@ def test_running_variance_is_biased_and_momentum_is_paddles():
     assert 0.9 + 0.1 * np.var(np.arange(12), ddof=1) == pytest.approx(2.2)
 
 
-def test_batch_norm_channels_last_and_global_stats():
-    x_np = _random((4, 5, 3, 6))
-    mean, var = paddle.to_tensor(_random([6], 1.0, 0.0)), paddle.to_tensor(np.abs(_random([6], 1.0, 2.0)))
-    layer = nn.BatchNorm2D(6, data_format="NHWC", use_global_stats=True)
-    layer._mean.set_value(mean.numpy())
-    layer._variance.set_value(var.numpy())
-    layer.train()
-    theirs = layer(paddle.to_tensor(x_np)).numpy()
-    ours, new_mean, _ = F.batch_norm(paddle.to_tensor(x_np), mean, var, paddle.ones([6]), paddle.zeros([6]),
-                                     training=True, data_format="NHWC", use_global_stats=True)
-    np.testing.assert_allclose(ours.numpy(), theirs, atol=TOL)
-    np.testing.assert_array_equal(new_mean.numpy(), mean.numpy())
-
-
 def test_one_value_per_channel_passes_through_like_paddle():
     x = paddle.to_tensor(_random((1, 3, 1, 1)))
     layer = nn.BatchNorm2D(3)
@@ -102,51 +100,6 @@ def test_one_value_per_channel_passes_through_like_paddle():
     np.testing.assert_array_equal(y.numpy(), x.numpy())
     np.testing.assert_array_equal(layer._mean.numpy(), mean.numpy())
     np.testing.assert_array_equal(layer._variance.numpy(), var.numpy())
-
-
-@pytest.mark.parametrize("shape", [(6, 7), (3, 4, 5, 6)])
-def test_layer_norm_matches_paddle(shape):
-    normalized = list(shape[1:])
-    layer = nn.LayerNorm(normalized)
-    size = int(np.prod(normalized))  # Paddle stores the elementwise affine flattened
-    layer.weight.set_value(_random([size], 0.5, 1.0))
-    layer.bias.set_value(_random([size], 0.5, 0.0))
-    weight = paddle.to_tensor(layer.weight.numpy(), stop_gradient=False)
-    bias = paddle.to_tensor(layer.bias.numpy(), stop_gradient=False)
-    x_np, upstream = _random(shape), _random(shape, 1.0, 0.0)
-    theirs = _forward_backward(layer, x_np, [layer.weight, layer.bias], upstream)
-    ours = _forward_backward(lambda x: F.layer_norm(x, normalized, weight, bias), x_np, [weight, bias], upstream)
-    _assert_same(ours, theirs)
-
-
-@pytest.mark.parametrize("training", [True, False])
-def test_instance_norm_matches_paddle_in_train_and_eval(training):
-    shape = (3, 4, 5, 6)
-    layer = nn.InstanceNorm2D(4)
-    layer.scale.set_value(_random([4], 0.5, 1.0))
-    layer.bias.set_value(_random([4], 0.5, 0.0))
-    layer.train() if training else layer.eval()
-    weight = paddle.to_tensor(layer.scale.numpy(), stop_gradient=False)
-    bias = paddle.to_tensor(layer.bias.numpy(), stop_gradient=False)
-    x_np, upstream = _random(shape), _random(shape, 1.0, 0.0)
-    theirs = _forward_backward(layer, x_np, [layer.scale, layer.bias], upstream)
-    ours = _forward_backward(lambda x: F.instance_norm(x, weight, bias), x_np, [weight, bias], upstream)
-    _assert_same(ours, theirs)
-
-
-@pytest.mark.parametrize("groups", [1, 2, 8])
-@pytest.mark.parametrize("shape,data_format", [((3, 8, 5, 6), "NCHW"), ((3, 5, 6, 8), "NHWC"), ((5, 8), "NCHW")])
-def test_group_norm_matches_paddle(groups, shape, data_format):
-    layer = nn.GroupNorm(groups, 8, data_format=data_format)
-    layer.weight.set_value(_random([8], 0.5, 1.0))
-    layer.bias.set_value(_random([8], 0.5, 0.0))
-    weight = paddle.to_tensor(layer.weight.numpy(), stop_gradient=False)
-    bias = paddle.to_tensor(layer.bias.numpy(), stop_gradient=False)
-    x_np, upstream = _random(shape), _random(shape, 1.0, 0.0)
-    theirs = _forward_backward(layer, x_np, [layer.weight, layer.bias], upstream)
-    ours = _forward_backward(lambda x: F.group_norm(x, groups, weight, bias, data_format=data_format),
-                             x_np, [weight, bias], upstream)
-    _assert_same(ours, theirs)
 
 
 @pytest.mark.parametrize("mode", F.DROPOUT_MODES)
@@ -178,7 +131,7 @@ def test_dropout_train_mean_equals_eval_output(mode):
 
 
 def test_dropout_axis_drops_whole_channels():
-    mask = F.dropout_mask([64, 32, 5, 5], 0.5, axis=[0, 1]).numpy()
+    mask = F.dropout_mask(paddle.zeros([64, 32, 5, 5]), 0.5, axis=[0, 1]).numpy()
     assert mask.shape == (64, 32, 1, 1)
     assert 0.45 < mask.mean() < 0.55
 
@@ -189,3 +142,82 @@ def test_dropout_rejects_bad_arguments():
         F.dropout(x, 0.5, mode="upscale")
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         F.dropout(x, 1.5)
+
+
+def _x_weight_bias(shape, channels):
+    return [_random(shape), _random([channels], 0.5, 1.0), _random([channels], 0.5, 0.0)]
+
+
+@pytest.mark.parametrize("shape,data_format", [((8, 5), "NC"), ((4, 5, 6), "NCL"), ((4, 6, 5), "NLC"),
+                                               ((2, 3, 4, 5), "NHWC"), ((2, 3, 2, 2, 5), "NDHWC")])
+@pytest.mark.parametrize("training,use_global_stats", [(True, None), (False, None), (True, True), (False, False)])
+@pytest.mark.parametrize("epsilon,momentum", [(1e-5, 0.9), (0.5, 0.0), (1e-3, 1.0)])
+def test_batch_norm_argument_forms(shape, data_format, training, use_global_stats, epsilon, momentum):
+    c = shape[1] if data_format.startswith("NC") else shape[-1]
+    mean, var = _random([c], 1.0, 0.5), np.abs(_random([c], 1.0, 2.0))
+    kw = dict(training=training, momentum=momentum, epsilon=epsilon, data_format=data_format,
+              use_global_stats=use_global_stats)
+    theirs_stats, ours_stats = [paddle.to_tensor(mean), paddle.to_tensor(var)], []
+    # Paddle's backward in eval mode treats the statistics as constants even when the forward used
+    # the batch's (use_global_stats=False); its train mode gives the true gradient of that forward
+    their_kw = dict(kw, training=True) if use_global_stats is False else kw
+
+    def ours(x, w, b):
+        y, *stats = F.batch_norm(x, paddle.to_tensor(mean), paddle.to_tensor(var), w, b, **kw)
+        ours_stats[:] = stats
+        return y
+
+    assert_match(ours, lambda x, w, b: PF.batch_norm(x, *theirs_stats, w, b, **their_kw), _x_weight_bias(shape, c))
+    for a, b in zip(ours_stats, theirs_stats):  # Paddle updated its (second) pair in place
+        np.testing.assert_allclose(a.numpy(), b.numpy(), atol=TOL, rtol=TOL)
+
+
+@pytest.mark.parametrize("shape,normalized_shape", [((2, 3, 4, 5), 5), ((2, 3, 4, 5), [4, 5]),
+                                                    ((2, 3, 4, 5), (3, 4, 5)), ((6, 8), [8]), ((2, 6, 8), [6, 8])])
+@pytest.mark.parametrize("epsilon", [0.0, 1e-5, 1e-3])  # Paddle's layer_norm refuses epsilon > 1e-3
+def test_layer_norm_argument_forms(shape, normalized_shape, epsilon):
+    size = int(np.prod(normalized_shape))
+    assert_match(lambda x, w, b: F.layer_norm(x, normalized_shape, w, b, epsilon),
+                 lambda x, w, b: PF.layer_norm(x, normalized_shape, w, b, epsilon), _x_weight_bias(shape, size))
+
+
+def channels_first(fn, data_format):
+    """Paddle's instance_norm ignores data_format: run it on x with the channels moved to axis 1."""
+    if data_format.startswith("NC"):
+        return fn
+    return lambda x, *args: paddle.moveaxis(fn(paddle.moveaxis(x, -1, 1), *args), 1, -1)
+
+
+FORMATS = [((3, 4), "NC"), ((2, 4, 5), "NCL"), ((2, 5, 4), "NLC"), ((2, 4, 3, 5), "NCHW"),
+           ((2, 3, 5, 4), "NHWC"), ((2, 4, 2, 3, 2), "NCDHW"), ((2, 2, 3, 2, 4), "NDHWC")]
+
+
+@pytest.mark.parametrize("shape,data_format", FORMATS)
+@pytest.mark.parametrize("epsilon", [1e-5, 0.3])
+def test_instance_norm_argument_forms(shape, data_format, epsilon):
+    arrays = _x_weight_bias(shape, 4)
+    theirs = channels_first(lambda x, w, b: PF.instance_norm(x, weight=w, bias=b, eps=epsilon), data_format)
+    assert_match(lambda x, w, b: F.instance_norm(x, w, b, epsilon, data_format), theirs, arrays)
+    if len(shape) == 2:  # one value per (sample, channel): x_hat is 0, the output is the bias
+        np.testing.assert_array_equal(F.instance_norm(*map(paddle.to_tensor, arrays)).numpy(),
+                                      np.broadcast_to(arrays[2], shape))
+
+
+@pytest.mark.parametrize("shape,data_format", [f for f in FORMATS if f[1] != "NC"] + [((3, 4), "NCHW")])
+@pytest.mark.parametrize("groups,epsilon", [(1, 1e-5), (2, 1e-5), (4, 1e-5), (2, 0.5)])
+def test_group_norm_argument_forms(shape, data_format, groups, epsilon):
+    assert_match(lambda x, w, b: F.group_norm(x, groups, w, b, epsilon, data_format),
+                 lambda x, w, b: PF.group_norm(x, groups, epsilon, w, b, data_format), _x_weight_bias(shape, 4))
+
+
+@pytest.mark.parametrize("mode", F.DROPOUT_MODES)
+@pytest.mark.parametrize("p,training,axis", [(0.0, True, None), (1.0, True, None), (1.0, True, [0, 2]),
+                                             (1.0, False, None), (0.0, False, 1)])
+def test_dropout_edge_probabilities(mode, p, training, axis):
+    x_np = _random((4, 3, 5))
+    x_np[0, 0, 0] = 1e30  # large values must not turn into NaN or Inf when dropped
+    assert_match(lambda x: F.dropout(x, p, training, mode, axis),
+                 lambda x: PF.dropout(x, p, axis=axis, training=training, mode=mode), [x_np], tol=0)
+    y = F.dropout(paddle.to_tensor(x_np), p, training, mode, axis).numpy()
+    keep = 0.0 if (p == 1.0 and (training or mode == "downscale_in_infer")) else 1.0
+    np.testing.assert_array_equal(y, x_np * keep)
