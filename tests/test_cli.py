@@ -117,7 +117,8 @@ def _capture_trainer(monkeypatch):
             seen.update(config)
 
         def train(self):
-            return None  # as after Ctrl-C: 'latest' saved
+            self.outcome = "interrupted"  # as after Ctrl-C: 'latest' saved
+            return None
 
     monkeypatch.setattr(engine_cli, "Trainer", Capture)
     return seen

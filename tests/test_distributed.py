@@ -22,6 +22,6 @@ def test_two_cpu_processes_train_one_model(tmp_path):
     assert results[0] == results[1] and results[0]["samples"] == 361  # the padded duplicate is dropped
     rank1_log = (tmp_path / "log" / "workerlog.1").read_text()
     assert "[Train]" not in rank1_log and "[Done]" in (tmp_path / "log" / "workerlog.0").read_text()
-    assert sorted(os.listdir(tmp_path / "run")) == ["best_model.pdopt", "best_model.pdparams", "best_model.pdstates",
+    assert sorted(os.listdir(tmp_path / "run")) == [".ppnorm.lock", "best_model.pdopt", "best_model.pdparams", "best_model.pdstates",
                                                     "config.yaml", "latest.pdopt", "latest.pdparams",
                                                     "latest.pdstates"]

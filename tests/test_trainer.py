@@ -112,22 +112,24 @@ def test_hooks_run_in_order_at_every_stage(tmp_path):
 
 def test_run_step_does_one_optimizer_step(tmp_path):
     trainer = Trainer(_config(tmp_path, "Optimizer.lr.name=Constant", "Optimizer.lr.learning_rate=0.5",
-                              "Optimizer.momentum=0.0", "Arch.dropout=0.0"), hooks=[])
+                              "Optimizer.momentum=0.0", "Optimizer.weight_decay=0.0", "Loss.label_smoothing=0.0",
+                              "Arch.dropout=0.0"), hooks=[])
     images, labels, _ = next(iter(trainer.data.batches(0)))
     before = {k: v.numpy().copy() for k, v in trainer.model.state_dict().items()}
     trainer.model.train()
     logits = trainer.model(images)
     loss = paddle.nn.functional.cross_entropy(logits, labels)
     loss.backward()
-    grads = {p.name: p.grad.numpy().copy() for p in trainer.model.parameters()}
+    grads = {p.name: p.grad.numpy().copy() for p in trainer.model.parameters() if not p.stop_gradient}
     trainer.optimizer.clear_grad()
     trainer.model.set_state_dict({k: paddle.to_tensor(v) for k, v in before.items()})
     out = trainer.run_step((images, labels))
     assert out.loss == pytest.approx(float(loss), rel=1e-6) and out.batch_size == 128
     np.testing.assert_allclose(out.logits.numpy(), logits.numpy(), rtol=1e-5, atol=1e-6)
+    assert len(grads) == 65  # every trainable parameter of resnet20 moved by plain SGD
     for key, param in trainer.model.named_parameters():
-        np.testing.assert_allclose(param.numpy(), before[key] - 0.5 * grads[param.name], rtol=1e-4, atol=1e-6,
-                                   err_msg=key)
+        expected = before[key] - 0.5 * grads[param.name] if param.name in grads else param.numpy()
+        np.testing.assert_allclose(param.numpy(), expected, rtol=1e-4, atol=1e-6, err_msg=key)
 
 
 def test_eval_tool_prints_the_final_evaluation_of_training(uninterrupted, capsys):

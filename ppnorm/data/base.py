@@ -85,6 +85,11 @@ class ArrayDataset(ImageDataset):
         return self.images[index]
 
 
+def _unnamed(classes):
+    """True for the default class names "0", "1", ... of a data set whose labels came without names."""
+    return list(classes) == [str(i) for i in range(len(classes))]
+
+
 def align_classes(train, evaluation, num_classes=None, where="DataLoader.Eval.dataset",
                   train_where="DataLoader.Train.dataset"):
     """Relabel ``evaluation`` by class name so its labels mean the train set's classes.
@@ -93,6 +98,10 @@ def align_classes(train, evaluation, num_classes=None, where="DataLoader.Eval.da
     ``num_classes`` (the model's) every relabelled eval label must be below it. Call this once
     both data sets are built, before training starts.
     """
+    if _unnamed(evaluation.classes) or _unnamed(train.classes):  # labels are plain indices: nothing to map
+        if num_classes is not None:
+            check_label_range(evaluation.labels, num_classes, f"{where} (for a model of {num_classes} classes)")
+        return evaluation
     known = {name: label for label, name in enumerate(train.classes)}
     unknown = [name for name in evaluation.classes if name not in known]
     if unknown:

@@ -50,6 +50,7 @@ class Trainer(TrainLoop):
         np.random.seed(self.seed)
         train_batches = self._build_loaders()
         self.model = model_from_config(config, self.train_data.dataset)
+        align_classes(self.train_data.dataset, self.eval_data.dataset, self.model_classes())
         optimizer, scheduler = build_optimizer(config["Optimizer"], self.model, settings["epochs"],
                                                train_batches.steps_per_epoch)
         states = self._resume_states(optimizer)
@@ -68,13 +69,15 @@ class Trainer(TrainLoop):
                                                            "DataLoader.Train", layout)
         self.eval_loader, _, self.eval_data = build_dataloader(loaders["Eval"], self.seed, self.rank,
                                                                self.world_size, "DataLoader.Eval", layout)
-        train_set, eval_set = self.train_data.dataset, self.eval_data.dataset
-        align_classes(train_set, eval_set, self.config["Arch"].get("num_classes", train_set.num_classes))
         batches = LoaderBatches(loader, sampler, self.train_data)
         if batches.steps_per_epoch == 0:
             raise TrainingError(f"DataLoader.Train: batch_size={loaders['Train']['batch_size']} with drop_last is "
                                 f"larger than the {len(self.train_data)} training samples per device")
         return batches
+
+    def model_classes(self):
+        """The number of classes the model predicts (``Arch.num_classes``, else the training set's)."""
+        return self.config["Arch"].get("num_classes", self.train_data.dataset.num_classes)
 
     def _resume_states(self, optimizer):
         states = {"epoch": 0, "step": 0, "global_step": 0, "best_top1": -1.0, "best_epoch": 0}
