@@ -148,3 +148,16 @@ def test_a_second_run_on_one_output_dir_is_refused_with_the_holders_pid(tmp_path
     assert err.startswith("error: ") and f"PID {os.getpid()}" in err and "\n" not in err
     assert not os.path.exists(tmp_path / "latest.pdparams") and not os.path.exists(tmp_path / "config.yaml")
     OutputDirLock(str(tmp_path)).acquire().release()  # released: free again
+
+
+@pytest.mark.parametrize("where", ["a_file", "under_a_file", "read_only"])
+def test_an_unwritable_output_dir_is_one_line(tmp_path, capsys, where):
+    (tmp_path / "file").write_text("mine")
+    (tmp_path / "ro").mkdir(mode=0o500)
+    out = {"a_file": tmp_path / "file", "under_a_file": tmp_path / "file" / "run", "read_only": tmp_path / "ro"}[where]
+    if where == "read_only" and os.access(out, os.W_OK):
+        pytest.skip("running as root: a read-only directory is still writable")
+    assert train_main(RUN + [f"Global.output_dir={out}"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: Global.output_dir={out} cannot be used for writing") and "\n" not in err
+    assert (tmp_path / "file").read_text() == "mine" and os.listdir(tmp_path / "ro") == []

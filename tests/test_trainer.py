@@ -74,6 +74,15 @@ class _AtGlobalStep(HookBase):
             self.action(loop)
 
 
+def test_resuming_a_finished_run_says_nothing_was_trained(tmp_path, uninterrupted, capsys):
+    out, result = uninterrupted
+    trainer = Trainer(_config(tmp_path, "Arch.dropout=0.2", f"Global.checkpoints={out / 'latest'}"))
+    assert trainer.train() == result
+    lines = capsys.readouterr().out.splitlines()
+    assert "nothing to train: the checkpoint has already done 3 epoch(s) and Global.epochs=3" in lines[-2]
+    assert not [line for line in lines if line.startswith("[Train]")]
+
+
 def test_ctrl_c_mid_epoch_saves_latest_and_resume_is_exact(tmp_path, uninterrupted):
     trainer = Trainer(_config(tmp_path, "Arch.dropout=0.2"))
     trainer.register_hooks([_AtGlobalStep(15, lambda loop: os.kill(os.getpid(), signal.SIGINT))])  # epoch 2, step 4

@@ -207,6 +207,9 @@ class FinalReport(HookBase):
 
     def before_train(self, loop):
         self.start = time.time()
+        if loop.states["epoch"] >= loop.epochs:
+            loop.logger.info(f"nothing to train: the checkpoint has already done {loop.states['epoch']} epoch(s) and "
+                             f"Global.epochs={loop.epochs}; raise Global.epochs to train further")
 
     def after_train(self, loop):
         loop.logger.close()

@@ -13,6 +13,25 @@ class RunLockError(RuntimeError):
     """Another process is training into the same output directory."""
 
 
+class OutputDirError(ValueError):
+    """The output directory cannot be created or written."""
+
+
+def check_output_dir(path, key="Global.output_dir"):
+    """Create ``path`` if needed; a file in the way, a missing permission or a full disk is one-line error."""
+    try:
+        os.makedirs(path, exist_ok=True)
+        probe = os.path.join(path, ".ppnorm.write-test")
+        with open(probe, "w", encoding="utf-8") as handle:
+            handle.write("ok")
+        os.remove(probe)
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise OutputDirError(f"{key}={path} cannot be used for writing ({reason}: {error.filename or path}); "
+                             f"choose a writable directory") from None
+    return path
+
+
 class OutputDirLock:
     """``with OutputDirLock(dir):`` or ``acquire()`` / ``release()``; a second holder gets a one-line error."""
 

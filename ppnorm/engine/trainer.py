@@ -15,6 +15,7 @@ from .logger import Logger
 from .loss import build_loss
 from .loop import FINISHED, TrainLoop
 from .optim import build_optimizer
+from .run_lock import check_output_dir
 
 __all__ = ["Trainer", "TrainingError"]
 
@@ -43,6 +44,8 @@ class Trainer(TrainLoop):
         settings = config["Global"]
         self.rank, self.world_size, device_note = setup_device(settings["device"], settings["cpu_threads"])
         self.output_dir, self.seed = settings["output_dir"], settings["seed"]
+        if self.rank == 0:
+            check_output_dir(self.output_dir)
         self.logger = Logger(self.output_dir, self.rank, settings["use_visualdl"], stream)
         self.logger.info(dump_config(config).rstrip())
         self.logger.info(device_note)
