@@ -24,6 +24,6 @@ setup(
         "scikit-learn",
         "matplotlib",
     ],
-    extras_require={"test": ["pytest"]},
+    extras_require={"test": ["pytest", "pytest-timeout"]},
     license="Apache-2.0",
 )
