@@ -24,6 +24,6 @@ setup(
         "scikit-learn",
         "matplotlib",
     ],
-    extras_require={"test": ["pytest", "hypothesis"]},
+    extras_require={"test": ["pytest", "pytest-timeout", "hypothesis"]},
     license="Apache-2.0",
 )

@@ -10,6 +10,7 @@ import yaml
 from PIL import Image
 
 import ppnorm
+from ppnorm.compat import set_training_mode
 from ppnorm.engine import Trainer, load_config
 from ppnorm.engine.cli import eval_main
 from ppnorm.engine.threads import resolve_cpu_threads
@@ -31,7 +32,7 @@ def _randomize_batch_norms(model):
             layer._variance.set_value(paddle.rand(shape) + 0.5)
             layer.weight.set_value(paddle.rand(shape) + 0.5)
             layer.bias.set_value(paddle.randn(shape) * 0.2)
-    return model.eval()
+    return set_training_mode(model, False)
 
 
 def _fused_copy(model, x):
@@ -75,7 +76,7 @@ def test_fusing_keeps_eval_outputs_and_removes_the_folded_norms(name, options, s
 
 
 def test_norms_that_use_each_input_s_statistics_are_never_folded():
-    model = ppnorm.build_model("resnet20", norm="gn", norm_options={"groups": 4}).eval()
+    model = set_training_mode(ppnorm.build_model("resnet20", norm="gn", norm_options={"groups": 4}), False)
     x = paddle.randn([2, 3, 8, 8])
     fused, folded = _fused_copy(model, x)
     assert folded == []
@@ -140,7 +141,7 @@ def test_infer_on_image_files_and_npy_arrays_predicts_like_the_dygraph_model(tra
     config = load_config(DIGITS, overrides + [f"Global.pretrained_model={out / 'best_model'}"])
     from ppnorm.engine.builder import model_from_config
     data = build_dataset({"name": "digits", "split": "test"})
-    model = model_from_config(config, data).eval()
+    model = set_training_mode(model_from_config(config, data), False)
     images = np.stack([data[i][0] for i in range(4)])  # [4, 1, 8, 8] in [0, 1]
     np.save(tmp_path / "four.npy", images)
     folder = tmp_path / "pngs"

@@ -229,7 +229,8 @@ def test_weight_decay_can_skip_norm_and_bias(tmp_path):
     model = trainer.model
     before = {k: v.numpy().copy() for k, v in model.state_dict().items()}
     for p in model.parameters():  # zero gradients: only weight decay moves parameters
-        p.grad = paddle.zeros_like(p) if not p.stop_gradient else None
+        if not p.stop_gradient:
+            p.grad = paddle.zeros_like(p)
     trainer.optimizer.step()
     after = model.state_dict()
     np.testing.assert_array_equal(after["bn1.weight"].numpy(), before["bn1.weight"])

@@ -19,6 +19,7 @@ with the original before writing anything.
 import paddle
 import paddle.nn as nn
 
+from ..compat import kept_training_modes
 from .norm import is_batch_norm
 
 _CONVS = (nn.Conv1D, nn.Conv2D, nn.Conv3D)
@@ -44,15 +45,12 @@ def find_conv_norm_pairs(model, example_input):
             hooks.append(layer.register_forward_post_hook(after_conv))
         elif is_batch_norm(layer):
             hooks.append(layer.register_forward_pre_hook(before_norm))
-    was_training = model.training
-    model.eval()
     try:
-        with paddle.no_grad():
+        with kept_training_modes(model, training=False), paddle.no_grad():
             model(example_input)
     finally:
         for hook in hooks:
             hook.remove()
-        model.train(was_training)
     convs = [conv for conv, _ in pairs]
     shared = {conv for conv in convs if convs.count(conv) > 1}
     return [(conv, norm) for conv, norm in pairs if conv not in shared]

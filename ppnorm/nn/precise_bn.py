@@ -7,6 +7,7 @@ batch statistics of ``num_batches`` batches with equal weight.
 """
 import paddle
 
+from ..compat import kept_training_modes
 from .norm import is_batch_norm
 
 
@@ -22,13 +23,11 @@ def update_bn_stats(model, batches, num_batches=200):
     if not norms:
         return 0
     saved_momentum = [layer._momentum for layer in norms]
-    was_training = model.training
     means = [paddle.zeros_like(layer._mean) for layer in norms]
     variances = [paddle.zeros_like(layer._variance) for layer in norms]
-    model.train()
     used = 0
     try:
-        with paddle.no_grad():
+        with kept_training_modes(model, training=True), paddle.no_grad():
             for batch in batches:
                 if used >= num_batches:
                     break
@@ -43,7 +42,6 @@ def update_bn_stats(model, batches, num_batches=200):
     finally:
         for layer, momentum in zip(norms, saved_momentum):
             layer._momentum = momentum
-        model.train(was_training)
     if used:
         for layer, mean, var in zip(norms, means, variances):
             layer._mean.set_value(mean)
