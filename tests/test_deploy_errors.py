@@ -1,6 +1,8 @@
 """Bad input to tools/export.py and tools/infer.py, through the tools' mains: one `error:` line, exit code 2,
 no traceback, nothing touched outside the output; plus what infer does with 0-255 and non-finite arrays."""
 import os
+import subprocess
+import sys
 
 import numpy as np
 import paddle
@@ -198,3 +200,20 @@ def test_non_finite_inputs_are_predicted_with_one_warning_per_image(exported, tm
     assert warnings == [f"warning: {path}[0] has 3 non-finite value(s) (NaN/Inf) of 64; its prediction is not "
                         f"meaningful", f"warning: {path}[2] has 1 non-finite value(s) (NaN/Inf) of 64; its "
                         f"prediction is not meaningful"]
+
+
+def test_tools_infer_py_reports_a_damaged_parameter_file_in_one_line(exported, tmp_path):
+    """The real script in a subprocess (under a timeout): Paddle's C++ error becomes one line, exit 2."""
+    _, run, _ = exported
+    model_dir = _copy_export(run, tmp_path / "model")
+    (model_dir / "inference.pdiparams").write_bytes(os.urandom(4096))
+    np.save(tmp_path / "one.npy", np.zeros((1, 8, 8), "float32"))
+    before = _snapshot(tmp_path)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    done = subprocess.run([sys.executable, os.path.join(root, "tools", "infer.py"), "--model_dir", str(model_dir),
+                           "--input", str(tmp_path / "one.npy")], capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, PYTHONPATH=root))
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert len(errors) == 1 and "cannot load the exported model" in errors[0] and "inference.pdiparams" in errors[0]
+    assert _snapshot(tmp_path) == before
