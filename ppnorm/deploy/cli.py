@@ -38,7 +38,8 @@ def _infer_args(argv):
     parser = argparse.ArgumentParser(description="Run an exported model with paddle.inference.")
     parser.add_argument("--model_dir", required=True, help="directory written by tools/export.py")
     parser.add_argument("--input", nargs="+", default=[],
-                        help="image files, folders of images, or .npy arrays ([C,H,W] or [N,C,H,W] in [0,1])")
+                        help="image files, folders of images, or .npy arrays ([C,H,W] or [N,C,H,W], pixels in "
+                             "[0, 1] or [0, 255])")
     add_config_options(parser, required=False)
     parser.add_argument("--batch_size", type=positive_int, default=8)
     parser.add_argument("--topk", type=positive_int, default=None, help="classes to print per image (default: "

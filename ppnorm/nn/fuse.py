@@ -10,10 +10,12 @@ so the BatchNorm layer can be replaced by an identity. For channels-last convolu
 ``[1, 1, 1, C]`` tensor, which oneDNN's inference passes (conv + bias + activation fusion) broadcast
 against the conv output in ``NCHW`` order and refuse (``Broadcast dimension mismatch``). The
 convolution then keeps only the scaled weight and the BatchNorm is replaced by :class:`ChannelBias`,
-a rank-1 ``[C]`` bias that broadcasts over the last axis and that oneDNN handles. Which BatchNorm follows which convolution is
-found by running one forward pass with hooks: a BatchNorm whose input tensor *is* a convolution's
-output tensor is folded into that convolution. Pre-activation layouts (norm -> act -> conv, as in
-DenseNet's dense layers) have no such pair and are left alone. GroupNorm / LayerNorm / InstanceNorm
+a rank-1 ``[C]`` bias that broadcasts over the last axis and that oneDNN handles.
+
+Which BatchNorm follows which convolution is found by running one forward pass with hooks: a
+BatchNorm whose input tensor *is* a convolution's output tensor is folded into that convolution.
+Pre-activation layouts (norm -> act -> conv, as in DenseNet's dense layers) have no such pair and
+are left alone. GroupNorm / LayerNorm / InstanceNorm
 depend on each input's own statistics and can never be folded.
 
 Hooks see which layer consumes a tensor, not plain tensor arithmetic: a conv output that feeds two
