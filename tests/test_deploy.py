@@ -16,6 +16,7 @@ from ppnorm.engine.cli import eval_main
 from ppnorm.engine.threads import resolve_cpu_threads
 from ppnorm.data import build_dataset
 from ppnorm.deploy.cli import export_main, infer_main
+from ppnorm.deploy.export import save_for_inference
 from ppnorm.deploy.predictor import Predictor, PredictorError, cpu_supports_bf16
 from ppnorm.nn import is_batch_norm
 from ppnorm.nn.fuse import fold_batch_norm, fuse_conv_bn
@@ -54,6 +55,48 @@ def test_fold_batch_norm_matches_the_formula_with_and_without_conv_bias():
         np.testing.assert_allclose(conv.weight.numpy(), w_expected, rtol=1e-6)
         np.testing.assert_allclose(conv.bias.numpy(), b_expected, rtol=1e-6, atol=1e-7)
         np.testing.assert_allclose(conv(x).numpy(), expected, rtol=1e-5, atol=1e-5)
+
+
+class _SmallNet(nn.Layer):
+    """conv (non-zero bias) -> BN without affine -> ReLU -> conv -> BN -> pool -> fc, in either layout."""
+
+    def __init__(self, data_format):
+        super().__init__()
+        self.conv1 = nn.Conv2D(3, 4, 3, padding=1, data_format=data_format)
+        self.bn1 = nn.BatchNorm2D(4, weight_attr=False, bias_attr=False, data_format=data_format)
+        self.conv2 = nn.Conv2D(4, 5, 3, padding=1, bias_attr=False, data_format=data_format)
+        self.bn2 = nn.BatchNorm2D(5, data_format=data_format)
+        self.pool = nn.AdaptiveAvgPool2D(1, data_format=data_format)
+        self.fc = nn.Linear(5, 3)
+        self.conv1.bias.set_value(paddle.to_tensor([0.5, -1.0, 2.0, 0.25]))
+
+    def forward(self, x):
+        x = self.bn2(self.conv2(nn.functional.relu(self.bn1(self.conv1(x)))))
+        return self.fc(self.pool(x).flatten(1))
+
+
+@pytest.mark.parametrize("data_format, shape", [("NCHW", [2, 3, 6, 6]), ("NHWC", [2, 6, 6, 3])])
+def test_folding_a_biased_conv_and_a_norm_without_affine_keeps_the_logits(data_format, shape, tmp_path):
+    paddle.seed(3)
+    model = _SmallNet(data_format)
+    assert model.bn1.weight is None and model.bn1.bias is None
+    for norm in (model.bn1, model.bn2):
+        norm._mean.set_value(paddle.randn(norm._mean.shape))
+        norm._variance.set_value(paddle.rand(norm._variance.shape) + 0.5)
+    model.bn2.weight.set_value(paddle.rand([5]) + 0.5)
+    model.bn2.bias.set_value(paddle.randn([5]))
+    x = paddle.randn(shape)
+    model.eval()
+    expected = model(x).numpy()
+    model.train()  # fusing must use the running statistics and leave the model in eval mode
+    folded = fuse_conv_bn(model, x)
+    assert folded == [("conv1", "bn1"), ("conv2", "bn2")]
+    assert not model.training and not any(layer.training for layer in model.sublayers())
+    assert not any(is_batch_norm(layer) for layer in model.sublayers())
+    np.testing.assert_allclose(model(x).numpy(), expected, rtol=1e-5, atol=1e-5)
+    assert np.abs(expected).max() > 1.0  # the biases and statistics matter for these logits
+    save_for_inference(model, x, str(tmp_path))  # oneDNN once refused the NHWC fold's [1, 1, 1, C] bias
+    np.testing.assert_allclose(Predictor(str(tmp_path))(x.numpy()), expected, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("name, options, shape, pairs", [
@@ -201,6 +244,26 @@ def test_nhwc_model_evaluates_an_nchw_checkpoint_identically(trained, capsys):
     line = capsys.readouterr().out.strip().splitlines()[-1]
     top1 = float(line.split("top1: ")[1].split(",")[0])
     assert top1 == pytest.approx(result["top1"], abs=5e-6)  # printed with 5 decimals
+
+
+def test_an_nhwc_model_exports_and_paddle_inference_reproduces_its_accuracy(trained, tmp_path, capsys):
+    out, overrides, result = trained
+    nhwc = overrides + ["Arch.data_format=NHWC"]
+    target = tmp_path / "nhwc"
+    code = export_main(["-c", DIGITS, "-o", *nhwc, f"Global.pretrained_model={out / 'best_model'}",
+                        f"Export.save_dir={target}"])
+    assert code == 0, capsys.readouterr().err
+    description = yaml.safe_load((target / "inference.yml").read_text())
+    assert description["data_format"] == "NHWC" and description["input_shape"] == [8, 8, 1]
+    assert description["folded_batch_norms"] == 21 and description["max_abs_diff"] <= 1e-4
+    capsys.readouterr()
+    assert infer_main(["--model_dir", str(target), "-c", DIGITS, "-o", *nhwc, "--show", "0"]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1].startswith(
+        f"[Infer] top1 {result['top1']:.4f} on 360 eval samples")
+    mode = os.stat(target).st_mode & 0o777
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert mode == 0o777 & ~umask  # the usual permissions, not mkdtemp's 0700
 
 
 def test_cpu_threads_default_to_the_available_cores(monkeypatch):

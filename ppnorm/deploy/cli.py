@@ -1,11 +1,12 @@
 """Command-line entry points behind tools/export.py and tools/infer.py."""
 import argparse
+import sys
 import time
 
 import numpy as np
 
 from ..cli import add_config_options, add_runtime_options, omp_threads, parse, positive_int, resolve_device, run_tool
-from ..data import build_dataloader
+from ..data import DataError, build_dataloader
 from ..engine.builder import input_layout
 from ..engine.cli import config_from_args, config_parser
 from ..engine.config import ConfigError, load_config
@@ -37,7 +38,8 @@ def _infer_args(argv):
     parser = argparse.ArgumentParser(description="Run an exported model with paddle.inference.")
     parser.add_argument("--model_dir", required=True, help="directory written by tools/export.py")
     parser.add_argument("--input", nargs="+", default=[],
-                        help="image files, folders of images, or .npy arrays ([C,H,W] or [N,C,H,W] in [0,1])")
+                        help="image files, folders of images, or .npy arrays ([C,H,W] or [N,C,H,W], pixels in "
+                             "[0, 1] or [0, 255])")
     add_config_options(parser, required=False)
     parser.add_argument("--batch_size", type=positive_int, default=8)
     parser.add_argument("--topk", type=positive_int, default=None, help="classes to print per image (default: "
@@ -70,33 +72,55 @@ def _softmax(logits):
     return shifted / shifted.sum(axis=1, keepdims=True)
 
 
+def _topk(requested, description):
+    """``--topk`` (default: the exported ``Metric.topk`` maximum), at most the number of classes."""
+    classes = len(description["classes"])
+    if requested is None:
+        return min(max(description["topk"]), classes or 1)
+    if classes and requested > classes:
+        raise DataError(f"--topk {requested} is more than the model's {classes} classes; use --topk 1 to {classes}")
+    return requested
+
+
+def _read_inputs(paths, channels):
+    """``[(name, image), ...]`` from ``--input``; non-finite values are warned about per image."""
+    warn = lambda text: print(text, file=sys.stderr)  # noqa: E731
+    items = [item for path in expand_paths(paths) for item in read_images(path, channels, warn)]
+    if not items:
+        raise DataError(f"--input {' '.join(paths)}: no images to predict")
+    return items
+
+
 def infer_main(argv=None, omp_num_threads=None):
     args = _infer_args(argv)
 
     def run():
         description = load_inference_config(args.model_dir)
+        topk = _topk(args.topk, description)
         threads, _ = resolve_cpu_threads(args.cpu_threads, omp_threads(omp_num_threads))
         predictor = Predictor(args.model_dir, args.device, not args.no_onednn, threads, precision=args.precision)
         backend = "GPU" if args.device == "gpu" else ("CPU, oneDNN" if not args.no_onednn else "CPU")
-        backend += f", {args.precision}"
-        print(f"[Infer] {args.model_dir} ({backend}, {threads} thread(s)), input {description['input_shape']} "
-              f"{description['data_format']}")
-        classes = description["classes"]
-        topk = min(args.topk or max(description["topk"]), len(classes) or 1)
+        print(f"[Infer] {args.model_dir} ({backend}, {args.precision}, {threads} thread(s)), input "
+              f"{description['input_shape']} {description['data_format']}")
         if args.config:
-            return _infer_eval_split(args, predictor, classes, topk)
-        preprocess = Preprocess(description)
-        items = [item for path in expand_paths(args.input) for item in read_images(path, description["channels"])]
-        start = time.perf_counter()
-        for chunk in _batches(items, args.batch_size):
-            batch = np.stack([preprocess(image) for _, image in chunk])
-            for (name, _), probabilities in zip(chunk, _softmax(predictor(batch))):
-                print(f"{name}: {_describe(probabilities, classes, topk)}")
-        seconds = time.perf_counter() - start
-        print(f"[Infer] {len(items)} image(s) in {seconds:.2f}s ({len(items) / seconds:.1f} images/s)")
-        return 0
+            return _infer_eval_split(args, predictor, description["classes"], topk)
+        return _infer_files(args, predictor, description, topk)
 
     return run_tool("infer", run, args.verbose, DEPLOY_ERRORS)
+
+
+def _infer_files(args, predictor, description, topk):
+    """Predict every ``--input`` image and print its top-k classes."""
+    preprocess = Preprocess(description)
+    items = _read_inputs(args.input, description["channels"])
+    start = time.perf_counter()
+    for chunk in _batches(items, args.batch_size):
+        batch = np.stack([preprocess(image) for _, image in chunk])
+        for (name, _), probabilities in zip(chunk, _softmax(predictor(batch))):
+            print(f"{name}: {_describe(probabilities, description['classes'], topk)}")
+    seconds = time.perf_counter() - start
+    print(f"[Infer] {len(items)} image(s) in {seconds:.2f}s ({len(items) / seconds:.1f} images/s)")
+    return 0
 
 
 def _infer_eval_split(args, predictor, classes, topk):

@@ -2,9 +2,11 @@
 
 The export directory holds ``inference.json`` (or ``.pdmodel``) + ``inference.pdiparams`` and an
 ``inference.yml`` with what a deployment needs besides the graph: the input shape and layout, the
-eval transforms, and the class names. It is written to a temporary directory and renamed only after
-the exported model, run by ``paddle.inference`` on a batch of real eval data, has reproduced the
-unfolded eval-mode model's logits within ``Export.tolerance``.
+eval transforms, and the class names. :func:`export_model` runs four steps: :func:`reference` (the
+unfolded eval-mode model's logits on a batch of real eval data), :func:`stage` (fold and save into a
+temporary directory), :func:`verify` (``paddle.inference`` must reproduce those logits within
+``Export.tolerance``) and :func:`describe` (the ``inference.yml``). Only then is the temporary
+directory renamed to ``Export.save_dir``, which may replace nothing but a previous export.
 """
 import copy
 import os
@@ -21,23 +23,12 @@ from ..engine.builder import input_layout, model_from_config
 from ..nn.fuse import fuse_conv_bn
 from .predictor import INFERENCE_CONFIG, MODEL_PREFIX, Predictor
 
-
 CHECK_IMAGES = 64  # eval images the exported model must reproduce (enough to catch a wrong fold, cheap at 224x224)
+EXPORT_FILES = {INFERENCE_CONFIG, MODEL_PREFIX + ".json", MODEL_PREFIX + ".pdmodel", MODEL_PREFIX + ".pdiparams"}
 
 
-class ExportError(RuntimeError):
-    """The exported model does not reproduce the trained one (the message gives the difference)."""
-
-
-def _replace_dir(source, target):
-    """Move the finished ``source`` directory to ``target``, replacing an older export."""
-    old = None
-    if os.path.exists(target):
-        old = tempfile.mkdtemp(prefix=os.path.basename(target) + ".old-", dir=os.path.dirname(target))
-        os.replace(target, os.path.join(old, "previous"))
-    os.replace(source, target)
-    if old:
-        shutil.rmtree(old)
+class ExportError(ValueError):
+    """Export cannot write where it was asked to, or the exported model does not reproduce the trained one."""
 
 
 def save_for_inference(model, example_input, directory, fuse_bn=True):
@@ -51,11 +42,26 @@ def save_for_inference(model, example_input, directory, fuse_bn=True):
     return pairs
 
 
-def export_model(config, log=print):
-    """Export ``config``'s model (weights from ``Global.pretrained_model``); returns a summary dict."""
-    export = config["Export"]
-    save_dir = os.path.abspath(export["save_dir"] or os.path.join(config["Global"]["output_dir"], "inference"))
-    layout = input_layout(config)
+def check_target(save_dir):
+    """Refuse a ``save_dir`` whose replacement would lose anything: a file, or a directory no export wrote."""
+    where = f"Export.save_dir={save_dir}"
+    if os.path.isfile(save_dir) or (os.path.exists(save_dir) and not os.path.isdir(save_dir)):
+        raise ExportError(f"{where} is an existing file; give a new directory (or a previous export's) instead")
+    if not os.path.isdir(save_dir):
+        return
+    names = set(os.listdir(save_dir))
+    if names and INFERENCE_CONFIG not in names:
+        raise ExportError(f"{where} is an existing directory that no export wrote (it has no {INFERENCE_CONFIG}); "
+                          f"nothing was changed: give a new directory, e.g. {os.path.join(save_dir, 'inference')}")
+    foreign = sorted(names - EXPORT_FILES)
+    if names and foreign:
+        raise ExportError(f"{where} holds files an export does not write (e.g. {foreign[0]}); nothing was changed: "
+                          f"move them away or give a new directory")
+
+
+def reference(config, layout):
+    """The model (weights from ``Global.pretrained_model``), a batch of eval images, their eval-mode logits
+    and the eval data set."""
     check_section = dict(config["DataLoader"]["Eval"], batch_size=CHECK_IMAGES)  # read only what is checked
     loader, _, data = build_dataloader(check_section, config["Global"]["seed"], where="DataLoader.Eval",
                                        layout=layout)
@@ -63,36 +69,85 @@ def export_model(config, log=print):
     model = model_from_config(config, data.dataset, "DataLoader.Eval.dataset")
     model.eval()
     with paddle.no_grad():
-        reference = model(images).numpy()
+        logits = model(images).numpy()
+    return model, images, logits, data
 
-    sample_shape = [int(d) for d in images.shape[1:]]
-    os.makedirs(os.path.dirname(save_dir), exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=os.path.basename(save_dir) + ".tmp-", dir=os.path.dirname(save_dir))
+
+def stage(save_dir):
+    """A new temporary directory beside ``save_dir`` (same file system, so the final rename is atomic)."""
+    parent = os.path.dirname(save_dir)
+    try:
+        os.makedirs(parent, exist_ok=True)
+        return tempfile.mkdtemp(prefix=os.path.basename(save_dir) + ".tmp-", dir=parent)
+    except OSError as error:
+        raise ExportError(f"Export.save_dir={save_dir}: cannot create a directory in {parent} "
+                          f"({error.strerror or error}); choose a writable directory") from None
+
+
+def verify(staging, images, logits, tolerance, save_dir, log=print):
+    """Run the staged model with ``paddle.inference`` (oneDNN); its max abs difference from ``logits``."""
+    exported = Predictor(staging, use_onednn=True)(images.numpy())
+    max_diff = float(np.abs(exported - logits).max())
+    log(f"[Export] paddle.inference (oneDNN) vs the unfolded eval-mode model on {len(logits)} eval images: "
+        f"max abs diff {max_diff:.3g} (tolerance {tolerance:g})")
+    if not max_diff <= tolerance:
+        raise ExportError(f"the exported model's logits differ from the trained model's by {max_diff:.3g} "
+                          f"> Export.tolerance={tolerance:g}; nothing was written to {save_dir}")
+    return max_diff
+
+
+def describe(config, layout, sample_shape, classes, folded, max_diff):
+    """The ``inference.yml`` mapping: what a deployment needs besides the graph."""
+    return {
+        "arch": dict(config["Arch"]),
+        "weights": config["Global"]["pretrained_model"],
+        "data_format": layout,
+        "input_shape": sample_shape,
+        "channels": sample_shape[0] if layout == "NCHW" else sample_shape[-1],
+        "transforms": config["DataLoader"]["Eval"]["transforms"],
+        "classes": [str(name) for name in classes],
+        "topk": config["Metric"]["topk"],
+        "folded_batch_norms": folded,
+        "max_abs_diff": max_diff,
+    }
+
+
+def _umask():
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def publish(staging, save_dir):
+    """Give ``staging`` the usual permissions and rename it to ``save_dir``, replacing a previous export."""
+    os.chmod(staging, 0o777 & ~_umask())  # mkdtemp made it 0700
+    old = None
+    if os.path.exists(save_dir):
+        check_target(save_dir)  # still a previous export (nothing else appeared meanwhile)
+        old = tempfile.mkdtemp(prefix=os.path.basename(save_dir) + ".old-", dir=os.path.dirname(save_dir))
+        os.replace(save_dir, os.path.join(old, "previous"))
+    os.replace(staging, save_dir)
+    if old:
+        shutil.rmtree(old)
+
+
+def export_model(config, log=print):
+    """Export ``config``'s model (weights from ``Global.pretrained_model``); returns a summary dict."""
+    export = config["Export"]
+    save_dir = os.path.abspath(export["save_dir"] or os.path.join(config["Global"]["output_dir"], "inference"))
+    check_target(save_dir)
+    layout = input_layout(config)
+    model, images, logits, data = reference(config, layout)
+    staging = stage(save_dir)
     try:
         pairs = save_for_inference(model, images, staging, export["fuse_bn"])
         log(f"[Export] folded {len(pairs)} BatchNorm layer(s) into the preceding conv")
-        exported = Predictor(staging, use_onednn=True)(images.numpy())
-        max_diff = float(np.abs(exported - reference).max())
-        log(f"[Export] paddle.inference (oneDNN) vs the unfolded eval-mode model on {len(reference)} eval images: "
-            f"max abs diff {max_diff:.3g} (tolerance {export['tolerance']:g})")
-        if not max_diff <= export["tolerance"]:
-            raise ExportError(f"the exported model's logits differ from the trained model's by {max_diff:.3g} "
-                              f"> Export.tolerance={export['tolerance']:g}; nothing was written to {save_dir}")
-        description = {
-            "arch": dict(config["Arch"]),
-            "weights": config["Global"]["pretrained_model"],
-            "data_format": layout,
-            "input_shape": sample_shape,
-            "channels": sample_shape[0] if layout == "NCHW" else sample_shape[-1],
-            "transforms": config["DataLoader"]["Eval"]["transforms"],
-            "classes": [str(name) for name in data.dataset.classes],
-            "topk": config["Metric"]["topk"],
-            "folded_batch_norms": len(pairs),
-            "max_abs_diff": max_diff,
-        }
+        max_diff = verify(staging, images, logits, export["tolerance"], save_dir, log)
+        description = describe(config, layout, [int(d) for d in images.shape[1:]], data.dataset.classes,
+                               len(pairs), max_diff)
         with open(os.path.join(staging, INFERENCE_CONFIG), "w", encoding="utf-8") as handle:
             yaml.safe_dump(description, handle, allow_unicode=True, sort_keys=False)
-        _replace_dir(staging, save_dir)
+        publish(staging, save_dir)
     finally:
         if os.path.exists(staging):
             shutil.rmtree(staging)

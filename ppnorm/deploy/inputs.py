@@ -29,24 +29,58 @@ def expand_paths(paths):
     return found
 
 
-def read_images(path, channels):
+def read_images(path, channels, warn=None):
     """``[(name, CHW float32 in [0, 1]), ...]`` from one file.
 
-    ``.npy``: one image [C, H, W] or a stack [N, C, H, W], float in [0, 1] or uint8 in [0, 255].
+    ``.npy``: one image [C, H, W] or a stack [N, C, H, W] of numbers, in [0, 1] or in [0, 255]: integer
+    arrays, and float arrays whose largest finite value is above 1, are divided by 255 (the whole file
+    is read one way). Values below 0 or above 255 are refused (already normalized data is not raw
+    pixels). Each image holding NaN or Inf is reported through ``warn`` with its count.
     """
     if not path.lower().endswith(".npy"):
         return [(path, load_image_file(path, "L" if channels == 1 else "RGB"))]
+    array = _load_npy(path, channels)
+    names = [f"{path}[{i}]" for i in range(len(array))]
+    finite = np.isfinite(array)
+    for name, image_finite in zip(names, finite):
+        bad = int(image_finite.size - image_finite.sum())
+        if bad and warn is not None:
+            warn(f"warning: {name} has {bad} non-finite value(s) (NaN/Inf) of {image_finite.size}; "
+                 f"its prediction is not meaningful")
+    return list(zip(names, _to_unit_range(array, finite, path)))
+
+
+def _load_npy(path, channels):
+    """The ``.npy`` array as ``[N, C, H, W]`` of numbers, at least one image; anything else is a DataError."""
     try:
         array = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as error:
-        raise DataError(f"cannot read {path} as a .npy array ({error})") from None
+    except (OSError, ValueError, EOFError) as error:
+        raise DataError(f"cannot read {path} as a .npy array ({_first_line(error)})") from None
+    if array.dtype.kind not in "iuf":
+        raise DataError(f"{path}: expected numbers (uint8 0-255 or float 0-1), got dtype {array.dtype}")
     if array.ndim == 3:
         array = array[None]
     if array.ndim != 4 or array.shape[1] != channels:
         raise DataError(f"{path}: expected an array [C, H, W] or [N, C, H, W] with C={channels}, "
                         f"got shape {list(array.shape)}")
-    array = array.astype("float32") / 255.0 if array.dtype == np.uint8 else array.astype("float32")
-    return [(f"{path}[{i}]", image) for i, image in enumerate(array)]
+    if array.shape[0] == 0 or array.size == 0:
+        raise DataError(f"{path}: the array holds no images (shape {list(array.shape)})")
+    return array
+
+
+def _to_unit_range(array, finite, path):
+    """``array`` as float32 in [0, 1]: 0-255 data (integers, or floats above 1) is divided by 255."""
+    values = array[finite]
+    if values.size and (values.min() < 0 or values.max() > 255):
+        raise DataError(f"{path}: values range from {values.min():g} to {values.max():g}; expected raw pixels "
+                        f"in [0, 1] or [0, 255] (the model's eval transforms normalize them)")
+    as_255 = array.dtype.kind in "iu" or (values.size > 0 and values.max() > 1)
+    array = array.astype("float32")
+    return array / 255.0 if as_255 else array
+
+
+def _first_line(error):
+    return next((line for line in str(error).splitlines() if line.strip()), type(error).__name__)
 
 
 class Preprocess:

@@ -24,14 +24,43 @@ def model_files(model_dir):
                          f"with {MODEL_PREFIX}.pdiparams, as written by tools/export.py)")
 
 
+def _check_description(description, path):
+    """``inference.yml`` must be a mapping with the keys tools/infer.py reads, of the right kinds."""
+    if not isinstance(description, dict):
+        raise PredictorError(f"{path}: expected a mapping written by tools/export.py, got "
+                             f"{type(description).__name__}; export the model again")
+    shape = description.get("input_shape")
+    checks = {
+        "data_format": description.get("data_format") in ("NCHW", "NHWC"),
+        "input_shape": isinstance(shape, list) and len(shape) == 3
+        and all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape),
+        "channels": isinstance(description.get("channels"), int) and description.get("channels") > 0,
+        "transforms": isinstance(description.get("transforms", []), (list, type(None))),
+        "classes": isinstance(description.get("classes"), list),
+        "topk": isinstance(description.get("topk"), list) and bool(description.get("topk"))
+        and all(isinstance(k, int) and k > 0 for k in description.get("topk")),
+    }
+    bad = [key for key, ok in checks.items() if not ok]
+    if bad:
+        raise PredictorError(f"{path}: '{bad[0]}' is missing or invalid ({description.get(bad[0])!r}); "
+                             f"the file is damaged or was not written by tools/export.py; export the model again")
+    return description
+
+
 def load_inference_config(model_dir):
     """The ``inference.yml`` export writes beside the model: input shape, layout, transforms, class names."""
     model_files(model_dir)  # first say so if this is no export directory at all
     path = os.path.join(model_dir, INFERENCE_CONFIG)
     if not os.path.isfile(path):
         raise PredictorError(f"{path} not found (tools/export.py writes it beside the model)")
-    with open(path, encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            description = yaml.safe_load(handle)
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        where = getattr(error, "problem_mark", None)
+        line = f" (line {where.line + 1})" if where is not None else ""
+        raise PredictorError(f"{path} is not valid YAML{line}: the file is damaged; export the model again") from None
+    return _check_description(description, path)
 
 
 PRECISIONS = ("fp32", "bf16", "fp16")
@@ -45,6 +74,16 @@ def cpu_supports_bf16():
     except OSError:
         return False
     return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def _create(config, graph, params):
+    """``inference.create_predictor``; a damaged model or parameter file is a :class:`PredictorError`."""
+    try:
+        return inference.create_predictor(config)
+    except Exception as error:  # Paddle raises RuntimeError / ValueError / its own errors on damaged files
+        detail = next((line.strip() for line in str(error).splitlines() if line.strip()), type(error).__name__)
+        raise PredictorError(f"cannot load the exported model {graph} with {params}: {detail[:160]}; a file is "
+                             f"truncated or damaged, export the model again") from None
 
 
 class Predictor:
@@ -80,7 +119,7 @@ class Predictor:
                 config.disable_mkldnn()
         config.switch_ir_optim(True)
         config.disable_glog_info()
-        self.predictor = inference.create_predictor(config)
+        self.predictor = _create(config, graph, params)
         self.input = self.predictor.get_input_handle(self.predictor.get_input_names()[0])
         self.output_name = self.predictor.get_output_names()[0]
 

@@ -5,10 +5,17 @@ When ``x = conv(z) = W * z + b`` this is again a convolution with
 
     W' = W * s,   b' = (b - mean) * s + beta,   s = gamma / sqrt(var + eps)   (per output channel)
 
-so the BatchNorm layer can be replaced by an identity. Which BatchNorm follows which convolution is
-found by running one forward pass with hooks: a BatchNorm whose input tensor *is* a convolution's
-output tensor is folded into that convolution. Pre-activation layouts (norm -> act -> conv, as in
-DenseNet's dense layers) have no such pair and are left alone. GroupNorm / LayerNorm / InstanceNorm
+so the BatchNorm layer can be replaced by an identity. For channels-last convolutions (``NHWC``,
+``NLC``, ``NDHWC``) the folded bias is not given to the convolution: Paddle adds a conv's bias as a
+``[1, 1, 1, C]`` tensor, which oneDNN's inference passes (conv + bias + activation fusion) broadcast
+against the conv output in ``NCHW`` order and refuse (``Broadcast dimension mismatch``). The
+convolution then keeps only the scaled weight and the BatchNorm is replaced by :class:`ChannelBias`,
+a rank-1 ``[C]`` bias that broadcasts over the last axis and that oneDNN handles.
+
+Which BatchNorm follows which convolution is found by running one forward pass with hooks: a
+BatchNorm whose input tensor *is* a convolution's output tensor is folded into that convolution.
+Pre-activation layouts (norm -> act -> conv, as in DenseNet's dense layers) have no such pair and
+are left alone. GroupNorm / LayerNorm / InstanceNorm
 depend on each input's own statistics and can never be folded.
 
 Hooks see which layer consumes a tensor, not plain tensor arithmetic: a conv output that feeds two
@@ -56,8 +63,28 @@ def find_conv_norm_pairs(model, example_input):
     return [(conv, norm) for conv, norm in pairs if conv not in shared]
 
 
+class ChannelBias(nn.Layer):
+    """``x + bias`` with a ``[C]`` bias on the last (channel) axis: the folded shift of a channels-last conv."""
+
+    def __init__(self, bias):
+        super().__init__()
+        self.bias = self.create_parameter([int(bias.shape[0])], dtype=bias.dtype, is_bias=True)
+        self.bias.set_value(bias)
+
+    def forward(self, x):
+        return x + self.bias
+
+
+def _channels_last(conv):
+    return getattr(conv, "_data_format", "NCHW")[-1] == "C"
+
+
 def fold_batch_norm(conv, norm):
-    """Fold eval-mode ``norm`` into ``conv`` in place (the norm must then be bypassed)."""
+    """Fold eval-mode ``norm`` into ``conv`` in place; returns the layer that replaces ``norm``.
+
+    That is ``nn.Identity()`` when the folded bias went into ``conv``, or a :class:`ChannelBias`
+    holding it for a channels-last ``conv`` (whose own bias, if any, is folded in and removed).
+    """
     std = paddle.sqrt(norm._variance + norm._epsilon)
     gamma = norm.weight if norm.weight is not None else paddle.ones_like(std)
     beta = norm.bias if norm.bias is not None else paddle.zeros_like(std)
@@ -67,9 +94,13 @@ def fold_batch_norm(conv, norm):
         bias = conv.bias if conv.bias is not None else paddle.zeros_like(std)
         new_bias = (bias - norm._mean) * scale + beta
         conv.weight.set_value(weight)
+        if _channels_last(conv):
+            conv.bias = None
+            return ChannelBias(new_bias)
         if conv.bias is None:
             conv.bias = conv.create_parameter([int(std.shape[0])], dtype=conv.weight.dtype, is_bias=True)
         conv.bias.set_value(new_bias)
+    return nn.Identity()
 
 
 def _replace(model, dotted, new_layer):
@@ -89,7 +120,6 @@ def fuse_conv_bn(model, example_input):
     pairs = find_conv_norm_pairs(model, example_input)
     layers = dict(model.named_sublayers())
     for conv_name, norm_name in pairs:
-        fold_batch_norm(layers[conv_name], layers[norm_name])
-        _replace(model, norm_name, nn.Identity())
+        _replace(model, norm_name, fold_batch_norm(layers[conv_name], layers[norm_name]))
     model.eval()
     return pairs
