@@ -1,4 +1,5 @@
 """Every experiment in its quick setting: the numerical facts it reports, and the files it writes."""
+import ast
 import copy
 import csv
 import os
@@ -12,7 +13,7 @@ from ppnorm.engine.config import ConfigError
 from ppnorm.experiments import NAMES, experiments
 from ppnorm.experiments.cli import experiment_main
 from ppnorm.experiments.config import load_experiment_config
-from ppnorm.experiments.runner import run_experiment
+from ppnorm.experiments.runner import Context, run_experiment
 from ppnorm.nn.precise_bn import update_bn_stats
 
 
@@ -174,3 +175,27 @@ def test_bad_experiment_params_are_one_line_errors(tmp_path, capsys):
                                 f"output_dir={tmp_path / name}"])
         err = capsys.readouterr().err.strip()
         assert code == 2 and err.count("\n") == 0 and message in err, err
+
+
+def test_context_seeds_and_curve(tmp_path):
+    settings = {"seed": 7, "quick": True, "output_dir": str(tmp_path), "use_visualdl": False}
+    ctx = Context("x", None, settings, {}, log=lambda *a: None)
+    recorded = []
+    ctx.scalar = lambda tag, value, step: recorded.append((tag, value, step))
+    assert list(ctx.seeds(3)) == [7, 8, 9] and list(ctx.seeds(0)) == []
+    ctx.curve("a/top1", [10, 20, 30], [0.5, 0.75])  # pairs only: the extra step has no value
+    assert recorded == [("a/top1", 0.5, 10), ("a/top1", 0.75, 20)]
+
+
+def test_experiment_functions_are_short():
+    """The standard of the package: every function of an experiment module fits in 50 lines."""
+    folder = os.path.dirname(ppnorm.experiments.__file__)
+    long = []
+    for file in sorted(os.listdir(folder)):
+        if file.endswith(".py"):
+            with open(os.path.join(folder, file), encoding="utf-8") as handle:
+                tree = ast.parse(handle.read())
+            long += [f"{file}:{node.name}" for node in ast.walk(tree)
+                     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+                     and node.end_lineno - node.lineno + 1 > 50]
+    assert long == []

@@ -133,6 +133,16 @@ def test_registry_errors_are_one_line_and_helpful():
         ppnorm.build_model("resnet18", stem="tiny")
 
 
+def test_stem_kind_is_the_string_and_stem_the_layers():
+    """``stem_kind`` names the stem in every model; DenseNet's ``stem`` is its layers, ResNet has none by that name."""
+    resnet, cifar_resnet = ppnorm.build_model("resnet18"), ppnorm.build_model("resnet20")
+    densenet = ppnorm.build_model("densenet_small", stem="imagenet")
+    assert (resnet.stem_kind, cifar_resnet.stem_kind, densenet.stem_kind) == ("imagenet", "cifar", "imagenet")
+    assert not hasattr(resnet, "stem") and isinstance(densenet.stem, paddle.nn.Sequential)
+    assert resnet.conv1.weight.shape[2:] == [7, 7] and cifar_resnet.conv1.weight.shape[2:] == [3, 3]
+    assert densenet.stem.conv_norm_act.conv.weight.shape[2:] == [7, 7]
+
+
 def test_build_from_config_dict_and_options_listing():
     model = ppnorm.build_model({"name": "resnet20", "num_classes": 3, "norm": "gn", "norm_options": {"groups": 4}},
                                in_channels=1)

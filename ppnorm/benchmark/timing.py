@@ -3,18 +3,6 @@ import statistics
 import time
 
 
-def throughput(run, items, warmup, repeats):
-    """``[items/s of each timed repeat]`` of ``run()`` after ``warmup`` untimed calls."""
-    for _ in range(warmup):
-        run()
-    rates = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        rates.append(items / (time.perf_counter() - start))
-    return rates
-
-
 def side_by_side(runs, items, warmup, repeats):
     """Median items/s of each of ``runs`` ({name: callable}), timed in alternation.
 

@@ -26,33 +26,43 @@ def train_one(ctx, norm, batch, prm, seed):
     return 1.0 - history.test_accuracy[-1]
 
 
-def run(ctx):
+def _measure(ctx):
+    """One row per batch size: its learning rate and each norm's mean held-out error (%)."""
     prm = ctx.params
     rows = []
     for batch in prm["batch_sizes"]:
         row = {"batch": batch, "lr": prm["base_lr"] * batch / 32}
         for norm in prm["norms"]:
-            errors = [train_one(ctx, norm, batch, prm, seed) for seed in range(ctx.seed, ctx.seed + prm["seeds"])]
+            errors = [train_one(ctx, norm, batch, prm, seed) for seed in ctx.seeds(prm["seeds"])]
             row[f"{norm} error %"] = 100 * float(np.mean(errors))
             ctx.log(f"[batch_size_sweep] batch {batch} {norm}: error {100 * np.mean(errors):.2f}%")
         row["paper BN %"] = PAPER_BN.get(batch, float("nan"))
         row["paper GN %"] = PAPER_GN
         rows.append(row)
-    ctx.table("errors", rows, title=f"simple_cnn {prm['widths']} on digits, {prm['epochs']} epochs, held-out error (%) "
-                                    f"vs batch size; mean of {prm['seeds']} seed(s). Paper: ResNet-50 on ImageNet")
+    return rows
+
+
+def _chart(ctx, rows):
+    """Error vs batch size: ours on the left, the paper's on the right."""
     fig, axes = ctx.figure(2)
+    ours, paper = axes[0]
     batches = [r["batch"] for r in rows]
-    for norm in prm["norms"]:
-        axes[0][0].plot(batches, [r[f"{norm} error %"] for r in rows], "o-", label=norm)
-    axes[0][0].set_xscale("log", base=2), axes[0][0].invert_xaxis()
-    axes[0][0].set_xlabel("batch size"), axes[0][0].set_ylabel("digits held-out error %"), axes[0][0].legend()
-    axes[0][0].set_title("ppnorm, simple_cnn on digits")
-    axes[0][1].plot(list(PAPER_BN), list(PAPER_BN.values()), "o-", label="BN")
-    axes[0][1].plot(list(PAPER_BN), [PAPER_GN] * len(PAPER_BN), "o-", label="GN")
-    axes[0][1].set_xscale("log", base=2), axes[0][1].invert_xaxis()
-    axes[0][1].set_xlabel("batch size"), axes[0][1].set_ylabel("ImageNet val error %"), axes[0][1].legend()
-    axes[0][1].set_title("Wu & He 2018, ResNet-50")
+    for norm in ctx.params["norms"]:
+        ours.plot(batches, [r[f"{norm} error %"] for r in rows], "o-", label=norm)
+    paper.plot(list(PAPER_BN), list(PAPER_BN.values()), "o-", label="BN")
+    paper.plot(list(PAPER_BN), [PAPER_GN] * len(PAPER_BN), "o-", label="GN")
+    for ax, data, title in ((ours, "digits held-out", "ppnorm, simple_cnn on digits"),
+                            (paper, "ImageNet val", "Wu & He 2018, ResNet-50")):
+        ax.set_xscale("log", base=2), ax.invert_xaxis()
+        ax.set_xlabel("batch size"), ax.set_ylabel(f"{data} error %"), ax.legend()
+        ax.set_title(title)
     ctx.save_figure(fig, "batch_size_sweep", "error vs batch size, ours beside the paper's")
+
+
+def _claims(ctx, rows):
+    """Record the claims; returns the verdict sentence."""
+    prm = ctx.params
+    batches = [r["batch"] for r in rows]
     largest, smallest = max(batches), min(batches)
     first, last = rows[batches.index(largest)], rows[batches.index(smallest)]
     bn_rise = last["bn error %"] - first["bn error %"] if "bn" in prm["norms"] else float("nan")
@@ -72,3 +82,12 @@ def run(ctx):
     rest = "; ".join(f"{n} {others[n]:+.2f}" for n in others if n != "gn")
     return (f"From batch {largest} to {smallest} BN's error changes by {bn_rise:+.2f} points and GN's by "
             f"{gn_rise:+.2f} ({paper})" + (f"; other norms: {rest}." if rest else "."))
+
+
+def run(ctx):
+    prm = ctx.params
+    rows = _measure(ctx)
+    ctx.table("errors", rows, title=f"simple_cnn {prm['widths']} on digits, {prm['epochs']} epochs, held-out error (%) "
+                                    f"vs batch size; mean of {prm['seeds']} seed(s). Paper: ResNet-50 on ImageNet")
+    _chart(ctx, rows)
+    return _claims(ctx, rows)

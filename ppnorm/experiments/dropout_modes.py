@@ -91,29 +91,27 @@ def _after_dropout(model):
     return [layer.linear.weight for layer in list(model.layers)[1:]] + [model.fc.weight]
 
 
-def run(ctx):
+def _same_lr(ctx, p):
+    """Both modes trained alike for each seed; returns the rows and the first seed's upscale (model, top-1)."""
     prm = ctx.params
-    p = prm["p"]
-    example_error = _example(ctx, p)
-    worst_z = _monte_carlo(ctx, p, prm["mc_samples"])
-    axis_rows = _axis(ctx, p)
-    rows, ratios = [], []
-    for seed in range(ctx.seed, ctx.seed + prm["seeds"]):
+    rows, first = [], None
+    for seed in ctx.seeds(prm["seeds"]):
         results = {mode: _train(ctx, mode, p, seed, prm["hidden"], prm["epochs"], prm["lr"]) for mode in MODES}
-        if seed == ctx.seed:
-            up_model, up_acc = results[MODES[0]]  # reused below for the exact correspondence
+        first = first or results[MODES[0]]  # reused for the exact correspondence
         up, down = results[MODES[0]][0], results[MODES[1]][0]
         norm_ratio = float(np.mean([np.linalg.norm(b.numpy()) / np.linalg.norm(a.numpy())
                                     for a, b in zip(_after_dropout(up), _after_dropout(down))]))
         rows.append({"seed": seed, "top1 upscale_in_train": results[MODES[0]][1],
                      "top1 downscale_in_infer": results[MODES[1]][1],
                      "norm ratio W_down/W_up after dropout": norm_ratio})
-        ratios.append(norm_ratio)
-    ups = [r["top1 upscale_in_train"] for r in rows]
-    downs = [r["top1 downscale_in_infer"] for r in rows]
     ctx.table("training", rows, title=f"MLP {prm['hidden']} with dropout {p} after each hidden layer on digits, "
                                       f"{prm['epochs']} epochs, the same init, masks and lr in both modes")
-    # The exact correspondence: start from W_up / (1 - p) and train those weights with lr / (1 - p)^2.
+    return rows, first
+
+
+def _exact(ctx, p, up_model, up_acc):
+    """Train downscale_in_infer from W_up / (1 - p) with lr / (1 - p)^2; returns the largest relative weight gap."""
+    prm = ctx.params
     down_model, down_acc = _train(ctx, MODES[1], p, ctx.seed, prm["hidden"], prm["epochs"], prm["lr"],
                                   scaled_like_upscale=True)
     exact = [float(np.abs(b.numpy() * (1 - p) - a.numpy()).max() / np.abs(a.numpy()).max())
@@ -124,6 +122,20 @@ def run(ctx):
     ctx.table("equivalence", [{"top1 upscale": up_acc, "top1 downscale (scaled start, lr/(1-p)^2)": down_acc,
                                "max rel diff W_down*(1-p) vs W_up": max(exact), "max abs logit difference": logits_gap}],
               title="Exact correspondence: W_down = W_up / (1 - p) when trained from W_up/(1-p) with lr/(1-p)^2")
+    return max(exact)
+
+
+def run(ctx):
+    prm = ctx.params
+    p = prm["p"]
+    example_error = _example(ctx, p)
+    worst_z = _monte_carlo(ctx, p, prm["mc_samples"])
+    axis_rows = _axis(ctx, p)
+    rows, (up_model, up_acc) = _same_lr(ctx, p)
+    exact = _exact(ctx, p, up_model, up_acc)
+    ups = [r["top1 upscale_in_train"] for r in rows]
+    downs = [r["top1 downscale_in_infer"] for r in rows]
+    ratio = np.mean([r["norm ratio W_down/W_up after dropout"] for r in rows])
     gap = abs(np.mean(ups) - np.mean(downs))
     noise = (np.std(ups) + np.std(downs)) / 2 if len(ups) > 1 else float("nan")
     ctx.claim("Both modes give the eval output as the expectation of the train output",
@@ -131,11 +143,11 @@ def run(ctx):
     ctx.claim("The two modes train equally well", "confirmed" if not gap > 2 * noise + 0.005 else "refuted",
               f"mean top-1 {np.mean(ups):.4f} vs {np.mean(downs):.4f} (seed std {noise:.4f})")
     ctx.claim("Weights trained in downscale mode are those of upscale mode divided by (1-p)",
-              "depends", f"exactly (rel. err {max(exact):.1g}) when lr is scaled by 1/(1-p)^2; with the same lr "
-              f"the norm ratio is {np.mean(ratios):.2f} (1/(1-p) = {1 / (1 - p):.2f})")
+              "depends", f"exactly (rel. err {exact:.1g}) when lr is scaled by 1/(1-p)^2; with the same lr "
+              f"the norm ratio is {ratio:.2f} (1/(1-p) = {1 / (1 - p):.2f})")
     ctx.note(f"Formulas hold exactly on the example (max error {example_error:.1g}); channel dropout zeroes "
              f"{axis_rows[1]['fully zeroed channels']:.2f} of the channels vs {axis_rows[0]['fully zeroed channels']:.2f}.")
     return (f"Both modes have the eval output as their mean (max z {worst_z:.1f}); trained the same way they reach "
             f"{np.mean(ups):.4f} vs {np.mean(downs):.4f} top-1, and downscale_in_infer's weights equal "
             f"upscale_in_train's divided by (1-p) exactly when its learning rate is scaled by 1/(1-p)^2 "
-            f"(with the same lr the ratio is {np.mean(ratios):.2f}, not {1 / (1 - p):.1f}).")
+            f"(with the same lr the ratio is {ratio:.2f}, not {1 / (1 - p):.1f}).")

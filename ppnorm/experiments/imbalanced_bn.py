@@ -22,7 +22,22 @@ def _imbalanced(images, labels, digit, ratio, seed):
     return images[paddle.to_tensor(index)], paddle.to_tensor((labels[index] == digit).astype("int64"))
 
 
-def run(ctx):
+def _score(ctx, norm, train, test, seed):
+    """Balanced accuracy and recall of the rare class of simple_cnn with ``norm`` trained with ``seed``."""
+    prm = ctx.params
+    ctx.seed_everything(seed)
+    options = {"groups": 8} if norm == "gn" else None
+    model = build_model("simple_cnn", in_channels=1, num_classes=2, norm=norm, norm_options=options)
+    section = optimizer_section(name="Momentum", weight_decay=5e-4,
+                                lr={"name": "Cosine", "learning_rate": prm["lr"]})
+    history = fit(model, train, test, prm["epochs"], prm["batch_size"], seed=seed, optimizer=section,
+                  metric=balanced_accuracy)
+    predicted = predict(model, test[0]).argmax(axis=1)
+    return history.test_accuracy[-1], float((predicted[test[1].numpy() == 1] == 1).mean())
+
+
+def _measure(ctx):
+    """One row per norm: balanced accuracy (mean, seed std), rare-class recall, and the training class counts."""
     prm = ctx.params
     images, labels = digits("train")
     test_images, test_labels = digits("test")
@@ -30,21 +45,20 @@ def run(ctx):
     rows = []
     for norm in prm["norms"]:
         scores, recalls = [], []
-        for seed in range(ctx.seed, ctx.seed + prm["seeds"]):
+        for seed in ctx.seeds(prm["seeds"]):
             train = _imbalanced(images, labels, prm["positive_digit"], prm["ratio"], seed)
-            ctx.seed_everything(seed)
-            options = {"groups": 8} if norm == "gn" else None
-            model = build_model("simple_cnn", in_channels=1, num_classes=2, norm=norm, norm_options=options)
-            section = optimizer_section(name="Momentum", weight_decay=5e-4,
-                                        lr={"name": "Cosine", "learning_rate": prm["lr"]})
-            history = fit(model, train, test, prm["epochs"], prm["batch_size"], seed=seed, optimizer=section,
-                          metric=balanced_accuracy)
-            scores.append(history.test_accuracy[-1])
-            predicted = predict(model, test[0]).argmax(axis=1)
-            recalls.append(float((predicted[test[1].numpy() == 1] == 1).mean()))
+            score, recall = _score(ctx, norm, train, test, seed)
+            scores.append(score)
+            recalls.append(recall)
         rows.append({"norm": norm, "balanced accuracy": float(np.mean(scores)), "seed std": float(np.std(scores)),
                      "recall of the rare class": float(np.mean(recalls)),
                      "positives in training": int(train[1].numpy().sum()), "negatives": int((train[1].numpy() == 0).sum())})
+    return rows
+
+
+def run(ctx):
+    prm = ctx.params
+    rows = _measure(ctx)
     ctx.table("imbalanced", rows, title=f"digit {prm['positive_digit']} vs rest at {prm['ratio']}:1 in training "
                                         f"(test: the 360 held-out digits), simple_cnn, {prm['epochs']} epochs, "
                                         f"{prm['seeds']} seed(s)")

@@ -26,9 +26,10 @@ def _activations(act, init, std, norm, prm, seed):
     return outputs
 
 
-def run(ctx):
+def _measure(ctx):
+    """One row per (case, norm) with each layer's std, and ``{label: [layer outputs]}``."""
     prm = ctx.params
-    rows, hist = [], {}
+    rows, outputs_of = [], {}
     for act, init, std in prm["cases"]:
         for norm in ("none", "bn"):
             outputs = _activations(act, init, std, norm, prm, ctx.seed)
@@ -39,19 +40,27 @@ def run(ctx):
                 ctx.histogram(f"{label.replace(' ', '_')}/layer{i}", out, 0)
             row["last mean"] = float(outputs[-1].mean())
             rows.append(row)
-            hist[label] = outputs
-    ctx.table("activations", rows, title=f"Std of each layer's activations, {prm['layers']}-layer MLP of width "
-                                         f"{prm['width']}, {prm['samples']} standard-normal inputs")
-    cases = [label for label in hist if "BN" not in label]
+            outputs_of[label] = outputs
+    return rows, outputs_of
+
+
+def _chart(ctx, outputs_of):
+    """Histograms of the first, middle and last layers: one column per case, without BN above, with BN below."""
+    cases = [label for label in outputs_of if "BN" not in label]
     fig, axes = ctx.figure(len(cases), 2, width=3.0, height=2.6)
     for col, label in enumerate(cases):
         for row, name in enumerate((label, label + " + BN")):
             ax = axes[row][col]
-            for i, out in enumerate(hist[name]):
-                if i in (0, len(hist[name]) // 2, len(hist[name]) - 1):
+            for i, out in enumerate(outputs_of[name]):
+                if i in (0, len(outputs_of[name]) // 2, len(outputs_of[name]) - 1):
                     ax.hist(out.ravel(), bins=50, histtype="step", label=f"layer {i + 1}", density=True)
             ax.set_title(name, fontsize=8), ax.legend(fontsize=6)
     ctx.save_figure(fig, "init_stats", "activation histograms of the first, middle and last layers")
+
+
+def _claims(ctx, rows, outputs_of):
+    """Record the claims about initialization without BN and the one about BN."""
+    prm = ctx.params
     by = {r["case"]: r for r in rows}
     last = f"L{prm['layers']} std"
 
@@ -62,8 +71,8 @@ def run(ctx):
               f"last-layer std {std('tanh normal 0.01'):.2g}")
     for std_value in ("0.05", "1.0"):
         label = f"tanh normal {std_value}"
-        if label in hist:
-            saturated = float(np.mean(np.abs(hist[label][-1]) > 0.9))
+        if label in outputs_of:
+            saturated = float(np.mean(np.abs(outputs_of[label][-1]) > 0.9))
             ctx.claim(f"tanh with std {std_value} saturates at ±1 (width {prm['width']})",
                       "confirmed" if saturated > 0.5 else ("refuted" if saturated < 0.2 else "depends"),
                       f"{saturated:.0%} of last-layer activations beyond ±0.9")
@@ -75,6 +84,18 @@ def run(ctx):
     ctx.claim("With BN inserted, every initialization keeps the activations' scale",
               "confirmed" if min(with_bn) > 0.2 else "refuted",
               f"last-layer std with BN {min(with_bn):.3f}-{max(with_bn):.3f}")
-    return (f"Without BN the last layer's std ranges from {min(r[last] for r in rows if 'BN' not in r['case']):.2g} to "
-            f"{max(r[last] for r in rows if 'BN' not in r['case']):.2g} depending on the initialization; with BN it "
+
+
+def run(ctx):
+    prm = ctx.params
+    rows, outputs_of = _measure(ctx)
+    ctx.table("activations", rows, title=f"Std of each layer's activations, {prm['layers']}-layer MLP of width "
+                                         f"{prm['width']}, {prm['samples']} standard-normal inputs")
+    _chart(ctx, outputs_of)
+    _claims(ctx, rows, outputs_of)
+    last = f"L{prm['layers']} std"
+    without_bn = [r[last] for r in rows if "BN" not in r["case"]]
+    with_bn = [r[last] for r in rows if "BN" in r["case"]]
+    return (f"Without BN the last layer's std ranges from {min(without_bn):.2g} to "
+            f"{max(without_bn):.2g} depending on the initialization; with BN it "
             f"stays between {min(with_bn):.2f} and {max(with_bn):.2f} for every case.")

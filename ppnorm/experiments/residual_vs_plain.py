@@ -20,30 +20,36 @@ def _train(ctx, name, options, prm):
     return history
 
 
-def run(ctx):
-    prm = ctx.params
+def _networks(prm):
+    """``[(label, model name, options)]``: plain and residual nets of each depth, then DenseNet if asked."""
     runs = []
     for depth in prm["depths"]:
         for residual in (False, True):
             runs.append((f"{'resnet' if residual else 'plain'}{depth}", f"resnet{depth}", {"residual": residual}))
     if prm["densenet"]:
         runs.append(("densenet_small", "densenet_small", {}))
+    return runs
+
+
+def _measure(ctx):
+    """One row per network and ``{label: History}``."""
     rows, curves = [], {}
-    for label, name, options in runs:
-        history = _train(ctx, name, options, prm)
+    for label, name, options in _networks(ctx.params):
+        history = _train(ctx, name, options, ctx.params)
         curves[label] = history
         steps_per_epoch = history.eval_steps[0]
-        for epoch, (train_acc, test_acc) in enumerate(zip(history.train_accuracy, history.test_accuracy), start=1):
-            ctx.scalar(f"{label}/train_error", 1 - train_acc, epoch)
-            ctx.scalar(f"{label}/test_error", 1 - test_acc, epoch)
+        epochs = range(1, len(history.test_accuracy) + 1)
+        ctx.curve(f"{label}/train_error", epochs, [1 - a for a in history.train_accuracy])
+        ctx.curve(f"{label}/test_error", epochs, [1 - a for a in history.test_accuracy])
         first_epoch_loss = float(np.mean(history.losses[:steps_per_epoch]))
         rows.append({"network": label, "train error % (end)": 100 * (1 - history.train_accuracy[-1]),
                      "test error % (end)": 100 * (1 - history.test_accuracy[-1]),
                      "train error % after epoch 1": 100 * (1 - history.train_accuracy[0]),
                      "mean loss epoch 1": first_epoch_loss})
-    ctx.table("depth", rows, title=f"digits, {prm['epochs']} epochs, batch {prm['batch_size']}, cosine lr "
-                                   f"{prm['lr']} after {prm['warmup_epochs']:g} warm-up epoch(s), BN everywhere; "
-                                   f"training error measured in eval mode")
+    return rows, curves
+
+
+def _chart(ctx, curves):
     fig, axes = ctx.figure(2)
     for label, history in curves.items():
         epochs = range(1, len(history.train_accuracy) + 1)
@@ -53,18 +59,33 @@ def run(ctx):
     for ax, title in zip(axes[0], ("training error %", "test error %")):
         ax.set_xlabel("epoch"), ax.set_ylabel(title), ax.set_yscale("log"), ax.legend(fontsize=8)
     ctx.save_figure(fig, "residual_vs_plain", "training and test error per epoch")
+
+
+def _claims(ctx, rows):
+    """Record the degradation claim (needs two depths); returns the verdict sentence."""
+    prm = ctx.params
+    if len(prm["depths"]) < 2:
+        return "Run with two depths to compare degradation; see the table."
     by = {r["network"]: r for r in rows}
     key = "train error % (end)"
-    if len(prm["depths"]) >= 2:
-        shallow, deep = min(prm["depths"]), max(prm["depths"])
-        plain_gap = by[f"plain{deep}"][key] - by[f"plain{shallow}"][key]
-        res_gap = by[f"resnet{deep}"][key] - by[f"resnet{shallow}"][key]
-        ctx.claim(f"The deeper plain net ({deep}) trains worse than the shallower one ({shallow}); "
-                  f"residual nets do not degrade",
-                  "confirmed" if plain_gap > 0.5 and res_gap <= 0.5 else ("refuted" if plain_gap <= 0 else "depends"),
-                  f"plain {shallow}->{deep}: {plain_gap:+.2f} points train error; resnet: {res_gap:+.2f}")
-        return (f"Going from {shallow} to {deep} layers changes the final training error by {plain_gap:+.2f} points "
-                f"for plain nets and {res_gap:+.2f} for residual nets "
-                f"(epoch-1 training error: plain{deep} {by[f'plain{deep}']['train error % after epoch 1']:.1f}% vs "
-                f"resnet{deep} {by[f'resnet{deep}']['train error % after epoch 1']:.1f}%).")
-    return "Run with two depths to compare degradation; see the table."
+    shallow, deep = min(prm["depths"]), max(prm["depths"])
+    plain_gap = by[f"plain{deep}"][key] - by[f"plain{shallow}"][key]
+    res_gap = by[f"resnet{deep}"][key] - by[f"resnet{shallow}"][key]
+    ctx.claim(f"The deeper plain net ({deep}) trains worse than the shallower one ({shallow}); "
+              f"residual nets do not degrade",
+              "confirmed" if plain_gap > 0.5 and res_gap <= 0.5 else ("refuted" if plain_gap <= 0 else "depends"),
+              f"plain {shallow}->{deep}: {plain_gap:+.2f} points train error; resnet: {res_gap:+.2f}")
+    return (f"Going from {shallow} to {deep} layers changes the final training error by {plain_gap:+.2f} points "
+            f"for plain nets and {res_gap:+.2f} for residual nets "
+            f"(epoch-1 training error: plain{deep} {by[f'plain{deep}']['train error % after epoch 1']:.1f}% vs "
+            f"resnet{deep} {by[f'resnet{deep}']['train error % after epoch 1']:.1f}%).")
+
+
+def run(ctx):
+    prm = ctx.params
+    rows, curves = _measure(ctx)
+    ctx.table("depth", rows, title=f"digits, {prm['epochs']} epochs, batch {prm['batch_size']}, cosine lr "
+                                   f"{prm['lr']} after {prm['warmup_epochs']:g} warm-up epoch(s), BN everywhere; "
+                                   f"training error measured in eval mode")
+    _chart(ctx, curves)
+    return _claims(ctx, rows)

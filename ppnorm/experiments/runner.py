@@ -58,6 +58,15 @@ class Context:
         random.seed(seed)
         return seed
 
+    def seeds(self, count):
+        """The ``count`` seeds ``seed, seed + 1, ...`` of a repeated measurement."""
+        return range(self.seed, self.seed + count)
+
+    def curve(self, tag, steps, values):
+        """One VisualDL scalar ``tag`` per ``(step, value)`` pair."""
+        for step, value in zip(steps, values):
+            self.scalar(tag, value, step)
+
     def table(self, name, rows, columns=None, title=None):
         """Record (and print) a result table; the first one recorded is ``results.csv``."""
         columns = list(columns or rows[0].keys())

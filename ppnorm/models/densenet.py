@@ -44,7 +44,8 @@ class DenseNet(ConvClassifier):
 
     ``bn_size=None`` drops the 1x1 bottleneck (the d2l DenseNet); ``compression`` is the channel
     ratio kept by each transition. ``stem="imagenet"`` is a 7x7 stride-2 conv + max-pool,
-    ``stem="cifar"`` a single 3x3 conv. ``zero_init_residual`` is not accepted: DenseNet
+    ``stem="cifar"`` a single 3x3 conv; the choice is kept as ``stem_kind`` and the layers as
+    ``stem``. ``zero_init_residual`` is not accepted: DenseNet
     concatenates instead of adding, so there is no residual branch to zero.
     """
 
@@ -56,6 +57,7 @@ class DenseNet(ConvClassifier):
         if stem not in ("imagenet", "cifar"):
             raise ValueError(f"stem must be 'imagenet' or 'cifar', got '{stem}'")
         fmt, norm, act = self.data_format, self.norm_spec, self.act_name
+        self.stem_kind = stem
         if stem == "imagenet":
             self.stem = nn.Sequential(
                 ("conv_norm_act", ConvNormAct(self.in_channels, num_init_features, 7, norm, 2, act, fmt)),

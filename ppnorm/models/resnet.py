@@ -77,6 +77,7 @@ class ResNet(ConvClassifier):
 
     ``stem="imagenet"``: 7x7 stride-2 conv + 3x3 max-pool (224x224 images);
     ``stem="cifar"``: one 3x3 stride-1 conv, no max-pool (32x32 and smaller images).
+    The choice is kept as ``stem_kind``; the stem's layers are ``conv1``, ``bn1`` and ``maxpool``.
     Shortcuts that change shape are a strided 1x1 conv + norm (option B of the paper).
     ``residual=False`` builds the paper's "plain" counterpart: the same layers without any shortcut.
     See :class:`ConvClassifier` for the options every model shares.
@@ -91,7 +92,7 @@ class ResNet(ConvClassifier):
         if stem not in ("imagenet", "cifar"):
             raise ValueError(f"stem must be 'imagenet' or 'cifar', got '{stem}'")
         fmt = self.data_format
-        self.stem = stem
+        self.stem_kind = stem
         self.conv1 = nn.Conv2D(self.in_channels, widths[0], 7 if stem == "imagenet" else 3,
                                stride=2 if stem == "imagenet" else 1, padding=3 if stem == "imagenet" else 1,
                                bias_attr=False, data_format=fmt)
