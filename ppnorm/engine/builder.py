@@ -29,10 +29,10 @@ def model_from_config(config, dataset, where="DataLoader.Train.dataset"):
         model = build_model(arch)
     except ValueError as error:
         raise ConfigError(f"Arch: {error}") from None
-    glob = config["Global"]
-    if glob["sync_bn"]:
+    settings = config["Global"]
+    if settings["sync_bn"]:
         model = paddle.nn.SyncBatchNorm.convert_sync_batchnorm(model)
-    check_norm_supported(model, glob["device"])
-    if glob["pretrained_model"]:
-        load_pretrained(glob["pretrained_model"], model, glob["pretrained_skip"])
+    check_norm_supported(model, settings["device"])
+    if settings["pretrained_model"]:
+        load_pretrained(settings["pretrained_model"], model, settings["pretrained_skip"])
     return model

@@ -27,7 +27,7 @@ import paddle
 import paddle.nn as nn
 
 from ..compat import kept_training_modes
-from .norm import is_batch_norm
+from .norm import is_batch_norm, norm_epsilon, running_stats
 
 _CONVS = (nn.Conv1D, nn.Conv2D, nn.Conv3D)
 
@@ -85,14 +85,15 @@ def fold_batch_norm(conv, norm):
     That is ``nn.Identity()`` when the folded bias went into ``conv``, or a :class:`ChannelBias`
     holding it for a channels-last ``conv`` (whose own bias, if any, is folded in and removed).
     """
-    std = paddle.sqrt(norm._variance + norm._epsilon)
+    running_mean, running_var = running_stats(norm)
+    std = paddle.sqrt(running_var + norm_epsilon(norm))
     gamma = norm.weight if norm.weight is not None else paddle.ones_like(std)
     beta = norm.bias if norm.bias is not None else paddle.zeros_like(std)
     scale = gamma / std
     with paddle.no_grad():
         weight = conv.weight * scale.reshape([-1] + [1] * (conv.weight.ndim - 1))
         bias = conv.bias if conv.bias is not None else paddle.zeros_like(std)
-        new_bias = (bias - norm._mean) * scale + beta
+        new_bias = (bias - running_mean) * scale + beta
         conv.weight.set_value(weight)
         if _channels_last(conv):
             conv.bias = None

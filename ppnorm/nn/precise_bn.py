@@ -8,7 +8,7 @@ batch statistics of ``num_batches`` batches with equal weight.
 import paddle
 
 from ..compat import kept_training_modes
-from .norm import is_batch_norm
+from .norm import bn_momentum, is_batch_norm, running_stats, set_bn_momentum, set_running_stats
 
 
 def update_bn_stats(model, batches, num_batches=200):
@@ -22,9 +22,9 @@ def update_bn_stats(model, batches, num_batches=200):
     norms = [layer for layer in model.sublayers() if is_batch_norm(layer)]
     if not norms:
         return 0
-    saved_momentum = [layer._momentum for layer in norms]
-    means = [paddle.zeros_like(layer._mean) for layer in norms]
-    variances = [paddle.zeros_like(layer._variance) for layer in norms]
+    saved_momentum = [bn_momentum(layer) for layer in norms]
+    means = [paddle.zeros_like(running_stats(layer)[0]) for layer in norms]
+    variances = [paddle.zeros_like(running_stats(layer)[1]) for layer in norms]
     used = 0
     try:
         with kept_training_modes(model, training=True), paddle.no_grad():
@@ -33,17 +33,17 @@ def update_bn_stats(model, batches, num_batches=200):
                     break
                 inputs = batch[0] if isinstance(batch, (tuple, list)) else batch
                 for layer in norms:  # momentum 0: the running statistics become this batch's statistics
-                    layer._momentum = 0.0
+                    set_bn_momentum(layer, 0.0)
                 model(inputs)
                 used += 1
                 for i, layer in enumerate(norms):  # running average with equal weights
-                    means[i] = means[i] + (layer._mean - means[i]) / used
-                    variances[i] = variances[i] + (layer._variance - variances[i]) / used
+                    mean, variance = running_stats(layer)
+                    means[i] = means[i] + (mean - means[i]) / used
+                    variances[i] = variances[i] + (variance - variances[i]) / used
     finally:
         for layer, momentum in zip(norms, saved_momentum):
-            layer._momentum = momentum
+            set_bn_momentum(layer, momentum)
     if used:
         for layer, mean, var in zip(norms, means, variances):
-            layer._mean.set_value(mean)
-            layer._variance.set_value(var)
+            set_running_stats(layer, mean, var)
     return used
