@@ -1,6 +1,8 @@
 """The hooks of a config-driven run: one concern each (see :class:`ppnorm.engine.loop.HookBase`).
 
-:func:`default_hooks` lists them in the order they run; the loop stays free of all of this.
+:func:`default_hooks` lists them in the order they run; the loop stays free of all of this. They
+expect a :class:`~ppnorm.engine.trainer.Trainer` (``logger``, ``output_dir``, ``rank``, ``world_size``,
+``save``, ``evaluate``); hooks for a bare :class:`~ppnorm.engine.loop.TrainLoop` use only the loop.
 """
 import math
 import os
