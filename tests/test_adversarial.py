@@ -54,3 +54,17 @@ def test_benchmark_output_dir_that_is_a_file_fails_before_timing(a_file):
 def test_benchmark_sizes_must_be_positive(flag):
     code, lines = run_tool("benchmark", "--models", "resnet20", flag, "0", "--output_dir", "/nonexistent/never")
     assert_one_error(code, lines, flag, "expected an integer >= 1, got 0")
+
+
+def test_resume_from_a_truncated_pdparams_says_damaged(tmp_path):
+    run_dir = tmp_path / "run"
+    code, lines = run_tool("train", "-c", "configs/digits/resnet20.yaml", "-o", "Global.epochs=1",
+                           "Global.use_visualdl=false", "DataLoader.Train.batch_size=256",
+                           f"Global.output_dir={run_dir}")
+    assert code == 0, lines
+    weights = run_dir / "latest.pdparams"
+    weights.write_bytes(weights.read_bytes()[:100])
+    code, lines = run_tool("train", "-c", "configs/digits/resnet20.yaml", "-o", "Global.epochs=2",
+                           "Global.use_visualdl=false", f"Global.output_dir={tmp_path / 'resumed'}",
+                           f"Global.checkpoints={run_dir / 'latest'}")
+    assert_one_error(code, lines, str(weights), "does not belong to", "truncated, damaged")
