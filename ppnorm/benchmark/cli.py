@@ -3,9 +3,10 @@ import argparse
 import shlex
 import sys
 
-from ..cli import add_runtime_options, omp_threads, resolve_device, run_tool
+from ..cli import add_runtime_options, omp_threads, positive_int, resolve_device, run_tool
 from ..deploy.predictor import cpu_supports_bf16
 from ..engine.config import ConfigError, load_config
+from ..engine.run_lock import check_output_dir
 from ..models import list_models
 from ..nn import NORM_KINDS
 from ..engine.threads import use_cpu_threads
@@ -21,17 +22,17 @@ def parse_args(argv):
                         metavar="MODEL", help="registered model names (ppnorm.list_models())")
     parser.add_argument("--norms", nargs="+", default=["bn"], choices=CPU_NORMS,
                         help=f"{' '.join(CPU_NORMS)} (gn uses 32 groups)")
-    parser.add_argument("--batch_sizes", nargs="+", type=int, default=[8])
+    parser.add_argument("--batch_sizes", nargs="+", type=positive_int, default=[8])
     parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
     parser.add_argument("--precisions", nargs="+", choices=("fp32", "bf16"), default=None,
                         help="exported-inference precisions (default: fp32, plus bf16 when the CPU supports it)")
-    parser.add_argument("--image_size", type=int, default=224)
+    parser.add_argument("--image_size", type=positive_int, default=224)
     parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=5, help="timed repeats; the median is reported")
+    parser.add_argument("--repeats", type=positive_int, default=5, help="timed repeats; the median is reported")
     parser.add_argument("--loader_config", default="configs/digits/resnet20.yaml",
                         help="config whose training loop is timed through its DataLoader vs pre-built tensors "
                              "('none' to skip)")
-    parser.add_argument("--loader_epochs", type=int, default=3, help="timed epochs per side of the loader check")
+    parser.add_argument("--loader_epochs", type=positive_int, default=3, help="timed epochs per side of the loader check")
     parser.add_argument("--no_memory", action="store_true",
                         help="skip the peak-memory measurement (one fresh process per case)")
     add_runtime_options(parser, "benchmark.csv and benchmark.md go here (default: output/benchmark)")
@@ -52,6 +53,7 @@ def benchmark_main(argv=None, omp_num_threads=None):
 
     def run():
         _check_cpu(args.device)
+        check_output_dir(args.output_dir, "--output_dir")  # before minutes of timing, not after
         loader_config = None if args.loader_config == "none" else load_config(args.loader_config)  # fail fast
         threads, note = use_cpu_threads(args.cpu_threads, omp_threads(omp_num_threads))
         print(note)

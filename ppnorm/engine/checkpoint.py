@@ -136,8 +136,9 @@ def _check_states(states, files):
                               f"it is damaged or not a ppnorm checkpoint")
     for suffix, digest in (states.get("files") or {}).items():
         if sha256(files[suffix]) != digest:
-            raise CheckpointError(f"{files[suffix]} does not belong to {files['.pdstates']} (another checkpoint's "
-                                  f"file was copied in); use a complete checkpoint written by one run")
+            raise CheckpointError(f"{files[suffix]} does not belong to {files['.pdstates']} (it changed after "
+                                  f"saving: truncated, damaged or copied from another checkpoint); use a complete "
+                                  f"checkpoint written by one run")
 
 
 def load_checkpoint(prefix, model, optimizer):

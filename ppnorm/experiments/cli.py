@@ -6,6 +6,7 @@ import sys
 import paddle
 
 from ..cli import add_config_options, add_runtime_options, omp_threads, parse, resolve_device, run_tool
+from ..engine.run_lock import check_output_dir
 from ..engine.threads import use_cpu_threads
 from . import NAMES, experiments
 from .config import load_experiment_config
@@ -34,6 +35,7 @@ def experiment_main(argv=None, omp_num_threads=None):
 
     def run():
         module, settings, params = load_experiment_config(args.config, overrides, experiments())
+        check_output_dir(settings["output_dir"], "output_dir")
         paddle.set_device(resolve_device(args.device or "auto"))
         print(use_cpu_threads(args.cpu_threads, omp_threads(omp_num_threads))[1])
         command = "python tools/experiment.py " + " ".join(shlex.quote(a) for a in argv)

@@ -1,0 +1,70 @@
+"""Bad inputs found by an adversarial pass over the real tools: each must end in one `error:` line, exit 2."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_tool(tool, *args):
+    """Run tools/<tool>.py; return (exit code, stderr lines that are not Paddle/Python warnings)."""
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    done = subprocess.run([sys.executable, os.path.join("tools", f"{tool}.py"), *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+    noise = ("warn", "W1", "I1")
+    lines = [line for line in done.stderr.splitlines()
+             if line.strip() and not any(mark in line for mark in noise)]
+    return done.returncode, lines
+
+
+@pytest.fixture
+def a_file(tmp_path):
+    path = tmp_path / "afile"
+    path.write_text("keep")
+    return path
+
+
+def assert_one_error(code, lines, *words):
+    assert code == 2, lines
+    assert not any("Traceback" in line for line in lines), lines
+    errors = [line for line in lines if "error:" in line]
+    assert len(errors) == 1, lines
+    for word in words:
+        assert word in errors[0], errors[0]
+
+
+def test_experiment_output_dir_that_is_a_file(a_file):
+    code, lines = run_tool("experiment", "-c", "configs/experiments/batchnorm_basics.yaml",
+                           "--output_dir", str(a_file))
+    assert_one_error(code, lines, "output_dir", str(a_file), "cannot be used for writing")
+    assert "this is a bug" not in lines[-1]
+    assert a_file.read_text() == "keep"
+
+
+def test_benchmark_output_dir_that_is_a_file_fails_before_timing(a_file):
+    code, lines = run_tool("benchmark", "--models", "resnet20", "--repeats", "1", "--no_memory",
+                           "--loader_config", "none", "--output_dir", str(a_file))
+    assert_one_error(code, lines, "--output_dir", "cannot be used for writing")
+    assert a_file.read_text() == "keep"
+
+
+@pytest.mark.parametrize("flag", ["--batch_sizes", "--image_size"])
+def test_benchmark_sizes_must_be_positive(flag):
+    code, lines = run_tool("benchmark", "--models", "resnet20", flag, "0", "--output_dir", "/nonexistent/never")
+    assert_one_error(code, lines, flag, "expected an integer >= 1, got 0")
+
+
+def test_resume_from_a_truncated_pdparams_says_damaged(tmp_path):
+    run_dir = tmp_path / "run"
+    code, lines = run_tool("train", "-c", "configs/digits/resnet20.yaml", "-o", "Global.epochs=1",
+                           "Global.use_visualdl=false", "DataLoader.Train.batch_size=256",
+                           f"Global.output_dir={run_dir}")
+    assert code == 0, lines
+    weights = run_dir / "latest.pdparams"
+    weights.write_bytes(weights.read_bytes()[:100])
+    code, lines = run_tool("train", "-c", "configs/digits/resnet20.yaml", "-o", "Global.epochs=2",
+                           "Global.use_visualdl=false", f"Global.output_dir={tmp_path / 'resumed'}",
+                           f"Global.checkpoints={run_dir / 'latest'}")
+    assert_one_error(code, lines, str(weights), "does not belong to", "truncated, damaged")
