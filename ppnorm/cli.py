@@ -17,6 +17,7 @@ import tempfile
 import traceback
 
 from . import __version__
+from .errors import first_line
 
 REPORT_TO = "the ppnorm repository's issue tracker"
 DEVICES = ("auto", "cpu", "gpu")
@@ -77,11 +78,6 @@ def omp_threads(value):
     return int(value) if value and value.strip().isdigit() and int(value) > 0 else None
 
 
-def _first_line(error):
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    return lines[0] if lines else type(error).__name__
-
-
 def _paddle_version():
     paddle = sys.modules.get("paddle")
     return getattr(paddle, "__version__", "not imported")
@@ -105,7 +101,7 @@ def report_unexpected(tool, error, verbose=False):
         sys.stderr.write(text)
     log = _write_log(tool, f"ppnorm {__version__}, Paddle {_paddle_version()}, {sys.argv!r}\n{text}")
     where = f"traceback in {log}" if log else "rerun with -v for the traceback"
-    print(f"error: unexpected {type(error).__name__} in tools/{tool}.py: {_first_line(error)} "
+    print(f"error: unexpected {type(error).__name__} in tools/{tool}.py: {first_line(error)} "
           f"(ppnorm {__version__}, Paddle {_paddle_version()}); this is a bug, please report it with the "
           f"{where} to {REPORT_TO}", file=sys.stderr)
     return 1
@@ -121,7 +117,7 @@ def run_tool(tool, function, verbose=False, user_errors=()):
     except (ValueError,) + tuple(user_errors) as error:
         if verbose:
             traceback.print_exc()
-        print(f"error: {_first_line(error)}", file=sys.stderr)
+        print(f"error: {first_line(error)}", file=sys.stderr)
         return 2
     except Exception as error:  # noqa: BLE001 - the last resort: one line and a log instead of a traceback
         return report_unexpected(tool, error, verbose)

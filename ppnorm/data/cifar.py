@@ -4,6 +4,7 @@ import tarfile
 
 import numpy as np
 
+from ..errors import first_line
 from .base import ArrayDataset, DATASETS, DataError, check_split, require_file
 
 _LAYOUT = {  # archive member names per split, and the meta file with the class names
@@ -34,7 +35,7 @@ def read_cifar(kind, data_file, split, label_key=b"labels", names_key=b"label_na
         labels = np.concatenate([np.asarray(b[label_key], dtype="int64") for b in batches])
     except (tarfile.TarError, EOFError, OSError, KeyError, pickle.UnpicklingError, ValueError) as error:
         raise DataError(f"{kind}: {data_file} is not a readable {layout['file']} "
-                        f"({type(error).__name__}: {str(error).splitlines()[0]})") from None
+                        f"({type(error).__name__}: {first_line(error)})") from None
     return images, labels, names
 
 

@@ -9,6 +9,7 @@ import math
 import numpy as np
 import paddle
 
+from ..errors import first_line
 from .base import DATASETS, DataError
 from .loader import BatchLoader
 from .transforms import build_transforms
@@ -54,7 +55,7 @@ class TransformedDataset(paddle.io.Dataset):
             image, label = self.dataset[index]
             image = self.transform(image, np.random.default_rng([self.seed, self.epoch, index]))
         except Exception as error:  # noqa: BLE001  (whatever went wrong, name the sample)
-            message = str(error).splitlines()[0] if str(error) else type(error).__name__
+            message = first_line(error)
             if not isinstance(error, (DataError, ValueError)):
                 message = f"{type(error).__name__}: {message}"
             raise DataError(f"{self.describe(index, message)}: {message}") from None

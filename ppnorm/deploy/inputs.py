@@ -7,6 +7,7 @@ from ..data import DataError, build_transforms
 from ..data.folder import IMAGE_EXTENSIONS, load_image_file
 from ..data.pipeline import to_layout
 from ..data.transforms import TRANSFORMS
+from ..errors import first_line
 
 _RESIZING = ("Resize", "CenterCrop", "RandomResizedCrop", "RandomCrop")
 
@@ -55,7 +56,7 @@ def _load_npy(path, channels):
     try:
         array = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError) as error:
-        raise DataError(f"cannot read {path} as a .npy array ({_first_line(error)})") from None
+        raise DataError(f"cannot read {path} as a .npy array ({first_line(error)})") from None
     if array.dtype.kind not in "iuf":
         raise DataError(f"{path}: expected numbers (uint8 0-255 or float 0-1), got dtype {array.dtype}")
     if array.ndim == 3:
@@ -77,10 +78,6 @@ def _to_unit_range(array, finite, path):
     as_255 = array.dtype.kind in "iu" or (values.size > 0 and values.max() > 1)
     array = array.astype("float32")
     return array / 255.0 if as_255 else array
-
-
-def _first_line(error):
-    return next((line for line in str(error).splitlines() if line.strip()), type(error).__name__)
 
 
 class Preprocess:

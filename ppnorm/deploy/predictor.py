@@ -5,6 +5,8 @@ import numpy as np
 import yaml
 from paddle import inference
 
+from ..errors import first_line
+
 INFERENCE_CONFIG = "inference.yml"
 MODEL_PREFIX = "inference"
 
@@ -81,7 +83,7 @@ def _create(config, graph, params):
     try:
         return inference.create_predictor(config)
     except Exception as error:  # Paddle raises RuntimeError / ValueError / its own errors on damaged files
-        detail = next((line.strip() for line in str(error).splitlines() if line.strip()), type(error).__name__)
+        detail = first_line(error)
         raise PredictorError(f"cannot load the exported model {graph} with {params}: {detail[:160]}; a file is "
                              f"truncated or damaged, export the model again") from None
 
