@@ -8,7 +8,8 @@ import contextlib
 from typing import NamedTuple
 
 import paddle
-import paddle.nn.functional as F
+
+from .loss import CrossEntropy
 
 FINISHED, INTERRUPTED, PAUSED = "finished", "interrupted", "paused"
 
@@ -50,10 +51,6 @@ class StepOutput(NamedTuple):
         return int(self.labels.shape[0])
 
 
-def cross_entropy(logits, labels):
-    return F.cross_entropy(logits, labels)
-
-
 class TrainLoop:
     """Train ``model`` on ``data`` for ``epochs``.
 
@@ -63,11 +60,12 @@ class TrainLoop:
     ``epoch`` (epochs done), ``step`` (steps done in the current epoch) and ``global_step``.
     """
 
-    def __init__(self, model, optimizer, scheduler, data=None, epochs=0, loss_fn=cross_entropy, hooks=(), states=None,
+    def __init__(self, model, optimizer, scheduler, data=None, epochs=0, loss_fn=None, hooks=(), states=None,
                  amp_level=None, scaler=None, train_model=None):
         self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
         self.train_model = train_model or model  # the model called in a step (e.g. paddle.DataParallel(model))
-        self.data, self.epochs, self.loss_fn = data, epochs, loss_fn
+        self.data, self.epochs = data, epochs
+        self.loss_fn = loss_fn or CrossEntropy()  # the Loss section's default
         self.amp_level, self.scaler = amp_level, scaler
         self.states = dict(states or {"epoch": 0, "step": 0, "global_step": 0})
         self.hooks = []
