@@ -11,17 +11,29 @@ def format_eta(seconds):
 
 
 class Logger:
-    """Prints on rank 0; writes VisualDL logs under ``<output_dir>/vdl`` when enabled."""
+    """Prints on rank 0; writes VisualDL logs under ``<output_dir>/vdl`` when enabled.
+
+    The log file is created at the first value written, so a run refused before training (e.g. by
+    another run's lock on the output directory) leaves nothing behind.
+    """
 
     def __init__(self, output_dir, rank=0, use_visualdl=True, stream=None):
         self.rank = rank
         self.stream = stream or sys.stdout
-        self.vdl = None
         self.logdir = os.path.join(output_dir, "vdl")
+        self._writer_class = None
+        self._writer = None
         if rank == 0 and use_visualdl:
             from visualdl import LogWriter  # imported only when logging is on
 
-            self.vdl = LogWriter(logdir=self.logdir)
+            self._writer_class = LogWriter
+
+    @property
+    def vdl(self):
+        """The VisualDL writer (created on first use), or None when logging is off."""
+        if self._writer is None and self._writer_class is not None:
+            self._writer = self._writer_class(logdir=self.logdir)
+        return self._writer
 
     def info(self, message):
         if self.rank == 0:
@@ -47,5 +59,7 @@ class Logger:
                                            step=step, buckets=20)
 
     def close(self):
-        if self.vdl is not None:
-            self.vdl.close()
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+            self._writer_class = None  # closed: no new log file
