@@ -174,6 +174,9 @@ def test_visualdl_gets_scalars_and_norm_histograms(tmp_path):
     assert {"train/loss", "train/top1", "train/lr", "train/ips", "eval/loss", "eval/top1", "eval/top5"} <= scalars
     for kind in ("scale", "shift", "running_mean", "running_var"):
         assert f"norm/bn1/{kind}" in histograms
+    steps_per_epoch = 1437 // 128  # digits train split, drop_last
+    last_train_step = max(record.id for record in reader.get_data("scalar", "train/loss"))
+    assert [record.id for record in reader.get_data("scalar", "eval/top1")] == [steps_per_epoch] == [last_train_step]
     assert sum(t.endswith("/running_var") for t in histograms) == 21  # every BatchNorm of resnet20: stem, 9 blocks x 2, 2 shortcuts
 
 

@@ -150,7 +150,7 @@ class TrainLog(HookBase):
         loop.logger.info(f"[Train][Epoch {loop.epoch + 1}/{loop.epochs}][Avg]loss: {self.epoch['loss'].avg:.5f}, "
                          f"top1: {self.epoch['top1'].avg:.5f}, ips: {ips:.1f} samples/s, "
                          f"time: {time.time() - self.epoch_start:.1f}s")
-        loop.logger.scalars({"train/ips": ips}, loop.epoch + 1)
+        loop.logger.scalars({"train/ips": ips}, loop.states["global_step"])  # one x-axis (global step) for all
 
 
 class SyncNormStatistics(HookBase):
@@ -173,7 +173,8 @@ class EvalAndKeepBest(HookBase):
         result = loop.evaluate()
         loop.logger.info(f"[Eval][Epoch {epoch}][Avg]" + ", ".join(
             f"{k}: {v:.5f}" for k, v in result.items() if k != "samples") + f", samples: {result['samples']}")
-        loop.logger.scalars({f"eval/{k}": v for k, v in result.items() if k != "samples"}, epoch)
+        loop.logger.scalars({f"eval/{k}": v for k, v in result.items() if k != "samples"},
+                            loop.states["global_step"])  # the train scalars' x-axis, so the curves overlay
         if result["top1"] > loop.states["best_top1"]:
             loop.states["best_top1"], loop.states["best_epoch"] = result["top1"], epoch
             loop.save("best_model")
@@ -183,7 +184,7 @@ class NormHistograms(HookBase):
     """VisualDL histograms of every norm layer's scale, shift and running statistics, once per epoch."""
 
     def after_epoch(self, loop):
-        loop.logger.norm_histograms(loop.model, loop.epoch + 1)
+        loop.logger.norm_histograms(loop.model, loop.states["global_step"])
 
 
 class SaveCheckpoints(HookBase):
