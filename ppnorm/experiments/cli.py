@@ -10,6 +10,8 @@ from ..engine.run_lock import check_output_dir
 from ..engine.threads import use_cpu_threads
 from . import NAMES, experiments
 from .config import load_experiment_config
+from .i18n import LANGS
+from .summary import print_verdicts
 from .runner import run_experiment
 
 
@@ -17,6 +19,9 @@ def _parser():
     parser = argparse.ArgumentParser(description="Run a ppnorm experiment.")
     add_config_options(parser, required=False, metavar="key=value", example="-o quick=true -o params.epochs=3 seed=1")
     parser.add_argument("--list", action="store_true", help="list the experiments and their questions")
+    parser.add_argument("--lang", choices=LANGS, default="en", help="language of --list and --verdicts (runs: -o lang=zh)")
+    parser.add_argument("--verdicts", metavar="DIR", help="print the verdict table of every claims.csv under DIR "
+                        "(e.g. output/experiments)")
     add_runtime_options(parser, "where the tables, charts and logs go (the config's output_dir)")
     return parser
 
@@ -27,8 +32,11 @@ def experiment_main(argv=None, omp_num_threads=None):
     args = parse(parser, argv)
     if args.list:
         for name, module in experiments().items():
-            print(f"{name:20s} {module.QUESTION}")
+            question = getattr(module, "QUESTION_ZH", module.QUESTION) if args.lang == "zh" else module.QUESTION
+            print(f"{name:20s} {question}")
         return 0
+    if args.verdicts:
+        return run_tool("experiment", lambda: print_verdicts(args.verdicts, list(NAMES), args.lang) or 0, args.verbose)
     if not args.config:
         parser.error(f"give -c configs/experiments/<name>.yaml (one of: {', '.join(NAMES)}) or --list")
     overrides = args.override + ([f"output_dir={args.output_dir}"] if args.output_dir else [])

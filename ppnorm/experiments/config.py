@@ -6,6 +6,7 @@ experiment's ``QUICK`` settings (what the tests run) before the file's own ``par
 """
 import copy
 
+from .i18n import LANGS
 from ..engine.config import (MAX_SEED, ConfigError, Key, as_kind, check_known_keys, check_value, fill_defaults,
                              load_raw, type_name)
 
@@ -23,6 +24,7 @@ def settings_schema(experiments):
         "seed": Key(0, int, minimum=0, maximum=MAX_SEED),
         "quick": Key(False, bool, help="the experiment's QUICK settings (seconds, for tests)"),
         "use_visualdl": Key(True, bool),
+        "lang": Key("en", str, choices=LANGS, help="language of report.md, tables and charts (zh: Chinese)"),
         "params": Key({}, dict, optional=True, help="overrides of the experiment's DEFAULTS"),
     }
 

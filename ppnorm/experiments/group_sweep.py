@@ -5,12 +5,14 @@ import paddle
 from ..engine.config import ConfigError
 from ..models import build_model
 from ..nn import build_norm
+from .stats import mean_interval, paired_difference
 from .training import digits, fit, optimizer_section
 
 QUESTION = ("How does GroupNorm's error depend on the number of groups, and are its two ends really LN "
             "(1 group) and IN (one channel per group)?")
-DEFAULTS = {"groups": [1, 2, 4, 8, 16, 32], "channels": 32, "epochs": 10, "batch_size": 32, "lr": 0.05, "seeds": 2}
-QUICK = {"groups": [1, 32], "epochs": 1, "seeds": 1}
+QUESTION_ZH = "GroupNorm 的错误率如何随组数变化？它的两端真的就是 LN（1 组）和 IN（每组一个通道）吗？"
+DEFAULTS = {"groups": [1, 2, 4, 8, 16, 32], "channels": 32, "epochs": 10, "batch_size": 32, "lr": 0.05, "seeds": 5}
+QUICK = {"groups": [1, 4, 32], "epochs": 1, "seeds": 2}
 
 
 def _ends_are_ln_and_in(channels):
@@ -35,44 +37,54 @@ def _error(ctx, groups, seed):
     history = fit(model, digits("train"), digits("test"), prm["epochs"], prm["batch_size"], seed=seed,
                   optimizer=section)
     ctx.curve(f"groups_{groups}/seed_{seed}/test_top1", history.eval_steps, history.test_accuracy)
-    return 1.0 - history.test_accuracy[-1]
+    error = 100 * (1.0 - history.test_accuracy[-1])
+    ctx.run_done(f"groups={groups} seed={seed}", f"error {error:.2f}%", groups=groups, seed=seed, error_pct=error)
+    return error
 
 
 def _sweep(ctx):
-    """One row per number of groups: mean and seed std of the error (%)."""
+    """``{groups: [error % per seed]}`` and one table row per number of groups (mean ± 95% interval)."""
     prm, c = ctx.params, ctx.params["channels"]
+    ctx.plan(len(prm["groups"]) * prm["seeds"])
+    errors = {groups: [_error(ctx, groups, seed) for seed in ctx.seeds(prm["seeds"])] for groups in prm["groups"]}
     rows = []
-    for groups in prm["groups"]:
-        errors = [_error(ctx, groups, seed) for seed in ctx.seeds(prm["seeds"])]
+    for groups, values in errors.items():
+        estimate = mean_interval(values)
         label = "= LN" if groups == 1 else ("= IN" if groups == c else "")
         rows.append({"groups": groups, "channels per group": c // groups, "same as": label,
-                     "error %": 100 * float(np.mean(errors)), "seed std": 100 * float(np.std(errors))})
-    return rows
+                     "error %": estimate.format(2), "mean": estimate.mean, "half-width": estimate.half_width})
+    return errors, rows
 
 
 def _chart(ctx, rows):
     fig, axes = ctx.figure()
-    axes[0][0].errorbar([r["groups"] for r in rows], [r["error %"] for r in rows],
-                        yerr=[r["seed std"] for r in rows], fmt="o-")
-    axes[0][0].set_xscale("log", base=2), axes[0][0].set_xlabel("groups (1 = LN, C = IN)")
-    axes[0][0].set_ylabel("held-out error %")
-    ctx.save_figure(fig, "group_sweep", "error vs number of groups")
+    ax = axes[0][0]
+    ax.errorbar([r["groups"] for r in rows], [r["mean"] for r in rows], yerr=[r["half-width"] for r in rows],
+                fmt="o-", capsize=3, label=ctx.chart_text("mean ± 95% interval over seeds", "均值 ± 95% 区间（多个种子）"))
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel(ctx.chart_text("groups (1 = LN, C = IN)", "组数（1 = LN，C = IN）"))
+    ax.set_ylabel(ctx.chart_text("held-out error (%)", "留出集错误率（%）"))
+    ax.legend()
+    ctx.save_figure(fig, "group_sweep", ctx.tr("error vs number of groups", "错误率与组数"))
 
 
-def _claims(ctx, rows, ln_error, ln_by_hand, in_error):
-    """Record the claims about the two ends and the middle; returns ``{groups: error %}``."""
+def _claims(ctx, errors, ln_error, ln_by_hand, in_error):
+    """The identity of the two ends, then each end against the middle groupings (paired by seed)."""
     c = ctx.params["channels"]
-    ctx.claim("GroupNorm with 1 group is LayerNorm over (C, H, W); with C groups it is InstanceNorm",
-              "confirmed" if max(ln_error, ln_by_hand, in_error) < 1e-4 else "refuted",
+    ctx.check(("GroupNorm with 1 group is LayerNorm over (C, H, W); with C groups it is InstanceNorm",
+               "1 组的 GroupNorm 就是在 (C, H, W) 上的 LayerNorm；C 组的就是 InstanceNorm"),
+              max(ln_error, ln_by_hand, in_error), 1e-4,
               f"max differences {ln_error:.1g} (ln), {ln_by_hand:.1g} (by hand), {in_error:.1g} (in)")
-    errors = {r["groups"]: r["error %"] for r in rows}
-    middle = [errors[g] for g in errors if 1 < g < c]
-    ends = [errors[g] for g in (1, c) if g in errors]
-    if middle and ends:
-        verdict = "confirmed" if min(ends) > max(middle) else ("refuted" if max(ends) < min(middle) else "depends")
-        ctx.claim("The ends (LN, IN) are the worst groupings; the middle is flat (Wu & He: groups 2..64 within ~0.6)",
-                  verdict, f"ends {', '.join(f'{e:.2f}%' for e in ends)}; middle {min(middle):.2f}-{max(middle):.2f}%")
-    return errors
+    middle = [g for g in errors if 1 < g < c]
+    if not middle:
+        return
+    middle_mean = np.mean([errors[g] for g in middle], axis=0)  # per seed: the average middle grouping
+    for end, en, zh in ((1, "LN (1 group)", "LN（1 组）"), (c, "IN (C groups)", "IN（C 组）")):
+        if end in errors:
+            ctx.compare((f"{en} has a higher error than the middle groupings (Wu & He: the ends are the worst)",
+                         f"{zh}的错误率高于中间的组数（Wu & He：两端最差）"),
+                        paired_difference(errors[end], middle_mean), "greater", unit=" points",
+                        evidence=f"error of {end} group(s) minus the mean of groups {middle}, per seed")
 
 
 def run(ctx):
@@ -82,12 +94,16 @@ def run(ctx):
     if bad:
         raise ConfigError(f"params.groups {bad} do not divide params.channels={c}")
     ln_error, ln_by_hand, in_error = _ends_are_ln_and_in(c)
-    rows = _sweep(ctx)
-    ctx.table("groups", rows, title=f"GroupNorm in simple_cnn [{c}, {c}] on digits, {prm['epochs']} epochs, "
-                                    f"held-out error (%), {prm['seeds']} seed(s)")
+    errors, rows = _sweep(ctx)
+    ctx.table("groups", rows, ["groups", "channels per group", "same as", "error %"],
+              title=ctx.tr(f"GroupNorm in simple_cnn [{c}, {c}] on digits, {prm['epochs']} epochs, held-out error (%), "
+                           f"mean ± 95% interval over {prm['seeds']} seeds",
+                           f"simple_cnn [{c}, {c}] 中的 GroupNorm，digits 上训练 {prm['epochs']} 轮，留出集错误率（%），"
+                           f"{prm['seeds']} 个种子的均值 ± 95% 区间"))
     _chart(ctx, rows)
-    errors = _claims(ctx, rows, ln_error, ln_by_hand, in_error)
-    best = min(rows, key=lambda r: r["error %"])
-    return (f"GN(1) equals LN and GN(C) equals IN to {max(ln_error, in_error):.1g}; the best grouping on digits is "
-            f"{best['groups']} groups ({best['error %']:.2f}% error), errors range "
-            f"{min(errors.values()):.2f}-{max(errors.values()):.2f}% across groupings.")
+    _claims(ctx, errors, ln_error, ln_by_hand, in_error)
+    best = min(rows, key=lambda r: r["mean"])
+    return ctx.tr(f"GN(1) equals LN and GN(C) equals IN to {max(ln_error, in_error):.1g}; the lowest mean error is "
+                  f"{best['groups']} groups ({best['error %']}%).",
+                  f"GN(1) 与 LN、GN(C) 与 IN 相差不超过 {max(ln_error, in_error):.1g}；平均错误率最低的是 "
+                  f"{best['groups']} 组（{best['error %']}%）。")

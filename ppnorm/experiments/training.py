@@ -12,6 +12,7 @@ import paddle
 
 from ..data import build_dataset
 from ..engine.config import SCHEMA, fill_defaults
+from ..engine.hooks import TrainLog
 from ..engine.loop import HookBase, TrainLoop
 from ..engine.optim import build_optimizer
 
@@ -105,16 +106,28 @@ class TensorBatches:
             yield self.images[index], self.labels[index]
 
 
+class ConsoleLines:
+    """The engine's logger interface for experiments: ``[Train]`` lines to ``log``, no VisualDL."""
+
+    def __init__(self, log):
+        self.info = log
+
+    def scalars(self, values, step):
+        pass
+
+
 def fit(model, train, test, epochs, batch_size, seed=0, optimizer=None, eval_every=None, hooks=(),
-        metric=accuracy, track_train=False):
+        metric=accuracy, track_train=False, log=None, print_every=50):
     """Train ``model`` on ``train=(images, labels)`` with the engine's loop; evaluate ``metric`` on ``test`` every
     ``eval_every`` steps (default: once per epoch). ``hooks`` run after the recording, and find the
-    :class:`History` as ``loop.history``. Returns the History."""
+    :class:`History` as ``loop.history``. With ``log`` (e.g. ``ctx.log``), a long run prints the engine's
+    ``[Train]`` console line every ``print_every`` steps. Returns the History."""
     data = TensorBatches(*train, batch_size, seed)
     section = optimizer or optimizer_section(name="Momentum", lr={"name": "Constant", "learning_rate": 0.05})
     opt, scheduler = build_optimizer(section, model, epochs, data.steps_per_epoch)
     history = History(test, eval_every or data.steps_per_epoch, metric, train if track_train else None)
-    loop = TrainLoop(model, opt, scheduler, data, epochs, hooks=[history, *hooks])
-    loop.history = history
+    console = [TrainLog(print_every)] if log is not None else []
+    loop = TrainLoop(model, opt, scheduler, data, epochs, hooks=[history, *console, *hooks])
+    loop.history, loop.logger, loop.world_size = history, ConsoleLines(log), 1
     loop.train()
     return history

@@ -1,0 +1,158 @@
+"""The :class:`Context` an experiment's ``run(ctx)`` works with: seeds, progress, tables, claims, charts, VisualDL."""
+import os
+import random
+import re
+import time
+import warnings
+
+import numpy as np
+import paddle
+
+from ..engine.logger import format_eta
+from .i18n import use_chinese_font, verdict_word
+from .stats import Estimate, decide
+from .tables import markdown_table
+
+
+def _tag(text):
+    """A VisualDL tag: no '%' (VisualDL refuses it), no spaces or table bars."""
+    return re.sub(r"[^0-9A-Za-z_/.\-^*()=+]+", "_", text.replace("%", "pct")).strip("_")
+
+
+class Context:
+    """What ``run(ctx)`` works with: ``params``, ``seed``, ``quick``, ``lang``, ``output_dir`` and the recorders below."""
+
+    def __init__(self, name, module, settings, params, log=print):
+        self.name, self.module = name, module
+        self.params, self.seed, self.quick = params, settings["seed"], settings["quick"]
+        self.lang = settings.get("lang", "en")
+        self.output_dir = settings["output_dir"]
+        self.use_visualdl = settings["use_visualdl"]
+        self.log = log
+        self.tables, self.charts, self.claims, self.notes, self.runs = {}, [], [], [], []
+        self.chinese_charts = self.lang == "zh" and use_chinese_font()
+        self._writer, self._runs, self._finished, self._start = None, 0, 0, time.perf_counter()
+        os.makedirs(self.output_dir, exist_ok=True)
+
+    def tr(self, en, zh):
+        """``zh`` for a Chinese report (``lang: zh``), else ``en``."""
+        return zh if self.lang == "zh" else en
+
+    def chart_text(self, en, zh):
+        """Chart titles and labels: Chinese only when a CJK font was found (else boxes would be drawn)."""
+        return zh if self.chinese_charts else en
+
+    def seed_everything(self, offset=0):
+        """Seed Paddle, numpy and random with ``seed + offset`` (call before building each model)."""
+        seed = self.seed + offset
+        paddle.seed(seed)
+        np.random.seed(seed)
+        random.seed(seed)
+        return seed
+
+    def seeds(self, count):
+        """The ``count`` seeds ``seed, seed + 1, ...`` of a repeated measurement."""
+        return range(self.seed, self.seed + count)
+
+    def plan(self, runs):
+        """Announce how many trained runs follow, so :meth:`run_done` can print an eta."""
+        self._runs, self._finished, self._start = runs, 0, time.perf_counter()
+
+    def run_done(self, label, result, **values):
+        """One progress line per finished run: which setting and seed, its result, elapsed time and eta.
+        ``values`` (e.g. ``norm="bn", seed=3, error=1.2``) become a row of ``runs.csv``, the raw data."""
+        if values:
+            self.runs.append(values)
+        self._finished += 1
+        elapsed = time.perf_counter() - self._start
+        total = max(self._runs, self._finished)
+        eta = elapsed / self._finished * (total - self._finished)
+        self.log(f"[{self.name}] run {self._finished}/{total} {label}: {result} | "
+                 f"elapsed {format_eta(elapsed)}, eta {format_eta(eta)}")
+
+    def curve(self, tag, steps, values):
+        """One VisualDL scalar ``tag`` per ``(step, value)`` pair: curves only, never table columns."""
+        for step, value in zip(steps, values):
+            self.scalar(tag, value, step)
+
+    def table(self, name, rows, columns=None, title=None):
+        """Record (and print) a result table; the first one recorded is ``results.csv``."""
+        columns = list(columns or rows[0].keys())
+        self.tables[name] = {"rows": rows, "columns": columns, "title": title or name}
+        self.log(f"\n[{self.name}] {title or name}\n" + markdown_table(rows, columns, self.lang))
+        return rows
+
+    def note(self, text):
+        """A sentence for the report (an observation that is not a table)."""
+        self.notes.append(text)
+        self.log(f"[{self.name}] {text}")
+
+    def _record(self, claim, verdict, deciding, evidence, estimate=None, side="", margin=""):
+        en, zh = (claim, claim) if isinstance(claim, str) else claim
+        est = estimate or Estimate(float("nan"), float("nan"), 0)
+        self.claims.append({"claim": self.tr(en, zh), "claim_en": en, "claim_zh": zh, "verdict": verdict,
+                            "deciding": deciding, "mean": est.mean, "low": est.low, "high": est.high,
+                            "n": est.n, "side": side, "margin": margin, "evidence": evidence})
+        self.log(f"[{self.name}] {verdict_word(verdict, self.lang)}: {self.tr(en, zh)} ({deciding})")
+        return verdict
+
+    def claim(self, claim, verdict, evidence):  # TODO(issue 12): removed once every experiment uses compare/check
+        """Old form: a typed verdict (being replaced by :meth:`compare` and :meth:`check`)."""
+        return self._record(claim, {"depends": "inconclusive"}.get(verdict, verdict), evidence, evidence)
+
+    def check(self, claim, error, tolerance, evidence=""):
+        """A numerical identity (no seed noise): confirmed when ``error <= tolerance``, else refuted.
+        ``claim`` is a sentence or an ``(english, chinese)`` pair."""
+        verdict = "confirmed" if error <= tolerance else "refuted"
+        return self._record(claim, verdict, self.tr(f"{error:.2g} (tolerance {tolerance:.1g})",
+                                                    f"{error:.2g}（容差 {tolerance:.1g}）"), evidence)
+
+    def compare(self, claim, estimate, side, margin=0.0, unit="", digits=2, evidence=""):
+        """A claim decided by the interval of ``estimate`` (see :func:`stats.decide`); returns the verdict."""
+        verdict = decide(estimate, side, margin)
+        bound = {"greater": f"> {margin:g}", "less": f"< {margin:g}", "within": f"within ±{margin:g}"}[side]
+        deciding = self.tr(f"{estimate.format(digits, unit)} (claim: {bound}{unit}, n={estimate.n})",
+                           f"{estimate.format(digits, unit)}（说法：{bound}{unit}，n={estimate.n}）")
+        return self._record(claim, verdict, deciding, evidence, estimate, side, margin)
+
+    def figure(self, ncols=1, nrows=1, width=5.0, height=3.6, projection=None):
+        """A matplotlib figure (Agg backend) and its axes grid; pass the figure to :meth:`save_figure`."""
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False,
+                                 subplot_kw={"projection": projection} if projection else None)
+        return fig, axes
+
+    def save_figure(self, fig, name, caption=""):
+        import matplotlib.pyplot as plt
+        path = os.path.join(self.output_dir, f"{name}.png")
+        with warnings.catch_warnings():  # figures with a colorbar are not tight_layout-compatible; still fine
+            warnings.simplefilter("ignore", UserWarning)
+            fig.tight_layout()
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        self.charts.append((f"{name}.png", caption))
+        return path
+
+    @property
+    def writer(self):
+        """A VisualDL ``LogWriter`` under ``<output_dir>/vdl`` (None when use_visualdl is false)."""
+        if self._writer is None and self.use_visualdl:
+            from visualdl import LogWriter
+            self._writer = LogWriter(logdir=os.path.join(self.output_dir, "vdl"))
+        return self._writer
+
+    def scalar(self, tag, value, step):
+        if self.writer is not None:
+            self.writer.add_scalar(_tag(tag), float(value), int(step))
+
+    def histogram(self, tag, values, step, buckets=30):
+        if self.writer is not None:
+            self.writer.add_histogram(_tag(tag), np.asarray(values, dtype="float32").ravel(), int(step),
+                                      buckets=buckets)
+
+    def close(self):
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None

@@ -1,0 +1,45 @@
+"""group_sweep in its quick setting: the identity of its ends, and verdicts that follow from the per-seed runs."""
+import csv
+
+import numpy as np
+import pytest
+
+from ppnorm.experiments import experiments
+from ppnorm.experiments.config import load_experiment_config
+from ppnorm.experiments.runner import run_experiment
+from ppnorm.experiments.stats import t_quantile
+
+
+def _run(tmp_path, *overrides):
+    module, settings, params = load_experiment_config(
+        "configs/experiments/group_sweep.yaml", [f"output_dir={tmp_path}", "quick=true", *overrides], experiments())
+    return run_experiment("group_sweep", module, settings, params, log=lambda *a: None)
+
+
+def test_group_sweep_claims_are_computed_from_the_runs(tmp_path):
+    ctx = _run(tmp_path)
+    with open(tmp_path / "runs.csv", newline="") as handle:
+        runs = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(handle)]
+    assert sorted({(r["groups"], r["seed"]) for r in runs}) == [(g, s) for g in (1, 4, 32) for s in (0, 1)]
+    error = {(int(r["groups"]), int(r["seed"])): r["error_pct"] for r in runs}
+    claims = {c["claim_en"].split(" ")[0]: c for c in ctx.claims}
+    assert claims["GroupNorm"]["verdict"] == "confirmed"  # an identity, to 1e-4
+    for end, key in ((1, "LN"), (32, "IN")):
+        differences = [error[(end, s)] - error[(4, s)] for s in (0, 1)]  # the only middle grouping: 4
+        mean = np.mean(differences)
+        half = t_quantile(2) * np.std(differences, ddof=1) / np.sqrt(2)
+        claim = claims[key]
+        assert (claim["mean"], claim["low"], claim["high"]) == pytest.approx((mean, mean - half, mean + half))
+        expected = "confirmed" if mean - half > 0 else ("refuted" if mean + half <= 0 else "inconclusive")
+        assert claim["verdict"] == expected
+    row = {r["groups"]: r for r in ctx.tables["groups"]["rows"]}[32]
+    assert row["same as"] == "= IN" and row["mean"] == pytest.approx(np.mean([error[(32, 0)], error[(32, 1)]]))
+    report = (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert "**Question.**" in report and "confirmed" in report and "±" in report
+
+
+def test_group_sweep_in_chinese(tmp_path):
+    ctx = _run(tmp_path, "lang=zh", "params.groups=[1, 32]", "params.seeds=2")
+    report = (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert "**问题：**" in report and "| 组数 | 每组通道数 | 等价于 | 错误率 % |" in report and "成立" in report
+    assert ctx.claims[0]["claim"].startswith("1 组的 GroupNorm")
