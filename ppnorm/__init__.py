@@ -5,6 +5,10 @@ are imported by the tools and experiments that need them.
 """
 __version__ = "0.1.0"
 
+from .quiet import quiet_known_warnings  # noqa: E402  (before Paddle is imported: it warns at import)
+
+quiet_known_warnings()
+
 from . import models, nn  # noqa: E402
 from .models import build_model, list_models  # noqa: E402
 

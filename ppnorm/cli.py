@@ -18,6 +18,7 @@ import traceback
 
 from . import __version__
 from .errors import first_line
+from .quiet import show_all_warnings
 
 REPORT_TO = "the ppnorm repository's issue tracker"
 DEVICES = ("auto", "cpu", "gpu")
@@ -53,12 +54,15 @@ def add_runtime_options(parser, output_help=None):
     if output_help:
         parser.add_argument("--output_dir", default=None, help=output_help)
     parser.add_argument("-v", "--verbose", action="store_true",
-                        help="on an error, also print the full traceback")
+                        help="print everything: the resolved config, every warning, and on an error the full "
+                             "traceback")
 
 
 def parse(parser, argv):
     """``parser.parse_args`` with ``args.override`` (if any) flattened to one list of ``key=value``."""
     args = parser.parse_args(argv)
+    if getattr(args, "verbose", False):
+        show_all_warnings()
     if hasattr(args, "override"):
         args.override = [item for group in args.override for item in group]
     return args

@@ -2,7 +2,9 @@
 import os
 import sys
 
-OMP_NUM_THREADS = os.environ.get("OMP_NUM_THREADS")  # read before importing paddle, which sets it to 1 when unset
+# Taken out before paddle is imported: paddle would set it to 1 when unset and print a data-parallel warning
+# when it is above 1; the tool applies this thread count itself (Global.cpu_threads / --cpu_threads win).
+OMP_NUM_THREADS = os.environ.pop("OMP_NUM_THREADS", None)
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from ppnorm.engine.cli import train_main  # noqa: E402

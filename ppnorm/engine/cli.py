@@ -59,7 +59,7 @@ def train_main(argv=None, omp_num_threads=None):
                                "where checkpoints and logs go (Global.output_dir)"), argv)
 
     def run():
-        trainer = Trainer(config_from_args(args, omp_num_threads))
+        trainer = Trainer(config_from_args(args, omp_num_threads), verbose=args.verbose)
         trainer.train()
         return 130 if trainer.outcome == INTERRUPTED else 0  # 130: stopped by Ctrl-C, 'latest' saved
 

@@ -33,6 +33,7 @@ class OwnOutputDir(HookBase):
         if loop.rank == 0:
             self.lock = OutputDirLock(loop.output_dir).acquire()
             save_config(loop.config, loop.output_dir)
+            loop.logger.open_file()
 
     def after_train(self, loop):
         if getattr(self, "lock", None) is not None:
@@ -206,7 +207,7 @@ class SaveCheckpoints(HookBase):
 
 
 class FinalReport(HookBase):
-    """Close the VisualDL log; when training finished, print the ``[Done]`` line with the final evaluation."""
+    """When training finished, print the ``[Done]`` line with the final evaluation; then close the logs."""
 
     def before_train(self, loop):
         self.start = time.time()
@@ -215,9 +216,13 @@ class FinalReport(HookBase):
                              f"Global.epochs={loop.epochs}; raise Global.epochs to train further")
 
     def after_train(self, loop):
-        loop.logger.close()
-        if loop.outcome != FINISHED:
-            return
+        try:
+            if loop.outcome == FINISHED:
+                self._done_line(loop)
+        finally:
+            loop.logger.close()
+
+    def _done_line(self, loop):
         seconds = time.time() - self.start
         result = loop.last_eval or loop.evaluate()
         loop.logger.info(f"[Done] top1 {result['top1']:.4f} on {result['samples']} eval samples "

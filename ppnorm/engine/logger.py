@@ -17,10 +17,12 @@ class Logger:
     another run's lock on the output directory) leaves nothing behind.
     """
 
-    def __init__(self, output_dir, rank=0, use_visualdl=True, stream=None):
-        self.rank = rank
+    def __init__(self, output_dir, rank=0, use_visualdl=True, stream=None, verbose=False):
+        self.rank, self.verbose = rank, verbose
         self.stream = stream or sys.stdout
         self.logdir = os.path.join(output_dir, "vdl")
+        self.log_file = os.path.join(output_dir, "train.log")
+        self._lines, self._file = [], None  # lines wait in memory until the run owns output_dir (open_file)
         self._writer_class = None
         self._writer = None
         if rank == 0 and use_visualdl:
@@ -36,8 +38,33 @@ class Logger:
         return self._writer
 
     def info(self, message):
+        """A console line, also written to ``train.log``."""
         if self.rank == 0:
             print(message, file=self.stream, flush=True)
+            self._write(message)
+
+    def detail(self, message):
+        """A line for ``train.log`` only (and the console with ``-v``), e.g. the resolved config."""
+        if self.rank == 0:
+            if self.verbose:
+                print(message, file=self.stream, flush=True)
+            self._write(message)
+
+    def _write(self, message):
+        if self._file is None:
+            self._lines.append(message)
+        else:
+            self._file.write(message + "\n")
+            self._file.flush()
+
+    def open_file(self):
+        """Start ``train.log`` (appending: a resumed run continues it) with the lines logged so far."""
+        if self.rank == 0 and self._file is None:
+            self._file = open(self.log_file, "a", encoding="utf-8")
+            for line in self._lines:
+                self._file.write(line + "\n")
+            self._file.flush()
+            self._lines = []
 
     def scalars(self, values, step):
         if self.vdl is not None:
@@ -59,6 +86,9 @@ class Logger:
                                            step=step, buckets=20)
 
     def close(self):
+        if self._file is not None:
+            self._file.close()
+            self._file = None
         if self._writer is not None:
             self._writer.close()
             self._writer = None

@@ -39,15 +39,17 @@ class Trainer(TrainLoop):
     ``hooks`` replaces :func:`~ppnorm.engine.hooks.default_hooks` (``register_hooks`` adds to them).
     """
 
-    def __init__(self, config, stream=None, hooks=None):
+    def __init__(self, config, stream=None, hooks=None, verbose=False):
         self.config = config
         settings = config["Global"]
         self.rank, self.world_size, device_note = setup_device(settings["device"], settings["cpu_threads"])
         self.output_dir, self.seed = settings["output_dir"], settings["seed"]
         if self.rank == 0:
             check_output_dir(self.output_dir)
-        self.logger = Logger(self.output_dir, self.rank, settings["use_visualdl"], stream)
-        self.logger.info(dump_config(config).rstrip())
+        self.logger = Logger(self.output_dir, self.rank, settings["use_visualdl"], stream, verbose)
+        self.logger.detail(dump_config(config).rstrip())
+        self.logger.info(f"[Config] resolved config in {os.path.join(self.output_dir, 'config.yaml')}, "
+                         f"full log in {self.logger.log_file} (-v prints the config here)")
         self.logger.info(device_note)
         paddle.seed(self.seed)
         np.random.seed(self.seed)

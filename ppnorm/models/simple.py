@@ -51,24 +51,39 @@ class MLP(nn.Layer):
         return self.fc(x)
 
 
-class SimpleCNN(ConvClassifier):
-    """Stages of ``convs_per_stage`` [3x3 conv -> norm -> act], a 2x2 max-pool between stages, then the head.
+DOWNSAMPLES = ("max", "avg", "conv")
 
-    A fast, plain (non-residual) CNN for 8x8 digits and other small images.
+
+class SimpleCNN(ConvClassifier):
+    """Stages of ``convs_per_stage`` [3x3 conv -> norm -> act], a 2x2 stride-2 downsampling between stages,
+    then the head.
+
+    A fast, plain (non-residual) CNN for 8x8 digits and other small images. ``downsample``: ``max`` pooling,
+    ``avg`` pooling, or ``conv`` (a learned 2x2 stride-2 convolution with as many channels, the
+    strided-conv alternative to pooling).
     """
 
-    def __init__(self, widths=(32, 64), convs_per_stage=2, **options):
+    def __init__(self, widths=(32, 64), convs_per_stage=2, downsample="max", **options):
         super().__init__(**options)
+        if downsample not in DOWNSAMPLES:
+            raise ValueError(f"downsample must be one of {', '.join(DOWNSAMPLES)}, got {downsample!r}")
         layers, channels = [], self.in_channels
         for index, width in enumerate(widths):
             if index > 0:
-                layers.append(nn.MaxPool2D(2, data_format=self.data_format))
+                layers.append(self._downsample(downsample, channels))
             for _ in range(convs_per_stage):
                 layers.append(ConvNormAct(channels, width, 3, self.norm_spec, act=self.act_name,
                                           data_format=self.data_format))
                 channels = width
         self.features = nn.Sequential(*layers)
         self._build_head(channels)
+
+    def _downsample(self, kind, channels):
+        if kind == "max":
+            return nn.MaxPool2D(2, data_format=self.data_format)
+        if kind == "avg":
+            return nn.AvgPool2D(2, data_format=self.data_format)
+        return nn.Conv2D(channels, channels, 2, stride=2, data_format=self.data_format)
 
     def forward_features(self, x):
         return self.features(x)

@@ -1,0 +1,51 @@
+"""What a user sees: a quiet console (the resolved config goes to config.yaml and train.log), no known
+harmless warning, and everything with -v."""
+import os
+import subprocess
+import sys
+import warnings
+
+from ppnorm.quiet import KNOWN_HARMLESS, quiet_known_warnings, show_all_warnings
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FAST = ["-c", "configs/digits/resnet20.yaml", "-o", "Global.epochs=1", "Arch.name=resnet20",
+        "DataLoader.Train.batch_size=360", "Global.use_visualdl=false"]
+
+
+def _train(tmp_path, *extra):
+    env = dict(os.environ, OMP_NUM_THREADS="2")
+    return subprocess.run([sys.executable, "tools/train.py", *FAST, "--output_dir", str(tmp_path), *extra],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_console_is_quiet_and_the_config_goes_to_the_log_file(tmp_path):
+    run = _train(tmp_path / "run")
+    assert run.returncode == 0, run.stderr
+    out = run.stdout.splitlines()
+    assert out[0] == (f"[Config] resolved config in {tmp_path / 'run' / 'config.yaml'}, full log in "
+                      f"{tmp_path / 'run' / 'train.log'} (-v prints the config here)")
+    assert not any(line.startswith(("Global:", "Arch:", "  epochs:")) for line in out)
+    assert "ccache" not in run.stderr and "always track" not in run.stderr and "WISELY" not in run.stderr
+    log = (tmp_path / "run" / "train.log").read_text().splitlines()
+    assert "Global:" in log and "  epochs: 1" in log  # the dump, then every console line
+    assert [line for line in log if line.startswith(("[Train]", "[Eval]", "[Done]"))] == \
+        [line for line in out if line.startswith(("[Train]", "[Eval]", "[Done]"))]
+
+
+def test_verbose_prints_the_config_too(tmp_path):
+    run = _train(tmp_path / "run", "-v")
+    assert run.returncode == 0, run.stderr
+    assert "Global:" in run.stdout.splitlines() and "  epochs: 1" in run.stdout.splitlines()
+
+
+def test_known_warnings_are_filtered_and_verbose_shows_them_again():
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        quiet_known_warnings()
+        for message, category in KNOWN_HARMLESS:
+            warnings.warn(message + " (test)", category)
+        warnings.warn("an unknown warning", UserWarning)
+        assert [str(w.message) for w in seen] == ["an unknown warning"]
+        show_all_warnings()
+        warnings.warn(KNOWN_HARMLESS[0][0], KNOWN_HARMLESS[0][1])
+        assert len(seen) == 2
