@@ -45,7 +45,7 @@ def looks_like_paddleclas(raw):
     sections = {name: raw.get(name) if isinstance(raw.get(name), dict) else {} for name in SECTIONS}
     loaders = [spec for spec in sections["DataLoader"].values() if isinstance(spec, dict)]
     return bool(
-        "Infer" in raw or "AMP" in raw or {"Train", "Eval"} & set(sections["Loss"]) | set(sections["Metric"])
+        "Infer" in raw or "AMP" in raw or {"Train", "Eval"} & (set(sections["Loss"]) | set(sections["Metric"]))
         or str(sections["Arch"].get("name")) in ARCHS or "class_num" in sections["Arch"]
         or set(GLOBAL_EXTRA) & set(sections["Global"])
         or any({"sampler", "loader"} & set(spec) for spec in loaders))
