@@ -66,7 +66,10 @@ class ResizeImage:
 
 
 class RandCropImage:
-    """A random area (``scale``) and aspect ratio (``ratio``, log-uniform with ``use_log_aspect``), resized to ``size``."""
+    """A random area (``scale``) and aspect ratio (``ratio``; log-uniform with ``use_log_aspect``) resized to ``size``.
+
+    As PaddleClas: the area is capped so the crop fits; ``int()`` truncates its sides; no retries.
+    """
 
     def __init__(self, size, progress_size=None, scale=None, ratio=None, interpolation=None, use_log_aspect=False,
                  backend="cv2"):

@@ -64,7 +64,7 @@ def cv2_nearest(pixels, width, height):
 
 
 class Resizer:
-    """PaddleClas's ``UnifiedResize``: ``interpolation`` (None: bilinear; 'random': bilinear or bicubic) by ``backend``."""
+    """PaddleClas's ``UnifiedResize``: ``interpolation`` (None: bilinear; 'random': bilinear or bicubic) per backend."""
 
     def __init__(self, op, interpolation=None, backend="cv2"):
         backend = str(backend).lower()

@@ -61,7 +61,8 @@ def _layout_after(name, options, layout, where, source, in_dataset):
 def translate_ops(ops, where, source, notes, in_dataset=True):
     """A PaddleClas op list -> ppnorm ``transforms`` (same names and options), checked for order and layout."""
     if not isinstance(ops, list) or not ops:
-        raise ConfigError(f"{source}: {where} must be a non-empty list of ops, e.g. [DecodeImage: {{to_rgb: true}}, ...]")
+        raise ConfigError(f"{source}: {where} must be a non-empty list of ops, e.g. "
+                          f"[DecodeImage: {{to_rgb: true}}, ...]")
     out, layout, normalized = [], "hwc", False
     for index, entry in enumerate(ops):
         name, options = one_entry(entry, f"{where}[{index}]", source)
