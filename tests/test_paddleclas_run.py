@@ -11,7 +11,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from ppnorm.deploy.cli import export_main
+from ppnorm.deploy.cli import export_main, infer_main
 from ppnorm.engine.cli import eval_main, train_main
 from ppnorm.engine.config import ConfigError, load_config, validate
 from ppnorm.engine.config.paddleclas import translate
@@ -135,7 +135,7 @@ def test_tools_train_runs_a_paddleclas_file(tiny_set, tmp_path, name, model):
     assert os.path.isfile(out / "latest.pdparams") and os.path.isfile(out / "best_model.pdparams")
 
 
-def test_eval_and_export_take_the_paddleclas_file(tiny_set, tmp_path, capsys):
+def test_eval_export_and_infer_take_the_paddleclas_file(tiny_set, tmp_path, capsys):
     # ResNet18 at a small rate: after one step ResNet-50's eval-mode logits are so large (running statistics
     # barely moved) that the export check's absolute tolerance fails; the file and its keys are the same
     out = tmp_path / "out"
@@ -152,3 +152,9 @@ def test_eval_and_export_take_the_paddleclas_file(tiny_set, tmp_path, capsys):
     assert description["input_shape"] == [3, 32, 32] and description["max_abs_diff"] <= 1e-4
     assert [next(iter(op)) for op in description["transforms"]] == ["DecodeImage", "ResizeImage", "CropImage",
                                                                     "NormalizeImage"]
+    capsys.readouterr()
+    assert infer_main(["--model_dir", str(save_dir), "-c", R50, "-o", *overrides, "--show", "0"]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1].startswith(
+        f"[Infer] top1 {float(trained[2]):.4f} on 4 eval samples")  # the exported model, PaddleClas's eval ops
+    assert infer_main(["--model_dir", str(save_dir), "--input", str(tiny_set / "images" / "val0.png")]) == 0
+    assert "val0.png: " in capsys.readouterr().out  # a file, preprocessed by the ops inference.yml names
