@@ -115,6 +115,14 @@ def test_arch_options_pass_to_ppnorms_model():
     assert run(raw(), "Arch.norm=gn")["Arch"]["norm"] == "gn"
 
 
+@pytest.mark.skipif("pretrained" in MODELS.options("resnet50"), reason="the zoo takes pretrained= itself")
+def test_arch_pretrained_path_loads_like_pretrained_model(capsys):
+    assert run(raw(), "Arch.pretrained=weights/ResNet50_pretrained")["Global"]["pretrained_model"] == \
+        "weights/ResNet50_pretrained"
+    assert "Arch.pretrained" not in capsys.readouterr().err
+    assert run(raw(), "Arch.pretrained=False")["Arch"] == {"name": "resnet50", "num_classes": 1000}
+
+
 def test_eval_during_train_false_evaluates_only_at_the_end(capsys):
     config = run(raw(), "Global.eval_during_train=False", "Global.epochs=7")
     assert config["Global"]["eval_interval"] == 7
