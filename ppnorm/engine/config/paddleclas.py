@@ -7,6 +7,7 @@ command lines work unchanged. Every key is honoured (same meaning), translated (
 value computed from it), or refused: what ppnorm cannot do as PaddleClas would is printed once, in
 one block, when the config loads; a key or value with no translation is a one-line ConfigError.
 """
+import os
 import sys
 
 from ...models.registry import MODELS
@@ -186,6 +187,6 @@ def translate(raw, overrides=(), source="config"):
         _infer(raw["Infer"], eval_transforms, source, notes)
     if export:
         config["Export"] = export
-    if notes.lines:
+    if notes.lines and os.environ.get("PADDLE_TRAINER_ID", "0") == "0":  # once, from rank 0
         print(notes.block(), file=sys.stderr, flush=True)
     return config
