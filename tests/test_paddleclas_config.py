@@ -218,11 +218,27 @@ def test_metric_topk(capsys):
         run(raw(), "Metric.Eval.0={Recallk: {topk: [1]}}")
 
 
-def test_amp():
+def test_amp(capsys):
     with pytest.raises(ConfigError, match="amp_level=O1 needs Global.device=gpu"):
         run(raw(), "AMP.use_amp=True", "Global.device=cpu")
-    assert run(raw(), "AMP.use_amp=True", "AMP.level=O2")["Global"]["amp_level"] == "O2"
+    capsys.readouterr()
     assert run(raw())["Global"]["amp_level"] is None
+    assert "AMP." not in capsys.readouterr().err  # AMP off: its other keys change nothing
+    config = run(raw(), "AMP.use_amp=True", "AMP.level=O2", "Optimizer.multi_precision=False")
+    assert config["Global"]["amp_level"] == "O2"
+    err = capsys.readouterr().err
+    assert "AMP.scale_loss = 128.0: ppnorm's GradScaler starts at 2**15" in err and "AMP.use_promote = False" in err
+    assert "Optimizer.multi_precision = False" in err and "use_dynamic_loss_scaling" not in err
+
+
+def test_four_channel_nhwc_arch_keys():
+    config = run(raw(), "Arch.input_image_channel=4", "Arch.data_format=NHWC", "Global.image_channel=4")
+    assert config["Arch"] == {"name": "resnet50", "num_classes": 1000, "in_channels": 4, "data_format": "NHWC"}
+
+
+def test_paddleclas_2_0_layout_is_refused():
+    with pytest.raises(ConfigError, match="PaddleClas 2.0's old layout \\(ARCHITECTURE, TRAIN\\)"):
+        load_config(R50, ["ARCHITECTURE.name=ResNet50", "TRAIN.batch_size=3"])
 
 
 def test_infer_transforms_that_differ_are_said(capsys):

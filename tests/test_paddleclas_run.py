@@ -42,6 +42,14 @@ def test_dataset_keys():
         run(raw(), "DataLoader.Train.sampler.name=PKSampler")
 
 
+def test_batch_transform_ops_are_refused_unless_set_to_null():
+    with pytest.raises(ConfigError, match=r"batch_transform_ops \(MixupOperator\) is not supported.*"
+                                          r"-o DataLoader.Train.dataset.batch_transform_ops=null"):
+        run(raw(), "DataLoader.Train.dataset.batch_transform_ops=[{MixupOperator: {alpha: 0.2}}]")
+    config = run(raw(), "DataLoader.Train.dataset.batch_transform_ops=null")
+    assert config["DataLoader"]["Train"]["dataset"]["name"] == "file_list"
+
+
 def test_op_lists_are_checked():
     with pytest.raises(ConfigError, match=r"transform_ops\[2\]: op 'AutoAugment' is not supported; supported ops: "
                                           r"DecodeImage"):

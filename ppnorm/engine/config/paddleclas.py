@@ -20,8 +20,16 @@ ARCHS = {f"ResNet{d}": f"resnet{d}" for d in (18, 34, 50, 101, 152)}
 ARCHS.update({f"ResNet{d}_vd": f"resnet{d}_vd" for d in (18, 34, 50, 101, 152)})
 ARCHS.update({f"DenseNet{d}": f"densenet{d}" for d in (121, 161, 169, 201, 264)})
 SECTIONS = ("Global", "AMP", "Arch", "Loss", "Optimizer", "DataLoader", "Metric", "Infer", "Export")
-GLOBAL_EXTRA = ("class_num", "eval_during_train", "image_shape", "save_inference_dir", "to_static", "use_dali")
+GLOBAL_EXTRA = ("class_num", "eval_during_train", "image_shape", "image_channel", "save_inference_dir", "to_static",
+                "use_dali")  # image_channel: only a YAML anchor in PaddleClas's files, read by no code
+LEGACY_SECTIONS = ("ARCHITECTURE", "TRAIN", "VALID", "LEARNING_RATE", "OPTIMIZER")  # PaddleClas 2.0's layout
 AMP_KEYS = ("use_amp", "level", "scale_loss", "use_dynamic_loss_scaling", "use_promote", "use_fp16_test")
+AMP_DIFFERENCES = {  # key: (the value ppnorm's AMP matches, what it does otherwise)
+    "scale_loss": (2.0 ** 15, "ppnorm's GradScaler starts at 2**15"),
+    "use_dynamic_loss_scaling": (True, "ppnorm scales the loss dynamically"),
+    "use_promote": (True, "ppnorm uses paddle.amp.auto_cast's default (use_promote=True)"),
+    "use_fp16_test": (False, "ppnorm evaluates in float32"),
+}
 INFER_KEYS = ("infer_imgs", "batch_size", "transforms", "PostProcess")
 
 
@@ -46,7 +54,7 @@ def looks_like_paddleclas(raw):
     sections = {name: raw.get(name) if isinstance(raw.get(name), dict) else {} for name in SECTIONS}
     loaders = [spec for spec in sections["DataLoader"].values() if isinstance(spec, dict)]
     return bool(
-        "Infer" in raw or "AMP" in raw or {"Train", "Eval"} & (set(sections["Loss"]) | set(sections["Metric"]))
+        set(LEGACY_SECTIONS) & set(raw) or "Infer" in raw or "AMP" in raw or {"Train", "Eval"} & (set(sections["Loss"]) | set(sections["Metric"]))
         or str(sections["Arch"].get("name")) in ARCHS or "class_num" in sections["Arch"]
         or set(GLOBAL_EXTRA) & set(sections["Global"])
         or any({"sampler", "loader"} & set(spec) for spec in loaders))
@@ -93,6 +101,8 @@ def _arch(arch, global_section, source, notes):
     for key, value in arch.items():
         if key == "pretrained":
             _pretrained(value, out, global_section, notes)
+        elif key == "input_image_channel":
+            out["in_channels"] = value
         elif key not in ("name", "class_num"):
             out[key] = value  # ppnorm's model options (norm, act, ...); the model checks them
     return out
@@ -148,8 +158,9 @@ def _amp(section, global_out, source, notes):
     if not section.get("use_amp"):
         return
     global_out["amp_level"] = section.get("level", "O1")
-    for key in set(AMP_KEYS[2:]) & set(section):
-        notes.add(f"AMP.{key}", section[key], "ppnorm's AMP uses Paddle's default dynamic loss scaling")
+    for key, (same, instead) in AMP_DIFFERENCES.items():
+        if key in section and section[key] != same:
+            notes.add(f"AMP.{key}", section[key], instead)
 
 
 def _infer(section, eval_transforms, source, notes):
@@ -169,6 +180,9 @@ def translate(raw, overrides=(), source="config"):
     """A PaddleClas config (``-o`` in its key names applied first) -> ppnorm's raw config; prints the notes block."""
     for override in overrides or ():
         apply_override(raw, override)
+    if set(LEGACY_SECTIONS) & set(raw):
+        raise ConfigError(f"{source}: PaddleClas 2.0's old layout ({', '.join(sorted(set(LEGACY_SECTIONS) & set(raw)))}"
+                          f"); ppnorm reads today's ppcls/configs layout (Global, Arch, Loss, Optimizer, DataLoader, ...)")
     check_keys(raw, SECTIONS, "the config", source)
     notes, export = Notes(source), dict(raw.get("Export") or {})
     global_in = dict(raw.get("Global") or {})

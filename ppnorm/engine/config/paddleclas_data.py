@@ -93,7 +93,12 @@ def translate_ops(ops, where, source, notes, in_dataset=True):
 
 def _dataset(spec, where, source, notes):
     """``ImageNetDataset`` -> (ppnorm ``file_list`` spec, transforms)."""
-    check_keys(spec, ("name", "image_root", "cls_label_path", "delimiter", "relabel", "transform_ops"), where, source)
+    check_keys(spec, ("name", "image_root", "cls_label_path", "delimiter", "relabel", "transform_ops",
+                      "batch_transform_ops"), where, source)
+    if spec.get("batch_transform_ops") is not None:
+        ops = ", ".join(str(next(iter(op))) if isinstance(op, dict) else str(op) for op in spec["batch_transform_ops"])
+        raise ConfigError(f"{source}: {where}.batch_transform_ops ({ops}) is not supported: ppnorm mixes no samples "
+                          f"within a batch; to train without it: -o {where}.batch_transform_ops=null")
     if spec.get("name") != "ImageNetDataset":
         raise ConfigError(f"{source}: {where}.name={spec.get('name')!r} is not supported; supported: ImageNetDataset")
     for key in ("image_root", "cls_label_path"):

@@ -6,7 +6,7 @@ from .paddleclas_data import check_keys, one_entry
 
 OPTIMIZERS = ("Momentum", "SGD", "Adam", "AdamW")
 OPTIMIZER_KEYS = ("name", "momentum", "use_nesterov", "beta1", "beta2", "weight_decay", "regularizer", "lr",
-                  "one_dim_param_no_weight_decay")
+                  "one_dim_param_no_weight_decay", "multi_precision")
 LR_KEYS = ("name", "learning_rate", "decay_epochs", "values", "eta_min", "warmup_epoch", "warmup_start_lr", "by_epoch",
            "last_epoch")
 PADDLECLAS_DECAY_EVERY = 30  # Piecewise with learning_rate: PaddleClas divides by 10 every 30 epochs
@@ -134,6 +134,9 @@ def translate_optimizer(section, epochs, source, notes):
     decay = _weight_decay(section, source)
     if decay is not None:
         out["weight_decay"] = decay
+    if section.get("multi_precision") is False:
+        notes.add("Optimizer.multi_precision", False, "ppnorm's AMP O2 keeps float32 master weights "
+                                                      "(paddle.amp.decorate); O1 and float32 training need none")
     if section.get("one_dim_param_no_weight_decay"):
         out["no_weight_decay_on_norm_and_bias"] = True
     if "lr" in section:
