@@ -54,7 +54,8 @@ def looks_like_paddleclas(raw):
     sections = {name: raw.get(name) if isinstance(raw.get(name), dict) else {} for name in SECTIONS}
     loaders = [spec for spec in sections["DataLoader"].values() if isinstance(spec, dict)]
     return bool(
-        set(LEGACY_SECTIONS) & set(raw) or "Infer" in raw or "AMP" in raw or {"Train", "Eval"} & (set(sections["Loss"]) | set(sections["Metric"]))
+        set(LEGACY_SECTIONS) & set(raw) or "Infer" in raw or "AMP" in raw
+        or {"Train", "Eval"} & (set(sections["Loss"]) | set(sections["Metric"]))
         or str(sections["Arch"].get("name")) in ARCHS or "class_num" in sections["Arch"]
         or set(GLOBAL_EXTRA) & set(sections["Global"])
         or any({"sampler", "loader"} & set(spec) for spec in loaders))
@@ -181,8 +182,9 @@ def translate(raw, overrides=(), source="config"):
     for override in overrides or ():
         apply_override(raw, override)
     if set(LEGACY_SECTIONS) & set(raw):
-        raise ConfigError(f"{source}: PaddleClas 2.0's old layout ({', '.join(sorted(set(LEGACY_SECTIONS) & set(raw)))}"
-                          f"); ppnorm reads today's ppcls/configs layout (Global, Arch, Loss, Optimizer, DataLoader, ...)")
+        legacy = ", ".join(sorted(set(LEGACY_SECTIONS) & set(raw)))
+        raise ConfigError(f"{source}: PaddleClas 2.0's old layout ({legacy}); ppnorm reads today's ppcls/configs "
+                          f"layout (Global, Arch, Loss, Optimizer, DataLoader, ...)")
     check_keys(raw, SECTIONS, "the config", source)
     notes, export = Notes(source), dict(raw.get("Export") or {})
     global_in = dict(raw.get("Global") or {})
