@@ -202,6 +202,11 @@ def test_cosine_with_warmup_gives_paddleclas_rates():
     assert rates(lr, 4, steps) == pytest.approx(expected)
 
 
+def test_warmup_longer_than_the_run_names_paddleclas_key():
+    with pytest.raises(ConfigError, match="Optimizer.lr.warmup_epoch=5 covers the whole run .*warmup_epoch=0"):
+        run(lr_section(name="Cosine", learning_rate=0.1, warmup_epoch=5), "Global.epochs=1")
+
+
 def test_unsupported_schedule_and_regularizer():
     with pytest.raises(ConfigError, match="lr.name='MultiStepDecay' is not supported"):
         run(lr_section(name="MultiStepDecay", learning_rate=0.1))
@@ -234,11 +239,6 @@ def test_amp(capsys):
 def test_four_channel_nhwc_arch_keys():
     config = run(raw(), "Arch.input_image_channel=4", "Arch.data_format=NHWC", "Global.image_channel=4")
     assert config["Arch"] == {"name": "resnet50", "num_classes": 1000, "in_channels": 4, "data_format": "NHWC"}
-
-
-def test_paddleclas_2_0_layout_is_refused():
-    with pytest.raises(ConfigError, match="PaddleClas 2.0's old layout \\(ARCHITECTURE, TRAIN\\)"):
-        load_config(R50, ["ARCHITECTURE.name=ResNet50", "TRAIN.batch_size=3"])
 
 
 def test_infer_transforms_that_differ_are_said(capsys):

@@ -103,7 +103,11 @@ def translate_lr(lr, epochs, source, notes):
     else:
         raise ConfigError(f"{source}: Optimizer.lr.name={name!r} is not supported; supported: Piecewise, Cosine, "
                           f"Constant")
-    out.update({"warmup_epochs": lr.get("warmup_epoch", 0), "warmup_start_lr": lr.get("warmup_start_lr", 0.0)})
+    warmup = lr.get("warmup_epoch", 0)
+    if isinstance(warmup, (int, float)) and warmup >= epochs > 0:
+        raise ConfigError(f"{source}: Optimizer.lr.warmup_epoch={warmup} covers the whole run (Global.epochs="
+                          f"{epochs}); make it smaller, e.g. -o Optimizer.lr.warmup_epoch=0")
+    out.update({"warmup_epochs": warmup, "warmup_start_lr": lr.get("warmup_start_lr", 0.0)})
     if lr.get("by_epoch"):
         notes.add("Optimizer.lr.by_epoch", True, "ppnorm changes the rate every iteration (smoothly within epochs)")
     return out
