@@ -75,15 +75,17 @@ def read_list_lines(list_file):
     return text.splitlines()
 
 
-def parse_list(list_file, root):
-    """``path label`` lines -> (paths, labels); each path must name an existing file."""
+def parse_list(list_file, root, delimiter=None):
+    """``path label`` lines (split at the last ``delimiter``, default whitespace) -> (paths, labels); each path must
+    name an existing file."""
     paths, labels = [], []
     for number, line in enumerate(read_list_lines(list_file), 1):
         if not line.strip():
             continue
-        parts = line.rsplit(maxsplit=1)
+        parts = line.rsplit(maxsplit=1) if delimiter is None else line.strip().rsplit(delimiter, 1)
         if len(parts) != 2 or not parts[1].lstrip("-").isdigit():
-            raise DataError(f"file_list: {list_file} line {number}: expected 'path label', got {line.strip()!r}")
+            raise DataError(f"file_list: {list_file} line {number}: expected 'path{delimiter or ' '}label', "
+                            f"got {line.strip()!r}")
         path, label = os.path.join(root, parts[0].strip()), int(parts[1])
         if label < 0:
             raise DataError(f"file_list: {list_file} line {number}: label {label} is negative; labels are 0..K-1")
@@ -98,13 +100,17 @@ def parse_list(list_file, root):
 
 
 class FileList(_FileDataset):
-    """A PaddleClas list file: one ``relative/path.jpg label`` per line, paths relative to ``root``."""
+    """A PaddleClas list file: one ``relative/path.jpg label`` per line, paths relative to ``root``.
 
-    def __init__(self, list_file, root="", mode="RGB", class_names=None):
+    ``delimiter`` separates path and label (PaddleClas's ImageNetDataset key); by default any whitespace."""
+
+    def __init__(self, list_file, root="", mode="RGB", class_names=None, delimiter=None):
         super().__init__(mode)
+        if delimiter is not None and (not isinstance(delimiter, str) or not delimiter):
+            raise ValueError(f"file_list: delimiter must be a non-empty string, got {delimiter!r}")
         if not os.path.isfile(list_file):
             raise DataError(f"file_list: list file not found: {list_file} (expected lines 'path label')")
-        self.paths, self.labels = parse_list(list_file, root)
+        self.paths, self.labels = parse_list(list_file, root, delimiter)
         self.classes = list(class_names) if class_names else [str(i) for i in range(int(self.labels.max()) + 1)]
         check_label_range(self.labels, len(self.classes), f"file_list: {list_file} ({len(self.classes)} class_names)")
 

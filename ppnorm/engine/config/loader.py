@@ -17,6 +17,7 @@ import os
 
 import yaml
 
+from . import paddleclas
 from .keys import ConfigError
 from .schema import validate
 
@@ -137,9 +138,17 @@ def load_raw(path, overrides=()):
 
 
 def load_config(path, overrides=()):
-    """Load a config file (with ``_base_``), apply ``-o`` overrides, validate, fill in defaults."""
+    """Load a config file (with ``_base_``), apply ``-o`` overrides, validate, fill in defaults.
+
+    A PaddleClas config (its own layout) takes ``-o`` in PaddleClas's key names and is translated first.
+    """
     source = path + (" with -o overrides" if overrides else "")
-    return validate(load_raw(path, overrides), source)
+    raw = load_with_bases(path)
+    if paddleclas.looks_like_paddleclas(raw):
+        return validate(paddleclas.translate(raw, overrides, source), source)
+    for override in overrides or ():
+        apply_override(raw, override)
+    return validate(raw, source)
 
 
 def dump_config(config):

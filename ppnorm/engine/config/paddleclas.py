@@ -1,0 +1,208 @@
+"""PaddleClas configs as they are: detect PaddleClas's layout and translate it into ppnorm's config.
+
+``-o`` overrides are applied *before* the translation, in PaddleClas's key names and with its list
+indices (``-o DataLoader.Train.dataset.image_root=./data/``,
+``-o DataLoader.Train.dataset.transform_ops.1.RandCropImage.size=32``), so a PaddleClas user's
+command lines work unchanged. Every key is honoured (same meaning), translated (ppnorm's key or a
+value computed from it), or refused: what ppnorm cannot do as PaddleClas would is printed once, in
+one block, when the config loads; a key or value with no translation is a one-line ConfigError.
+"""
+import os
+import sys
+
+from ...models.registry import MODELS
+from .keys import ConfigError
+from .paddleclas_data import check_keys, translate_dataloader, translate_ops
+from .paddleclas_parts import translate_loss, translate_metric, translate_optimizer
+from .schema import SCHEMA
+
+ARCHS = {f"ResNet{d}": f"resnet{d}" for d in (18, 34, 50, 101, 152)}
+ARCHS.update({f"ResNet{d}_vd": f"resnet{d}_vd" for d in (18, 34, 50, 101, 152)})
+ARCHS.update({f"DenseNet{d}": f"densenet{d}" for d in (121, 161, 169, 201, 264)})
+SECTIONS = ("Global", "AMP", "Arch", "Loss", "Optimizer", "DataLoader", "Metric", "Infer", "Export")
+GLOBAL_EXTRA = ("class_num", "eval_during_train", "image_shape", "image_channel", "save_inference_dir", "to_static",
+                "use_dali")  # image_channel: only a YAML anchor in PaddleClas's files, read by no code
+LEGACY_SECTIONS = ("ARCHITECTURE", "TRAIN", "VALID", "LEARNING_RATE", "OPTIMIZER")  # PaddleClas 2.0's layout
+AMP_KEYS = ("use_amp", "level", "scale_loss", "use_dynamic_loss_scaling", "use_promote", "use_fp16_test")
+AMP_DIFFERENCES = {  # key: (the value ppnorm's AMP matches, what it does otherwise)
+    "scale_loss": (2.0 ** 15, "ppnorm's GradScaler starts at 2**15"),
+    "use_dynamic_loss_scaling": (True, "ppnorm scales the loss dynamically"),
+    "use_promote": (True, "ppnorm uses paddle.amp.auto_cast's default (use_promote=True)"),
+    "use_fp16_test": (False, "ppnorm evaluates in float32"),
+}
+INFER_KEYS = ("infer_imgs", "batch_size", "transforms", "PostProcess")
+
+
+class Notes:
+    """What the translation could not honour as PaddleClas would: one block, printed once."""
+
+    def __init__(self, source):
+        self.source, self.lines = source, []
+
+    def add(self, key, value, instead):
+        self.lines.append(f"  {key} = {value!r}: {instead}")
+
+    def block(self):
+        return (f"[PaddleClas] {self.source}: {len(self.lines)} key(s) ppnorm does not honour as PaddleClas "
+                f"would (key = value: what ppnorm does instead)\n" + "\n".join(self.lines))
+
+
+def looks_like_paddleclas(raw):
+    """True for PaddleClas's layout (sections or keys ppnorm's own configs never have)."""
+    if not isinstance(raw, dict):
+        return False
+    sections = {name: raw.get(name) if isinstance(raw.get(name), dict) else {} for name in SECTIONS}
+    loaders = [spec for spec in sections["DataLoader"].values() if isinstance(spec, dict)]
+    return bool(
+        set(LEGACY_SECTIONS) & set(raw) or "Infer" in raw or "AMP" in raw
+        or {"Train", "Eval"} & (set(sections["Loss"]) | set(sections["Metric"]))
+        or str(sections["Arch"].get("name")) in ARCHS or "class_num" in sections["Arch"]
+        or set(GLOBAL_EXTRA) & set(sections["Global"])
+        or any({"sampler", "loader"} & set(spec) for spec in loaders))
+
+
+def apply_override(raw, override):
+    """``a.b.0.c=value`` as PaddleClas applies it: list indices allowed, missing mappings created."""
+    from .loader import parse_override  # (the loader imports this module)
+    keys, value = parse_override(override)
+    node = raw
+    for depth, key in enumerate(keys):
+        last, dotted = depth == len(keys) - 1, ".".join(keys[:depth + 1])
+        if isinstance(node, list):
+            if not key.lstrip("-").isdigit() or not -len(node) <= int(key) < len(node):
+                raise ConfigError(f"override '{override}': {dotted}: {key!r} is not an index of the "
+                                  f"{len(node)}-item list {'.'.join(keys[:depth])}")
+            key = int(key)
+        elif not isinstance(node, dict):
+            raise ConfigError(f"override '{override}': {'.'.join(keys[:depth])} is a value, not a section")
+        elif not last and node.get(key) is None:
+            node[key] = {}
+        if last:
+            node[key] = value
+        else:
+            node = node[key]
+
+
+def _arch(arch, global_section, source, notes):
+    """``Arch`` -> ppnorm's model name and options; ``class_num`` (here or in Global) -> ``num_classes``."""
+    name = arch.get("name")
+    if name not in ARCHS:
+        raise ConfigError(f"{source}: Arch.name={name!r} is not a model ppnorm has; PaddleClas names it translates: "
+                          f"{', '.join(ARCHS)}")
+    if ARCHS[name] not in MODELS:
+        raise ConfigError(f"{source}: Arch.name={name} needs ppnorm's '{ARCHS[name]}', which this ppnorm's model zoo "
+                          f"lacks; registered: {', '.join(MODELS.names())}")
+    out = {"name": ARCHS[name]}
+    classes = {arch.get("class_num"), global_section.get("class_num")} - {None}
+    if len(classes) > 1:
+        raise ConfigError(f"{source}: Arch.class_num={arch['class_num']} and Global.class_num="
+                          f"{global_section['class_num']} differ; give one")
+    if classes:
+        out["num_classes"] = classes.pop()
+    for key, value in arch.items():
+        if key == "pretrained":
+            _pretrained(value, out, global_section, notes)
+        elif key == "input_image_channel":
+            out["in_channels"] = value
+        elif key not in ("name", "class_num"):
+            out[key] = value  # ppnorm's model options (norm, act, ...); the model checks them
+    return out
+
+
+def _pretrained(value, arch_out, global_section, notes):
+    """``Arch.pretrained``: a path loads like Global.pretrained_model; ``True`` needs a download ppnorm cannot do."""
+    if value in (False, None):
+        return
+    if "pretrained" in MODELS.options(arch_out["name"]):
+        arch_out["pretrained"] = value
+    elif isinstance(value, str) and not global_section.get("pretrained_model"):
+        global_section["pretrained_model"] = value
+    else:
+        notes.add("Arch.pretrained", value, "not downloaded (ppnorm has no PaddleClas download here); the model "
+                                            "starts from random weights: give -o Global.pretrained_model=<.pdparams>")
+
+
+def _global(section, arch_out, export, notes):
+    """``Global`` -> ppnorm's Global (keys of the same name and meaning pass as they are)."""
+    out = {key: value for key, value in section.items() if key in SCHEMA["Global"]}
+    if section.get("eval_during_train") is False:
+        out["eval_interval"] = max(section.get("epochs") or SCHEMA["Global"]["epochs"].default, 1)
+        notes.add("Global.eval_during_train", False, "ppnorm still evaluates once, after the last epoch "
+                                                     "(it picks best_model)")
+    if section.get("save_inference_dir") and "save_dir" not in export:
+        export["save_dir"] = section["save_inference_dir"]
+    for key in ("to_static", "use_dali"):
+        if section.get(key):
+            notes.add(f"Global.{key}", section[key], "ppnorm trains in dygraph with its own loader (same math)")
+    return out
+
+
+def _image_shape(shape, eval_transforms, source, notes):
+    """``Global.image_shape`` [C, H, W]: ppnorm exports at the eval images' shape; a different one is noted."""
+    if shape is None:
+        return
+    if not isinstance(shape, list) or len(shape) != 3 or not all(isinstance(v, int) and v > 0 for v in shape):
+        raise ConfigError(f"{source}: Global.image_shape must be [channels, height, width], got {shape!r}")
+    size = None
+    for entry in eval_transforms:
+        (name, options), = entry.items()
+        if name == "CropImage" or (name == "ResizeImage" and not options.get("resize_short")):
+            given = options["size"]
+            size = [given, given] if isinstance(given, int) else [given[1], given[0]]
+    if size and shape[1:] != size:
+        notes.add("Global.image_shape", shape, f"ppnorm exports for the eval images' size {size[0]}x{size[1]} "
+                                               f"(DataLoader.Eval's ops)")
+
+
+def _amp(section, global_out, source, notes):
+    check_keys(section, AMP_KEYS, "AMP", source)
+    if not section.get("use_amp"):
+        return
+    global_out["amp_level"] = section.get("level", "O1")
+    for key, (same, instead) in AMP_DIFFERENCES.items():
+        if key in section and section[key] != same:
+            notes.add(f"AMP.{key}", section[key], instead)
+
+
+def _infer(section, eval_transforms, source, notes):
+    """``Infer`` is not used: export writes DataLoader.Eval's ops into inference.yml and tools/infer.py uses them."""
+    check_keys(section, INFER_KEYS, "Infer", source)
+    same = "equal to DataLoader.Eval's, which export writes into inference.yml"
+    if section.get("transforms") is not None:
+        ops = translate_ops(section["transforms"], "Infer.transforms", source, notes, in_dataset=False)
+        ops = [op for op in ops if "ToCHWImage" not in op]
+        if ops != eval_transforms:
+            same = "DIFFERENT from DataLoader.Eval's; ppnorm's export and infer use DataLoader.Eval's"
+    notes.add("Infer", sorted(section), f"not used: tools/infer.py takes images on its command "
+                                                      f"line and prints top-k; Infer.transforms are {same}")
+
+
+def translate(raw, overrides=(), source="config"):
+    """A PaddleClas config (``-o`` in its key names applied first) -> ppnorm's raw config; prints the notes block."""
+    for override in overrides or ():
+        apply_override(raw, override)
+    if set(LEGACY_SECTIONS) & set(raw):
+        legacy = ", ".join(sorted(set(LEGACY_SECTIONS) & set(raw)))
+        raise ConfigError(f"{source}: PaddleClas 2.0's old layout ({legacy}); ppnorm reads today's ppcls/configs "
+                          f"layout (Global, Arch, Loss, Optimizer, DataLoader, ...)")
+    check_keys(raw, SECTIONS, "the config", source)
+    notes, export = Notes(source), dict(raw.get("Export") or {})
+    global_in = dict(raw.get("Global") or {})
+    check_keys(global_in, tuple(SCHEMA["Global"]) + GLOBAL_EXTRA, "Global", source)
+    arch = _arch(dict(raw.get("Arch") or {}), global_in, source, notes)
+    config = {"Global": _global(global_in, arch, export, notes), "Arch": arch,
+              "DataLoader": translate_dataloader(raw.get("DataLoader") or {}, source, notes)}
+    _amp(raw.get("AMP") or {}, config["Global"], source, notes)
+    config["Loss"] = translate_loss(raw.get("Loss") or {}, source, notes)
+    epochs = config["Global"].get("epochs", SCHEMA["Global"]["epochs"].default)
+    config["Optimizer"] = translate_optimizer(raw.get("Optimizer") or {}, epochs, source, notes)
+    config["Metric"] = translate_metric(raw.get("Metric") or {}, source, notes)
+    eval_transforms = config["DataLoader"].get("Eval", {}).get("transforms", [])
+    _image_shape(global_in.get("image_shape"), eval_transforms, source, notes)
+    if raw.get("Infer") is not None:
+        _infer(raw["Infer"], eval_transforms, source, notes)
+    if export:
+        config["Export"] = export
+    if notes.lines and os.environ.get("PADDLE_TRAINER_ID", "0") == "0":  # once, from rank 0
+        print(notes.block(), file=sys.stderr, flush=True)
+    return config
