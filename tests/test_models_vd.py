@@ -76,7 +76,8 @@ def test_vd_takes_every_switch():
                               dropout=0.5, dropout_mode="downscale_in_infer")
     nhwc = ppnorm.build_model("resnet18_vd", num_classes=4, norm="gn", norm_options={"groups": 8}, act="gelu",
                               dropout=0.5, dropout_mode="downscale_in_infer", data_format="NHWC")
-    assert nchw.layer3[0].downsample[2].__class__.__name__ == "GroupNorm" and nchw.layer3[0].downsample[2]._num_groups == 8
+    norm = nchw.layer3[0].downsample[2]
+    assert isinstance(norm, paddle.nn.GroupNorm) and norm._num_groups == 8
     nhwc.set_state_dict(nchw.state_dict())
     nchw.eval(), nhwc.eval()
     np.testing.assert_allclose(nhwc(x.transpose([0, 2, 3, 1])).numpy(), nchw(x).numpy(), rtol=1e-4, atol=1e-5)

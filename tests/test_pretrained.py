@@ -3,6 +3,7 @@ import importlib
 import importlib.util
 import math
 import os
+import re
 import sys
 
 import numpy as np
@@ -11,11 +12,13 @@ import pytest
 
 import ppnorm
 from ppnorm.engine import CheckpointError, load_pretrained
+from ppnorm.engine.builder import model_from_config
 from ppnorm.models import pretrained as pretrained_module
 from ppnorm.models.convert import to_ppnorm
 from ppnorm.models.convert_paddleclas import from_paddleclas
 
 INSTALL = "pip install --no-deps paddleclas==2.6.0 six requests tqdm"
+PROJECTED = ", basic blocks with a first-block projection: needs first_projection=True"
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +77,7 @@ def paddleclas_reference(ppcls, name, densenet121):
 @pytest.mark.parametrize("theirs,ours,options,source", [
     ("ResNet50", "resnet50", {}, "PaddleClas ResNet)"), ("ResNet50_vd", "resnet50_vd", {}, "PaddleClas ResNet_vd)"),
     ("ResNet18_vd", "resnet18_vd", {}, "PaddleClas ResNet_vd)"),
-    ("ResNet18", "resnet18", {"first_projection": True}, "PaddleClas ResNet with a projection in its first block"),
+    ("ResNet18", "resnet18", {"first_projection": True}, f"PaddleClas ResNet{PROJECTED})"),
     ("DenseNet121", "densenet121", {}, "paddle.vision/PaddleClas DenseNet)")])
 def test_paddleclas_weights_give_paddleclas_logits(ppcls, densenet121, tmp_path, theirs, ours, options, source):
     reference = paddleclas_reference(ppcls, theirs, densenet121)
@@ -182,5 +185,26 @@ def test_paddleclas_resnet18_into_resnet18_says_first_projection(tmp_path):
              "blocks.0.short.conv.weight": np.zeros([64, 64, 1, 1], "float32"),
              "blocks.0.conv1.conv.weight": np.zeros([64, 64, 3, 3], "float32")}
     paddle.save(state, str(tmp_path / "r18.pdparams"))
-    with pytest.raises(CheckpointError, match=r"build it with first_projection=True"):
+    with pytest.raises(CheckpointError, match=re.escape(f"(PaddleClas ResNet{PROJECTED}) has no weights for")):
         ppnorm.build_model("resnet18", pretrained=str(tmp_path / "r18.pdparams"))
+
+
+class _Five:
+    """The little a model builder asks of a data set: samples, labels, the number of classes."""
+    num_classes, labels = 5, [0, 4]
+
+    def __getitem__(self, index):
+        return np.zeros([3, 8, 8], "float32"), 0
+
+
+def test_pretrained_skip_applies_to_training_not_to_eval_and_export(tmp_path, capsys):
+    trained = ppnorm.build_model("resnet20", num_classes=5)
+    paddle.save(trained.state_dict(), str(tmp_path / "best_model.pdparams"))
+    config = {"Arch": {"name": "resnet20"}, "Global": {"sync_bn": False, "device": "cpu", "pretrained_skip": ["fc"],
+                                                        "pretrained_model": str(tmp_path / "best_model")}}
+    fine_tune = model_from_config(config, _Five())
+    assert "skipped 2 by pretrained_skip ['fc']" in capsys.readouterr().out
+    assert not np.array_equal(fine_tune.fc.weight.numpy(), trained.fc.weight.numpy())
+    evaluated = model_from_config(config, _Five(), "DataLoader.Eval.dataset")
+    assert capsys.readouterr().out.endswith("skipped none\n")
+    np.testing.assert_array_equal(evaluated.fc.weight.numpy(), trained.fc.weight.numpy())

@@ -102,6 +102,7 @@ def from_paddleclas(state_dict):
     family = paddleclas_family(state_dict)
     if family is None:
         raise ValueError("not a PaddleClas ResNet/DenseNet state_dict (no 'stem.0.conv.weight' or 'conv1_weights')")
-    if family == "ResNet" and "blocks.0.short.conv.weight" in state_dict and "blocks.0.conv2.conv.weight" not in state_dict:
-        family += " with a projection in its first block (build it with first_projection=True)"  # ResNet18/34
+    basic = "blocks.0.conv2.conv.weight" not in state_dict  # two convs per block: ResNet18/34
+    if family == "ResNet" and basic and "blocks.0.short.conv.weight" in state_dict:
+        family += ", basic blocks with a first-block projection: needs first_projection=True"
     return (_densenet if family == "DenseNet" else _resnet)(state_dict), family
