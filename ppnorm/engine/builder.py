@@ -12,8 +12,15 @@ def input_layout(config):
     return config["Arch"].get("data_format", "NCHW")
 
 
-def model_from_config(config, dataset, where="DataLoader.Train.dataset"):
-    """Build ``Arch`` for ``dataset``: ``num_classes``/``in_channels`` default to the data set's."""
+TRAIN_DATA = "DataLoader.Train.dataset"
+
+
+def model_from_config(config, dataset, where=TRAIN_DATA):
+    """Build ``Arch`` for ``dataset``: ``num_classes``/``in_channels`` default to the data set's.
+
+    ``Global.pretrained_skip`` applies to training only: eval and export (``where`` the eval set)
+    load a trained model whole; skipping its fc there would evaluate a random classifier.
+    """
     arch = dict(config["Arch"])
     image, _ = dataset[0]
     arch.setdefault("num_classes", dataset.num_classes)
@@ -34,5 +41,5 @@ def model_from_config(config, dataset, where="DataLoader.Train.dataset"):
         model = paddle.nn.SyncBatchNorm.convert_sync_batchnorm(model)
     check_norm_supported(model, settings["device"])
     if settings["pretrained_model"]:
-        load_pretrained(settings["pretrained_model"], model, settings["pretrained_skip"])
+        load_pretrained(settings["pretrained_model"], model, settings["pretrained_skip"] if where == TRAIN_DATA else ())
     return model

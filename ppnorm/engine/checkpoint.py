@@ -14,8 +14,8 @@ import os
 
 import paddle
 
-from ..models.convert import from_paddle_vision
-from .checkpoint_load import CheckpointError, load_strict, read_file
+from ..models.convert import to_ppnorm
+from .checkpoint_load import CheckpointError, load_line, load_strict, read_file
 
 SUFFIXES = (".pdparams", ".pdopt", ".pdstates")
 COMMIT, TMP = ".pdcommit", ".tmp"
@@ -165,11 +165,22 @@ def load_checkpoint(prefix, model, optimizer):
 def load_pretrained(path, model, skip=()):
     """Load weights from ``path`` (prefix or .pdparams); ``skip`` lists parameter-name prefixes to leave out.
 
-    ``paddle.vision.models`` state_dicts are converted to ppnorm names. A missing parameter or a
-    shape mismatch is an error unless its name starts with one of ``skip``.
+    ppnorm checkpoints, ``paddle.vision.models`` and PaddleClas ResNet / ResNet_vd / DenseNet
+    state_dicts are recognised by their keys and renamed to ppnorm's names. A missing parameter or
+    a shape mismatch is an error unless its name starts with one of ``skip``. Prints one line (see
+    :func:`load_line`) and returns it.
     """
     file = strip_suffix(path) + ".pdparams"
     if not os.path.isfile(file):
         raise CheckpointError(f"Global.pretrained_model: {file} not found")
-    state = from_paddle_vision(read_file(file, "weights"))
-    load_strict(model, state, file, skip)
+    state = read_file(file, "weights")
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{file} holds a {type(state).__name__}, not a state_dict of weights")
+    try:
+        state, source = to_ppnorm(state)
+    except ValueError as error:
+        raise CheckpointError(f"{file}: {error}") from None
+    loaded, skipped = load_strict(model, state, f"{file} ({source})", skip)
+    line = load_line(file, source, loaded, skipped, skip)
+    print(line, flush=True)
+    return line

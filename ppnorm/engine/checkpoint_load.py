@@ -49,7 +49,8 @@ def load_strict(model, state, file, skip):
     """Load ``state`` into ``model``: every parameter and buffer must be there with the model's shape.
 
     Keys of ``state`` that the model lacks (e.g. BatchNorm statistics loaded into a GroupNorm model)
-    are an error too, unless skipped: they mean another architecture.
+    are an error too, unless skipped: they mean another architecture. Returns ``(loaded, skipped)``:
+    the model's tensor names taken from ``state`` and those left as they were by ``skip``.
     """
     if not isinstance(state, dict):
         raise CheckpointError(f"{file} holds a {type(state).__name__}, not a state_dict of weights")
@@ -65,3 +66,14 @@ def load_strict(model, state, file, skip):
                               f"saved from another architecture (e.g. another Arch.norm); use the same Arch")
     loaded = {k: own[k] if _skipped(k, skip) else paddle.to_tensor(_fit(state[k], own[k], file, k)) for k in own}
     model.set_state_dict(loaded)
+    skipped = [k for k in own if _skipped(k, skip)]
+    return [k for k in own if k not in skipped], skipped
+
+
+def load_line(file, source, loaded, skipped, skip):
+    """The one line every pretrained load prints: what was loaded from where, what was skipped and why."""
+    line = f"[Pretrained] loaded {len(loaded)} tensors from {file} ({source})"
+    if not skipped:
+        return line + "; skipped none"
+    names = ", ".join(skipped[:6]) + (f" and {len(skipped) - 6} more" if len(skipped) > 6 else "")
+    return (line + f"; skipped {len(skipped)} by pretrained_skip {list(skip)}, kept as initialized: {names}")

@@ -1,10 +1,14 @@
-"""Convert ``paddle.vision.models`` state_dicts to ppnorm's layer names.
+"""Convert ``paddle.vision.models`` and PaddleClas state_dicts to ppnorm's layer names.
 
 ResNet already uses paddle.vision's names, so its state_dict passes through unchanged. DenseNet
 keys are renamed, e.g. ``db_conv_2.conv2_1.bn_ac_func1._batch_norm.weight`` ->
-``block1.layer1.bottleneck.norm.weight``.
+``block1.layer1.bottleneck.norm.weight`` (PaddleClas's DenseNet saved with layer names is the same
+network). PaddleClas's ResNet / ResNet_vd and parameter-named DenseNet files: convert_paddleclas.py.
+:func:`to_ppnorm` detects which of these a state_dict is from its keys.
 """
 import re
+
+from .convert_paddleclas import from_paddleclas, paddleclas_family
 
 _DENSENET_RULES = [
     (r"^conv1_func\._conv\.", "stem.conv_norm_act.conv."),
@@ -37,3 +41,17 @@ def from_paddle_vision(state_dict):
             new = re.sub(pattern, repl, new)
         converted[new] = value
     return converted
+
+
+def to_ppnorm(state_dict):
+    """``(state_dict with ppnorm names, where it came from)``, the source detected from the keys.
+
+    Sources: a PaddleClas ResNet / ResNet_vd / DenseNet, a ``paddle.vision`` (or PaddleClas,
+    layer-named) DenseNet, or else ppnorm / ``paddle.vision`` ResNet names, kept as they are.
+    """
+    if paddleclas_family(state_dict):
+        converted, family = from_paddleclas(state_dict)
+        return converted, f"PaddleClas {family}"
+    if _is_paddle_densenet(state_dict):
+        return from_paddle_vision(state_dict), "paddle.vision/PaddleClas DenseNet"
+    return dict(state_dict), "ppnorm/paddle.vision names"

@@ -1,5 +1,6 @@
 """The model registry and its public helpers."""
 from ..registry import Registry
+from .pretrained import pretrained_file
 
 MODELS = Registry("model")
 
@@ -23,7 +24,9 @@ def build_model(name_or_config, **kwargs):
     """Build a registered model: ``build_model("resnet20", num_classes=10, norm="gn")``.
 
     Also accepts a config dict ``{"name": "resnet20", "num_classes": 10, ...}``; keyword arguments
-    override the dict's entries.
+    override the dict's entries. ``pretrained=True`` loads the model's ImageNet weights from Paddle's
+    download cache (see :mod:`ppnorm.models.pretrained`), ``pretrained="<file>"`` a ppnorm checkpoint,
+    ``paddle.vision`` or PaddleClas ``.pdparams``; ``pretrained_skip=["fc"]`` leaves layers out.
     """
     if isinstance(name_or_config, dict):
         config = dict(name_or_config)
@@ -31,4 +34,10 @@ def build_model(name_or_config, **kwargs):
             raise ValueError("model config needs a 'name' key, e.g. {'name': 'resnet20'}")
         name_or_config = config.pop("name")
         kwargs = {**config, **kwargs}
-    return MODELS.build(name_or_config, **kwargs)
+    pretrained, skip = kwargs.pop("pretrained", False), kwargs.pop("pretrained_skip", ())
+    file = pretrained_file(name_or_config, pretrained) if pretrained else None  # a bad value fails before building
+    model = MODELS.build(name_or_config, **kwargs)
+    if file:
+        from ..engine.checkpoint import load_pretrained  # the one loader; imported late: models never need the engine
+        load_pretrained(file, model, skip)
+    return model

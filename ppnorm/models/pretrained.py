@@ -1,0 +1,45 @@
+"""``pretrained=True``: the ImageNet weight file of a model name, found where Paddle caches downloads.
+
+ppnorm never downloads. ``resnet*`` and ``densenet*`` use the files (and URLs) of
+``paddle.vision.models``; ``resnet*_vd`` use PaddleClas's. The file is looked for in Paddle's
+weight cache (``paddle.utils.download.WEIGHTS_HOME``, ``~/.cache/paddle/hapi/weights``), then in
+PaddleClas's (``~/.paddleclas/weights``).
+"""
+import os
+
+PADDLECLAS_URL = "https://paddle-imagenet-models-name.bj.bcebos.com/dygraph/legendary_models/{}_pretrained.pdparams"
+PADDLECLAS_CACHE = os.path.join("~", ".paddleclas", "weights")
+
+
+def weight_urls():
+    """``{model name: download URL}`` for every name with published ImageNet weights."""
+    from paddle.vision.models import densenet, resnet
+    urls = {name: url for name, (url, _md5) in {**resnet.model_urls, **densenet.model_urls}.items()
+            if name.startswith(("resnet1", "resnet3", "resnet5", "densenet"))}
+    for depth in (18, 34, 50, 101, 152):
+        urls[f"resnet{depth}_vd"] = PADDLECLAS_URL.format(f"ResNet{depth}_vd")
+    return urls
+
+
+def cache_dirs():
+    """Where downloaded weights are looked for: Paddle's cache first, then PaddleClas's."""
+    from paddle.utils import download
+    return [download.WEIGHTS_HOME, os.path.expanduser(PADDLECLAS_CACHE)]
+
+
+def pretrained_file(name, pretrained):
+    """The weight file for ``build_model(name, pretrained=...)``: ``True`` -> the cached file, a str -> itself."""
+    if isinstance(pretrained, str):
+        return pretrained
+    if pretrained is not True:
+        raise ValueError(f"pretrained must be True, False or a path to a .pdparams file, got {pretrained!r}")
+    urls = weight_urls()
+    if name not in urls:
+        raise ValueError(f"pretrained=True: no published ImageNet weights for '{name}' (there are for "
+                         f"{', '.join(sorted(urls))}); pass pretrained='<path to .pdparams>'")
+    filename = urls[name].rsplit("/", 1)[-1]
+    for folder in cache_dirs():
+        if os.path.isfile(os.path.join(folder, filename)):
+            return os.path.join(folder, filename)
+    raise FileNotFoundError(f"pretrained=True: {filename} is not in {cache_dirs()[0]} (ppnorm does not download): "
+                            f"download {urls[name]} and put it there, or pass pretrained='<path to .pdparams>'")
