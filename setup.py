@@ -24,6 +24,9 @@ setup(
         "scikit-learn",
         "matplotlib",
     ],
-    extras_require={"test": ["pytest", "pytest-timeout", "hypothesis"]},
+    extras_require={
+        "test": ["pytest", "pytest-timeout", "hypothesis"],
+        "zh": ["noto-cjk-sans-otc"],  # a CJK font, so experiment charts with lang: zh draw Chinese
+    },
     license="Apache-2.0",
 )
