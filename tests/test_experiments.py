@@ -36,7 +36,7 @@ def test_every_experiment_has_a_config_and_the_module_contract():
     for name, module in experiments().items():
         assert os.path.isfile(f"configs/experiments/{name}.yaml")
         assert module.QUESTION.endswith("?") and set(module.QUICK) <= set(module.DEFAULTS) and callable(module.run)
-    assert len(NAMES) == 11
+    assert len(NAMES) == 13
 
 
 def test_batchnorm_basics_reproduces_paddle_s_numbers(tmp_path):
