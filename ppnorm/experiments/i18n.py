@@ -30,6 +30,15 @@ HEADERS_ZH = {
     "balanced accuracy": "balanced accuracy", "steps": "步数", "steps to target": "达到目标的步数",
     "same as": "等价于", "channels per group": "每组通道数", "mean": "均值", "std": "标准差",
     "paper": "论文", "gap": "差距", "train/eval gap": "训练/评估差距",
+    # report.md's claims table
+    "claim": "说法", "verdict": "判定", "deciding": "决定性的数字（95% 区间）",
+    # pooling_shift
+    "downsample": "下采样", "shift px": "平移（像素）", "unchanged": "不变的非零输出",
+    "relative change": "输出的相对变化", "stable predictions": "预测不变的比例",
+    # gradient_flow
+    "model": "模型", "act": "激活函数", "log10 decay at init": "初始化时每层倍数 log10",
+    "factor at init": "初始化时每层倍数", "log10 decay after training": "训练后每层倍数 log10",
+    "factor after training": "训练后每层倍数",
 }
 
 
