@@ -11,7 +11,7 @@ QUESTION = ("Do gradients shrink layer by layer in deep sigmoid networks (the si
 QUESTION_ZH = ("深层 sigmoid 网络的梯度是否逐层衰减（sigmoid 的导数至多 1/4），而 ReLU 能完整传回？"
                "初始化时和训练中各如何？BN 改变了什么？")
 DEFAULTS = {"acts": ["sigmoid", "tanh", "relu"], "norms": ["none", "bn"], "depth": 10, "width": 64,
-            "cnn_convs": 8, "cnn_width": 16, "batch": 256, "steps": 300, "record_every": 50, "lr": 0.05, "seeds": 5}
+            "cnn_convs": 8, "cnn_width": 16, "batch": 256, "steps": 300, "record_every": 50, "lr": 0.02, "seeds": 5}
 QUICK = {"acts": ["sigmoid", "relu"], "depth": 4, "cnn_convs": 3, "steps": 10, "record_every": 5, "seeds": 2,
          "width": 16, "cnn_width": 4, "batch": 64}
 INIT = {"sigmoid": "xavier", "tanh": "xavier", "relu": "kaiming"}  # each activation with its usual init
@@ -97,7 +97,18 @@ def _runs(ctx):
 
 
 def _values(ctx, kind, act, norm, key):
-    return [r[key] for r in ctx.runs if (r["model"], r["act"], r["norm"]) == (kind, act, norm)]
+    """The finite values of ``key`` (a run whose training diverged has a NaN gradient; it is counted apart)."""
+    values = [r[key] for r in ctx.runs if (r["model"], r["act"], r["norm"]) == (kind, act, norm)]
+    return [v for v in values if np.isfinite(v)]
+
+
+def _diverged(ctx):
+    """Runs whose training produced non-finite gradients, named in a note."""
+    bad = [f"{r['model']} {r['act']} {r['norm']} seed {r['seed']}" for r in ctx.runs if not np.isfinite(r["end decay"])]
+    if bad:
+        ctx.note(ctx.tr(f"Training diverged (non-finite gradients) in {len(bad)} run(s), left out of the "
+                        f"after-training column: {', '.join(bad)}.",
+                        f"{len(bad)} 次训练发散（梯度非有限），不计入训练后的列：{'，'.join(bad)}。"))
 
 
 def _table(ctx):
@@ -109,10 +120,13 @@ def _table(ctx):
                 row = {"model": kind, "act": act, "norm": norm, "log10 decay at init": init.format(3),
                        "factor at init": f"{10 ** init.mean:.3f}", "init mean": init.mean,
                        "init half-width": init.half_width}
-                if kind == "mlp":
-                    end = mean_interval(_values(ctx, kind, act, norm, "end decay"))
+                finite = _values(ctx, kind, act, norm, "end decay")
+                if kind == "mlp" and finite:
+                    end = mean_interval(finite)
                     row.update({"log10 decay after training": end.format(3), "factor after training":
                                 f"{10 ** end.mean:.3f}", "end mean": end.mean, "end half-width": end.half_width})
+                elif kind == "mlp":
+                    row["log10 decay after training"] = ctx.tr("diverged", "发散")
                 rows.append(row)
     return rows
 
@@ -155,9 +169,11 @@ def _chart(ctx, curves):
             runs = curves[("mlp", act, norm)]
             steps = [s for s, _ in runs[0]]
             values = np.array([[v for _, v in run] for run in runs])
-            half = [mean_interval(values[:, i]).half_width if len(values) > 1 else 0 for i in range(len(steps))]
-            ax.plot(steps, values.mean(0), "o-", color=colors[act], label=act)
-            ax.fill_between(steps, values.mean(0) - half, values.mean(0) + half, color=colors[act], alpha=0.2,
+            finite = [values[np.isfinite(values[:, i]), i] for i in range(len(steps))]  # diverged runs left out
+            mean = np.array([column.mean() if len(column) else np.nan for column in finite])
+            half = np.array([mean_interval(column).half_width if len(column) > 1 else 0.0 for column in finite])
+            ax.plot(steps, mean, "o-", color=colors[act], label=act)
+            ax.fill_between(steps, mean - half, mean + half, color=colors[act], alpha=0.2,
                             label=ctx.chart_text(f"{act}: 95% interval", f"{act}：95% 区间"))
         ax.axhline(np.log10(0.25), color="black", linestyle="--", label=ctx.chart_text("factor 1/4", "倍数 1/4"))
         ax.axhline(0.0, color="grey", linestyle=":", label=ctx.chart_text("no decay", "不衰减"))
@@ -171,6 +187,7 @@ def _chart(ctx, curves):
 
 def run(ctx):
     curves = _runs(ctx)
+    _diverged(ctx)
     rows = _table(ctx)
     columns = ["model", "act", "norm", "log10 decay at init", "factor at init", "log10 decay after training",
                "factor after training"]
