@@ -39,29 +39,6 @@ def test_every_experiment_has_a_config_and_the_module_contract():
     assert len(NAMES) == 11
 
 
-def test_batchnorm_basics_reproduces_paddle_s_numbers(tmp_path):
-    ctx = _run("batchnorm_basics", tmp_path)
-    running = _table(ctx, "running")
-    assert running[0]["running_mean"] == pytest.approx(0.55, abs=1e-6)
-    assert running[0]["running_var (Paddle)"] == pytest.approx(2.0916667, abs=1e-6)
-    assert running[0]["PyTorch (unbiased)"] == pytest.approx(2.2, abs=1e-6)
-    for row in running:
-        assert row["running_mean"] == pytest.approx(5.5 * (1 - 0.9 ** row["k"]), abs=1e-5)
-    assert max(r["max abs diff vs numpy"] for r in _table(ctx, "examples")) < 1e-5
-    table = {(r["use_global_stats"], r["mode"]): (r["normalizes with"], r["running stats updated"])
-             for r in _table(ctx, "global_stats")}
-    assert table[("None", "train")] == ("batch", True) and table[("None", "eval")] == ("running", False)
-    assert table[("True", "train")] == ("running", False) and table[("False", "eval")][0] == "batch"
-    assert all(r["output == input"] for r in _table(ctx, "one_value"))
-    assert set(_claims(ctx).values()) == {"confirmed"}
-    files = set(os.listdir(tmp_path / "batchnorm_basics"))
-    assert {"results.csv", "claims.csv", "report.md", "running_statistics.png"} <= files
-    report = (tmp_path / "batchnorm_basics" / "report.md").read_text()
-    assert "**Question.**" in report and "**Verdict.**" in report and "2.091667" in report
-    with open(tmp_path / "batchnorm_basics" / "results.csv") as handle:
-        assert len(list(csv.DictReader(handle))) == 4
-
-
 def test_norm_axes_matches_paddle_nn(tmp_path):
     ctx = _run("norm_axes", tmp_path)
     rows = {r["norm"]: r for r in _table(ctx, "axes")}

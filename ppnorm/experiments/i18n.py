@@ -30,6 +30,13 @@ HEADERS_ZH = {
     "balanced accuracy": "balanced accuracy", "steps": "步数", "steps to target": "达到目标的步数",
     "same as": "等价于", "channels per group": "每组通道数", "mean": "均值", "std": "标准差",
     "paper": "论文", "gap": "差距", "train/eval gap": "训练/评估差距",
+    # batchnorm_basics
+    "example": "例子", "statistics": "统计量", "max abs diff vs numpy": "与 numpy 的最大绝对差", "first row": "第一行",
+    "running_var (Paddle)": "running_var（Paddle）", "PyTorch (unbiased)": "PyTorch（无偏）",
+    "PyTorch momentum": "PyTorch 的 momentum", "Paddle momentum": "Paddle 的 momentum",
+    "max abs diff Paddle vs PyTorch formula": "Paddle 与 PyTorch 公式的最大绝对差",
+    "normalizes with": "归一化所用的统计量", "running stats updated": "滑动统计量是否更新",
+    "input shape": "输入形状", "output": "输出", "output == input": "输出 == 输入", "running_mean after": "之后的 running_mean",
 }
 
 
