@@ -41,6 +41,9 @@ HEADERS_ZH = {
     "averages over": "求统计量的轴", "values per statistic": "每个统计量用到的值数", "number of statistics": "统计量个数",
     "paddle.nn vs numpy over these axes": "按这些轴用 numpy 与 paddle.nn 的差", "output err": "输出误差",
     "dx err": "dx 误差", "dgamma err": "dgamma 误差", "dbeta err": "dbeta 误差",
+    # init_stats
+    "case": "情形", "first layer std": "第一层 std", "middle layer std": "中间层 std", "last layer std": "最后一层 std",
+    "log2(last/first std)": "log2(最后一层 / 第一层 std)", "saturated % (last layer)": "饱和 %（最后一层，|a| > 0.9）",
 }
 
 
