@@ -33,7 +33,7 @@ def test_norm_axes_matches_paddle_nn(tmp_path):
 
 
 def test_the_axes_check_would_catch_the_wrong_axes():
-    """The experiment's yardstick: BatchNorm2D's output differs by ~1 from a per-sample (LayerNorm-axes) numpy version."""
+    """The yardstick: BatchNorm2D's output differs by ~1 from a per-sample (LayerNorm axes) numpy version."""
     x = (np.random.default_rng(0).standard_normal([2, 4, 3, 3]) * 3 + 2).astype("float32")
     y = paddle.nn.BatchNorm2D(4)(paddle.to_tensor(x)).numpy()
     per_sample = (x - x.mean(axis=(1, 2, 3), keepdims=True)) / np.sqrt(x.var(axis=(1, 2, 3), keepdims=True) + 1e-5)

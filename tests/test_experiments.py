@@ -39,18 +39,6 @@ def test_every_experiment_has_a_config_and_the_module_contract():
     assert len(NAMES) == 11
 
 
-def test_dropout_modes_formulas_expectation_and_exact_weight_scaling(tmp_path):
-    ctx = _run("dropout_modes", tmp_path)
-    mc = _table(ctx, "monte_carlo")
-    assert all(r["max z-score"] < 5 for r in mc)
-    axis = {r["dropout"]: r for r in _table(ctx, "axis")}
-    assert axis["channel (axis=[0, 1])"]["values inside a kept channel all equal"]
-    assert axis["element (axis=None)"]["fully zeroed channels"] < 0.01
-    exact = _table(ctx, "equivalence")[0]
-    assert exact["max rel diff W_down*(1-p) vs W_up"] < 1e-4 and exact["max abs logit difference"] < 1e-4
-    assert exact["top1 upscale"] == exact["top1 downscale (scaled start, lr/(1-p)^2)"]
-
-
 def test_training_experiments_run_and_report(tmp_path):
     for name in ("batch_size_sweep", "activation_with_bn", "residual_vs_plain", "imbalanced_bn", "dropout_with_bn"):
         ctx = _run(name, tmp_path)

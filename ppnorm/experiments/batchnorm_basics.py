@@ -88,7 +88,8 @@ def _running_statistics(ctx, steps, eps):
     rows = []
     for k in range(1, steps + 1):
         bn(x)
-        rows.append({"k": k, "running_mean": float(running_stats(bn)[0].numpy()[0]), "mu*(1-0.9^k)": mu * (1 - 0.9 ** k),
+        rows.append({"k": k, "running_mean": float(running_stats(bn)[0].numpy()[0]),
+                     "mu*(1-0.9^k)": mu * (1 - 0.9 ** k),
                      "running_var (Paddle)": float(running_stats(bn)[1].numpy()[0]),
                      "1+(biased-1)(1-0.9^k)": 1 + (biased - 1) * (1 - 0.9 ** k),
                      "PyTorch (unbiased)": 1 + (unbiased - 1) * (1 - 0.9 ** k)})
@@ -167,7 +168,8 @@ def _claims(ctx, example_error, first, mean_error, var_error, momentum_error, gl
     ctx.check(("Paddle's running variance uses the biased batch variance (PyTorch: unbiased)",
                "Paddle 的滑动方差用有偏的 batch 方差（PyTorch 用无偏的）"),
               var_error, 1e-5, f"max |running_var - biased formula|; after one step running_var "
-              f"{first['running_var (Paddle)']:.7g}, the unbiased convention would give {first['PyTorch (unbiased)']:.7g}")
+              f"{first['running_var (Paddle)']:.7g}, the unbiased convention would give "
+              f"{first['PyTorch (unbiased)']:.7g}")
     ctx.check(("PyTorch momentum m equals Paddle momentum 1 - m", "PyTorch 的 momentum m 等于 Paddle 的 momentum 1 - m"),
               momentum_error, 1e-6, "max |Paddle running_mean - PyTorch formula| for m = 0.1, 0.01, 0.5")
     table = {(r["use_global_stats"], r["mode"]): r["normalizes with"] for r in global_rows}
@@ -197,7 +199,8 @@ def run(ctx):
     if _claims(ctx, example_error, first, mean_error, var_error, momentum_error, global_rows):
         return ctx.tr("Paddle's BatchNorm matches the formulas to float precision: batch statistics in train mode, "
                       f"running = 0.9*running + 0.1*batch with the biased variance (golden case "
-                      f"{first['running_var (Paddle)']:.7g}, not PyTorch's 2.2), and use_global_stats overrides the mode.",
+                      f"{first['running_var (Paddle)']:.7g}, not PyTorch's 2.2), and use_global_stats overrides "
+                      "the mode.",
                       "Paddle 的 BatchNorm 在浮点精度内与公式一致：训练时用 batch 统计量，running = 0.9*running + 0.1*batch，"
                       f"方差是有偏的（黄金用例 {first['running_var (Paddle)']:.7g}，不是 PyTorch 的 2.2），"
                       "use_global_stats 优先于模式。")

@@ -72,7 +72,8 @@ def _rows(ctx, measured):
         per_layer = [mean_interval(values["std"][:, i]) for i in range(layers)]
         ratio = mean_interval(_log2_ratio(values))
         saturated = mean_interval(values["saturated"][:, -1])
-        row = {"case": label, "first layer std": _sig(per_layer[0]), "middle layer std": _sig(per_layer[layers // 2 - 1]),
+        row = {"case": label, "first layer std": _sig(per_layer[0]),
+               "middle layer std": _sig(per_layer[layers // 2 - 1]),
                "last layer std": _sig(per_layer[-1]), "log2(last/first std)": ratio.format(2),
                "saturated % (last layer)": saturated.format(1) if label.startswith("tanh") else "-"}
         row.update({f"L{i + 1} std": e.mean for i, e in enumerate(per_layer)})
@@ -174,7 +175,8 @@ def run(ctx):
     ctx.table("activations", rows, ["case", "first layer std", "middle layer std", "last layer std",
                                     "log2(last/first std)", "saturated % (last layer)"], title=ctx.tr(
         f"Activation std of layers 1, {prm['layers'] // 2} and {prm['layers']} of a {prm['layers']}-layer MLP of "
-        f"width {prm['width']} ({prm['samples']} standard-normal inputs), mean ± 95% interval over {prm['seeds']} seeds",
+        f"width {prm['width']} ({prm['samples']} standard-normal inputs), mean ± 95% interval over "
+        f"{prm['seeds']} seeds",
         f"{prm['layers']} 层、宽 {prm['width']} 的 MLP 第 1、{prm['layers'] // 2}、{prm['layers']} 层激活的标准差"
         f"（{prm['samples']} 个标准正态输入），{prm['seeds']} 个种子的均值 ± 95% 区间"))
     _chart(ctx, measured)

@@ -132,7 +132,8 @@ def run(ctx):
     x_np = (np.random.default_rng(ctx.seed).standard_normal(shape) * 3 + 2).astype("float32")
     rows = [_row(ctx, kind, axes, (en, zh), x_np, groups, eps) for kind, (axes, en, zh) in AXES.items()]
     ctx.table("axes", rows, title=ctx.tr(
-        f"One tensor {shape}: axes of the statistics and max |from-scratch - paddle.nn| (GroupNorm with {groups} groups)",
+        f"One tensor {shape}: axes of the statistics and max |from-scratch - paddle.nn| "
+        f"(GroupNorm with {groups} groups)",
         f"同一个张量 {shape}：统计量所在的轴，以及 max |从零实现 - paddle.nn|（GroupNorm 取 {groups} 组）"))
     _draw_cubes(ctx, n, c, min(h * w, 8), groups)
     worst_axes = max(r["paddle.nn vs numpy over these axes"] for r in rows)
