@@ -44,6 +44,14 @@ HEADERS_ZH = {
     # init_stats
     "case": "情形", "first layer std": "第一层 std", "middle layer std": "中间层 std", "last layer std": "最后一层 std",
     "log2(last/first std)": "log2(最后一层 / 第一层 std)", "saturated % (last layer)": "饱和 %（最后一层，|a| > 0.9）",
+    # dropout_modes
+    "train output": "训练输出", "eval output": "推理输出", "train formula": "训练公式", "eval formula": "推理公式",
+    "masks": "mask 数", "max abs(mean train - eval)": "max |训练均值 - 推理输出|", "standard error": "标准误差",
+    "relative deviation %": "相对偏差 %", "zeroed elements": "置零元素的比例", "fully zeroed channels": "整通道置零的比例",
+    "values inside a kept channel all equal": "保留的通道内各值相同", "difference (points)": "差（个点）",
+    "norm ratio W_down/W_up after dropout": "dropout 之后的权重范数比 W_down/W_up",
+    "top1 % downscale (scaled start, lr/(1-p)^2)": "top1 %（downscale，起点缩放，lr/(1-p)^2）",
+    "max rel diff W_down*(1-p) vs W_up": "W_down*(1-p) 与 W_up 的最大相对差", "max abs logit difference": "logit 的最大绝对差",
 }
 
 

@@ -116,7 +116,9 @@ def _row(ctx, kind, axes, description, x_np, groups, eps):
         count = int(np.prod(shape)) // per_stat
     layer_plain = _paddle_layer(kind, shape, groups, eps)  # scale 1, shift 0
     axes_error = float(np.abs(layer_plain(paddle.to_tensor(x_np)).numpy() - by_hand).max())
-    errors = [float(np.abs(a - b).max()) for a, b in zip(ref, ours)]
+    # relative to the largest reference value (at least 1): dbeta sums N*H*W upstream values, so float32 rounding
+    # grows with the tensor; an absolute tolerance would fail on large shapes for no fault of the code
+    errors = [float(np.abs(a - b).max() / max(1.0, np.abs(a).max())) for a, b in zip(ref, ours)]
     return {"norm": kind, "averages over": ctx.tr(*description), "values per statistic": per_stat,
             "number of statistics": count, "paddle.nn vs numpy over these axes": axes_error,
             "output err": errors[0], "dx err": errors[1], "dgamma err": errors[2], "dbeta err": errors[3]}
@@ -132,9 +134,10 @@ def run(ctx):
     x_np = (np.random.default_rng(ctx.seed).standard_normal(shape) * 3 + 2).astype("float32")
     rows = [_row(ctx, kind, axes, (en, zh), x_np, groups, eps) for kind, (axes, en, zh) in AXES.items()]
     ctx.table("axes", rows, title=ctx.tr(
-        f"One tensor {shape}: axes of the statistics and max |from-scratch - paddle.nn| "
-        f"(GroupNorm with {groups} groups)",
-        f"同一个张量 {shape}：统计量所在的轴，以及 max |从零实现 - paddle.nn|（GroupNorm 取 {groups} 组）"))
+        f"One tensor {shape}: axes of the statistics, and max |from-scratch - paddle.nn| divided by the largest "
+        f"|paddle.nn value| (at least 1) (GroupNorm with {groups} groups)",
+        f"同一个张量 {shape}：统计量所在的轴，以及 max |从零实现 - paddle.nn| 除以 paddle.nn 的最大绝对值（至少取 1）"
+        f"（GroupNorm 取 {groups} 组）"))
     _draw_cubes(ctx, n, c, min(h * w, 8), groups)
     worst_axes = max(r["paddle.nn vs numpy over these axes"] for r in rows)
     worst = max(max(r["output err"], r["dx err"], r["dgamma err"], r["dbeta err"]) for r in rows)
@@ -144,7 +147,8 @@ def run(ctx):
               "rounding ~1e-6; normalizing over other axes would differ by ~1)")
     ctx.check(("ppnorm.nn.functional matches paddle.nn (outputs and gradients)",
                "ppnorm.nn.functional 与 paddle.nn 一致（输出和梯度）"), worst, 1e-4,
-              "max |from-scratch - paddle.nn| over outputs and x, gamma, beta gradients of the four norms")
+              "max |from-scratch - paddle.nn| / max(1, max |paddle.nn|) over outputs and x, gamma, beta gradients "
+              "of the four norms (float32: ~1e-6)")
     return ctx.tr(f"Each norm averages over exactly the axes in the table (numpy over those axes matches paddle.nn to "
                   f"{worst_axes:.1g}), and the from-scratch versions match paddle.nn to {worst:.1g} in outputs and in "
                   f"input, gamma and beta gradients.",
