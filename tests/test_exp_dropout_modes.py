@@ -23,7 +23,7 @@ def _verdict_within(low, high, margin):
 
 
 def test_dropout_modes_claims_follow_from_the_runs(tmp_path):
-    ctx = _run(tmp_path)  # quick: p 0.5, 2000 masks, seeds 0 and 1, 1 epoch
+    ctx = _run(tmp_path)  # quick: p 0.5, 2000 masks, seeds 0 and 1, 2 epochs
     with open(tmp_path / "runs.csv", newline="") as handle:
         runs = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(handle)]
     assert [r["seed"] for r in runs] == [0, 1]

@@ -12,7 +12,7 @@ QUESTION = ("Do upscale_in_train and downscale_in_infer give the same expected o
 QUESTION_ZH = ("upscale_in_train 与 downscale_in_infer 的训练输出期望是否相同？用两种模式训练的网络是否表现一样，"
                "权重是否差一个 (1 - p) 因子？")
 DEFAULTS = {"p": 0.5, "mc_samples": 20000, "seeds": 20, "epochs": 20, "hidden": [256, 256], "lr": 0.05}
-QUICK = {"mc_samples": 2000, "seeds": 2, "epochs": 1}
+QUICK = {"mc_samples": 2000, "seeds": 2, "epochs": 2}
 MODES = ("upscale_in_train", "downscale_in_infer")
 EXPECTATION_MARGIN = 2.0  # %: a wrong formula is off by p/(1-p) or more (100% at p = 0.5)
 SAME_MARGIN = 1.0  # points of held-out top-1: under 4 of the 360 digits, well below a "trains differently"
