@@ -1,7 +1,6 @@
 """Every experiment in its quick setting: the numerical facts it reports, and the files it writes."""
 import ast
 import copy
-import csv
 import os
 
 import numpy as np
