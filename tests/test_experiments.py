@@ -1,7 +1,6 @@
 """Every experiment in its quick setting: the numerical facts it reports, and the files it writes."""
 import ast
 import copy
-import csv
 import os
 
 import numpy as np
@@ -37,63 +36,6 @@ def test_every_experiment_has_a_config_and_the_module_contract():
         assert os.path.isfile(f"configs/experiments/{name}.yaml")
         assert module.QUESTION.endswith("?") and set(module.QUICK) <= set(module.DEFAULTS) and callable(module.run)
     assert len(NAMES) == 13
-
-
-def test_batchnorm_basics_reproduces_paddle_s_numbers(tmp_path):
-    ctx = _run("batchnorm_basics", tmp_path)
-    running = _table(ctx, "running")
-    assert running[0]["running_mean"] == pytest.approx(0.55, abs=1e-6)
-    assert running[0]["running_var (Paddle)"] == pytest.approx(2.0916667, abs=1e-6)
-    assert running[0]["PyTorch (unbiased)"] == pytest.approx(2.2, abs=1e-6)
-    for row in running:
-        assert row["running_mean"] == pytest.approx(5.5 * (1 - 0.9 ** row["k"]), abs=1e-5)
-    assert max(r["max abs diff vs numpy"] for r in _table(ctx, "examples")) < 1e-5
-    table = {(r["use_global_stats"], r["mode"]): (r["normalizes with"], r["running stats updated"])
-             for r in _table(ctx, "global_stats")}
-    assert table[("None", "train")] == ("batch", True) and table[("None", "eval")] == ("running", False)
-    assert table[("True", "train")] == ("running", False) and table[("False", "eval")][0] == "batch"
-    assert all(r["output == input"] for r in _table(ctx, "one_value"))
-    assert set(_claims(ctx).values()) == {"confirmed"}
-    files = set(os.listdir(tmp_path / "batchnorm_basics"))
-    assert {"results.csv", "claims.csv", "report.md", "running_statistics.png"} <= files
-    report = (tmp_path / "batchnorm_basics" / "report.md").read_text()
-    assert "**Question.**" in report and "**Verdict.**" in report and "2.091667" in report
-    with open(tmp_path / "batchnorm_basics" / "results.csv") as handle:
-        assert len(list(csv.DictReader(handle))) == 4
-
-
-def test_norm_axes_matches_paddle_nn(tmp_path):
-    ctx = _run("norm_axes", tmp_path)
-    rows = {r["norm"]: r for r in _table(ctx, "axes")}
-    n, c, h, w = ctx.params["shape"]
-    assert rows["BatchNorm2D"]["values per statistic"] == n * h * w and rows["BatchNorm2D"]["statistics"] == c
-    assert rows["LayerNorm"]["values per statistic"] == c * h * w
-    assert rows["InstanceNorm2D"]["statistics"] == n * c
-    assert rows["GroupNorm"]["statistics"] == n * ctx.params["groups"]
-    for row in rows.values():
-        assert max(row["paddle.nn vs numpy over these axes"], row["output err"], row["dx err"],
-                   row["dgamma err"], row["dbeta err"]) < 1e-4
-
-
-def test_dropout_modes_formulas_expectation_and_exact_weight_scaling(tmp_path):
-    ctx = _run("dropout_modes", tmp_path)
-    mc = _table(ctx, "monte_carlo")
-    assert all(r["max z-score"] < 5 for r in mc)
-    axis = {r["dropout"]: r for r in _table(ctx, "axis")}
-    assert axis["channel (axis=[0, 1])"]["values inside a kept channel all equal"]
-    assert axis["element (axis=None)"]["fully zeroed channels"] < 0.01
-    exact = _table(ctx, "equivalence")[0]
-    assert exact["max rel diff W_down*(1-p) vs W_up"] < 1e-4 and exact["max abs logit difference"] < 1e-4
-    assert exact["top1 upscale"] == exact["top1 downscale (scaled start, lr/(1-p)^2)"]
-
-
-def test_init_stats_tanh_collapse_and_bn_rescue(tmp_path):
-    ctx = _run("init_stats", tmp_path)
-    rows = {r["case"]: r for r in _table(ctx, "activations")}
-    last = f"L{ctx.params['layers']} std"
-    assert rows["tanh normal 0.01"][last] < 0.01 * rows["tanh normal 0.01"]["L1 std"]
-    assert rows["relu kaiming"][last] > rows["relu xavier"][last]
-    assert all(r[last] > 0.3 for label, r in rows.items() if label.endswith("+ BN"))
 
 
 def test_training_experiments_run_and_report(tmp_path):

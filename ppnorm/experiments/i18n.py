@@ -39,6 +39,28 @@ HEADERS_ZH = {
     "model": "模型", "act": "激活函数", "log10 decay at init": "初始化时每层倍数 log10",
     "factor at init": "初始化时每层倍数", "log10 decay after training": "训练后每层倍数 log10",
     "factor after training": "训练后每层倍数",
+    # batchnorm_basics
+    "example": "例子", "statistics": "统计量", "max abs diff vs numpy": "与 numpy 的最大绝对差", "first row": "第一行",
+    "running_var (Paddle)": "running_var（Paddle）", "PyTorch (unbiased)": "PyTorch（无偏）",
+    "PyTorch momentum": "PyTorch 的 momentum", "Paddle momentum": "Paddle 的 momentum",
+    "max abs diff Paddle vs PyTorch formula": "Paddle 与 PyTorch 公式的最大绝对差",
+    "normalizes with": "归一化所用的统计量", "running stats updated": "滑动统计量是否更新",
+    "input shape": "输入形状", "output": "输出", "output == input": "输出 == 输入", "running_mean after": "之后的 running_mean",
+    # norm_axes
+    "averages over": "求统计量的轴", "values per statistic": "每个统计量用到的值数", "number of statistics": "统计量个数",
+    "paddle.nn vs numpy over these axes": "按这些轴用 numpy 与 paddle.nn 的差", "output err": "输出误差",
+    "dx err": "dx 误差", "dgamma err": "dgamma 误差", "dbeta err": "dbeta 误差",
+    # init_stats
+    "case": "情形", "first layer std": "第一层 std", "middle layer std": "中间层 std", "last layer std": "最后一层 std",
+    "log2(last/first std)": "log2(最后一层 / 第一层 std)", "saturated % (last layer)": "饱和 %（最后一层，|a| > 0.9）",
+    # dropout_modes
+    "train output": "训练输出", "eval output": "推理输出", "train formula": "训练公式", "eval formula": "推理公式",
+    "masks": "mask 数", "max abs(mean train - eval)": "max |训练均值 - 推理输出|", "standard error": "标准误差",
+    "relative deviation %": "相对偏差 %", "zeroed elements": "置零元素的比例", "fully zeroed channels": "整通道置零的比例",
+    "values inside a kept channel all equal": "保留的通道内各值相同", "difference (points)": "差（个点）",
+    "norm ratio W_down/W_up after dropout": "dropout 之后的权重范数比 W_down/W_up",
+    "top1 % downscale (scaled start, lr/(1-p)^2)": "top1 %（downscale，起点缩放，lr/(1-p)^2）",
+    "max rel diff W_down*(1-p) vs W_up": "W_down*(1-p) 与 W_up 的最大相对差", "max abs logit difference": "logit 的最大绝对差",
 }
 
 

@@ -1,0 +1,58 @@
+"""dropout_modes, quick setting: formulas, Monte Carlo expectation, verdicts recomputed from the per-seed runs."""
+import csv
+import math
+
+import numpy as np
+import pytest
+
+from ppnorm.experiments import experiments
+from ppnorm.experiments.config import load_experiment_config
+from ppnorm.experiments.runner import run_experiment
+from ppnorm.experiments.stats import t_quantile
+
+
+def _run(tmp_path, *overrides):
+    module, settings, params = load_experiment_config(
+        "configs/experiments/dropout_modes.yaml", [f"output_dir={tmp_path}", "quick=true", *overrides], experiments())
+    return run_experiment("dropout_modes", module, settings, params, log=lambda *a: None)
+
+
+def _verdict_within(low, high, margin):
+    return "confirmed" if -margin < low and high < margin else (
+        "refuted" if low >= margin or high <= -margin else "inconclusive")
+
+
+def test_dropout_modes_claims_follow_from_the_runs(tmp_path):
+    ctx = _run(tmp_path)  # quick: p 0.5, 2000 masks, seeds 0 and 1, 2 epochs
+    with open(tmp_path / "runs.csv", newline="") as handle:
+        runs = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(handle)]
+    assert [r["seed"] for r in runs] == [0, 1]
+    claims = ctx.claims
+    assert [c["verdict"] for c in claims[:1] + claims[4:5]] == ["confirmed", "confirmed"]  # formulas, exact scaling
+    differences = [r["top1 % downscale_in_infer"] - r["top1 % upscale_in_train"] for r in runs]
+    mean, half = np.mean(differences), t_quantile(2) * np.std(differences, ddof=1) / math.sqrt(2)
+    same = claims[3]
+    assert same["claim_en"].startswith("The two modes train equally well")
+    assert (same["mean"], same["low"], same["high"]) == pytest.approx((mean, mean - half, mean + half))
+    assert same["verdict"] == _verdict_within(mean - half, mean + half, 1.0)
+    ratios = [r["norm ratio W_down/W_up after dropout"] - 2.0 for r in runs]
+    weights = claims[5]
+    assert weights["mean"] == pytest.approx(np.mean(ratios))
+    assert weights["verdict"] == _verdict_within(weights["low"], weights["high"], 0.2)
+    for claim in claims[1:3]:  # relative deviation of train from eval outputs: values ±100% per draw (p = 0.5)
+        assert claim["high"] - claim["mean"] == pytest.approx(196 / math.sqrt(2000 * 5), rel=0.02)
+        assert abs(claim["mean"]) < claim["high"] - claim["mean"]
+    exact = ctx.tables["equivalence"]["rows"][0]
+    assert exact["max rel diff W_down*(1-p) vs W_up"] < 1e-5 and exact["max abs logit difference"] < 1e-4
+    assert exact["top1 % upscale"] == exact["top1 % downscale (scaled start, lr/(1-p)^2)"]
+    assert exact["top1 % upscale"] == runs[0]["top1 % upscale_in_train"]
+    axis = {r["dropout"]: r for r in ctx.tables["axis"]["rows"]}
+    assert axis["channel (axis=[0, 1])"]["values inside a kept channel all equal"]
+    assert axis["element (axis=None)"]["fully zeroed channels"] < 0.01
+    assert {"monte_carlo.png", "training.png"} <= {path.name for path in tmp_path.iterdir()}
+
+
+def test_dropout_modes_in_chinese(tmp_path):
+    _run(tmp_path, "lang=zh", "params.epochs=1", "params.mc_samples=200")
+    report = (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert "两种模式训练得一样好" in report and "| 种子 |" in report
