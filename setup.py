@@ -24,6 +24,7 @@ setup(
         "scikit-learn",
         "matplotlib",
     ],
-    extras_require={"test": ["pytest", "pytest-timeout", "hypothesis"]},
+    extras_require={"test": ["pytest", "pytest-timeout", "hypothesis"],
+                    "onnx": ["paddle2onnx==2.1.0", "onnxruntime"]},  # tools/export.py --format onnx
     license="Apache-2.0",
 )
