@@ -15,6 +15,7 @@ from ppnorm.benchmark import suite as suite_module
 from ppnorm.benchmark.cli import benchmark_main
 from ppnorm.benchmark.suite import Suite
 from ppnorm.data import build_dataset
+from ppnorm.deploy import export as export_module
 from ppnorm.deploy.cli import export_main, infer_main
 from ppnorm.deploy.onnx import OnnxPredictor
 from ppnorm.deploy.predictor import Predictor
@@ -125,6 +126,23 @@ def test_a_missing_extra_is_one_line_naming_the_install_command(tmp_path, monkey
         lines = capsys.readouterr().err.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith(f"error: {start}") and INSTALL in lines[0], lines
     assert not save_dir.exists() and not (tmp_path / "bench").exists()
+
+
+@needs_extra
+def test_an_onnx_model_off_by_more_than_the_tolerance_is_not_written(exported, tmp_path, monkeypatch, capsys):
+    class Shifted(OnnxPredictor):  # onnxruntime's logits plus 1e-3: what a wrong conversion would look like
+        def __call__(self, batch):
+            return super().__call__(batch) + 1e-3
+
+    monkeypatch.setattr(export_module, "OnnxPredictor", Shifted)
+    weights = exported[0].parent / "w.pdparams"
+    save_dir = tmp_path / "inference"
+    code = export_main(["-c", DIGITS, "-o", f"Global.pretrained_model={weights}", "--format", "onnx",
+                        "--output_dir", str(save_dir)])
+    out, err = capsys.readouterr()
+    assert code == 2 and "[Export] onnxruntime (model.onnx, opset 13) vs the unfolded eval-mode model" in out
+    assert err.startswith("error: the exported model's logits (onnxruntime") and "> Export.tolerance=0.0001" in err
+    assert not save_dir.exists() and os.listdir(tmp_path) == []  # no model, no staging directory left
 
 
 def test_export_refuses_a_directory_whose_model_onnx_it_did_not_write(tmp_path, capsys):
