@@ -17,7 +17,7 @@ from ppnorm.benchmark.suite import Suite
 from ppnorm.data import build_dataset
 from ppnorm.deploy import export as export_module
 from ppnorm.deploy.cli import export_main, infer_main
-from ppnorm.deploy.onnx import OnnxPredictor
+from ppnorm.deploy.onnx import OnnxError, OnnxPredictor, convert
 from ppnorm.deploy.predictor import Predictor
 from ppnorm.engine import load_config
 from ppnorm.engine.builder import model_from_config
@@ -143,6 +143,20 @@ def test_an_onnx_model_off_by_more_than_the_tolerance_is_not_written(exported, t
     assert code == 2 and "[Export] onnxruntime (model.onnx, opset 13) vs the unfolded eval-mode model" in out
     assert err.startswith("error: the exported model's logits (onnxruntime") and "> Export.tolerance=0.0001" in err
     assert not save_dir.exists() and os.listdir(tmp_path) == []  # no model, no staging directory left
+
+
+@needs_extra
+def test_convert_reports_a_damaged_graph_and_never_replaces_a_file(exported, tmp_path):
+    graph, params = tmp_path / "inference.json", exported[0] / "inference.pdiparams"
+    graph.write_text('{"program": ')  # paddle2onnx logs a JSON parse error, then calls sys.exit(-1)
+    with pytest.raises(OnnxError, match=r"could not convert .*inference.json with paddle .*exited with status -1"):
+        convert(str(graph), str(params), str(tmp_path / "model.onnx"))
+    assert not (tmp_path / "model.onnx").exists()
+    existing = tmp_path / "existing.onnx"
+    existing.write_bytes(b"not ours")
+    with pytest.raises(FileExistsError):
+        convert(str(exported[0] / "inference.json"), str(params), str(existing))
+    assert existing.read_bytes() == b"not ours"
 
 
 def test_export_refuses_a_directory_whose_model_onnx_it_did_not_write(tmp_path, capsys):

@@ -43,17 +43,23 @@ def convert(graph, params, target, opset=OPSET):
     paddle2onnx = require("paddle2onnx", "--format onnx")
     try:
         data = paddle2onnx.export(graph, params, save_file=None, opset_version=opset, enable_onnx_checker=True)
-    except Exception as error:  # paddle2onnx logs its reason and then fails on an unset variable
+    except (Exception, SystemExit) as error:  # paddle2onnx logs its reason, then calls sys.exit(-1)
         import paddle
 
         raise OnnxError(f"paddle2onnx {getattr(paddle2onnx, '__version__', '?')} could not convert {graph} "
-                        f"with paddle {paddle.__version__} ({first_line(error)}); its messages above say why "
+                        f"with paddle {paddle.__version__} ({_reason(error)}); its messages above say why "
                         f"(ppnorm is tested with paddle2onnx==2.1.0)") from None
     if not data:
         raise OnnxError(f"paddle2onnx returned an empty model for {graph}; its messages above say why")
     with open(target, "xb") as handle:  # "x": a file that exists already is never replaced
         handle.write(data)
     return _opset_of(data)
+
+
+def _reason(error):
+    if isinstance(error, SystemExit):
+        return f"it exited with status {error.code}"
+    return first_line(error)
 
 
 def _opset_of(data):
