@@ -47,7 +47,8 @@ def _weights_with_random_statistics(path):
 def exported(tmp_path_factory):
     """An ONNX export (random weights, randomized BN statistics) and the eval-mode dygraph model it came from."""
     root = tmp_path_factory.mktemp("onnx")
-    overrides = [f"Global.output_dir={root}", f"Global.pretrained_model={_weights_with_random_statistics(root / 'w.pdparams')}"]
+    weights = _weights_with_random_statistics(root / "w.pdparams")
+    overrides = [f"Global.output_dir={root}", f"Global.pretrained_model={weights}"]
     model_dir = root / "inference"
     assert export_main(["-c", DIGITS, "-o", *overrides, "--format", "onnx", "--output_dir", str(model_dir)]) == 0
     model = model_from_config(load_config(DIGITS, overrides), build_dataset({"name": "digits", "split": "test"}))
