@@ -26,6 +26,7 @@ setup(
     ],
     extras_require={
         "test": ["pytest", "pytest-timeout", "hypothesis"],
+        "onnx": ["paddle2onnx==2.1.0", "onnxruntime"],  # tools/export.py --format onnx
         "zh": ["noto-cjk-sans-otc"],  # a CJK font, so experiment charts with lang: zh draw Chinese
     },
     license="Apache-2.0",

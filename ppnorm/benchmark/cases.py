@@ -1,15 +1,18 @@
 """The things tools/benchmark.py times: a train step and eval in dygraph, and exported inference."""
+import os
 import tempfile
 
 import numpy as np
 import paddle
 
 from ..deploy.export import save_for_inference
-from ..deploy.predictor import Predictor
+from ..deploy.onnx import ONNX_FILE, OnnxPredictor, convert
+from ..deploy.predictor import Predictor, model_files
 from ..engine.loop import TrainLoop
 from ..models import build_model
 
 MODES = ("train", "eval", "infer")
+ONNXRUNTIME = "onnxruntime"  # in place of a precision: the exported model converted to ONNX, run by onnxruntime
 
 
 def reference_model(name, num_classes):
@@ -42,17 +45,29 @@ def eval_forward(model, images):
     return run
 
 
-def exported_predictor(model, images, work_dir, threads, precision="fp32"):
-    """Fold BatchNorm, ``paddle.jit.save`` to ``work_dir``, and return a oneDNN predictor call plus the
-    largest logit difference from the dygraph eval model, relative to the largest logit."""
-    model.eval()
-    save_for_inference(model, images, work_dir)
-    predictor = Predictor(work_dir, use_onednn=True, cpu_threads=threads, precision=precision)
-    batch = images.numpy()
+def _relative_diff(predictor, model, images):
+    """Largest logit difference of ``predictor`` from the dygraph eval model, relative to the largest logit."""
     with paddle.no_grad():
         reference = model(images).numpy()
-    relative_diff = float(np.abs(predictor(batch) - reference).max() / max(1.0, np.abs(reference).max()))
-    return (lambda: predictor(batch)), relative_diff
+    return float(np.abs(predictor(images.numpy()) - reference).max() / max(1.0, np.abs(reference).max()))
+
+
+def exported_predictor(model, images, work_dir, threads, precision="fp32"):
+    """Fold BatchNorm, ``paddle.jit.save`` to ``work_dir``, and return a oneDNN predictor call (or, for
+    ``precision="onnxruntime"``, an onnxruntime session on the paddle2onnx conversion of those files) plus
+    its largest logit difference from the dygraph eval model, relative to the largest logit."""
+    model.eval()
+    save_for_inference(model, images, work_dir)
+    if precision == ONNXRUNTIME:
+        target = os.path.join(work_dir, ONNX_FILE)
+        if os.path.exists(target):  # a previous case's conversion in this scratch directory
+            os.remove(target)
+        convert(*model_files(work_dir), target)
+        predictor = OnnxPredictor(work_dir, cpu_threads=threads)
+    else:
+        predictor = Predictor(work_dir, use_onednn=True, cpu_threads=threads, precision=precision)
+    batch = images.numpy()
+    return (lambda: predictor(batch)), _relative_diff(predictor, model, images)
 
 
 def make_batch(batch_size, image_size, num_classes, seed=0):

@@ -4,6 +4,7 @@ import shlex
 import sys
 
 from ..cli import add_runtime_options, omp_threads, positive_int, resolve_device, run_tool
+from ..deploy.onnx import require_extra
 from ..deploy.predictor import cpu_supports_bf16
 from ..engine.config import ConfigError, load_config
 from ..engine.run_lock import check_output_dir
@@ -26,6 +27,9 @@ def parse_args(argv):
     parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
     parser.add_argument("--precisions", nargs="+", choices=("fp32", "bf16"), default=None,
                         help="exported-inference precisions (default: fp32, plus bf16 when the CPU supports it)")
+    parser.add_argument("--onnx", action="store_true",
+                        help="infer: add onnxruntime on the same exported model (converted by paddle2onnx) as a "
+                             "ratio against the Paddle Inference fp32 row (needs pip install -e \".[onnx]\")")
     parser.add_argument("--image_size", type=positive_int, default=224)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--repeats", type=positive_int, default=5, help="timed repeats; the median is reported")
@@ -53,6 +57,8 @@ def benchmark_main(argv=None, omp_num_threads=None):
 
     def run():
         _check_cpu(args.device)
+        if args.onnx:
+            require_extra("--onnx")
         check_output_dir(args.output_dir, "--output_dir")  # before minutes of timing, not after
         loader_config = None if args.loader_config == "none" else load_config(args.loader_config)  # fail fast
         threads, note = use_cpu_threads(args.cpu_threads, omp_threads(omp_num_threads))
@@ -61,7 +67,7 @@ def benchmark_main(argv=None, omp_num_threads=None):
         if args.models:
             precisions = args.precisions or (["fp32", "bf16"] if cpu_supports_bf16() else ["fp32"])
             suite = Suite(args.image_size, 1000, args.warmup, args.repeats, threads, memory=not args.no_memory,
-                          precisions=precisions)
+                          precisions=precisions, onnx=args.onnx)
             rows += suite.run(args.models, args.norms, args.batch_sizes, args.modes)
         if loader_config is not None:
             rows += loader_vs_tensors(loader_config, args.loader_epochs)

@@ -2,7 +2,8 @@
 import csv
 import os
 
-from .cases import build_candidate, eval_forward, exported_predictor, make_batch, make_run, temporary_dir
+from .cases import (ONNXRUNTIME, build_candidate, eval_forward, exported_predictor, make_batch, make_run,
+                    temporary_dir)
 from .memory import peak_memory_mib
 from .timing import side_by_side
 
@@ -16,15 +17,26 @@ def _row(model, implementation, norm, batch, mode, rate, peak=None, ratio=None, 
             "ratio": None if ratio is None else round(ratio, 3), "ratio_against": against, "relative_diff": None}
 
 
+def _infer_labels(precision):
+    """``(implementation, the run its ratio is against, how the row names that run)`` of an infer row."""
+    if precision == ONNXRUNTIME:
+        return "ppnorm exported (onnxruntime)", "fp32", "ppnorm exported (oneDNN fp32)"
+    return f"ppnorm exported (oneDNN {precision})", "eval", "ppnorm dygraph eval"
+
+
 class Suite:
     """Models x norms x batch sizes x modes; each row's ratio is against a reference timed side by side:
     ppnorm bn against paddle.vision.models, other norms against ppnorm bn, exported inference against
-    the same model's dygraph eval."""
+    the same model's dygraph eval, and (``onnx=True``) onnxruntime on that exported model against its
+    Paddle Inference fp32 row."""
 
     def __init__(self, image_size=224, num_classes=1000, warmup=2, repeats=5, threads=1, memory=True,
-                 precisions=("fp32",), log=print):
+                 precisions=("fp32",), onnx=False, log=print):
+        if onnx and "fp32" not in precisions:
+            raise ValueError("the onnxruntime row is a ratio against the Paddle Inference fp32 row: add fp32 "
+                             "to --precisions")
         self.image_size, self.num_classes = image_size, num_classes
-        self.precisions = tuple(precisions)
+        self.precisions = tuple(precisions) + ((ONNXRUNTIME,) if onnx else ())
         self.warmup, self.repeats, self.threads, self.memory = warmup, repeats, threads, memory
         self.log = log
 
@@ -64,9 +76,10 @@ class Suite:
                                                                        precision)
             rates = side_by_side(runs, batch, self.warmup, self.repeats)
         for precision in self.precisions:
-            row = _row(name, f"ppnorm exported (oneDNN {precision})", norm, batch, "infer", rates[precision],
-                       self._peak(name, "ppnorm", norm, batch, "infer", precision), rates[precision] / rates["eval"],
-                       "ppnorm dygraph eval")
+            implementation, reference, against = _infer_labels(precision)
+            row = _row(name, implementation, norm, batch, "infer", rates[precision],
+                       self._peak(name, "ppnorm", norm, batch, "infer", precision),
+                       rates[precision] / rates[reference], against)
             row["relative_diff"] = diffs[precision]
             rows.append(row)
         return rows

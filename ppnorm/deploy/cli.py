@@ -13,7 +13,10 @@ from ..engine.config import ConfigError, load_config
 from ..engine.threads import resolve_cpu_threads, use_cpu_threads
 from .export import ExportError, export_model
 from .inputs import Preprocess, expand_paths, read_images
+from .onnx import OnnxPredictor
 from .predictor import PRECISIONS, Predictor, PredictorError, load_inference_config
+
+BACKENDS = ("paddle", "onnxruntime")
 
 DEPLOY_ERRORS = (ExportError, PredictorError)
 
@@ -21,7 +24,12 @@ DEPLOY_ERRORS = (ExportError, PredictorError)
 def export_main(argv=None, omp_num_threads=None):
     parser = config_parser("Export a trained model (Global.pretrained_model) for paddle.inference, with "
                            "BatchNorm folded into the convs.", "where the inference model goes (Export.save_dir)")
+    parser.add_argument("--format", choices=("paddle", "onnx"), default=None,
+                        help="onnx: also write model.onnx with paddle2onnx, checked with onnxruntime "
+                             "(Export.format; needs pip install -e \".[onnx]\")")
     args = parse(parser, argv)
+    if args.format:
+        args.override.append(f"Export.format={args.format}")
 
     def run():
         config = config_from_args(args, omp_num_threads, output_key="Export.save_dir")
@@ -44,13 +52,19 @@ def _infer_args(argv):
     parser.add_argument("--batch_size", type=positive_int, default=8)
     parser.add_argument("--topk", type=positive_int, default=None, help="classes to print per image (default: "
                                                                         "the exported Metric.topk maximum)")
+    parser.add_argument("--backend", choices=BACKENDS, default="paddle",
+                        help="paddle: paddle.inference on the Paddle files; onnxruntime: model.onnx "
+                             "(tools/export.py --format onnx; needs pip install -e \".[onnx]\")")
     parser.add_argument("--no_onednn", action="store_true", help="CPU: Paddle's plain kernels instead of oneDNN")
     parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
                         help="bf16: oneDNN bfloat16 kernels on CPUs with AVX512-BF16/AMX; fp16: GPU only")
     parser.add_argument("--show", type=int, default=10, help="with -c: print the predictions of this many images")
     add_runtime_options(parser)
     args = parse(parser, argv)
-    args.device = resolve_device(args.device or "auto")
+    if args.backend == "onnxruntime" and (args.device == "gpu" or args.precision != "fp32" or args.no_onednn):
+        parser.error("--backend onnxruntime runs fp32 on the CPU here: drop --device gpu, --precision and "
+                     "--no_onednn (they are paddle.inference options)")
+    args.device = "cpu" if args.backend == "onnxruntime" else resolve_device(args.device or "auto")
     if bool(args.input) == bool(args.config):
         parser.error("give either --input FILES... or -c CONFIG (the config's DataLoader.Eval split is "
                      "predicted and scored)")
@@ -98,8 +112,7 @@ def infer_main(argv=None, omp_num_threads=None):
         description = load_inference_config(args.model_dir)
         topk = _topk(args.topk, description)
         threads, _ = resolve_cpu_threads(args.cpu_threads, omp_threads(omp_num_threads))
-        predictor = Predictor(args.model_dir, args.device, not args.no_onednn, threads, precision=args.precision)
-        backend = "GPU" if args.device == "gpu" else ("CPU, oneDNN" if not args.no_onednn else "CPU")
+        predictor, backend = _predictor(args, threads)
         print(f"[Infer] {args.model_dir} ({backend}, {args.precision}, {threads} thread(s)), input "
               f"{description['input_shape']} {description['data_format']}")
         if args.config:
@@ -107,6 +120,14 @@ def infer_main(argv=None, omp_num_threads=None):
         return _infer_files(args, predictor, description, topk)
 
     return run_tool("infer", run, args.verbose, DEPLOY_ERRORS)
+
+
+def _predictor(args, threads):
+    """The predictor ``--backend`` asks for and how the ``[Infer]`` line names it."""
+    if args.backend == "onnxruntime":
+        return OnnxPredictor(args.model_dir, threads), "onnxruntime, CPU"
+    predictor = Predictor(args.model_dir, args.device, not args.no_onednn, threads, precision=args.precision)
+    return predictor, "GPU" if args.device == "gpu" else ("CPU, oneDNN" if not args.no_onednn else "CPU")
 
 
 def _infer_files(args, predictor, description, topk):

@@ -2,11 +2,12 @@
 
 The export directory holds ``inference.json`` (or ``.pdmodel``) + ``inference.pdiparams`` and an
 ``inference.yml`` with what a deployment needs besides the graph: the input shape and layout, the
-eval transforms, and the class names. :func:`export_model` runs four steps: :func:`reference` (the
-unfolded eval-mode model's logits on a batch of real eval data), :func:`stage` (fold and save into a
-temporary directory), :func:`verify` (``paddle.inference`` must reproduce those logits within
-``Export.tolerance``) and :func:`describe` (the ``inference.yml``). Only then is the temporary
-directory renamed to ``Export.save_dir``, which may replace nothing but a previous export.
+eval transforms, and the class names; with ``Export.format: onnx`` also a ``model.onnx`` converted
+from those files. :func:`export_model` runs four steps: :func:`reference` (the unfolded eval-mode
+model's logits on a batch of real eval data), :func:`stage` (fold and save into a temporary
+directory), :func:`verify` (``paddle.inference``, and onnxruntime for ``model.onnx``, must reproduce
+those logits within ``Export.tolerance``) and :func:`describe` (the ``inference.yml``). Only then is
+the temporary directory renamed to ``Export.save_dir``, which may replace nothing but a previous export.
 """
 import copy
 import os
@@ -21,10 +22,12 @@ from paddle.static import InputSpec
 from ..data import build_dataloader
 from ..engine.builder import input_layout, model_from_config
 from ..nn.fuse import fuse_conv_bn
-from .predictor import INFERENCE_CONFIG, MODEL_PREFIX, Predictor
+from .onnx import ONNX_FILE, OnnxPredictor, convert, require_extra
+from .predictor import INFERENCE_CONFIG, MODEL_PREFIX, Predictor, model_files
 
 CHECK_IMAGES = 64  # eval images the exported model must reproduce (enough to catch a wrong fold, cheap at 224x224)
-EXPORT_FILES = {INFERENCE_CONFIG, MODEL_PREFIX + ".json", MODEL_PREFIX + ".pdmodel", MODEL_PREFIX + ".pdiparams"}
+EXPORT_FILES = {INFERENCE_CONFIG, MODEL_PREFIX + ".json", MODEL_PREFIX + ".pdmodel", MODEL_PREFIX + ".pdiparams",
+                ONNX_FILE}
 
 
 class ExportError(ValueError):
@@ -84,23 +87,25 @@ def stage(save_dir):
                           f"({error.strerror or error}); choose a writable directory") from None
 
 
-def verify(staging, images, logits, tolerance, save_dir, log=print):
-    """Run the staged model with ``paddle.inference`` (oneDNN); its max abs difference from ``logits``."""
-    exported = Predictor(staging, use_onednn=True)(images.numpy())
+def verify(predictor, label, images, logits, tolerance, save_dir, log=print):
+    """Run ``predictor`` (a staged model) on ``images``; its max abs difference from ``logits``."""
+    exported = predictor(images.numpy())
     max_diff = float(np.abs(exported - logits).max())
-    log(f"[Export] paddle.inference (oneDNN) vs the unfolded eval-mode model on {len(logits)} eval images: "
+    log(f"[Export] {label} vs the unfolded eval-mode model on {len(logits)} eval images: "
         f"max abs diff {max_diff:.3g} (tolerance {tolerance:g})")
     if not max_diff <= tolerance:
-        raise ExportError(f"the exported model's logits differ from the trained model's by {max_diff:.3g} "
-                          f"> Export.tolerance={tolerance:g}; nothing was written to {save_dir}")
+        raise ExportError(f"the exported model's logits ({label}) differ from the trained model's by "
+                          f"{max_diff:.3g} > Export.tolerance={tolerance:g}; nothing was written to {save_dir}")
     return max_diff
 
 
-def describe(config, layout, sample_shape, classes, folded, max_diff):
-    """The ``inference.yml`` mapping: what a deployment needs besides the graph."""
-    return {
+def describe(config, layout, sample_shape, classes, folded, diffs):
+    """The ``inference.yml`` mapping: what a deployment needs besides the graph. ``diffs``: the max abs
+    logit difference of each checked model (``paddle``, and ``onnx`` when ``model.onnx`` was written)."""
+    description = {
         "arch": dict(config["Arch"]),
         "weights": config["Global"]["pretrained_model"],
+        "format": config["Export"].get("format", "paddle"),
         "data_format": layout,
         "input_shape": sample_shape,
         "channels": sample_shape[0] if layout == "NCHW" else sample_shape[-1],
@@ -108,8 +113,11 @@ def describe(config, layout, sample_shape, classes, folded, max_diff):
         "classes": [str(name) for name in classes],
         "topk": config["Metric"]["topk"],
         "folded_batch_norms": folded,
-        "max_abs_diff": max_diff,
+        "max_abs_diff": diffs["paddle"],
     }
+    if "onnx" in diffs:
+        description["onnx_max_abs_diff"] = diffs["onnx"]
+    return description
 
 
 def _umask():
@@ -131,25 +139,43 @@ def publish(staging, save_dir):
         shutil.rmtree(old)
 
 
+def check_staged(staging, images, logits, export, save_dir, log=print):
+    """Verify the staged Paddle model, and with ``Export.format: onnx`` convert it to ``model.onnx`` and
+    verify that too; returns ``{"paddle": max abs diff[, "onnx": max abs diff]}``."""
+    tolerance = export["tolerance"]
+    diffs = {"paddle": verify(Predictor(staging, use_onednn=True), "paddle.inference (oneDNN)", images, logits,
+                              tolerance, save_dir, log)}
+    if export.get("format", "paddle") == "onnx":
+        opset = convert(*model_files(staging), os.path.join(staging, ONNX_FILE))
+        diffs["onnx"] = verify(OnnxPredictor(staging), f"onnxruntime ({ONNX_FILE}, opset {opset})", images, logits,
+                               tolerance, save_dir, log)
+    return diffs
+
+
 def export_model(config, log=print):
     """Export ``config``'s model (weights from ``Global.pretrained_model``); returns a summary dict."""
     export = config["Export"]
     save_dir = os.path.abspath(export["save_dir"] or os.path.join(config["Global"]["output_dir"], "inference"))
     check_target(save_dir)
+    if export.get("format", "paddle") == "onnx":
+        require_extra("Export.format=onnx (--format onnx)")  # before reading data and building the model
     layout = input_layout(config)
     model, images, logits, data = reference(config, layout)
     staging = stage(save_dir)
     try:
         pairs = save_for_inference(model, images, staging, export["fuse_bn"])
         log(f"[Export] folded {len(pairs)} BatchNorm layer(s) into the preceding conv")
-        max_diff = verify(staging, images, logits, export["tolerance"], save_dir, log)
+        diffs = check_staged(staging, images, logits, export, save_dir, log)
         description = describe(config, layout, [int(d) for d in images.shape[1:]], data.dataset.classes,
-                               len(pairs), max_diff)
+                               len(pairs), diffs)
         with open(os.path.join(staging, INFERENCE_CONFIG), "w", encoding="utf-8") as handle:
             yaml.safe_dump(description, handle, allow_unicode=True, sort_keys=False)
         publish(staging, save_dir)
     finally:
         if os.path.exists(staging):
             shutil.rmtree(staging)
-    log(f"[Export] saved to {save_dir}; run it with: python tools/infer.py --model_dir {save_dir} --input <images>")
-    return {"save_dir": save_dir, "folded": len(pairs), "max_abs_diff": max_diff}
+    backend = " --backend onnxruntime" if "onnx" in diffs else ""
+    log(f"[Export] saved to {save_dir}; run it with: python tools/infer.py --model_dir {save_dir}{backend} "
+        f"--input <images>")
+    return {"save_dir": save_dir, "folded": len(pairs), "max_abs_diff": diffs["paddle"],
+            "onnx_max_abs_diff": diffs.get("onnx")}

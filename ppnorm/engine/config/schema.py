@@ -81,6 +81,8 @@ SCHEMA = {
                                         "<Global.output_dir>/inference)"),
         "fuse_bn": Key(True, bool, help="fold every BatchNorm that follows a conv into that conv"),
         "tolerance": Key(1e-4, float, minimum=0.0, help="largest allowed |exported - trained| logit difference"),
+        "format": Key("paddle", str, choices=("paddle", "onnx"),
+                      help="onnx: also write model.onnx (paddle2onnx; pip install -e \".[onnx]\")"),
     },
 }
 _SECTIONS_REQUIRED = ("Arch", "DataLoader")
