@@ -5,6 +5,10 @@ are imported by the tools and experiments that need them.
 """
 __version__ = "0.1.0"
 
+from .compat import require_paddle  # noqa: E402
+
+require_paddle()  # no Paddle, or one older than 3.0.0: one ImportError line with the install command
+
 from . import models, nn  # noqa: E402
 from .models import build_model, list_models  # noqa: E402
 
