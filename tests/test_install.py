@@ -75,7 +75,8 @@ def _write_wheel(folder, name, version, metadata_lines=()):
     path = Path(folder) / f"{dist}-py3-none-any.whl"
     metadata = "\n".join(["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}", *metadata_lines]) + "\n"
     files = {f"{dist}.dist-info/METADATA": metadata,
-             f"{dist}.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"}
+             f"{dist}.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
+                                        "Tag: py3-none-any\n"}
     files[f"{dist}.dist-info/RECORD"] = "".join(f"{f},,\n" for f in [*files, f"{dist}.dist-info/RECORD"])
     with zipfile.ZipFile(path, "w") as archive:
         for member, text in files.items():
