@@ -12,7 +12,9 @@ import pytest
 from PIL import Image
 
 from ppnorm.deploy.cli import export_main
+from ppnorm.engine import load_config
 from ppnorm.engine.cli import eval_main, train_main
+from ppnorm.engine.config import save_config
 from ppnorm.engine.run_lock import OutputDirError, check_no_other_run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,8 +52,9 @@ def _data_overrides(config, data):
     if config == FOLDER:
         return [f"DataLoader.Train.dataset.root={data / 'train'}", f"DataLoader.Eval.dataset.root={data / 'val'}",
                 "DataLoader.Train.batch_size=8"]
-    return ["DataLoader.Train.batch_size=8"] + [f"DataLoader.{s}.dataset.{k}={v}" for s, split in (("Train", "train"), ("Eval", "val"))
-            for k, v in (("list_file", data / f"{split}_list.txt"), ("root", data))]
+    paths = [f"DataLoader.{s}.dataset.{k}={v}" for s, split in (("Train", "train"), ("Eval", "val"))
+             for k, v in (("list_file", data / f"{split}_list.txt"), ("root", data))]
+    return paths + ["DataLoader.Train.batch_size=8"]
 
 
 def _tool(name, *args):
@@ -63,6 +66,14 @@ def _tool(name, *args):
 def _train(config, data, output_dir, *overrides):
     return _tool("train", "-c", config, "--output_dir", output_dir, "-o", "Global.epochs=1",
                  "Global.use_visualdl=false", *_data_overrides(config, data), *overrides)
+
+
+@pytest.mark.parametrize("path", [FOLDER, LIST])
+def test_custom_configs_validate_and_their_saved_copy_loads_back_unchanged(path, tmp_path):
+    config = load_config(path)
+    assert config["Arch"]["name"] == "resnet20" and "num_classes" not in config["Arch"]
+    assert config["DataLoader"]["Train"]["dataset"]["name"] == Path(path).stem
+    assert load_config(save_config(config, str(tmp_path))) == config
 
 
 def _eval_line(text):
@@ -135,7 +146,8 @@ def test_second_run_into_the_same_directory_is_one_line_through_the_training_too
 
 
 @pytest.mark.parametrize("overrides, expected", [
-    (["DataLoader.Train.transforms=[{RandomCrop: {size: 24}}]", "DataLoader.Eval.transforms=[{Resize: {size: [32, 32]}}]"],
+    (["DataLoader.Train.transforms=[{RandomCrop: {size: 24}}]",
+      "DataLoader.Eval.transforms=[{Resize: {size: [32, 32]}}]"],
      "error: DataLoader.Train gives samples of 3x24x24 (CHW) but DataLoader.Eval gives 3x32x32: the model would be "
      "evaluated on other images than it is trained on; make the train crop/resize size"),
     (["DataLoader.Eval.transforms=[{Resize: {size: [32, 32]}}, {Normalize: {mean: [0.3], std: [0.37]}}]"],
