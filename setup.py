@@ -5,6 +5,10 @@ from pathlib import Path
 from setuptools import find_packages, setup
 
 HERE = Path(__file__).parent
+# Paddle is not a hard requirement, as in Paddle's own suites (PaddleClas, PaddleOCR): a `paddlepaddle>=3.0`
+# there would make pip install the CPU wheel over an existing paddlepaddle-gpu. The CPU wheel is the `cpu`
+# extra (`pip install -e ".[cpu]"`); GPU users install paddlepaddle-gpu first, then `pip install -e .`.
+PADDLE_CPU = "paddlepaddle>=3.0"
 VERSION = re.search(r'__version__ = "([^"]+)"', (HERE / "ppnorm" / "__init__.py").read_text()).group(1)
 
 setup(
@@ -17,7 +21,6 @@ setup(
     packages=find_packages(include=["ppnorm", "ppnorm.*"]),
     python_requires=">=3.9",
     install_requires=[
-        "paddlepaddle>=3.0",
         "numpy",
         "visualdl>=2.5",
         "pyyaml",
@@ -25,6 +28,7 @@ setup(
         "matplotlib",
     ],
     extras_require={
+        "cpu": [PADDLE_CPU],
         "test": ["pytest", "pytest-timeout", "hypothesis"],
         "onnx": ["paddle2onnx==2.1.0", "onnxruntime"],  # tools/export.py --format onnx
         "zh": ["noto-cjk-sans-otc"],  # a CJK font, so experiment charts with lang: zh draw Chinese

@@ -9,6 +9,10 @@ from .quiet import quiet_known_warnings  # noqa: E402  (before Paddle is importe
 
 quiet_known_warnings()
 
+from .compat import require_paddle  # noqa: E402
+
+require_paddle()  # no Paddle, or one older than 3.0.0: one ImportError line with the install command
+
 from . import models, nn  # noqa: E402
 from .models import build_model, list_models  # noqa: E402
 

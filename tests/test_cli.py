@@ -197,4 +197,6 @@ def test_help_config_lists_every_key_with_its_help(capsys):
     assert "int >= 1, default 30" in by_key["Global.epochs"]
     assert "float >= 0.0 < 1.0, default 0.999" in by_key["Optimizer.beta2"]
     assert "checkpoints, logs and the resolved config go here" in by_key["Global.output_dir"]
-    assert len(out) == 49 and "Export.format" in by_key and "DataLoader.Eval.num_workers" in by_key
+    assert "already holds another run's latest/best_model" in by_key["Global.overwrite"]
+    assert len(out) == 50 and "Export.format" in by_key and "Export.tolerance" in by_key
+    assert "DataLoader.Eval.num_workers" in by_key

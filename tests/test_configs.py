@@ -11,8 +11,9 @@ from ppnorm.engine.config import save_config
 
 from test_data import make_cifar10
 
-CONFIGS = sorted(p for p in glob.glob("configs/*/*.yaml") if not p.startswith("configs/experiments/"))
-# (experiment configs are loaded and run by tests/test_experiments.py)
+CONFIGS = sorted(p for p in glob.glob("configs/*/*.yaml")
+                 if not p.startswith(("configs/experiments/", "configs/custom/")))
+# (experiment configs are loaded and run by tests/test_experiments.py, configs/custom by tests/test_own_data.py)
 
 
 def test_every_config_is_tested():

@@ -2,7 +2,7 @@
 from . import cifar, digits, folder, mnist, paddleclas_ops, synthetic  # noqa: F401  (registers data sets, ops)
 from .base import DATASETS, ArrayDataset, DataError, ImageDataset, align_classes, check_label_range
 from .loader import BatchLoader
-from .pipeline import EpochBatchSampler, TransformedDataset, build_dataloader, build_dataset
+from .pipeline import EpochBatchSampler, TransformedDataset, build_dataloader, build_dataset, check_same_sample_size
 from .transforms import TRANSFORMS, build_transforms
 
 __all__ = ["DATASETS", "TRANSFORMS", "ArrayDataset", "BatchLoader", "DataError", "EpochBatchSampler", "ImageDataset",

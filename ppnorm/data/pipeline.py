@@ -105,6 +105,20 @@ class EpochBatchSampler(paddle.io.BatchSampler):
             yield indices[b * self.batch_size:(b + 1) * self.batch_size].tolist()
 
 
+def check_same_sample_size(train, evaluation, where="DataLoader"):
+    """Train and eval samples (after their transforms) must have the same shape: a model evaluated at
+    another size than it was trained at gives numbers without meaning, and no error of its own."""
+    train_shape, eval_shape = train[0][0].shape, evaluation[0][0].shape
+    if train_shape == eval_shape:
+        return
+    layout = "HWC" if train.layout == "NHWC" else "CHW"
+    shown = ["x".join(map(str, shape)) for shape in (train_shape, eval_shape)]
+    raise DataError(f"{where}.Train gives samples of {shown[0]} ({layout}) but {where}.Eval gives {shown[1]}: the "
+                    f"model would be evaluated on other images than it is trained on; make the train crop/resize size "
+                    f"(e.g. RandomCrop / RandomResizedCrop size) produce what the eval transforms produce "
+                    f"(Resize / CenterCrop), and keep the same image mode")
+
+
 def build_dataset(spec, where="dataset"):
     """``{"name": "digits", "split": "train"}`` -> the data set."""
     spec = dict(spec or {})

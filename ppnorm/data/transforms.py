@@ -67,11 +67,20 @@ class Normalize:
             raise ValueError(f"Normalize: {len(self.mean)} mean values but {len(self.std)} std values")
 
     def __call__(self, image, rng):
+        channels = image.shape[0]
         for values in (self.mean, self.std):
-            if values.shape[0] not in (1, image.shape[0]):
-                raise DataError(f"Normalize: {values.shape[0]} mean/std values for an image with {image.shape[0]} "
-                                f"channel(s); give {image.shape[0]} value(s) or 1")
+            if values.shape[0] != channels:
+                raise DataError(self._mismatch(values.shape[0], channels))
         return (image - self.mean) / self.std
+
+    @staticmethod
+    def _mismatch(count, channels):
+        """One value for an RGB image is refused too: it is the 1-channel (e.g. digits) Normalize copied over."""
+        example = "mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] (ImageNet's)" if channels == 3 \
+            else f"{channels} value(s) each"
+        return (f"Normalize: {count} mean/std value{'s' if count > 1 else ''} for an image with {channels} channel(s); "
+                f"give one value per channel, e.g. {example}, or repeat one value {channels} times to treat the "
+                f"channels alike")
 
 
 class RandomCrop:

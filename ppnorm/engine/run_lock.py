@@ -7,6 +7,8 @@ except ImportError:  # not POSIX: no lock (a second run could overwrite the firs
     fcntl = None
 
 LOCK_NAME = ".ppnorm.lock"
+RUN_CHECKPOINTS = ("latest", "best_model")  # a directory holding one of these holds a run
+CHECKPOINT_FILES = (".pdparams", ".pdopt", ".pdstates", ".pdcommit")
 
 
 class RunLockError(RuntimeError):
@@ -30,6 +32,23 @@ def check_output_dir(path, key="Global.output_dir"):
         raise OutputDirError(f"{key}={path} cannot be used for writing ({reason}: {error.filename or path}); "
                              f"choose a writable directory") from None
     return path
+
+
+def _same_dir(prefix, directory):
+    return os.path.realpath(os.path.dirname(prefix) or ".") == os.path.realpath(directory)
+
+
+def check_no_other_run(path, checkpoints=None, overwrite=False):
+    """A new run (not resuming a checkpoint of ``path``) into a directory that holds ``latest`` or
+    ``best_model`` is a one-line error naming the three ways on, unless ``overwrite`` (Global.overwrite)."""
+    if overwrite or (checkpoints and _same_dir(checkpoints, path)):
+        return
+    found = [name for name in RUN_CHECKPOINTS
+             if any(os.path.exists(os.path.join(path, name + suffix)) for suffix in CHECKPOINT_FILES)]
+    if found:
+        raise OutputDirError(f"Global.output_dir={path} already holds another run's checkpoints ({', '.join(found)}); "
+                             f"resume it with -o Global.checkpoints={os.path.join(path, 'latest')}, replace it with "
+                             f"-o Global.overwrite=true, or train into another --output_dir")
 
 
 class OutputDirLock:

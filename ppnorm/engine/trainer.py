@@ -4,7 +4,7 @@ import os
 import numpy as np
 import paddle
 
-from ..data import align_classes, build_dataloader
+from ..data import align_classes, build_dataloader, check_same_sample_size
 from .builder import input_layout, model_from_config
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import dump_config
@@ -15,7 +15,7 @@ from .logger import Logger
 from .loss import build_loss
 from .loop import FINISHED, TrainLoop
 from .optim import build_optimizer
-from .run_lock import check_output_dir
+from .run_lock import check_no_other_run, check_output_dir
 
 __all__ = ["Trainer", "TrainingError"]
 
@@ -46,6 +46,7 @@ class Trainer(TrainLoop):
         self.output_dir, self.seed = settings["output_dir"], settings["seed"]
         if self.rank == 0:
             check_output_dir(self.output_dir)
+            check_no_other_run(self.output_dir, settings["checkpoints"], settings["overwrite"])
         self.logger = Logger(self.output_dir, self.rank, settings["use_visualdl"], stream, verbose)
         self.logger.detail(dump_config(config).rstrip())
         self.logger.info(f"[Config] resolved config in {os.path.join(self.output_dir, 'config.yaml')}, "
@@ -74,6 +75,7 @@ class Trainer(TrainLoop):
                                                            "DataLoader.Train", layout)
         self.eval_loader, _, self.eval_data = build_dataloader(loaders["Eval"], self.seed, self.rank,
                                                                self.world_size, "DataLoader.Eval", layout)
+        check_same_sample_size(self.train_data, self.eval_data)
         batches = LoaderBatches(loader, sampler, self.train_data)
         if batches.steps_per_epoch == 0:
             raise TrainingError(f"DataLoader.Train: batch_size={loaders['Train']['batch_size']} with drop_last is "

@@ -38,6 +38,8 @@ SCHEMA = {
         "print_batch_step": Key(10, int, minimum=1),
         "use_visualdl": Key(True, bool),
         "checkpoints": Key(None, str, help="resume from this prefix, e.g. output/x/latest"),
+        "overwrite": Key(False, bool, help="start a new run in an output_dir that already holds another run's "
+                                           "latest/best_model, replacing them (default: that is an error)"),
         "pretrained_model": Key(None, str, help="load weights from this prefix / .pdparams"),
         "pretrained_skip": Key([], list, items=Key(None, str),
                                help="parameter-name prefixes not loaded from pretrained_model, e.g. [fc]"),
