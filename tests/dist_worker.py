@@ -11,7 +11,7 @@ from ppnorm.engine import Trainer, load_config  # noqa: E402
 
 out = sys.argv[1]
 config = load_config("configs/digits/resnet20.yaml", [
-    f"Global.output_dir={out}/run", "Global.epochs=1", "Optimizer.lr.warmup_epochs=0", "Global.use_visualdl=false",
+    f"Global.output_dir={out}/run", "Global.epochs=1", "Global.use_visualdl=false",
     "DataLoader.Eval.dataset.test_size=0.2005",  # 361 test images: one rank gets a padded sample
     "DataLoader.Eval.batch_size=64"])
 trainer = Trainer(config)

@@ -59,7 +59,6 @@ def test_benchmark_sizes_must_be_positive(flag):
 def test_resume_from_a_truncated_pdparams_says_damaged(tmp_path):
     run_dir = tmp_path / "run"
     code, lines = run_tool("train", "-c", "configs/digits/resnet20.yaml", "-o", "Global.epochs=1",
-                           "Optimizer.lr.warmup_epochs=0",
                            "Global.use_visualdl=false", "DataLoader.Train.batch_size=256",
                            f"Global.output_dir={run_dir}")
     assert code == 0, lines

@@ -15,7 +15,6 @@ DIGITS = "configs/digits/resnet20.yaml"
 
 def _config(tmp_path, *overrides, name="run"):
     base = [f"Global.output_dir={tmp_path / name}", "Global.epochs=3", "Global.use_visualdl=false",
-            "Optimizer.lr.warmup_epochs=0",  # as before the main config warmed up: Constant lr means constant
             "Global.eval_interval=1", "DataLoader.Train.batch_size=128", "Global.print_batch_step=5"]
     return load_config(DIGITS, base + list(overrides))
 
@@ -153,8 +152,7 @@ def test_eval_tool_prints_the_final_evaluation_of_training(uninterrupted, capsys
 
 def test_train_tool_prints_the_familiar_lines(tmp_path, capsys):
     code = train_main(["-c", DIGITS, "-o", f"Global.output_dir={tmp_path}", "Global.epochs=1",
-                       "Optimizer.lr.warmup_epochs=0", "Global.use_visualdl=true", "DataLoader.Train.batch_size=256",
-                       "Global.print_batch_step=2"])
+                       "Global.use_visualdl=true", "DataLoader.Train.batch_size=256", "Global.print_batch_step=2"])
     lines = capsys.readouterr().out.strip().splitlines()
     assert code == 0
     step_lines = [l for l in lines if l.startswith("[Train][Epoch 1/1][Iter: 2/5]")]
