@@ -93,7 +93,10 @@ def test_experiment_config_errors_and_cli(tmp_path, capsys):
     with pytest.raises(ConfigError, match="experiment must be one of"):
         load_experiment_config("configs/experiments/precise_bn.yaml", ["experiment=precise"], experiments())
     assert experiment_main(["--list"]) == 0
-    assert len(capsys.readouterr().out.strip().splitlines()) == 11
+    assert len(capsys.readouterr().out.strip().splitlines()) == len(NAMES) == 13
+    assert experiment_main(["--list", "--lang", "zh"]) == 0
+    listed = capsys.readouterr().out.strip().splitlines()
+    assert listed[0].startswith("batchnorm_basics") and all(line.rstrip().endswith("？") for line in listed)
     code = experiment_main(["-c", "configs/experiments/norm_axes.yaml", "-o", f"output_dir={tmp_path}", "quick=true"])
     assert code == 0 and os.path.isfile(tmp_path / "norm_axes.png")
     assert experiment_main(["-c", "configs/experiments/norm_axes.yaml", "-o", "params.groups=x"]) == 2
