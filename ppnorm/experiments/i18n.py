@@ -30,6 +30,10 @@ HEADERS_ZH = {
     "balanced accuracy": "balanced accuracy", "steps": "步数", "steps to target": "达到目标的步数",
     "same as": "等价于", "channels per group": "每组通道数", "mean": "均值", "std": "标准差",
     "paper": "论文", "gap": "差距", "train/eval gap": "训练/评估差距",
+    # precise_bn, residual_vs_plain, dropout_with_bn
+    "top1 EMA %": "EMA 统计量 top-1 %", "top1 PreciseBN %": "PreciseBN top-1 %", "gain (points)": "提升（百分点）",
+    "network": "网络", "train error % after epoch 1": "第 1 轮后训练错误率 %", "top1 %": "top-1 %",
+    "weight decay": "weight decay", "regularizer": "正则化",
 }
 
 
