@@ -93,7 +93,7 @@ def test_init_stats_tanh_collapse_and_bn_rescue(tmp_path):
 
 
 def test_training_experiments_run_and_report(tmp_path):
-    for name in ("batch_size_sweep", "activation_with_bn", "residual_vs_plain", "imbalanced_bn"):
+    for name in ("batch_size_sweep", "activation_with_bn", "imbalanced_bn"):
         ctx = _run(name, tmp_path)
         assert ctx.verdict and ctx.tables and os.path.isfile(tmp_path / name / "results.csv")
         assert [f for f in os.listdir(tmp_path / name) if f.endswith(".png")]
