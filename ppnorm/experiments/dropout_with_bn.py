@@ -130,8 +130,8 @@ def _claims(ctx, gains):
         ctx.compare((f"With BN the network gains less from {regularizer} than without BN",
                      f"有 BN 时网络从 {regularizer} 得到的提升比没有 BN 时少"),
                     paired_difference(gains[(regularizer, "none")], gains[(regularizer, "bn")]), "greater",
-                    unit=" points", evidence=f"(top-1 with {regularizer} minus top-1 without regularization) without BN "
-                                             f"minus the same with BN, per seed")
+                    unit=" points", evidence=f"(top-1 with {regularizer} minus top-1 without regularization) "
+                                             f"without BN minus the same with BN, per seed")
 
 
 def _validate(prm):
@@ -153,8 +153,8 @@ def run(ctx):
     rows, gains = _rows(scores), _gains(ctx, scores)
     gain_rows = _gain_rows(gains)
     ctx.table("grid", rows, ["norm", "dropout", "weight decay", "top1 %"],
-              title=ctx.tr(f"simple_cnn on {subset} digits training images, {prm['epochs']} epochs, held-out top-1 (%), "
-                           f"mean ± 95% interval over {prm['seeds']} seeds; dropout before the classifier",
+              title=ctx.tr(f"simple_cnn on {subset} digits training images, {prm['epochs']} epochs, held-out "
+                           f"top-1 (%), mean ± 95% interval over {prm['seeds']} seeds; dropout before the classifier",
                            f"simple_cnn 在 {subset} 张 digits 训练图片上训练 {prm['epochs']} 轮，留出集 top-1（%），"
                            f"{prm['seeds']} 个种子的均值 ± 95% 区间；dropout 在分类层之前"))
     ctx.table("gains", gain_rows, ["regularizer", "norm", "gain (points)"],
