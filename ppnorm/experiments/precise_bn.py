@@ -1,4 +1,4 @@
-"""EMA running statistics vs PreciseBN during a short training at a normal and a high learning rate (Wu & Johnson 2021)."""
+"""EMA running statistics vs PreciseBN in a short training at a normal and a high learning rate (Wu & Johnson 2021)."""
 import copy
 
 import numpy as np
@@ -75,11 +75,13 @@ def _chart(ctx, rows):
         mine = [r for r in rows if r["lr"] == lr]
         epochs = np.array([r["epoch"] for r in mine]) + 0.04 * i  # side by side, so error bars do not hide each other
         for key, style, en, zh in (("EMA", "--", "EMA stats", "EMA 统计量"), ("PreciseBN", "-", "PreciseBN", "PreciseBN")):
-            left.errorbar(epochs, [r[f"{key} mean"] for r in mine], yerr=np.nan_to_num([r[f"{key} half-width"] for r in mine]),
+            left.errorbar(epochs, [r[f"{key} mean"] for r in mine],
+                          yerr=np.nan_to_num([r[f"{key} half-width"] for r in mine]),
                           fmt="o" + style, color=f"C{i}", capsize=3, markersize=4,
                           label=ctx.chart_text(f"lr {lr:g}, {en}", f"学习率 {lr:g}，{zh}"))
         right.errorbar(epochs, [r["mean"] for r in mine], yerr=np.nan_to_num([r["half-width"] for r in mine]),
-                       fmt="o-", color=f"C{i}", capsize=3, markersize=4, label=ctx.chart_text(f"lr {lr:g}", f"学习率 {lr:g}"))
+                       fmt="o-", color=f"C{i}", capsize=3, markersize=4,
+                       label=ctx.chart_text(f"lr {lr:g}", f"学习率 {lr:g}"))
     right.axhline(0, color="grey", linewidth=0.8)
     left.set_ylabel(ctx.chart_text("held-out top-1 (%), mean ± 95% interval", "留出集 top-1（%），均值 ± 95% 区间"))
     right.set_ylabel(ctx.chart_text("gain: PreciseBN − EMA (points)", "提升：PreciseBN − EMA（百分点）"))
@@ -100,7 +102,8 @@ def _claims(ctx, gains):
                     evidence="per seed: mean over the epochs of PreciseBN top-1 minus EMA top-1 (same weights)")
     low, high = min(gains), max(gains)
     if low != high:
-        ctx.compare((f"The EMA statistics are worse at a high lr: the gain at lr {high:g} exceeds the gain at lr {low:g}",
+        ctx.compare((f"The EMA statistics are worse at a high lr: the gain at lr {high:g} exceeds the gain at lr "
+                     f"{low:g}",
                      f"大学习率下 EMA 统计量更差：学习率 {high:g} 的提升大于学习率 {low:g} 的提升"),
                     paired_difference(gains[high], gains[low]), "greater", unit=" points",
                     evidence="gain at the high lr minus gain at the low lr, paired by seed (same initial weights)")
@@ -118,7 +121,8 @@ def run(ctx):
     ctx.table("precise_bn", rows, ["lr", "epoch", "top1 EMA %", "top1 PreciseBN %", "gain (points)"],
               title=ctx.tr(f"{prm['model']} on digits, constant lr, batch {prm['batch_size']}, BN momentum "
                            f"{prm['momentum']}; held-out top-1 after each epoch with the EMA statistics and with "
-                           f"PreciseBN ({prm['precise_batches']} batches), mean ± 95% interval over {prm['seeds']} seeds",
+                           f"PreciseBN ({prm['precise_batches']} batches), mean ± 95% interval over "
+                           f"{prm['seeds']} seeds",
                            f"{prm['model']} 在 digits 上，恒定学习率，batch {prm['batch_size']}，BN momentum "
                            f"{prm['momentum']}；每轮后分别用 EMA 统计量和 PreciseBN（{prm['precise_batches']} 个 batch）"
                            f"评估留出集 top-1，{prm['seeds']} 个种子的均值 ± 95% 区间"))

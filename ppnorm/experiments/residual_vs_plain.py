@@ -73,7 +73,8 @@ def _band(ax, curves, color, style, label):
     mean = np.array([e.mean for e in estimates])
     half = np.nan_to_num([e.half_width for e in estimates])
     ax.plot(epochs, mean, style, color=color, marker="o", markersize=3, label=label)
-    ax.fill_between(epochs, np.maximum(mean - half, 0), np.minimum(mean + half, 100), color=color, alpha=0.15, linewidth=0)
+    ax.fill_between(epochs, np.maximum(mean - half, 0), np.minimum(mean + half, 100), color=color, alpha=0.15,
+                    linewidth=0)
 
 
 def _chart(ctx, runs):
@@ -113,7 +114,8 @@ def _claims(ctx, runs):
     ctx.compare((f"Residual connections remove it: resnet{deep}'s training error exceeds resnet{shallow}'s by less "
                  f"than {RESIDUAL_MARGIN:g} point", f"残差连接消除退化：resnet{deep} 的训练错误率比 resnet{shallow} "
                  f"高不到 {RESIDUAL_MARGIN:g} 个点"), residual, "less", margin=RESIDUAL_MARGIN, unit=" points",
-                evidence=f"train error of resnet{deep} minus resnet{shallow}, paired by seed; margin {RESIDUAL_MARGIN:g} "
+                evidence=f"train error of resnet{deep} minus resnet{shallow}, paired by seed; margin "
+                         f"{RESIDUAL_MARGIN:g} "
                          f"point = ~14 of 1437 training images, small against the degradation being tested")
     return plain, residual, deep, shallow
 
