@@ -69,7 +69,7 @@ def _rows(results):
 
 def _chart(ctx, rows):
     """Left: both accuracies per epoch (colour per lr, dashed EMA, solid PreciseBN); right: the gain per epoch."""
-    fig, axes = ctx.figure(2, width=5.2, height=3.8)
+    fig, axes = ctx.figure(2, width=5.2, height=4.4)
     left, right = axes[0]
     for i, lr in enumerate(ctx.params["lrs"]):
         mine = [r for r in rows if r["lr"] == lr]
@@ -88,7 +88,7 @@ def _chart(ctx, rows):
     for ax in (left, right):
         ax.set_xlabel(ctx.chart_text("epoch", "轮（epoch）"))
         ax.set_xticks(sorted({r["epoch"] for r in rows}))
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)  # below: over no data
     ctx.save_figure(fig, "precise_bn", ctx.tr("EMA vs PreciseBN accuracy during training, and the gain",
                                               "训练中 EMA 与 PreciseBN 的准确率，以及提升"))
 
