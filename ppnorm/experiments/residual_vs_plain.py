@@ -80,7 +80,7 @@ def _band(ax, curves, color, style, label):
 def _chart(ctx, runs):
     from matplotlib.patches import Patch
     from matplotlib.ticker import MaxNLocator
-    fig, axes = ctx.figure(2, width=5.2, height=3.8)
+    fig, axes = ctx.figure(2, width=5.2, height=4.4)
     depths = ctx.params["depths"]
     colors = {depth: f"C{i}" for i, depth in enumerate(depths)}  # one colour per depth, in both panels
     for ax, split, en, zh in ((axes[0][0], "train", "training error (%, eval mode)", "训练集错误率（%，eval 模式）"),
@@ -95,7 +95,8 @@ def _chart(ctx, runs):
         ax.set_ylabel(ctx.chart_text(en, zh))
         handles, _ = ax.get_legend_handles_labels()
         band = Patch(color="grey", alpha=0.3, label=ctx.chart_text("95% interval over seeds", "多个种子的 95% 区间"))
-        ax.legend(handles=handles + [band], fontsize=7)
+        ax.legend(handles=handles + [band], fontsize=7, handlelength=3.5, ncol=3, loc="upper center",
+                  bbox_to_anchor=(0.5, -0.16))  # below the axes: over no data
     ctx.save_figure(fig, "residual_vs_plain", ctx.tr("error per epoch: plain (dashed) vs residual (solid), "
                                                      "one colour per depth",
                                                      "每轮错误率：普通网络（虚线）与残差网络（实线），每个深度一种颜色"))
