@@ -65,3 +65,10 @@ def test_dropout_with_bn_in_chinese(tmp_path):
     report = (tmp_path / "report.md").read_text(encoding="utf-8")
     assert "| 归一化 | dropout | weight decay | top-1 % |" in report and "| 正则化 | 归一化 | 提升（百分点） |" in report
     assert ctx.claims[0]["claim"] == "有 BN 时网络从 dropout 0.5 得到的提升比没有 BN 时少"
+
+
+def test_full_preset_is_a_3_by_3_grid_with_more_seeds():
+    _, settings, params = load_experiment_config("configs/experiments/dropout_with_bn_full.yaml", [], experiments())
+    assert (params["dropouts"], params["weight_decays"]) == ([0.0, 0.25, 0.5], [0.0, 0.0005, 0.005])
+    assert (params["epochs"], params["seeds"], params["train_subset"]) == (30, 10, 500)
+    assert settings["output_dir"].endswith("dropout_with_bn_full")

@@ -67,3 +67,9 @@ def test_precise_bn_claims_are_computed_from_the_per_seed_gains(tmp_path):
     for row in ctx.tables["precise_bn"]["rows"]:  # one epoch: the table's gain is the runs' gain
         assert row["mean"] == pytest.approx(np.mean([gain[(row["lr"], s)] for s in (0, 1)]))
         assert row["mean"] == pytest.approx(row["PreciseBN mean"] - row["EMA mean"])
+
+
+def test_full_preset_adds_learning_rates_and_seeds():
+    _, settings, params = load_experiment_config("configs/experiments/precise_bn_full.yaml", [], experiments())
+    assert (params["lrs"], params["epochs"], params["seeds"]) == ([0.05, 0.1, 0.2, 0.4], 12, 10)
+    assert settings["output_dir"].endswith("precise_bn_full") and params["model"] == "resnet20"

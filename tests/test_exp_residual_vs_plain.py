@@ -58,3 +58,9 @@ def test_residual_vs_plain_claims_are_paired_differences_of_the_runs(tmp_path):
 def test_depths_must_be_6n_plus_2(tmp_path):
     with pytest.raises(ConfigError, match=r"params.depths must hold >= 2 depths of the form 6n\+2.*\[8, 10\]"):
         _run(tmp_path, "params.depths=[8, 10]")
+
+
+def test_full_preset_is_he_et_al_s_depths_with_more_seeds():
+    _, settings, params = load_experiment_config("configs/experiments/residual_vs_plain_full.yaml", [], experiments())
+    assert (params["depths"], params["widths"], params["seeds"]) == ([20, 56], [16, 32, 64], 10)
+    assert settings["output_dir"].endswith("residual_vs_plain_full") and params["lr"] == 0.1  # the rest inherited
