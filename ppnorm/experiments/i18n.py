@@ -61,6 +61,10 @@ HEADERS_ZH = {
     "norm ratio W_down/W_up after dropout": "dropout 之后的权重范数比 W_down/W_up",
     "top1 % downscale (scaled start, lr/(1-p)^2)": "top1 %（downscale，起点缩放，lr/(1-p)^2）",
     "max rel diff W_down*(1-p) vs W_up": "W_down*(1-p) 与 W_up 的最大相对差", "max abs logit difference": "logit 的最大绝对差",
+    # precise_bn, residual_vs_plain, dropout_with_bn
+    "top1 EMA %": "EMA 统计量 top-1 %", "top1 PreciseBN %": "PreciseBN top-1 %", "gain (points)": "提升（百分点）",
+    "network": "网络", "train error % after epoch 1": "第 1 轮后训练错误率 %", "top1 %": "top-1 %",
+    "weight decay": "weight decay", "regularizer": "正则化",
 }
 
 
