@@ -31,6 +31,7 @@ def test_every_experiment_has_a_config_and_the_module_contract():
     for name, module in experiments().items():
         assert os.path.isfile(f"configs/experiments/{name}.yaml")
         assert module.QUESTION.endswith("?") and set(module.QUICK) <= set(module.DEFAULTS) and callable(module.run)
+        assert module.QUESTION_ZH.endswith("？"), name
     assert len(NAMES) == 13
 
 
