@@ -29,7 +29,7 @@ setup(
     ],
     extras_require={
         "cpu": [PADDLE_CPU],
-        "test": ["pytest", "pytest-timeout", "hypothesis"],
+        "test": ["pytest", "pytest-timeout", "hypothesis", "nbclient", "nbformat", "ipykernel"],
         "onnx": ["paddle2onnx==2.1.0", "onnxruntime"],  # tools/export.py --format onnx
         "zh": ["noto-cjk-sans-otc"],  # a CJK font, so experiment charts with lang: zh draw Chinese
     },
