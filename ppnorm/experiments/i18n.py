@@ -30,6 +30,8 @@ HEADERS_ZH = {
     "balanced accuracy": "balanced accuracy", "steps": "步数", "steps to target": "达到目标的步数",
     "same as": "等价于", "channels per group": "每组通道数", "mean": "均值", "std": "标准差",
     "paper": "论文", "gap": "差距", "train/eval gap": "训练/评估差距",
+    # imbalanced_bn
+    "recall of the rare class": "少数类召回率", "positives in training": "训练集正例数", "negatives": "负例数",
 }
 
 
