@@ -97,19 +97,12 @@ def test_init_stats_tanh_collapse_and_bn_rescue(tmp_path):
 
 
 def test_training_experiments_run_and_report(tmp_path):
-    for name in ("batch_size_sweep", "activation_with_bn", "residual_vs_plain", "imbalanced_bn", "dropout_with_bn"):
+    for name in ("residual_vs_plain", "dropout_with_bn"):
         ctx = _run(name, tmp_path)
         assert ctx.verdict and ctx.tables and os.path.isfile(tmp_path / name / "results.csv")
         assert [f for f in os.listdir(tmp_path / name) if f.endswith(".png")]
     imbalanced = _table(ctx, "grid")  # dropout_with_bn (last run): every cell is a held-out accuracy
     assert all(0.0 <= r["top1"] <= 1.0 for r in imbalanced)
-
-
-def test_imbalanced_training_set_is_99_to_1(tmp_path):
-    ctx = _run("imbalanced_bn", tmp_path)
-    for row in _table(ctx, "imbalanced"):
-        assert row["negatives"] / row["positives in training"] == pytest.approx(99, rel=0.05)
-        assert 0.0 <= row["balanced accuracy"] <= 1.0
 
 
 def test_precise_bn_recomputes_the_equal_weight_average_of_batch_statistics():
