@@ -32,6 +32,9 @@ HEADERS_ZH = {
     "paper": "论文", "gap": "差距", "train/eval gap": "训练/评估差距",
     # imbalanced_bn
     "recall of the rare class": "少数类召回率", "positives in training": "训练集正例数", "negatives": "负例数",
+    # activation_with_bn
+    "final top1 %": "最终 top-1 %", "steps to 95%": "达到 95% 的步数", "reached": "达到目标的种子",
+    "pre-act p15/p50/p85 at end": "结束时激活前 p15/p50/p85",
 }
 
 
