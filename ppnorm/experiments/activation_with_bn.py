@@ -103,9 +103,9 @@ def _panel(ctx, axes, act, norm, runs):
     top.fill_between(steps, [b.low for b in band], [b.high for b in band], linewidth=0, **style,
                      label=ctx.chart_text(f"{name}: 95% interval over seeds", f"{name}：95% 区间（多个种子）"))
     percentiles = np.mean(runs["percentiles"], axis=0)
-    bottom.plot(steps, percentiles[:, 1], "-" if bn else "--", color=color, label=f"{name} p50")
+    bottom.plot(steps, percentiles[:, 1], "-" if bn else "--", color=color, label=f"{act} {name} p50")
     bottom.fill_between(steps, percentiles[:, 0], percentiles[:, 2], linewidth=0, **style,
-                        label=f"{name} p15-p85")
+                        label=f"{act} {name} p15-p85")
 
 
 def _chart(ctx, results):
@@ -119,12 +119,12 @@ def _chart(ctx, results):
         top, bottom = axes[0][col], axes[1][col]
         top.axhline(100 * prm["target"], color="grey", linestyle=":", linewidth=1,
                     label=ctx.chart_text(f"target {prm['target']:.0%}", f"目标 {prm['target']:.0%}"))
-        top.set_title(act), top.set_ylim(0, 100)
+        top.set_ylim(0, 100)
         top.set_ylabel(ctx.chart_text("held-out top-1 (%)", "留出集 top-1（%）"))
         bottom.set_ylabel(ctx.chart_text("last hidden pre-activation", "最后一层隐藏层的激活前值"))
         for ax in (top, bottom):
             ax.set_xlabel(ctx.chart_text("training step", "训练步数"))
-            ax.legend(fontsize=7, loc="lower right" if ax is top else "upper left")
+            ax.legend(fontsize=7, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False)  # off the data
     ctx.save_figure(fig, "activation_with_bn", ctx.tr("accuracy curves and pre-activation percentiles",
                                                       "准确率曲线与激活前分位数"))
 
@@ -136,7 +136,7 @@ def _claims(ctx, results, budget):
         ctx.compare((f"BN always speeds training ({act}): fewer steps to {target} held-out accuracy with BN than without",
                      f"BN 总能加速训练（{act}）：有 BN 达到 {target} 留出集准确率所需的步数少于无 BN"),
                     paired_difference(results[(act, "none")]["steps"], results[(act, "bn")]["steps"]), "greater",
-                    unit=" steps", digits=0,
+                    unit=ctx.tr(" steps", " 步"), digits=0,
                     evidence=f"steps without BN minus with BN, per seed, evaluated every {prm['eval_every']} steps; "
                              f"a run that never reaches {target} counts as the budget of {budget} steps (so its "
                              f"difference is a lower bound); margin 0")
@@ -144,15 +144,15 @@ def _claims(ctx, results, budget):
         plain, with_bn = results[("sigmoid", "none")]["final"], results[("sigmoid", "bn")]["final"]
         ctx.compare(("Without BN the sigmoid MLP stays at chance: final held-out top-1 within 5 points of 10%",
                      "无 BN 的 sigmoid MLP 停留在随机水平：最终留出集 top-1 与 10% 相差不超过 5 个点"),
-                    mean_interval(np.subtract(plain, 100 * CHANCE)), "within", NEAR_CHANCE, unit=" points",
+                    mean_interval(np.subtract(plain, 100 * CHANCE)), "within", NEAR_CHANCE, unit=ctx.tr(" points", " 个点"),
                     evidence=f"final top-1 minus 10% after {prm['epochs']} epochs; 5 points = 18 of 360 digits")
         ctx.compare(("BN rescues the sigmoid MLP: higher final top-1 with BN", "BN 救活 sigmoid MLP：有 BN 的最终 top-1 更高"),
-                    paired_difference(with_bn, plain), "greater", unit=" points",
+                    paired_difference(with_bn, plain), "greater", unit=ctx.tr(" points", " 个点"),
                     evidence="final top-1 with BN minus without, per seed; margin 0")
     for act in (a for a in ("sigmoid", "relu") if a in acts):
         ctx.compare((f"BN hurts {act} networks: lower final top-1 with BN", f"BN 对 {act} 网络有害：有 BN 的最终 top-1 更低"),
                     paired_difference(results[(act, "bn")]["final"], results[(act, "none")]["final"]), "less",
-                    unit=" points", evidence="final top-1 with BN minus without, per seed; margin 0")
+                    unit=ctx.tr(" points", " 个点"), evidence="final top-1 with BN minus without, per seed; margin 0")
 
 
 def run(ctx):

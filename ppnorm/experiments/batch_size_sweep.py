@@ -159,7 +159,8 @@ def _chart(ctx, rows):
     for ax, title, label in zip((ours, paper), titles, labels):
         ax.set_xscale("log", base=2), ax.invert_xaxis(), ax.set_xticks(list(PAPER_BN), [str(b) for b in PAPER_BN])
         ax.set_xlabel(ctx.chart_text("images per BN batch", "BN 的 batch 大小（张）"))
-        ax.set_ylabel(label), ax.set_title(title, fontsize=10), ax.legend(fontsize=7)
+        ax.set_ylabel(label), ax.set_title(title, fontsize=10), ax.set_ylim(bottom=0)
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)  # off the data
     ctx.save_figure(fig, "batch_size_sweep", ctx.tr("error vs BN batch size, ours beside the paper's",
                                                     "错误率与 BN 的 batch 大小：我们的结果与论文对照"))
 
@@ -171,7 +172,7 @@ def _claims(ctx, results):
         ctx.compare((f"BN's error grows as its batch shrinks: higher error at batch {smallest} than at {largest}",
                      f"BN 的错误率随 batch 变小而上升：batch {smallest} 时高于 batch {largest}"),
                     paired_difference(results[("bn", smallest)]["error"], results[("bn", largest)]["error"]),
-                    "greater", unit=" points", evidence=f"held-out error at batch {smallest} minus at {largest}, "
+                    "greater", unit=ctx.tr(" points", " 个点"), evidence=f"held-out error at batch {smallest} minus at {largest}, "
                     "running statistics, paired by seed (same initial weights and sample order); margin 0")
     if "gn" in prm["norms"]:
         ctx.check(("GN's error does not depend on the batch size (its statistics are per sample)",
@@ -181,7 +182,7 @@ def _claims(ctx, results):
         for batch in (b for b in batches if b <= 4):
             ctx.compare((f"BN hurts at batch {batch}: higher error than GN", f"BN 在 batch {batch} 时有害：错误率高于 GN"),
                         paired_difference(results[("bn", batch)]["error"], results[("gn", batch)]["error"]),
-                        "greater", unit=" points",
+                        "greater", unit=ctx.tr(" points", " 个点"),
                         evidence=f"BN minus GN held-out error at batch {batch}, paired by seed; margin 0")
 
 

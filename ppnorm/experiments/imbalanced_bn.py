@@ -90,7 +90,7 @@ def _chart(ctx, rows, scores):
     ax.set_ylim(0.0, 1.05)
     ax.set_xlabel(ctx.chart_text("normalization", "归一化"))
     ax.set_ylabel(ctx.chart_text("held-out balanced accuracy (0-1)", "留出集 balanced accuracy（0-1）"))
-    ax.legend(fontsize=8, loc="lower left")
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)  # off the bars
     ctx.save_figure(fig, "imbalanced_bn", ctx.tr("balanced accuracy by norm", "各归一化的 balanced accuracy"))
 
 
