@@ -15,9 +15,9 @@ from ..nn import is_batch_norm
 from .stats import mean_interval, paired_difference
 from .training import digits, fit, optimizer_section, predict
 
-QUESTION = ("How does held-out error change when BN normalizes over 32, 8 or 2 images (ResNet-20 on digits), "
-            "against GN, and does it reproduce Wu & He's ResNet-50 ImageNet trend?")
-QUESTION_ZH = ("当 BN 在 32、8 或 2 张图上求统计量时（digits 上的 ResNet-20），留出集错误率如何变化？与 GN 相比呢？"
+QUESTION = ("How does held-out error change when BN normalizes over fewer images (32 down to 2; ResNet-20 on "
+            "digits), against GN, and does it reproduce Wu & He's ResNet-50 ImageNet trend?")
+QUESTION_ZH = ("当 BN 求统计量的图片从 32 张减到 2 张时（digits 上的 ResNet-20），留出集错误率如何变化？与 GN 相比呢？"
                "能否复现 Wu & He 在 ImageNet 上 ResNet-50 的趋势？")
 # 7 seeds of the two ends fit the CPU budget (5 seeds of 32/8/2 left both comparisons inconclusive)
 DEFAULTS = {"norms": ["bn", "gn"], "batch_sizes": [32, 2], "optimizer_batch": 32, "epochs": 2, "bn_lr": 0.1,
