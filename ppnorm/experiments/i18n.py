@@ -65,6 +65,13 @@ HEADERS_ZH = {
     "top1 EMA %": "EMA 统计量 top-1 %", "top1 PreciseBN %": "PreciseBN top-1 %", "gain (points)": "提升（百分点）",
     "network": "网络", "train error % after epoch 1": "第 1 轮后训练错误率 %", "top1 %": "top-1 %",
     "weight decay": "weight decay", "regularizer": "正则化",
+    # imbalanced_bn
+    "recall of the rare class": "少数类召回率", "positives in training": "训练集正例数", "negatives": "负例数",
+    # activation_with_bn
+    "final top1 %": "最终 top-1 %", "steps to 95%": "达到 95% 的步数", "reached": "达到目标的种子",
+    "pre-act p15/p50/p85 at end": "结束时激活前 p15/p50/p85",
+    # batch_size_sweep
+    "batch-stats error %": "batch 统计量错误率 %", "paper %": "论文 %",
 }
 
 
