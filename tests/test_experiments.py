@@ -1,4 +1,4 @@
-"""Every experiment in its quick setting: the numerical facts it reports, and the files it writes."""
+"""The experiment framework: the module contract, config errors, the CLI, the Context; each experiment has its own test file."""
 import ast
 import os
 
@@ -9,22 +9,7 @@ from ppnorm.engine.config import ConfigError
 from ppnorm.experiments import NAMES, experiments
 from ppnorm.experiments.cli import experiment_main
 from ppnorm.experiments.config import load_experiment_config
-from ppnorm.experiments.runner import Context, run_experiment
-
-
-def _run(name, tmp_path, **params):
-    module, settings, resolved = load_experiment_config(
-        f"configs/experiments/{name}.yaml", [f"output_dir={tmp_path / name}", "quick=true"], experiments())
-    resolved.update(params)
-    return run_experiment(name, module, settings, resolved, log=lambda *a: None)
-
-
-def _table(ctx, name):
-    return ctx.tables[name]["rows"]
-
-
-def _claims(ctx):
-    return {c["claim"]: c["verdict"] for c in ctx.claims}
+from ppnorm.experiments.runner import Context
 
 
 def test_every_experiment_has_a_config_and_the_module_contract():

@@ -96,10 +96,6 @@ class Context:
         self.log(f"[{self.name}] {verdict_word(verdict, self.lang)}: {self.tr(en, zh)} ({deciding})")
         return verdict
 
-    def claim(self, claim, verdict, evidence):  # TODO(issue 12): removed once every experiment uses compare/check
-        """Old form: a typed verdict (being replaced by :meth:`compare` and :meth:`check`)."""
-        return self._record(claim, {"depends": "inconclusive"}.get(verdict, verdict), evidence, evidence)
-
     def check(self, claim, error, tolerance, evidence=""):
         """A numerical identity (no seed noise): confirmed when ``error <= tolerance``, else refuted.
         ``claim`` is a sentence or an ``(english, chinese)`` pair."""
