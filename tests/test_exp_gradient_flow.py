@@ -48,7 +48,7 @@ def test_gradient_flow_verdicts_follow_from_its_runs(tmp_path):
     sigmoid = [float(r["init decay"]) for r in runs if (r["model"], r["act"], r["norm"]) == ("mlp", "sigmoid", "none")]
     assert len(sigmoid) == 2
     mean, half = np.mean(sigmoid), t_quantile(2) * np.std(sigmoid, ddof=1) / np.sqrt(2)
-    claim = next(c for c in ctx.claims if c["claim_en"].startswith("In a 4-layer sigmoid MLP"))
+    claim = next(c for c in ctx.claims if c["claim_en"].startswith("In a 4-layer sigmoid MLP without BN, gradients shrink"))
     assert (claim["mean"], claim["high"]) == pytest.approx((mean, mean + half))
     assert claim["verdict"] == ("confirmed" if mean + half < 0 else "refuted" if mean - half >= 0 else "inconclusive")
     bound = next(c for c in ctx.claims if c["claim_en"].startswith("The sigmoid's derivative"))

@@ -141,8 +141,9 @@ def _claims(ctx):
         ctx.compare((f"In a {depth}-layer sigmoid MLP without BN, gradients shrink layer by layer at initialization",
                      f"{depth} 层无 BN 的 sigmoid MLP 在初始化时梯度逐层衰减"), mean_interval(none), "less", digits=3,
                     evidence="log10 of the per-layer factor of the weight-gradient norm, output to input (Xavier init)")
-        ctx.compare(("...by at least the factor 1/4 per layer that the derivative bound suggests",
-                     "……且每层至少衰减为 1/4（导数上界所提示的倍数）"), mean_interval(none), "less",
+        ctx.compare((f"In a {depth}-layer sigmoid MLP without BN, the gradient shrinks by at least the factor 1/4 per "
+                     f"layer that the derivative bound suggests",
+                     f"{depth} 层无 BN 的 sigmoid MLP 每层梯度至少衰减为 1/4（导数上界所提示的倍数）"), mean_interval(none), "less",
                     margin=float(np.log10(0.25)), digits=3, evidence="log10 factor vs log10(1/4) = -0.602")
         ctx.compare(("The sigmoid MLP's gradients still shrink layer by layer after training",
                      "训练之后 sigmoid MLP 的梯度仍逐层衰减"),
