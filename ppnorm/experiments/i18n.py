@@ -31,7 +31,7 @@ HEADERS_ZH = {
     "same as": "等价于", "channels per group": "每组通道数", "mean": "均值", "std": "标准差",
     "paper": "论文", "gap": "差距", "train/eval gap": "训练/评估差距",
     # report.md's claims table
-    "claim": "说法", "verdict": "判定", "deciding": "决定性的数字（95% 区间）",
+    "claim": "说法", "verdict": "判定", "deciding": "决定性的数字（95% 区间）", "experiment": "实验",
     # pooling_shift
     "downsample": "下采样", "shift px": "平移（像素）", "unchanged": "不变的非零输出",
     "relative change": "输出的相对变化", "stable predictions": "预测不变的比例",

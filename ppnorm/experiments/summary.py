@@ -21,12 +21,7 @@ def verdict_table(rows, lang="en"):
     """A Markdown table: claim, computed verdict, the deciding number with its interval, experiment."""
     shown = [{"claim": row[f"claim_{lang}"] or row["claim_en"], "verdict": verdict_word(row["verdict"], lang),
               "deciding": row["deciding"], "experiment": f"`{row['experiment']}`"} for row in rows]
-    columns = ["claim", "verdict", "deciding", "experiment"]
-    if lang == "zh":
-        shown = [{"说法": r["claim"], "判定": r["verdict"], "决定性的数字（95% 区间）": r["deciding"],
-                  "实验": r["experiment"]} for r in shown]
-        columns = ["说法", "判定", "决定性的数字（95% 区间）", "实验"]
-    return markdown_table(shown, columns)
+    return markdown_table(shown, ["claim", "verdict", "deciding", "experiment"], lang)
 
 
 def print_verdicts(root, names, lang="en"):
