@@ -71,3 +71,24 @@ def test_experiment_functions_are_short():
                      if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
                      and node.end_lineno - node.lineno + 1 > 50]
     assert long == []
+
+
+def test_verdicts_table_from_claims_files(tmp_path, capsys):
+    import csv
+
+    from ppnorm.experiments.runner import CLAIM_COLUMNS
+    (tmp_path / "norm_axes").mkdir()
+    with open(tmp_path / "norm_axes" / "claims.csv", "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=CLAIM_COLUMNS)
+        writer.writeheader()
+        writer.writerow({"experiment": "norm_axes", "claim_en": "BN averages over N,H,W", "claim_zh": "BN 在 N,H,W 上求统计量",
+                         "verdict": "inconclusive", "deciding": "0.1 ± 0.3"})
+    assert experiment_main(["--verdicts", str(tmp_path), "--lang", "zh"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "| 说法 | 判定 | 决定性的数字（95% 区间） | 实验 |"
+    assert lines[2] == "| BN 在 N,H,W 上求统计量 | 不确定 | 0.1 ± 0.3 | `norm_axes` |"
+    assert lines[-1].startswith("(not run yet: batchnorm_basics, dropout_modes")
+    assert experiment_main(["--verdicts", str(tmp_path)]) == 0
+    assert "| BN averages over N,H,W | inconclusive | 0.1 ± 0.3 | `norm_axes` |" in capsys.readouterr().out
+    assert experiment_main(["--verdicts", str(tmp_path / "empty")]) == 2
+    assert capsys.readouterr().err.startswith("error: no claims.csv under ")
