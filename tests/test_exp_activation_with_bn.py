@@ -4,17 +4,9 @@ import csv
 import numpy as np
 import pytest
 
-from ppnorm.experiments import experiments
-from ppnorm.experiments.config import load_experiment_config
-from ppnorm.experiments.runner import run_experiment
 from ppnorm.experiments.stats import t_quantile
 
-
-def _run(tmp_path, *overrides):
-    module, settings, params = load_experiment_config(
-        "configs/experiments/activation_with_bn.yaml", [f"output_dir={tmp_path}", "quick=true", *overrides],
-        experiments())
-    return run_experiment("activation_with_bn", module, settings, params, log=lambda *a: None)
+from experiment_runs import run_quick
 
 
 def _interval(values):
@@ -30,7 +22,7 @@ def _verdict(low, high, side):
 
 
 def test_claims_are_computed_from_the_runs(tmp_path):
-    ctx = _run(tmp_path)
+    ctx = run_quick("activation_with_bn", tmp_path)
     with open(tmp_path / "runs.csv", newline="") as handle:
         runs = {(r["activation"], r["norm"], int(r["seed"])): r for r in csv.DictReader(handle)}
     assert sorted(runs) == [(a, n, s) for a in ("relu", "sigmoid") for n in ("bn", "none") for s in (0, 1)]
@@ -57,7 +49,7 @@ def test_claims_are_computed_from_the_runs(tmp_path):
 
 
 def test_table_means_and_chinese_report(tmp_path):
-    ctx = _run(tmp_path, "lang=zh", "params.acts=[tanh]")
+    ctx = run_quick("activation_with_bn", tmp_path, "lang=zh", "params.acts=[tanh]")
     with open(tmp_path / "runs.csv", newline="") as handle:
         runs = list(csv.DictReader(handle))
     rows = {r["BN"]: r for r in ctx.tables["activations"]["rows"]}

@@ -6,19 +6,11 @@ import numpy as np
 import paddle
 import pytest
 
-from ppnorm.experiments import experiments
 from ppnorm.experiments.batch_size_sweep import GhostBatchNorm, error_pct, ghost_batches
-from ppnorm.experiments.config import load_experiment_config
-from ppnorm.experiments.runner import run_experiment
 from ppnorm.experiments.stats import t_quantile
 from ppnorm.models import build_model
 
-
-def _run(tmp_path, *overrides):
-    module, settings, params = load_experiment_config(
-        "configs/experiments/batch_size_sweep.yaml", [f"output_dir={tmp_path}", "quick=true", *overrides],
-        experiments())
-    return run_experiment("batch_size_sweep", module, settings, params, log=lambda *a: None)
+from experiment_runs import run_quick
 
 
 def test_ghost_batch_norm_normalizes_each_group_and_updates_running_stats_per_group():
@@ -48,7 +40,7 @@ def test_batch_statistics_error_leaves_the_running_statistics_alone():
 
 
 def test_claims_are_computed_from_the_runs(tmp_path):
-    ctx = _run(tmp_path)
+    ctx = run_quick("batch_size_sweep", tmp_path)
     with open(tmp_path / "runs.csv", newline="") as handle:
         runs = {(r["norm"], int(r["batch"]), int(r["seed"])): r for r in csv.DictReader(handle)}
     assert sorted(runs) == [("bn", 4, 0), ("bn", 4, 1), ("bn", 32, 0), ("bn", 32, 1), ("gn", 32, 0), ("gn", 32, 1)]
@@ -71,7 +63,7 @@ def test_claims_are_computed_from_the_runs(tmp_path):
 
 
 def test_chinese_report(tmp_path):
-    ctx = _run(tmp_path, "lang=zh", "params.norms=[bn]", "params.seeds=2")
+    ctx = run_quick("batch_size_sweep", tmp_path, "lang=zh", "params.norms=[bn]", "params.seeds=2")
     report = (tmp_path / "report.md").read_text(encoding="utf-8")
     assert "**问题：**" in report and "| 归一化 | batch 大小 | 错误率 % | batch 统计量错误率 % |" in report
     assert ctx.claims[0]["claim"].startswith("BN 的错误率随 batch 变小而上升")

@@ -3,20 +3,12 @@ import csv
 
 import pytest
 
-from ppnorm.experiments import experiments
-from ppnorm.experiments.config import load_experiment_config
-from ppnorm.experiments.runner import run_experiment
 
-
-def _run(tmp_path, *overrides):
-    module, settings, params = load_experiment_config(
-        "configs/experiments/batchnorm_basics.yaml", [f"output_dir={tmp_path}", "quick=true", *overrides],
-        experiments())
-    return run_experiment("batchnorm_basics", module, settings, params, log=lambda *a: None)
+from experiment_runs import run_quick
 
 
 def test_batchnorm_basics_reproduces_paddle_s_numbers(tmp_path):
-    ctx = _run(tmp_path)
+    ctx = run_quick("batchnorm_basics", tmp_path)
     running = ctx.tables["running"]["rows"]
     assert running[0]["running_mean"] == pytest.approx(0.55, abs=1e-6)
     assert running[0]["running_var (Paddle)"] == pytest.approx(2.0916667, abs=1e-6)  # 0.9 + 0.1 * 143/12
@@ -39,7 +31,7 @@ def test_batchnorm_basics_reproduces_paddle_s_numbers(tmp_path):
 
 
 def test_batchnorm_basics_in_chinese(tmp_path):
-    ctx = _run(tmp_path, "lang=zh")
+    ctx = run_quick("batchnorm_basics", tmp_path, "lang=zh")
     report = (tmp_path / "report.md").read_text(encoding="utf-8")
     assert "**问题：**" in report and "| 例子 | 模式 | 统计量 | 与 numpy 的最大绝对差 | 第一行 |" in report
     assert ctx.claims[1]["claim"].startswith("running = 0.9") and "成立" in report

@@ -5,16 +5,9 @@ import math
 import numpy as np
 import pytest
 
-from ppnorm.experiments import experiments
-from ppnorm.experiments.config import load_experiment_config
-from ppnorm.experiments.runner import run_experiment
 from ppnorm.experiments.stats import t_quantile
 
-
-def _run(tmp_path, *overrides):
-    module, settings, params = load_experiment_config(
-        "configs/experiments/dropout_modes.yaml", [f"output_dir={tmp_path}", "quick=true", *overrides], experiments())
-    return run_experiment("dropout_modes", module, settings, params, log=lambda *a: None)
+from experiment_runs import run_quick
 
 
 def _verdict_within(low, high, margin):
@@ -23,7 +16,7 @@ def _verdict_within(low, high, margin):
 
 
 def test_dropout_modes_claims_follow_from_the_runs(tmp_path):
-    ctx = _run(tmp_path)  # quick: p 0.5, 2000 masks, seeds 0 and 1, 2 epochs
+    ctx = run_quick("dropout_modes", tmp_path)  # quick: p 0.5, 2000 masks, seeds 0 and 1, 2 epochs
     with open(tmp_path / "runs.csv", newline="") as handle:
         runs = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(handle)]
     assert [r["seed"] for r in runs] == [0, 1]
@@ -53,6 +46,6 @@ def test_dropout_modes_claims_follow_from_the_runs(tmp_path):
 
 
 def test_dropout_modes_in_chinese(tmp_path):
-    _run(tmp_path, "lang=zh", "params.epochs=1", "params.mc_samples=200")
+    run_quick("dropout_modes", tmp_path, "lang=zh", "params.epochs=1", "params.mc_samples=200")
     report = (tmp_path / "report.md").read_text(encoding="utf-8")
     assert "两种模式训练得一样好" in report and "| 种子 |" in report

@@ -11,21 +11,16 @@ from ppnorm.experiments import experiments
 from ppnorm.experiments.config import load_experiment_config
 from ppnorm.experiments.context import Context
 from ppnorm.experiments.dropout_with_bn import ink_for
-from ppnorm.experiments.runner import run_experiment
 from ppnorm.experiments.stats import t_quantile
 
-
-def _run(tmp_path, *overrides):
-    module, settings, params = load_experiment_config(
-        "configs/experiments/dropout_with_bn.yaml", [f"output_dir={tmp_path}", "quick=true", *overrides], experiments())
-    return run_experiment("dropout_with_bn", module, settings, params, log=lambda *a: None)
+from experiment_runs import run_quick
 
 
 def test_dropout_with_bn_claims_are_paired_gains_from_the_runs(tmp_path, monkeypatch):
     figures = []
     save = Context.save_figure
     monkeypatch.setattr(Context, "save_figure", lambda self, fig, *a: (figures.append(fig), save(self, fig, *a))[1])
-    ctx = _run(tmp_path)
+    ctx = run_quick("dropout_with_bn", tmp_path)
     with open(tmp_path / "runs.csv", newline="") as handle:
         runs = list(csv.DictReader(handle))
     assert len(runs) == 2 * 2 * 2 * 2  # norms x dropouts x weight decays x seeds
@@ -57,11 +52,11 @@ def test_cell_text_is_dark_on_light_cells():
 
 def test_dropout_with_bn_needs_the_unregularized_cell(tmp_path):
     with pytest.raises(ConfigError, match=r"params.dropouts needs 0.0"):
-        _run(tmp_path, "params.dropouts=[0.25, 0.5]")
+        run_quick("dropout_with_bn", tmp_path, "params.dropouts=[0.25, 0.5]")
 
 
 def test_dropout_with_bn_in_chinese(tmp_path):
-    ctx = _run(tmp_path, "lang=zh", "params.train_subset=64", "params.seeds=2")
+    ctx = run_quick("dropout_with_bn", tmp_path, "lang=zh", "params.train_subset=64", "params.seeds=2")
     report = (tmp_path / "report.md").read_text(encoding="utf-8")
     assert "| 归一化 | dropout | weight decay | top-1 % |" in report and "| 正则化 | 归一化 | 提升（百分点） |" in report
     assert ctx.claims[0]["claim"] == "有 BN 时网络从 dropout 0.5 得到的提升比没有 BN 时少"

@@ -6,11 +6,10 @@ import paddle
 import pytest
 
 import ppnorm
-from ppnorm.experiments import experiments
-from ppnorm.experiments.config import load_experiment_config
 from ppnorm.experiments.gradient_flow import decay_per_layer, gradient_norms
-from ppnorm.experiments.runner import run_experiment
 from ppnorm.experiments.stats import t_quantile
+
+from experiment_runs import run_quick
 
 
 def test_decay_per_layer_by_hand():
@@ -40,9 +39,7 @@ def test_gradient_norms_match_numpy_backpropagation():
 
 
 def test_gradient_flow_verdicts_follow_from_its_runs(tmp_path):
-    module, settings, params = load_experiment_config(
-        "configs/experiments/gradient_flow.yaml", [f"output_dir={tmp_path}", "quick=true"], experiments())
-    ctx = run_experiment("gradient_flow", module, settings, params, log=lambda *a: None)
+    ctx = run_quick("gradient_flow", tmp_path)
     with open(tmp_path / "runs.csv", newline="") as handle:
         runs = list(csv.DictReader(handle))
     sigmoid = [float(r["init decay"]) for r in runs if (r["model"], r["act"], r["norm"]) == ("mlp", "sigmoid", "none")]

@@ -4,20 +4,13 @@ import csv
 import numpy as np
 import pytest
 
-from ppnorm.experiments import experiments
-from ppnorm.experiments.config import load_experiment_config
-from ppnorm.experiments.runner import run_experiment
 from ppnorm.experiments.stats import t_quantile
 
-
-def _run(tmp_path, *overrides):
-    module, settings, params = load_experiment_config(
-        "configs/experiments/group_sweep.yaml", [f"output_dir={tmp_path}", "quick=true", *overrides], experiments())
-    return run_experiment("group_sweep", module, settings, params, log=lambda *a: None)
+from experiment_runs import run_quick
 
 
 def test_group_sweep_claims_are_computed_from_the_runs(tmp_path):
-    ctx = _run(tmp_path)
+    ctx = run_quick("group_sweep", tmp_path)
     with open(tmp_path / "runs.csv", newline="") as handle:
         runs = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(handle)]
     assert sorted({(r["groups"], r["seed"]) for r in runs}) == [(g, s) for g in (1, 4, 32) for s in (0, 1)]
@@ -39,7 +32,7 @@ def test_group_sweep_claims_are_computed_from_the_runs(tmp_path):
 
 
 def test_group_sweep_in_chinese(tmp_path):
-    ctx = _run(tmp_path, "lang=zh", "params.groups=[1, 32]", "params.seeds=2")
+    ctx = run_quick("group_sweep", tmp_path, "lang=zh", "params.groups=[1, 32]", "params.seeds=2")
     report = (tmp_path / "report.md").read_text(encoding="utf-8")
     assert "**问题：**" in report and "| 组数 | 每组通道数 | 等价于 | 错误率 % |" in report and "成立" in report
     assert ctx.claims[0]["claim"].startswith("1 组的 GroupNorm")

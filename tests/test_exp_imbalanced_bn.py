@@ -4,18 +4,11 @@ import csv
 import numpy as np
 import pytest
 
-from ppnorm.experiments import experiments
-from ppnorm.experiments.config import load_experiment_config
 from ppnorm.experiments.imbalanced_bn import _imbalanced
-from ppnorm.experiments.runner import run_experiment
 from ppnorm.experiments.stats import t_quantile
 from ppnorm.experiments.training import digits
 
-
-def _run(tmp_path, *overrides):
-    module, settings, params = load_experiment_config(
-        "configs/experiments/imbalanced_bn.yaml", [f"output_dir={tmp_path}", "quick=true", *overrides], experiments())
-    return run_experiment("imbalanced_bn", module, settings, params, log=lambda *a: None)
+from experiment_runs import run_quick
 
 
 def test_training_set_is_99_to_1_and_seeded():
@@ -29,7 +22,7 @@ def test_training_set_is_99_to_1_and_seeded():
 
 
 def test_claims_are_paired_differences_of_the_runs(tmp_path):
-    ctx = _run(tmp_path)
+    ctx = run_quick("imbalanced_bn", tmp_path)
     with open(tmp_path / "runs.csv", newline="") as handle:
         runs = list(csv.DictReader(handle))
     score = {(r["norm"], int(r["seed"])): float(r["balanced_accuracy"]) for r in runs}
@@ -50,7 +43,7 @@ def test_claims_are_paired_differences_of_the_runs(tmp_path):
 
 
 def test_chinese_report(tmp_path):
-    ctx = _run(tmp_path, "lang=zh", "params.norms=[bn, gn]")
+    ctx = run_quick("imbalanced_bn", tmp_path, "lang=zh", "params.norms=[bn, gn]")
     report = (tmp_path / "report.md").read_text(encoding="utf-8")
     assert "**问题：**" in report and "| 归一化 | balanced accuracy | 少数类召回率 |" in report
     assert ctx.claims[0]["claim"].startswith("BN 在极不平衡")

@@ -5,16 +5,9 @@ import math
 import numpy as np
 import pytest
 
-from ppnorm.experiments import experiments
-from ppnorm.experiments.config import load_experiment_config
-from ppnorm.experiments.runner import run_experiment
 from ppnorm.experiments.stats import t_quantile
 
-
-def _run(tmp_path, *overrides):
-    module, settings, params = load_experiment_config(
-        "configs/experiments/init_stats.yaml", [f"output_dir={tmp_path}", "quick=true", *overrides], experiments())
-    return run_experiment("init_stats", module, settings, params, log=lambda *a: None)
+from experiment_runs import run_quick
 
 
 def _interval(values):
@@ -23,7 +16,7 @@ def _interval(values):
 
 
 def test_init_stats_claims_follow_from_the_per_seed_runs(tmp_path):
-    ctx = _run(tmp_path)  # quick: 4 layers of width 64, seeds 0 and 1
+    ctx = run_quick("init_stats", tmp_path)  # quick: 4 layers of width 64, seeds 0 and 1
     with open(tmp_path / "runs.csv", newline="") as handle:
         runs = list(csv.DictReader(handle))
     assert len(runs) == 12 * 2
@@ -51,6 +44,6 @@ def test_init_stats_claims_follow_from_the_per_seed_runs(tmp_path):
 
 
 def test_init_stats_in_chinese(tmp_path):
-    _run(tmp_path, "lang=zh", "params.cases=[[\"relu\", \"kaiming\", 0.0]]")
+    run_quick("init_stats", tmp_path, "lang=zh", "params.cases=[[\"relu\", \"kaiming\", 0.0]]")
     report = (tmp_path / "report.md").read_text(encoding="utf-8")
     assert "| 情形 | 第一层 std |" in report and "插入 BN 后" in report

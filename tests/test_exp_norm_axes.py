@@ -4,19 +4,12 @@ import csv
 import numpy as np
 import paddle
 
-from ppnorm.experiments import experiments
-from ppnorm.experiments.config import load_experiment_config
-from ppnorm.experiments.runner import run_experiment
 
-
-def _run(tmp_path, *overrides):
-    module, settings, params = load_experiment_config(
-        "configs/experiments/norm_axes.yaml", [f"output_dir={tmp_path}", "quick=true", *overrides], experiments())
-    return run_experiment("norm_axes", module, settings, params, log=lambda *a: None)
+from experiment_runs import run_quick
 
 
 def test_norm_axes_matches_paddle_nn(tmp_path):
-    ctx = _run(tmp_path)
+    ctx = run_quick("norm_axes", tmp_path)
     rows = {r["norm"]: r for r in ctx.tables["axes"]["rows"]}
     n, c, h, w = ctx.params["shape"]  # quick: [2, 4, 3, 3], 2 groups
     expected = {"BatchNorm2D": (n * h * w, c), "LayerNorm": (c * h * w, n), "InstanceNorm2D": (h * w, n * c),
@@ -41,6 +34,6 @@ def test_the_axes_check_would_catch_the_wrong_axes():
 
 
 def test_norm_axes_in_chinese(tmp_path):
-    _run(tmp_path, "lang=zh")
+    run_quick("norm_axes", tmp_path, "lang=zh")
     report = (tmp_path / "report.md").read_text(encoding="utf-8")
     assert "| 归一化 | 求统计量的轴 | 每个统计量用到的值数 | 统计量个数 |" in report and "N, H, W（每个通道）" in report

@@ -6,11 +6,10 @@ import paddle
 import pytest
 
 import ppnorm
-from ppnorm.experiments import experiments
-from ppnorm.experiments.config import load_experiment_config
 from ppnorm.experiments.pooling_shift import measure, padded, shift
-from ppnorm.experiments.runner import run_experiment
 from ppnorm.experiments.stats import t_quantile
+
+from experiment_runs import run_quick
 
 
 def _model(kind):
@@ -57,10 +56,7 @@ def test_a_blank_image_is_unchanged_by_any_shift():
 
 
 def test_pooling_shift_verdicts_follow_from_its_runs(tmp_path):
-    module, settings, params = load_experiment_config(
-        "configs/experiments/pooling_shift.yaml", [f"output_dir={tmp_path}", "quick=true", "params.shifts=[1, 2]"],
-        experiments())
-    ctx = run_experiment("pooling_shift", module, settings, params, log=lambda *a: None)
+    ctx = run_quick("pooling_shift", tmp_path, "params.shifts=[1, 2]")
     with open(tmp_path / "runs.csv", newline="") as handle:
         runs = list(csv.DictReader(handle))
 

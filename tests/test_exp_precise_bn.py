@@ -9,9 +9,10 @@ import pytest
 import ppnorm
 from ppnorm.experiments import experiments
 from ppnorm.experiments.config import load_experiment_config
-from ppnorm.experiments.runner import run_experiment
 from ppnorm.experiments.stats import t_quantile
 from ppnorm.nn.precise_bn import update_bn_stats
+
+from experiment_runs import run_quick
 
 
 def test_precise_bn_recomputes_the_equal_weight_average_of_batch_statistics():
@@ -48,9 +49,7 @@ def _verdict(low, high):
 
 
 def test_precise_bn_claims_are_computed_from_the_per_seed_gains(tmp_path):
-    module, settings, params = load_experiment_config(
-        "configs/experiments/precise_bn.yaml", [f"output_dir={tmp_path}", "quick=true"], experiments())
-    ctx = run_experiment("precise_bn", module, settings, params, log=lambda *a: None)
+    ctx = run_quick("precise_bn", tmp_path)
     with open(tmp_path / "runs.csv", newline="") as handle:
         runs = list(csv.DictReader(handle))
     gain = {(float(r["lr"]), int(r["seed"])): float(r["gain_points"]) for r in runs}

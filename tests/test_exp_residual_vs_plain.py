@@ -9,15 +9,9 @@ from ppnorm.engine.config import ConfigError
 from ppnorm.experiments import experiments
 from ppnorm.experiments.config import load_experiment_config
 from ppnorm.experiments.residual_vs_plain import RESIDUAL_MARGIN, _model
-from ppnorm.experiments.runner import run_experiment
 from ppnorm.experiments.stats import t_quantile
 
-
-def _run(tmp_path, *overrides):
-    module, settings, params = load_experiment_config(
-        "configs/experiments/residual_vs_plain.yaml", [f"output_dir={tmp_path}", "quick=true", *overrides],
-        experiments())
-    return run_experiment("residual_vs_plain", module, settings, params, log=lambda *a: None)
+from experiment_runs import run_quick
 
 
 @pytest.mark.parametrize("depth", [8, 26])
@@ -38,7 +32,7 @@ def _interval(values):
 
 
 def test_residual_vs_plain_claims_are_paired_differences_of_the_runs(tmp_path):
-    ctx = _run(tmp_path)
+    ctx = run_quick("residual_vs_plain", tmp_path)
     with open(tmp_path / "runs.csv", newline="") as handle:
         runs = list(csv.DictReader(handle))
     error = {(r["network"], int(r["depth"]), int(r["seed"])): float(r["train_error_pct"]) for r in runs}
@@ -57,7 +51,7 @@ def test_residual_vs_plain_claims_are_paired_differences_of_the_runs(tmp_path):
 
 def test_depths_must_be_6n_plus_2(tmp_path):
     with pytest.raises(ConfigError, match=r"params.depths must hold >= 2 depths of the form 6n\+2.*\[8, 10\]"):
-        _run(tmp_path, "params.depths=[8, 10]")
+        run_quick("residual_vs_plain", tmp_path, "params.depths=[8, 10]")
 
 
 def test_full_preset_is_he_et_al_s_depths_with_more_seeds():
