@@ -22,14 +22,23 @@ def test_console_is_quiet_and_the_config_goes_to_the_log_file(tmp_path):
     run = _train(tmp_path / "run")
     assert run.returncode == 0, run.stderr
     out = run.stdout.splitlines()
-    assert out[0] == (f"[Config] resolved config in {tmp_path / 'run' / 'config.yaml'}, full log in "
-                      f"{tmp_path / 'run' / 'train.log'} (-v prints the config here)")
+    config_lines = [line for line in out if line.startswith("[Config]")]
+    assert config_lines == [f"[Config] resolved config in {tmp_path / 'run' / 'config.yaml'}, full log in "
+                            f"{tmp_path / 'run' / 'train.log'} (-v prints the config here)"]
+    assert out.index(config_lines[0]) < min(i for i, line in enumerate(out) if line.startswith("[Train]"))
     assert not any(line.startswith(("Global:", "Arch:", "  epochs:")) for line in out)
     assert "ccache" not in run.stderr and "always track" not in run.stderr and "WISELY" not in run.stderr
     log = (tmp_path / "run" / "train.log").read_text().splitlines()
     assert "Global:" in log and "  epochs: 1" in log  # the dump, then every console line
     assert [line for line in log if line.startswith(("[Train]", "[Eval]", "[Done]"))] == \
         [line for line in out if line.startswith(("[Train]", "[Eval]", "[Done]"))]
+
+
+def test_a_run_refused_before_training_names_no_config_file(tmp_path):
+    run = _train(tmp_path / "run", "-o", "Arch.name=simple_cnn", "Arch.downsample=min")
+    assert run.returncode == 2 and run.stderr.strip().splitlines() == [
+        "error: Arch: downsample must be one of max, avg, conv, got 'min'"]
+    assert "[Config]" not in run.stdout and os.listdir(tmp_path / "run") == []
 
 
 def test_verbose_prints_the_config_too(tmp_path):

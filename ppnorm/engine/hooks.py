@@ -34,6 +34,8 @@ class OwnOutputDir(HookBase):
             self.lock = OutputDirLock(loop.output_dir).acquire()
             save_config(loop.config, loop.output_dir)
             loop.logger.open_file()
+            loop.logger.info(f"[Config] resolved config in {os.path.join(loop.output_dir, 'config.yaml')}, "
+                             f"full log in {loop.logger.log_file} (-v prints the config here)")
 
     def after_train(self, loop):
         if getattr(self, "lock", None) is not None:

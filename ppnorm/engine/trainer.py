@@ -49,8 +49,6 @@ class Trainer(TrainLoop):
             check_no_other_run(self.output_dir, settings["checkpoints"], settings["overwrite"])
         self.logger = Logger(self.output_dir, self.rank, settings["use_visualdl"], stream, verbose)
         self.logger.detail(dump_config(config).rstrip())
-        self.logger.info(f"[Config] resolved config in {os.path.join(self.output_dir, 'config.yaml')}, "
-                         f"full log in {self.logger.log_file} (-v prints the config here)")
         self.logger.info(device_note)
         paddle.seed(self.seed)
         np.random.seed(self.seed)
