@@ -68,3 +68,24 @@ def test_resume_from_a_truncated_pdparams_says_damaged(tmp_path):
                            "Global.use_visualdl=false", f"Global.output_dir={tmp_path / 'resumed'}",
                            f"Global.checkpoints={run_dir / 'latest'}")
     assert_one_error(code, lines, str(weights), "does not belong to", "truncated, damaged")
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """A 400 KiB tmpfs: room for the config and the log, not for a ResNet-20 checkpoint (root only)."""
+    mount_point = tmp_path / "tiny"
+    mount_point.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", str(mount_point)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("mounting a small tmpfs needs root (a full disk is simulated in test_checkpoint.py)")
+    yield mount_point
+    subprocess.run(["umount", str(mount_point)], capture_output=True)
+
+
+def test_a_full_disk_while_saving_is_one_line_and_leaves_no_temporary_file(full_disk):
+    code, lines = run_tool("train", "-c", "configs/digits/resnet20.yaml", "-o", "Global.epochs=1",
+                           "Global.use_visualdl=false", "DataLoader.Train.batch_size=256",
+                           f"Global.output_dir={full_disk / 'run'}")
+    assert_one_error(code, lines, "cannot write checkpoint", "No space left on device", str(full_disk / "run"))
+    left = sorted(name for _, _, names in os.walk(full_disk) for name in names)
+    assert not any(name.endswith(".tmp") or ".pd" in name for name in left), left

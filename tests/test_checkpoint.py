@@ -110,6 +110,32 @@ def test_uncommitted_leftovers_are_ignored_and_cleaned(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["ck.pdopt", "ck.pdparams", "ck.pdstates"]
 
 
+@pytest.mark.parametrize("failing_write", [1, 2, 3])
+def test_a_full_disk_during_a_save_keeps_the_previous_checkpoint_and_leaves_no_temporary(tmp_path, monkeypatch,
+                                                                                        failing_write):
+    saved = _save_tiny(tmp_path / "ck", epoch=1)
+    real_save, calls = paddle.save, []
+
+    def save_until_the_disk_is_full(obj, path, *args, **kwargs):
+        calls.append(path)
+        if len(calls) == failing_write:
+            with open(path, "wb") as handle:
+                handle.write(b"half")  # what a full disk leaves behind
+            raise OSError(28, "No space left on device")
+        return real_save(obj, path, *args, **kwargs)
+
+    monkeypatch.setattr(paddle, "save", save_until_the_disk_is_full)
+    with pytest.raises(CheckpointError) as error:
+        _save_tiny(tmp_path / "ck", epoch=2)
+    message = str(error.value)
+    assert "No space left on device" in message and str(tmp_path / "ck") in message and "\n" not in message
+    assert sorted(os.listdir(tmp_path)) == ["ck.pdopt", "ck.pdparams", "ck.pdstates"]
+    monkeypatch.setattr(paddle, "save", real_save)
+    model, optimizer = _tiny()
+    assert load_checkpoint(str(tmp_path / "ck"), model, optimizer)["epoch"] == 1
+    np.testing.assert_array_equal(model[0].weight.numpy(), saved[0].weight.numpy())
+
+
 def test_garbage_training_states_and_another_optimizer_are_refused(tmp_path):
     _save_tiny(tmp_path / "ck")
     states = paddle.load(str(tmp_path / "ck.pdstates"))

@@ -100,6 +100,22 @@ def save_checkpoint(prefix, model, optimizer, states):
     """
     os.makedirs(os.path.dirname(prefix) or ".", exist_ok=True)
     _finish_commit(prefix)
+    try:
+        record = _write_uncommitted(prefix, model, optimizer, states)
+    except OSError as error:  # a full disk, a quota, a disk gone read-only: nothing of this save is kept
+        for leftover in [prefix + suffix + TMP for suffix in SUFFIXES] + [prefix + COMMIT + TMP]:
+            if os.path.exists(leftover):
+                os.remove(leftover)
+        raise CheckpointError(f"cannot write checkpoint {prefix} ({error.strerror or error}); the previous "
+                              f"checkpoint there, if any, is intact: free space or choose another "
+                              f"Global.output_dir, then resume with -o Global.checkpoints=<its latest>") from error
+    os.replace(record, prefix + COMMIT)  # the commit point
+    _fsync_dir(os.path.dirname(prefix))
+    _finish_commit(prefix)
+
+
+def _write_uncommitted(prefix, model, optimizer, states):
+    """Write the three files and the commit record under temporary names, each fsynced; return the record's path."""
     _write_synced(model.state_dict(), prefix + ".pdparams" + TMP)
     _write_synced(_rename_optimizer_state(optimizer.state_dict(), _param_names(model)), prefix + ".pdopt" + TMP)
     hashes = {suffix: sha256(prefix + suffix + TMP) for suffix in (".pdparams", ".pdopt")}
@@ -110,9 +126,7 @@ def save_checkpoint(prefix, model, optimizer, states):
         json.dump(hashes, handle)
         handle.flush()
         os.fsync(handle.fileno())
-    os.replace(record, prefix + COMMIT)  # the commit point
-    _fsync_dir(os.path.dirname(prefix))
-    _finish_commit(prefix)
+    return record
 
 
 def _checkpoint_files(prefix):
