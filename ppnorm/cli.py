@@ -11,6 +11,7 @@ versions and where to report it, with the traceback written to a log file (and p
 Ctrl-C is exit code 130.
 """
 import argparse
+import errno
 import os
 import sys
 import tempfile
@@ -111,6 +112,10 @@ def report_unexpected(tool, error, verbose=False):
     return 1
 
 
+# The disk said no (full, over quota, read-only, not permitted): the user's to fix, not a bug.
+STORAGE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
+
+
 def run_tool(tool, function, verbose=False, user_errors=()):
     """Run ``function()`` (returns the exit code) under the error policy of this module."""
     try:
@@ -122,6 +127,13 @@ def run_tool(tool, function, verbose=False, user_errors=()):
         if verbose:
             traceback.print_exc()
         print(f"error: {first_line(error)}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        if error.errno not in STORAGE_ERRORS:
+            return report_unexpected(tool, error, verbose)
+        where = f" writing {error.filename}" if error.filename else ""
+        print(f"error: {error.strerror}{where} (tools/{tool}.py); free space or choose another output directory, "
+              f"then run again", file=sys.stderr)
         return 2
     except Exception as error:  # noqa: BLE001 - the last resort: one line and a log instead of a traceback
         return report_unexpected(tool, error, verbose)

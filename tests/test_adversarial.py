@@ -89,3 +89,15 @@ def test_a_full_disk_while_saving_is_one_line_and_leaves_no_temporary_file(full_
     assert_one_error(code, lines, "cannot write checkpoint", "No space left on device", str(full_disk / "run"))
     left = sorted(name for _, _, names in os.walk(full_disk) for name in names)
     assert not any(name.endswith(".tmp") or ".pd" in name for name in left), left
+
+
+def test_export_onto_a_full_disk_is_one_line_before_anything_is_written(tmp_path, full_disk):
+    run_dir = tmp_path / "run"
+    code, lines = run_tool("train", "-c", "configs/digits/resnet20.yaml", "-o", "Global.epochs=1",
+                           "Global.use_visualdl=false", "DataLoader.Train.batch_size=256",
+                           f"Global.output_dir={run_dir}")
+    assert code == 0, lines
+    code, lines = run_tool("export", "-c", "configs/digits/resnet20.yaml", "-o",
+                           f"Global.pretrained_model={run_dir / 'latest'}", f"Export.save_dir={full_disk / 'exp'}")
+    assert_one_error(code, lines, f"Export.save_dir={full_disk / 'exp'}", "MiB free", "needs about")
+    assert os.listdir(full_disk) == []

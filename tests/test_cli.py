@@ -200,3 +200,30 @@ def test_help_config_lists_every_key_with_its_help(capsys):
     assert "already holds another run's latest/best_model" in by_key["Global.overwrite"]
     assert len(out) == 50 and "Export.format" in by_key and "Export.tolerance" in by_key
     assert "DataLoader.Eval.num_workers" in by_key
+
+
+@pytest.mark.parametrize("code", ["ENOSPC", "EDQUOT", "EROFS", "EACCES"])
+def test_a_disk_that_says_no_is_one_user_error_line_not_a_bug(code, capsys):
+    import errno
+
+    from ppnorm.cli import run_tool
+
+    def write():
+        raise OSError(getattr(errno, code), os.strerror(getattr(errno, code)), "/data/run/config.yaml")
+
+    assert run_tool("train", write) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and "/data/run/config.yaml" in err[0]
+    assert os.strerror(getattr(errno, code)) in err[0] and "bug" not in err[0]
+
+
+def test_other_os_errors_are_still_reported_as_bugs(capsys):
+    import errno
+
+    from ppnorm.cli import run_tool
+
+    def fail():
+        raise OSError(errno.EBADF, "Bad file descriptor")
+
+    assert run_tool("train", fail) == 1
+    assert "this is a bug" in capsys.readouterr().err

@@ -76,15 +76,26 @@ def reference(config, layout):
     return model, images, logits, data
 
 
-def stage(save_dir):
-    """A new temporary directory beside ``save_dir`` (same file system, so the final rename is atomic)."""
+def stage(save_dir, needed_bytes=0):
+    """A new temporary directory beside ``save_dir`` (same file system, so the final rename is atomic), on a
+    disk with room for ``needed_bytes`` (paddle.jit.save can leave a truncated file on a full disk without a word)."""
     parent = os.path.dirname(save_dir)
     try:
         os.makedirs(parent, exist_ok=True)
+        free = shutil.disk_usage(parent).free
+        if free < needed_bytes:
+            raise ExportError(f"Export.save_dir={save_dir}: {parent} has {free / 2**20:.1f} MiB free, the exported "
+                              f"model needs about {needed_bytes / 2**20:.1f} MiB; free space or choose another "
+                              f"Export.save_dir")
         return tempfile.mkdtemp(prefix=os.path.basename(save_dir) + ".tmp-", dir=parent)
     except OSError as error:
         raise ExportError(f"Export.save_dir={save_dir}: cannot create a directory in {parent} "
                           f"({error.strerror or error}); choose a writable directory") from None
+
+
+def weight_bytes(model):
+    """Bytes of the model's parameters and buffers: about what ``inference.pdiparams`` takes (folding only shrinks it)."""
+    return sum(int(np.prod(value.shape)) * value.element_size() for value in model.state_dict().values())
 
 
 def verify(predictor, label, images, logits, tolerance, save_dir, log=print):
@@ -161,7 +172,7 @@ def export_model(config, log=print):
         require_extra("Export.format=onnx (--format onnx)")  # before reading data and building the model
     layout = input_layout(config)
     model, images, logits, data = reference(config, layout)
-    staging = stage(save_dir)
+    staging = stage(save_dir, needed_bytes=2 * weight_bytes(model) + 2**20)  # weights, graph, ONNX copy
     try:
         pairs = save_for_inference(model, images, staging, export["fuse_bn"])
         log(f"[Export] folded {len(pairs)} BatchNorm layer(s) into the preceding conv")

@@ -160,7 +160,12 @@ def save_config(config, output_dir):
     os.makedirs(output_dir, exist_ok=True)
     path = os.path.join(output_dir, "config.yaml")
     tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(dump_config(config))
+    try:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.write(dump_config(config))
+    except OSError:  # e.g. a full disk: leave no half-written temporary behind
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
     os.replace(tmp, path)
     return path
