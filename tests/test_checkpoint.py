@@ -165,6 +165,18 @@ def test_weights_of_another_norm_and_float64_weights(tmp_path):
         np.testing.assert_allclose(value.numpy(), doubles[key], rtol=1e-6)
 
 
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_weights_with_nan_or_inf_are_refused_for_eval_export_and_finetuning(tmp_path, bad):
+    from ppnorm.engine import load_pretrained
+    model = _save_tiny(tmp_path / "ck")
+    state = {k: v.numpy() for k, v in model.state_dict().items()}
+    state["1._mean"] = np.array([0.5, bad], "float32")  # a BN running mean trained into NaN / Inf
+    paddle.save(state, str(tmp_path / "bad.pdparams"))
+    fresh, _ = _tiny()
+    with pytest.raises(CheckpointError, match=r"bad.pdparams.*1._mean holds 1 NaN/Inf value\(s\) of 2"):
+        load_pretrained(str(tmp_path / "bad"), fresh)
+
+
 def test_a_second_run_on_one_output_dir_is_refused_with_the_holders_pid(tmp_path, capsys):
     with OutputDirLock(str(tmp_path)):
         with pytest.raises(RunLockError, match=rf"in use by another run \(PID {os.getpid()}\)"):

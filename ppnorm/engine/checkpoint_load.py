@@ -42,6 +42,9 @@ def _fit(value, own, file, key):
     target = own.numpy().dtype
     if array.dtype != target and not (np.issubdtype(array.dtype, np.floating) and np.issubdtype(target, np.floating)):
         raise CheckpointError(f"{file}: {key} has dtype {array.dtype} but the model needs {target}")
+    if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
+        raise CheckpointError(f"{file}: {key} holds {int((~np.isfinite(array)).sum())} NaN/Inf value(s) of "
+                              f"{array.size}; the weights are damaged or were trained into NaN, use another checkpoint")
     return array.astype(target, copy=False)
 
 
