@@ -72,36 +72,37 @@ def _rows(ctx, results):
 
 def _label(ctx, position):
     if position == "before_act":
-        return ctx.chart_text("BN before act (conv/linear -> BN -> act)", "BN 在激活之前（卷积/线性 -> BN -> 激活）")
-    return ctx.chart_text("BN after act (conv/linear -> act -> BN)", "BN 在激活之后（卷积/线性 -> 激活 -> BN）")
+        return ctx.chart_text("BN before act (linear/conv -> BN -> act)", "BN 在激活之前（线性/卷积 -> BN -> 激活）")
+    return ctx.chart_text("BN after act (linear/conv -> act -> BN)", "BN 在激活之后（线性/卷积 -> 激活 -> BN）")
 
 
 def _panel(ctx, ax, runs, position):
-    """Mean held-out top-1 over seeds (line) with its 95% interval (band) for one order."""
+    """Mean held-out top-1 over seeds (line) with its 95% interval (band) for one order; returns the band's lowest
+    point."""
     curves = np.array(runs["curves"])
     band = [mean_interval(curves[:, i]) for i in range(curves.shape[1])]
     color = COLORS[position]
     ax.plot(runs["steps"], [b.mean for b in band], "-" if position == "before_act" else "--", color=color,
-            label=_label(ctx, position))
+            marker="o", markersize=3, label=_label(ctx, position))
     ax.fill_between(runs["steps"], [b.low for b in band], [b.high for b in band], color=color, alpha=0.2,
-                    linewidth=0, label=ctx.chart_text("95% interval over seeds", "多个种子的 95% 区间"))
+                    linewidth=0, label=ctx.chart_text("95% interval (seeds)", "95% 区间（多个种子）"))
+    return min(b.low for b in band)
 
 
 def _chart(ctx, results):
     """One panel per (model, activation): held-out top-1 against training steps, both orders."""
     prm = ctx.params
-    fig, axes = ctx.figure(len(prm["acts"]), len(prm["models"]), width=4.6, height=3.6)
+    fig, axes = ctx.figure(len(prm["acts"]), len(prm["models"]), width=5.4, height=3.9)
     for row, model_name in enumerate(prm["models"]):
         for col, act in enumerate(prm["acts"]):
             ax = axes[row][col]
-            for position in POSITIONS:
-                _panel(ctx, ax, results[(model_name, act, position)], position)
-            ax.set_title(f"{model_name}, {act}", fontsize=10)
+            lowest = min(_panel(ctx, ax, results[(model_name, act, p)], p) for p in POSITIONS)
+            ax.set_title(f"{model_name}, {act}", fontsize=10, pad=30)  # above the legend
             ax.set_xlabel(ctx.chart_text("training step", "训练步数"))
             ax.set_ylabel(ctx.chart_text("held-out top-1 (%)", "留出集 top-1（%）"))
-            ax.set_ylim(0, 100)
+            ax.set_ylim(max(0.0, 5 * np.floor(lowest / 5) - 5), 100.5)  # zoom on the curves, 100% kept in view
             ax.grid(alpha=0.3)
-            ax.legend(fontsize=7, loc="lower right")
+            ax.legend(fontsize=7, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False)  # off the data
     ctx.save_figure(fig, "norm_position", ctx.tr("held-out top-1 during training, BN before vs after the "
                                                  "activation", "训练过程中的留出集 top-1：BN 在激活之前 vs 之后"))
 
