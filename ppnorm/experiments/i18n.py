@@ -70,6 +70,9 @@ HEADERS_ZH = {
     # activation_with_bn
     "final top1 %": "最终 top-1 %", "steps to 95%": "达到 95% 的步数", "reached": "达到目标的种子",
     "pre-act p15/p50/p85 at end": "结束时激活前 p15/p50/p85",
+    # norm_position
+    "BN before act top1 %": "BN 在激活之前 top-1 %", "BN after act top1 %": "BN 在激活之后 top-1 %",
+    "before - after (points)": "之前 - 之后（个点）",
     # batch_size_sweep
     "batch-stats error %": "batch 统计量错误率 %", "paper %": "论文 %",
 }

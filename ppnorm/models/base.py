@@ -23,6 +23,8 @@ class ConvClassifier(nn.Layer):
         with_pool: ``False`` returns the last feature map (no pooling, no fc).
         norm: a norm-factory kind (``bn``, ``sync_bn``, ``gn``, ``ln``, ``in``, ``none``).
         norm_options: extra factory options, e.g. ``{"groups": 8}`` for ``gn``, ``{"momentum": 0.99}``.
+        norm_position: ``before_act`` (conv -> norm -> act, the default) or ``after_act`` (conv -> act -> norm);
+            see :class:`~ppnorm.nn.layers.NormSpec` and each model's docstring for what it switches.
         act: activation name (``relu``, ``sigmoid``, ``tanh``, ``leaky_relu``, ``gelu``, ...).
         dropout: drop probability before the fc layer (0 = none); ``dropout_mode`` is Paddle's mode.
         data_format: ``NCHW`` or ``NHWC`` (the input layout; NHWC is faster on GPUs with AMP).
@@ -30,8 +32,8 @@ class ConvClassifier(nn.Layer):
     """
 
     def __init__(self, num_classes=1000, in_channels=3, with_pool=True, norm="bn", norm_options=None,
-                 act="relu", dropout=0.0, dropout_mode="upscale_in_train", data_format="NCHW",
-                 zero_init_residual=False, init="kaiming", init_std=0.01):
+                 norm_position="before_act", act="relu", dropout=0.0, dropout_mode="upscale_in_train",
+                 data_format="NCHW", zero_init_residual=False, init="kaiming", init_std=0.01):
         super().__init__()
         if data_format not in DATA_FORMATS:
             raise ValueError(f"data_format must be one of {', '.join(DATA_FORMATS)}, got '{data_format}'")
@@ -41,7 +43,7 @@ class ConvClassifier(nn.Layer):
         self.num_classes = num_classes
         self.in_channels = in_channels
         self.with_pool = with_pool
-        self.norm_spec = NormSpec(norm, norm_options, data_format)
+        self.norm_spec = NormSpec(norm, norm_options, data_format, position=norm_position)
         self.act_name = act
         self.data_format = data_format
         self.channel_axis = 1 if data_format == "NCHW" else 3

@@ -45,8 +45,8 @@ class DenseNet(ConvClassifier):
     ``bn_size=None`` drops the 1x1 bottleneck (the d2l DenseNet); ``compression`` is the channel
     ratio kept by each transition. ``stem="imagenet"`` is a 7x7 stride-2 conv + max-pool,
     ``stem="cifar"`` a single 3x3 conv; the choice is kept as ``stem_kind`` and the layers as
-    ``stem``. ``zero_init_residual`` is not accepted: DenseNet
-    concatenates instead of adding, so there is no residual branch to zero.
+    ``stem``. ``zero_init_residual`` is not accepted: DenseNet concatenates instead of adding, so there is no
+    residual branch to zero; nor is ``norm_position="after_act"`` (its layers are pre-activation).
     """
 
     def __init__(self, growth_rate=32, block_config=(6, 12, 24, 16), num_init_features=64, bn_size=4,
@@ -54,6 +54,9 @@ class DenseNet(ConvClassifier):
         super().__init__(**options)
         if self.zero_init_residual:
             raise ValueError("zero_init_residual=True does not apply to DenseNet (no residual sum); remove it")
+        if self.norm_spec.position != "before_act":
+            raise ValueError("norm_position='after_act' is not implemented for DenseNet (its layers are "
+                             "pre-activation norm -> act -> conv); remove it")
         if stem not in ("imagenet", "cifar"):
             raise ValueError(f"stem must be 'imagenet' or 'cifar', got '{stem}'")
         fmt, norm, act = self.data_format, self.norm_spec, self.act_name

@@ -2,6 +2,14 @@
 
 Layer names follow ``paddle.vision.models.resnet`` (conv1, bn1, layer1.0.conv1, ..., fc), so its
 state_dicts load directly. ``bn1``/``bn2``/``bn3`` hold whichever norm the model was built with.
+
+``norm_position="after_act"`` moves every norm that is followed by its own activation behind that
+activation (conv -> act -> norm): the stem's ``bn1``, and in each block every norm but the last. The
+block's last norm (``bn2`` of BasicBlock, ``bn3`` of BottleneckBlock) is followed by the residual add,
+not by an activation, so it stays where the standard design has it, on the branch before the add; the
+shortcut's conv + norm has no activation either. So the identity path stays un-normalized and
+``zero_init_residual`` keeps its meaning in both orders. A conv whose norm moved keeps a bias
+(:meth:`ppnorm.nn.layers.NormSpec.bias_attr`).
 """
 import paddle.nn as nn
 
@@ -26,7 +34,8 @@ class BasicBlock(nn.Layer):
     def __init__(self, in_channels, channels, stride, downsample, norm, act, data_format, residual=True):
         super().__init__()
         self.residual = residual
-        self.conv1 = nn.Conv2D(in_channels, channels, 3, stride=stride, padding=1, bias_attr=False,
+        self.norm_act = norm.norm_act
+        self.conv1 = nn.Conv2D(in_channels, channels, 3, stride=stride, padding=1, bias_attr=norm.bias_attr(),
                                data_format=data_format)
         self.bn1 = norm(channels)
         self.conv2 = nn.Conv2D(channels, channels, 3, padding=1, bias_attr=False, data_format=data_format)
@@ -38,7 +47,7 @@ class BasicBlock(nn.Layer):
         return self.bn2
 
     def forward(self, x):
-        out = self.act(self.bn1(self.conv1(x)))
+        out = self.norm_act(self.conv1(x), self.bn1, self.act)
         out = self.bn2(self.conv2(out))
         return self.act(_add_shortcut(self, x, out))
 
@@ -52,9 +61,10 @@ class BottleneckBlock(nn.Layer):
         super().__init__()
         self.residual = residual
         out_channels = channels * self.expansion
-        self.conv1 = nn.Conv2D(in_channels, channels, 1, bias_attr=False, data_format=data_format)
+        self.norm_act = norm.norm_act
+        self.conv1 = nn.Conv2D(in_channels, channels, 1, bias_attr=norm.bias_attr(), data_format=data_format)
         self.bn1 = norm(channels)
-        self.conv2 = nn.Conv2D(channels, channels, 3, stride=stride, padding=1, bias_attr=False,
+        self.conv2 = nn.Conv2D(channels, channels, 3, stride=stride, padding=1, bias_attr=norm.bias_attr(),
                                data_format=data_format)
         self.bn2 = norm(channels)
         self.conv3 = nn.Conv2D(channels, out_channels, 1, bias_attr=False, data_format=data_format)
@@ -66,8 +76,8 @@ class BottleneckBlock(nn.Layer):
         return self.bn3
 
     def forward(self, x):
-        out = self.act(self.bn1(self.conv1(x)))
-        out = self.act(self.bn2(self.conv2(out)))
+        out = self.norm_act(self.conv1(x), self.bn1, self.act)
+        out = self.norm_act(self.conv2(out), self.bn2, self.act)
         out = self.bn3(self.conv3(out))
         return self.act(_add_shortcut(self, x, out))
 
@@ -135,11 +145,11 @@ class ResNet(ConvClassifier):
         if stem == "deep":
             self.conv1 = nn.Sequential(
                 ConvNormAct(self.in_channels, 32, 3, norm, 2, act, fmt), ConvNormAct(32, 32, 3, norm, 1, act, fmt),
-                nn.Conv2D(32, width, 3, padding=1, bias_attr=False, data_format=fmt))
+                nn.Conv2D(32, width, 3, padding=1, bias_attr=norm.bias_attr(), data_format=fmt))
         else:
             large = stem == "imagenet"
             self.conv1 = nn.Conv2D(self.in_channels, width, 7 if large else 3, stride=2 if large else 1,
-                                   padding=3 if large else 1, bias_attr=False, data_format=fmt)
+                                   padding=3 if large else 1, bias_attr=norm.bias_attr(), data_format=fmt)
         self.bn1 = norm(width)
         self.act = build_act(act)
         self.maxpool = nn.Identity() if stem == "cifar" else nn.MaxPool2D(3, stride=2, padding=1, data_format=fmt)
@@ -178,7 +188,7 @@ class ResNet(ConvClassifier):
                     param.optimize_attr["learning_rate"] = float(mult)
 
     def forward_features(self, x):
-        x = self.maxpool(self.act(self.bn1(self.conv1(x))))
+        x = self.maxpool(self.norm_spec.norm_act(self.conv1(x), self.bn1, self.act))
         for name in self.stage_names:
             x = getattr(self, name)(x)
         return x

@@ -9,17 +9,17 @@ from .registry import register_model
 
 
 class DenseNormAct(nn.Sequential):
-    """Linear -> norm -> act -> dropout. Sub-layers: linear, norm, act, dropout.
+    """Linear -> norm -> act -> dropout, or Linear -> act -> norm -> dropout when ``norm.position`` is
+    ``after_act``. Sub-layers: linear, norm, act, dropout (named alike in both orders).
 
-    ``norm`` is a :class:`~ppnorm.nn.layers.NormSpec` for ``[N, K]`` features (``dims=1``). The norm's
-    input (``linear``'s output) is the "pre-activation" the BN paper plots.
+    ``norm`` is a :class:`~ppnorm.nn.layers.NormSpec` for ``[N, K]`` features (``dims=1``). In the default
+    order the norm's input (``linear``'s output) is the "pre-activation" the BN paper plots.
     """
 
     def __init__(self, in_features, out_features, norm, act, dropout=0.0, dropout_mode="upscale_in_train"):
         super().__init__(
-            ("linear", nn.Linear(in_features, out_features, bias_attr=None if norm.kind == "none" else False)),
-            ("norm", norm(out_features)),
-            ("act", build_act(act)),
+            ("linear", nn.Linear(in_features, out_features, bias_attr=norm.bias_attr(without_norm=None))),
+            *norm.order(("norm", norm(out_features)), ("act", build_act(act))),
             ("dropout", build_dropout(dropout, dropout_mode)),
         )
 
@@ -28,15 +28,17 @@ class MLP(nn.Layer):
     """Flatten, ``len(hidden)`` DenseNormAct layers, then a Linear classifier.
 
     ``norm`` is a norm-factory kind for [N, K] features (``bn``, ``ln``, ``none``); a layer without a
-    norm keeps its Linear bias (with a norm the norm's shift replaces it).
+    norm keeps its Linear bias (with a norm the norm's shift replaces it). ``norm_position="after_act"``
+    puts each norm after its activation; the Linear then keeps its bias (the activation sits between).
     """
 
     def __init__(self, in_features=64, hidden=(100, 100, 100), num_classes=10, norm="none", norm_options=None,
-                 act="relu", dropout=0.0, dropout_mode="upscale_in_train", init="kaiming", init_std=0.01):
+                 norm_position="before_act", act="relu", dropout=0.0, dropout_mode="upscale_in_train", init="kaiming",
+                 init_std=0.01):
         super().__init__()
         check_count("in_features", in_features, 1)
         check_count("num_classes", num_classes, 1)
-        norm_spec = NormSpec(norm, norm_options, data_format=None, dims=1)
+        norm_spec = NormSpec(norm, norm_options, data_format=None, dims=1, position=norm_position)
         build_act(act)  # validate the name before building anything
         widths = [in_features] + list(hidden)
         self.layers = nn.LayerList([DenseNormAct(a, b, norm_spec, act, dropout, dropout_mode)
@@ -55,7 +57,8 @@ DOWNSAMPLES = ("max", "avg", "conv")
 
 
 class SimpleCNN(ConvClassifier):
-    """Stages of ``convs_per_stage`` [3x3 conv -> norm -> act], a 2x2 stride-2 downsampling between stages,
+    """Stages of ``convs_per_stage`` [3x3 conv -> norm -> act] (``norm_position="after_act"``: conv -> act ->
+    norm, the conv with a bias), a 2x2 stride-2 downsampling between stages,
     then the head.
 
     A fast, plain (non-residual) CNN for 8x8 digits and other small images. ``downsample``: ``max`` pooling,

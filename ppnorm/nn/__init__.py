@@ -1,10 +1,11 @@
 """Normalization and dropout building blocks (no training logic)."""
 from . import functional
-from .layers import ACTIVATIONS, ConvNormAct, NormActConv, NormSpec, build_act, build_dropout
+from .layers import (ACTIVATIONS, NORM_POSITIONS, ConvNormAct, NormActConv, NormSpec, build_act, build_dropout,
+                     check_norm_position)
 from .norm import (NORM_KINDS, NORM_OPTIONS, NORMS, bn_momentum, build_norm, is_batch_norm, is_norm,
                    momentum_from_torch, norm_epsilon, norm_groups, running_stats, set_bn_momentum, set_running_stats)
 
-__all__ = ["ACTIVATIONS", "NORMS", "NORM_KINDS", "NORM_OPTIONS", "ConvNormAct", "NormActConv", "NormSpec",
-           "bn_momentum", "build_act", "build_dropout", "build_norm", "functional", "is_batch_norm", "is_norm",
-           "momentum_from_torch", "norm_epsilon", "norm_groups", "running_stats", "set_bn_momentum",
-           "set_running_stats"]
+__all__ = ["ACTIVATIONS", "NORMS", "NORM_KINDS", "NORM_OPTIONS", "NORM_POSITIONS", "ConvNormAct", "NormActConv",
+           "NormSpec", "bn_momentum", "build_act", "build_dropout", "build_norm", "check_norm_position", "functional",
+           "is_batch_norm", "is_norm", "momentum_from_torch", "norm_epsilon", "norm_groups", "running_stats",
+           "set_bn_momentum", "set_running_stats"]

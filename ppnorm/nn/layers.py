@@ -1,7 +1,7 @@
 """Activation and dropout factories and the conv + norm + act block shared by every model."""
 import paddle.nn as nn
 
-from ..registry import Registry
+from ..registry import Registry, did_you_mean
 from .functional import DROPOUT_MODES
 from .norm import NORMS, build_norm, check_layout, check_norm_options
 
@@ -26,15 +26,29 @@ def build_dropout(p, mode="upscale_in_train"):
     return nn.Dropout(p, mode=mode) if p > 0 else nn.Identity()
 
 
-class NormSpec:
-    """Which norm to build, with its options; models pass one of these down instead of a class.
+NORM_POSITIONS = ("before_act", "after_act")
 
-    The kind, layout and option names/values are checked here, once; whether ``groups`` divides a
-    layer's channels is checked when that layer is built, and the error names its channel count.
+
+def check_norm_position(position):
+    """Return ``position`` if it is one of :data:`NORM_POSITIONS`, else raise a one-line ``ValueError``."""
+    if position not in NORM_POSITIONS:
+        raise ValueError(f"norm_position must be one of {', '.join(NORM_POSITIONS)}, got {position!r}"
+                         f"{did_you_mean(position, NORM_POSITIONS)}")
+    return position
+
+
+class NormSpec:
+    """Which norm to build, with its options, and where it sits; models pass one of these down instead of a class.
+
+    The kind, layout, option names/values and ``position`` are checked here, once; whether ``groups``
+    divides a layer's channels is checked when that layer is built, and the error names its channel count.
+    ``position``: ``before_act`` (linear/conv -> norm -> act, the BN paper's order) or ``after_act``
+    (linear/conv -> act -> norm); :meth:`order` is the one place that decides the order.
     """
 
-    def __init__(self, kind="bn", options=None, data_format="NCHW", dims=2):
+    def __init__(self, kind="bn", options=None, data_format="NCHW", dims=2, position="before_act"):
         NORMS.lookup(kind)
+        self.position = check_norm_position(position)
         self.kind = kind
         self.options = check_norm_options(options)
         self.dims = dims
@@ -43,19 +57,36 @@ class NormSpec:
     def __call__(self, num_channels):
         return build_norm(self.kind, num_channels, dims=self.dims, data_format=self.data_format, **self.options)
 
+    def order(self, norm, act):
+        """``(norm, act)`` or ``(act, norm)``: the two (layers or named layers) in the order they are applied."""
+        return (norm, act) if self.position == "before_act" else (act, norm)
+
+    def bias_attr(self, without_norm=False):
+        """``bias_attr`` of the linear/conv layer this norm follows: ``False`` (no bias) when the norm comes
+        straight after it, since its shift replaces a bias; with ``after_act`` the activation sits between, so
+        the layer keeps its bias (``None``). ``without_norm`` is the choice for kind ``none`` (linear layers
+        keep a bias, convs do not, as ppnorm's models always did)."""
+        if self.position == "after_act":
+            return None
+        return without_norm if self.kind == "none" else False
+
+    def norm_act(self, x, norm, act):
+        """``act(norm(x))`` or ``norm(act(x))``, as :meth:`order` says."""
+        for layer in self.order(norm, act):
+            x = layer(x)
+        return x
+
 
 class ConvNormAct(nn.Sequential):
-    """conv -> norm -> act (``act=None`` leaves the activation out). Sub-layers: conv, norm, act."""
+    """conv -> norm -> act, or conv -> act -> norm when ``norm.position`` is ``after_act`` (``act=None`` leaves
+    the activation out). Sub-layers: conv, norm, act (the names, hence the state-dict keys, do not depend on
+    the order). The conv has a bias only in the ``after_act`` order (see :meth:`NormSpec.bias_attr`)."""
 
     def __init__(self, in_channels, out_channels, kernel_size, norm, stride=1, act=None, data_format="NCHW"):
-        layers = [
-            ("conv", nn.Conv2D(in_channels, out_channels, kernel_size, stride=stride,
-                               padding=kernel_size // 2, bias_attr=False, data_format=data_format)),
-            ("norm", norm(out_channels)),
-        ]
-        if act:
-            layers.append(("act", build_act(act)))
-        super().__init__(*layers)
+        conv = nn.Conv2D(in_channels, out_channels, kernel_size, stride=stride, padding=kernel_size // 2,
+                         bias_attr=norm.bias_attr() if act else False, data_format=data_format)
+        named_norm = ("norm", norm(out_channels))
+        super().__init__(("conv", conv), *(norm.order(named_norm, ("act", build_act(act))) if act else [named_norm]))
 
 
 class NormActConv(nn.Sequential):

@@ -8,7 +8,7 @@ import copy
 
 from ...data import DATASETS, build_transforms
 from ...models.registry import MODELS
-from ...nn import NormSpec
+from ...nn import NormSpec, check_norm_position
 from ..loss import LOSSES
 from ..optim import OPTIMIZERS, SCHEDULES
 from .keys import NUMBER, ConfigError, Key, did_you_mean, fill_defaults
@@ -102,8 +102,12 @@ def _check_registered(registry, spec, where, source):
 
 
 def _check_arch(arch, source):
-    """The model is registered, takes the given options, and its norm spec builds (kind, options, layout)."""
+    """The model is registered, takes the given options, its norm_position is valid and its norm spec builds."""
     _check_registered(MODELS, arch, "Arch", source)
+    try:
+        check_norm_position(arch.get("norm_position", "before_act"))
+    except ValueError as error:
+        raise ConfigError(f"{source}: Arch.{error}") from None
     if not {"norm", "norm_options", "data_format"} & set(arch):
         return
     kind = arch.get("norm", "bn")
