@@ -65,7 +65,8 @@ def undo_normalization(ctx, eps):
             _row(ctx, "train", "sum(BN(x)) (w = 1)", np.ones_like(x), x, eps),
             _row(ctx, "eval", "sum(w*BN(x)), w ~ N(0,1)", w, x, eps)]
     ctx.table("undo", rows, title=ctx.tr(
-        "gamma = sqrt(var_B + eps), beta = mu_B on BatchNorm2D, x [8,3,4,4]: output and input gradient vs the identity's",
+        "gamma = sqrt(var_B + eps), beta = mu_B on BatchNorm2D, x [8,3,4,4]: output and input gradient vs the "
+        "identity's",
         "BatchNorm2D 取 gamma = sqrt(var_B + eps)、beta = mu_B，x 形状 [8,3,4,4]：输出和输入梯度与恒等映射对比"))
     train, ones, frozen = rows
     ctx.check(("With gamma = sqrt(var_B + eps) and beta = mu_B, BN in train mode returns its input: BN(x) = x for that "

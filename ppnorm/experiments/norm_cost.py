@@ -2,6 +2,7 @@
 norm, timed in alternation in one process (:mod:`ppnorm.benchmark.norm_cost`) and decided on per-round time ratios
 against the same model without normalization. Always on the CPU, like tools/benchmark.py."""
 import os
+import statistics
 
 import paddle
 
@@ -61,7 +62,7 @@ def _rows(ctx, case, timings):
         for norm, values in seconds.items():
             ratio = mean_interval(time_ratios(seconds, norm)) if norm != REFERENCE else None
             rows.append({"case": case.label, "batch": case.batch, "mode": mode, "norm": norm,
-                         "ms per batch (median)": round(sorted(values)[len(values) // 2] * 1000, 2),
+                         "ms per batch (median)": round(statistics.median(values) * 1000, 2),
                          "time / none": ratio.format(3) if ratio else "1 (reference)",
                          "ratio mean": ratio.mean if ratio else 1.0, "ratio half-width": ratio.half_width if ratio else 0.0})
     return rows
