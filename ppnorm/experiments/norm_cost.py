@@ -56,7 +56,8 @@ def _measure(ctx, case):
                      prm["min_sample_seconds"], prm["clock"], done)
 
 
-def _rows(ctx, case, timings):
+def _rows(case, timings):
+    """The cost table: median ms per batch and the mean per-round time ratio to no norm with its interval."""
     rows = []
     for mode, seconds in timings.items():
         for norm, values in seconds.items():
@@ -138,7 +139,7 @@ def run(ctx):
     rows, timings = [], {}
     for case in cases:
         timings[case] = _measure(ctx, case)
-        rows += _rows(ctx, case, timings[case])
+        rows += _rows(case, timings[case])
     after = os.getloadavg()
     ctx.table("cost", rows, ["case", "batch", "mode", "norm", "ms per batch (median)", "time / none"],
               title=ctx.tr(f"Time per batch ({ctx.params['clock']} clock, {current_cpu_threads()} thread(s)) and its "
