@@ -1,5 +1,6 @@
 """tools/benchmark.py: images/s and peak memory, each as a ratio against a reference timed side by side."""
 import argparse
+import os
 import shlex
 import sys
 
@@ -12,17 +13,35 @@ from ..models import list_models
 from ..nn import NORM_KINDS
 from ..engine.threads import use_cpu_threads
 from .cases import MODES
+from .norm_cost import CLOCKS, DEFAULT_CASES, NORMS, check_norms, norm_cost_rows, parse_case
 from .suite import Suite, loader_vs_tensors, write_tables
 
 CPU_NORMS = [kind for kind in NORM_KINDS if kind != "sync_bn"]  # SyncBatchNorm has no CPU kernel
+
+
+def _case(text):
+    try:
+        return parse_case(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--models", nargs="+", default=["resnet18", "resnet50", "densenet121"], choices=list_models(),
                         metavar="MODEL", help="registered model names (ppnorm.list_models())")
-    parser.add_argument("--norms", nargs="+", default=["bn"], choices=CPU_NORMS,
-                        help=f"{' '.join(CPU_NORMS)} (gn uses 32 groups)")
+    parser.add_argument("--norms", nargs="+", default=None, choices=CPU_NORMS,
+                        help=f"{' '.join(CPU_NORMS)} (default: bn; with --norm_cost all but sync_bn; gn uses 32 "
+                             "groups, with --norm_cost the most up to 32 that fit the model)")
+    parser.add_argument("--norm_cost", nargs="*", type=_case, metavar="MODEL:SIZE:BATCH", default=None,
+                        help="instead of the model suite: what normalization costs, each norm's train step, dygraph "
+                             "eval and exported inference (BN folded) as a ratio against the same model without "
+                             f"norm (default cases: {' '.join(DEFAULT_CASES)}; no memory, fp32 only)")
+    parser.add_argument("--min_sample_seconds", type=float, default=0.2,
+                        help="--norm_cost: repeat a call within each timed sample to last about this long")
+    parser.add_argument("--clock", choices=tuple(CLOCKS), default="cpu",
+                        help="--norm_cost: cpu = this process's CPU time (images per CPU second; leaves out waiting "
+                             "for a core on a shared machine, use with --cpu_threads 1), wall = elapsed time")
     parser.add_argument("--batch_sizes", nargs="+", type=positive_int, default=[8])
     parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
     parser.add_argument("--precisions", nargs="+", choices=("fp32", "bf16"), default=None,
@@ -60,19 +79,43 @@ def benchmark_main(argv=None, omp_num_threads=None):
         if args.onnx:
             require_extra("--onnx")
         check_output_dir(args.output_dir, "--output_dir")  # before minutes of timing, not after
-        loader_config = None if args.loader_config == "none" else load_config(args.loader_config)  # fail fast
+        skip_loader = args.loader_config == "none" or args.norm_cost is not None
+        loader_config = None if skip_loader else load_config(args.loader_config)  # fail fast
         threads, note = use_cpu_threads(args.cpu_threads, omp_threads(omp_num_threads))
         print(note)
-        rows = []
-        if args.models:
-            precisions = args.precisions or (["fp32", "bf16"] if cpu_supports_bf16() else ["fp32"])
-            suite = Suite(args.image_size, 1000, args.warmup, args.repeats, threads, memory=not args.no_memory,
-                          precisions=precisions, onnx=args.onnx)
-            rows += suite.run(args.models, args.norms, args.batch_sizes, args.modes)
-        if loader_config is not None:
-            rows += loader_vs_tensors(loader_config, args.loader_epochs)
+        if args.norm_cost is not None:
+            rows = _norm_cost(args, threads)
+        else:
+            rows = _suite(args, loader_config, threads)
         command = "python tools/benchmark.py " + " ".join(shlex.quote(a) for a in argv)
         print(f"[Bench] wrote {write_tables(rows, args.output_dir, command.strip())}")
         return 0
 
     return run_tool("benchmark", run, args.verbose)
+
+
+def _load_line(when):
+    one, five, fifteen = os.getloadavg()
+    return f"[Bench] load average {when}: {one:.2f} {five:.2f} {fifteen:.2f} ({os.cpu_count()} cores)"
+
+
+def _norm_cost(args, threads):
+    norms = args.norms or list(NORMS)
+    check_norms(norms)
+    print(_load_line("before"))
+    rows = norm_cost_rows(args.norm_cost or [parse_case(c) for c in DEFAULT_CASES], norms, args.modes, args.warmup,
+                          args.repeats, threads, args.min_sample_seconds, args.clock)
+    print(_load_line("after"))
+    return rows
+
+
+def _suite(args, loader_config, threads):
+    rows = []
+    if args.models:
+        precisions = args.precisions or (["fp32", "bf16"] if cpu_supports_bf16() else ["fp32"])
+        suite = Suite(args.image_size, 1000, args.warmup, args.repeats, threads, memory=not args.no_memory,
+                      precisions=precisions, onnx=args.onnx)
+        rows += suite.run(args.models, args.norms or ["bn"], args.batch_sizes, args.modes)
+    if loader_config is not None:
+        rows += loader_vs_tensors(loader_config, args.loader_epochs)
+    return rows

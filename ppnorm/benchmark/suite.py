@@ -11,7 +11,7 @@ COLUMNS = ("model", "implementation", "norm", "batch", "mode", "images_per_s", "
            "relative_diff")
 
 
-def _row(model, implementation, norm, batch, mode, rate, peak=None, ratio=None, against=""):
+def bench_row(model, implementation, norm, batch, mode, rate, peak=None, ratio=None, against=""):
     return {"model": model, "implementation": implementation, "norm": norm, "batch": batch, "mode": mode,
             "images_per_s": round(rate, 2), "peak_mib": None if peak is None else round(peak, 1),
             "ratio": None if ratio is None else round(ratio, 3), "ratio_against": against, "relative_diff": None}
@@ -61,7 +61,7 @@ class Suite:
                 ratio, against = rate / reference, "paddle.vision"
             elif implementation == "ppnorm" and norm != "bn" and bn:
                 ratio, against = rate / bn, "ppnorm bn"
-            rows.append(_row(name, implementation, norm, batch, mode, rate,
+            rows.append(bench_row(name, implementation, norm, batch, mode, rate,
                              self._peak(name, implementation, norm, batch, mode), ratio, against))
         return rows
 
@@ -77,7 +77,7 @@ class Suite:
             rates = side_by_side(runs, batch, self.warmup, self.repeats)
         for precision in self.precisions:
             implementation, reference, against = _infer_labels(precision)
-            row = _row(name, implementation, norm, batch, "infer", rates[precision],
+            row = bench_row(name, implementation, norm, batch, "infer", rates[precision],
                        self._peak(name, "ppnorm", norm, batch, "infer", precision),
                        rates[precision] / rates[reference], against)
             row["relative_diff"] = diffs[precision]
@@ -130,10 +130,10 @@ def loader_vs_tensors(config, epochs=3, log=print):
     arch = config["Arch"]["name"]
     dataset = config["DataLoader"]["Train"]["dataset"]["name"]
     batch = config["DataLoader"]["Train"]["batch_size"]
-    rows = [_row(f"{arch} on {dataset}", "pre-built tensors", config["Arch"].get("norm", "bn"), batch, "train epoch",
-                 rates["tensors"]),
-            _row(f"{arch} on {dataset}", "real DataLoader", config["Arch"].get("norm", "bn"), batch, "train epoch",
-                 rates["loader"], None, rates["loader"] / rates["tensors"], "pre-built tensors")]
+    norm = config["Arch"].get("norm", "bn")
+    rows = [bench_row(f"{arch} on {dataset}", "pre-built tensors", norm, batch, "train epoch", rates["tensors"]),
+            bench_row(f"{arch} on {dataset}", "real DataLoader", norm, batch, "train epoch", rates["loader"], None,
+                      rates["loader"] / rates["tensors"], "pre-built tensors")]
     for row in rows:
         log(format_row(row))
     return rows

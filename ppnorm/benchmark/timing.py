@@ -1,27 +1,49 @@
 """Median throughput of timed repeats after warm-up, measured side by side; resident memory on Linux."""
+import math
 import statistics
 import time
 
 
-def side_by_side(runs, items, warmup, repeats):
-    """Median items/s of each of ``runs`` ({name: callable}), timed in alternation.
+def timed_repeats(runs, warmup, repeats, min_seconds=0.0, clock=time.perf_counter):
+    """Seconds per call of each of ``runs`` ({name: callable}) in each of ``repeats`` rounds timed in alternation.
 
     Alternating A, B, B, A, ... exposes every candidate to the same machine state (frequency, cache,
-    background load), so their ratio is fairer than two runs one after the other.
+    background load), so their ratio is fairer than two runs one after the other; round ``i`` of one
+    candidate pairs with round ``i`` of another. With ``min_seconds`` a round calls each candidate enough
+    times (the same count for every candidate, from the last warm-up call of the fastest) for the fastest
+    to take about that long, the calls interleaved A, B, A, B, ...; a candidate's sample is its mean call.
+    ``clock``: wall time by default; ``time.process_time`` counts this process's CPU time instead, which on a
+    machine shared with other jobs leaves out the time the process waits for a core (meaningful when Paddle
+    computes on one thread).
     """
-    for run in runs.values():
+    last = {}
+    for name, run in runs.items():
         for _ in range(warmup):
+            start = clock()
             run()
-    rates = {name: [] for name in runs}
+            last[name] = clock() - start
+    fastest = min(last.values()) if last else 0.0
+    number = max(1, math.ceil(min_seconds / fastest)) if min_seconds > 0 and fastest > 0 else 1
+    seconds = {name: [] for name in runs}
     names = list(runs)
     for repeat in range(repeats):
         shift = repeat % len(names)  # rotate who goes first, so no candidate always follows the same one
-        for name in names[shift:] + names[:shift]:
-            run = runs[name]
-            start = time.perf_counter()
-            run()
-            rates[name].append(items / (time.perf_counter() - start))
-    return {name: statistics.median(values) for name, values in rates.items()}
+        order = names[shift:] + names[:shift]
+        total = dict.fromkeys(names, 0.0)
+        for _ in range(number):  # the candidates' calls interleave, so a round's load reaches them all alike
+            for name in order:
+                start = clock()
+                runs[name]()
+                total[name] += clock() - start
+        for name in names:
+            seconds[name].append(total[name] / number)
+    return seconds
+
+
+def side_by_side(runs, items, warmup, repeats):
+    """Median items/s of each of ``runs`` ({name: callable}), timed in alternation (:func:`timed_repeats`)."""
+    seconds = timed_repeats(runs, warmup, repeats)
+    return {name: statistics.median(items / s for s in values) for name, values in seconds.items()}
 
 
 def _status_kib(field):

@@ -28,8 +28,17 @@ def resolve_cpu_threads(requested=None, omp_num_threads=None):
     return max(1, cores // local_ranks), f"{cores} cores / {local_ranks} process(es)"
 
 
+_SET = {"threads": None}  # what use_cpu_threads last set (Paddle has no getter)
+
+
 def use_cpu_threads(requested=None, omp_num_threads=None):
     """Set the number of threads of Paddle's CPU math library; returns ``(threads, one-line note for the log)``."""
     threads, why = resolve_cpu_threads(requested, omp_num_threads)
     paddle.base.core.set_num_threads(threads)
+    _SET["threads"] = threads
     return threads, f"[CPU] {threads} thread(s) for Paddle's CPU kernels ({why}; set Global.cpu_threads to change)"
+
+
+def current_cpu_threads():
+    """The thread count :func:`use_cpu_threads` set in this process (1, Paddle's own default, if never called)."""
+    return _SET["threads"] or 1

@@ -4,6 +4,7 @@ import paddle
 import paddle.nn as nn
 
 from ..nn import momentum_from_torch, running_stats, set_running_stats
+from .bn_identity import undo_normalization
 
 QUESTION = ("Does Paddle's BatchNorm compute exactly what the formulas say (per-feature / per-channel batch "
             "statistics, moving averages with momentum 0.9, biased running variance, use_global_stats)?")
@@ -196,7 +197,9 @@ def run(ctx):
     ctx.note(ctx.tr(f"One value per channel in train mode: output == input is {same}, running_mean after "
                     f"{one_value[0]['running_mean after']}.",
                     f"训练模式下每通道一个值：输出 == 输入为 {same}，之后的 running_mean 为 {one_value[0]['running_mean after']}。"))
-    if _claims(ctx, example_error, first, mean_error, var_error, momentum_error, global_rows):
+    formulas_hold = _claims(ctx, example_error, first, mean_error, var_error, momentum_error, global_rows)
+    undo_normalization(ctx, eps)  # the notes' gamma, beta undoing the normalization: four more claims
+    if formulas_hold:
         return ctx.tr("Paddle's BatchNorm matches the formulas to float precision: batch statistics in train mode, "
                       f"running = 0.9*running + 0.1*batch with the biased variance (golden case "
                       f"{first['running_var (Paddle)']:.7g}, not PyTorch's 2.2), and use_global_stats overrides "

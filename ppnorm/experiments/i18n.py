@@ -46,6 +46,10 @@ HEADERS_ZH = {
     "max abs diff Paddle vs PyTorch formula": "Paddle 与 PyTorch 公式的最大绝对差",
     "normalizes with": "归一化所用的统计量", "running stats updated": "滑动统计量是否更新",
     "input shape": "输入形状", "output": "输出", "output == input": "输出 == 输入", "running_mean after": "之后的 running_mean",
+    "loss": "损失", "max |BN(x) - x|": "max |BN(x) - x|", "|dx - w| / |w|": "|dx - w| / |w|（与恒等映射梯度的相对差）",
+    "expected dx": "应有的 dx", "max |dx - expected|": "max |dx - 应有的 dx|",
+    # norm_cost
+    "ms per batch (median)": "每个 batch 的毫秒数（中位数）", "time / none": "用时 / 无归一化时的用时",
     # norm_axes
     "averages over": "求统计量的轴", "values per statistic": "每个统计量用到的值数", "number of statistics": "统计量个数",
     "paddle.nn vs numpy over these axes": "按这些轴用 numpy 与 paddle.nn 的差", "output err": "输出误差",
