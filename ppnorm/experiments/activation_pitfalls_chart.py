@@ -25,6 +25,7 @@ def _chart_dying(ctx, ax):
                     marker="o", linestyle="--" if norm == "bn" else "-", color=COLORS[act],
                     label=ctx.chart_text(f"{act}, norm={norm} (mean ± 95% interval; diverged runs left out)",
                                          f"{act}，norm={norm}（均值 ± 95% 区间；发散的运行不计）"))
+    ax.set_ylim(top=ax.get_ylim()[1] * 1.8)  # room for the legend above the data
     ax.set_xscale("log")
     ax.set_xlabel(ctx.chart_text("learning rate (SGD)", "学习率（SGD）"))
     ax.set_ylabel(ctx.chart_text("units never firing on the training set (%)", "训练集上从不激活的单元（%）"))
@@ -37,6 +38,8 @@ def _chart_sign(ctx, ax):
     for shift, (key, en, zh) in zip((-width / 2, width / 2), (("one_sign_sample", "per sample", "单个样本"),
                                                               ("one_sign_batch", "mini-batch", "小批量"))):
         est = [mean_interval(run_values(ctx, key, part="sign", act=a, norm="none")).scaled(100) for a in acts]
+        for x, e in zip(np.arange(len(acts)) + shift, est):
+            ax.text(x, e.mean + e.half_width + 2, f"{e.mean:.0f}%", ha="center", fontsize=8)
         ax.bar(np.arange(len(acts)) + shift, [e.mean for e in est], width, yerr=[e.half_width for e in est], capsize=4,
                color=[COLORS[a] for a in acts], alpha=1.0 if key == "one_sign_sample" else 0.45, edgecolor="black",
                label=ctx.chart_text(f"{en} (bar: mean, line: 95% interval)", f"{zh}（柱：均值，线：95% 区间）"))
@@ -60,7 +63,7 @@ def _chart_speed(ctx, ax, curves):
     ax.set_xlabel(ctx.chart_text("training step", "训练步数"))
     ax.set_ylabel(ctx.chart_text("test top-1 (%)", "测试 top-1（%）"))
     ax.set_title(ctx.chart_text("sigmoid vs tanh MLP", "sigmoid 与 tanh MLP"))
-    ax.legend(fontsize=6, loc="lower right", ncol=2)
+    ax.legend(fontsize=6, loc="center right", ncol=2)
 
 
 def save_chart(ctx, curves):
