@@ -79,6 +79,10 @@ HEADERS_ZH = {
     "before - after (points)": "之前 - 之后（个点）",
     # batch_size_sweep
     "batch-stats error %": "batch 统计量错误率 %", "paper %": "论文 %",
+    # init_sensitivity, activation_pitfalls
+    "diverged": "发散的种子", "distinct units": "不同单元数", "dead at init %": "初始化时死亡单元 %",
+    "dead after training %": "训练后死亡单元 %", "one-sign per sample %": "单样本同号行 %",
+    "one-sign per batch %": "小批量同号行 %",
 }
 
 

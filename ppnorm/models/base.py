@@ -28,7 +28,8 @@ class ConvClassifier(nn.Layer):
         act: activation name (``relu``, ``sigmoid``, ``tanh``, ``leaky_relu``, ``gelu``, ...).
         dropout: drop probability before the fc layer (0 = none); ``dropout_mode`` is Paddle's mode.
         data_format: ``NCHW`` or ``NHWC`` (the input layout; NHWC is faster on GPUs with AMP).
-        init: ``kaiming`` / ``xavier`` / ``normal`` (with ``init_std``) for conv and fc weights.
+        init: ``kaiming`` / ``xavier`` / ``normal`` (std ``init_std``) / ``constant`` (every weight ``init_std``)
+            for conv and fc weights.
     """
 
     def __init__(self, num_classes=1000, in_channels=3, with_pool=True, norm="bn", norm_options=None,

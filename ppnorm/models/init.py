@@ -4,7 +4,7 @@ from paddle.nn.initializer import Constant, KaimingNormal, Normal, XavierNormal
 
 from ..nn.norm import is_norm
 
-INIT_SCHEMES = ("kaiming", "xavier", "normal")
+INIT_SCHEMES = ("kaiming", "xavier", "normal", "constant")
 
 
 def _weight_initializer(scheme, std):
@@ -14,11 +14,13 @@ def _weight_initializer(scheme, std):
         return XavierNormal()  # std = sqrt(2 / (fan_in + fan_out))
     if scheme == "normal":
         return Normal(0.0, std)
+    if scheme == "constant":
+        return Constant(std)  # every weight the same value ``std`` (the symmetry-breaking failure case)
     raise ValueError(f"init must be one of {', '.join(INIT_SCHEMES)}, got '{scheme}'")
 
 
 def init_weights(model, scheme="kaiming", std=0.01):
-    """Conv/Linear weights by ``scheme``, their biases 0; norm layers scale 1, shift 0."""
+    """Conv/Linear weights by ``scheme`` (``normal``: N(0, ``std``); ``constant``: all ``std``), their biases 0; norm layers scale 1, shift 0."""
     weight_init = _weight_initializer(scheme, std)
     for layer in model.sublayers(include_self=True):
         if isinstance(layer, (nn.Conv1D, nn.Conv2D, nn.Conv3D, nn.Linear)):
