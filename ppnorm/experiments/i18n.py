@@ -72,6 +72,10 @@ HEADERS_ZH = {
     "pre-act p15/p50/p85 at end": "结束时激活前 p15/p50/p85",
     # batch_size_sweep
     "batch-stats error %": "batch 统计量错误率 %", "paper %": "论文 %",
+    # input_scaling, batch_noise, covariate_shift
+    "input": "输入", "loss noise": "损失曲线噪声", "test top1 % at equal samples": "相同样本数下测试 top-1 %",
+    "CPU s at equal samples": "相同样本数下 CPU 秒数", "n": "n", "D(y) measured": "实测 D(y)",
+    "layer 2 input shift": "第 2 层输入的移动",
 }
 
 
