@@ -147,7 +147,7 @@ def _tables(ctx, init_rows):
         f"初始化时各层输出方差与乘积公式，ReLU MLP {ctx.params['init_depth']} x {ctx.params['init_width']}（Kaiming），"
         f"{ctx.params['seeds']} 个种子的均值 ± 95% 区间"))
     shift = [{"norm": norm, "layer 2 input shift": mean_interval([r["early shift"] for r in ctx.runs if r.get("norm") == norm]).format(4),
-              f"layer {ctx.params['depth']} input shift": mean_interval([r["deep shift"] for r in ctx.runs if r.get("norm") == norm]).format(4),
+              "deep layer input shift": mean_interval([r["deep shift"] for r in ctx.runs if r.get("norm") == norm]).format(4),
               "final top1 %": mean_interval([r["final accuracy"] for r in ctx.runs if r.get("norm") == norm]).scaled(100).format(1)}
              for norm in ("none", "bn")]
     ctx.table("shift", shift, title=ctx.tr(
@@ -170,7 +170,8 @@ def _chart(ctx, init_rows, curves):
     ax.set_title(ctx.chart_text("variance at init, layer by layer", "初始化时逐层的方差"))
     ax.set_xlabel(ctx.chart_text("layer", "层"))
     ax.set_ylabel(ctx.chart_text("measured / predicted variance (ratio)", "实测 / 公式方差（比值）"))
-    ax.legend(fontsize=7)
+    ax.set_ylim(0.85, 1.95)
+    ax.legend(fontsize=7, loc="upper center", ncol=2)
     ax = axes[0][1]
     for norm, color in (("none", "tab:red"), ("bn", "tab:blue")):
         steps, runs = curves[norm][0][0], [values for _, values in curves[norm]]
