@@ -83,6 +83,10 @@ HEADERS_ZH = {
     "diverged": "发散的种子", "distinct units": "不同单元数", "dead at init %": "初始化时死亡单元 %",
     "dead after training %": "训练后死亡单元 %", "one-sign per sample %": "单样本同号行 %",
     "one-sign per batch %": "小批量同号行 %",
+    # input_scaling, batch_noise, covariate_shift
+    "input": "输入", "loss noise": "损失曲线噪声", "test top1 % at equal samples": "相同样本数下测试 top-1 %",
+    "CPU s at equal samples": "相同样本数下 CPU 秒数", "n": "n", "D(y) measured": "实测 D(y)",
+    "layer 2 input shift": "第 2 层输入的移动", "deep layer input shift": "最深隐藏层输入的移动",
 }
 
 
