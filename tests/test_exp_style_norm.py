@@ -75,4 +75,30 @@ def test_style_norm_verdicts_follow_from_its_runs(tmp_path):
     assert (claim["low"], claim["high"]) == pytest.approx((low, high))
     assert claim["verdict"] == ("confirmed" if -5 < low and high < 5 else
                                 "refuted" if low >= 5 or high <= -5 else "inconclusive")
+    leak = next(c for c in ctx.claims if c["claim_en"].startswith("A 3x3 conv without padding followed by IN"))
+    assert leak["verdict"] == "confirmed"
     assert (tmp_path / "style_norm.png").stat().st_size > 10_000
+
+
+def _numpy_conv_in(x, weight, bias, padding):
+    """Cross-correlation with zero padding, then per-sample, per-channel standardization (numpy)."""
+    x = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    k, h, w = weight.shape[-1], x.shape[2] - weight.shape[-1] + 1, x.shape[3] - weight.shape[-1] + 1
+    out = np.stack([np.einsum("nkij,ckij->nc", x[:, :, i:i + k, j:j + k], weight) for i in range(h) for j in range(w)],
+                   axis=-1).reshape(len(x), -1, h, w) + bias.reshape(1, -1, 1, 1)
+    mean, var = out.mean(axis=(2, 3), keepdims=True), out.var(axis=(2, 3), keepdims=True)
+    return (out - mean) / np.sqrt(var + 1e-5)
+
+
+@pytest.mark.parametrize("padding", [0, 1])
+def test_brightness_leak_matches_numpy(padding):
+    from ppnorm.experiments.style_norm import DIGITS_MEAN, DIGITS_STD, brightness_leak, random_conv
+    images = np.random.default_rng(4).uniform(0, 1, size=(3, 1, 6, 6))
+    conv = random_conv(padding, channels=3)
+    weight, bias = conv.weight.numpy().astype("float64"), conv.bias.numpy().astype("float64")
+    standardize = lambda x: (x - DIGITS_MEAN) / DIGITS_STD  # noqa: E731
+    before = _numpy_conv_in(standardize(images), weight, bias, padding)
+    after = _numpy_conv_in(standardize(images + 0.25), weight, bias, padding)
+    expected = np.abs(after - before).max() / np.abs(before).max()
+    assert brightness_leak(conv, images, 0.25) == pytest.approx(expected, rel=1e-3, abs=1e-5)
+    assert (expected < 1e-9) == (padding == 0)  # without padding IN removes the shift exactly

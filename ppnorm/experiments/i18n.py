@@ -72,6 +72,9 @@ HEADERS_ZH = {
     "pre-act p15/p50/p85 at end": "结束时激活前 p15/p50/p85",
     # batch_size_sweep
     "batch-stats error %": "batch 统计量错误率 %", "paper %": "论文 %",
+    # style_norm
+    "clean %": "干净 %", "train styles %": "训练风格 %", "contrast 3 %": "对比度 3 %", "brightness 0.8 %": "亮度 0.8 %",
+    "inverted %": "反色 %", "label task": "风格即标签的任务",
 }
 
 
