@@ -102,3 +102,11 @@ def test_brightness_leak_matches_numpy(padding):
     expected = np.abs(after - before).max() / np.abs(before).max()
     assert brightness_leak(conv, images, 0.25) == pytest.approx(expected, rel=1e-3, abs=1e-5)
     assert (expected < 1e-9) == (padding == 0)  # without padding IN removes the shift exactly
+
+
+def test_full_preset_is_wider_longer_with_more_seeds():
+    from ppnorm.experiments import experiments
+    from ppnorm.experiments.config import load_experiment_config
+    _, settings, params = load_experiment_config("configs/experiments/style_norm_full.yaml", [], experiments())
+    assert (params["widths"], params["groups"], params["epochs"], params["seeds"]) == ([32, 64], 8, 30, 10)
+    assert settings["output_dir"].endswith("style_norm_full") and params["norms"] == ["bn", "gn", "ln", "in"]
