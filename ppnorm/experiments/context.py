@@ -106,10 +106,10 @@ class Context:
     def compare(self, claim, estimate, side, margin=0.0, unit="", digits=2, evidence=""):
         """A claim decided by the interval of ``estimate`` (see :func:`stats.decide`); returns the verdict."""
         verdict = decide(estimate, side, margin)
-        bound = {"greater": f"> {margin:g}", "less": f"< {margin:g}",
-                 "within": self.tr(f"within ±{margin:g}", f"在 ±{margin:g} 之内")}[side]
-        deciding = self.tr(f"{estimate.format(digits, unit)} (claim: {bound}{unit}, n={estimate.n})",
-                           f"{estimate.format(digits, unit)}（说法：{bound}{unit}，n={estimate.n}）")
+        bound = {"greater": f"> {margin:g}{unit}", "less": f"< {margin:g}{unit}",
+                 "within": self.tr(f"within ±{margin:g}{unit}", f"在 ±{margin:g}{unit} 之内")}[side]
+        deciding = self.tr(f"{estimate.format(digits, unit)} (claim: {bound}, n={estimate.n})",
+                           f"{estimate.format(digits, unit)}（说法：{bound}，n={estimate.n}）")
         return self._record(claim, verdict, deciding, evidence, estimate, side, margin)
 
     def figure(self, ncols=1, nrows=1, width=5.0, height=3.6, projection=None):
