@@ -5,6 +5,9 @@
 
 Each group is run on its own: ./mutants/ (git-ignored) is wiped, only the group's files are mutated,
 only the test files that cover them run (mutmut maps tests to functions by coverage), with one worker.
+Mutants run in processes forked after the tests were imported, so a function that only runs at import
+time (it builds a module-level table) would look unkillable; a group lists such functions under
+IMPORT_TIME and they are run again in a fork server that imports ppnorm afresh for each mutant.
 The last lines give killed / survived / timeout / no tests per file. Afterwards, inside the repo root,
 `python -m mutmut results` lists the last group's survivors and `python -m mutmut show NAME` one diff.
 """
@@ -22,7 +25,7 @@ NN, DATA, ENGINE = "ppnorm/nn/", "ppnorm/data/", "ppnorm/engine/"
 GROUPS = {
     "metrics": ([ENGINE + "metrics.py"], ["tests/test_metrics.py"]),
     "config": ([ENGINE + "config/keys.py", ENGINE + "config/loader.py", ENGINE + "config/schema.py"],
-               ["tests/test_config.py", "tests/test_config_values.py"]),
+               ["tests/test_config.py", "tests/test_config_values.py", "tests/test_config_messages.py"]),
     "checkpoint": ([ENGINE + "checkpoint.py", ENGINE + "checkpoint_load.py"],
                    ["tests/test_checkpoint.py", "tests/test_pretrained.py"]),
     "transforms": ([DATA + "transforms.py"], ["tests/test_data.py"]),
@@ -32,6 +35,13 @@ GROUPS = {
     "norm": ([NN + "norm.py"], ["tests/test_norm_factory.py"]),
     "fuse": ([NN + "fuse.py", NN + "precise_bn.py"], ["tests/test_deploy.py", "tests/test_compat.py"]),
 }
+
+# functions that run while their module is imported (mutmut names, fnmatch patterns)
+IMPORT_TIME = {
+    "config": ["ppnorm.engine.config.schema.x__loader_schema*", "ppnorm.engine.config.keys.xǁKeyǁ__init__*"],
+}
+# imported once by the fork server, so that each mutant imports only ppnorm and the tests afresh
+PRELOAD = ROOT / "tools" / "mutation_preload.txt"
 
 
 def tally(files):
@@ -53,6 +63,11 @@ def run_group(name, max_children):
     cfg = config()
     cfg.only_mutate, cfg.pytest_add_cli_args_test_selection = list(files), list(tests)
     mm._run((), max_children)
+    if name in IMPORT_TIME:
+        from mutmut.configuration import ForkServerWarmup, ProcessIsolation
+        cfg.process_isolation, cfg.forkserver_warmup = ProcessIsolation.FORKSERVER, ForkServerWarmup.IMPORT
+        cfg.preload_modules_file = str(PRELOAD)
+        mm._run(IMPORT_TIME[name], max_children)
     for file, counts in tally(files).items():
         print(f"[mutation] {name} {file}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
 
