@@ -9,7 +9,7 @@ import pytest
 
 from ppnorm.engine.config import ConfigError, load_config, save_config, validate
 from ppnorm.engine.config.keys import Key, check_known_keys, check_value, describe_schema, fill_defaults, type_name
-from ppnorm.engine.config.loader import apply_override, load_raw, merge, parse_override, read_yaml, strip_delete
+from ppnorm.engine.config.loader import apply_override, dump_config, load_raw, merge, parse_override, read_yaml, strip_delete
 
 DIGITS = "configs/digits/resnet20.yaml"
 OVERRIDDEN = DIGITS + " with -o overrides: "
@@ -80,6 +80,26 @@ def test_override_errors_word_for_word(override, message):
     assert _message(load_config, DIGITS, [override]) == OVERRIDDEN + message
 
 
+@pytest.mark.parametrize("arch, message", [
+    ({"norm_options": {"groups": 0}}, "Arch norm 'bn': norm_options.groups must be a positive integer, got 0"),
+    ({"data_format": "NHCW"}, "Arch norm 'bn': data_format 'NHCW' does not fit dims=2; use one of NCHW, NHWC"),
+])
+def test_arch_norm_options_without_a_norm_are_checked_for_batch_norm(arch, message):
+    raw = load_raw(DIGITS)
+    raw["Arch"] = {"name": "resnet20", **arch}
+    assert _message(validate, raw, "src") == "src: " + message
+    raw["Arch"] = {"name": "resnet20", "data_format": "NHWC"}
+    assert validate(raw)["Arch"] == {"name": "resnet20", "data_format": "NHWC"}
+
+
+def test_paddleclas_configs_take_overrides_and_name_their_source():
+    paddleclas = "tests/data/paddleclas/ResNet50.yaml"
+    config = load_config(paddleclas, ["Global.epochs=3"])
+    assert config["Global"]["epochs"] == 3 and config["Arch"] == {"name": "resnet50", "num_classes": 1000}
+    assert (_message(load_config, paddleclas, ["Global.epochs=0"])
+            == f"{paddleclas} with -o overrides: Global.epochs must be >= 1, got 0")
+
+
 def test_arch_layout_alone_is_checked_with_the_default_norm_and_amp_is_accepted_on_gpu():
     config = load_config(DIGITS, ["Arch.data_format=NHWC", "Global.amp_level=O1", "Global.device=gpu"])
     assert config["Arch"]["data_format"] == "NHWC" and config["Global"]["amp_level"] == "O1"
@@ -101,8 +121,9 @@ def test_type_names_and_descriptions():
     assert Key("a", str, choices=("a", "b")).describe() == "str one of a, b, default 'a'"
     assert Key(1, (int, float), maximum=9).describe() == "number <= 9, default 1"
     assert Key([], list).describe() == "list, default []"
-    schema = {"S": {"a": Key(1, int, help="x")}, "b": Key(None, str)}
-    assert describe_schema(schema) == [f"{'S.a':45s} int, default 1: x", f"{'b':45s} str, default None"]
+    assert Key(1, (int, str)).describe() == "(<class 'int'>, <class 'str'>), default 1"  # a kind with no name
+    schema = {"b": Key(None, str), "S": {"a": Key(1, int, help="x")}}
+    assert describe_schema(schema) == [f"{'b':45s} str, default None", f"{'S.a':45s} int, default 1: x"]
 
 
 def test_unknown_keys_and_bad_sections_word_for_word():
@@ -149,3 +170,5 @@ def test_save_config_writes_the_yaml_atomically(tmp_path):
     text = open(path, encoding="utf-8").read()
     assert text.startswith("Global:\n  device: cpu\n")  # sections in schema order, not sorted
     assert load_config(path) == config
+    assert save_config(config, str(tmp_path / "run")) == path  # its directory exists now: replaced
+    assert dump_config({"name": "中文"}) == "name: 中文\n"  # readable, not \u escapes
