@@ -96,7 +96,15 @@ def test_sync_bn_converts_every_batch_norm():
 
 def test_with_pool_false_returns_the_feature_map():
     assert ppnorm.build_model("resnet18", with_pool=False)(paddle.rand([1, 3, 64, 64])).shape == [1, 512, 2, 2]
-    assert ppnorm.build_model("resnet20", with_pool=False)(paddle.rand([1, 3, 32, 32])).shape == [1, 64, 8, 8]
+    full = ppnorm.build_model("resnet20", num_classes=10)
+    features = ppnorm.build_model("resnet20", with_pool=False)
+    features.set_state_dict({k: v for k, v in full.state_dict().items() if not k.startswith("fc.")})
+    full.eval(), features.eval()
+    x = paddle.rand([2, 3, 32, 32])
+    feature_map = features(x)
+    assert feature_map.shape == [2, 64, 8, 8]
+    # the map is what the classifier pools: its spatial mean through fc gives the full model's logits
+    np.testing.assert_allclose(full.fc(feature_map.mean(axis=[2, 3])).numpy(), full(x).numpy(), rtol=1e-5, atol=1e-5)
     pooled = ppnorm.build_model("densenet_small", num_classes=0)(paddle.rand([1, 3, 32, 32]))
     assert pooled.shape == [1, 248]
 
