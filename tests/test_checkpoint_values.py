@@ -136,6 +136,22 @@ def test_load_strict_messages_word_for_word():
         "f: 0.0.weight is not a tensor (list); the file is not a state_dict of weights")
 
 
+def test_float_weights_are_refused_for_an_integer_buffer():
+    model = paddle.nn.Linear(2, 2)
+    model.register_buffer("count", paddle.to_tensor([3], dtype="int64"))
+    state = {k: v.numpy().astype("float32") for k, v in model.state_dict().items()}
+    assert _message(load_strict, model, state, "f", ()) == "f: count has dtype float32 but the model needs int64"
+
+
+def test_a_checkpoint_of_another_architecture_names_its_weights_file(tmp_path):
+    _save(tmp_path / "ck")
+    model = paddle.nn.Sequential(paddle.nn.Linear(3, 2))
+    optimizer = paddle.optimizer.Momentum(learning_rate=0.1, parameters=model.parameters())
+    assert _message(load_checkpoint, str(tmp_path / "ck"), model, optimizer) == (
+        f"{tmp_path / 'ck.pdparams'} has 4 weights the model lacks, e.g. 1.weight, 1.bias, 1._mean; it was saved "
+        f"from another architecture (e.g. another Arch.norm); use the same Arch")
+
+
 def test_load_strict_values_skips_and_dtypes():
     model, source = _nested(), _nested()
     state = {k: v.numpy() for k, v in source.state_dict().items()}  # numpy arrays, as in downloaded files
@@ -154,6 +170,7 @@ def test_load_line_names_six_skipped_tensors_then_counts_the_rest():
     assert load_line("f", "src", ["a"], six, ["s"]) == (
         "[Pretrained] loaded 1 tensors from f (src); skipped 6 by pretrained_skip ['s'], kept as initialized: "
         "s0, s1, s2, s3, s4, s5")
+    assert load_line("f", "src", ["a"], six + ["s6"], ["s"]).endswith("s3, s4, s5 and 1 more")
     assert load_line("f", "src", ["a"], six + ["s6", "s7"], ["s"]).endswith("s3, s4, s5 and 2 more")
     assert load_line("f", "src", ["a", "b"], [], []) == "[Pretrained] loaded 2 tensors from f (src); skipped none"
 
