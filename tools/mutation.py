@@ -5,9 +5,9 @@
 
 Each group is run on its own: ./mutants/ (git-ignored) is wiped, only the group's files are mutated,
 only the test files that cover them run (mutmut maps tests to functions by coverage), with one worker.
-Mutants run in processes forked after the tests were imported, so a function that only runs at import
-time (it builds a module-level table) would look unkillable; a group lists such functions under
-IMPORT_TIME and they are run again in a fork server that imports ppnorm afresh for each mutant.
+Mutants run in processes forked after the tests were imported, so the mutants of a function that only
+runs at import time (config/schema.py's _loader_schema, which builds the schema table) are never
+active and show as survivors; docs/testing.md counts them apart.
 The last lines give killed / survived / timeout / no tests per file. Afterwards, inside the repo root,
 `python -m mutmut results` lists the last group's survivors and `python -m mutmut show NAME` one diff.
 """
@@ -38,14 +38,6 @@ GROUPS = {
     "norm": ([NN + "norm.py"], ["tests/test_norm_factory.py"]),
     "fuse": ([NN + "fuse.py", NN + "precise_bn.py"], ["tests/test_deploy.py", "tests/test_compat.py"]),
 }
-
-# functions that run while their module is imported (mutmut names, fnmatch patterns)
-IMPORT_TIME = {
-    "config": ["ppnorm.engine.config.schema.x__loader_schema*", "ppnorm.engine.config.keys.xǁKeyǁ__init__*"],
-}
-# imported once by the fork server, so that each mutant imports only ppnorm and the tests afresh
-PRELOAD = ROOT / "tools" / "mutation_preload.txt"
-
 
 def tally(files):
     """Per mutated file: status counts and the mutants that were not killed, from ./mutants/<file>.meta."""
@@ -79,11 +71,6 @@ def run_group(name, max_children):
     cfg = config()
     cfg.only_mutate, cfg.pytest_add_cli_args_test_selection = list(files), list(tests)
     mm._run((), max_children)
-    if name in IMPORT_TIME:
-        from mutmut.configuration import ForkServerWarmup, ProcessIsolation
-        cfg.process_isolation, cfg.forkserver_warmup = ProcessIsolation.FORKSERVER, ForkServerWarmup.IMPORT
-        cfg.preload_modules_file = str(PRELOAD)
-        mm._run(IMPORT_TIME[name], max_children)
     counts, alive = tally(files)
     for file, count in counts.items():
         print(f"[mutation] {name} {file}: " + ", ".join(f"{k} {v}" for k, v in sorted(count.items())))
