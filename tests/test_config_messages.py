@@ -92,9 +92,11 @@ def test_arch_norm_options_without_a_norm_are_checked_for_batch_norm(arch, messa
     assert validate(raw)["Arch"] == {"name": "resnet20", "data_format": "NHWC"}
 
 
-def test_paddleclas_configs_take_overrides_and_name_their_source():
+def test_paddleclas_configs_take_overrides_and_name_their_source(capsys):
     paddleclas = "tests/data/paddleclas/ResNet50.yaml"
     config = load_config(paddleclas, ["Global.epochs=3"])
+    assert capsys.readouterr().err.startswith(f"[PaddleClas] {paddleclas} with -o overrides: 5 key(s) ppnorm does "
+                                              f"not honour as PaddleClas would")
     assert config["Global"]["epochs"] == 3 and config["Arch"] == {"name": "resnet50", "num_classes": 1000}
     assert (_message(load_config, paddleclas, ["Global.epochs=0"])
             == f"{paddleclas} with -o overrides: Global.epochs must be >= 1, got 0")
