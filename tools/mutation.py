@@ -31,7 +31,7 @@ GROUPS = {
                    # the 4 SIGKILL tests train resnet20 in subprocesses (~90 s per mutant): left out
                    ["tests/test_checkpoint.py", "tests/test_checkpoint_values.py", "tests/test_pretrained.py",
                     "-k", "not sigkill"]),
-    "transforms": ([DATA + "transforms.py"], ["tests/test_data.py"]),
+    "transforms": ([DATA + "transforms.py"], ["tests/test_data.py", "tests/test_data_errors.py"]),
     "loader": ([DATA + "loader.py", DATA + "pipeline.py"], ["tests/test_data.py", "tests/test_data_errors.py"]),
     "functional": ([NN + "functional.py"], ["tests/test_functional.py", "tests/test_functional_properties.py",
                                             "tests/test_functional_scale.py"]),
