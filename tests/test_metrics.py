@@ -20,13 +20,26 @@ def test_topk_correct_matches_a_sort_per_row():
     assert hits[7].all() and 0 < hits[1].sum() < 50
 
 
+def test_topk_correct_breaks_ties_by_the_lower_class_index_and_takes_column_labels():
+    rng = np.random.default_rng(4)
+    logits = rng.integers(0, 2, (30, 40)).astype("float32")  # many ties: 40 classes, logits 0 or 1
+    labels = rng.integers(0, 40, (30, 1))  # paddle-style [N, 1] labels
+    hits = topk_correct(logits, labels, range(1, 41))  # every k: an unstable sort changes several of them
+    for k in range(1, 41):
+        rank = [(row > row[y]).sum() + (row[:y] == row[y]).sum() for row, y in zip(logits, labels[:, 0])]
+        np.testing.assert_array_equal(hits[k], (np.array(rank) < k).astype("float64"))
+    assert hits[1].shape == (30,) and 0 < hits[5].sum() < 30 and hits[40].all()
+
+
 def test_average_meter_weights_by_samples():
     meter = AverageMeter()
     meter.update(1.0, 32)
     meter.update(0.0, 8)  # a smaller last batch counts for its 8 samples, not as a whole batch
     assert meter.avg == pytest.approx(0.8) and meter.count == 40
+    meter.update(0.5)  # one sample by default
+    assert meter.count == 41 and meter.total == pytest.approx(32.5)
     meter.reset()
-    assert meter.avg == 0.0
+    assert meter.avg == 0.0 and meter.count == 0
 
 
 def test_evaluate_equals_numpy_on_a_multi_batch_set_with_a_short_last_batch():

@@ -55,10 +55,20 @@ def test_cifar_resnet_sizes(name, expected):
 def test_every_norm_trains_on_small_images(name, norm):
     model = ppnorm.build_model(name, num_classes=10, in_channels=1, norm=norm, norm_options={"groups": 8})
     x = paddle.rand([4, 1, 16, 16])  # densenet_small ends at 2x2: instance norm of a 1x1 map is constant
-    loss = (model(x) * paddle.rand([4, 10])).sum()
+    weights = paddle.rand([4, 10])
+    loss = (model(x) * weights).sum()
     loss.backward()
-    conv_grad = next(p.grad for p in model.parameters() if p.grad is not None and len(p.shape) == 4)
-    assert float(conv_grad.abs().sum()) > 0
+    trainable = [p for p in model.parameters() if not p.stop_gradient]
+    assert all(p.grad is not None for p in trainable)  # every weight is reached by the loss
+    # a small step against the gradient lowers the loss by step * |grad|^2 (first order): the gradients
+    # are the loss's true gradients, not merely non-zero
+    squared = sum(float((p.grad ** 2).sum()) for p in trainable)
+    step = 0.01 / squared
+    with paddle.no_grad():
+        for p in trainable:
+            p.set_value(p - step * p.grad)
+    decrease = float(loss) - float((model(x) * weights).sum())
+    assert decrease == pytest.approx(step * squared, rel=0.05)
 
 
 def test_nhwc_gives_the_same_output_as_nchw():
@@ -86,7 +96,15 @@ def test_sync_bn_converts_every_batch_norm():
 
 def test_with_pool_false_returns_the_feature_map():
     assert ppnorm.build_model("resnet18", with_pool=False)(paddle.rand([1, 3, 64, 64])).shape == [1, 512, 2, 2]
-    assert ppnorm.build_model("resnet20", with_pool=False)(paddle.rand([1, 3, 32, 32])).shape == [1, 64, 8, 8]
+    full = ppnorm.build_model("resnet20", num_classes=10)
+    features = ppnorm.build_model("resnet20", with_pool=False)
+    features.set_state_dict({k: v for k, v in full.state_dict().items() if not k.startswith("fc.")})
+    full.eval(), features.eval()
+    x = paddle.rand([2, 3, 32, 32])
+    feature_map = features(x)
+    assert feature_map.shape == [2, 64, 8, 8]
+    # the map is what the classifier pools: its spatial mean through fc gives the full model's logits
+    np.testing.assert_allclose(full.fc(feature_map.mean(axis=[2, 3])).numpy(), full(x).numpy(), rtol=1e-5, atol=1e-5)
     pooled = ppnorm.build_model("densenet_small", num_classes=0)(paddle.rand([1, 3, 32, 32]))
     assert pooled.shape == [1, 248]
 

@@ -1,0 +1,103 @@
+"""Mutation testing of chosen ppnorm modules with mutmut 3 (slow, so not in CI).
+
+    python tools/mutation.py metrics config      # one or more groups from GROUPS
+    python tools/mutation.py --list              # the groups, their files and covering tests
+
+Each group is run on its own: ./mutants/ (git-ignored) is wiped, only the group's files are mutated,
+only the test files that cover them run (mutmut maps tests to functions by coverage), with one worker.
+Mutants run in processes forked after the tests were imported, so the mutants of a function that only
+runs at import time (config/schema.py's _loader_schema, which builds the schema table) are never
+active and show as survivors; docs/testing.md counts them apart.
+The last lines give killed / survived / timeout / no tests per file. Afterwards, inside the repo root,
+`python -m mutmut results` lists the last group's survivors and `python -m mutmut show NAME` one diff.
+"""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+NN, DATA, ENGINE = "ppnorm/nn/", "ppnorm/data/", "ppnorm/engine/"
+# group -> (files to mutate, test files that cover them)
+GROUPS = {
+    "metrics": ([ENGINE + "metrics.py"], ["tests/test_metrics.py"]),
+    "config": ([ENGINE + "config/keys.py", ENGINE + "config/loader.py", ENGINE + "config/schema.py"],
+               ["tests/test_config.py", "tests/test_config_values.py", "tests/test_config_messages.py"]),
+    "checkpoint": ([ENGINE + "checkpoint.py", ENGINE + "checkpoint_load.py"],
+                   # the 4 SIGKILL tests train resnet20 in subprocesses (~90 s per mutant): left out
+                   ["tests/test_checkpoint.py", "tests/test_checkpoint_values.py", "tests/test_pretrained.py",
+                    "-k", "not sigkill"]),
+    "transforms": ([DATA + "transforms.py"], ["tests/test_data.py", "tests/test_data_errors.py"]),
+    "loader": ([DATA + "loader.py", DATA + "pipeline.py"], ["tests/test_data.py", "tests/test_data_errors.py"]),
+    "functional": ([NN + "functional.py"], ["tests/test_functional.py", "tests/test_functional_properties.py",
+                                            "tests/test_functional_scale.py"]),
+    "norm": ([NN + "norm.py"], ["tests/test_norm_factory.py"]),
+    "fuse": ([NN + "fuse.py", NN + "precise_bn.py"], ["tests/test_deploy.py", "tests/test_compat.py"]),
+}
+
+def tally(files):
+    """Per mutated file: status counts and the mutants that were not killed, from ./mutants/<file>.meta."""
+    from mutmut.stats import status_by_exit_code
+    counts, alive = {}, []
+    for file in files:
+        meta = json.loads((ROOT / "mutants" / (file + ".meta")).read_text())
+        status = {name: status_by_exit_code[code] for name, code in meta["exit_code_by_key"].items()}
+        counts[file] = Counter(status.values())
+        alive += [(name, state, file) for name, state in status.items() if state != "killed"]
+    return counts, alive
+
+
+def write_report(name, alive):
+    """output/mutation/<group>.txt: every mutant not killed, with its diff (./mutants/ is wiped next run)."""
+    from mutmut.__main__ import get_diff_for_mutant
+    report = ROOT / "output" / "mutation" / f"{name}.txt"
+    report.parent.mkdir(parents=True, exist_ok=True)
+    with open(report, "w", encoding="utf-8") as handle:
+        for mutant, state, file in alive:
+            handle.write(f"## {mutant}: {state}\n{get_diff_for_mutant(mutant, path=file)}\n")
+    return report
+
+
+def run_group(name, max_children):
+    """Mutate one group's files, run its tests against every mutant, print the counts."""
+    import mutmut.__main__ as mm
+    from mutmut.configuration import config
+    files, tests = GROUPS[name]
+    shutil.rmtree(ROOT / "mutants", ignore_errors=True)
+    cfg = config()
+    cfg.only_mutate, cfg.pytest_add_cli_args_test_selection = list(files), list(tests)
+    mm._run((), max_children)
+    counts, alive = tally(files)
+    for file, count in counts.items():
+        print(f"[mutation] {name} {file}: " + ", ".join(f"{k} {v}" for k, v in sorted(count.items())))
+    print(f"[mutation] {name}: mutants not killed, with diffs: {write_report(name, alive)}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("groups", nargs="*", help="groups to run: " + ", ".join(GROUPS))
+    parser.add_argument("--list", action="store_true", help="print the groups and exit")
+    parser.add_argument("--max-children", type=int, default=1, help="parallel mutant workers (default 1)")
+    args = parser.parse_args()
+    unknown = [name for name in args.groups if name not in GROUPS]
+    if unknown:
+        parser.error(f"unknown group(s) {', '.join(unknown)}; choose from {', '.join(GROUPS)}")
+    if args.list or not args.groups:
+        for name, (files, tests) in GROUPS.items():
+            print(f"{name}: {' '.join(files)}  <-  {' '.join(tests)}")
+        return
+    if len(args.groups) > 1:  # mutmut keeps its state in globals: one process per group
+        for name in args.groups:
+            subprocess.run([sys.executable, __file__, name, "--max-children", str(args.max_children)], check=False)
+        return
+    os.chdir(ROOT)
+    sys.path.insert(0, str(ROOT))
+    run_group(args.groups[0], args.max_children)
+
+
+if __name__ == "__main__":
+    main()
