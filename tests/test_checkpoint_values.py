@@ -15,12 +15,9 @@ from ppnorm.engine import CheckpointError, load_checkpoint, load_pretrained, sav
 from ppnorm.engine import checkpoint as ckpt
 from ppnorm.engine.checkpoint_load import load_line, load_strict
 
+from test_checkpoint import _tiny  # the same Linear + BatchNorm1D model and Momentum optimizer
+
 STATES = {"epoch": 1, "step": 0, "global_step": 4, "best_top1": 0.5, "best_epoch": 1}
-
-
-def _tiny():
-    model = paddle.nn.Sequential(paddle.nn.Linear(3, 2), paddle.nn.BatchNorm1D(2))
-    return model, paddle.optimizer.Momentum(learning_rate=0.1, parameters=model.parameters())
 
 
 def _save(prefix, epoch=1):
