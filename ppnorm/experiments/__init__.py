@@ -9,7 +9,7 @@ from ..registry import Registry
 EXPERIMENTS = Registry("experiment", ordered=True)
 for _name in ("batchnorm_basics", "norm_axes", "dropout_modes", "batch_size_sweep", "group_sweep",
               "activation_with_bn", "init_stats", "precise_bn", "residual_vs_plain", "imbalanced_bn",
-              "dropout_with_bn", "pooling_shift", "gradient_flow"):
+              "dropout_with_bn", "pooling_shift", "gradient_flow", "sequence_norm"):
     EXPERIMENTS.register_lazy(_name, f"{__name__}.{_name}")
 
 NAMES = EXPERIMENTS.keys()  # a live view of the registered names, in registration order
