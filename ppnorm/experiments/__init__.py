@@ -11,7 +11,7 @@ for _name in ("batchnorm_basics", "norm_axes", "dropout_modes", "batch_size_swee
               "activation_with_bn", "init_stats", "precise_bn", "residual_vs_plain", "imbalanced_bn",
               "dropout_with_bn", "pooling_shift", "gradient_flow", "norm_position", "norm_cost",
               "init_sensitivity", "activation_pitfalls", "input_scaling", "batch_noise", "covariate_shift",
-              "style_norm"):
+              "style_norm", "sequence_norm"):
     EXPERIMENTS.register_lazy(_name, f"{__name__}.{_name}")
 
 NAMES = EXPERIMENTS.keys()  # a live view of the registered names, in registration order

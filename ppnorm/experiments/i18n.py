@@ -35,6 +35,9 @@ HEADERS_ZH = {
     # pooling_shift
     "downsample": "下采样", "shift px": "平移（像素）", "unchanged": "不变的非零输出",
     "relative change": "输出的相对变化", "stable predictions": "预测不变的比例",
+    # sequence_norm
+    "acc mix": "准确率（训练长度）", "acc short": "准确率（更短）", "acc long": "准确率（更长）",
+    "max eval gap": "eval 单条/成批最大差", "max pad gap": "train 多补零最大差", "max alone gap": "train 单条/成批最大差",
     # gradient_flow
     "model": "模型", "act": "激活函数", "log10 decay at init": "初始化时每层倍数 log10",
     "factor at init": "初始化时每层倍数", "log10 decay after training": "训练后每层倍数 log10",

@@ -1,5 +1,5 @@
 """Model zoo: ResNet and DenseNet with a switchable norm layer, behind one registry."""
-from . import densenet, resnet, simple  # noqa: F401  (registers the models)
+from . import densenet, resnet, sequence, simple  # noqa: F401  (registers the models)
 from .base import ConvClassifier
 from .convert import from_paddle_vision, to_ppnorm
 from .convert_paddleclas import from_paddleclas

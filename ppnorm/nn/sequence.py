@@ -1,0 +1,65 @@
+"""Norms and pooling for padded sequences ``[N, C, L]`` with a ``[N, L]`` mask (1 = a real time step, 0 = padding).
+
+``masked_batch_norm`` computes BatchNorm statistics over the valid positions only; plain BatchNorm1D
+(``build_norm("bn", C, dims=1)``) counts the padding. ``TimeLayerNorm`` is LayerNorm over the channels of
+each time step (Ba, Kiros & Hinton 2016): it never looks at other samples or other time steps.
+"""
+import paddle
+import paddle.nn as nn
+import paddle.nn.functional as F
+
+
+def masked_mean(x, mask):
+    """Mean of ``x [N, C, L]`` over the valid time steps of each sample: ``[N, C]``."""
+    m = mask.unsqueeze(1)
+    return (x * m).sum(axis=2) / m.sum(axis=2).clip(min=1.0)
+
+
+def masked_batch_norm(x, mask, weight=None, bias=None, epsilon=1e-5):
+    """BatchNorm of ``x [N, C, L]`` with per-channel statistics over the valid positions only.
+
+    Returns ``(y, mean, var)``; ``y`` is zero at padded positions, ``var`` is the biased variance.
+    """
+    m = mask.unsqueeze(1)
+    count = m.sum().clip(min=1.0)
+    mean = (x * m).sum(axis=[0, 2]) / count
+    centred = (x - mean.reshape([1, -1, 1])) * m
+    var = (centred * centred).sum(axis=[0, 2]) / count
+    y = centred / paddle.sqrt(var + epsilon).reshape([1, -1, 1])
+    if weight is not None:
+        y = y * weight.reshape([1, -1, 1]) + bias.reshape([1, -1, 1])
+    return y * m, mean, var
+
+
+class MaskedBatchNorm1D(nn.Layer):
+    """BatchNorm over the valid positions of a padded batch; running stats updated as in Paddle
+    (``running = momentum * running + (1 - momentum) * batch``), used in eval mode."""
+
+    def __init__(self, num_channels, momentum=0.9, epsilon=1e-5):
+        super().__init__()
+        self.momentum, self.epsilon = momentum, epsilon
+        self.weight = self.create_parameter([num_channels], default_initializer=nn.initializer.Constant(1.0))
+        self.bias = self.create_parameter([num_channels], is_bias=True)
+        self.register_buffer("_mean", paddle.zeros([num_channels]))
+        self.register_buffer("_variance", paddle.ones([num_channels]))
+
+    def forward(self, x, mask):
+        if not self.training:
+            y = (x - self._mean.reshape([1, -1, 1])) / paddle.sqrt(self._variance + self.epsilon).reshape([1, -1, 1])
+            return (y * self.weight.reshape([1, -1, 1]) + self.bias.reshape([1, -1, 1])) * mask.unsqueeze(1)
+        y, mean, var = masked_batch_norm(x, mask, self.weight, self.bias, self.epsilon)
+        with paddle.no_grad():
+            self._mean.set_value(self.momentum * self._mean + (1 - self.momentum) * mean)
+            self._variance.set_value(self.momentum * self._variance + (1 - self.momentum) * var)
+        return y
+
+
+class TimeLayerNorm(nn.Layer):
+    """LayerNorm over the channels of each time step of ``[N, C, L]`` (not over the last axis L)."""
+
+    def __init__(self, num_channels, epsilon=1e-5):
+        super().__init__()
+        self.norm = nn.LayerNorm(num_channels, epsilon=epsilon)
+
+    def forward(self, x):
+        return self.norm(x.transpose([0, 2, 1])).transpose([0, 2, 1])
