@@ -56,7 +56,7 @@ def test_the_source_says_whether_overrides_were_given(tmp_path):
 
 NAMES = ("densenet121, densenet161, densenet169, densenet201, densenet264, densenet_small, mlp, resnet101, "
          "resnet101_vd, resnet110, resnet152, resnet152_vd, resnet18, resnet18_vd, resnet20, resnet32, resnet34, "
-         "resnet34_vd, resnet44, resnet50, resnet50_vd, resnet56, simple_cnn")
+         "resnet34_vd, resnet44, resnet50, resnet50_vd, resnet56, seq_conv1d, simple_cnn")
 
 
 @pytest.mark.parametrize("override, message", [

@@ -63,7 +63,7 @@ def test_lazy_entries_import_their_module_on_first_lookup(tmp_path, monkeypatch)
 
 def test_experiments_are_a_lazy_registry_with_the_old_names():
     assert experiments() is EXPERIMENTS and list(NAMES) == EXPERIMENTS.names()
-    assert list(NAMES)[:3] == ["batchnorm_basics", "norm_axes", "dropout_modes"] and len(NAMES) == 13
+    assert list(NAMES)[:3] == ["batchnorm_basics", "norm_axes", "dropout_modes"] and len(NAMES) == 22
     assert EXPERIMENTS["norm_axes"].__name__ == "ppnorm.experiments.norm_axes"
     with pytest.raises(ValueError, match=r"unknown experiment 'norm_axis' \(did you mean 'norm_axes'\?\)"):
         EXPERIMENTS.lookup("norm_axis")

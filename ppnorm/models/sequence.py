@@ -43,6 +43,10 @@ class SeqConv1D(nn.Layer):
         self.fc = nn.Linear(chans[-1], num_classes)
 
     def forward(self, x, mask=None):
+        if len(x.shape) != 3:
+            raise ValueError(f"seq_conv1d takes sequences [N, C, L] (and a padding mask [N, L]), got a "
+                             f"{len(x.shape)}-D input {list(x.shape)}; it is for the API and the sequence_norm "
+                             f"experiment, the training tools feed images")
         if mask is None:
             mask = paddle.ones([x.shape[0], x.shape[2]], dtype=x.dtype)
         m = mask.unsqueeze(1)
