@@ -91,13 +91,31 @@ def test_a_full_disk_while_saving_is_one_line_and_leaves_no_temporary_file(full_
     assert not any(name.endswith(".tmp") or ".pd" in name for name in left), left
 
 
-def test_export_onto_a_full_disk_is_one_line_before_anything_is_written(tmp_path, full_disk):
-    run_dir = tmp_path / "run"
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    """A 1-epoch digits ResNet-20 run directory (latest + best_model), shared by the tests below."""
+    run_dir = tmp_path_factory.mktemp("trained") / "run"
     code, lines = run_tool("train", "-c", "configs/digits/resnet20.yaml", "-o", "Global.epochs=1",
                            "Global.use_visualdl=false", "DataLoader.Train.batch_size=256",
                            f"Global.output_dir={run_dir}")
     assert code == 0, lines
+    return run_dir
+
+
+def test_export_onto_a_full_disk_is_one_line_before_anything_is_written(trained_run, full_disk):
     code, lines = run_tool("export", "-c", "configs/digits/resnet20.yaml", "-o",
-                           f"Global.pretrained_model={run_dir / 'latest'}", f"Export.save_dir={full_disk / 'exp'}")
+                           f"Global.pretrained_model={trained_run / 'latest'}", f"Export.save_dir={full_disk / 'exp'}")
     assert_one_error(code, lines, f"Export.save_dir={full_disk / 'exp'}", "MiB free", "needs about")
     assert os.listdir(full_disk) == []
+
+
+@pytest.mark.parametrize("tool", ["eval", "export"])
+def test_weights_with_nan_batchnorm_statistics_are_refused_by_eval_and_export(tmp_path, trained_run, tool):
+    import paddle
+    state = paddle.load(str(trained_run / "latest.pdparams"))
+    state["bn1._mean"] = state["bn1._mean"] * float("nan")  # what a run fed a NaN pixel used to save
+    paddle.save(state, str(tmp_path / "nan.pdparams"))
+    code, lines = run_tool(tool, "-c", "configs/digits/resnet20.yaml", "-o", f"Global.pretrained_model={tmp_path / 'nan'}",
+                           f"Export.save_dir={tmp_path / 'exp'}")
+    assert_one_error(code, lines, str(tmp_path / "nan.pdparams"), "bn1._mean holds 16 NaN/Inf value(s) of 16")
+    assert sorted(os.listdir(tmp_path)) == ["nan.pdparams"]  # export wrote nothing
