@@ -112,8 +112,12 @@ def report_unexpected(tool, error, verbose=False):
     return 1
 
 
-# The disk said no (full, over quota, read-only, not permitted): the user's to fix, not a bug.
-STORAGE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
+# The disk said no (full, over quota, read-only, not permitted): the user's to fix, not a bug. Each with its fix.
+STORAGE_ERRORS = {errno.ENOSPC: "free space or choose another output directory",
+                  errno.EDQUOT: "free space or choose another output directory",
+                  errno.EROFS: "choose a writable location",
+                  errno.EACCES: "fix the file's permissions or choose another location",
+                  errno.EPERM: "fix the file's permissions or choose another location"}
 
 
 def run_tool(tool, function, verbose=False, user_errors=()):
@@ -131,9 +135,9 @@ def run_tool(tool, function, verbose=False, user_errors=()):
     except OSError as error:
         if error.errno not in STORAGE_ERRORS:
             return report_unexpected(tool, error, verbose)
-        where = f" writing {error.filename}" if error.filename else ""
-        print(f"error: {error.strerror}{where} (tools/{tool}.py); free space or choose another output directory, "
-              f"then run again", file=sys.stderr)
+        where = f": {error.filename}" if error.filename else ""
+        print(f"error: {error.strerror}{where} (tools/{tool}.py); {STORAGE_ERRORS[error.errno]}, then run again",
+              file=sys.stderr)
         return 2
     except Exception as error:  # noqa: BLE001 - the last resort: one line and a log instead of a traceback
         return report_unexpected(tool, error, verbose)

@@ -202,8 +202,10 @@ def test_help_config_lists_every_key_with_its_help(capsys):
     assert "DataLoader.Eval.num_workers" in by_key
 
 
-@pytest.mark.parametrize("code", ["ENOSPC", "EDQUOT", "EROFS", "EACCES"])
-def test_a_disk_that_says_no_is_one_user_error_line_not_a_bug(code, capsys):
+@pytest.mark.parametrize("code, fix", [("ENOSPC", "free space"), ("EDQUOT", "free space"),
+                                       ("EROFS", "writable location"), ("EACCES", "permissions"),
+                                       ("EPERM", "permissions")])
+def test_a_disk_that_says_no_is_one_user_error_line_not_a_bug(code, fix, capsys):
     import errno
 
     from ppnorm.cli import run_tool
@@ -214,7 +216,7 @@ def test_a_disk_that_says_no_is_one_user_error_line_not_a_bug(code, capsys):
     assert run_tool("train", write) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and "/data/run/config.yaml" in err[0]
-    assert os.strerror(getattr(errno, code)) in err[0] and "bug" not in err[0]
+    assert os.strerror(getattr(errno, code)) in err[0] and fix in err[0] and "bug" not in err[0]
 
 
 def test_other_os_errors_are_still_reported_as_bugs(capsys):
