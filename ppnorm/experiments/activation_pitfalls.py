@@ -4,7 +4,7 @@ import numpy as np
 import paddle
 
 from ..models import build_model
-from .activation_pitfalls_chart import estimate, run_values as _values, save_chart
+from .activation_pitfalls_chart import estimate, save_chart
 from .stats import mean_interval, paired_difference
 from .training import digits, fit, optimizer_section
 
@@ -116,19 +116,19 @@ def _tables(ctx):
         for lr in prm["lrs"]:
             m = dict(part="dying", act=act, norm=norm, lr=lr)
             dying.append({"act": act, "norm": norm, "lr": lr,
-                          "dead at init %": mean_interval(_values(ctx, "dead_at_init", **m)).scaled(100).format(1),
-                          "dead after training %": estimate(_values(ctx, "dead", diverged=False, **m)).scaled(100).format(1),
-                          "top-1 %": mean_interval(_values(ctx, "final_acc", **m)).scaled(100).format(1),
-                          "diverged": f"{sum(_values(ctx, 'diverged', **m))}/{prm['seeds']}"})
+                          "dead at init %": mean_interval(ctx.run_values("dead_at_init", **m)).scaled(100).format(1),
+                          "dead after training %": estimate(ctx.run_values("dead", diverged=False, **m)).scaled(100).format(1),
+                          "top-1 %": mean_interval(ctx.run_values("final_acc", **m)).scaled(100).format(1),
+                          "diverged": f"{sum(ctx.run_values('diverged', **m))}/{prm['seeds']}"})
     for act in prm["sign_acts"]:
         for norm in prm["norms"]:
             m = dict(part="sign", act=act, norm=norm)
             sign.append({"act": act, "norm": norm,
-                         "one-sign per sample %": mean_interval(_values(ctx, "one_sign_sample", **m)).scaled(100).format(1),
-                         "one-sign per batch %": mean_interval(_values(ctx, "one_sign_batch", **m)).scaled(100).format(1),
-                         "steps to target": mean_interval(_values(ctx, "steps_to_target", **m)).format(0),
-                         "reached": f"{sum(_values(ctx, 'reached', **m))}/{prm['seeds']}",
-                         "top-1 %": mean_interval(_values(ctx, "final_acc", **m)).scaled(100).format(1)})
+                         "one-sign per sample %": mean_interval(ctx.run_values("one_sign_sample", **m)).scaled(100).format(1),
+                         "one-sign per batch %": mean_interval(ctx.run_values("one_sign_batch", **m)).scaled(100).format(1),
+                         "steps to target": mean_interval(ctx.run_values("steps_to_target", **m)).format(0),
+                         "reached": f"{sum(ctx.run_values('reached', **m))}/{prm['seeds']}",
+                         "top-1 %": mean_interval(ctx.run_values("final_acc", **m)).scaled(100).format(1)})
     return dying, sign
 
 
@@ -160,7 +160,7 @@ def _dying_claims(ctx):
 
 def _sign_claims(ctx):
     def values(key, act, norm="none"):
-        return _values(ctx, key, part="sign", act=act, norm=norm)
+        return ctx.run_values(key, part="sign", act=act, norm=norm)
     sig = values("one_sign_sample", "sigmoid")
     ctx.check(("Per sample, every weight-gradient row of a layer fed by sigmoid outputs has one sign",
                "单个样本时，以 sigmoid 输出为输入的层，其权重梯度的每一行都同号"), 1.0 - min(sig), 0.0,

@@ -4,11 +4,6 @@ import numpy as np
 from .stats import Estimate, mean_interval
 
 
-def run_values(ctx, key, **match):
-    """``key`` of every recorded run whose fields equal ``match``."""
-    return [r[key] for r in ctx.runs if all(r.get(k) == v for k, v in match.items())]
-
-
 def estimate(values):
     """:func:`mean_interval`, or an empty estimate (nan) when every run was left out."""
     return mean_interval(values) if values else Estimate(float("nan"), float("nan"), 0)
@@ -19,7 +14,7 @@ COLORS = {"relu": "tab:red", "leaky_relu": "tab:orange", "elu": "tab:green", "si
 
 def _chart_dying(ctx, ax):
     for act, norm in ctx.params["dying"]:
-        est = [estimate(run_values(ctx, "dead", part="dying", act=act, norm=norm, lr=lr, diverged=False)).scaled(100)
+        est = [estimate(ctx.run_values("dead", part="dying", act=act, norm=norm, lr=lr, diverged=False)).scaled(100)
                 for lr in ctx.params["lrs"]]
         ax.errorbar(ctx.params["lrs"], [e.mean for e in est], yerr=[e.half_width for e in est], capsize=4,
                     marker="o", linestyle="--" if norm == "bn" else "-", color=COLORS[act],
@@ -37,7 +32,7 @@ def _chart_sign(ctx, ax):
     width, acts = 0.35, ctx.params["sign_acts"]
     for shift, (key, en, zh) in zip((-width / 2, width / 2), (("one_sign_sample", "per sample", "单个样本"),
                                                               ("one_sign_batch", "mini-batch", "小批量"))):
-        est = [mean_interval(run_values(ctx, key, part="sign", act=a, norm="none")).scaled(100) for a in acts]
+        est = [mean_interval(ctx.run_values(key, part="sign", act=a, norm="none")).scaled(100) for a in acts]
         for x, e in zip(np.arange(len(acts)) + shift, est):
             ax.text(x, e.mean + e.half_width + 2, f"{e.mean:.0f}%", ha="center", fontsize=8)
         ax.bar(np.arange(len(acts)) + shift, [e.mean for e in est], width, yerr=[e.half_width for e in est], capsize=4,

@@ -70,6 +70,10 @@ class Context:
         self.log(f"[{self.name}] run {self._finished}/{total} {label}: {result} | "
                  f"elapsed {format_eta(elapsed)}, eta {format_eta(eta)}")
 
+    def run_values(self, key, **match):
+        """``key`` of every run recorded by :meth:`run_done` whose fields equal ``match``, in the order they ran."""
+        return [run[key] for run in self.runs if all(run.get(k) == v for k, v in match.items())]
+
     def curve(self, tag, steps, values):
         """One VisualDL scalar ``tag`` per ``(step, value)`` pair: curves only, never table columns."""
         for step, value in zip(steps, values):

@@ -79,13 +79,9 @@ def _constant_runs(ctx):
                              norm=norm, dropout=dropout, seed=seed, distinct=float(np.mean(counts)), **row)
 
 
-def _values(ctx, key, **match):
-    return [r[key] for r in ctx.runs if all(r[k] == v for k, v in match.items())]
-
-
 def _spread(ctx, norm, key):
     """Per seed: the standard deviation across the inits of ``key`` (one number per seed)."""
-    table = np.array([_values(ctx, key, part="init", init=name, norm=norm) for name in ctx.params["inits"]])
+    table = np.array([ctx.run_values(key, part="init", init=name, norm=norm) for name in ctx.params["inits"]])
     return list(table.std(axis=0, ddof=1))
 
 
@@ -96,12 +92,12 @@ def _table(ctx):
                                          for d in (0.0, ctx.params["dropout"])]):
         match = dict(part=part, init=name, norm=norm, dropout=dropout)
         row = {"init": name, "norm": norm, "dropout": dropout,
-               "top-1 %": mean_interval(_values(ctx, "final_acc", **match)).scaled(100).format(1),
-               "steps to target": mean_interval(_values(ctx, "steps_to_target", **match)).format(0),
-               "reached": f"{sum(_values(ctx, 'reached', **match))}/{ctx.params['seeds']}",
-               "diverged": f"{sum(_values(ctx, 'diverged', **match))}/{ctx.params['seeds']}"}
+               "top-1 %": mean_interval(ctx.run_values("final_acc", **match)).scaled(100).format(1),
+               "steps to target": mean_interval(ctx.run_values("steps_to_target", **match)).format(0),
+               "reached": f"{sum(ctx.run_values('reached', **match))}/{ctx.params['seeds']}",
+               "diverged": f"{sum(ctx.run_values('diverged', **match))}/{ctx.params['seeds']}"}
         if part == "constant":
-            row["distinct units"] = mean_interval(_values(ctx, "distinct", **match)).format(1)
+            row["distinct units"] = mean_interval(ctx.run_values("distinct", **match)).format(1)
         rows.append(row)
     return rows
 
@@ -124,20 +120,20 @@ def _claims(ctx):
         ctx.compare((f"With a constant init{with_bn} and no dropout, every hidden unit of a layer is still identical "
                      f"after training (1 distinct unit of {prm['width']})",
                      f"常数初始化{with_bn}且无 dropout，训练后每层的隐藏单元仍完全相同（{prm['width']} 个中只有 1 个不同的）"),
-                    mean_interval(_values(ctx, "distinct", part="constant", norm=norm, dropout=0.0)), "less",
+                    mean_interval(ctx.run_values("distinct", part="constant", norm=norm, dropout=0.0)), "less",
                     margin=1.5, digits=1, evidence=ctx.tr("distinct units per hidden layer, mean over layers",
                                                           "每个隐藏层不同单元的个数，对各层取平均"))
         ctx.compare((f"Dropout {prm['dropout']} breaks the tie of a constant init{with_bn}: more distinct units",
                      f"dropout {prm['dropout']} 打破常数初始化{with_bn}的对称：不同单元更多"),
-                    paired_difference(_values(ctx, "distinct", part="constant", norm=norm, dropout=prm["dropout"]),
-                                      _values(ctx, "distinct", part="constant", norm=norm, dropout=0.0)),
+                    paired_difference(ctx.run_values("distinct", part="constant", norm=norm, dropout=prm["dropout"]),
+                                      ctx.run_values("distinct", part="constant", norm=norm, dropout=0.0)),
                     "greater", digits=1, evidence=ctx.tr("distinct units with dropout minus without, paired by seed",
                                                          "有 dropout 减无 dropout 的不同单元数，按种子配对"))
     if "kaiming" in prm["inits"]:
         ctx.compare(("A constant init (no BN, no dropout) ends with lower accuracy than Kaiming",
                      "常数初始化（无 BN、无 dropout）的最终准确率低于 Kaiming"),
-                    paired_difference(_values(ctx, "final_acc", part="constant", norm="none", dropout=0.0),
-                                      _values(ctx, "final_acc", part="init", init="kaiming", norm="none")).scaled(100),
+                    paired_difference(ctx.run_values("final_acc", part="constant", norm="none", dropout=0.0),
+                                      ctx.run_values("final_acc", part="init", init="kaiming", norm="none")).scaled(100),
                     "less", digits=1, evidence=ctx.tr("top-1 points, paired by seed", "top-1 百分点，按种子配对"))
 
 
@@ -146,7 +142,7 @@ def _chart(ctx):
     fig, axes = ctx.figure(2, width=5.4)
     colors, x = {"none": "tab:red", "bn": "tab:blue"}, np.arange(len(prm["inits"]))
     for offset, norm in zip((-0.15, 0.15), prm["norms"]):
-        est = [mean_interval(_values(ctx, "final_acc", part="init", init=n, norm=norm)).scaled(100) for n in prm["inits"]]
+        est = [mean_interval(ctx.run_values("final_acc", part="init", init=n, norm=norm)).scaled(100) for n in prm["inits"]]
         axes[0][0].errorbar(x + offset, [e.mean for e in est], yerr=[e.half_width for e in est], fmt="o", capsize=4,
                             color=colors[norm], label=ctx.chart_text(f"norm={norm}: mean ± 95% interval",
                                                                      f"norm={norm}：均值 ± 95% 区间"))
@@ -157,7 +153,7 @@ def _chart(ctx):
     axes[0][0].legend(fontsize=7, loc="lower center")
     labels, ax = [], axes[0][1]
     for i, (norm, dropout) in enumerate((n, d) for n in prm["norms"] for d in (0.0, prm["dropout"])):
-        est = mean_interval(_values(ctx, "distinct", part="constant", norm=norm, dropout=dropout))
+        est = mean_interval(ctx.run_values("distinct", part="constant", norm=norm, dropout=dropout))
         ax.bar(i, est.mean, yerr=est.half_width, capsize=4, color=colors[norm], alpha=1.0 if dropout else 0.5,
                label=ctx.chart_text(f"norm={norm}, dropout={dropout} (bar: mean, line: 95% interval)",
                                     f"norm={norm}，dropout={dropout}（柱：均值，线：95% 区间）"))
