@@ -119,3 +119,10 @@ def test_weights_with_nan_batchnorm_statistics_are_refused_by_eval_and_export(tm
                            f"Export.save_dir={tmp_path / 'exp'}")
     assert_one_error(code, lines, str(tmp_path / "nan.pdparams"), "bn1._mean holds 16 NaN/Inf value(s) of 16")
     assert sorted(os.listdir(tmp_path)) == ["nan.pdparams"]  # export wrote nothing
+
+
+def test_the_sequence_model_on_an_image_data_set_is_one_line(tmp_path):
+    code, lines = run_tool("train", "-c", "configs/digits/resnet20.yaml", "-o", "Arch.name=seq_conv1d",
+                           "Global.epochs=1", "Global.use_visualdl=false", f"Global.output_dir={tmp_path / 'run'}")
+    assert_one_error(code, lines, "seq_conv1d takes sequences [N, C, L]", "got a 4-D input")
+    assert not any(name.endswith(".pdparams") for name in os.listdir(tmp_path / "run"))

@@ -1,4 +1,5 @@
-"""Mean curves with 95% seed bands for experiment charts (one helper, used by every curve-over-seeds chart)."""
+"""Mean curves with 95% seed bands for experiment charts (used by input_scaling, batch_noise and covariate_shift;
+the older experiments draw their bands themselves)."""
 import numpy as np
 
 from .stats import mean_interval
