@@ -17,7 +17,7 @@ CONFIGS = sorted(p for p in glob.glob("configs/*/*.yaml")
 
 
 def test_every_config_is_tested():
-    assert len(CONFIGS) == 8
+    assert len(CONFIGS) == 9
 
 
 @pytest.mark.parametrize("path", CONFIGS)

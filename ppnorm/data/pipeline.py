@@ -108,9 +108,13 @@ class EpochBatchSampler(paddle.io.BatchSampler):
 def check_same_sample_size(train, evaluation, where="DataLoader"):
     """Train and eval samples (after their transforms) must have the same shape: a model evaluated at
     another size than it was trained at gives numbers without meaning, and no error of its own."""
+    kinds = [getattr(data.dataset, "input_kind", "image") for data in (train, evaluation)]
+    if kinds[0] != kinds[1]:
+        raise DataError(f"{where}.Train.dataset yields {kinds[0]} samples but {where}.Eval.dataset yields {kinds[1]} "
+                        f"samples; train and evaluate on the same kind of data")
     train_shape, eval_shape = train[0][0].shape, evaluation[0][0].shape
-    if train_shape == eval_shape:
-        return
+    if train_shape == eval_shape or (len(train_shape) == len(eval_shape) == 2 and train_shape[0] == eval_shape[0]):
+        return  # sequences [C, L] may differ in length: sequence models pool over the valid steps
     layout = "HWC" if train.layout == "NHWC" else "CHW"
     shown = ["x".join(map(str, shape)) for shape in (train_shape, eval_shape)]
     raise DataError(f"{where}.Train gives samples of {shown[0]} ({layout}) but {where}.Eval gives {shown[1]}: the "
@@ -136,6 +140,9 @@ def build_dataloader(section, seed=0, rank=0, nranks=1, where="DataLoader", layo
     through the transforms at once, so a transform that does not fit the images fails here.
     """
     dataset = build_dataset(section["dataset"], f"{where}.dataset")
+    if getattr(dataset, "input_kind", "image") != "image" and section.get("transforms"):
+        raise DataError(f"{where}.transforms are image transforms but {where}.dataset "
+                        f"'{section['dataset']['name']}' yields sequences; set {where}.transforms: []")
     transformed = TransformedDataset(dataset, build_transforms(section.get("transforms"), f"{where}.transforms"),
                                      seed, layout, f"{where}.dataset")
     if len(transformed) == 0:

@@ -2,8 +2,15 @@
 
 Four classes (sine, square, triangle, sawtooth), random period, phase, amplitude and offset, Gaussian
 noise; lengths drawn uniformly from ``[min_len, max_len]``. Fully determined by ``seed``.
+
+:class:`Waveforms` (data set ``waveforms``) is the same task for the training tools: each sample packs the
+padded sequence and its padding mask as two channels, so the engine's ``(images, labels)`` batches carry
+both and an exported model has one input.
 """
 import numpy as np
+
+from ..errors import check_count
+from .base import DATASETS, ArrayDataset, check_split
 
 SHAPES = ("sine", "square", "triangle", "sawtooth")
 
@@ -42,3 +49,35 @@ def pad_batch(sequences, length=None):
     for i, s in enumerate(sequences):
         x[i, 0, :len(s)], mask[i, :len(s)] = s, 1.0
     return x, mask
+
+
+def _check_lengths(min_len, max_len, pad_to):
+    check_count("waveforms: min_len", min_len, 1)
+    check_count("waveforms: max_len", max_len, min_len, " (and >= min_len)")
+    check_count("waveforms: pad_to", pad_to, max_len, " (and >= max_len; null pads to max_len)")
+
+
+class Waveforms(ArrayDataset):
+    """``num_samples`` waveforms as samples ``[2, pad_to]``: channel 0 the sequence zero-padded at the end,
+    channel 1 its padding mask (1 = a real time step). ``seq_conv1d`` with ``mask_channel: true`` reads them.
+
+    Train and test splits of one ``seed`` are different draws; ``pad_to`` defaults to ``max_len``.
+    """
+
+    input_kind = "sequence+mask"
+
+    def __init__(self, num_samples=2000, min_len=20, max_len=40, pad_to=None, noise=0.3, seed=0, split="train"):
+        check_split("waveforms", split)
+        check_count("waveforms: num_samples", num_samples, 1)
+        pad_to = max_len if pad_to is None else pad_to
+        _check_lengths(min_len, max_len, pad_to)
+        if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not 0 <= noise < float("inf"):
+            raise ValueError(f"waveforms: noise must be a finite number >= 0, got {noise!r}")
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ValueError(f"waveforms: seed must be an integer >= 0, got {seed!r}")
+        sequences, labels = waveforms(num_samples, min_len, max_len, [seed, 0 if split == "train" else 1], noise)
+        x, mask = pad_batch(sequences, pad_to)
+        super().__init__(np.concatenate([x, mask[:, None]], axis=1), labels, list(SHAPES), "waveforms")
+
+
+DATASETS.register("waveforms", Waveforms)

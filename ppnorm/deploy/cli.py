@@ -12,7 +12,7 @@ from ..engine.cli import config_from_args, config_parser
 from ..engine.config import ConfigError, load_config
 from ..engine.threads import resolve_cpu_threads, use_cpu_threads
 from .export import ExportError, export_model
-from .inputs import Preprocess, expand_paths, read_images
+from .inputs import Preprocess, expand_paths, pad_to_longest, read_images, read_sequences
 from .onnx import OnnxPredictor
 from .predictor import PRECISIONS, Predictor, PredictorError, load_inference_config
 
@@ -96,13 +96,24 @@ def _topk(requested, description):
     return requested
 
 
-def _read_inputs(paths, channels):
-    """``[(name, image), ...]`` from ``--input``; non-finite values are warned about per image."""
+def _read_inputs(paths, description):
+    """``[(name, sample), ...]`` from ``--input``; non-finite pixels are warned about per image."""
     warn = lambda text: print(text, file=sys.stderr)  # noqa: E731
-    items = [item for path in expand_paths(paths) for item in read_images(path, channels, warn)]
+    channels = description["channels"]
+    if description.get("input_kind", "image") == "image":
+        items = [item for path in expand_paths(paths) for item in read_images(path, channels, warn)]
+    else:
+        items = [item for path in expand_paths(paths) for item in read_sequences(path, channels)]
     if not items:
-        raise DataError(f"--input {' '.join(paths)}: no images to predict")
+        raise DataError(f"--input {' '.join(paths)}: nothing to predict")
     return items
+
+
+def _stack(samples, description, preprocess):
+    """One input batch: images through ``preprocess``; sequences padded to the longest (mask 0 there)."""
+    if description.get("input_kind", "image") == "image":
+        return np.stack([preprocess(image) for image in samples])
+    return pad_to_longest(samples)
 
 
 def infer_main(argv=None, omp_num_threads=None):
@@ -114,12 +125,18 @@ def infer_main(argv=None, omp_num_threads=None):
         threads, _ = resolve_cpu_threads(args.cpu_threads, omp_threads(omp_num_threads))
         predictor, backend = _predictor(args, threads)
         print(f"[Infer] {args.model_dir} ({backend}, {args.precision}, {threads} thread(s)), input "
-              f"{description['input_shape']} {description['data_format']}")
+              f"{description['input_shape']} {_layout_name(description)}")
         if args.config:
             return _infer_eval_split(args, predictor, description["classes"], topk)
         return _infer_files(args, predictor, description, topk)
 
     return run_tool("infer", run, args.verbose, DEPLOY_ERRORS)
+
+
+def _layout_name(description):
+    if description.get("input_kind", "image") == "image":
+        return description["data_format"]
+    return "NCL (any length L; the last channel is the padding mask)"
 
 
 def _predictor(args, threads):
@@ -132,15 +149,15 @@ def _predictor(args, threads):
 
 def _infer_files(args, predictor, description, topk):
     """Predict every ``--input`` image and print its top-k classes."""
-    preprocess = Preprocess(description)
-    items = _read_inputs(args.input, description["channels"])
+    preprocess = Preprocess(description) if description.get("input_kind", "image") == "image" else None
+    items = _read_inputs(args.input, description)
     start = time.perf_counter()
     for chunk in _batches(items, args.batch_size):
-        batch = np.stack([preprocess(image) for _, image in chunk])
+        batch = _stack([sample for _, sample in chunk], description, preprocess)
         for (name, _), probabilities in zip(chunk, _softmax(predictor(batch))):
             print(f"{name}: {_describe(probabilities, description['classes'], topk)}")
     seconds = time.perf_counter() - start
-    print(f"[Infer] {len(items)} image(s) in {seconds:.2f}s ({len(items) / seconds:.1f} images/s)")
+    print(f"[Infer] {len(items)} sample(s) in {seconds:.2f}s ({len(items) / seconds:.1f} samples/s)")
     return 0
 
 

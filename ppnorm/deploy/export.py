@@ -36,11 +36,14 @@ class ExportError(ValueError):
 
 def save_for_inference(model, example_input, directory, fuse_bn=True):
     """``paddle.jit.save`` a copy of ``model`` (eval mode, batch norms folded when ``fuse_bn``) as
-    ``directory/inference.*`` with a dynamic batch dimension; returns the folded ``(conv, norm)`` names."""
+    ``directory/inference.*`` with a dynamic batch dimension (and length, for sequences); returns the folded ``(conv, norm)`` names."""
     deployed = copy.deepcopy(model)
     deployed.eval()
     pairs = fuse_conv_bn(deployed, example_input) if fuse_bn else []
-    spec = InputSpec([None] + [int(d) for d in example_input.shape[1:]], "float32", name="x")
+    dims = [None] + [int(d) for d in example_input.shape[1:]]
+    if len(dims) == 3:  # sequences [N, C, L]: any length
+        dims[-1] = None
+    spec = InputSpec(dims, "float32", name="x")
     paddle.jit.save(deployed, os.path.join(directory, MODEL_PREFIX), input_spec=[spec])
     return pairs
 
@@ -110,7 +113,7 @@ def verify(predictor, label, images, logits, tolerance, save_dir, log=print):
     return max_diff
 
 
-def describe(config, layout, sample_shape, classes, folded, diffs):
+def describe(config, layout, sample_shape, classes, folded, diffs, input_kind="image"):
     """The ``inference.yml`` mapping: what a deployment needs besides the graph. ``diffs``: the max abs
     logit difference of each checked model (``paddle``, and ``onnx`` when ``model.onnx`` was written)."""
     description = {
@@ -118,6 +121,7 @@ def describe(config, layout, sample_shape, classes, folded, diffs):
         "weights": config["Global"]["pretrained_model"],
         "format": config["Export"].get("format", "paddle"),
         "data_format": layout,
+        "input_kind": input_kind,
         "input_shape": sample_shape,
         "channels": sample_shape[0] if layout == "NCHW" else sample_shape[-1],
         "transforms": config["DataLoader"]["Eval"]["transforms"],
@@ -178,7 +182,7 @@ def export_model(config, log=print):
         log(f"[Export] folded {len(pairs)} BatchNorm layer(s) into the preceding conv")
         diffs = check_staged(staging, images, logits, export, save_dir, log)
         description = describe(config, layout, [int(d) for d in images.shape[1:]], data.dataset.classes,
-                               len(pairs), diffs)
+                               len(pairs), diffs, getattr(model, "input_kind", "image"))
         with open(os.path.join(staging, INFERENCE_CONFIG), "w", encoding="utf-8") as handle:
             yaml.safe_dump(description, handle, allow_unicode=True, sort_keys=False)
         publish(staging, save_dir)
@@ -187,6 +191,6 @@ def export_model(config, log=print):
             shutil.rmtree(staging)
     backend = " --backend onnxruntime" if "onnx" in diffs else ""
     log(f"[Export] saved to {save_dir}; run it with: python tools/infer.py --model_dir {save_dir}{backend} "
-        f"--input <images>")
+        f"--input <{'images' if getattr(model, 'input_kind', 'image') == 'image' else 'sequences.npy'}>")
     return {"save_dir": save_dir, "folded": len(pairs), "max_abs_diff": diffs["paddle"],
             "onnx_max_abs_diff": diffs.get("onnx")}

@@ -1,4 +1,5 @@
-"""What tools/infer.py reads: image files, folders of images, ``.npy`` arrays, prepared like the eval data."""
+"""What tools/infer.py reads: image files, folders of images, ``.npy`` arrays (images or padded sequences),
+prepared like the eval data."""
 import os
 
 import numpy as np
@@ -67,6 +68,39 @@ def _load_npy(path, channels):
     if array.shape[0] == 0 or array.size == 0:
         raise DataError(f"{path}: the array holds no images (shape {list(array.shape)})")
     return array
+
+
+def read_sequences(path, channels):
+    """``[(name, [C, L] float32), ...]`` from a ``.npy`` of padded sequences ``[C, L]`` or ``[N, C, L]`` whose
+    last channel is the padding mask (0 or 1), as the ``waveforms`` data set yields them; values are used as
+    they are (no pixel scaling)."""
+    if not path.lower().endswith(".npy"):
+        raise DataError(f"{path}: this model reads sequences; give .npy arrays [C, L] or [N, C, L] with C={channels}")
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as error:
+        raise DataError(f"cannot read {path} as a .npy array ({first_line(error)})") from None
+    array = array[None] if array.ndim == 2 else array
+    if array.dtype.kind not in "iuf" or array.ndim != 3 or array.shape[1] != channels or 0 in array.shape:
+        raise DataError(f"{path}: expected numbers [C, L] or [N, C, L] with C={channels} (the last channel the "
+                        f"padding mask), got {array.dtype} {list(array.shape)}")
+    if not np.isfinite(array).all():
+        raise DataError(f"{path}: {int((~np.isfinite(array)).sum())} NaN/Inf value(s); sequences must be finite")
+    bad = np.argwhere(~np.isin(array[:, -1], (0, 1)))
+    if len(bad):
+        (i, t) = bad[0]
+        raise DataError(f"{path}: the last channel is the padding mask and must hold only 0 and 1, got "
+                        f"{array[i, -1, t]:g} in sequence {i} at step {t} ({len(bad)} such value(s))")
+    return [(f"{path}[{i}]", sequence.astype("float32")) for i, sequence in enumerate(array)]
+
+
+def pad_to_longest(sequences):
+    """Stack ``[C, L_i]`` sequences into ``[N, C, max L]``, zero-padded at the end (mask 0 there)."""
+    length = max(sequence.shape[-1] for sequence in sequences)
+    batch = np.zeros((len(sequences), sequences[0].shape[0], length), dtype="float32")
+    for row, sequence in zip(batch, sequences):
+        row[:, :sequence.shape[-1]] = sequence
+    return batch
 
 
 def _to_unit_range(array, finite, path):

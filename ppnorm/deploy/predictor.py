@@ -9,6 +9,7 @@ from ..errors import first_line
 
 INFERENCE_CONFIG = "inference.yml"
 MODEL_PREFIX = "inference"
+INPUT_RANKS = {"image": 3, "sequence+mask": 2}  # inference.yml input_kind -> rank of one sample
 
 
 class PredictorError(ValueError):
@@ -31,10 +32,11 @@ def _check_description(description, path):
     if not isinstance(description, dict):
         raise PredictorError(f"{path}: expected a mapping written by tools/export.py, got "
                              f"{type(description).__name__}; export the model again")
-    shape = description.get("input_shape")
+    shape, kind = description.get("input_shape"), description.get("input_kind", "image")
     checks = {
         "data_format": description.get("data_format") in ("NCHW", "NHWC"),
-        "input_shape": isinstance(shape, list) and len(shape) == 3
+        "input_kind": kind in INPUT_RANKS,
+        "input_shape": isinstance(shape, list) and len(shape) == INPUT_RANKS.get(kind)
         and all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape),
         "channels": isinstance(description.get("channels"), int) and description.get("channels") > 0,
         "transforms": isinstance(description.get("transforms", []), (list, type(None))),

@@ -13,6 +13,20 @@ def input_layout(config):
 
 
 TRAIN_DATA = "DataLoader.Train.dataset"
+# what a model takes / a data set yields (``input_kind``; images when a class does not say)
+INPUT_KINDS = {"image": "images [C, H, W]", "sequence": "sequences [C, L] with a separate mask",
+               "sequence+mask": "padded sequences [C + 1, L] whose last channel is the padding mask"}
+
+
+def check_input_kind(model, dataset, name, where=TRAIN_DATA):
+    """A one-line :class:`ConfigError` when ``model`` cannot read what ``dataset`` yields."""
+    wants, gives = (getattr(obj, "input_kind", "image") for obj in (model, dataset))
+    if wants == gives:
+        return
+    fix = {"image": "give it a sequence data set (dataset name: waveforms) or use an image model (e.g. resnet20)",
+           "sequence+mask": "use Arch.name=seq_conv1d with Arch.mask_channel: true"}.get(gives, "")
+    raise ConfigError(f"Arch.name={name} takes {INPUT_KINDS[wants]} but {where} yields {INPUT_KINDS[gives]}"
+                      + (f"; {fix}" if fix else ""))
 
 
 def model_from_config(config, dataset, where=TRAIN_DATA):
@@ -25,9 +39,6 @@ def model_from_config(config, dataset, where=TRAIN_DATA):
     image, _ = dataset[0]
     arch.setdefault("num_classes", dataset.num_classes)
     arch.setdefault("in_channels", int(image.shape[0]))
-    if arch["in_channels"] != image.shape[0]:
-        raise ConfigError(f"Arch.in_channels={arch['in_channels']} but {where} has {image.shape[0]}-channel "
-                          f"images; set Arch.in_channels={image.shape[0]}")
     largest = int(max(dataset.labels))
     if arch["num_classes"] <= largest:
         raise ConfigError(f"Arch.num_classes={arch['num_classes']} but {where} has labels up to {largest}; "
@@ -36,6 +47,10 @@ def model_from_config(config, dataset, where=TRAIN_DATA):
         model = build_model(arch)
     except ValueError as error:
         raise ConfigError(f"Arch: {error}") from None
+    check_input_kind(model, dataset, arch["name"], where)  # before channels: a sequence is no "2-channel image"
+    if arch["in_channels"] != image.shape[0]:
+        raise ConfigError(f"Arch.in_channels={arch['in_channels']} but {where} has {image.shape[0]}-channel "
+                          f"samples; set Arch.in_channels={image.shape[0]}")
     settings = config["Global"]
     if settings["sync_bn"]:
         model = paddle.nn.SyncBatchNorm.convert_sync_batchnorm(model)

@@ -2,16 +2,11 @@
 import paddle
 import paddle.nn as nn
 
+from ..errors import check_count
 from ..nn.layers import NormSpec, build_act, build_dropout
 from .init import init_weights
 
 DATA_FORMATS = ("NCHW", "NHWC")
-
-
-def check_count(name, value, minimum, hint=""):
-    """One-line ``ValueError`` unless ``value`` is an integer >= ``minimum`` (bools are refused)."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}{hint}, got {value!r}")
 
 
 class ConvClassifier(nn.Layer):

@@ -2,10 +2,10 @@
 import paddle
 import paddle.nn as nn
 
+from ..errors import check_count
 from ..nn.layers import build_act
 from ..nn.norm import build_norm
 from ..nn.sequence import MaskedBatchNorm1D, TimeLayerNorm, masked_mean
-from .base import check_count
 from .registry import register_model
 
 SEQUENCE_NORMS = ("none", "bn", "bn_masked", "ln")
@@ -24,17 +24,28 @@ def sequence_norm(kind, channels):
         return TimeLayerNorm(channels)
     if kind in ("bn", "none"):
         return build_norm(kind, channels, dims=1)
-    raise ValueError(f"sequence norm must be one of {', '.join(SEQUENCE_NORMS)}, got {kind!r}")
+    raise ValueError(f"seq_conv1d norm must be one of {', '.join(SEQUENCE_NORMS)}, got {kind!r}")
 
 
 class SeqConv1D(nn.Layer):
     """Conv1D -> norm -> act blocks (``same`` padding), padded steps re-zeroed after every block, then the
-    mean over the valid steps and a Linear classifier. ``forward(x, mask=None)``: ``x [N, C, L]``, ``mask [N, L]``."""
+    mean over the valid steps and a Linear classifier. ``forward(x, mask=None)``: ``x [N, C, L]``, ``mask [N, L]``.
 
-    def __init__(self, in_channels=1, widths=(32, 32, 32), kernel_size=5, num_classes=4, norm="ln", act="relu"):
+    ``mask_channel=True`` is the form the training tools use (data set ``waveforms``): the mask is the last
+    channel of ``x``, so ``in_channels`` counts it and ``forward(x)`` takes one tensor ``[N, C + 1, L]``.
+    """
+
+    def __init__(self, in_channels=1, widths=(32, 32, 32), kernel_size=5, num_classes=4, norm="ln", act="relu",
+                 mask_channel=False):
         super().__init__()
         check_count("num_classes", num_classes, 1)
-        chans = [in_channels] + list(widths)
+        if not isinstance(mask_channel, bool):
+            raise ValueError(f"mask_channel must be true or false, got {mask_channel!r}")
+        self.mask_channel = mask_channel
+        self.input_kind = "sequence+mask" if mask_channel else "sequence"
+        check_count("in_channels", in_channels, 2 if mask_channel else 1,
+                    " (with mask_channel the mask is one of them)" if mask_channel else "")
+        chans = [in_channels - int(mask_channel)] + list(widths)
         self.convs = nn.LayerList([nn.Conv1D(a, b, kernel_size, padding=kernel_size // 2,
                                              bias_attr=None if norm == "none" else False)
                                    for a, b in zip(chans[:-1], chans[1:])])
@@ -45,8 +56,12 @@ class SeqConv1D(nn.Layer):
     def forward(self, x, mask=None):
         if len(x.shape) != 3:
             raise ValueError(f"seq_conv1d takes sequences [N, C, L] (and a padding mask [N, L]), got a "
-                             f"{len(x.shape)}-D input {list(x.shape)}; it is for the API and the sequence_norm "
-                             f"experiment, the training tools feed images")
+                             f"{len(x.shape)}-D input {list(x.shape)}; train it on a sequence data set "
+                             f"(DataLoader.*.dataset.name: waveforms, with Arch.mask_channel: true)")
+        if self.mask_channel:
+            if mask is not None:
+                raise ValueError("seq_conv1d with mask_channel takes the mask as the last channel of x, not as mask")
+            x, mask = x[:, :-1], x[:, -1]
         if mask is None:
             mask = paddle.ones([x.shape[0], x.shape[2]], dtype=x.dtype)
         m = mask.unsqueeze(1)

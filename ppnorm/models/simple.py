@@ -2,8 +2,9 @@
 import paddle
 import paddle.nn as nn
 
+from ..errors import check_count
 from ..nn.layers import ConvNormAct, NormSpec, build_act, build_dropout
-from .base import ConvClassifier, check_count
+from .base import ConvClassifier
 from .init import init_weights
 from .registry import register_model
 

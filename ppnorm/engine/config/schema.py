@@ -108,8 +108,8 @@ def _check_arch(arch, source):
         check_norm_position(arch.get("norm_position", "before_act"))
     except ValueError as error:
         raise ConfigError(f"{source}: Arch.{error}") from None
-    if not {"norm", "norm_options", "data_format"} & set(arch):
-        return
+    if not {"norm", "norm_options", "data_format"} & set(arch) or "norm_options" not in MODELS.options(arch["name"]):
+        return  # a model without norm_options (seq_conv1d) picks and checks its own norms
     kind = arch.get("norm", "bn")
     try:
         NormSpec(kind, arch.get("norm_options"), arch.get("data_format", "NCHW"))
