@@ -1,5 +1,6 @@
 """The experiment framework: the module contract, config errors, the CLI, the Context; each experiment has its own test file."""
 import ast
+import importlib
 import os
 
 import pytest
@@ -92,3 +93,15 @@ def test_verdicts_table_from_claims_files(tmp_path, capsys):
     assert "| BN averages over N,H,W | inconclusive | 0.1 ± 0.3 | `norm_axes` |" in capsys.readouterr().out
     assert experiment_main(["--verdicts", str(tmp_path / "empty")]) == 2
     assert capsys.readouterr().err.startswith("error: no claims.csv under ")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_experiment_has_a_larger_full_preset_that_validates(name):
+    """Each experiment's ``<name>_full.yaml`` (the GPU preset README_cn documents) loads, writes apart from the
+    default run, and changes at least one parameter (more seeds wherever the experiment has seeds)."""
+    module = importlib.import_module(f"ppnorm.experiments.{name}")
+    _, settings, params = load_experiment_config(f"configs/experiments/{name}_full.yaml", [], experiments())
+    assert settings["output_dir"] == f"output/experiments/{name}_full"
+    assert params != {**module.DEFAULTS}
+    if "seeds" in module.DEFAULTS:
+        assert params["seeds"] > module.DEFAULTS["seeds"]
