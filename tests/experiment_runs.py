@@ -1,9 +1,14 @@
-"""Shared by the tests/test_exp_*.py files: run an experiment in its quick setting, read the runs it wrote."""
+"""Shared by the tests/test_exp_*.py files: run an experiment in its quick setting, read the runs it wrote,
+recompute a per-seed interval by hand."""
 import csv
+import os
+
+import numpy as np
 
 from ppnorm.experiments import experiments
 from ppnorm.experiments.config import load_experiment_config
 from ppnorm.experiments.runner import run_experiment
+from ppnorm.experiments.stats import t_quantile
 
 
 def run_quick(name, tmp_path, *overrides):
@@ -11,3 +16,16 @@ def run_quick(name, tmp_path, *overrides):
     module, settings, params = load_experiment_config(
         f"configs/experiments/{name}.yaml", [f"output_dir={tmp_path}", "quick=true", *overrides], experiments())
     return run_experiment(name, module, settings, params, log=lambda *a: None)
+
+
+def read_runs(directory):
+    """The rows of ``runs.csv`` an experiment wrote into ``directory`` (dicts of strings)."""
+    with open(os.path.join(directory, "runs.csv"), newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def seed_interval(values):
+    """``(mean, half-width)`` of the 95% t-interval over per-seed ``values``, by hand: the check the
+    experiments' own ``stats.mean_interval`` is compared with."""
+    values = np.asarray(values, dtype="float64")
+    return float(values.mean()), t_quantile(len(values)) * values.std(ddof=1) / np.sqrt(len(values))

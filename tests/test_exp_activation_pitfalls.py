@@ -1,5 +1,4 @@
 """activation_pitfalls: dead units, one-sign rows and the 2nd layer's gradient against numpy; verdicts against runs."""
-import csv
 
 import numpy as np
 import paddle
@@ -9,7 +8,7 @@ import ppnorm
 from ppnorm.experiments.activation_pitfalls import dead_fraction, one_sign_fraction, second_layer_gradient
 from ppnorm.experiments.stats import t_quantile
 
-from experiment_runs import run_quick
+from experiment_runs import read_runs, run_quick
 
 
 def _params(model):
@@ -60,8 +59,7 @@ def test_second_layer_gradient_matches_numpy_backpropagation(act):
 
 def test_activation_pitfalls_verdicts_follow_from_its_runs(tmp_path):
     ctx = run_quick("activation_pitfalls", tmp_path)
-    with open(tmp_path / "runs.csv", newline="") as handle:
-        runs = list(csv.DictReader(handle))
+    runs = read_runs(tmp_path)
 
     def values(key, act, norm="none", lr=None):
         return np.array([float(r[key]) for r in runs if (r["act"], r["norm"]) == (act, norm)

@@ -6,7 +6,7 @@ import pytest
 
 from ppnorm.experiments.stats import t_quantile
 
-from experiment_runs import run_quick
+from experiment_runs import read_runs, run_quick
 
 
 def _interval(values):
@@ -50,8 +50,7 @@ def test_claims_are_computed_from_the_runs(tmp_path):
 
 def test_table_means_and_chinese_report(tmp_path):
     ctx = run_quick("activation_with_bn", tmp_path, "lang=zh", "params.acts=[tanh]")
-    with open(tmp_path / "runs.csv", newline="") as handle:
-        runs = list(csv.DictReader(handle))
+    runs = read_runs(tmp_path)
     rows = {r["BN"]: r for r in ctx.tables["activations"]["rows"]}
     with_bn = [float(r["top1_pct"]) for r in runs if r["norm"] == "bn"]
     assert rows[True]["top1 mean"] == pytest.approx(np.mean(with_bn))

@@ -1,13 +1,11 @@
 """batch_noise: the loss-noise measure against numpy, and its verdicts against its runs."""
-import csv
 
 import numpy as np
 import pytest
 
 from ppnorm.experiments.batch_noise import step_noise
-from ppnorm.experiments.stats import t_quantile
 
-from experiment_runs import run_quick
+from experiment_runs import read_runs, run_quick, seed_interval
 
 
 def test_step_noise_by_hand():
@@ -18,11 +16,10 @@ def test_step_noise_by_hand():
 
 def test_batch_noise_verdicts_follow_from_its_runs(tmp_path):
     ctx = run_quick("batch_noise", tmp_path)
-    with open(tmp_path / "runs.csv", newline="") as handle:
-        runs = list(csv.DictReader(handle))
+    runs = read_runs(tmp_path)
     noise = {(r["batch"], r["seed"]): float(r["loss noise"]) for r in runs}
     logs = [np.log10(noise[("8", s)] / noise[("1437", s)]) for s in ("0", "1")]
-    mean, half = np.mean(logs), t_quantile(2) * np.std(logs, ddof=1) / np.sqrt(2)
+    mean, half = seed_interval(logs)
     claim = next(c for c in ctx.claims if c["claim_en"].startswith("Batch 8 gives a noisier"))
     assert (claim["mean"], claim["high"]) == pytest.approx((mean, mean + half))
     assert claim["verdict"] == ("confirmed" if mean - half > 0 else "refuted" if mean + half <= 0 else "inconclusive")

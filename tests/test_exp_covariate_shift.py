@@ -1,5 +1,4 @@
 """covariate_shift: variance rows and distribution shift against numpy, and its verdicts against its runs."""
-import csv
 
 import numpy as np
 import paddle
@@ -7,9 +6,8 @@ import pytest
 
 import ppnorm
 from ppnorm.experiments.covariate_shift import distribution_shift, layer_inputs, variance_rows
-from ppnorm.experiments.stats import t_quantile
 
-from experiment_runs import run_quick
+from experiment_runs import read_runs, run_quick, seed_interval
 
 
 def test_distribution_shift_by_hand():
@@ -54,11 +52,10 @@ def test_layer_inputs_leave_bn_running_statistics_alone():
 
 def test_covariate_shift_verdicts_follow_from_its_runs(tmp_path):
     ctx = run_quick("covariate_shift", tmp_path)
-    with open(tmp_path / "runs.csv", newline="") as handle:
-        runs = list(csv.DictReader(handle))
+    runs = read_runs(tmp_path)
     deep = {(r["norm"], r["seed"]): float(r["deep shift"]) for r in runs}
     logs = [np.log10(deep[("bn", s)] / deep[("none", s)]) for s in ("0", "1")]
-    mean, half = np.mean(logs), t_quantile(2) * np.std(logs, ddof=1) / np.sqrt(2)
+    mean, half = seed_interval(logs)
     claim = next(c for c in ctx.claims if c["claim_en"].startswith("BN reduces how much"))
     assert (claim["mean"], claim["low"]) == pytest.approx((mean, mean - half))
     assert claim["verdict"] == ("confirmed" if mean + half < 0 else "refuted" if mean - half >= 0 else "inconclusive")

@@ -5,9 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from ppnorm.experiments.stats import t_quantile
-
-from experiment_runs import run_quick
+from experiment_runs import run_quick, seed_interval
 
 
 def _verdict_within(low, high, margin):
@@ -23,7 +21,7 @@ def test_dropout_modes_claims_follow_from_the_runs(tmp_path):
     claims = ctx.claims
     assert [c["verdict"] for c in claims[:1] + claims[4:5]] == ["confirmed", "confirmed"]  # formulas, exact scaling
     differences = [r["top1 % downscale_in_infer"] - r["top1 % upscale_in_train"] for r in runs]
-    mean, half = np.mean(differences), t_quantile(2) * np.std(differences, ddof=1) / math.sqrt(2)
+    mean, half = seed_interval(differences)
     same = claims[3]
     assert same["claim_en"].startswith("The two modes train equally well")
     assert (same["mean"], same["low"], same["high"]) == pytest.approx((mean, mean - half, mean + half))

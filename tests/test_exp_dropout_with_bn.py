@@ -1,5 +1,4 @@
 """dropout_with_bn in its quick setting: gains recomputed from the per-seed runs, and a chart that hides no cell."""
-import csv
 
 import matplotlib
 import numpy as np
@@ -13,7 +12,7 @@ from ppnorm.experiments.context import Context
 from ppnorm.experiments.dropout_with_bn import ink_for
 from ppnorm.experiments.stats import t_quantile
 
-from experiment_runs import run_quick
+from experiment_runs import read_runs, run_quick
 
 
 def test_dropout_with_bn_claims_are_paired_gains_from_the_runs(tmp_path, monkeypatch):
@@ -21,8 +20,7 @@ def test_dropout_with_bn_claims_are_paired_gains_from_the_runs(tmp_path, monkeyp
     save = Context.save_figure
     monkeypatch.setattr(Context, "save_figure", lambda self, fig, *a: (figures.append(fig), save(self, fig, *a))[1])
     ctx = run_quick("dropout_with_bn", tmp_path)
-    with open(tmp_path / "runs.csv", newline="") as handle:
-        runs = list(csv.DictReader(handle))
+    runs = read_runs(tmp_path)
     assert len(runs) == 2 * 2 * 2 * 2  # norms x dropouts x weight decays x seeds
     top1 = {(r["norm"], float(r["dropout"]), float(r["weight_decay"]), int(r["seed"])): float(r["top1_pct"])
             for r in runs}

@@ -1,5 +1,4 @@
 """gradient_flow: per-layer gradient norms checked against numpy backpropagation, and its verdicts against its runs."""
-import csv
 
 import numpy as np
 import paddle
@@ -7,9 +6,8 @@ import pytest
 
 import ppnorm
 from ppnorm.experiments.gradient_flow import decay_per_layer, gradient_norms
-from ppnorm.experiments.stats import t_quantile
 
-from experiment_runs import run_quick
+from experiment_runs import read_runs, run_quick, seed_interval
 
 
 def test_decay_per_layer_by_hand():
@@ -40,11 +38,10 @@ def test_gradient_norms_match_numpy_backpropagation():
 
 def test_gradient_flow_verdicts_follow_from_its_runs(tmp_path):
     ctx = run_quick("gradient_flow", tmp_path)
-    with open(tmp_path / "runs.csv", newline="") as handle:
-        runs = list(csv.DictReader(handle))
+    runs = read_runs(tmp_path)
     sigmoid = [float(r["init decay"]) for r in runs if (r["model"], r["act"], r["norm"]) == ("mlp", "sigmoid", "none")]
     assert len(sigmoid) == 2
-    mean, half = np.mean(sigmoid), t_quantile(2) * np.std(sigmoid, ddof=1) / np.sqrt(2)
+    mean, half = seed_interval(sigmoid)
     claim = next(c for c in ctx.claims if c["claim_en"].startswith("In a 4-layer sigmoid MLP without BN, gradients shrink"))
     assert (claim["mean"], claim["high"]) == pytest.approx((mean, mean + half))
     assert claim["verdict"] == ("confirmed" if mean + half < 0 else "refuted" if mean - half >= 0 else "inconclusive")

@@ -1,5 +1,4 @@
 """imbalanced_bn in its quick setting: a 99:1 training set, and verdicts recomputed from the per-seed runs."""
-import csv
 
 import numpy as np
 import pytest
@@ -8,7 +7,7 @@ from ppnorm.experiments.imbalanced_bn import _imbalanced
 from ppnorm.experiments.stats import t_quantile
 from ppnorm.experiments.training import digits
 
-from experiment_runs import run_quick
+from experiment_runs import read_runs, run_quick
 
 
 def test_training_set_is_99_to_1_and_seeded():
@@ -23,8 +22,7 @@ def test_training_set_is_99_to_1_and_seeded():
 
 def test_claims_are_paired_differences_of_the_runs(tmp_path):
     ctx = run_quick("imbalanced_bn", tmp_path)
-    with open(tmp_path / "runs.csv", newline="") as handle:
-        runs = list(csv.DictReader(handle))
+    runs = read_runs(tmp_path)
     score = {(r["norm"], int(r["seed"])): float(r["balanced_accuracy"]) for r in runs}
     assert sorted(score) == [("bn", 0), ("bn", 1), ("none", 0), ("none", 1)]
     assert all(0.0 <= v <= 1.0 for v in score.values())

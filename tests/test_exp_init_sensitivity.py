@@ -1,5 +1,4 @@
 """init_sensitivity: distinct-unit counting and the constant init checked by hand, its verdicts against its runs."""
-import csv
 
 import numpy as np
 import pytest
@@ -8,7 +7,7 @@ import ppnorm
 from ppnorm.experiments.init_sensitivity import distinct_units, init_args
 from ppnorm.experiments.stats import t_quantile
 
-from experiment_runs import run_quick
+from experiment_runs import read_runs, run_quick
 
 
 def test_distinct_units_matches_numpy_grouping():
@@ -39,8 +38,7 @@ def _interval(values):
 
 def test_init_sensitivity_verdicts_follow_from_its_runs(tmp_path):
     ctx = run_quick("init_sensitivity", tmp_path)
-    with open(tmp_path / "runs.csv", newline="") as handle:
-        runs = list(csv.DictReader(handle))
+    runs = read_runs(tmp_path)
     inits = ["std 0.01", "kaiming", "10x kaiming"]
 
     def spread(norm):

@@ -7,7 +7,7 @@ import pytest
 
 from ppnorm.experiments.stats import t_quantile
 
-from experiment_runs import run_quick
+from experiment_runs import read_runs, run_quick
 
 
 def _interval(values):
@@ -17,8 +17,7 @@ def _interval(values):
 
 def test_init_stats_claims_follow_from_the_per_seed_runs(tmp_path):
     ctx = run_quick("init_stats", tmp_path)  # quick: 4 layers of width 64, seeds 0 and 1
-    with open(tmp_path / "runs.csv", newline="") as handle:
-        runs = list(csv.DictReader(handle))
+    runs = read_runs(tmp_path)
     assert len(runs) == 12 * 2
     ratio = {}
     for r in runs:

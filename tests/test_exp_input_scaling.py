@@ -1,13 +1,11 @@
 """input_scaling: z-score and PCA whitening against numpy, and its verdicts against its runs."""
-import csv
 
 import numpy as np
 import pytest
 
 from ppnorm.experiments.input_scaling import pca_whiten, zscore
-from ppnorm.experiments.stats import t_quantile
 
-from experiment_runs import run_quick
+from experiment_runs import read_runs, run_quick, seed_interval
 
 
 def test_zscore_uses_train_statistics_only():
@@ -41,11 +39,10 @@ def test_pca_whitening_drops_constant_directions():
 
 def test_input_scaling_verdicts_follow_from_its_runs(tmp_path):
     ctx = run_quick("input_scaling", tmp_path)
-    with open(tmp_path / "runs.csv", newline="") as handle:
-        runs = list(csv.DictReader(handle))
+    runs = read_runs(tmp_path)
     acc = {(r["model"], r["input"], r["seed"]): float(r["final accuracy"]) for r in runs}
     diff = [100 * (acc[("shallow", "zscore", s)] - acc[("shallow", "raw", s)]) for s in ("0", "1")]
-    mean, half = np.mean(diff), t_quantile(2) * np.std(diff, ddof=1) / np.sqrt(2)
+    mean, half = seed_interval(diff)
     claim = next(c for c in ctx.claims if c["claim_en"].startswith("Standardizing inputs (z-score) raises"))
     assert (claim["mean"], claim["high"]) == pytest.approx((mean, mean + half))
     assert claim["verdict"] == ("confirmed" if mean - half > 0 else "refuted" if mean + half <= 0 else "inconclusive")

@@ -4,7 +4,6 @@ import csv
 import numpy as np
 import paddle
 
-
 from experiment_runs import run_quick
 
 

@@ -8,7 +8,7 @@ import paddle
 import pytest
 from scipy import stats as scipy_stats
 
-from experiment_runs import run_quick
+from experiment_runs import read_runs, run_quick
 from ppnorm.benchmark.cli import benchmark_main
 from ppnorm.benchmark.norm_cost import Case, case_models, cost_rows, gn_groups, parse_case, time_ratios
 from ppnorm.benchmark.timing import timed_repeats
@@ -82,8 +82,7 @@ def test_cases_parse_and_build_the_right_models():
 
 def test_quick_run_claims_recomputed_from_runs_csv(tmp_path):
     ctx = run_quick("norm_cost", tmp_path)
-    with open(tmp_path / "runs.csv", newline="") as handle:
-        runs = list(csv.DictReader(handle))
+    runs = read_runs(tmp_path)
     seconds = {}
     for row in runs:
         seconds.setdefault(row["mode"], {}).setdefault(row["norm"], []).append(float(row["seconds"]))

@@ -1,5 +1,4 @@
 """pooling_shift: the shift measurements against numpy, and its verdicts against its runs."""
-import csv
 
 import numpy as np
 import paddle
@@ -9,7 +8,7 @@ import ppnorm
 from ppnorm.experiments.pooling_shift import measure, padded, shift
 from ppnorm.experiments.stats import t_quantile
 
-from experiment_runs import run_quick
+from experiment_runs import read_runs, run_quick
 
 
 def _model(kind):
@@ -57,8 +56,7 @@ def test_a_blank_image_is_unchanged_by_any_shift():
 
 def test_pooling_shift_verdicts_follow_from_its_runs(tmp_path):
     ctx = run_quick("pooling_shift", tmp_path, "params.shifts=[1, 2]")
-    with open(tmp_path / "runs.csv", newline="") as handle:
-        runs = list(csv.DictReader(handle))
+    runs = read_runs(tmp_path)
 
     def values(kind, pixels, key):
         return [float(r[key]) for r in runs if r["downsample"] == kind and r["shift"] == str(pixels)]

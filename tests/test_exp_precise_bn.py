@@ -1,6 +1,5 @@
 """precise_bn: PreciseBN's statistics by hand, and the experiment's claims recomputed from its per-seed runs."""
 import copy
-import csv
 
 import numpy as np
 import paddle
@@ -12,7 +11,7 @@ from ppnorm.experiments.config import load_experiment_config
 from ppnorm.experiments.stats import t_quantile
 from ppnorm.nn.precise_bn import update_bn_stats
 
-from experiment_runs import run_quick
+from experiment_runs import read_runs, run_quick
 
 
 def test_precise_bn_recomputes_the_equal_weight_average_of_batch_statistics():
@@ -50,8 +49,7 @@ def _verdict(low, high):
 
 def test_precise_bn_claims_are_computed_from_the_per_seed_gains(tmp_path):
     ctx = run_quick("precise_bn", tmp_path)
-    with open(tmp_path / "runs.csv", newline="") as handle:
-        runs = list(csv.DictReader(handle))
+    runs = read_runs(tmp_path)
     gain = {(float(r["lr"]), int(r["seed"])): float(r["gain_points"]) for r in runs}
     assert sorted(gain) == [(lr, s) for lr in (0.05, 0.4) for s in (0, 1)]
     for r in runs:

@@ -1,5 +1,4 @@
 """residual_vs_plain: the networks' depth, and its claims recomputed from the per-seed runs of the quick setting."""
-import csv
 
 import numpy as np
 import paddle
@@ -11,7 +10,7 @@ from ppnorm.experiments.config import load_experiment_config
 from ppnorm.experiments.residual_vs_plain import RESIDUAL_MARGIN, _model
 from ppnorm.experiments.stats import t_quantile
 
-from experiment_runs import run_quick
+from experiment_runs import read_runs, run_quick
 
 
 @pytest.mark.parametrize("depth", [8, 26])
@@ -33,8 +32,7 @@ def _interval(values):
 
 def test_residual_vs_plain_claims_are_paired_differences_of_the_runs(tmp_path):
     ctx = run_quick("residual_vs_plain", tmp_path)
-    with open(tmp_path / "runs.csv", newline="") as handle:
-        runs = list(csv.DictReader(handle))
+    runs = read_runs(tmp_path)
     error = {(r["network"], int(r["depth"]), int(r["seed"])): float(r["train_error_pct"]) for r in runs}
     assert sorted(error) == [(k, d, s) for k in ("plain", "resnet") for d in (8, 14) for s in (0, 1)]
     degradation, residual = ctx.claims

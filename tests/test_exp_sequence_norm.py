@@ -1,6 +1,5 @@
 """sequence_norm: masked BN, masked pooling and per-time-step LN against numpy; the waveform generator's
 determinism; the seq_conv1d model; the experiment's verdicts recomputed from its runs."""
-import csv
 
 import numpy as np
 import paddle
@@ -8,11 +7,10 @@ import pytest
 
 import ppnorm
 from ppnorm.data.waveforms import pad_batch, waveforms
-from ppnorm.experiments.stats import t_quantile
 from ppnorm.nn.norm import build_norm
 from ppnorm.nn.sequence import MaskedBatchNorm1D, TimeLayerNorm, masked_batch_norm, masked_mean
 
-from experiment_runs import run_quick
+from experiment_runs import read_runs, run_quick, seed_interval
 
 
 def _batch(seed=0):
@@ -108,11 +106,10 @@ def test_seq_conv1d_ignores_padding_in_eval(norm):
 
 def test_sequence_norm_verdicts_follow_from_its_runs(tmp_path):
     ctx = run_quick("sequence_norm", tmp_path)
-    with open(tmp_path / "runs.csv", newline="") as handle:
-        runs = list(csv.DictReader(handle))
+    runs = read_runs(tmp_path)
     value = {(r["norm"], r["seed"]): r for r in runs}
     diff = [float(value[("ln", s)]["acc long"]) - float(value[("bn", s)]["acc long"]) for s in ("0", "1")]
-    mean, half = np.mean(diff), t_quantile(2) * np.std(diff, ddof=1) / np.sqrt(2)
+    mean, half = seed_interval(diff)
     claim = next(c for c in ctx.claims if c["claim_en"].startswith("LN beats plain BN on sequences longer"))
     assert claim["mean"] == pytest.approx(mean)
     assert claim["verdict"] == ("confirmed" if mean - half > 0 else "refuted" if mean + half <= 0 else "inconclusive")

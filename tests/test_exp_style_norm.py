@@ -10,7 +10,7 @@ from ppnorm.experiments.stats import t_quantile
 from ppnorm.experiments.styles import brightness, contrast, gamma, invert, random_style, shifted, style_label_task
 from ppnorm.nn.norm import build_norm
 
-from experiment_runs import run_quick
+from experiment_runs import read_runs, run_quick
 
 
 @pytest.fixture
@@ -62,8 +62,7 @@ def _interval(values):
 
 def test_style_norm_verdicts_follow_from_its_runs(tmp_path):
     ctx = run_quick("style_norm", tmp_path)
-    with open(tmp_path / "runs.csv", newline="") as handle:
-        runs = list(csv.DictReader(handle))
+    runs = read_runs(tmp_path)
     assert len(runs) == 8  # 2 norms x 2 seeds x (style shifts + 1 label task)
     drop = {n: 100 * (_column(runs, "shift", n, "clean") - _column(runs, "shift", n, "inverted")) for n in ("bn", "in")}
     low, high = _interval(drop["bn"] - drop["in"])

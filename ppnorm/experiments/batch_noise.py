@@ -54,7 +54,7 @@ def one_run(ctx, batch, seed):
 
 
 def _values(ctx, size, key):
-    return [r[key] for r in ctx.runs if r["batch"] == size]
+    return ctx.run_values(key, batch=size)
 
 
 def _claims(ctx, sizes):

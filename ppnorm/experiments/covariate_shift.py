@@ -146,9 +146,9 @@ def _tables(ctx, init_rows):
         f"(Kaiming), mean ± 95% interval over {ctx.params['seeds']} seeds",
         f"初始化时各层输出方差与乘积公式，ReLU MLP {ctx.params['init_depth']} x {ctx.params['init_width']}（Kaiming），"
         f"{ctx.params['seeds']} 个种子的均值 ± 95% 区间"))
-    shift = [{"norm": norm, "layer 2 input shift": mean_interval([r["early shift"] for r in ctx.runs if r.get("norm") == norm]).format(4),
-              "deep layer input shift": mean_interval([r["deep shift"] for r in ctx.runs if r.get("norm") == norm]).format(4),
-              "final top1 %": mean_interval([r["final accuracy"] for r in ctx.runs if r.get("norm") == norm]).scaled(100).format(1)}
+    shift = [{"norm": norm, "layer 2 input shift": mean_interval(ctx.run_values("early shift", norm=norm)).format(4),
+              "deep layer input shift": mean_interval(ctx.run_values("deep shift", norm=norm)).format(4),
+              "final top1 %": mean_interval(ctx.run_values("final accuracy", norm=norm)).scaled(100).format(1)}
              for norm in ("none", "bn")]
     ctx.table("shift", shift, title=ctx.tr(
         f"Shift of a layer's input distribution per {ctx.params['every']} steps (relative to its std), mean over "
@@ -206,6 +206,6 @@ def run(ctx):
     _tables(ctx, init_rows)
     _chart(ctx, init_rows, curves)
     _claims(ctx, init_rows)
-    none, bn = (np.mean([r["deep shift"] for r in ctx.runs if r["norm"] == n]) for n in ("none", "bn"))
+    none, bn = (np.mean(ctx.run_values("deep shift", norm=n)) for n in ("none", "bn"))
     return ctx.tr(f"Layer {prm['depth']}'s input moves {none:.4f} per {prm['every']} steps without BN, {bn:.4f} with BN.",
                   f"第 {prm['depth']} 层的输入每 {prm['every']} 步移动：无 BN {none:.4f}，有 BN {bn:.4f}。")

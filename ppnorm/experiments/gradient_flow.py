@@ -98,7 +98,7 @@ def _runs(ctx):
 
 def _values(ctx, kind, act, norm, key):
     """The finite values of ``key`` (a run whose training diverged has a NaN gradient; it is counted apart)."""
-    values = [r[key] for r in ctx.runs if (r["model"], r["act"], r["norm"]) == (kind, act, norm)]
+    values = ctx.run_values(key, model=kind, act=act, norm=norm)
     return [v for v in values if np.isfinite(v)]
 
 

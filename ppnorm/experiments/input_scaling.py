@@ -63,7 +63,7 @@ def one_run(ctx, kind, transform, seed):
 
 
 def _values(ctx, kind, transform, key):
-    return [r[key] for r in ctx.runs if (r["model"], r["input"]) == (kind, transform)]
+    return ctx.run_values(key, model=kind, input=transform)
 
 
 def _table(ctx):

@@ -86,7 +86,7 @@ def _runs(ctx):
 
 
 def _values(ctx, kind, pixels, key):
-    return [r[key] for r in ctx.runs if r["downsample"] == kind and r["shift"] == pixels]
+    return ctx.run_values(key, downsample=kind, shift=pixels)
 
 
 def _table(ctx):

@@ -82,7 +82,7 @@ def one_run(ctx, norm, seed):
 
 
 def _values(ctx, norm, key):
-    return [r[key] for r in ctx.runs if r["norm"] == norm]
+    return ctx.run_values(key, norm=norm)
 
 
 def _table(ctx):

@@ -98,7 +98,7 @@ def _conditions(ctx):
 
 
 def _values(ctx, task, norm, key):
-    return [r[key] for r in ctx.runs if (r["task"], r["norm"]) == (task, norm)]
+    return ctx.run_values(key, task=task, norm=norm)
 
 
 def _label_task(kind, low, high):
