@@ -122,6 +122,12 @@ def test_read_sequences_and_padding_for_infer(tmp_path):
     with pytest.raises(DataError, match=re.escape("the last channel is the padding mask and must hold only 0 and 1, "
                                                   "got 0.5 in sequence 1 at step 2 (1 such value(s))")):
         read_sequences(str(tmp_path / "bad.npy"), 2)
+    bad = a.copy()
+    bad[1, 1] = 0
+    np.save(tmp_path / "empty.npy", bad)
+    with pytest.raises(DataError, match=re.escape("sequence 1 has no real time step (its mask channel is all 0; "
+                                                  "1 such sequence(s))")):
+        read_sequences(str(tmp_path / "empty.npy"), 2)
     np.save(tmp_path / "img.npy", np.zeros((1, 2, 3, 3), "float32"))
     with pytest.raises(DataError, match=re.escape("expected numbers [C, L] or [N, C, L] with C=2")):
         read_sequences(str(tmp_path / "img.npy"), 2)

@@ -91,6 +91,10 @@ def read_sequences(path, channels):
         (i, t) = bad[0]
         raise DataError(f"{path}: the last channel is the padding mask and must hold only 0 and 1, got "
                         f"{array[i, -1, t]:g} in sequence {i} at step {t} ({len(bad)} such value(s))")
+    empty = np.flatnonzero(array[:, -1].sum(axis=1) == 0)
+    if len(empty):
+        raise DataError(f"{path}: sequence {empty[0]} has no real time step (its mask channel is all 0; "
+                        f"{len(empty)} such sequence(s))")
     return [(f"{path}[{i}]", sequence.astype("float32")) for i, sequence in enumerate(array)]
 
 
