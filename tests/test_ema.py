@@ -11,6 +11,7 @@ import pytest
 from ppnorm.engine import CheckpointError, ConfigError, Trainer, load_checkpoint, load_config, save_checkpoint
 from ppnorm.engine import checkpoint as ckpt
 from ppnorm.engine.cli import eval_main
+from ppnorm.engine.config import SCHEMA
 from ppnorm.engine.ema import ModelEma, ema_decay
 
 from test_checkpoint import _tiny  # Linear(3, 2) + BatchNorm1D(2) and a Momentum optimizer
@@ -57,8 +58,10 @@ def test_model_ema_refuses_a_decay_outside_zero_one(decay):
         ModelEma(_tiny()[0], decay)
 
 
-def test_config_key_is_checked_and_off_by_default():
-    assert load_config(DIGITS)["EMA"] == {"decay": 0.0}
+def test_config_key_is_checked_and_off_by_default(tmp_path):
+    assert SCHEMA["EMA"]["decay"].default == 0.0
+    off = load_config(DIGITS, ["EMA.decay=0", "Global.use_visualdl=false", f"Global.output_dir={tmp_path}"])
+    assert Trainer(off).ema is None and load_config(DIGITS, ["EMA.decay=0.5"])["EMA"]["decay"] == 0.5
     with pytest.raises(ConfigError, match=re.escape("EMA.decay must be < 1.0, got 1.0")):
         load_config(DIGITS, ["EMA.decay=1"])
     with pytest.raises(ConfigError, match=r"unknown key 'EMA.decy' \(did you mean 'decay'\?\)"):
