@@ -70,7 +70,7 @@ NAMES = ("densenet121, densenet161, densenet169, densenet201, densenet264, dense
      "DataLoader.Train.transforms: each entry must be one 'Name: {options}' mapping, got 3"),
     ("DataLoader.Eval.transforms=[{RandomCrop: {size: 0}}]",
      "DataLoader.Eval.transforms: RandomCrop: size must be a positive integer or [height, width], got 0"),
-    ("Optimizer.lr.warmup_epochs=100", "Optimizer.lr.warmup_epochs=100.0 covers the whole run (Global.epochs=30); "
+    ("Optimizer.lr.warmup_epochs=100", "Optimizer.lr.warmup_epochs=100.0 covers the whole run (Global.epochs=15); "
                                        "make it smaller than Global.epochs"),
     ("Metric.topk=[1, 0]", "Metric.topk[1] must be >= 1, got 0"),
     ("DataLoader.Train.dataset=3", "DataLoader.Train.dataset must be a mapping, got 3 (int)"),
