@@ -170,6 +170,6 @@ def test_resume_with_ema_is_bitwise_and_eval_tool_scores_the_saved_average(tmp_p
             np.testing.assert_array_equal(a[key], b[key], err_msg=key + suffix)
     average, raw = (_arrays(tmp_path / "a" / "run" / f"latest{s}") for s in (".pdparams", ".pdtrain"))
     assert not np.array_equal(average["bn1._mean"], raw["bn1._mean"])  # the statistics are averaged too
-    capsys.readouterr()
+    assert "[EMA] evaluating and saving the moving average of the weights (EMA.decay=0.9)" in capsys.readouterr().out
     assert eval_main(["-c", DIGITS, "-o", f"Global.pretrained_model={tmp_path / 'a' / 'run' / 'latest'}"]) == 0
     assert f"top1: {result['top1']:.5f}" in capsys.readouterr().out

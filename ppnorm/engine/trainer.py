@@ -60,6 +60,9 @@ class Trainer(TrainLoop):
                                                train_batches.steps_per_epoch)
         decay = config["EMA"]["decay"]
         self.ema = ModelEma(self.model, decay) if decay else None  # evaluated and saved as the model
+        if self.ema is not None:
+            self.logger.info(f"[EMA] evaluating and saving the moving average of the weights (EMA.decay={decay}); "
+                             f"the raw weights are saved as <checkpoint>.pdtrain for resuming")
         states = self._resume_states(optimizer)
         scaler, optimizer = self._amp(optimizer)
         train_model = paddle.DataParallel(self.model) if self.world_size > 1 else self.model
