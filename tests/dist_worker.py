@@ -18,5 +18,6 @@ trainer = Trainer(config)
 result = trainer.train()
 rank = paddle.distributed.get_rank()
 paddle.save(trainer.model.state_dict(), f"{out}/rank{rank}.pdparams")
+paddle.save(trainer.ema.model.state_dict(), f"{out}/rank{rank}_ema.pdparams")  # the config's EMA.decay is on
 with open(f"{out}/rank{rank}.json", "w") as handle:
     json.dump(result, handle)

@@ -64,13 +64,13 @@ NAMES = ("densenet121, densenet161, densenet169, densenet201, densenet264, dense
     ("Arch.data_format=NHCW", "Arch norm 'bn': data_format 'NHCW' does not fit dims=2; use one of NCHW, NHWC"),
     ("Arch.norm=xx", "Arch norm 'xx': unknown norm kind 'xx'; valid kinds: bn, sync_bn, gn, ln, in, none"),
     ("Arch={norm: gn}", f"Arch needs a 'name' (one of {NAMES})"),
-    ("Foo.x=1", "unknown section 'Foo'; valid sections: Global, Arch, Loss, Optimizer, DataLoader, Metric, Export"),
+    ("Foo.x=1", "unknown section 'Foo'; valid sections: Global, Arch, Loss, Optimizer, DataLoader, EMA, Metric, Export"),
     ("Loss.nam=x", "unknown key 'Loss.nam' (did you mean 'name'?); valid keys in Loss: name, label_smoothing"),
     ("DataLoader.Train.transforms=[3]",
      "DataLoader.Train.transforms: each entry must be one 'Name: {options}' mapping, got 3"),
     ("DataLoader.Eval.transforms=[{RandomCrop: {size: 0}}]",
      "DataLoader.Eval.transforms: RandomCrop: size must be a positive integer or [height, width], got 0"),
-    ("Optimizer.lr.warmup_epochs=100", "Optimizer.lr.warmup_epochs=100.0 covers the whole run (Global.epochs=30); "
+    ("Optimizer.lr.warmup_epochs=100", "Optimizer.lr.warmup_epochs=100.0 covers the whole run (Global.epochs=15); "
                                        "make it smaller than Global.epochs"),
     ("Metric.topk=[1, 0]", "Metric.topk[1] must be >= 1, got 0"),
     ("DataLoader.Train.dataset=3", "DataLoader.Train.dataset must be a mapping, got 3 (int)"),

@@ -29,7 +29,7 @@ BOUNDS = [
     ("Optimizer.lr.eta_min", -0.1, 0.0, ">= 0.0"),
     ("DataLoader.Train.batch_size", 0, 1, ">= 1"), ("DataLoader.Eval.batch_size", 0, 1, ">= 1"),
     ("DataLoader.Train.num_workers", -1, 0, ">= 0"), ("DataLoader.Eval.num_workers", -1, 0, ">= 0"),
-    ("Export.tolerance", -0.1, 0.0, ">= 0.0"),
+    ("Export.tolerance", -0.1, 0.0, ">= 0.0"), ("EMA.decay", -0.1, 0.0, ">= 0.0"), ("EMA.decay", 1.0, 0.999, "< 1.0"),
 ]
 
 

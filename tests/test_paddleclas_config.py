@@ -143,8 +143,8 @@ def test_to_static_image_shape_and_paths(capsys):
 def test_unknown_keys_are_refused_by_name():
     with pytest.raises(ConfigError, match="Global.use_multilabel is not a key .*supported in Global: .*class_num"):
         run(raw(), "Global.use_multilabel=True")
-    with pytest.raises(ConfigError, match="the config.EMA is not a key"):
-        run(raw(), "EMA.decay=0.9999")
+    with pytest.raises(ConfigError, match="the config.Slim is not a key"):  # PaddleClas's quantization section
+        run(raw(), "Slim.quant.name=pact")
 
 
 def test_celoss_epsilon_is_label_smoothing(capsys):
@@ -234,6 +234,15 @@ def test_amp(capsys):
     err = capsys.readouterr().err
     assert "AMP.scale_loss = 128.0: ppnorm's GradScaler starts at 2**15" in err and "AMP.use_promote = False" in err
     assert "Optimizer.multi_precision = False" in err and "use_dynamic_loss_scaling" not in err
+
+
+def test_ema_section_gives_ema_decay_and_says_how_it_differs(capsys):
+    assert run(raw())["EMA"]["decay"] == 0.0  # no EMA section: off, as in PaddleClas
+    assert run(raw(), "EMA={decay: 0.999}")["EMA"]["decay"] == 0.999
+    assert "EMA.decay = 0.999: ppnorm warms the decay up as min(decay, (1+t)/(10+t))" in capsys.readouterr().err
+    assert run(raw(), "EMA={}")["EMA"]["decay"] == 0.9999  # PaddleClas's ExponentialMovingAverage default
+    with pytest.raises(ConfigError, match=r"EMA.ema_warmup is not a key .*supported in EMA: decay"):
+        run(raw(), "EMA={decay: 0.9, ema_warmup: 5}")
 
 
 def test_four_channel_nhwc_arch_keys():

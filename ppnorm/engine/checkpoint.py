@@ -1,4 +1,4 @@
-"""Checkpoints as ``<prefix>.pdparams / .pdopt / .pdstates``, committed as one unit.
+"""Checkpoints as ``<prefix>.pdparams / .pdopt / .pdstates`` (+ ``.pdtrain`` with EMA), committed as one unit.
 
 A save writes the three files under temporary names (each fsynced), then a commit record
 ``<prefix>.pdcommit`` naming their SHA-256 (the instant the new checkpoint exists), then renames
@@ -7,6 +7,11 @@ previous complete checkpoint (no record: the temporary files are leftovers) or t
 record: the temporary files that match it are the checkpoint; the next save or load finishes the
 job). ``.pdstates`` also stores the hashes of its ``.pdparams`` and ``.pdopt``, so files of
 different checkpoints are never loaded together.
+
+With an EMA of the weights (``EMA.decay``, :mod:`ppnorm.engine.ema`) ``.pdparams`` holds the
+averaged weights, the ones the run evaluates and that eval/export/infer/pretrained read, and
+``.pdtrain`` the raw training weights a resume continues from; ``.pdtrain`` is then part of the
+unit (its hash in the commit record and in ``.pdstates``).
 """
 import hashlib
 import json
@@ -18,6 +23,7 @@ from ..models.convert import to_ppnorm
 from .checkpoint_load import CheckpointError, load_line, load_strict, read_file
 
 SUFFIXES = (".pdparams", ".pdopt", ".pdstates")
+TRAIN = ".pdtrain"  # the raw training weights of a checkpoint whose .pdparams hold the EMA weights
 COMMIT, TMP = ".pdcommit", ".tmp"
 STATE_KEYS = {"epoch": int, "step": int, "global_step": int, "best_top1": float, "best_epoch": int}
 
@@ -60,18 +66,21 @@ def _commit_record(prefix):
             record = json.load(handle)
     except (OSError, ValueError):
         return None
-    return record if isinstance(record, dict) and set(record) == set(SUFFIXES) else None
+    valid = isinstance(record, dict) and set(record) in (set(SUFFIXES), set(SUFFIXES) | {TRAIN})
+    return record if valid else None
 
 
 def _finish_commit(prefix):
     """Roll a committed checkpoint forward (rename its temporary files); drop uncommitted leftovers."""
     record = _commit_record(prefix)
-    for suffix in SUFFIXES:
+    for suffix in SUFFIXES + (TRAIN,):
         tmp = prefix + suffix + TMP
-        if record and os.path.isfile(tmp) and sha256(tmp) == record[suffix]:
+        if record and os.path.isfile(tmp) and sha256(tmp) == record.get(suffix):
             os.replace(tmp, prefix + suffix)
         elif os.path.exists(tmp):
             os.remove(tmp)
+    if record and TRAIN not in record and os.path.exists(prefix + TRAIN):
+        os.remove(prefix + TRAIN)  # left by an EMA checkpoint this one (without EMA) replaces
     if os.path.exists(prefix + COMMIT):
         os.remove(prefix + COMMIT)
     _fsync_dir(os.path.dirname(prefix))
@@ -92,8 +101,9 @@ def _param_names(model):
     return {param.name: key for key, param in model.named_parameters()}
 
 
-def save_checkpoint(prefix, model, optimizer, states):
-    """Write model, optimizer and training states under ``prefix`` as one unit (see the module docstring).
+def save_checkpoint(prefix, model, optimizer, states, ema=None):
+    """Write model, optimizer and training states (and ``ema``, a :class:`~ppnorm.engine.ema.ModelEma`)
+    under ``prefix`` as one unit (see the module docstring).
 
     Optimizer accumulators are stored under structured parameter names, because Paddle's unique
     names (``conv2d_42.w_0``) differ between processes that build layers in another order.
@@ -101,9 +111,9 @@ def save_checkpoint(prefix, model, optimizer, states):
     os.makedirs(os.path.dirname(prefix) or ".", exist_ok=True)
     _finish_commit(prefix)
     try:
-        record = _write_uncommitted(prefix, model, optimizer, states)
+        record = _write_uncommitted(prefix, model, optimizer, states, ema)
     except OSError as error:  # a full disk, a quota, a disk gone read-only: nothing of this save is kept
-        for leftover in [prefix + suffix + TMP for suffix in SUFFIXES] + [prefix + COMMIT + TMP]:
+        for leftover in [prefix + suffix + TMP for suffix in SUFFIXES + (TRAIN,)] + [prefix + COMMIT + TMP]:
             if os.path.exists(leftover):
                 os.remove(leftover)
         raise CheckpointError(f"cannot write checkpoint {prefix} ({error.strerror or error}); the previous "
@@ -114,11 +124,16 @@ def save_checkpoint(prefix, model, optimizer, states):
     _finish_commit(prefix)
 
 
-def _write_uncommitted(prefix, model, optimizer, states):
-    """Write the three files and the commit record under temporary names, each fsynced; return the record's path."""
-    _write_synced(model.state_dict(), prefix + ".pdparams" + TMP)
+def _write_uncommitted(prefix, model, optimizer, states, ema):
+    """Write the files and the commit record under temporary names, each fsynced; return the record's path."""
+    _write_synced((ema or model).state_dict(), prefix + ".pdparams" + TMP)
     _write_synced(_rename_optimizer_state(optimizer.state_dict(), _param_names(model)), prefix + ".pdopt" + TMP)
-    hashes = {suffix: sha256(prefix + suffix + TMP) for suffix in (".pdparams", ".pdopt")}
+    weights = (".pdparams", ".pdopt")
+    if ema is not None:
+        _write_synced(model.state_dict(), prefix + TRAIN + TMP)
+        weights += (TRAIN,)
+        states = dict(states, ema_decay=ema.decay)
+    hashes = {suffix: sha256(prefix + suffix + TMP) for suffix in weights}
     _write_synced(dict(states, files=hashes, optimizer=type(optimizer).__name__), prefix + ".pdstates" + TMP)
     hashes[".pdstates"] = sha256(prefix + ".pdstates" + TMP)
     record = prefix + COMMIT + TMP
@@ -133,11 +148,11 @@ def _checkpoint_files(prefix):
     """The files to read: the committed temporary ones while a commit record is pending, else the final ones."""
     record = _commit_record(prefix)
     files = {}
-    for suffix in SUFFIXES:
+    for suffix in SUFFIXES + (TRAIN,):  # .pdtrain is checked when .pdstates names it
         tmp = prefix + suffix + TMP
-        pending = record and os.path.isfile(tmp) and sha256(tmp) == record[suffix]
+        pending = record and os.path.isfile(tmp) and sha256(tmp) == record.get(suffix)
         files[suffix] = tmp if pending else prefix + suffix
-        if not os.path.isfile(files[suffix]):
+        if suffix != TRAIN and not os.path.isfile(files[suffix]):
             raise CheckpointError(f"Global.checkpoints: {prefix + suffix} not found (a checkpoint is the three files "
                                   f"{prefix}{{{','.join(SUFFIXES)}}}, e.g. output/<run>/latest)")
     return files
@@ -149,14 +164,31 @@ def _check_states(states, files):
         raise CheckpointError(f"{files['.pdstates']} does not hold ppnorm training states ({', '.join(STATE_KEYS)}); "
                               f"it is damaged or not a ppnorm checkpoint")
     for suffix, digest in (states.get("files") or {}).items():
+        if not os.path.isfile(files[suffix]):
+            raise CheckpointError(f"{files[suffix]} not found: {files['.pdstates']} was saved with it (the raw "
+                                  f"training weights of an EMA run); copy the whole checkpoint")
         if sha256(files[suffix]) != digest:
             raise CheckpointError(f"{files[suffix]} does not belong to {files['.pdstates']} (it changed after "
                                   f"saving: truncated, damaged or copied from another checkpoint); use a complete "
                                   f"checkpoint written by one run")
 
 
-def load_checkpoint(prefix, model, optimizer):
-    """Restore model and optimizer from ``prefix``; returns the saved training states."""
+def _load_weights(files, states, model, ema):
+    """The raw weights into ``model`` and the averaged ones into ``ema`` (a checkpoint without EMA starts it)."""
+    saved_decay = states.get("ema_decay")
+    if saved_decay and ema is None:
+        raise CheckpointError(f"{files['.pdparams']} holds EMA weights (EMA.decay={saved_decay}) and the training "
+                              f"weights are in {files[TRAIN]}; resume with -o EMA.decay={saved_decay}")
+    raw = files[TRAIN] if saved_decay else files[".pdparams"]
+    load_strict(model, read_file(raw, "weights"), raw, skip=())
+    if ema is not None and saved_decay:
+        load_strict(ema.model, read_file(files[".pdparams"], "weights"), files[".pdparams"], skip=())
+    elif ema is not None:
+        ema.set_state_dict(model.state_dict())
+
+
+def load_checkpoint(prefix, model, optimizer, ema=None):
+    """Restore model, optimizer (and ``ema``) from ``prefix``; returns the saved training states."""
     files = _checkpoint_files(strip_suffix(prefix))
     states = read_file(files[".pdstates"], "training states")
     _check_states(states, files)
@@ -164,7 +196,7 @@ def load_checkpoint(prefix, model, optimizer):
     if saved_with != type(optimizer).__name__:
         raise CheckpointError(f"{files['.pdopt']} holds the state of Optimizer.name={saved_with}, but this run uses "
                               f"{type(optimizer).__name__}; resume with -o Optimizer.name={saved_with}")
-    load_strict(model, read_file(files[".pdparams"], "weights"), files[".pdparams"], skip=())
+    _load_weights(files, states, model, ema)
     to_unique = {key: unique for unique, key in _param_names(model).items()}
     optimizer_state = read_file(files[".pdopt"], "optimizer state")
     try:

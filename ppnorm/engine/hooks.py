@@ -14,6 +14,7 @@ import paddle
 from ..nn.norm import is_batch_norm, running_stats
 from .config import save_config
 from .distributed import average_norm_statistics
+from .ema import UpdateEma
 from .logger import format_eta
 from .loop import FINISHED, INTERRUPTED, HookBase
 from .metrics import AverageMeter
@@ -233,9 +234,11 @@ class FinalReport(HookBase):
                          f"{loop.output_dir}")
 
 
-def default_hooks(global_config):
-    """The hooks of ``tools/train.py``, in the order they run, from the ``Global`` config section."""
+def default_hooks(global_config, ema=False):
+    """The hooks of ``tools/train.py``, in the order they run, from the ``Global`` config section
+    (``ema``: the loop has an ``ema`` to update, see :mod:`ppnorm.engine.ema`)."""
     return [OwnOutputDir(), StepSeed(global_config["seed"]), FiniteLoss(), CtrlCStops(),
-            TrainLog(global_config["print_batch_step"]), SyncNormStatistics(), FiniteNormStatistics(),
+            TrainLog(global_config["print_batch_step"]), SyncNormStatistics(), *([UpdateEma()] if ema else []),
+            FiniteNormStatistics(),
             EvalAndKeepBest(global_config["eval_interval"]), NormHistograms(),
             SaveCheckpoints(global_config["save_interval"]), FinalReport()]

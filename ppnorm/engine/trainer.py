@@ -9,6 +9,7 @@ from .builder import input_layout, model_from_config
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import dump_config
 from .distributed import setup_device
+from .ema import ModelEma
 from .evaluator import evaluate
 from .hooks import TrainingError, default_hooks
 from .logger import Logger
@@ -57,12 +58,17 @@ class Trainer(TrainLoop):
         align_classes(self.train_data.dataset, self.eval_data.dataset, self.model_classes())
         optimizer, scheduler = build_optimizer(config["Optimizer"], self.model, settings["epochs"],
                                                train_batches.steps_per_epoch)
+        decay = config["EMA"]["decay"]
+        self.ema = ModelEma(self.model, decay) if decay else None  # evaluated and saved as the model
+        if self.ema is not None:
+            self.logger.info(f"[EMA] evaluating and saving the moving average of the weights (EMA.decay={decay}); "
+                             f"the raw weights are saved as <checkpoint>.pdtrain for resuming")
         states = self._resume_states(optimizer)
         scaler, optimizer = self._amp(optimizer)
         train_model = paddle.DataParallel(self.model) if self.world_size > 1 else self.model
         super().__init__(self.model, optimizer, scheduler, train_batches, settings["epochs"],
                          build_loss(config["Loss"]),
-                         default_hooks(settings) if hooks is None else hooks, states, settings["amp_level"],
+                         default_hooks(settings, self.ema is not None) if hooks is None else hooks, states, settings["amp_level"],
                          scaler, train_model)
         self.topk = config["Metric"]["topk"]
         self.last_eval = None
@@ -88,7 +94,7 @@ class Trainer(TrainLoop):
         states = {"epoch": 0, "step": 0, "global_step": 0, "best_top1": -1.0, "best_epoch": 0}
         prefix = self.config["Global"]["checkpoints"]
         if prefix:
-            states.update(load_checkpoint(prefix, self.model, optimizer))
+            states.update(load_checkpoint(prefix, self.model, optimizer, self.ema))
             self.logger.info(f"resumed from {prefix}: epoch {states['epoch'] + 1}, step {states['step']}")
         return states
 
@@ -104,10 +110,12 @@ class Trainer(TrainLoop):
     def save(self, name):
         """Write checkpoint ``<output_dir>/<name>`` (rank 0 only)."""
         if self.rank == 0:
-            save_checkpoint(os.path.join(self.output_dir, name), self.model, self.optimizer, self.states)
+            save_checkpoint(os.path.join(self.output_dir, name), self.model, self.optimizer, self.states, self.ema)
 
     def evaluate(self):
-        self.last_eval = evaluate(self.model, self.eval_loader, self.topk, self.world_size)
+        """Evaluate on ``DataLoader.Eval``: the EMA weights when ``EMA.decay`` is set, else the model."""
+        model = self.model if self.ema is None else self.ema.model
+        self.last_eval = evaluate(model, self.eval_loader, self.topk, self.world_size)
         return self.last_eval
 
     def train(self, stop_after_epoch=None):

@@ -19,7 +19,7 @@ from .schema import SCHEMA
 ARCHS = {f"ResNet{d}": f"resnet{d}" for d in (18, 34, 50, 101, 152)}
 ARCHS.update({f"ResNet{d}_vd": f"resnet{d}_vd" for d in (18, 34, 50, 101, 152)})
 ARCHS.update({f"DenseNet{d}": f"densenet{d}" for d in (121, 161, 169, 201, 264)})
-SECTIONS = ("Global", "AMP", "Arch", "Loss", "Optimizer", "DataLoader", "Metric", "Infer", "Export")
+SECTIONS = ("Global", "AMP", "Arch", "Loss", "Optimizer", "DataLoader", "Metric", "Infer", "Export", "EMA")
 GLOBAL_EXTRA = ("class_num", "eval_during_train", "image_shape", "image_channel", "save_inference_dir", "to_static",
                 "use_dali")  # image_channel: only a YAML anchor in PaddleClas's files, read by no code
 LEGACY_SECTIONS = ("ARCHITECTURE", "TRAIN", "VALID", "LEARNING_RATE", "OPTIMIZER")  # PaddleClas 2.0's layout
@@ -164,6 +164,16 @@ def _amp(section, global_out, source, notes):
             notes.add(f"AMP.{key}", section[key], instead)
 
 
+def _ema(section, source, notes):
+    """``EMA.decay`` (PaddleClas's default 0.9999) -> ppnorm's ``EMA.decay``; how the two differ is noted."""
+    check_keys(section, ("decay",), "EMA", source)
+    decay = section.get("decay", 0.9999)
+    notes.add("EMA.decay", decay, "ppnorm warms the decay up as min(decay, (1+t)/(10+t)) (PaddleClas: decay from "
+                                  "step 1) and evaluates and saves the average itself as best_model/latest "
+                                  "(.pdparams; raw weights in .pdtrain), not as a separate best_model_ema")
+    return {"decay": decay}
+
+
 def _infer(section, eval_transforms, source, notes):
     """``Infer`` is not used: export writes DataLoader.Eval's ops into inference.yml and tools/infer.py uses them."""
     check_keys(section, INFER_KEYS, "Infer", source)
@@ -193,6 +203,8 @@ def translate(raw, overrides=(), source="config"):
     config = {"Global": _global(global_in, arch, export, notes), "Arch": arch,
               "DataLoader": translate_dataloader(raw.get("DataLoader") or {}, source, notes)}
     _amp(raw.get("AMP") or {}, config["Global"], source, notes)
+    if raw.get("EMA") is not None:
+        config["EMA"] = _ema(raw["EMA"], source, notes)
     config["Loss"] = translate_loss(raw.get("Loss") or {}, source, notes)
     epochs = config["Global"].get("epochs", SCHEMA["Global"]["epochs"].default)
     config["Optimizer"] = translate_optimizer(raw.get("Optimizer") or {}, epochs, source, notes)

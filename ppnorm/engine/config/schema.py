@@ -76,6 +76,10 @@ SCHEMA = {
         "Train": _loader_schema(64, True, True),
         "Eval": _loader_schema(256, False, False),
     },
+    "EMA": {"decay": Key(0.0, float, minimum=0.0, below=1.0,
+                         help="evaluate and save an exponential moving average of the weights and BatchNorm "
+                              "statistics (ema = d*ema + (1-d)*w after each step, d = min(decay, (1+t)/(10+t))); "
+                              "0: off, e.g. 0.999")},
     "Metric": {"topk": Key([1, 5], list, items=Key(None, int, minimum=1), nonempty=True,
                            help="top-k accuracies to report; the first is the headline")},
     "Export": {

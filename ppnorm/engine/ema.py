@@ -1,0 +1,60 @@
+"""An exponential moving average (EMA) of a model's weights, evaluated and saved in place of the raw weights.
+
+Like timm's ``ModelEmaV2`` the average covers every ``state_dict`` entry: parameters and the
+BatchNorm running mean and variance. After training step ``t`` (1, 2, ...) each float entry becomes
+``ema = d * ema + (1 - d) * weight`` with ``d = min(decay, (1 + t) / (10 + t))``: early steps use a
+smaller decay, so the average is not dominated by the random initial weights (the warmup of
+TensorFlow's ``ExponentialMovingAverage(num_updates=t)``).
+"""
+import copy
+
+import paddle
+
+from .distributed import average_norm_statistics
+from .loop import HookBase
+
+
+def ema_decay(decay, step):
+    """The decay used at training step ``step`` (1 for the first step): ``min(decay, (1 + step) / (10 + step))``."""
+    return min(decay, (1.0 + step) / (10.0 + step))
+
+
+class ModelEma:
+    """A copy of ``model`` whose weights follow the EMA of ``model``'s (see the module docstring)."""
+
+    def __init__(self, model, decay):
+        if not 0.0 < decay < 1.0:
+            raise ValueError(f"EMA decay must be in (0, 1), got {decay!r}")
+        self.decay = decay
+        self.model = copy.deepcopy(model)
+        self.model.eval()
+        for param in self.model.parameters():
+            param.stop_gradient = True
+
+    @paddle.no_grad()
+    def update(self, model, step):
+        """Move the average toward ``model``'s current weights; ``step`` is the number of steps done (>= 1)."""
+        d = ema_decay(self.decay, step)
+        own = self.model.state_dict()
+        for key, value in model.state_dict().items():
+            target = own[key]
+            if paddle.is_floating_point(target):
+                paddle.assign(target * d + value.astype(target.dtype) * (1.0 - d), output=target)
+            else:
+                paddle.assign(value, output=target)
+
+    def state_dict(self):
+        return self.model.state_dict()
+
+    def set_state_dict(self, state):
+        self.model.set_state_dict(state)
+
+
+class UpdateEma(HookBase):
+    """Update ``loop.ema`` after every step; average its BatchNorm statistics over ranks after each epoch."""
+
+    def after_step(self, loop):
+        loop.ema.update(loop.model, loop.states["global_step"])
+
+    def after_epoch(self, loop):
+        average_norm_statistics(loop.ema.model, loop.world_size)
