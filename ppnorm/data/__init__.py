@@ -1,5 +1,5 @@
 """Data sets (digits, CIFAR, MNIST, image folders, file lists, synthetic), transforms and loaders."""
-from . import cifar, digits, folder, mnist, paddleclas_ops, synthetic, waveforms  # noqa: F401  (registers data sets, ops)
+from . import cifar, digits, folder, mnist, paddleclas_ops, synthetic, waveforms  # noqa: F401  (they register)
 from .base import DATASETS, ArrayDataset, DataError, ImageDataset, align_classes, check_label_range
 from .loader import BatchLoader
 from .pipeline import EpochBatchSampler, TransformedDataset, build_dataloader, build_dataset, check_same_sample_size

@@ -36,7 +36,8 @@ class ExportError(ValueError):
 
 def save_for_inference(model, example_input, directory, fuse_bn=True):
     """``paddle.jit.save`` a copy of ``model`` (eval mode, batch norms folded when ``fuse_bn``) as
-    ``directory/inference.*`` with a dynamic batch dimension (and length, for sequences); returns the folded ``(conv, norm)`` names."""
+    ``directory/inference.*`` with a dynamic batch dimension (and length, for sequences); returns the folded
+    ``(conv, norm)`` names."""
     deployed = copy.deepcopy(model)
     deployed.eval()
     pairs = fuse_conv_bn(deployed, example_input) if fuse_bn else []

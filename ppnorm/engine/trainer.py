@@ -66,10 +66,9 @@ class Trainer(TrainLoop):
         states = self._resume_states(optimizer)
         scaler, optimizer = self._amp(optimizer)
         train_model = paddle.DataParallel(self.model) if self.world_size > 1 else self.model
+        hooks = default_hooks(settings, self.ema is not None) if hooks is None else hooks
         super().__init__(self.model, optimizer, scheduler, train_batches, settings["epochs"],
-                         build_loss(config["Loss"]),
-                         default_hooks(settings, self.ema is not None) if hooks is None else hooks, states, settings["amp_level"],
-                         scaler, train_model)
+                         build_loss(config["Loss"]), hooks, states, settings["amp_level"], scaler, train_model)
         self.topk = config["Metric"]["topk"]
         self.last_eval = None
 
