@@ -95,6 +95,40 @@ def test_verdicts_table_from_claims_files(tmp_path, capsys):
     assert capsys.readouterr().err.startswith("error: no claims.csv under ")
 
 
+def _claims_file(root, experiment, rows):
+    import csv
+
+    from ppnorm.experiments.runner import CLAIM_COLUMNS
+    (root / experiment).mkdir(parents=True)
+    with open(root / experiment / "claims.csv", "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=CLAIM_COLUMNS)
+        writer.writeheader()
+        for claim, verdict, deciding in rows:
+            writer.writerow({"experiment": experiment, "claim_en": claim, "claim_zh": claim + "（中）",
+                             "verdict": verdict, "deciding": deciding})
+
+
+def test_verdicts_against_a_second_run_list_differing_verdicts_first(tmp_path, capsys):
+    amd, intel = tmp_path / "amd", tmp_path / "intel"
+    _claims_file(amd, "norm_axes", [("A", "confirmed", "1 ± 0.5"), ("B", "confirmed", "2 ± 1.5")])
+    _claims_file(amd, "group_sweep", [("C", "refuted", "-3 ± 1"), ("only here", "confirmed", "9")])
+    _claims_file(intel, "norm_axes", [("A", "confirmed", "1.1 ± 0.5"), ("B", "inconclusive", "1 ± 1.5")])
+    _claims_file(intel, "group_sweep", [("C", "refuted", "-2 ± 1")])
+    assert experiment_main(["--verdicts", str(amd), "--against", str(intel), "--lang", "zh"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == ("| 说法 | 判定 (amd) | 判定 (intel) | 决定性的数字（95% 区间） (amd) | "
+                        "决定性的数字（95% 区间） (intel) | 实验 |")
+    assert lines[2:5] == ["| B（中） | 成立 | 不确定 | 2 ± 1.5 | 1 ± 1.5 | `norm_axes` |",  # the one that differs first
+                          "| A（中） | 成立 | 成立 | 1 ± 0.5 | 1.1 ± 0.5 | `norm_axes` |",
+                          "| C（中） | 不成立 | 不成立 | -3 ± 1 | -2 ± 1 | `group_sweep` |"]
+    assert lines[-1] == f"2 of 3 claims have the same verdict in {amd} and {intel}; 1 differ (listed first)"
+    assert experiment_main(["--verdicts", str(amd), "--against", str(tmp_path / "none")]) == 2
+    assert "no claim was run under both" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        experiment_main(["--against", str(intel)])
+    assert "--against DIR2 compares with --verdicts DIR: give both" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_every_experiment_has_a_larger_full_preset_that_validates(name):
     """Each experiment's ``<name>_full.yaml`` (the GPU preset README_cn documents) loads, writes apart from the

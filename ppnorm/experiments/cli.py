@@ -11,7 +11,7 @@ from ..engine.threads import use_cpu_threads
 from . import NAMES, experiments
 from .config import load_experiment_config
 from .i18n import LANGS
-from .summary import print_verdicts
+from .summary import print_comparison, print_verdicts
 from .runner import run_experiment
 
 
@@ -22,6 +22,8 @@ def _parser():
     parser.add_argument("--lang", choices=LANGS, default="en", help="language of --list and --verdicts (runs: -o lang=zh)")
     parser.add_argument("--verdicts", metavar="DIR", help="print the verdict table of every claims.csv under DIR "
                         "(e.g. output/experiments)")
+    parser.add_argument("--against", metavar="DIR2", help="with --verdicts: compare each claim's verdict with the runs "
+                        "under DIR2 (e.g. the same experiments run on another CPU); differing verdicts first")
     add_runtime_options(parser, "where the tables, charts and logs go (the config's output_dir)")
     return parser
 
@@ -35,6 +37,11 @@ def experiment_main(argv=None, omp_num_threads=None):
             question = getattr(module, "QUESTION_ZH", module.QUESTION) if args.lang == "zh" else module.QUESTION
             print(f"{name:20s} {question}")
         return 0
+    if args.against and not args.verdicts:
+        parser.error("--against DIR2 compares with --verdicts DIR: give both")
+    if args.verdicts and args.against:
+        return run_tool("experiment", lambda: print_comparison(args.verdicts, args.against, list(NAMES), args.lang)
+                        or 0, args.verbose)
     if args.verdicts:
         return run_tool("experiment", lambda: print_verdicts(args.verdicts, list(NAMES), args.lang) or 0, args.verbose)
     if not args.config:
