@@ -139,3 +139,28 @@ def test_every_experiment_has_a_larger_full_preset_that_validates(name):
     assert params != {**module.DEFAULTS}
     if "seeds" in module.DEFAULTS:
         assert params["seeds"] > module.DEFAULTS["seeds"]
+
+
+def test_committed_claims_files_are_well_formed_and_readme_shows_their_verdict_table(capsys):
+    """Every ``claims.csv`` under docs/ parses into the runner's columns (a hand edit that breaks CSV quoting
+    fails here), and README_cn's verdict table is exactly what ``--verdicts docs/experiments --lang zh`` prints."""
+    import csv
+    import glob
+
+    from ppnorm.experiments.runner import CLAIM_COLUMNS
+    paths = sorted(glob.glob("docs/experiments/*/claims.csv") + glob.glob("docs/reruns/*/*/claims.csv"))
+    assert len(paths) >= len(NAMES)
+    for path in paths:
+        with open(path, newline="", encoding="utf-8") as handle:
+            rows = list(csv.reader(handle))
+        assert rows[0] == CLAIM_COLUMNS, path
+        for row in rows[1:]:
+            assert len(row) == len(CLAIM_COLUMNS), (path, row[:2])
+            record = dict(zip(CLAIM_COLUMNS, row))
+            assert record["experiment"] == os.path.basename(os.path.dirname(path)), path
+            assert record["verdict"] in ("confirmed", "refuted", "inconclusive"), (path, record["claim_en"])
+    assert experiment_main(["--verdicts", "docs/experiments", "--lang", "zh"]) == 0
+    table = capsys.readouterr().out.strip()
+    assert "(not run yet" not in table
+    with open("README_cn.md", encoding="utf-8") as handle:
+        assert table in handle.read()
