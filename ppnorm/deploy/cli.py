@@ -96,11 +96,16 @@ def _topk(requested, description):
     return requested
 
 
+def _takes_images(description):
+    """True unless ``inference.yml`` says the model reads another kind of input (sequences)."""
+    return description.get("input_kind", "image") == "image"
+
+
 def _read_inputs(paths, description):
     """``[(name, sample), ...]`` from ``--input``; non-finite pixels are warned about per image."""
     warn = lambda text: print(text, file=sys.stderr)  # noqa: E731
     channels = description["channels"]
-    if description.get("input_kind", "image") == "image":
+    if _takes_images(description):
         items = [item for path in expand_paths(paths) for item in read_images(path, channels, warn)]
     else:
         items = [item for path in expand_paths(paths) for item in read_sequences(path, channels)]
@@ -111,7 +116,7 @@ def _read_inputs(paths, description):
 
 def _stack(samples, description, preprocess):
     """One input batch: images through ``preprocess``; sequences padded to the longest (mask 0 there)."""
-    if description.get("input_kind", "image") == "image":
+    if _takes_images(description):
         return np.stack([preprocess(image) for image in samples])
     return pad_to_longest(samples)
 
@@ -134,7 +139,7 @@ def infer_main(argv=None, omp_num_threads=None):
 
 
 def _layout_name(description):
-    if description.get("input_kind", "image") == "image":
+    if _takes_images(description):
         return description["data_format"]
     return "NCL (any length L; the last channel is the padding mask)"
 
@@ -149,7 +154,7 @@ def _predictor(args, threads):
 
 def _infer_files(args, predictor, description, topk):
     """Predict every ``--input`` image and print its top-k classes."""
-    preprocess = Preprocess(description) if description.get("input_kind", "image") == "image" else None
+    preprocess = Preprocess(description) if _takes_images(description) else None
     items = _read_inputs(args.input, description)
     start = time.perf_counter()
     for chunk in _batches(items, args.batch_size):

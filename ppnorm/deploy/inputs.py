@@ -52,12 +52,17 @@ def read_images(path, channels, warn=None):
     return list(zip(names, _to_unit_range(array, finite, path)))
 
 
-def _load_npy(path, channels):
-    """The ``.npy`` array as ``[N, C, H, W]`` of numbers, at least one image; anything else is a DataError."""
+def _read_npy(path):
+    """The array in ``path`` (never unpickled); an unreadable file is a one-line DataError."""
     try:
-        array = np.load(path, allow_pickle=False)
+        return np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError) as error:
         raise DataError(f"cannot read {path} as a .npy array ({first_line(error)})") from None
+
+
+def _load_npy(path, channels):
+    """The ``.npy`` array as ``[N, C, H, W]`` of numbers, at least one image; anything else is a DataError."""
+    array = _read_npy(path)
     if array.dtype.kind not in "iuf":
         raise DataError(f"{path}: expected numbers (uint8 0-255 or float 0-1), got dtype {array.dtype}")
     if array.ndim == 3:
@@ -76,10 +81,7 @@ def read_sequences(path, channels):
     they are (no pixel scaling)."""
     if not path.lower().endswith(".npy"):
         raise DataError(f"{path}: this model reads sequences; give .npy arrays [C, L] or [N, C, L] with C={channels}")
-    try:
-        array = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as error:
-        raise DataError(f"cannot read {path} as a .npy array ({first_line(error)})") from None
+    array = _read_npy(path)
     array = array[None] if array.ndim == 2 else array
     if array.dtype.kind not in "iuf" or array.ndim != 3 or array.shape[1] != channels or 0 in array.shape:
         raise DataError(f"{path}: expected numbers [C, L] or [N, C, L] with C={channels} (the last channel the "
