@@ -33,8 +33,10 @@ GROUPS = {
                     "-k", "not sigkill"]),
     "transforms": ([DATA + "transforms.py"], ["tests/test_data.py", "tests/test_data_errors.py"]),
     "loader": ([DATA + "loader.py", DATA + "pipeline.py"], ["tests/test_data.py", "tests/test_data_errors.py"]),
-    "functional": ([NN + "functional.py"], ["tests/test_functional.py", "tests/test_functional_properties.py",
-                                            "tests/test_functional_scale.py"]),
+    "functional": ([NN + "functional.py"],
+                   # paddle.jit.to_static cannot convert mutmut's trampolines (IndentationError): left out
+                   ["tests/test_functional.py", "tests/test_functional_properties.py",
+                    "tests/test_functional_scale.py", "-k", "not to_static and not fresh_masks_in_a_static"]),
     "norm": ([NN + "norm.py"], ["tests/test_norm_factory.py"]),
     "fuse": ([NN + "fuse.py", NN + "precise_bn.py"], ["tests/test_deploy.py", "tests/test_compat.py"]),
 }
