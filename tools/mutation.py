@@ -31,7 +31,7 @@ GROUPS = {
                    # the 4 SIGKILL tests train resnet20 in subprocesses (~90 s per mutant): left out
                    ["tests/test_checkpoint.py", "tests/test_checkpoint_values.py", "tests/test_pretrained.py",
                     "-k", "not sigkill"]),
-    "transforms": ([DATA + "transforms.py"], ["tests/test_data.py", "tests/test_data_errors.py"]),
+    "transforms": ([DATA + "transforms.py"], ["tests/test_transforms.py", "tests/test_data.py", "tests/test_data_errors.py"]),
     "loader": ([DATA + "loader.py", DATA + "pipeline.py"], ["tests/test_data.py", "tests/test_data_errors.py"]),
     "functional": ([NN + "functional.py"],
                    # paddle.jit.to_static cannot convert mutmut's trampolines (IndentationError): left out
@@ -70,6 +70,8 @@ def run_group(name, max_children):
     from mutmut.configuration import config
     files, tests = GROUPS[name]
     shutil.rmtree(ROOT / "mutants", ignore_errors=True)
+    # tests that start `python tools/...` or a test file as a script import the mutated copy, not the install
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "mutants"), os.environ.get("PYTHONPATH")]))
     cfg = config()
     cfg.only_mutate, cfg.pytest_add_cli_args_test_selection = list(files), list(tests)
     mm._run((), max_children)
