@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from ppnorm.data import DataError, build_transforms
-from ppnorm.data.transforms import Normalize, RandomCrop, RandomHorizontalFlip, RandomResizedCrop, Resize
+from ppnorm.data.transforms import CenterCrop, Normalize, RandomCrop, RandomHorizontalFlip, RandomResizedCrop, Resize
 
 
 def _bilinear(image, height, width):
@@ -254,3 +254,41 @@ def test_build_transforms_default_where_and_type_errors():
         build_transforms("Resize")
     with pytest.raises(ValueError, match=r"^transforms: RandomCrop: padding must be an integer >= 0, got -2$"):
         build_transforms([{"RandomCrop": {"size": 2, "padding": -2}}])
+
+
+# ------------------------------------------------------------------ edges found by mutation testing
+def test_random_resized_crop_never_takes_a_crop_of_zero_width_or_height():
+    image = np.random.default_rng(0).random((1, 6, 6)).astype("float32")
+    for ratio in ((0.1, 0.1), (10.0, 10.0)):  # area 1: 0 x 3 or 3 x 0 pixels after rounding, so the whole image
+        out = RandomResizedCrop(9, scale=(1 / 36, 1 / 36), ratio=ratio)(image, np.random.default_rng(0))
+        np.testing.assert_allclose(out, _bilinear(image, 9, 9), atol=1e-5)
+
+
+def test_random_crop_default_fill_dtype_and_size_errors():
+    image = np.arange(1, 36, dtype="float32").reshape(1, 5, 7)
+    out = RandomCrop([7, 9], padding=1)(image, np.random.default_rng(0))  # the whole padded image
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out, np.pad(image, ((0, 0), (1, 1), (1, 1))))
+    for size in ([8, 4], [3, 10], [8, 10]):  # too high, too wide, both
+        message = f"RandomCrop: size {size[0]}x{size[1]} is larger than the padded image 7x9 (padding 1); " \
+                  f"use a smaller size or more padding"
+        with pytest.raises(DataError, match="^" + re.escape(message) + "$"):
+            RandomCrop(size, padding=1)(image, np.random.default_rng(0))
+
+
+def test_center_crop_offsets_and_errors():
+    image = np.arange(10 * 9, dtype="float32").reshape(1, 10, 9)
+    np.testing.assert_array_equal(CenterCrop([2, 1])(image, None), image[:, 4:6, 4:5])  # (10-2)//2, (9-1)//2
+    for size in ([11, 4], [4, 10], [11, 10]):
+        message = f"CenterCrop: size {size[0]}x{size[1]} is larger than the image 10x9; put a Resize before it " \
+                  f"or use a smaller size"
+        with pytest.raises(DataError, match="^" + re.escape(message) + "$"):
+            CenterCrop(size)(image, None)
+    with pytest.raises(ValueError, match=r"^CenterCrop: size must be a positive integer or \[height, width\], got 0$"):
+        CenterCrop(0)
+
+
+def test_normalize_mismatch_message_counts_two_values_as_plural():
+    message = "Normalize: 2 mean/std values for an image with 3 channel(s); give one value per channel"
+    with pytest.raises(DataError, match="^" + re.escape(message)):
+        Normalize([0.5, 0.5], [0.2, 0.2])(np.zeros((3, 2, 2), "float32"), None)
