@@ -32,7 +32,8 @@ GROUPS = {
                    ["tests/test_checkpoint.py", "tests/test_checkpoint_values.py", "tests/test_pretrained.py",
                     "-k", "not sigkill"]),
     "transforms": ([DATA + "transforms.py"], ["tests/test_transforms.py", "tests/test_data.py", "tests/test_data_errors.py"]),
-    "loader": ([DATA + "loader.py", DATA + "pipeline.py"], ["tests/test_data.py", "tests/test_data_errors.py"]),
+    "loader": ([DATA + "loader.py", DATA + "pipeline.py"],
+               ["tests/test_loader.py", "tests/test_data.py", "tests/test_data_errors.py"]),
     "functional": ([NN + "functional.py"],
                    # paddle.jit.to_static cannot convert mutmut's trampolines (IndentationError): left out
                    ["tests/test_functional.py", "tests/test_functional_properties.py",
