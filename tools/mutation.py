@@ -2,6 +2,7 @@
 
     python tools/mutation.py metrics config      # one or more groups from GROUPS
     python tools/mutation.py --list              # the groups, their files and covering tests
+    python tools/mutation.py norm --mutants 'ppnorm.nn.norm.x_build_norm__mutmut_*'   # re-run some (globs)
 
 Each group is run on its own: ./mutants/ (git-ignored) is wiped, only the group's files are mutated,
 only the test files that cover them run (mutmut maps tests to functions by coverage), with one worker.
@@ -56,7 +57,7 @@ def tally(files):
         meta = json.loads((ROOT / "mutants" / (file + ".meta")).read_text())
         status = {name: status_by_exit_code[code] for name, code in meta["exit_code_by_key"].items()}
         counts[file] = Counter(status.values())
-        alive += [(name, state, file) for name, state in status.items() if state != "killed"]
+        alive += [(name, state, file) for name, state in status.items() if state not in ("killed", "not checked")]
     return counts, alive
 
 
@@ -71,8 +72,8 @@ def write_report(name, alive):
     return report
 
 
-def run_group(name, max_children):
-    """Mutate one group's files, run its tests against every mutant, print the counts."""
+def run_group(name, max_children, mutants=()):
+    """Mutate one group's files, run its tests against every mutant (or the named ones), print the counts."""
     import mutmut.__main__ as mm
     from mutmut.configuration import config
     files, tests = GROUPS[name]
@@ -81,7 +82,7 @@ def run_group(name, max_children):
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "mutants"), os.environ.get("PYTHONPATH")]))
     cfg = config()
     cfg.only_mutate, cfg.pytest_add_cli_args_test_selection = list(files), list(tests)
-    mm._run((), max_children)
+    mm._run(tuple(mutants), max_children)
     counts, alive = tally(files)
     for file, count in counts.items():
         print(f"[mutation] {name} {file}: " + ", ".join(f"{k} {v}" for k, v in sorted(count.items())))
@@ -93,6 +94,8 @@ def main():
     parser.add_argument("groups", nargs="*", help="groups to run: " + ", ".join(GROUPS))
     parser.add_argument("--list", action="store_true", help="print the groups and exit")
     parser.add_argument("--max-children", type=int, default=1, help="parallel mutant workers (default 1)")
+    parser.add_argument("--mutants", nargs="+", default=(), metavar="NAME",
+                        help="run only these mutants of one group (names or globs, as `mutmut results` prints them)")
     args = parser.parse_args()
     unknown = [name for name in args.groups if name not in GROUPS]
     if unknown:
@@ -101,13 +104,15 @@ def main():
         for name, (files, tests) in GROUPS.items():
             print(f"{name}: {' '.join(files)}  <-  {' '.join(tests)}")
         return
+    if args.mutants and len(args.groups) != 1:
+        parser.error("--mutants needs exactly one group")
     if len(args.groups) > 1:  # mutmut keeps its state in globals: one process per group
         for name in args.groups:
             subprocess.run([sys.executable, __file__, name, "--max-children", str(args.max_children)], check=False)
         return
     os.chdir(ROOT)
     sys.path.insert(0, str(ROOT))
-    run_group(args.groups[0], args.max_children)
+    run_group(args.groups[0], args.max_children, args.mutants)
 
 
 if __name__ == "__main__":
