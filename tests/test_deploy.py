@@ -71,6 +71,18 @@ def test_a_channels_last_fold_moves_the_bias_out_of_the_conv(dtype):
     np.testing.assert_allclose(replacement(conv(x)).numpy(), expected, rtol=1e-5, atol=1e-5)
 
 
+def test_a_folded_bias_created_for_a_float64_conv_is_float64():
+    conv = nn.Conv2D(3, 4, 3, padding=1, bias_attr=False)
+    norm = _randomize_batch_norms(nn.BatchNorm2D(4))
+    conv.to(dtype="float64")
+    norm.to(dtype="float64")
+    x = paddle.randn([2, 3, 5, 5]).astype("float64")
+    expected = norm(conv(x)).numpy()
+    assert type(fold_batch_norm(conv, norm)) is nn.Identity
+    assert str(conv.bias.dtype) == "paddle.float64"
+    np.testing.assert_allclose(conv(x).numpy(), expected, rtol=1e-10, atol=1e-10)
+
+
 class _SmallNet(nn.Layer):
     """conv (non-zero bias) -> BN without affine -> ReLU -> conv -> BN -> pool -> fc, in either layout."""
 
