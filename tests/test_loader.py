@@ -171,3 +171,18 @@ def test_build_errors_are_one_line_and_early():
     assert (sampler.batch_size, sampler.shuffle, sampler.drop_last, sampler.seed, sampler.rank, sampler.nranks) == \
         (4, False, True, 3, 1, 2)
     assert (loader.num_workers, data.seed, data.where, data.layout) == (0, 3, "DataLoader.dataset", "NCHW")
+
+
+def test_describe_adds_the_origin_unless_the_message_holds_all_of_it():
+    class Spaced(_Files):
+        def describe(self, index):
+            return ["file /data/my 1.png", "archive.bin"][index]
+
+    data = TransformedDataset(Spaced([(1, 2, 2)] * 2), _identity(), where="W")
+    assert data.describe(0, "1.png is truncated") == "W: sample 0 (file /data/my 1.png)"  # only part of the path
+    assert data.describe(0, "/data/my 1.png is truncated") == "W: sample 0"
+    assert data.describe(1, "archive.bin: bad header") == "W: sample 1" and data.describe(1) == "W: sample 1 (archive.bin)"
+    bare = TransformedDataset([(np.zeros((1, 2, 2), "float32"), 0)], _identity(), where="W")  # no describe at all
+    assert bare.describe(0) == "W: sample 0"
+    with pytest.raises(DataError, match=r"^W: sample 0: IndexError: list index out of range$"):
+        TransformedDataset([], _identity(), where="W")[0]

@@ -32,9 +32,13 @@ GROUPS = {
                    # the 4 SIGKILL tests train resnet20 in subprocesses (~90 s per mutant): left out
                    ["tests/test_checkpoint.py", "tests/test_checkpoint_values.py", "tests/test_pretrained.py",
                     "-k", "not sigkill"]),
-    "transforms": ([DATA + "transforms.py"], ["tests/test_transforms.py", "tests/test_data.py", "tests/test_data_errors.py"]),
+    # paddle.io.DataLoader aborts (SIGABRT) in mutmut's forked test processes: the test comparing batches with it
+    # is left out (tests/test_loader.py checks the batches against numpy)
+    "transforms": ([DATA + "transforms.py"], ["tests/test_transforms.py", "tests/test_data.py", "tests/test_data_errors.py",
+                                              "-k", "not those_of_paddle_dataloader"]),
     "loader": ([DATA + "loader.py", DATA + "pipeline.py"],
-               ["tests/test_loader.py", "tests/test_data.py", "tests/test_data_errors.py"]),
+               ["tests/test_loader.py", "tests/test_data.py", "tests/test_data_errors.py",
+                "-k", "not those_of_paddle_dataloader"]),
     "functional": ([NN + "functional.py"],
                    # paddle.jit.to_static cannot convert mutmut's trampolines (IndentationError): left out
                    ["tests/test_functional.py", "tests/test_functional_properties.py",
