@@ -284,6 +284,8 @@ def test_center_crop_offsets_and_errors():
                   f"or use a smaller size"
         with pytest.raises(DataError, match="^" + re.escape(message) + "$"):
             CenterCrop(size)(image, None)
+    with pytest.raises(DataError, match=r"^CenterCrop: size 7x4 is larger than the image 5x9;"):  # too high only
+        CenterCrop([7, 4])(np.zeros((1, 5, 9), "float32"), None)
     with pytest.raises(ValueError, match=r"^CenterCrop: size must be a positive integer or \[height, width\], got 0$"):
         CenterCrop(0)
 
