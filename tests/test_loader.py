@@ -5,8 +5,8 @@ import re
 import numpy as np
 import pytest
 
-from ppnorm.data import DataError, EpochBatchSampler, build_dataloader
-from ppnorm.data.loader import BatchLoader, collate
+from ppnorm.data import DataError, EpochBatchSampler, build_dataloader, pipeline
+from ppnorm.data.loader import BatchLoader, collate, load_batch
 from ppnorm.data.pipeline import TransformedDataset, build_dataset, check_same_sample_size, to_layout
 from ppnorm.data.transforms import Compose, RandomCrop
 
@@ -186,3 +186,25 @@ def test_describe_adds_the_origin_unless_the_message_holds_all_of_it():
     assert bare.describe(0) == "W: sample 0"
     with pytest.raises(DataError, match=r"^W: sample 0: IndexError: list index out of range$"):
         TransformedDataset([], _identity(), where="W")[0]
+
+
+def test_load_batch_names_the_samples_through_the_data_set():
+    data = TransformedDataset(_Files([(1, 2, 2), (1, 2, 3)]), _identity(), where="W")
+    with pytest.raises(DataError, match=r"^W: sample 1 \(file /data/1.png\) is 1x2x3 but W: sample 0 "):
+        load_batch(data, [0, 1])
+
+
+def test_build_dataloader_passes_its_section_on(monkeypatch):
+    synthetic = {"name": "synthetic", "num_samples": 6, "image_shape": [1, 4, 4]}
+    loader, sampler, data = build_dataloader({"dataset": synthetic, "batch_size": 4, "num_workers": 2})
+    assert (sampler.seed, data.seed, sampler.drop_last, len(sampler), loader.num_workers) == (0, 0, False, 2, 2)
+    one, _, _ = build_dataloader({"dataset": {**synthetic, "num_samples": 1}, "batch_size": 4})
+    assert [b[2].numpy().tolist() for b in one] == [[0]]
+    with pytest.raises(ValueError, match=r"^DataLoader.Eval.dataset needs a 'name'"):
+        build_dataloader({"dataset": {"num_samples": 3}, "batch_size": 2}, where="DataLoader.Eval")
+    with pytest.raises(ValueError, match=r"^DataLoader.Eval.transforms: Resize: size must be a positive"):
+        build_dataloader({"dataset": synthetic, "transforms": [{"Resize": {"size": 0}}], "batch_size": 2},
+                         where="DataLoader.Eval")
+    monkeypatch.setattr(pipeline, "build_dataset", lambda spec, where: [])
+    with pytest.raises(DataError, match=r"^DataLoader.Eval.dataset has no samples$"):
+        build_dataloader({"dataset": synthetic, "batch_size": 2}, where="DataLoader.Eval")
