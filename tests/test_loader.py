@@ -1,6 +1,8 @@
 """The batch loader and the pipeline in-process: batches, worker errors, sampler arithmetic, messages word for word."""
+import multiprocessing
 import os
 import re
+import time
 
 import numpy as np
 import pytest
@@ -208,3 +210,55 @@ def test_build_dataloader_passes_its_section_on(monkeypatch):
     monkeypatch.setattr(pipeline, "build_dataset", lambda spec, where: [])
     with pytest.raises(DataError, match=r"^DataLoader.Eval.dataset has no samples$"):
         build_dataloader({"dataset": synthetic, "batch_size": 2}, where="DataLoader.Eval")
+
+
+class _Slow(_Files):
+    """Sample 0 at once, the others after ``delay`` seconds; the label is the pid of the process that read it."""
+
+    def __init__(self, count, delay):
+        super().__init__([(1, 1, 1)] * count)
+        self.delay = delay
+
+    def __getitem__(self, index):
+        if index:
+            time.sleep(self.delay)
+        return np.zeros((1, 1, 1), "float32"), os.getpid()
+
+
+def test_workers_are_ended_at_once_when_the_loop_stops_early_and_reaped_after_a_full_pass():
+    loader = BatchLoader(TransformedDataset(_Slow(8, 5.0), _identity()), EpochBatchSampler(8, 1), num_workers=2)
+    batches = iter(loader)
+    next(batches)
+    start = time.monotonic()
+    batches.close()  # e.g. an error in the training step: the workers are busy with 5 s samples
+    assert time.monotonic() - start < 2.5 and multiprocessing.active_children() == []
+    one = BatchLoader(TransformedDataset(_Slow(4, 0.05), _identity()), EpochBatchSampler(4, 1), num_workers=1)
+    pids = {int(batch[1].numpy()[0]) for batch in one}
+    assert len(pids) == 1 and os.getpid() not in pids and multiprocessing.active_children() == []
+
+
+def test_defaults_read_in_process_with_seed_0_and_epoch_0():
+    in_process = BatchLoader(TransformedDataset(_Slow(2, 0.0), _identity()), EpochBatchSampler(2, 2))
+    assert [batch[1].numpy().tolist() for batch in in_process] == [[os.getpid()] * 2]
+    base = np.arange(12, dtype="float32").reshape(1, 3, 4)
+
+    class One(_Files):
+        def __getitem__(self, index):
+            return base, 0
+
+    crop = Compose([RandomCrop([2, 2], padding=1)])
+    data = TransformedDataset(One([None] * 5), crop)
+    for index in range(5):
+        np.testing.assert_array_equal(data[index][0], crop(base, np.random.default_rng([0, 0, index])))
+    sampler = EpochBatchSampler(9, 9, shuffle=True)
+    assert list(sampler) == [np.random.default_rng([0, 0]).permutation(9).tolist()]
+
+
+def test_build_dataset_messages_list_names_and_options():
+    names = "cifar10, cifar100, digits, fashion_mnist, file_list, image_folder, mnist, synthetic"
+    with pytest.raises(ValueError, match="^" + re.escape(f"dataset needs a 'name' (one of {names})") + "$"):
+        build_dataset({"num_samples": 3})
+    message = ("unknown option 'num_sample' for DataLoader.Train.dataset 'synthetic' (did you mean 'num_samples'?); "
+               "valid: num_samples, image_shape, num_classes, noise, seed, split")
+    with pytest.raises(ValueError, match="^" + re.escape(message) + "$"):
+        build_dataset({"name": "synthetic", "num_sample": 3}, where="DataLoader.Train.dataset")
