@@ -53,6 +53,27 @@ GROUPS = {
               "not claims_are_computed and not (keeps_the_logits and NHWC) and not nhwc_model_exports"]),
 }
 
+# Functions that run only in forked worker processes, where mutmut records no coverage ("no tests"): the tests
+# that run them there. Their mutants are active in the workers (the mutant's name is inherited in the environment).
+_WORKER = ["tests/test_loader.py::test_batches_stack_the_samples_in_sampler_order[2]",
+           "tests/test_loader.py::test_a_worker_error_reaches_the_main_process_with_its_sample",
+           "tests/test_loader.py::test_workers_that_ignore_sigterm_are_still_ended_at_once",
+           "tests/test_data_errors.py::test_ctrl_c_with_workers_saves_latest_and_exits"]
+WORKER_TESTS = {"loader": {"ppnorm.data.loader.x__init_worker": _WORKER, "ppnorm.data.loader.x__worker_batch": _WORKER}}
+
+
+def _add_worker_tests(mm, extra):
+    """Map ``extra`` (function -> tests) into mutmut's coverage table once its stats are collected."""
+    collect = mm.collect_or_load_stats
+
+    def collect_with_workers(*args, **kwargs):
+        collect(*args, **kwargs)
+        table = mm.state().tests_by_mangled_function_name
+        for function, tests in extra.items():
+            table[function] = set(table.get(function, ())) | set(tests)
+    mm.collect_or_load_stats = collect_with_workers
+
+
 def tally(files):
     """Per mutated file: status counts and the mutants that were not killed, from ./mutants/<file>.meta."""
     from mutmut.stats import status_by_exit_code
@@ -86,6 +107,7 @@ def run_group(name, max_children, mutants=()):
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "mutants"), os.environ.get("PYTHONPATH")]))
     cfg = config()
     cfg.only_mutate, cfg.pytest_add_cli_args_test_selection = list(files), list(tests)
+    _add_worker_tests(mm, WORKER_TESTS.get(name, {}))
     mm._run(tuple(mutants), max_children)
     counts, alive = tally(files)
     for file, count in counts.items():
