@@ -19,7 +19,7 @@ from ppnorm.deploy.cli import export_main, infer_main
 from ppnorm.deploy.export import save_for_inference
 from ppnorm.deploy.predictor import Predictor, PredictorError, cpu_supports_bf16
 from ppnorm.nn import is_batch_norm
-from ppnorm.nn.fuse import fold_batch_norm, fuse_conv_bn
+from ppnorm.nn.fuse import ChannelBias, fold_batch_norm, fuse_conv_bn
 
 DIGITS = "configs/digits/resnet20.yaml"
 
@@ -55,6 +55,32 @@ def test_fold_batch_norm_matches_the_formula_with_and_without_conv_bias():
         np.testing.assert_allclose(conv.weight.numpy(), w_expected, rtol=1e-6)
         np.testing.assert_allclose(conv.bias.numpy(), b_expected, rtol=1e-6, atol=1e-7)
         np.testing.assert_allclose(conv(x).numpy(), expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_channels_last_fold_moves_the_bias_out_of_the_conv(dtype):
+    conv = nn.Conv2D(3, 4, 3, padding=1, data_format="NHWC")
+    norm = _randomize_batch_norms(nn.BatchNorm2D(4, data_format="NHWC"))
+    conv.to(dtype=dtype)
+    norm.to(dtype=dtype)
+    x = paddle.randn([2, 5, 5, 3]).astype(dtype)
+    expected = norm(conv(x)).numpy()
+    replacement = fold_batch_norm(conv, norm)
+    assert type(replacement) is ChannelBias and conv.bias is None  # oneDNN refuses a [1, 1, 1, C] conv bias
+    assert str(replacement.bias.dtype) == f"paddle.{dtype}" and replacement.bias.shape == [4]
+    np.testing.assert_allclose(replacement(conv(x)).numpy(), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_a_folded_bias_created_for_a_float64_conv_is_float64():
+    conv = nn.Conv2D(3, 4, 3, padding=1, bias_attr=False)
+    norm = _randomize_batch_norms(nn.BatchNorm2D(4))
+    conv.to(dtype="float64")
+    norm.to(dtype="float64")
+    x = paddle.randn([2, 3, 5, 5]).astype("float64")
+    expected = norm(conv(x)).numpy()
+    assert type(fold_batch_norm(conv, norm)) is nn.Identity
+    assert str(conv.bias.dtype) == "paddle.float64"
+    np.testing.assert_allclose(conv(x).numpy(), expected, rtol=1e-10, atol=1e-10)
 
 
 class _SmallNet(nn.Layer):

@@ -70,3 +70,15 @@ def test_full_preset_adds_learning_rates_and_seeds():
     _, settings, params = load_experiment_config("configs/experiments/precise_bn_full.yaml", [], experiments())
     assert (params["lrs"], params["epochs"], params["seeds"]) == ([0.05, 0.1, 0.2, 0.4], 12, 10)
     assert settings["output_dir"].endswith("precise_bn_full") and params["model"] == "resnet20"
+
+
+def test_precise_bn_defaults_to_200_batches_and_reads_tuples():
+    model = paddle.nn.Sequential(paddle.nn.BatchNorm1D(3))
+    batches = [paddle.full([4, 3], float(i)) + paddle.to_tensor([[0.0], [1.0], [2.0], [3.0]]) for i in range(250)]
+    assert update_bn_stats(model, iter(batches)) == 200
+    np.testing.assert_allclose(model[0]._mean.numpy(), np.full(3, 99.5 + 1.5), rtol=1e-6)  # batches 0..199
+    np.testing.assert_allclose(model[0]._variance.numpy(), np.full(3, 1.25), rtol=1e-5)
+    tuples = paddle.nn.Sequential(paddle.nn.BatchNorm1D(3))
+    assert update_bn_stats(tuples, [(b, paddle.zeros([4])) for b in batches[:3]]) == 3
+    np.testing.assert_allclose(tuples[0]._mean.numpy(), np.full(3, 1.0 + 1.5), rtol=1e-6)
+    assert update_bn_stats(paddle.nn.Sequential(paddle.nn.Linear(3, 2)), iter(batches)) == 0  # no batch norm

@@ -1,4 +1,6 @@
 """The from-scratch norms and dropout against paddle.nn: outputs, input grads, gamma/beta grads, stats."""
+import re
+
 import numpy as np
 import paddle
 import paddle.nn as nn
@@ -221,3 +223,52 @@ def test_dropout_edge_probabilities(mode, p, training, axis):
     y = F.dropout(paddle.to_tensor(x_np), p, training, mode, axis).numpy()
     keep = 0.0 if (p == 1.0 and (training or mode == "downscale_in_infer")) else 1.0
     np.testing.assert_array_equal(y, x_np * keep)
+
+
+def _np_normalize(x, axes, eps=1e-5):
+    x = x.astype("float64")
+    mu = x.mean(axis=axes, keepdims=True)
+    return (x - mu) / np.sqrt(((x - mu) ** 2).mean(axis=axes, keepdims=True) + eps)
+
+
+def test_default_epsilon_is_1e_5_and_default_p_is_half():
+    x_np = (np.random.randn(4, 6, 3, 3) * 3e-3).astype("float32")  # variance ~1e-5: epsilon matters
+    x = paddle.to_tensor(x_np)
+    cases = [(F.layer_norm(x, [3, 3]), _np_normalize(x_np, (2, 3))),
+             (F.instance_norm(x), _np_normalize(x_np, (2, 3))),
+             (F.group_norm(x, 2), _np_normalize(x_np.reshape(4, 2, 27), 2).reshape(x_np.shape)),
+             (F.batch_norm(x, paddle.zeros([6]), paddle.ones([6]))[0], _np_normalize(x_np, (0, 2, 3)))]
+    for ours, expected in cases:
+        np.testing.assert_allclose(ours.numpy(), expected, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(F.dropout(x, training=False, mode="downscale_in_infer").numpy(), x_np * 0.5)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_outputs_keep_the_input_dtype(dtype):
+    x = paddle.to_tensor(_random((4, 6, 3, 3)).astype(dtype))
+    mask = paddle.to_tensor((np.random.rand(4, 6, 3, 3) < 0.5).astype("float32"))
+    outputs = [F.batch_norm(x, paddle.zeros([6], dtype), paddle.ones([6], dtype))[0], F.layer_norm(x, [3]),
+               F.instance_norm(x), F.group_norm(x, 3), F.dropout(x, 0.3), F.dropout(x, 0.3, mask=mask)]
+    assert [str(y.dtype) for y in outputs] == [f"paddle.{dtype}"] * len(outputs)
+
+
+def test_dropout_mask_is_float32_whatever_the_default_dtype():
+    paddle.set_default_dtype("float64")
+    try:
+        assert str(F.dropout_mask(paddle.ones([3, 4], "float64"), 0.5).dtype) == "paddle.float32"
+    finally:
+        paddle.set_default_dtype("float32")
+
+
+def test_dropout_with_axis_drops_whole_channels_when_it_draws_the_mask():
+    y = F.dropout(paddle.ones([32, 8, 3, 3]), 0.5, axis=[0, 1]).numpy()
+    assert np.all(y == y[:, :, :1, :1]) and set(np.unique(y)) == {0.0, 2.0}
+
+
+@pytest.mark.parametrize("name,call", [
+    ("batch_norm", lambda x: F.batch_norm(x, paddle.zeros([8]), paddle.ones([8]))),
+    ("instance_norm", F.instance_norm), ("group_norm", lambda x: F.group_norm(x, 2))])
+def test_rank_errors_name_the_function(name, call):
+    message = f"{name} expects x of rank >= 2 ([N, C, *spatial], or channels last), got rank 1, shape [8]"
+    with pytest.raises(ValueError, match="^" + re.escape(message) + "$"):
+        call(paddle.ones([8]))

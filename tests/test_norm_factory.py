@@ -1,10 +1,13 @@
+import re
+
 import numpy as np
 import paddle
 import paddle.nn as nn
 import pytest
 
 from ppnorm.nn import (NORM_KINDS, bn_momentum, build_norm, is_batch_norm, is_norm, momentum_from_torch, norm_epsilon,
-                       norm_groups, running_stats, set_running_stats)
+                       norm_groups, running_stats, set_bn_momentum, set_running_stats)
+from ppnorm.nn.norm import check_norm_options
 
 
 @pytest.mark.parametrize("dims,bn,inorm", [(1, nn.BatchNorm1D, nn.InstanceNorm1D), (2, nn.BatchNorm2D, nn.InstanceNorm2D),
@@ -216,3 +219,57 @@ def test_channels_last_matches_channels_first(kind):
     y_first = first(paddle.to_tensor(x)).numpy()
     y_last = last(paddle.to_tensor(x.transpose(0, 2, 3, 1))).numpy().transpose(0, 3, 1, 2)
     np.testing.assert_allclose(y_last, y_first, atol=1e-5)
+
+
+def test_defaults_and_edges_of_build_norm():
+    bn = build_norm("bn", 1)  # one channel is a valid layer
+    assert bn.weight is not None and bn.bias is not None and bn_momentum(bn) == pytest.approx(0.9)  # affine default
+    assert norm_groups(build_norm("gn", 64)) == 32 and norm_epsilon(bn) == pytest.approx(1e-5)
+    assert momentum_from_torch(0) == 1.0 and momentum_from_torch(1) == 0.0
+    for bad in (-0.01, 1.5):
+        with pytest.raises(ValueError, match=rf"^momentum must be in \[0, 1\], got {bad}$"):
+            momentum_from_torch(bad)
+    with pytest.raises(ValueError, match=r"^momentum must be a number in \[0, 1\] \(Paddle's convention, default "
+                                         r"0.9\), got 1.5$"):
+        build_norm("bn", 4, momentum=1.5)
+
+
+def test_group_norm_on_features_normalizes_each_group_of_features():
+    x = np.random.randn(5, 6).astype("float32") * 3 + 1
+    layer = build_norm("gn", 6, dims=1, data_format="NC", groups=3)
+    expected = _numpy_norm(x.reshape(5, 3, 2), axes=2).reshape(5, 6)
+    np.testing.assert_allclose(layer(paddle.to_tensor(x)).numpy(), expected, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("channels,groups,suggested", [(7, 2, 1), (12, 5, 6), (8, 3, 4), (9, 4, 3)])
+def test_groups_suggestion_is_the_closest_divisor(channels, groups, suggested):
+    with pytest.raises(ValueError, match=rf"use groups={suggested} \(a divisor of {channels}\)$"):
+        build_norm("gn", channels, groups=groups)
+
+
+def test_check_norm_options_copies_and_names_every_error():
+    options = {"groups": 8, "epsilon": 1e-3}
+    checked = check_norm_options(options)
+    assert checked == options and checked is not options and check_norm_options(None) == {}
+    cases = [([("groups", 8)], "norm_options must be a mapping of norm options such as {'groups': 8}, "
+                               "got [('groups', 8)]"),
+             ({"group": 8}, "unknown norm_options key 'group' (did you mean 'groups'?)"),
+             ({"momentum": -1}, "norm_options.momentum must be a number in [0, 1] (Paddle's convention, "
+                                "default 0.9), got -1")]
+    for bad, message in cases:
+        with pytest.raises(ValueError, match="^" + re.escape(message)):
+            check_norm_options(bad)
+    with pytest.raises(ValueError, match=r"^Arch.norm_options.affine must be true or false, got 1$"):
+        check_norm_options({"affine": 1}, where="Arch.norm_options")
+
+
+def test_set_bn_momentum_changes_the_running_update():
+    bn = build_norm("bn", 2, dims=1)
+    set_bn_momentum(bn, 0.25)
+    x = np.random.randn(8, 2).astype("float32") + 3
+    bn.train()
+    bn(paddle.to_tensor(x))
+    assert bn_momentum(bn) == 0.25
+    np.testing.assert_allclose(running_stats(bn)[0].numpy(), 0.75 * x.mean(0), rtol=1e-5)
+    with pytest.raises(TypeError, match="^GroupNorm is not a batch norm: it keeps no running statistics$"):
+        set_bn_momentum(build_norm("gn", 4, groups=2), 0.5)

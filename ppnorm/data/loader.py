@@ -106,7 +106,7 @@ def _stop(pool, finished):
     processes = list((getattr(pool, "_processes", None) or {}).values())
     pool.shutdown(wait=False, cancel_futures=True)
     for process in processes:
-        if process.is_alive():
-            process.terminate()
+        if process.is_alive():  # SIGKILL: a worker forked a moment ago may still run Paddle's inherited
+            process.kill()      # SIGTERM handler, which can deadlock in the child (seen as a hang on stop)
     for process in processes:
         process.join(timeout=5)
