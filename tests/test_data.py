@@ -2,6 +2,7 @@
 import gzip
 import io
 import pickle
+import re
 import struct
 import tarfile
 
@@ -247,3 +248,15 @@ def test_batches_are_bitwise_those_of_paddle_dataloader(workers):
         for a, b in zip(mine, theirs, strict=True):
             assert (a.dtype, a.shape, a.stop_gradient) == (b.dtype, b.shape, b.stop_gradient)
             np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"num_samples": 0}, "synthetic: num_samples must be an integer >= 1, got 0"),
+    ({"num_classes": 0}, "synthetic: num_classes must be an integer >= 1, got 0"),
+    ({"image_shape": [3, 0, 8]}, "synthetic: image_shape H must be an integer >= 1, got 0"),
+    ({"image_shape": [8, 8]}, "synthetic: image_shape must be [C, H, W], got [8, 8]"),
+    ({"image_shape": [1, 8, 8.5]}, "synthetic: image_shape W must be an integer >= 1, got 8.5"),
+])
+def test_synthetic_options_are_one_line_errors(options, message):
+    with pytest.raises(ValueError, match="^" + re.escape(message) + "$"):
+        build_dataset({"name": "synthetic", **options})

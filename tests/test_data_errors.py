@@ -120,7 +120,7 @@ CASES = {  # name: (config options, files to write, fragments of the error line;
     "center_crop_too_large": ({"eval": {"transforms": [{"CenterCrop": {"size": [9, 4]}}]}}, {},
                               ["Eval.dataset: sample 0", "CenterCrop: size 9x4 is larger than the image 8x8"]),
     "normalize_channels": ({"train": {"dataset": {"name": "image_folder", "root": "{t}/train", "mode": "L"},
-                                      "transforms": [{"Normalize": {"mean": [0.5] * 3, "std": [0.2]}}]}}, {},
+                                      "transforms": [{"Normalize": {"mean": [0.5] * 3, "std": [0.2] * 3}}]}}, {},
                            ["Train.dataset: sample 0", "3 mean/std values for an image with 1 channel(s)"]),
     "size_string": (_transform({"RandomCrop": {"size": "8"}}), {}, ["Train.transforms: RandomCrop: size must be"]),
     "resize_zero": (_transform({"Resize": {"size": 0}}), {}, ["Train.transforms: Resize: size must be a positive"]),

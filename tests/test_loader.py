@@ -275,7 +275,7 @@ def test_defaults_read_in_process_with_seed_0_and_epoch_0():
 
 
 def test_build_dataset_messages_list_names_and_options():
-    names = "cifar10, cifar100, digits, fashion_mnist, file_list, image_folder, mnist, synthetic"
+    names = "cifar10, cifar100, digits, fashion_mnist, file_list, image_folder, mnist, synthetic, waveforms"
     with pytest.raises(ValueError, match="^" + re.escape(f"dataset needs a 'name' (one of {names})") + "$"):
         build_dataset({"num_samples": 3})
     message = ("unknown option 'num_sample' for DataLoader.Train.dataset 'synthetic' (did you mean 'num_samples'?); "

@@ -170,7 +170,10 @@ def test_random_crop_without_padding_and_with_a_fill():
     (lambda: Normalize(False, 1.0), "Normalize: mean must be a finite number or a list of them, got [False]"),
     (lambda: Normalize([0.5], [9e-7]), "Normalize: std must be a finite number or a list of them (each >= 1e-06), "
                                        "got [9e-07]"),
-    (lambda: Normalize([0.1, 0.2], [1.0, 2.0, 3.0]), "Normalize: 2 mean values but 3 std values"),
+    (lambda: Normalize([0.1, 0.2], [1.0, 2.0, 3.0]), "Normalize: 2 mean values but 3 std values; give as many std "
+                                                     "values as mean values, one per image channel"),
+    (lambda: Normalize([0.5] * 3, [0.2]), "Normalize: 3 mean values but 1 std values; give as many std values as "
+                                          "mean values, one per image channel"),  # no image could pass __call__
 ])
 def test_parameter_errors_word_for_word(build, message):
     with pytest.raises(ValueError, match="^" + re.escape(message) + "$"):
@@ -180,9 +183,9 @@ def test_parameter_errors_word_for_word(build, message):
 def test_parameter_edges_are_accepted():
     assert RandomCrop(np.int64(3), padding=np.int64(0)).size == (3, 3) and RandomCrop((2, 5)).size == (2, 5)
     assert RandomHorizontalFlip(0).prob == 0.0 and RandomHorizontalFlip(np.float32(1.0)).prob == 1.0
-    norm = Normalize([0.5, -1.0], 1e-6)
-    assert norm.std.dtype == np.float32 and norm.std.shape == (1, 1, 1) and norm.mean.shape == (2, 1, 1)
-    assert Normalize(0.5, [2.0, 4.0]).mean.shape == (1, 1, 1)
+    norm = Normalize([0.5, -1.0], [1e-6, 3.0])
+    assert norm.std.dtype == np.float32 and norm.std.shape == (2, 1, 1) and norm.mean.shape == (2, 1, 1)
+    assert Normalize(0.5, 2.0).mean.shape == (1, 1, 1)
 
 
 def test_normalize_values_per_channel():
@@ -197,9 +200,6 @@ def test_normalize_values_per_channel():
     ([0.5], [0.2], 3, "Normalize: 1 mean/std value for an image with 3 channel(s); give one value per channel, e.g. "
                       "mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] (ImageNet's), or repeat one value 3 "
                       "times to treat the channels alike"),
-    ([0.1, 0.2, 0.3], [0.2], 3, "Normalize: 1 mean/std value for an image with 3 channel(s); give one value per "
-                                "channel, e.g. mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] (ImageNet's), "
-                                "or repeat one value 3 times to treat the channels alike"),
     ([0.5] * 3, [0.2] * 3, 2, "Normalize: 3 mean/std values for an image with 2 channel(s); give one value per "
                               "channel, e.g. 2 value(s) each, or repeat one value 2 times to treat the channels alike"),
 ])

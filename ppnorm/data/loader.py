@@ -103,10 +103,24 @@ def _stop(pool, finished):
     if finished:
         pool.shutdown(wait=True)
         return
+    manager = getattr(pool, "_executor_manager_thread", None)  # shutdown() forgets it
     processes = list((getattr(pool, "_processes", None) or {}).values())
     pool.shutdown(wait=False, cancel_futures=True)
+    processes = _kill_workers(pool, processes)
+    if manager is not None:  # it can fork a replacement for a killed worker before it sees the shutdown
+        manager.join(timeout=5)
+        _kill_workers(pool, processes)
+
+
+def _kill_workers(pool, processes):
+    """SIGKILL and reap ``processes`` and every worker ``pool`` holds now; returns them all.
+
+    SIGKILL, not SIGTERM: a worker forked a moment ago may still run Paddle's inherited SIGTERM handler,
+    which can deadlock in the child (seen as a hang on stop)."""
+    processes = list(dict.fromkeys(processes + list((getattr(pool, "_processes", None) or {}).values())))
     for process in processes:
-        if process.is_alive():  # SIGKILL: a worker forked a moment ago may still run Paddle's inherited
-            process.kill()      # SIGTERM handler, which can deadlock in the child (seen as a hang on stop)
+        if process.is_alive():
+            process.kill()
     for process in processes:
         process.join(timeout=5)
+    return processes

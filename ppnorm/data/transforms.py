@@ -63,8 +63,9 @@ class Normalize:
     def __init__(self, mean, std):
         self.mean = _numbers("Normalize", "mean", mean)
         self.std = _numbers("Normalize", "std", std, MIN_STD)
-        if len(self.mean) != len(self.std) and 1 not in (len(self.mean), len(self.std)):
-            raise ValueError(f"Normalize: {len(self.mean)} mean values but {len(self.std)} std values")
+        if len(self.mean) != len(self.std):  # each image needs one of each per channel (see __call__)
+            raise ValueError(f"Normalize: {len(self.mean)} mean values but {len(self.std)} std values; give as many "
+                             f"std values as mean values, one per image channel")
 
     def __call__(self, image, rng):
         channels = image.shape[0]
