@@ -31,7 +31,8 @@ GROUPS = {
     "checkpoint": ([ENGINE + "checkpoint.py", ENGINE + "checkpoint_load.py"],
                    # the 4 SIGKILL tests train resnet20 in subprocesses (~90 s per mutant): left out
                    ["tests/test_checkpoint.py", "tests/test_checkpoint_values.py", "tests/test_pretrained.py",
-                    "-k", "not sigkill"]),
+                    "tests/test_ema.py", "-k", "not sigkill"]),
+    "ema": ([ENGINE + "ema.py"], ["tests/test_ema.py"]),
     # paddle.io.DataLoader aborts (SIGABRT) in mutmut's forked test processes: the test comparing batches with it
     # is left out (tests/test_loader.py checks the batches against numpy)
     "transforms": ([DATA + "transforms.py"], ["tests/test_transforms.py", "tests/test_data.py", "tests/test_data_errors.py",
