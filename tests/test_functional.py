@@ -272,3 +272,15 @@ def test_rank_errors_name_the_function(name, call):
     message = f"{name} expects x of rank >= 2 ([N, C, *spatial], or channels last), got rank 1, shape [8]"
     with pytest.raises(ValueError, match="^" + re.escape(message) + "$"):
         call(paddle.ones([8]))
+
+
+@pytest.mark.parametrize("call", [
+    lambda x: F.batch_norm(x, paddle.zeros([3]), paddle.ones([3]), data_format="nhwc"),
+    lambda x: F.instance_norm(x, data_format="nhwc"),
+    lambda x: F.group_norm(x, 3, data_format="NHCW"),
+])
+def test_a_data_format_paddle_does_not_spell_is_refused_not_read_as_channels_first(call):
+    x = paddle.randn([2, 4, 4, 3])
+    with pytest.raises(ValueError, match=r"^data_format must be one of NC, NCL, NLC, NCHW, NHWC, NCDHW, NDHWC, "
+                                         r"got '(nhwc|NHCW)'$"):
+        call(x)

@@ -21,9 +21,12 @@ import math
 import paddle
 
 DROPOUT_MODES = ("upscale_in_train", "downscale_in_infer")
+DATA_FORMATS = ("NC", "NCL", "NLC", "NCHW", "NHWC", "NCDHW", "NDHWC")  # Paddle's spellings (upper case)
 
 
 def _channel_axis(ndim, data_format):
+    if data_format not in DATA_FORMATS:
+        raise ValueError(f"data_format must be one of {', '.join(DATA_FORMATS)}, got {data_format!r}")
     return ndim - 1 if data_format.endswith("C") else 1
 
 
