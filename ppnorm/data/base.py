@@ -69,7 +69,8 @@ class ImageDataset(paddle.io.Dataset):
 
 
 class ArrayDataset(ImageDataset):
-    """A data set held in memory as a [N, C, H, W] float32 array in [0, 1]; refuses NaN/Inf and bad labels."""
+    """A data set held in memory as a [N, C, H, W] float32 array in [0, 1] (or other finite samples, e.g. the
+    [N, C, L] sequences of ``waveforms``); refuses NaN/Inf and bad labels."""
 
     def __init__(self, images, labels, classes, source=None):
         self.images = np.ascontiguousarray(images, dtype="float32")
