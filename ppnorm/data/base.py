@@ -10,6 +10,12 @@ DATASETS = Registry("dataset")
 SPLITS = ("train", "test")
 
 
+def input_kind(obj):
+    """What a data set yields or a model takes: its ``input_kind`` attribute, ``"image"`` when it has none
+    (the other kind is ``"sequence+mask"``, the padded sequences of ``waveforms``)."""
+    return getattr(obj, "input_kind", "image")
+
+
 class DataError(ValueError):
     """A data file is missing, unreadable or not in the expected format (the message says which)."""
 

@@ -10,7 +10,7 @@ import numpy as np
 import paddle
 
 from ..errors import first_line
-from .base import DATASETS, DataError
+from .base import DATASETS, DataError, input_kind
 from .loader import BatchLoader
 from .transforms import build_transforms
 
@@ -108,7 +108,7 @@ class EpochBatchSampler(paddle.io.BatchSampler):
 def check_same_sample_size(train, evaluation, where="DataLoader"):
     """Train and eval samples (after their transforms) must have the same shape: a model evaluated at
     another size than it was trained at gives numbers without meaning, and no error of its own."""
-    kinds = [getattr(data.dataset, "input_kind", "image") for data in (train, evaluation)]
+    kinds = [input_kind(data.dataset) for data in (train, evaluation)]
     if kinds[0] != kinds[1]:
         raise DataError(f"{where}.Train.dataset yields {kinds[0]} samples but {where}.Eval.dataset yields {kinds[1]} "
                         f"samples; train and evaluate on the same kind of data")
@@ -140,7 +140,7 @@ def build_dataloader(section, seed=0, rank=0, nranks=1, where="DataLoader", layo
     through the transforms at once, so a transform that does not fit the images fails here.
     """
     dataset = build_dataset(section["dataset"], f"{where}.dataset")
-    if getattr(dataset, "input_kind", "image") != "image" and section.get("transforms"):
+    if input_kind(dataset) != "image" and section.get("transforms"):
         raise DataError(f"{where}.transforms are image transforms but {where}.dataset "
                         f"'{section['dataset']['name']}' yields sequences; set {where}.transforms: []")
     transformed = TransformedDataset(dataset, build_transforms(section.get("transforms"), f"{where}.transforms"),

@@ -114,9 +114,10 @@ def _read_inputs(paths, description):
     return items
 
 
-def _stack(samples, description, preprocess):
-    """One input batch: images through ``preprocess``; sequences padded to the longest (mask 0 there)."""
-    if _takes_images(description):
+def _stack(samples, preprocess):
+    """One input batch: images through ``preprocess``; sequences (``preprocess`` None) padded to the longest,
+    mask 0 there."""
+    if preprocess is not None:
         return np.stack([preprocess(image) for image in samples])
     return pad_to_longest(samples)
 
@@ -158,7 +159,7 @@ def _infer_files(args, predictor, description, topk):
     items = _read_inputs(args.input, description)
     start = time.perf_counter()
     for chunk in _batches(items, args.batch_size):
-        batch = _stack([sample for _, sample in chunk], description, preprocess)
+        batch = _stack([sample for _, sample in chunk], preprocess)
         for (name, _), probabilities in zip(chunk, _softmax(predictor(batch))):
             print(f"{name}: {_describe(probabilities, description['classes'], topk)}")
     seconds = time.perf_counter() - start

@@ -19,7 +19,7 @@ import paddle
 import yaml
 from paddle.static import InputSpec
 
-from ..data import build_dataloader
+from ..data import build_dataloader, input_kind
 from ..engine.builder import input_layout, model_from_config
 from ..nn.fuse import fuse_conv_bn
 from .onnx import ONNX_FILE, OnnxPredictor, convert, require_extra
@@ -183,7 +183,7 @@ def export_model(config, log=print):
         log(f"[Export] folded {len(pairs)} BatchNorm layer(s) into the preceding conv")
         diffs = check_staged(staging, images, logits, export, save_dir, log)
         description = describe(config, layout, [int(d) for d in images.shape[1:]], data.dataset.classes,
-                               len(pairs), diffs, getattr(model, "input_kind", "image"))
+                               len(pairs), diffs, input_kind(model))
         with open(os.path.join(staging, INFERENCE_CONFIG), "w", encoding="utf-8") as handle:
             yaml.safe_dump(description, handle, allow_unicode=True, sort_keys=False)
         publish(staging, save_dir)
@@ -192,6 +192,6 @@ def export_model(config, log=print):
             shutil.rmtree(staging)
     backend = " --backend onnxruntime" if "onnx" in diffs else ""
     log(f"[Export] saved to {save_dir}; run it with: python tools/infer.py --model_dir {save_dir}{backend} "
-        f"--input <{'images' if getattr(model, 'input_kind', 'image') == 'image' else 'sequences.npy'}>")
+        f"--input <{'images' if input_kind(model) == 'image' else 'sequences.npy'}>")
     return {"save_dir": save_dir, "folded": len(pairs), "max_abs_diff": diffs["paddle"],
             "onnx_max_abs_diff": diffs.get("onnx")}

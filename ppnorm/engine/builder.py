@@ -1,6 +1,7 @@
 """Config -> model: fills in what the data set knows (classes, channels) and applies Global switches."""
 import paddle
 
+from ..data import input_kind
 from ..models import build_model
 from .checkpoint import load_pretrained
 from .config import ConfigError
@@ -20,7 +21,7 @@ INPUT_KINDS = {"image": "images [C, H, W]", "sequence": "sequences [C, L] with a
 
 def check_input_kind(model, dataset, name, where=TRAIN_DATA):
     """A one-line :class:`ConfigError` when ``model`` cannot read what ``dataset`` yields."""
-    wants, gives = (getattr(obj, "input_kind", "image") for obj in (model, dataset))
+    wants, gives = input_kind(model), input_kind(dataset)
     if wants == gives:
         return
     fix = {"image": "give it a sequence data set (dataset name: waveforms) or use an image model (e.g. resnet20)",
