@@ -56,7 +56,8 @@ def test_benchmark_tool_writes_csv_and_markdown(tmp_path, capsys):
 def test_bad_benchmark_arguments_fail_in_one_line_before_any_timing(tmp_path, capsys):
     assert benchmark_main(["--loader_config", str(tmp_path / "missing.yaml"), "--output", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == f"error: config file not found: {tmp_path / 'missing.yaml'}"
+    assert err == (f"error: config file not found: {tmp_path / 'missing.yaml'}; give a YAML file or the name of a "
+                   f"shipped config such as digits/resnet20 (ppnorm train --list-configs)")
     with pytest.raises(SystemExit):
         benchmark_main(["--norms", "sync_bn"])  # argparse: invalid choice (no CPU kernel)
     assert "invalid choice: 'sync_bn'" in capsys.readouterr().err
