@@ -46,6 +46,7 @@ def _assert_one_error_line(tool, code, err, expected):
     assert err.rstrip().endswith(lines[0]) and "Traceback" not in err, (tool, err)
 
 
+@pytest.mark.slow
 def test_user_errors_are_one_line_through_the_real_tools(tmp_path):
     """Two tools as a user runs them (a paddle import each: seconds); the other four in-process below."""
     cases = _user_error_cases(tmp_path)

@@ -57,6 +57,7 @@ def test_second_layer_gradient_matches_numpy_backpropagation(act):
         assert one_sign_fraction(single) == 1.0
 
 
+@pytest.mark.slow
 def test_activation_pitfalls_verdicts_follow_from_its_runs(tmp_path):
     ctx = run_quick("activation_pitfalls", tmp_path)
     runs = read_runs(tmp_path)

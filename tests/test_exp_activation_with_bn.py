@@ -21,6 +21,7 @@ def _verdict(low, high, side):
     return "confirmed" if high < 0 else ("refuted" if low >= 0 else "inconclusive")
 
 
+@pytest.mark.slow
 def test_claims_are_computed_from_the_runs(tmp_path):
     ctx = run_quick("activation_with_bn", tmp_path)
     with open(tmp_path / "runs.csv", newline="") as handle:
@@ -48,6 +49,7 @@ def test_claims_are_computed_from_the_runs(tmp_path):
     assert chance["verdict"] == ("confirmed" if inside else "refuted" if outside else "inconclusive")
 
 
+@pytest.mark.slow
 def test_table_means_and_chinese_report(tmp_path):
     ctx = run_quick("activation_with_bn", tmp_path, "lang=zh", "params.acts=[tanh]")
     runs = read_runs(tmp_path)

@@ -14,6 +14,7 @@ def test_step_noise_by_hand():
     assert step_noise(losses) == pytest.approx(np.sqrt(4 / 3) / 1.5)
 
 
+@pytest.mark.slow
 def test_batch_noise_verdicts_follow_from_its_runs(tmp_path):
     ctx = run_quick("batch_noise", tmp_path)
     runs = read_runs(tmp_path)

@@ -39,6 +39,7 @@ def test_batch_statistics_error_leaves_the_running_statistics_alone():
     assert all(np.array_equal(before[k], v.numpy()) for k, v in model.state_dict().items())
 
 
+@pytest.mark.slow
 def test_claims_are_computed_from_the_runs(tmp_path):
     ctx = run_quick("batch_size_sweep", tmp_path)
     with open(tmp_path / "runs.csv", newline="") as handle:
@@ -62,6 +63,7 @@ def test_claims_are_computed_from_the_runs(tmp_path):
     assert rows[("bn", 4)]["paper %"] == 27.3
 
 
+@pytest.mark.slow
 def test_chinese_report(tmp_path):
     ctx = run_quick("batch_size_sweep", tmp_path, "lang=zh", "params.norms=[bn]", "params.seeds=2")
     report = (tmp_path / "report.md").read_text(encoding="utf-8")

@@ -13,6 +13,7 @@ def _verdict_within(low, high, margin):
         "refuted" if low >= margin or high <= -margin else "inconclusive")
 
 
+@pytest.mark.slow
 def test_dropout_modes_claims_follow_from_the_runs(tmp_path):
     ctx = run_quick("dropout_modes", tmp_path)  # quick: p 0.5, 2000 masks, seeds 0 and 1, 2 epochs
     with open(tmp_path / "runs.csv", newline="") as handle:
@@ -43,6 +44,7 @@ def test_dropout_modes_claims_follow_from_the_runs(tmp_path):
     assert {"monte_carlo.png", "training.png"} <= {path.name for path in tmp_path.iterdir()}
 
 
+@pytest.mark.slow
 def test_dropout_modes_in_chinese(tmp_path):
     run_quick("dropout_modes", tmp_path, "lang=zh", "params.epochs=1", "params.mc_samples=200")
     report = (tmp_path / "report.md").read_text(encoding="utf-8")

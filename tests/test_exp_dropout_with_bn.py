@@ -15,6 +15,7 @@ from ppnorm.experiments.stats import t_quantile
 from experiment_runs import read_runs, run_quick
 
 
+@pytest.mark.slow
 def test_dropout_with_bn_claims_are_paired_gains_from_the_runs(tmp_path, monkeypatch):
     figures = []
     save = Context.save_figure
@@ -53,6 +54,7 @@ def test_dropout_with_bn_needs_the_unregularized_cell(tmp_path):
         run_quick("dropout_with_bn", tmp_path, "params.dropouts=[0.25, 0.5]")
 
 
+@pytest.mark.slow
 def test_dropout_with_bn_in_chinese(tmp_path):
     ctx = run_quick("dropout_with_bn", tmp_path, "lang=zh", "params.train_subset=64", "params.seeds=2")
     report = (tmp_path / "report.md").read_text(encoding="utf-8")

@@ -36,6 +36,7 @@ def test_gradient_norms_match_numpy_backpropagation():
     np.testing.assert_allclose(got, expected, rtol=1e-4)
 
 
+@pytest.mark.slow
 def test_gradient_flow_verdicts_follow_from_its_runs(tmp_path):
     ctx = run_quick("gradient_flow", tmp_path)
     runs = read_runs(tmp_path)

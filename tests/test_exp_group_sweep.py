@@ -9,6 +9,7 @@ from ppnorm.experiments.stats import t_quantile
 from experiment_runs import run_quick
 
 
+@pytest.mark.slow
 def test_group_sweep_claims_are_computed_from_the_runs(tmp_path):
     ctx = run_quick("group_sweep", tmp_path)
     with open(tmp_path / "runs.csv", newline="") as handle:
@@ -31,6 +32,7 @@ def test_group_sweep_claims_are_computed_from_the_runs(tmp_path):
     assert "**Question.**" in report and "confirmed" in report and "±" in report
 
 
+@pytest.mark.slow
 def test_group_sweep_in_chinese(tmp_path):
     ctx = run_quick("group_sweep", tmp_path, "lang=zh", "params.groups=[1, 32]", "params.seeds=2")
     report = (tmp_path / "report.md").read_text(encoding="utf-8")

@@ -20,6 +20,7 @@ def test_training_set_is_99_to_1_and_seeded():
     assert np.array_equal(first.numpy(), again.numpy())
 
 
+@pytest.mark.slow
 def test_claims_are_paired_differences_of_the_runs(tmp_path):
     ctx = run_quick("imbalanced_bn", tmp_path)
     runs = read_runs(tmp_path)
@@ -40,6 +41,7 @@ def test_claims_are_paired_differences_of_the_runs(tmp_path):
     assert "±" in report and "imbalanced_bn.png" in report
 
 
+@pytest.mark.slow
 def test_chinese_report(tmp_path):
     ctx = run_quick("imbalanced_bn", tmp_path, "lang=zh", "params.norms=[bn, gn]")
     report = (tmp_path / "report.md").read_text(encoding="utf-8")

@@ -36,6 +36,7 @@ def _interval(values):
     return np.mean(values), t_quantile(len(values)) * np.std(values, ddof=1) / np.sqrt(len(values))
 
 
+@pytest.mark.slow
 def test_init_sensitivity_verdicts_follow_from_its_runs(tmp_path):
     ctx = run_quick("init_sensitivity", tmp_path)
     runs = read_runs(tmp_path)

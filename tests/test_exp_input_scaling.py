@@ -37,6 +37,7 @@ def test_pca_whitening_drops_constant_directions():
     assert pca_whiten(train, train[:2])[0].shape == (20, 1)
 
 
+@pytest.mark.slow
 def test_input_scaling_verdicts_follow_from_its_runs(tmp_path):
     ctx = run_quick("input_scaling", tmp_path)
     runs = read_runs(tmp_path)

@@ -3,10 +3,12 @@ import csv
 
 import numpy as np
 import paddle
+import pytest
 
 from experiment_runs import run_quick
 
 
+@pytest.mark.slow
 def test_norm_axes_matches_paddle_nn(tmp_path):
     ctx = run_quick("norm_axes", tmp_path)
     rows = {r["norm"]: r for r in ctx.tables["axes"]["rows"]}

@@ -22,6 +22,7 @@ def _runs(path):
                 for r in csv.DictReader(handle)}
 
 
+@pytest.mark.slow
 def test_claims_are_computed_from_the_runs(tmp_path):
     ctx = run_quick("norm_position", tmp_path)
     runs = _runs(tmp_path)

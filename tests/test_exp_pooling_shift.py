@@ -54,6 +54,7 @@ def test_a_blank_image_is_unchanged_by_any_shift():
     assert measure(model, blank, 2)[1] == pytest.approx(0.0, abs=1e-6)
 
 
+@pytest.mark.slow
 def test_pooling_shift_verdicts_follow_from_its_runs(tmp_path):
     ctx = run_quick("pooling_shift", tmp_path, "params.shifts=[1, 2]")
     runs = read_runs(tmp_path)

@@ -47,6 +47,7 @@ def _verdict(low, high):
     return "confirmed" if low > 0 else ("refuted" if high <= 0 else "inconclusive")
 
 
+@pytest.mark.slow
 def test_precise_bn_claims_are_computed_from_the_per_seed_gains(tmp_path):
     ctx = run_quick("precise_bn", tmp_path)
     runs = read_runs(tmp_path)

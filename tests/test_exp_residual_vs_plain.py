@@ -30,6 +30,7 @@ def _interval(values):
     return values.mean(), values.mean() - half, values.mean() + half
 
 
+@pytest.mark.slow
 def test_residual_vs_plain_claims_are_paired_differences_of_the_runs(tmp_path):
     ctx = run_quick("residual_vs_plain", tmp_path)
     runs = read_runs(tmp_path)

@@ -104,6 +104,7 @@ def test_seq_conv1d_ignores_padding_in_eval(norm):
         ppnorm.build_model("seq_conv1d", norm="gn")
 
 
+@pytest.mark.slow
 def test_sequence_norm_verdicts_follow_from_its_runs(tmp_path):
     ctx = run_quick("sequence_norm", tmp_path)
     runs = read_runs(tmp_path)

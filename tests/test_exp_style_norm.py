@@ -60,6 +60,7 @@ def _interval(values):
     return values.mean() - half, values.mean() + half
 
 
+@pytest.mark.slow
 def test_style_norm_verdicts_follow_from_its_runs(tmp_path):
     ctx = run_quick("style_norm", tmp_path)
     runs = read_runs(tmp_path)

@@ -21,6 +21,7 @@ def test_every_experiment_has_a_config_and_the_module_contract():
     assert len(NAMES) == 22
 
 
+@pytest.mark.slow
 def test_experiment_config_errors_and_cli(tmp_path, capsys):
     with pytest.raises(ConfigError, match="unknown key 'params.epoch' for precise_bn.*did you mean 'epochs'"):
         load_experiment_config("configs/experiments/precise_bn.yaml", ["params.epoch=3"], experiments())

@@ -147,6 +147,7 @@ def _missing_tool():
     return "the venv layout bin/python is POSIX" if sysconfig.get_platform().startswith("win") else None
 
 
+@pytest.mark.slow
 def test_pip_keeps_an_existing_paddlepaddle_gpu_and_the_cpu_extra_brings_the_cpu_wheel(tmp_path):
     index = tmp_path / "index"
     index.mkdir()

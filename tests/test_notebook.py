@@ -56,6 +56,7 @@ def executed(tmp_path_factory):
     return notebook, out
 
 
+@pytest.mark.slow
 def test_no_cell_failed_or_printed_an_error(executed):
     notebook, _ = executed
     for index, cell in enumerate(notebook.cells):

@@ -133,6 +133,7 @@ def train(config, overrides):
 
 @pytest.mark.parametrize("name,model", [("ResNet50", "resnet50"), ("DenseNet121", "densenet121"),
                                         ("ResNet50_vd", "resnet50_vd")])
+@pytest.mark.slow
 def test_tools_train_runs_a_paddleclas_file(tiny_set, tmp_path, name, model):
     if model not in MODELS:
         pytest.skip("resnet*_vd not in the zoo yet")
@@ -149,6 +150,7 @@ def test_tools_train_runs_a_paddleclas_file(tiny_set, tmp_path, name, model):
     assert os.path.isfile(out / "latest.pdparams") and os.path.isfile(out / "best_model.pdparams")
 
 
+@pytest.mark.slow
 def test_eval_export_and_infer_take_the_paddleclas_file(tiny_set, tmp_path, capsys):
     # ResNet18 at a small rate: after one step ResNet-50's eval-mode logits are so large (running statistics
     # barely moved) that the export check's absolute tolerance fails; the file and its keys are the same

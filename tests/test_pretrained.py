@@ -79,6 +79,7 @@ def paddleclas_reference(ppcls, name, densenet121):
     ("ResNet18_vd", "resnet18_vd", {}, "PaddleClas ResNet_vd)"),
     ("ResNet18", "resnet18", {"first_projection": True}, f"PaddleClas ResNet{PROJECTED})"),
     ("DenseNet121", "densenet121", {}, "paddle.vision/PaddleClas DenseNet)")])
+@pytest.mark.slow
 def test_paddleclas_weights_give_paddleclas_logits(ppcls, densenet121, tmp_path, theirs, ours, options, source):
     reference = paddleclas_reference(ppcls, theirs, densenet121)
     state = reference.state_dict()
@@ -90,6 +91,7 @@ def test_paddleclas_weights_give_paddleclas_logits(ppcls, densenet121, tmp_path,
     assert line.startswith(f"[Pretrained] loaded {len(state)} tensors from {tmp_path / 'w.pdparams'} ({source}")
 
 
+@pytest.mark.slow
 def test_paddleclas_densenet_saved_with_parameter_names(densenet121, tmp_path):
     by_name = {p.name: p.numpy() for p in densenet121.parameters()}  # conv1_weights, conv2_1_x1_bn_mean, ...
     assert "conv2_1_x1_bn_mean" in by_name and "fc_offset" in by_name
@@ -141,6 +143,7 @@ def test_unknown_paddleclas_key_is_one_line(tmp_path):
         ppnorm.build_model("resnet18_vd", pretrained=str(tmp_path / "odd.pdparams"))
 
 
+@pytest.mark.slow
 def test_pretrained_true_reads_paddles_cache_and_never_downloads(tmp_path, monkeypatch):
     monkeypatch.setattr(paddle.utils.download, "WEIGHTS_HOME", str(tmp_path / "hapi"))
     monkeypatch.setattr(pretrained_module, "PADDLECLAS_CACHE", str(tmp_path / "paddleclas"))
