@@ -102,13 +102,53 @@ def test_unknown_arch_is_one_line():
     assert "\n" not in str(error.value)
 
 
-def test_global_class_num_and_conflict():
+LEGACY = f"{HERE}/ResNet18_legacy.yaml"  # PaddleClas 2.2's layout: Global.class_num, no Arch.class_num
+AS_PADDLECLAS = "[PaddleClas] test: warning (as PaddleClas): Global.class_num is deprecated, use Arch.class_num; "
+
+
+def test_arch_class_num_wins_over_global_class_num_with_one_warning(capsys):
+    assert run(raw(LEGACY), "Arch.class_num=2")["Arch"] == {"name": "resnet18", "num_classes": 2}
+    err = capsys.readouterr().err
+    assert err.count(AS_PADDLECLAS) == 1
+    assert f"{AS_PADDLECLAS}Global.class_num=1000 is ignored, Arch.class_num=2 is used\n" in err
+
+
+def test_global_class_num_fills_a_missing_arch_class_num_with_one_warning(capsys):
+    assert run(raw(LEGACY), "Global.class_num=5")["Arch"]["num_classes"] == 5
+    err = capsys.readouterr().err
+    assert err.count(AS_PADDLECLAS) == 1 and f"{AS_PADDLECLAS}Arch.class_num is set to 5\n" in err
+
+
+def test_no_class_num_anywhere_is_paddleclas_default_1000(capsys):
     config = raw()
     del config["Arch"]["class_num"]
-    config["Global"]["class_num"] = 5
-    assert run(config)["Arch"]["num_classes"] == 5
-    with pytest.raises(ConfigError, match="Arch.class_num=1000 and Global.class_num=5 differ"):
-        run(config, "Arch.class_num=1000")
+    assert run(config)["Arch"]["num_classes"] == 1000  # PaddleClas's ResNet50(class_num=1000), not the data's
+    assert "class_num" not in capsys.readouterr().err
+
+
+def test_overrides_read_python_literals_as_paddleclas_does():
+    config = run(raw(), "Optimizer.regularizer.coeff=1e-4", "Global.pretrained_model=None",
+                 "Metric.Eval.0.TopkAcc.topk=(1, 3)")
+    assert config["Optimizer"]["weight_decay"] == 1e-4  # YAML would read '1e-4' as a string
+    assert config["Global"]["pretrained_model"] is None  # YAML would read 'None' as a file name
+    assert config["Metric"]["topk"] == [1, 3]
+    assert run(raw(), "Arch.name=ResNet18")["Arch"]["name"] == "resnet18"  # other text: read as before (YAML)
+
+
+def test_sampler_without_shuffle_or_drop_last_keeps_paddles_defaults():
+    config = raw()
+    for key in ("shuffle", "drop_last"):
+        del config["DataLoader"]["Train"]["sampler"][key]
+    train = run(config)["DataLoader"]["Train"]
+    assert (train["shuffle"], train["drop_last"]) == (False, False)  # ppnorm's own Train default is (True, True)
+
+
+def test_arch_use_sync_bn_is_global_sync_bn_on_gpu_and_ignored_elsewhere(capsys):
+    assert run(raw(), "Arch.use_sync_bn=True")["Global"]["sync_bn"] is True  # the file says device: gpu
+    assert "use_sync_bn" not in capsys.readouterr().err
+    config = run(raw(), "Arch.use_sync_bn=True", "Global.device=cpu")
+    assert config["Global"]["sync_bn"] is False and "use_sync_bn" not in config["Arch"]
+    assert "warning (as PaddleClas): Arch.use_sync_bn is ignored on device 'cpu'" in capsys.readouterr().err
 
 
 def test_arch_options_pass_to_ppnorms_model():

@@ -7,6 +7,7 @@ command lines work unchanged. Every key is honoured (same meaning), translated (
 value computed from it), or refused: what ppnorm cannot do as PaddleClas would is printed once, in
 one block, when the config loads; a key or value with no translation is a one-line ConfigError.
 """
+import ast
 import os
 import sys
 
@@ -30,21 +31,30 @@ AMP_DIFFERENCES = {  # key: (the value ppnorm's AMP matches, what it does otherw
     "use_promote": (True, "ppnorm uses paddle.amp.auto_cast's default (use_promote=True)"),
     "use_fp16_test": (False, "ppnorm evaluates in float32"),
 }
+PADDLECLAS_CLASS_NUM = 1000  # the class_num default of PaddleClas's ResNet and DenseNet builders
 INFER_KEYS = ("infer_imgs", "batch_size", "transforms", "PostProcess")
 
 
 class Notes:
-    """What the translation could not honour as PaddleClas would: one block, printed once."""
+    """What the translation says once: PaddleClas's own warnings, then what ppnorm cannot honour (one block)."""
 
     def __init__(self, source):
-        self.source, self.lines = source, []
+        self.source, self.lines, self.warnings = source, [], []
 
     def add(self, key, value, instead):
         self.lines.append(f"  {key} = {value!r}: {instead}")
 
+    def warn(self, text):
+        """A warning PaddleClas itself prints for this file; ppnorm does what PaddleClas does."""
+        self.warnings.append(f"[PaddleClas] {self.source}: warning (as PaddleClas): {text}")
+
     def block(self):
         return (f"[PaddleClas] {self.source}: {len(self.lines)} key(s) ppnorm does not honour as PaddleClas "
                 f"would (key = value: what ppnorm does instead)\n" + "\n".join(self.lines))
+
+    def text(self):
+        """The warnings, one a line, then the block (if any); empty when there is nothing to say."""
+        return "\n".join(self.warnings + ([self.block()] if self.lines else []))
 
 
 def looks_like_paddleclas(raw):
@@ -61,10 +71,24 @@ def looks_like_paddleclas(raw):
         or any({"sampler", "loader"} & set(spec) for spec in loaders))
 
 
+def _python_literal(text, parsed):
+    """PaddleClas reads an ``-o`` value as a Python expression: ``None``, ``1e-4``, ``(1, 5)`` mean what Python says.
+
+    ppnorm takes Python literals only (never code); any other text keeps its YAML reading (``null``, ``true``,
+    ``./data/``, ``{AutoAugment: null}``).
+    """
+    try:
+        value = ast.literal_eval(text.strip())
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return parsed
+    return list(value) if isinstance(value, tuple) else value
+
+
 def apply_override(raw, override):
     """``a.b.0.c=value`` as PaddleClas applies it: list indices allowed, missing mappings created."""
     from .loader import parse_override  # (the loader imports this module)
     keys, value = parse_override(override)
+    value = _python_literal(override.split("=", 1)[1], value)
     node = raw
     for depth, key in enumerate(keys):
         last, dotted = depth == len(keys) - 1, ".".join(keys[:depth + 1])
@@ -92,21 +116,45 @@ def _arch(arch, global_section, source, notes):
     if ARCHS[name] not in MODELS:
         raise ConfigError(f"{source}: Arch.name={name} needs ppnorm's '{ARCHS[name]}', which this ppnorm's model zoo "
                           f"lacks; registered: {', '.join(MODELS.names())}")
-    out = {"name": ARCHS[name]}
-    classes = {arch.get("class_num"), global_section.get("class_num")} - {None}
-    if len(classes) > 1:
-        raise ConfigError(f"{source}: Arch.class_num={arch['class_num']} and Global.class_num="
-                          f"{global_section['class_num']} differ; give one")
-    if classes:
-        out["num_classes"] = classes.pop()
+    out = {"name": ARCHS[name], "num_classes": _class_num(arch, global_section, notes)}
     for key, value in arch.items():
         if key == "pretrained":
             _pretrained(value, out, global_section, notes)
         elif key == "input_image_channel":
             out["in_channels"] = value
+        elif key == "use_sync_bn":
+            _sync_bn(value, global_section, notes)
         elif key not in ("name", "class_num"):
             out[key] = value  # ppnorm's model options (norm, act, ...); the model checks them
     return out
+
+
+def _class_num(arch, global_section, notes):
+    """PaddleClas's rule: ``Arch.class_num`` wins; ``Global.class_num`` (deprecated) fills it in when absent.
+
+    Either way PaddleClas warns once. Given nowhere, its ResNet/DenseNet builders default to 1000 classes.
+    """
+    if "class_num" in global_section:
+        legacy = global_section["class_num"]
+        if "class_num" in arch:
+            notes.warn(f"Global.class_num is deprecated, use Arch.class_num; Global.class_num={legacy} is "
+                       f"ignored, Arch.class_num={arch['class_num']} is used")
+        else:
+            arch["class_num"] = legacy
+            notes.warn(f"Global.class_num is deprecated, use Arch.class_num; Arch.class_num is set to {legacy}")
+    given = arch.get("class_num")
+    return PADDLECLAS_CLASS_NUM if given is None else given
+
+
+def _sync_bn(value, global_section, notes):
+    """``Arch.use_sync_bn`` -> ``Global.sync_bn`` on a GPU; elsewhere PaddleClas ignores it with a warning."""
+    if not value:
+        return
+    if global_section.get("device") == "gpu":
+        global_section.setdefault("sync_bn", True)
+    else:
+        notes.warn(f"Arch.use_sync_bn is ignored on device {global_section.get('device')!r} (SyncBatchNorm needs "
+                   f"a GPU)")
 
 
 def _pretrained(value, arch_out, global_section, notes):
@@ -215,6 +263,6 @@ def translate(raw, overrides=(), source="config"):
         _infer(raw["Infer"], eval_transforms, source, notes)
     if export:
         config["Export"] = export
-    if notes.lines and os.environ.get("PADDLE_TRAINER_ID", "0") == "0":  # once, from rank 0
-        print(notes.block(), file=sys.stderr, flush=True)
+    if notes.text() and os.environ.get("PADDLE_TRAINER_ID", "0") == "0":  # once, from rank 0
+        print(notes.text(), file=sys.stderr, flush=True)
     return config
