@@ -48,6 +48,23 @@ def _fit(value, own, file, key):
     return array.astype(target, copy=False)
 
 
+FIRST_SHORTCUT = "layer1.0.downsample."  # ResNet's first-block projection: there only with first_projection
+
+
+def _check_first_projection(missing, extra, file):
+    """The one difference ``first_projection`` makes is the first block's 1x1 shortcut: name the real fix."""
+    if missing and all(k.startswith(FIRST_SHORTCUT) for k in missing) and not extra:
+        raise CheckpointError(f"{file} has no weights for the first block's projection shortcut "
+                              f"({', '.join(missing[:2])}, ...): it was saved from a ResNet without one "
+                              f"(paddle.vision's resnet18/34); set Arch.first_projection: false "
+                              f"(build_model(..., first_projection=False))")
+    if extra and all(k.startswith(FIRST_SHORTCUT) for k in extra) and not missing:
+        raise CheckpointError(f"{file} has weights for a first-block projection shortcut the model lacks "
+                              f"({', '.join(extra[:2])}, ...): it was saved from a ResNet with one (PaddleClas's "
+                              f"ResNet18/34); set Arch.first_projection: true "
+                              f"(build_model(..., first_projection=True))")
+
+
 def load_strict(model, state, file, skip):
     """Load ``state`` into ``model``: every parameter and buffer must be there with the model's shape.
 
@@ -59,11 +76,12 @@ def load_strict(model, state, file, skip):
         raise CheckpointError(f"{file} holds a {type(state).__name__}, not a state_dict of weights")
     own = model.state_dict()
     missing = [k for k in own if k not in state and not _skipped(k, skip)]
+    extra = [k for k in state if k not in own and not _skipped(k, skip)]
+    _check_first_projection(missing, extra, file)
     if missing:
         raise CheckpointError(f"{file} has no weights for {len(missing)} parameters of the model, e.g. "
                               f"{', '.join(missing[:3])}; it was saved from another architecture, or add their "
                               f"layer names to Global.pretrained_skip")
-    extra = [k for k in state if k not in own and not _skipped(k, skip)]
     if extra:
         raise CheckpointError(f"{file} has {len(extra)} weights the model lacks, e.g. {', '.join(extra[:3])}; it was "
                               f"saved from another architecture (e.g. another Arch.norm); use the same Arch")
