@@ -20,6 +20,7 @@ from ppnorm.models.registry import MODELS
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HERE = os.path.join(ROOT, "tests", "data", "paddleclas")
 R50 = os.path.join(HERE, "ResNet50.yaml")
+LEGACY = os.path.join(HERE, "ResNet18_legacy.yaml")  # PaddleClas 2.2's layout: Global.class_num: 1000
 
 
 def raw(path=R50):
@@ -147,6 +148,18 @@ def test_tools_train_runs_a_paddleclas_file(tiny_set, tmp_path, name, model):
     assert saved["Arch"]["name"] == model and saved["Arch"]["num_classes"] == 4
     assert saved["DataLoader"]["Train"]["dataset"]["list_file"] == f"{tiny_set}/train_list.txt"
     assert os.path.isfile(out / "latest.pdparams") and os.path.isfile(out / "best_model.pdparams")
+
+
+def test_legacy_global_class_num_file_trains_with_arch_class_num_override(tiny_set, tmp_path):
+    out = tmp_path / "out"
+    result = train(LEGACY, small(tiny_set, out))  # small() has the usual -o Arch.class_num=4
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert re.search(r"\[Eval\]\[Epoch 1\]\[Avg\].*samples: 4", result.stdout)
+    warning = ("warning (as PaddleClas): Global.class_num is deprecated, use Arch.class_num; Global.class_num=1000 "
+               "is ignored, Arch.class_num=4 is used")
+    assert result.stderr.count("Global.class_num is deprecated") == 1 and warning in result.stderr
+    saved = yaml.safe_load((out / "config.yaml").read_text())
+    assert saved["Arch"] == {"name": "resnet18", "num_classes": 4}
 
 
 def test_eval_export_and_infer_take_the_paddleclas_file(tiny_set, tmp_path, capsys):
