@@ -2,6 +2,7 @@
 import copy
 import math
 
+import paddle
 import pytest
 import yaml
 
@@ -89,10 +90,32 @@ def test_arch_names(name):
     target = name.lower()
     if target not in MODELS:
         pytest.skip("resnet*_vd not in the zoo yet")
+    projection = {"first_projection": True} if name in ("ResNet18", "ResNet34") else {}
     assert run(raw(), f"Arch.name={name}", "Arch.class_num=7")["Arch"] == {"name": target, "num_classes": 7,
+                                                                          **projection,
                                                                           **({} if "pretrained" not in
                                                                              MODELS.options(target) else
                                                                              {"pretrained": True})}
+
+
+# Trainable parameters of PaddleClas 2.6.0's ResNet18 / ResNet34 (class_num=1000; see test_models_vd.py)
+PADDLECLAS_BASIC_PARAMS = {"ResNet18": 11_693_736, "ResNet34": 21_801_896}
+
+
+@pytest.mark.parametrize("name", sorted(PADDLECLAS_BASIC_PARAMS))
+def test_basic_resnets_get_paddleclas_first_block_shortcut(name):
+    arch = run(raw(), f"Arch.name={name}")["Arch"]
+    with paddle.LazyGuard():
+        model = MODELS.build(arch["name"], **{k: v for k, v in arch.items() if k != "name"})
+    trainable = sum(math.prod(p.shape) for p in model.parameters() if not p.stop_gradient)
+    assert trainable == PADDLECLAS_BASIC_PARAMS[name]
+    assert run(raw(), f"Arch.name={name}", "Arch.use_first_short_conv=False")["Arch"]["first_projection"] is False
+
+
+def test_use_first_short_conv_false_is_refused_where_paddleclas_needs_the_shortcut():
+    with pytest.raises(ConfigError, match="Arch.use_first_short_conv=False is not supported for ResNet50"):
+        run(raw(), "Arch.use_first_short_conv=False")
+    assert "first_projection" not in run(raw(), "Arch.use_first_short_conv=True")["Arch"]  # ResNet50 has it anyway
 
 
 def test_unknown_arch_is_one_line():
@@ -107,7 +130,7 @@ AS_PADDLECLAS = "[PaddleClas] test: warning (as PaddleClas): Global.class_num is
 
 
 def test_arch_class_num_wins_over_global_class_num_with_one_warning(capsys):
-    assert run(raw(LEGACY), "Arch.class_num=2")["Arch"] == {"name": "resnet18", "num_classes": 2}
+    assert run(raw(LEGACY), "Arch.class_num=2")["Arch"]["num_classes"] == 2
     err = capsys.readouterr().err
     assert err.count(AS_PADDLECLAS) == 1
     assert f"{AS_PADDLECLAS}Global.class_num=1000 is ignored, Arch.class_num=2 is used\n" in err

@@ -159,7 +159,7 @@ def test_legacy_global_class_num_file_trains_with_arch_class_num_override(tiny_s
                "is ignored, Arch.class_num=4 is used")
     assert result.stderr.count("Global.class_num is deprecated") == 1 and warning in result.stderr
     saved = yaml.safe_load((out / "config.yaml").read_text())
-    assert saved["Arch"] == {"name": "resnet18", "num_classes": 4}
+    assert saved["Arch"] == {"name": "resnet18", "num_classes": 4, "first_projection": True}
 
 
 def test_eval_export_and_infer_take_the_paddleclas_file(tiny_set, tmp_path, capsys):
@@ -175,7 +175,7 @@ def test_eval_export_and_infer_take_the_paddleclas_file(tiny_set, tmp_path, caps
     save_dir = tmp_path / "inference"
     assert export_main(["-c", R50, "-o", *overrides, weights, f"Global.save_inference_dir={save_dir}"]) == 0
     description = yaml.safe_load((save_dir / "inference.yml").read_text())
-    assert description["arch"] == {"name": "resnet18", "num_classes": 4}
+    assert description["arch"] == {"name": "resnet18", "num_classes": 4, "first_projection": True}
     assert description["input_shape"] == [3, 32, 32] and description["max_abs_diff"] <= 1e-4
     assert [next(iter(op)) for op in description["transforms"]] == ["DecodeImage", "ResizeImage", "CropImage",
                                                                     "NormalizeImage"]

@@ -196,7 +196,8 @@ def test_paddle_vision_resnet18_into_first_projection_names_first_projection_fal
     file = str(tmp_path / "resnet18.pdparams")
     paddle.save(paddle.vision.models.resnet18().state_dict(), file)  # no first-block shortcut
     with pytest.raises(CheckpointError, match=r"projection shortcut \(layer1\.0\.downsample\.0\.weight, .*set "
-                                              r"Arch\.first_projection: false \(build_model\(\.\.\., "
+                                              r"Arch\.first_projection: false \(in a PaddleClas config "
+                                              r"Arch\.use_first_short_conv: False; build_model\(\.\.\., "
                                               r"first_projection=False\)\)$") as error:
         ppnorm.build_model("resnet18", first_projection=True, pretrained=file, pretrained_skip=["fc"])
     assert "pretrained_skip" not in str(error.value)  # skipping the shortcut would train it from scratch

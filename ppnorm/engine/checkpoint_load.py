@@ -56,8 +56,8 @@ def _check_first_projection(missing, extra, file):
     if missing and all(k.startswith(FIRST_SHORTCUT) for k in missing) and not extra:
         raise CheckpointError(f"{file} has no weights for the first block's projection shortcut "
                               f"({', '.join(missing[:2])}, ...): it was saved from a ResNet without one "
-                              f"(paddle.vision's resnet18/34); set Arch.first_projection: false "
-                              f"(build_model(..., first_projection=False))")
+                              f"(paddle.vision's resnet18/34); set Arch.first_projection: false (in a PaddleClas "
+                              f"config Arch.use_first_short_conv: False; build_model(..., first_projection=False))")
     if extra and all(k.startswith(FIRST_SHORTCUT) for k in extra) and not missing:
         raise CheckpointError(f"{file} has weights for a first-block projection shortcut the model lacks "
                               f"({', '.join(extra[:2])}, ...): it was saved from a ResNet with one (PaddleClas's "

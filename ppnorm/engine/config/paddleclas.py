@@ -117,6 +117,7 @@ def _arch(arch, global_section, source, notes):
         raise ConfigError(f"{source}: Arch.name={name} needs ppnorm's '{ARCHS[name]}', which this ppnorm's model zoo "
                           f"lacks; registered: {', '.join(MODELS.names())}")
     out = {"name": ARCHS[name], "num_classes": _class_num(arch, global_section, notes)}
+    out.update(_first_short_conv(name, arch.pop("use_first_short_conv", True), source))
     for key, value in arch.items():
         if key == "pretrained":
             _pretrained(value, out, global_section, notes)
@@ -127,6 +128,22 @@ def _arch(arch, global_section, source, notes):
         elif key not in ("name", "class_num"):
             out[key] = value  # ppnorm's model options (norm, act, ...); the model checks them
     return out
+
+
+def _first_short_conv(name, value, source):
+    """PaddleClas's ResNets give the first block a 1x1 shortcut unless ``use_first_short_conv: False``.
+
+    That changes ResNet18/34 (ppnorm's ``first_projection``); the bottleneck ResNets and ``*_vd`` have it
+    anyway, and PaddleClas cannot build them without it.
+    """
+    if not name.startswith("ResNet"):
+        return {}
+    if name in ("ResNet18", "ResNet34"):
+        return {"first_projection": bool(value)}
+    if not value:
+        raise ConfigError(f"{source}: Arch.use_first_short_conv=False is not supported for {name}: its first block "
+                          f"changes the channel count and needs its 1x1 shortcut; remove the key")
+    return {}
 
 
 def _class_num(arch, global_section, notes):
