@@ -158,6 +158,11 @@ def test_overrides_read_python_literals_as_paddleclas_does():
     assert run(raw(), "Arch.name=ResNet18")["Arch"]["name"] == "resnet18"  # other text: read as before (YAML)
 
 
+def test_pretrained_tensors_of_another_shape_are_skipped_as_paddleclas_loads():
+    assert run(raw())["Global"]["pretrained_skip_mismatched"] is True  # PaddleClas: Layer.set_dict skips them
+    assert load_config("configs/digits/resnet20.yaml")["Global"]["pretrained_skip_mismatched"] is False
+
+
 def test_sampler_without_shuffle_or_drop_last_keeps_paddles_defaults():
     config = raw()
     for key in ("shuffle", "drop_last"):

@@ -231,3 +231,19 @@ def test_pretrained_skip_applies_to_training_not_to_eval_and_export(tmp_path, ca
     evaluated = model_from_config(config, _Five(), "DataLoader.Eval.dataset")
     assert capsys.readouterr().out.endswith("skipped none\n")
     np.testing.assert_array_equal(evaluated.fc.weight.numpy(), trained.fc.weight.numpy())
+
+
+def test_skip_mismatched_keeps_other_shapes_as_initialized_in_training_only(tmp_path, capsys):
+    source = ppnorm.build_model("resnet20", num_classes=10)
+    paddle.save(source.state_dict(), str(tmp_path / "ten.pdparams"))
+    config = {"Arch": {"name": "resnet20"}, "Global": {"sync_bn": False, "device": "cpu", "pretrained_skip": [],
+                                                        "pretrained_skip_mismatched": True,
+                                                        "pretrained_model": str(tmp_path / "ten")}}
+    model = model_from_config(config, _Five())  # 5 classes: the file's 10-class fc has another shape
+    assert capsys.readouterr().out.endswith(
+        "skipped 2 of another shape (Global.pretrained_skip_mismatched, as PaddleClas loads), kept as initialized: "
+        "fc.weight, fc.bias\n")
+    np.testing.assert_array_equal(model.conv1.weight.numpy(), source.conv1.weight.numpy())
+    assert list(model.fc.weight.shape) == [64, 5]
+    with pytest.raises(CheckpointError, match=r"fc.weight has shape \[64, 10\] but the model has \[64, 5\]"):
+        model_from_config(config, _Five(), "DataLoader.Eval.dataset")  # eval/export load a trained model whole

@@ -208,12 +208,13 @@ def load_checkpoint(prefix, model, optimizer, ema=None):
     return {k: v for k, v in states.items() if k in STATE_KEYS}
 
 
-def load_pretrained(path, model, skip=()):
+def load_pretrained(path, model, skip=(), skip_mismatched=False):
     """Load weights from ``path`` (prefix or .pdparams); ``skip`` lists parameter-name prefixes to leave out.
 
     ppnorm checkpoints, ``paddle.vision.models`` and PaddleClas ResNet / ResNet_vd / DenseNet
     state_dicts are recognised by their keys and renamed to ppnorm's names. A missing parameter or
-    a shape mismatch is an error unless its name starts with one of ``skip``. Prints one line (see
+    a shape mismatch is an error unless its name starts with one of ``skip``; ``skip_mismatched``
+    keeps tensors of another shape as initialized (PaddleClas's way). Prints one line (see
     :func:`load_line`) and returns it.
     """
     file = strip_suffix(path) + ".pdparams"
@@ -226,7 +227,8 @@ def load_pretrained(path, model, skip=()):
         state, source = to_ppnorm(state)
     except ValueError as error:
         raise CheckpointError(f"{file}: {error}") from None
-    loaded, skipped = load_strict(model, state, f"{file} ({source})", skip)
-    line = load_line(file, source, loaded, skipped, skip)
+    reshaped = [] if skip_mismatched else None
+    loaded, skipped = load_strict(model, state, f"{file} ({source})", skip, reshaped)
+    line = load_line(file, source, loaded, skipped, skip, reshaped or ())
     print(line, flush=True)
     return line

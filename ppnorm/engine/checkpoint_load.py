@@ -65,12 +65,14 @@ def _check_first_projection(missing, extra, file):
                               f"(build_model(..., first_projection=True))")
 
 
-def load_strict(model, state, file, skip):
+def load_strict(model, state, file, skip, reshaped=None):
     """Load ``state`` into ``model``: every parameter and buffer must be there with the model's shape.
 
     Keys of ``state`` that the model lacks (e.g. BatchNorm statistics loaded into a GroupNorm model)
     are an error too, unless skipped: they mean another architecture. Returns ``(loaded, skipped)``:
-    the model's tensor names taken from ``state`` and those left as they were by ``skip``.
+    the model's tensor names taken from ``state`` and those left as they were by ``skip``. Given a list
+    as ``reshaped``, a tensor of another shape is kept as initialized and its name appended there
+    (PaddleClas's loading) instead of being an error.
     """
     if not isinstance(state, dict):
         raise CheckpointError(f"{file} holds a {type(state).__name__}, not a state_dict of weights")
@@ -85,16 +87,27 @@ def load_strict(model, state, file, skip):
     if extra:
         raise CheckpointError(f"{file} has {len(extra)} weights the model lacks, e.g. {', '.join(extra[:3])}; it was "
                               f"saved from another architecture (e.g. another Arch.norm); use the same Arch")
-    loaded = {k: own[k] if _skipped(k, skip) else paddle.to_tensor(_fit(state[k], own[k], file, k)) for k in own}
-    model.set_state_dict(loaded)
     skipped = [k for k in own if _skipped(k, skip)]
+    if reshaped is not None:
+        reshaped += [k for k in own if k not in skipped and hasattr(state[k], "shape")
+                     and list(state[k].shape) != list(own[k].shape)]
+        skipped += reshaped
+    loaded = {k: own[k] if k in skipped else paddle.to_tensor(_fit(state[k], own[k], file, k)) for k in own}
+    model.set_state_dict(loaded)
     return [k for k in own if k not in skipped], skipped
 
 
-def load_line(file, source, loaded, skipped, skip):
+def load_line(file, source, loaded, skipped, skip, reshaped=()):
     """The one line every pretrained load prints: what was loaded from where, what was skipped and why."""
     line = f"[Pretrained] loaded {len(loaded)} tensors from {file} ({source})"
     if not skipped:
         return line + "; skipped none"
-    names = ", ".join(skipped[:6]) + (f" and {len(skipped) - 6} more" if len(skipped) > 6 else "")
-    return (line + f"; skipped {len(skipped)} by pretrained_skip {list(skip)}, kept as initialized: {names}")
+    by_skip = [k for k in skipped if k not in reshaped]
+    if by_skip:
+        names = ", ".join(by_skip[:6]) + (f" and {len(by_skip) - 6} more" if len(by_skip) > 6 else "")
+        line += f"; skipped {len(by_skip)} by pretrained_skip {list(skip)}, kept as initialized: {names}"
+    if reshaped:
+        names = ", ".join(reshaped[:6]) + (f" and {len(reshaped) - 6} more" if len(reshaped) > 6 else "")
+        line += (f"; skipped {len(reshaped)} of another shape (Global.pretrained_skip_mismatched, as PaddleClas "
+                 f"loads), kept as initialized: {names}")
+    return line

@@ -190,6 +190,7 @@ def _pretrained(value, arch_out, global_section, notes):
 def _global(section, arch_out, export, notes):
     """``Global`` -> ppnorm's Global (keys of the same name and meaning pass as they are)."""
     out = {key: value for key, value in section.items() if key in SCHEMA["Global"]}
+    out.setdefault("pretrained_skip_mismatched", True)  # PaddleClas loads with set_dict: another shape is skipped
     if section.get("eval_during_train") is False:
         out["eval_interval"] = max(section.get("epochs") or SCHEMA["Global"]["epochs"].default, 1)
         notes.add("Global.eval_during_train", False, "ppnorm still evaluates once, after the last epoch "

@@ -43,6 +43,8 @@ SCHEMA = {
         "pretrained_model": Key(None, str, help="load weights from this prefix / .pdparams"),
         "pretrained_skip": Key([], list, items=Key(None, str),
                                help="parameter-name prefixes not loaded from pretrained_model, e.g. [fc]"),
+        "pretrained_skip_mismatched": Key(False, bool, help="training: keep tensors whose shape differs from "
+                                                            "pretrained_model's as initialized (PaddleClas configs)"),
         "sync_bn": Key(False, bool, help="convert every BatchNorm to SyncBatchNorm (multi-GPU)"),
         "amp_level": Key(None, str, choices=("O1", "O2"), help="automatic mixed precision on GPU"),
         "cpu_threads": Key(None, int, minimum=1, help="threads for Paddle's CPU kernels (default: all cores)"),
