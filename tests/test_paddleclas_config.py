@@ -271,9 +271,22 @@ def test_cosine_with_warmup_gives_paddleclas_rates():
     assert rates(lr, 4, steps) == pytest.approx(expected)
 
 
-def test_warmup_longer_than_the_run_names_paddleclas_key():
-    with pytest.raises(ConfigError, match="Optimizer.lr.warmup_epoch=5 covers the whole run .*warmup_epoch=0"):
-        run(lr_section(name="Cosine", learning_rate=0.1, warmup_epoch=5), "Global.epochs=1")
+@pytest.mark.parametrize("name", ["Cosine", "Piecewise"])
+def test_warmup_longer_than_the_run_is_capped_as_paddleclas_does(name, capsys):
+    section = lr_section(name=name, learning_rate=0.1, warmup_epoch=5, warmup_start_lr=0.02)
+    lr = run(section, "Global.epochs=2")["Optimizer"]["lr"]
+    assert "warning (as PaddleClas): Optimizer.lr.warmup_epoch=5 is not shorter than Global.epochs=2: set to 2" in \
+        capsys.readouterr().err
+    steps = 3  # PaddleClas: LinearWarmup over all 2 * 3 steps from warmup_start_lr to learning_rate
+    assert rates(lr, 2, steps) == pytest.approx([0.02 + (0.1 - 0.02) * s / 6 for s in range(6)])
+
+
+def test_whole_run_warmup_is_only_for_a_constant_rate_in_ppnorms_own_configs():
+    whole = ["Global.epochs=2", "Optimizer.lr.warmup_epochs=2"]
+    with pytest.raises(ConfigError, match=r"warmup_epochs=2.0 covers the whole run \(Global.epochs=2\)"):
+        load_config("configs/digits/resnet20.yaml", whole + ["Optimizer.lr.name=Cosine"])
+    assert load_config("configs/digits/resnet20.yaml", whole + ["Optimizer.lr.name=Constant"])["Optimizer"]["lr"][
+        "warmup_epochs"] == 2
 
 
 def test_unsupported_schedule_and_regularizer():

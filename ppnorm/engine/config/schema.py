@@ -134,8 +134,11 @@ def _check_data(loaders, source):
 
 
 def _check_schedule(lr, epochs, source):
-    """What the LR schedule needs from its values together: warmup inside the run, sorted milestones."""
-    if lr["warmup_epochs"] >= epochs:
+    """What the LR schedule needs from its values together: warmup inside the run, sorted milestones.
+
+    Only a Constant rate may warm up for the whole run (a linear ramp; PaddleClas's capped warm-up).
+    """
+    if lr["warmup_epochs"] > epochs or (lr["warmup_epochs"] == epochs and lr["name"] != "Constant"):
         raise ConfigError(f"{source}: Optimizer.lr.warmup_epochs={lr['warmup_epochs']} covers the whole run "
                           f"(Global.epochs={epochs}); make it smaller than Global.epochs")
     if lr["name"] == "OneCycle" and lr["warmup_epochs"]:
