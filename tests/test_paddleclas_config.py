@@ -9,12 +9,20 @@ import yaml
 from ppnorm.engine.config import ConfigError, load_config, validate
 from ppnorm.engine.config.paddleclas import ARCHS, looks_like_paddleclas, translate
 from ppnorm.engine.optim import build_lr_scheduler
+from ppnorm.models import pretrained as pretrained_module
 from ppnorm.models.registry import MODELS
 
 HERE = "tests/data/paddleclas"
 R50, DENSE, VD = f"{HERE}/ResNet50.yaml", f"{HERE}/DenseNet121.yaml", f"{HERE}/ResNet50_vd.yaml"
 NO_VD = "resnet50_vd" not in MODELS
 SKIP_VD = pytest.mark.skipif(NO_VD, reason="resnet*_vd not in the zoo yet")
+
+
+@pytest.fixture(autouse=True)
+def empty_paddleclas_cache(tmp_path, monkeypatch):
+    """Arch.pretrained: True reads PaddleClas's download cache; the tests' is an empty folder."""
+    monkeypatch.setattr(pretrained_module, "PADDLECLAS_CACHE", str(tmp_path / "paddleclas_weights"))
+    return tmp_path / "paddleclas_weights"
 
 
 def raw(path=R50):
@@ -146,7 +154,7 @@ def test_no_class_num_anywhere_is_paddleclas_default_1000(capsys):
     config = raw()
     del config["Arch"]["class_num"]
     assert run(config)["Arch"]["num_classes"] == 1000  # PaddleClas's ResNet50(class_num=1000), not the data's
-    assert "class_num" not in capsys.readouterr().err
+    assert "warning (as PaddleClas)" not in capsys.readouterr().err
 
 
 def test_overrides_read_python_literals_as_paddleclas_does():
@@ -173,7 +181,7 @@ def test_sampler_without_shuffle_or_drop_last_keeps_paddles_defaults():
 
 def test_arch_use_sync_bn_is_global_sync_bn_on_gpu_and_ignored_elsewhere(capsys):
     assert run(raw(), "Arch.use_sync_bn=True")["Global"]["sync_bn"] is True  # the file says device: gpu
-    assert "use_sync_bn" not in capsys.readouterr().err
+    assert "Arch.use_sync_bn is ignored" not in capsys.readouterr().err
     config = run(raw(), "Arch.use_sync_bn=True", "Global.device=cpu")
     assert config["Global"]["sync_bn"] is False and "use_sync_bn" not in config["Arch"]
     assert "warning (as PaddleClas): Arch.use_sync_bn is ignored on device 'cpu'" in capsys.readouterr().err
@@ -189,6 +197,19 @@ def test_arch_pretrained_path_loads_like_pretrained_model(capsys):
         "weights/ResNet50_pretrained"
     assert "Arch.pretrained" not in capsys.readouterr().err
     assert run(raw(), "Arch.pretrained=False")["Arch"] == {"name": "resnet50", "num_classes": 1000}
+
+
+def test_arch_pretrained_true_uses_paddleclas_cache_or_says_where_to_put_the_file(empty_paddleclas_cache, capsys):
+    cached = empty_paddleclas_cache / "ResNet50_pretrained.pdparams"
+    assert run(raw())["Global"]["pretrained_model"] is None
+    assert (f"Arch.pretrained = True: not downloaded (ppnorm never downloads); the model starts from random weights: "
+            f"put https://paddle-imagenet-models-name.bj.bcebos.com/dygraph/legendary_models/ResNet50_pretrained."
+            f"pdparams at {cached} (PaddleClas's cache)") in capsys.readouterr().err
+    empty_paddleclas_cache.mkdir()
+    cached.write_bytes(b"")
+    assert run(raw())["Global"]["pretrained_model"] == str(cached)  # where PaddleClas would have downloaded it
+    assert "Arch.pretrained" not in capsys.readouterr().err
+    assert run(raw(), "Global.pretrained_model=mine")["Global"]["pretrained_model"] == "mine"  # loaded last: wins
 
 
 def test_eval_during_train_false_evaluates_only_at_the_end(capsys):

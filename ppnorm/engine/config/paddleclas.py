@@ -11,6 +11,7 @@ import ast
 import os
 import sys
 
+from ...models import pretrained as pretrained_module
 from ...models.registry import MODELS
 from .keys import ConfigError
 from .paddleclas_data import check_keys, translate_dataloader, translate_ops
@@ -32,6 +33,7 @@ AMP_DIFFERENCES = {  # key: (the value ppnorm's AMP matches, what it does otherw
     "use_fp16_test": (False, "ppnorm evaluates in float32"),
 }
 PADDLECLAS_CLASS_NUM = 1000  # the class_num default of PaddleClas's ResNet and DenseNet builders
+PADDLECLAS_DENSENET_URL = "https://paddle-imagenet-models-name.bj.bcebos.com/dygraph/{}_pretrained.pdparams"
 INFER_KEYS = ("infer_imgs", "batch_size", "transforms", "PostProcess")
 
 
@@ -120,7 +122,7 @@ def _arch(arch, global_section, source, notes):
     out.update(_first_short_conv(name, arch.pop("use_first_short_conv", True), source))
     for key, value in arch.items():
         if key == "pretrained":
-            _pretrained(value, out, global_section, notes)
+            _pretrained(value, name, out, global_section, notes)
         elif key == "input_image_channel":
             out["in_channels"] = value
         elif key == "use_sync_bn":
@@ -174,17 +176,30 @@ def _sync_bn(value, global_section, notes):
                    f"a GPU)")
 
 
-def _pretrained(value, arch_out, global_section, notes):
-    """``Arch.pretrained``: a path loads like Global.pretrained_model; ``True`` needs a download ppnorm cannot do."""
+def _pretrained(value, name, arch_out, global_section, notes):
+    """``Arch.pretrained``: a path loads like Global.pretrained_model; ``True``: PaddleClas's cached download.
+
+    PaddleClas loads Global.pretrained_model after Arch.pretrained, so a given Global.pretrained_model wins.
+    ``True`` uses ``~/.paddleclas/weights/<Arch.name>_pretrained.pdparams`` when it is there (ppnorm never
+    downloads); otherwise the model starts from random weights and the notes say where to put the file.
+    """
     if value in (False, None):
         return
     if "pretrained" in MODELS.options(arch_out["name"]):
         arch_out["pretrained"] = value
-    elif isinstance(value, str) and not global_section.get("pretrained_model"):
-        global_section["pretrained_model"] = value
+    elif global_section.get("pretrained_model"):
+        return
+    elif value is True:
+        cached = os.path.join(os.path.expanduser(pretrained_module.PADDLECLAS_CACHE), f"{name}_pretrained.pdparams")
+        if os.path.isfile(cached):
+            global_section["pretrained_model"] = cached
+            return
+        url = (pretrained_module.PADDLECLAS_URL if name.startswith("ResNet") else PADDLECLAS_DENSENET_URL).format(name)
+        notes.add("Arch.pretrained", value, f"not downloaded (ppnorm never downloads); the model starts from random "
+                                            f"weights: put {url} at {cached} (PaddleClas's cache) or give "
+                                            f"-o Global.pretrained_model=<.pdparams>")
     else:
-        notes.add("Arch.pretrained", value, "not downloaded (ppnorm has no PaddleClas download here); the model "
-                                            "starts from random weights: give -o Global.pretrained_model=<.pdparams>")
+        global_section["pretrained_model"] = value
 
 
 def _global(section, arch_out, export, notes):
