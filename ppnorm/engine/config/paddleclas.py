@@ -135,16 +135,18 @@ def _arch(arch, global_section, source, notes):
 def _first_short_conv(name, value, source):
     """PaddleClas's ResNets give the first block a 1x1 shortcut unless ``use_first_short_conv: False``.
 
-    That changes ResNet18/34 (ppnorm's ``first_projection``); the bottleneck ResNets and ``*_vd`` have it
-    anyway, and PaddleClas cannot build them without it.
+    That changes ResNet18/34 (ppnorm's ``first_projection``); the bottleneck ResNets need it (PaddleClas
+    cannot build them without it) and ppnorm's ``*_vd`` always have it.
     """
     if not name.startswith("ResNet"):
         return {}
     if name in ("ResNet18", "ResNet34"):
         return {"first_projection": bool(value)}
     if not value:
-        raise ConfigError(f"{source}: Arch.use_first_short_conv=False is not supported for {name}: its first block "
-                          f"changes the channel count and needs its 1x1 shortcut; remove the key")
+        why = ("ppnorm's resnet*_vd always have that shortcut" if name.endswith("_vd") else
+               "its first block changes the channel count and needs that shortcut")
+        raise ConfigError(f"{source}: Arch.use_first_short_conv=False is not supported for {name}: {why}; "
+                          f"remove the key")
     return {}
 
 
