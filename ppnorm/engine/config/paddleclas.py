@@ -6,6 +6,9 @@ indices (``-o DataLoader.Train.dataset.image_root=./data/``,
 command lines work unchanged. Every key is honoured (same meaning), translated (ppnorm's key or a
 value computed from it), or refused: what ppnorm cannot do as PaddleClas would is printed once, in
 one block, when the config loads; a key or value with no translation is a one-line ConfigError.
+Where PaddleClas has a precedence or default of its own (``Arch.class_num`` over ``Global.class_num``,
+a warm-up capped at the run's length, ...) the translation follows it, and where PaddleClas warns,
+one ``warning (as PaddleClas)`` line says so.
 """
 import ast
 import os
