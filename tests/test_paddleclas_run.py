@@ -150,6 +150,7 @@ def test_tools_train_runs_a_paddleclas_file(tiny_set, tmp_path, name, model):
     assert os.path.isfile(out / "latest.pdparams") and os.path.isfile(out / "best_model.pdparams")
 
 
+@pytest.mark.slow  # 3 s on a quiet machine, 9 s on a shared one
 def test_legacy_global_class_num_file_trains_with_arch_class_num_override(tiny_set, tmp_path):
     out = tmp_path / "out"
     result = train(LEGACY, small(tiny_set, out))  # small() has the usual -o Arch.class_num=4
