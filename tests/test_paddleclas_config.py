@@ -327,7 +327,7 @@ def test_metric_topk(capsys):
 
 
 def test_amp(capsys):
-    with pytest.raises(ConfigError, match="amp_level=O1 needs Global.device=gpu"):
+    with pytest.raises(ConfigError, match=r"AMP.use_amp needs Global.device=gpu .*-o AMP.use_amp=False$"):
         run(raw(), "AMP.use_amp=True", "Global.device=cpu")
     capsys.readouterr()
     assert run(raw())["Global"]["amp_level"] is None
@@ -337,6 +337,19 @@ def test_amp(capsys):
     err = capsys.readouterr().err
     assert "AMP.scale_loss = 128.0: ppnorm's GradScaler starts at 2**15" in err and "AMP.use_promote = False" in err
     assert "Optimizer.multi_precision = False" in err and "use_dynamic_loss_scaling" not in err
+    assert "AMP.level = 'O2': PaddleClas evaluates in float16" in err
+
+
+def test_amp_section_follows_paddleclas_defaults(capsys):
+    config = raw()
+    config["AMP"] = {"level": "O3"}  # no use_amp: PaddleClas turns AMP on; an unknown level becomes O1
+    assert run(config)["Global"]["amp_level"] == "O1"
+    err = capsys.readouterr().err
+    assert "warning (as PaddleClas): AMP.level='O3' is not O1 or O2: set to O1" in err
+    assert "AMP.scale_loss = 1.0: ppnorm's GradScaler starts at 2**15 (PaddleClas's default: not in the file)" in err
+    assert "AMP.use_dynamic_loss_scaling = False" in err and "AMP.use_promote = False" in err
+    config["AMP"] = {}
+    assert run(config)["Global"]["amp_level"] is None  # an empty section is off
 
 
 def test_ema_section_gives_ema_decay_and_says_how_it_differs(capsys):

@@ -37,6 +37,8 @@ AMP_DIFFERENCES = {  # key: (the value ppnorm's AMP matches, what it does otherw
 }
 PADDLECLAS_CLASS_NUM = 1000  # the class_num default of PaddleClas's ResNet and DenseNet builders
 PADDLECLAS_DENSENET_URL = "https://paddle-imagenet-models-name.bj.bcebos.com/dygraph/{}_pretrained.pdparams"
+AMP_PADDLECLAS_DEFAULTS = {"scale_loss": 1.0, "use_dynamic_loss_scaling": False, "use_promote": False,
+                           "use_fp16_test": False}  # what PaddleClas's engine uses when the key is absent
 INFER_KEYS = ("infer_imgs", "batch_size", "transforms", "PostProcess")
 
 
@@ -241,13 +243,28 @@ def _image_shape(shape, eval_transforms, source, notes):
 
 
 def _amp(section, global_out, source, notes):
+    """``AMP`` as PaddleClas reads it: a non-empty section is on unless ``use_amp: False``; absent keys take
+    PaddleClas's defaults (no loss scaling, no promotion), which are noted where ppnorm's AMP differs."""
     check_keys(section, AMP_KEYS, "AMP", source)
-    if not section.get("use_amp"):
+    if not section or not section.get("use_amp", True):
         return
-    global_out["amp_level"] = section.get("level", "O1")
+    level = section.get("level", "O1")
+    if level not in ("O1", "O2"):
+        notes.warn(f"AMP.level={level!r} is not O1 or O2: set to O1")
+        level = "O1"
+    device = global_out.get("device", SCHEMA["Global"]["device"].default)
+    if device != "gpu":
+        raise ConfigError(f"{source}: AMP.use_amp needs Global.device=gpu (ppnorm's mixed precision is for GPUs), got "
+                          f"{device!r}; to train in float32: -o AMP.use_amp=False")
+    global_out["amp_level"] = level
     for key, (same, instead) in AMP_DIFFERENCES.items():
-        if key in section and section[key] != same:
-            notes.add(f"AMP.{key}", section[key], instead)
+        value = section.get(key, AMP_PADDLECLAS_DEFAULTS[key])
+        if value != same:
+            absent = "" if key in section else " (PaddleClas's default: not in the file)"
+            notes.add(f"AMP.{key}", value, instead + absent)
+    if level == "O2" and not section.get("use_fp16_test"):
+        notes.add("AMP.level", "O2", "PaddleClas evaluates in float16 after O2 training (it sets use_fp16_test with a "
+                                     "warning); ppnorm evaluates in float32")
 
 
 def _ema(section, source, notes):
