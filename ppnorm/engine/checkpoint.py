@@ -159,6 +159,10 @@ def _checkpoint_files(prefix):
 
 
 def _check_states(states, files):
+    if isinstance(states, dict) and set(states) <= {"epoch", "metric"} and "epoch" in states:  # PaddleClas's metric_info
+        raise CheckpointError(f"{files['.pdstates']} is a PaddleClas checkpoint; ppnorm resumes only its own (the "
+                              f"optimizer state is keyed by PaddleClas's parameter names): start from its weights "
+                              f"with -o Global.pretrained_model={files['.pdparams'][:-len('.pdparams')]}")
     if not isinstance(states, dict) or any(not isinstance(states.get(k), t) or isinstance(states.get(k), bool)
                                            for k, t in STATE_KEYS.items()):
         raise CheckpointError(f"{files['.pdstates']} does not hold ppnorm training states ({', '.join(STATE_KEYS)}); "
