@@ -144,6 +144,13 @@ def test_arch_class_num_wins_over_global_class_num_with_one_warning(capsys):
     assert f"{AS_PADDLECLAS}Global.class_num=1000 is ignored, Arch.class_num=2 is used\n" in err
 
 
+def test_topk_above_class_num_is_warned_as_paddleclas_does(capsys):
+    assert run(raw(LEGACY), "Arch.class_num=2")["Metric"]["topk"] == [1, 5]
+    assert "warning (as PaddleClas): Metric TopkAcc topk [5] is more than Arch.class_num=2" in capsys.readouterr().err
+    run(raw(LEGACY), "Arch.class_num=5")
+    assert "Metric TopkAcc" not in capsys.readouterr().err
+
+
 def test_global_class_num_fills_a_missing_arch_class_num_with_one_warning(capsys):
     assert run(raw(LEGACY), "Global.class_num=5")["Arch"]["num_classes"] == 5
     err = capsys.readouterr().err

@@ -312,6 +312,10 @@ def translate(raw, overrides=(), source="config"):
     epochs = config["Global"].get("epochs", SCHEMA["Global"]["epochs"].default)
     config["Optimizer"] = translate_optimizer(raw.get("Optimizer") or {}, epochs, source, notes)
     config["Metric"] = translate_metric(raw.get("Metric") or {}, source, notes)
+    over = [k for k in config["Metric"]["topk"] if isinstance(k, int) and k > arch["num_classes"]]
+    if over and isinstance(arch["num_classes"], int):  # e.g. the file's topk [1, 5] under -o Arch.class_num=2
+        notes.warn(f"Metric TopkAcc topk {over} is more than Arch.class_num={arch['num_classes']}: those top-k "
+                   f"accuracies are always 1")
     eval_transforms = config["DataLoader"].get("Eval", {}).get("transforms", [])
     _image_shape(global_in.get("image_shape"), eval_transforms, source, notes)
     if raw.get("Infer") is not None:
