@@ -33,8 +33,8 @@ def check_input_kind(model, dataset, name, where=TRAIN_DATA):
 def model_from_config(config, dataset, where=TRAIN_DATA):
     """Build ``Arch`` for ``dataset``: ``num_classes``/``in_channels`` default to the data set's.
 
-    ``Global.pretrained_skip`` applies to training only: eval and export (``where`` the eval set)
-    load a trained model whole; skipping its fc there would evaluate a random classifier.
+    ``Global.pretrained_skip`` and ``pretrained_skip_mismatched`` apply to training only: eval and export
+    (``where`` the eval set) load a trained model whole; skipping its fc there would evaluate a random classifier.
     """
     arch = dict(config["Arch"])
     image, _ = dataset[0]
@@ -57,5 +57,7 @@ def model_from_config(config, dataset, where=TRAIN_DATA):
         model = paddle.nn.SyncBatchNorm.convert_sync_batchnorm(model)
     check_norm_supported(model, settings["device"])
     if settings["pretrained_model"]:
-        load_pretrained(settings["pretrained_model"], model, settings["pretrained_skip"] if where == TRAIN_DATA else ())
+        training = where == TRAIN_DATA
+        load_pretrained(settings["pretrained_model"], model, settings["pretrained_skip"] if training else (),
+                        skip_mismatched=training and settings.get("pretrained_skip_mismatched", False))
     return model

@@ -43,6 +43,8 @@ SCHEMA = {
         "pretrained_model": Key(None, str, help="load weights from this prefix / .pdparams"),
         "pretrained_skip": Key([], list, items=Key(None, str),
                                help="parameter-name prefixes not loaded from pretrained_model, e.g. [fc]"),
+        "pretrained_skip_mismatched": Key(False, bool, help="training: keep tensors whose shape differs from "
+                                                            "pretrained_model's as initialized (PaddleClas configs)"),
         "sync_bn": Key(False, bool, help="convert every BatchNorm to SyncBatchNorm (multi-GPU)"),
         "amp_level": Key(None, str, choices=("O1", "O2"), help="automatic mixed precision on GPU"),
         "cpu_threads": Key(None, int, minimum=1, help="threads for Paddle's CPU kernels (default: all cores)"),
@@ -132,8 +134,11 @@ def _check_data(loaders, source):
 
 
 def _check_schedule(lr, epochs, source):
-    """What the LR schedule needs from its values together: warmup inside the run, sorted milestones."""
-    if lr["warmup_epochs"] >= epochs:
+    """What the LR schedule needs from its values together: warmup inside the run, sorted milestones.
+
+    Only a Constant rate may warm up for the whole run (a linear ramp; PaddleClas's capped warm-up).
+    """
+    if lr["warmup_epochs"] > epochs or (lr["warmup_epochs"] == epochs and lr["name"] != "Constant"):
         raise ConfigError(f"{source}: Optimizer.lr.warmup_epochs={lr['warmup_epochs']} covers the whole run "
                           f"(Global.epochs={epochs}); make it smaller than Global.epochs")
     if lr["name"] == "OneCycle" and lr["warmup_epochs"]:
