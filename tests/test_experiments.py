@@ -75,6 +75,65 @@ def test_experiment_functions_are_short():
     assert long == []
 
 
+class _SeedProbe:
+    """A stand-in experiment: per seed, one draw from each generator right after ``ctx.seed_everything(seed)``."""
+    QUESTION, DEFAULTS = "Which seed does each run use?", {}
+
+    @staticmethod
+    def run(ctx):
+        import random
+
+        import numpy as np
+        import paddle
+        for seed in ctx.seeds(3):
+            ctx.seed_everything(seed)
+            ctx.run_done(f"seed={seed}", "", seed=seed, numpy=float(np.random.rand()), stdlib=random.random(),
+                         paddle=float(paddle.rand([1]).item()))
+        return "done"
+
+
+def test_runs_csv_names_the_seed_paddle_numpy_and_random_were_given(tmp_path):
+    """With ``seed: 100`` the runs are seeds 100, 101, 102, and each run's draws are those of the seed runs.csv
+    names (a seed offset added twice, as ``seed_everything`` once did, would give the draws of 200, 201, 202)."""
+    import csv
+    import random
+
+    import numpy as np
+    import paddle
+
+    from ppnorm.experiments.runner import run_experiment
+    settings = {"seed": 100, "quick": True, "output_dir": str(tmp_path), "use_visualdl": False}
+    run_experiment("probe", _SeedProbe, settings, {}, log=lambda *a: None)
+    with open(tmp_path / "runs.csv", newline="") as handle:
+        runs = list(csv.DictReader(handle))
+    assert [int(r["seed"]) for r in runs] == [100, 101, 102]
+    for run in runs:
+        seed = int(run["seed"])
+        paddle.seed(seed)
+        assert float(run["paddle"]) == pytest.approx(paddle.rand([1]).item(), abs=1e-7)
+        assert float(run["numpy"]) == pytest.approx(np.random.RandomState(seed).rand(), abs=1e-12)
+        assert float(run["stdlib"]) == pytest.approx(random.Random(seed).random(), abs=1e-12)
+
+
+def test_a_real_experiment_records_the_seeds_it_gave_paddle(tmp_path, monkeypatch):
+    """group_sweep's quick preset run with ``-o seed=100``: every seed in runs.csv was given to paddle.seed, and
+    they are 100 and 101 (not 0, 1 nor 200, 201)."""
+    import csv
+
+    import paddle
+
+    from ppnorm.experiments import context
+    given, original = [], paddle.seed
+    monkeypatch.setattr(context.paddle, "seed", lambda seed: given.append(seed) or original(seed))
+    code = experiment_main(["-c", "configs/experiments/group_sweep.yaml", "-o", f"output_dir={tmp_path}", "quick=true",
+                            "seed=100", "use_visualdl=false"])
+    assert code == 0
+    with open(tmp_path / "runs.csv", newline="") as handle:
+        seeds = [int(row["seed"]) for row in csv.DictReader(handle)]
+    assert sorted(set(seeds)) == [100, 101]
+    assert set(seeds) <= set(given) and not {200, 201} & set(given)
+
+
 def test_verdicts_table_from_claims_files(tmp_path, capsys):
     import csv
 

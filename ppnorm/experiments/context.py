@@ -42,16 +42,20 @@ class Context:
         """Chart titles and labels: Chinese only when a CJK font was found (else boxes would be drawn)."""
         return zh if self.chinese_charts else en
 
-    def seed_everything(self, offset=0):
-        """Seed Paddle, numpy and random with ``seed + offset`` (call before building each model)."""
-        seed = self.seed + offset
+    def seed_everything(self, seed=None):
+        """Seed Paddle, numpy and random with exactly ``seed`` (one of :meth:`seeds`; default: the config's ``seed``).
+
+        Call it before building each model and record the same ``seed`` in :meth:`run_done`: ``runs.csv`` then
+        names the seed the run actually used. Returns the seed."""
+        seed = self.seed if seed is None else int(seed)
         paddle.seed(seed)
         np.random.seed(seed)
         random.seed(seed)
         return seed
 
     def seeds(self, count):
-        """The ``count`` seeds ``seed, seed + 1, ...`` of a repeated measurement."""
+        """The ``count`` seeds ``seed, seed + 1, ...`` of a repeated measurement (absolute: pass them as they are
+        to :meth:`seed_everything`)."""
         return range(self.seed, self.seed + count)
 
     def plan(self, runs):
