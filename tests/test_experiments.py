@@ -134,28 +134,8 @@ def test_a_real_experiment_records_the_seeds_it_gave_paddle(tmp_path, monkeypatc
     assert set(seeds) <= set(given) and not {200, 201} & set(given)
 
 
-def test_verdicts_table_from_claims_files(tmp_path, capsys):
-    import csv
-
-    from ppnorm.experiments.runner import CLAIM_COLUMNS
-    (tmp_path / "norm_axes").mkdir()
-    with open(tmp_path / "norm_axes" / "claims.csv", "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=CLAIM_COLUMNS)
-        writer.writeheader()
-        writer.writerow({"experiment": "norm_axes", "claim_en": "BN averages over N,H,W", "claim_zh": "BN 在 N,H,W 上求统计量",
-                         "verdict": "inconclusive", "deciding": "0.1 ± 0.3"})
-    assert experiment_main(["--verdicts", str(tmp_path), "--lang", "zh"]) == 0
-    lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == "| 说法 | 判定 | 决定性的数字（95% 区间） | 实验 |"
-    assert lines[2] == "| BN 在 N,H,W 上求统计量 | 不确定 | 0.1 ± 0.3 | `norm_axes` |"
-    assert lines[-1].startswith("(not run yet: batchnorm_basics, dropout_modes")
-    assert experiment_main(["--verdicts", str(tmp_path)]) == 0
-    assert "| BN averages over N,H,W | inconclusive | 0.1 ± 0.3 | `norm_axes` |" in capsys.readouterr().out
-    assert experiment_main(["--verdicts", str(tmp_path / "empty")]) == 2
-    assert capsys.readouterr().err.startswith("error: no claims.csv under ")
-
-
 def _claims_file(root, experiment, rows):
+    """A claims.csv of interval claims ``(claim, verdict, deciding)``; p = 0.001 for a decisive verdict, else 0.3."""
     import csv
 
     from ppnorm.experiments.runner import CLAIM_COLUMNS
@@ -164,8 +144,34 @@ def _claims_file(root, experiment, rows):
         writer = csv.DictWriter(handle, fieldnames=CLAIM_COLUMNS)
         writer.writeheader()
         for claim, verdict, deciding in rows:
-            writer.writerow({"experiment": experiment, "claim_en": claim, "claim_zh": claim + "（中）",
-                             "verdict": verdict, "deciding": deciding})
+            p = 0.3 if verdict == "inconclusive" else 0.001
+            writer.writerow({"experiment": experiment, "claim_en": claim, "claim_zh": claim + "（中）", "kind": "interval",
+                             "verdict": verdict, "raw_verdict": verdict, "deciding": deciding, "mean": 0.1, "low": -0.2,
+                             "high": 0.4, "n": 5, "side": "greater", "margin": 0.0, "p": p, "p_holm": p})
+
+
+def test_verdicts_table_from_claims_files(tmp_path, capsys):
+    _claims_file(tmp_path, "norm_axes", [("BN averages over N,H,W", "inconclusive", "0.1 ± 0.3")])
+    assert experiment_main(["--verdicts", str(tmp_path), "--lang", "zh"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "| 说法 | 判定 | 决定性的数字（95% 区间） | n | 95% 区间 | p | Holm 校正 p | BH 校正 p | 实验 |"
+    assert lines[2] == "| BN averages over N,H,W（中） | 不确定 | 0.1 ± 0.3 | 5 | [-0.2, 0.4] | 0.3 | 0.3 | 0.3 | `norm_axes` |"
+    assert lines[-1].startswith("(not run yet: batchnorm_basics, dropout_modes")
+    assert experiment_main(["--verdicts", str(tmp_path)]) == 0
+    assert "| BN averages over N,H,W | inconclusive | 0.1 ± 0.3 | 5 |" in capsys.readouterr().out
+    assert experiment_main(["--verdicts", str(tmp_path / "empty")]) == 2
+    assert capsys.readouterr().err.startswith("error: no claims.csv under ")
+
+
+def test_the_table_adjusts_across_experiments_with_benjamini_hochberg(tmp_path, capsys):
+    """A claim confirmed within its experiment (Holm p 0.02) is inconclusive in a table where BH over 3 claims
+    raises its p to 0.06."""
+    _claims_file(tmp_path, "norm_axes", [("A", "confirmed", "1 ± 0.9")])
+    _claims_file(tmp_path, "group_sweep", [("B", "inconclusive", "0 ± 1"), ("C", "inconclusive", "0 ± 2")])
+    path = tmp_path / "norm_axes" / "claims.csv"
+    path.write_text(path.read_text(encoding="utf-8").replace(",0.001,0.001,", ",0.02,0.02,"), encoding="utf-8")
+    assert experiment_main(["--verdicts", str(tmp_path)]) == 0
+    assert "| A | inconclusive | 1 ± 0.9 | 5 | [-0.2, 0.4] | 0.02 | 0.02 | 0.06 | `norm_axes` |" in capsys.readouterr().out
 
 
 def test_verdicts_against_a_second_run_list_differing_verdicts_first(tmp_path, capsys):
@@ -208,6 +214,7 @@ def test_committed_claims_files_are_well_formed_and_readme_shows_their_verdict_t
     import glob
 
     from ppnorm.experiments.runner import CLAIM_COLUMNS
+    from ppnorm.experiments.stats import CHECK_RESULTS, VERDICTS, Estimate, decision
     paths = sorted(glob.glob("docs/experiments/*/claims.csv") + glob.glob("docs/reruns/*/*/claims.csv"))
     assert len(paths) >= len(NAMES)
     for path in paths:
@@ -218,7 +225,14 @@ def test_committed_claims_files_are_well_formed_and_readme_shows_their_verdict_t
             assert len(row) == len(CLAIM_COLUMNS), (path, row[:2])
             record = dict(zip(CLAIM_COLUMNS, row))
             assert record["experiment"] == os.path.basename(os.path.dirname(path)), path
-            assert record["verdict"] in ("confirmed", "refuted", "inconclusive"), (path, record["claim_en"])
+            words = CHECK_RESULTS if record["kind"] == "check" else VERDICTS
+            assert record["verdict"] in words, (path, record["claim_en"])
+            if record["kind"] == "interval":  # the stored p-values are those of the stored interval
+                estimate = Estimate(float(record["mean"]), (float(record["high"]) - float(record["low"])) / 2,
+                                    int(record["n"]))
+                if int(record["n"]) >= 2 and estimate.half_width > 0:
+                    p = decision(estimate, record["side"], float(record["margin"] or 0), None)[1]
+                    assert float(record["p"]) == pytest.approx(p, rel=1e-6), (path, record["claim_en"])
     assert experiment_main(["--verdicts", "docs/experiments", "--lang", "zh"]) == 0
     table = capsys.readouterr().out.strip()
     assert "(not run yet" not in table
