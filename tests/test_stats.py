@@ -148,6 +148,8 @@ def test_decide_refuses_nonsense():
         decide(Estimate(1.0, 0.1, 5), "within", 0.0)
     with pytest.raises(ValueError, match="finite"):
         mean_interval([1.0, float("nan")])
+    with pytest.raises(ValueError, match="give no sesoi"):
+        decide(Estimate(1.0, 0.1, 5), "within", 0.5, sesoi=0.5)
 
 
 def test_one_run_has_no_interval_and_decides_nothing():
@@ -267,6 +269,7 @@ def test_a_check_is_passed_or_failed_and_listed_apart(tmp_path):
     table = verdict_table([dict(c, experiment="demo") for c in ctx.finish_claims()])
     claims, checks = table.split("\n\nNumerical checks")
     assert "| effect | confirmed |" in claims and "formula" not in claims
+    assert "| claim | result | error (tolerance) | experiment |" in checks
     assert "| formula | failed | 2e-06 (tolerance 1e-06) | `demo` |" in checks
 
 

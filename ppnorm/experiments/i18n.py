@@ -38,7 +38,7 @@ HEADERS_ZH = {
     "paper": "论文", "gap": "差距", "train/eval gap": "训练/评估差距",
     # report.md's claims table, the verdict table
     "claim": "说法", "verdict": "判定", "deciding": "决定性的数字（95% 区间）", "experiment": "实验",
-    "result": "结果", "interval": "95% 区间", "Holm p": "Holm 校正 p", "BH p": "BH 校正 p",
+    "result": "结果", "error (tolerance)": "误差（容差）", "interval": "95% 区间", "Holm p": "Holm 校正 p", "BH p": "BH 校正 p",
     # pooling_shift
     "downsample": "下采样", "shift px": "平移（像素）", "unchanged": "不变的非零输出",
     "relative change": "输出的相对变化", "stable predictions": "预测不变的比例",

@@ -41,6 +41,23 @@ def _write_csv(path, rows, columns):
         writer.writerows(rows)
 
 
+def claims_lines(claims, lang):
+    """report.md's sections of the claims (verdict, deciding number, raw and Holm p) and of the numerical checks."""
+    words = WORDS[lang]
+    shown = [dict(c, verdict=verdict_word(c["verdict"], lang), p=format_p(c["p"]), **{"Holm p": format_p(c["p_holm"])})
+             for c in claims if c["kind"] == "interval"]
+    checks = [dict(c, result=verdict_word(c["verdict"], lang), **{"error (tolerance)": c["deciding"]})
+              for c in claims if c["kind"] == "check"]
+    lines = []
+    if shown:
+        table = markdown_table(shown, ["claim", "verdict", "deciding", "p", "Holm p"], lang)
+        lines += [f"## {words['claims']}", "", table, "", words["protocol"], ""]
+    if checks:
+        table = markdown_table(checks, ["claim", "result", "error (tolerance)"], lang)
+        lines += [f"## {words['checks']}", "", table, ""]
+    return lines
+
+
 def _report(ctx, verdict, seconds, command):
     words, lang = WORDS[ctx.lang], ctx.lang
     question = getattr(ctx.module, "QUESTION_ZH", ctx.module.QUESTION) if lang == "zh" else ctx.module.QUESTION
@@ -51,14 +68,7 @@ def _report(ctx, verdict, seconds, command):
         lines += [f"## {table['title']}", "", markdown_table(table["rows"], table["columns"], lang), ""]
     if ctx.notes:
         lines += [f"## {words['notes']}", ""] + [f"- {note}" for note in ctx.notes] + [""]
-    claims = [dict(c, verdict=verdict_word(c["verdict"], lang), p=format_p(c["p"]), **{"Holm p": format_p(c["p_holm"])})
-              for c in ctx.claims if c["kind"] == "interval"]
-    checks = [dict(c, result=verdict_word(c["verdict"], lang)) for c in ctx.claims if c["kind"] == "check"]
-    if claims:
-        lines += [f"## {words['claims']}", "", markdown_table(claims, ["claim", "verdict", "deciding", "p", "Holm p"], lang),
-                  "", words["protocol"], ""]
-    if checks:
-        lines += [f"## {words['checks']}", "", markdown_table(checks, ["claim", "result", "deciding"], lang), ""]
+    lines += claims_lines(ctx.claims, lang)
     for file, caption in ctx.charts:
         lines += [f"![{caption or file}]({file})", ""]
     return "\n".join(lines)

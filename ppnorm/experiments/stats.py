@@ -109,7 +109,7 @@ def welch_difference(a, b, confidence=CONFIDENCE):
         return Estimate(float(a.mean() - b.mean()), float("nan"), min(len(a), len(b)), confidence)
     va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
     se = math.sqrt(va + vb)
-    if se == 0 or (np.all(a == a[0]) and np.all(b == b[0])):  # both samples constant: decided by the sign rule on min(n) runs (conservative)
+    if se == 0 or (np.all(a == a[0]) and np.all(b == b[0])):  # both constant: the sign rule on min(n) runs
         return Estimate(float(a.mean() - b.mean()), 0.0, min(len(a), len(b)), confidence)
     dof = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
     half = float(_scipy_stats.t.ppf(0.5 + confidence / 2, dof)) * se
@@ -145,6 +145,8 @@ def _candidates(estimate, side, margin, sesoi):
     if side == "within":
         if not margin > 0:
             raise ValueError("side='within' needs a margin > 0")
+        if sesoi:
+            raise ValueError("a 'within' claim's margin is its smallest effect of interest: give no sesoi")
         outside = min(one_sided_p(estimate, "greater", margin), one_sided_p(estimate, "less", -margin))
         return [("confirmed", tost_p(estimate, margin)), ("refuted", outside)]
     if side not in ("greater", "less"):

@@ -102,7 +102,8 @@ def adjust_table(rows):
     stats = [row for row in rows if row["kind"] == "interval"]
     for row, adjusted in zip(stats, benjamini_hochberg([row["p"] for row in stats])):
         row["p_bh"] = float(adjusted)
-        row["final"] = adjusted_verdict(row["raw_verdict"], max(row["p_holm"], adjusted), ALPHA)
+        both = float("nan") if math.isnan(row["p_holm"]) or math.isnan(adjusted) else max(row["p_holm"], adjusted)
+        row["final"] = adjusted_verdict(row["raw_verdict"], both, ALPHA)
     for row in rows:
         row.setdefault("final", row["verdict"])
     return rows
@@ -131,7 +132,7 @@ def verdict_table(rows, lang="en"):
              for row in claim]
     parts = [markdown_table(shown, list(shown[0]), lang)] if shown else []
     checks = [{"claim": row[f"claim_{lang}"] or row["claim_en"], "result": verdict_word(row["final"], lang),
-               "deciding": row["deciding"], "experiment": f"`{row['experiment']}`"}
+               "error (tolerance)": row["deciding"], "experiment": f"`{row['experiment']}`"}
               for row in rows if row["kind"] == "check"]
     if checks:
         parts.append(WORDS[lang]["checks"] + ("：" if lang == "zh" else ":") + "\n\n"
@@ -152,19 +153,20 @@ def print_verdicts(root, names, lang="en"):
 
 def compare_verdicts(root, other, names, lang="en"):
     """``(table, same, total)``: every claim run under both ``root`` and ``other``, matched by experiment and
-    claim, with both table verdicts and deciding numbers; the table lists the claims whose verdicts differ first."""
-    theirs = {(row["experiment"], row["claim_en"]): row for row in adjust_table(read_claims(other, names))}
-    pairs = [(row, theirs[(row["experiment"], row["claim_en"])]) for row in adjust_table(read_claims(root, names))
+    claim, with both verdicts (after Holm within the experiment: a table's BH would depend on which other experiments
+    each side holds) and deciding numbers; the table lists the claims whose verdicts differ first."""
+    theirs = {(row["experiment"], row["claim_en"]): row for row in read_claims(other, names)}
+    pairs = [(row, theirs[(row["experiment"], row["claim_en"])]) for row in read_claims(root, names)
              if (row["experiment"], row["claim_en"]) in theirs]
     if not pairs:
         raise ValueError(f"no claim was run under both {root} and {other} (claims.csv files of the same experiments)")
-    pairs.sort(key=lambda pair: pair[0]["final"] == pair[1]["final"])  # stable: differing verdicts first
+    pairs.sort(key=lambda pair: pair[0]["verdict"] == pair[1]["verdict"])  # stable: differing verdicts first
     a, b = os.path.basename(os.path.normpath(root)), os.path.basename(os.path.normpath(other))
     verdict, deciding = (f"{header(column, lang)} ({{}})" for column in ("verdict", "deciding"))
-    shown = [{"claim": mine[f"claim_{lang}"] or mine["claim_en"], verdict.format(a): verdict_word(mine["final"], lang),
-              verdict.format(b): verdict_word(their["final"], lang), deciding.format(a): mine["deciding"],
+    shown = [{"claim": mine[f"claim_{lang}"] or mine["claim_en"], verdict.format(a): verdict_word(mine["verdict"], lang),
+              verdict.format(b): verdict_word(their["verdict"], lang), deciding.format(a): mine["deciding"],
               deciding.format(b): their["deciding"], "experiment": f"`{mine['experiment']}`"} for mine, their in pairs]
-    same = sum(mine["final"] == their["final"] for mine, their in pairs)
+    same = sum(mine["verdict"] == their["verdict"] for mine, their in pairs)
     return markdown_table(shown, list(shown[0]), lang), same, len(pairs)
 
 
