@@ -327,3 +327,34 @@ def test_a_broken_row_or_verdict_is_one_line_too(tmp_path, capsys):
         assert experiment_main(["--verdicts", str(tmp_path)]) == 2
         err = capsys.readouterr().err.strip()
         assert err.count("\n") == 0 and str(path) in err and message in err, err
+
+
+def test_upgrade_tool_rewrites_an_old_claims_file_and_its_report(tmp_path):
+    import importlib.util
+    import os
+    spec = importlib.util.spec_from_file_location(
+        "upgrade_claims", os.path.join(os.path.dirname(__file__), "..", "tools", "upgrade_claims.py"))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    from ppnorm.experiments.runner import CLAIM_COLUMNS
+    folder = tmp_path / "x"
+    folder.mkdir()
+    with open(folder / "claims.csv", "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=OLD_COLUMNS)
+        writer.writeheader()
+        writer.writerow({"experiment": "x", "claim_en": "a > b", "claim_zh": "甲大于乙", "verdict": "confirmed",
+                         "deciding": "3 ± 1", "mean": 3.0, "low": 2.0, "high": 4.0, "n": 5, "side": "greater",
+                         "margin": 0.0})
+        writer.writerow({"experiment": "x", "claim_en": "formula", "claim_zh": "公式", "verdict": "confirmed",
+                         "deciding": "0（容差 0）", "mean": "nan", "low": "nan", "high": "nan", "n": 0})
+    (folder / "report.md").write_text("# x\n\n## 说法的判定\n\n| 说法 | 判定 |\n|---|---|\n| 甲大于乙 | 成立 |\n\n"
+                                      "![chart](x.png)\n", encoding="utf-8")
+    assert tool.main([str(tmp_path)]) == 0
+    with open(folder / "claims.csv", newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert list(rows[0]) == CLAIM_COLUMNS and [r["kind"] for r in rows] == ["interval", "check"]
+    # half-width 1 = t_.975(4) * se: t = 3 / (1 / 2.7764) = 8.33 with 4 dof
+    assert float(rows[0]["p"]) == pytest.approx(scipy_stats.t.sf(3 * t_quantile(5), 4), rel=1e-9)
+    report = (folder / "report.md").read_text(encoding="utf-8")
+    assert "| 甲大于乙 | 成立 | 3 ± 1 |" in report and "| 公式 | 通过 | 0（容差 0） |" in report
+    assert "## 数值核对" in report and report.rstrip().endswith("![chart](x.png)") and report.count("甲大于乙") == 1

@@ -46,4 +46,8 @@ def main(folders):
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except (OSError, ValueError) as error:  # a damaged claims.csv: one line naming the file and what is wrong
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
