@@ -7,13 +7,14 @@ import math
 import numpy as np
 import pytest
 
-from ppnorm.experiments.context import Context
-from ppnorm.experiments.stats import (ALPHA, Estimate, adjusted_verdict, benjamini_hochberg, decide, decision, holm,
-                                      mean_interval, one_sided_p, paired_difference, t_quantile, tost_p,
-                                      welch_difference)
-from ppnorm.experiments.summary import read_claims_file, verdict_table
+scipy_stats = pytest.importorskip("scipy.stats", reason="scipy is the reference the p-values are checked against "
+                                  "(and ppnorm.experiments.stats needs its t distribution)")
 
-scipy_stats = pytest.importorskip("scipy.stats", reason="scipy is the reference the p-values are checked against")
+from ppnorm.experiments.context import Context  # noqa: E402
+from ppnorm.experiments.stats import (ALPHA, Estimate, adjusted_verdict, benjamini_hochberg, decide,  # noqa: E402
+                                      decision, holm, mean_interval, one_sided_p, paired_difference, t_quantile,
+                                      tost_p, welch_difference)
+from ppnorm.experiments.summary import read_claims_file, verdict_table  # noqa: E402
 
 RNG = np.random.default_rng(20261207)
 TIGHT = [0.05, -0.1, 0.02, 0.08, -0.04, 0.0, 0.03, -0.06]  # mean -0.0025, 95% interval about ±0.05
