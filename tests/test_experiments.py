@@ -115,6 +115,7 @@ def test_runs_csv_names_the_seed_paddle_numpy_and_random_were_given(tmp_path):
         assert float(run["stdlib"]) == pytest.approx(random.Random(seed).random(), abs=1e-12)
 
 
+@pytest.mark.slow
 def test_a_real_experiment_records_the_seeds_it_gave_paddle(tmp_path, monkeypatch):
     """group_sweep's quick preset run with ``-o seed=100``: every seed in runs.csv was given to paddle.seed, and
     they are 100 and 101 (not 0, 1 nor 200, 201)."""
