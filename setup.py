@@ -31,6 +31,9 @@ setup(
         "pyyaml",
         "scikit-learn",
         "matplotlib",
+        # experiments/stats.py: Student-t quantiles and tail probabilities for every claim's interval and p-value
+        # (scikit-learn already pulls scipy in; named here because ppnorm imports it itself)
+        "scipy",
     ],
     extras_require={
         "cpu": [PADDLE_CPU],

@@ -23,5 +23,5 @@ def test_batch_noise_verdicts_follow_from_its_runs(tmp_path):
     mean, half = seed_interval(logs)
     claim = next(c for c in ctx.claims if c["claim_en"].startswith("Batch 8 gives a noisier"))
     assert (claim["mean"], claim["high"]) == pytest.approx((mean, mean + half))
-    assert claim["verdict"] == ("confirmed" if mean - half > 0 else "refuted" if mean + half <= 0 else "inconclusive")
+    assert claim["raw_verdict"] == ("confirmed" if mean - half > 0 else "refuted" if mean + half <= 0 else "inconclusive")
     assert (tmp_path / "batch_noise.png").stat().st_size > 10_000

@@ -17,7 +17,7 @@ def test_group_sweep_claims_are_computed_from_the_runs(tmp_path):
     assert sorted({(r["groups"], r["seed"]) for r in runs}) == [(g, s) for g in (1, 4, 32) for s in (0, 1)]
     error = {(int(r["groups"]), int(r["seed"])): r["error_pct"] for r in runs}
     claims = {c["claim_en"].split(" ")[0]: c for c in ctx.claims}
-    assert claims["GroupNorm"]["verdict"] == "confirmed"  # an identity, to 1e-4
+    assert claims["GroupNorm"]["verdict"] == "passed"  # an identity, to 1e-4
     for end, key in ((1, "LN"), (32, "IN")):
         differences = [error[(end, s)] - error[(4, s)] for s in (0, 1)]  # the only middle grouping: 4
         mean = np.mean(differences)
@@ -25,16 +25,16 @@ def test_group_sweep_claims_are_computed_from_the_runs(tmp_path):
         claim = claims[key]
         assert (claim["mean"], claim["low"], claim["high"]) == pytest.approx((mean, mean - half, mean + half))
         expected = "confirmed" if mean - half > 0 else ("refuted" if mean + half <= 0 else "inconclusive")
-        assert claim["verdict"] == expected
+        assert claim["raw_verdict"] == expected
     row = {r["groups"]: r for r in ctx.tables["groups"]["rows"]}[32]
     assert row["same as"] == "= IN" and row["mean"] == pytest.approx(np.mean([error[(32, 0)], error[(32, 1)]]))
     report = (tmp_path / "report.md").read_text(encoding="utf-8")
-    assert "**Question.**" in report and "confirmed" in report and "±" in report
+    assert "**Question.**" in report and "| passed |" in report and "±" in report
 
 
 @pytest.mark.slow
 def test_group_sweep_in_chinese(tmp_path):
     ctx = run_quick("group_sweep", tmp_path, "lang=zh", "params.groups=[1, 32]", "params.seeds=2")
     report = (tmp_path / "report.md").read_text(encoding="utf-8")
-    assert "**问题：**" in report and "| 组数 | 每组通道数 | 等价于 | 错误率 % |" in report and "成立" in report
+    assert "**问题：**" in report and "| 组数 | 每组通道数 | 等价于 | 错误率 % |" in report and "| 通过 |" in report
     assert ctx.claims[0]["claim"].startswith("1 组的 GroupNorm")

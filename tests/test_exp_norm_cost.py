@@ -99,7 +99,7 @@ def test_quick_run_claims_recomputed_from_runs_csv(tmp_path):
         mean, half = _by_hand(percent)
         assert float(claim["mean"]) == pytest.approx(mean) and float(claim["high"]) == pytest.approx(mean + half)
         assert claim["side"] == side and float(claim["margin"]) == margin
-        assert claim["verdict"] == _verdict_by_hand(mean - half, mean + half, side, margin)
+        assert claim["raw_verdict"] == _verdict_by_hand(mean - half, mean + half, side, margin)
     table = {(r["mode"], r["norm"]): r for r in ctx.tables["cost"]["rows"]}
     ratio_mean, _ = _by_hand([a / b for a, b in zip(seconds["train"]["gn"], seconds["train"]["none"])])
     assert table[("train", "gn")]["ratio mean"] == pytest.approx(ratio_mean)
