@@ -3,6 +3,7 @@ import paddle
 
 from ..data import input_kind
 from ..models import build_model
+from ..nn.norm import NormOptionError
 from .checkpoint import load_pretrained
 from .config import ConfigError
 from .distributed import check_norm_supported
@@ -46,6 +47,9 @@ def model_from_config(config, dataset, where=TRAIN_DATA):
                           f"set Arch.num_classes={largest + 1} or more")
     try:
         model = build_model(arch)
+    except NormOptionError as error:  # name the config key that fixes it, not the factory's argument
+        key = f"Arch.norm_options.{error.option}"
+        raise ConfigError(f"{key}: {error}: -o {key}={error.suggestion}") from None
     except ValueError as error:
         raise ConfigError(f"Arch: {error}") from None
     check_input_kind(model, dataset, arch["name"], where)  # before channels: a sequence is no "2-channel image"
