@@ -198,9 +198,9 @@ def test_a_failing_tool_stops_the_notebook_at_its_cell_with_its_error_line(forei
         _execute(notebook, env, timeout=120)
     failed = [o for o in notebook.cells[1].outputs if o.output_type == "error"]
     assert [o.ename for o in failed] == ["ToolError"]
-    assert failed[0].evalue == ("ppnorm train 失败，退出码 2：error: config file not found: no/such_config; give a "
-                                "YAML file or the name of a shipped config such as digits/resnet20 "
-                                "(ppnorm train --list-configs)")
+    # the exit code and the tool's last line, its one-line error
+    assert failed[0].evalue.startswith("ppnorm train 失败，退出码 2：error: config file not found: no/such_config"), \
+        failed[0].evalue
     assert "config file not found" in _texts(notebook.cells[1])  # the tool's own output was shown as it ran
     assert notebook.cells[2].outputs == []
     assert not marker.exists()
