@@ -238,3 +238,29 @@ def test_committed_notebook_names_its_cpu_once_as_printed():
     assert not CPU_NAMES.findall(markdown), CPU_NAMES.findall(markdown)
     notebook_section = (ROOT / "README_cn.md").read_text(encoding="utf-8").split("5. Notebook：", 1)[1][:1500]
     assert printed[0] in notebook_section  # README_cn's note about the committed run names the same CPU
+
+
+def test_interrupting_run_stops_the_tool(tmp_path):
+    """Jupyter's interrupt arrives as KeyboardInterrupt while run() streams a tool's output: the tool is killed,
+    not left training in the background, and the interrupt goes on to stop the notebook."""
+    import signal
+    import types
+
+    started = []
+
+    class Popen(subprocess.Popen):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            started.append(self)
+
+    def interrupt(*args, **kwargs):  # the first line the tool prints: the user presses "interrupt"
+        raise KeyboardInterrupt
+
+    helper = _source_cell(nbformat.read(NOTEBOOK, as_version=4), "def run(").source
+    namespace = {"os": os, "print": interrupt}
+    exec(compile(helper, "run-cell", "exec"), namespace)
+    namespace["subprocess"] = types.SimpleNamespace(Popen=Popen, PIPE=subprocess.PIPE, STDOUT=subprocess.STDOUT)
+    with pytest.raises(KeyboardInterrupt):
+        namespace["run"]("train", "-c", "digits/resnet20", "-o", "Global.epochs=1",
+                         f"Global.output_dir={tmp_path / 'run'}")
+    assert len(started) == 1 and started[0].returncode == -signal.SIGKILL
