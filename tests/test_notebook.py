@@ -225,6 +225,9 @@ def test_committed_outputs_are_a_clean_full_run():
     # 5 seeds per group: an interval that says something; the full table is printed
     assert '"params.seeds=5"' in _source_cell(notebook, "EXPERIMENT_OPTIONS =").source
     assert "5 个种子的均值 ± 95% 区间" in _texts(_source_cell(notebook, 'run("experiment"'))
+    # the constant lr is one line, not a flat third panel
+    scalars = _texts(_source_cell(notebook, "LogReader"))
+    assert "（恒定学习率），不画" in scalars and "with 2 Axes>" in scalars, scalars
 
 
 def test_committed_notebook_names_its_cpu_once_as_printed():
