@@ -243,6 +243,7 @@ def test_committed_notebook_names_its_cpu_once_as_printed():
     assert printed[0] in notebook_section  # README_cn's note about the committed run names the same CPU
 
 
+@pytest.mark.slow
 def test_interrupting_run_stops_the_tool(tmp_path):
     """Jupyter's interrupt arrives as KeyboardInterrupt while run() streams a tool's output: the tool is killed,
     not left training in the background, and the interrupt goes on to stop the notebook."""
