@@ -38,3 +38,34 @@ def test_group_sweep_in_chinese(tmp_path):
     report = (tmp_path / "report.md").read_text(encoding="utf-8")
     assert "**问题：**" in report and "| 组数 | 每组通道数 | 等价于 | 错误率 % |" in report and "| 通过 |" in report
     assert ctx.claims[0]["claim"].startswith("1 组的 GroupNorm")
+
+
+class _ChartContext:
+    """What group_sweep's _chart asks of its context; keeps the figure instead of saving it."""
+    def figure(self):
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        fig, axes = plt.subplots(1, 1, squeeze=False)
+        return fig, axes
+
+    def chart_text(self, en, zh):
+        return en
+
+    tr = chart_text
+
+    def save_figure(self, fig, name, caption=""):
+        self.fig = fig
+
+
+def test_group_sweep_error_bars_stay_between_0_and_100_percent():
+    """Two seeds give a 95% interval of ±35 points around a 5 % error: the bars stop at 0 % (and 100 %)."""
+    from ppnorm.experiments.group_sweep import _chart
+
+    rows = [{"groups": 1, "mean": 5.0, "half-width": 35.3}, {"groups": 4, "mean": 3.0, "half-width": 1.0},
+            {"groups": 32, "mean": 90.0, "half-width": 20.0}]
+    ctx = _ChartContext()
+    _chart(ctx, rows)
+    (bars,) = [c for c in ctx.fig.axes[0].collections if len(c.get_segments()) == len(rows)]
+    ends = sorted((float(s[0][0]), float(min(s[:, 1])), float(max(s[:, 1]))) for s in bars.get_segments())
+    assert [x for end in ends for x in end] == pytest.approx([1, 0.0, 40.3, 4, 2.0, 4.0, 32, 70.0, 100.0])
