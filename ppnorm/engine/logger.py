@@ -2,8 +2,26 @@
 import datetime
 import os
 import sys
+import tempfile
 
 from ..models.init import is_norm
+
+
+def log_writer_class():
+    """``visualdl.LogWriter``. Importing VisualDL writes ``~/.visualdl/conf`` (its server settings); with a home
+    folder that is missing or read-only (a container user such as ``nobody``) the import would fail or create that
+    home, so VisualDL is pointed at a folder of ppnorm's own in the temporary directory for the import."""
+    home = os.path.expanduser("~")
+    if "visualdl" in sys.modules or (os.path.isdir(home) and os.access(home, os.W_OK)):
+        from visualdl import LogWriter
+        return LogWriter
+    saved = os.environ.get("HOME")
+    os.environ["HOME"] = os.path.join(tempfile.gettempdir(), f"ppnorm-visualdl-{os.getuid()}")
+    try:
+        from visualdl import LogWriter
+    finally:
+        os.environ.pop("HOME") if saved is None else os.environ.__setitem__("HOME", saved)
+    return LogWriter
 
 
 def format_eta(seconds):
@@ -26,9 +44,7 @@ class Logger:
         self._writer_class = None
         self._writer = None
         if rank == 0 and use_visualdl:
-            from visualdl import LogWriter  # imported only when logging is on
-
-            self._writer_class = LogWriter
+            self._writer_class = log_writer_class()  # VisualDL is imported only when logging is on
 
     @property
     def vdl(self):
