@@ -208,12 +208,13 @@ def load_checkpoint(prefix, model, optimizer, ema=None):
     return {k: v for k, v in states.items() if k in STATE_KEYS}
 
 
-def load_pretrained(path, model, skip=()):
+def load_pretrained(path, model, skip=(), fix=None):
     """Load weights from ``path`` (prefix or .pdparams); ``skip`` lists parameter-name prefixes to leave out.
 
     ppnorm checkpoints, ``paddle.vision.models`` and PaddleClas ResNet / ResNet_vd / DenseNet
     state_dicts are recognised by their keys and renamed to ppnorm's names. A missing parameter or
-    a shape mismatch is an error unless its name starts with one of ``skip``. Prints one line (see
+    a shape mismatch is an error unless its name starts with one of ``skip`` (``fix``: the error's advice,
+    see :func:`~ppnorm.engine.checkpoint_load.load_strict`). Prints one line (see
     :func:`load_line`) and returns it.
     """
     file = strip_suffix(path) + ".pdparams"
@@ -226,7 +227,7 @@ def load_pretrained(path, model, skip=()):
         state, source = to_ppnorm(state)
     except ValueError as error:
         raise CheckpointError(f"{file}: {error}") from None
-    loaded, skipped = load_strict(model, state, f"{file} ({source})", skip)
+    loaded, skipped = load_strict(model, state, f"{file} ({source})", skip, fix)
     line = load_line(file, source, loaded, skipped, skip)
     print(line, flush=True)
     return line

@@ -32,13 +32,15 @@ def _as_array(value, file, key):
                               f"state_dict of weights") from None
 
 
-def _fit(value, own, file, key):
-    """``value`` as an array of ``own``'s shape and dtype (float64 weights are cast to the model's float32)."""
+def _fit(value, own, file, key, fix=None):
+    """``value`` as an array of ``own``'s shape and dtype (float64 weights are cast to the model's float32);
+    ``fix`` replaces the shape error's advice (default: train the layer from scratch with pretrained_skip)."""
     array = _as_array(value, file, key)
     if list(array.shape) != list(own.shape):
         layer = key.rsplit(".", 1)[0]
+        fix = fix or f"to train this layer from scratch set Global.pretrained_skip=[{layer}]"
         raise CheckpointError(f"{file}: {key} has shape {list(array.shape)} but the model has {list(own.shape)}; "
-                              f"to train this layer from scratch set Global.pretrained_skip=[{layer}]")
+                              f"{fix}")
     target = own.numpy().dtype
     if array.dtype != target and not (np.issubdtype(array.dtype, np.floating) and np.issubdtype(target, np.floating)):
         raise CheckpointError(f"{file}: {key} has dtype {array.dtype} but the model needs {target}")
@@ -48,12 +50,13 @@ def _fit(value, own, file, key):
     return array.astype(target, copy=False)
 
 
-def load_strict(model, state, file, skip):
+def load_strict(model, state, file, skip, fix=None):
     """Load ``state`` into ``model``: every parameter and buffer must be there with the model's shape.
 
     Keys of ``state`` that the model lacks (e.g. BatchNorm statistics loaded into a GroupNorm model)
     are an error too, unless skipped: they mean another architecture. Returns ``(loaded, skipped)``:
-    the model's tensor names taken from ``state`` and those left as they were by ``skip``.
+    the model's tensor names taken from ``state`` and those left as they were by ``skip``; ``fix`` is the
+    advice of a shape mismatch (see :func:`_fit`).
     """
     if not isinstance(state, dict):
         raise CheckpointError(f"{file} holds a {type(state).__name__}, not a state_dict of weights")
@@ -67,7 +70,7 @@ def load_strict(model, state, file, skip):
     if extra:
         raise CheckpointError(f"{file} has {len(extra)} weights the model lacks, e.g. {', '.join(extra[:3])}; it was "
                               f"saved from another architecture (e.g. another Arch.norm); use the same Arch")
-    loaded = {k: own[k] if _skipped(k, skip) else paddle.to_tensor(_fit(state[k], own[k], file, k)) for k in own}
+    loaded = {k: own[k] if _skipped(k, skip) else paddle.to_tensor(_fit(state[k], own[k], file, k, fix)) for k in own}
     model.set_state_dict(loaded)
     skipped = [k for k in own if _skipped(k, skip)]
     return [k for k in own if k not in skipped], skipped
