@@ -229,7 +229,7 @@ BAD_TREES = {  # name: (what to add to a good train/ folder, overrides, fragment
                                       "move it out of the data root"]),
     "output_inside": (lambda train: None, ["--output_dir", "{t}/train/runs/x"],
                       ["Global.output_dir={t}/train/runs/x is inside DataLoader.Train.dataset.root={t}/train",
-                       "choose a directory outside the data"]),
+                       "choose a directory outside that data root"]),
     "output_is_root": (lambda train: None, ["--output_dir", "{t}/eval"],
                        ["Global.output_dir={t}/eval is inside DataLoader.Eval.dataset.root={t}/eval"]),
 }
@@ -260,6 +260,20 @@ def test_a_tree_that_is_no_data_set_is_one_line_and_nothing_changes(bad_trees, n
         assert fragment.format(t=tmp) in line, (fragment, line)
     assert after == before  # nothing written into the tree
     assert not (tmp / "train" / "runs").exists()
+
+
+def test_tools_train_py_itself_keeps_its_output_out_of_the_data(tmp_path):
+    messy_tree(tmp_path)
+    config = _config(tmp_path, "run", output=tmp_path / "train" / "output")
+    before = tree_hash(tmp_path)
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    result = subprocess.run([sys.executable, "tools/train.py", "-c", config], cwd=ROOT, env=env, capture_output=True,
+                            text=True, timeout=TIMEOUT)
+    line = error_line({"rc": result.returncode, "stderr": result.stderr})
+    assert line == (f"error: Global.output_dir={tmp_path / 'train' / 'output'} is inside DataLoader.Train.dataset.root="
+                    f"{tmp_path / 'train'}: its files would become a class of the next run; choose a directory "
+                    f"outside that data root")
+    assert tree_hash(tmp_path) == before
 
 
 # ------------------------------------------------------------------ in-process: the counting rules

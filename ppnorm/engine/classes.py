@@ -82,5 +82,4 @@ def check_outside_image_folders(path, key, config):
         real_root = os.path.realpath(root)
         if real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep):
             raise DataError(f"{key}={path} is inside DataLoader.{mode}.dataset.root={root}: its files would become "
-                            f"a class of the next run; choose a directory outside the data, e.g. "
-                            f"output/{os.path.basename(real)}")
+                            f"a class of the next run; choose a directory outside that data root")
