@@ -8,7 +8,7 @@ from ..data import align_classes, build_dataloader, check_same_sample_size, summ
 from .builder import input_layout, model_from_config
 from .checkpoint import load_checkpoint, save_checkpoint
 from .classes import check_outside_image_folders, training_class_names
-from .config import dump_config
+from .config import check_config_target, dump_config
 from .distributed import setup_device
 from .ema import ModelEma
 from .evaluator import evaluate
@@ -58,6 +58,7 @@ class Trainer(TrainLoop):
         if self.rank == 0:
             check_output_dir(self.output_dir)
             check_no_other_run(self.output_dir, settings["checkpoints"], settings["overwrite"])
+            check_config_target(self.output_dir)
         self.logger = Logger(self.output_dir, self.rank, settings["use_visualdl"], stream, verbose)
         self.logger.detail(dump_config(config).rstrip())
         self.logger.info(device_note)
