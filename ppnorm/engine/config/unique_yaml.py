@@ -32,4 +32,8 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 
 def safe_load_unique(stream):
     """``yaml.safe_load(stream)``, raising :class:`DuplicateKeyError` for a key repeated within one mapping."""
-    return yaml.load(stream, Loader=_UniqueKeyLoader)  # noqa: S506  (a SafeLoader subclass: plain data only)
+    loader = _UniqueKeyLoader(stream)  # a SafeLoader subclass: plain data only, never Python objects
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
