@@ -131,6 +131,7 @@ STEPS = [  # name, tool, argv ({t}: the tree, {out}: the run's output_dir), run 
     ("retrain_other", "train", ["-c", "{out}/config.yaml", "--output_dir", "{t}/out/other", "-o", STRAY_TRAIN]),
     ("eval_old_weights", "eval", ["-c", "{t}/run.yaml", "-o", "Global.pretrained_model={t}/plain",
                                   "DataLoader.Eval.dataset.root={t}/four"]),
+    ("export_inside", "export", ["-c", "{t}/run.yaml", "-o", WEIGHTS, "--output_dir", "{t}/eval/inference"]),
     ("export", "export", ["-c", "{t}/run.yaml", "-o", WEIGHTS]),
     ("infer", "infer", ["--model_dir", "{out}/inference", "--input", "{t}/train"]),
 ]
@@ -179,6 +180,13 @@ def test_eval_of_weights_without_class_names_advises_the_runs_config_not_pretrai
     assert f"{tmp / 'plain.pdparams'}" in line and "fc.weight has shape" in line
     assert "eval and export load the trained model whole: give the run's own config.yaml" in line
     assert "pretrained_skip" not in line
+
+
+def test_export_into_the_data_is_one_line(messy_run):
+    tmp, _, results, _ = messy_run
+    assert error_line(results["export_inside"]) == (
+        f"error: Export.save_dir={tmp / 'eval' / 'inference'} is inside DataLoader.Eval.dataset.root={tmp / 'eval'}: "
+        f"its files would become a class of the next run; choose a directory outside that data root")
 
 
 def test_infer_on_a_folder_skips_hidden_files_and_counts_the_rest(messy_run):

@@ -43,9 +43,18 @@ def _check_link(path, root):
                         f"is no class folder; remove the link")
 
 
+def _listdir(folder):
+    """Sorted entries of ``folder``; an unreadable folder is a one-line :class:`DataError`."""
+    try:
+        return sorted(os.listdir(folder))
+    except OSError as error:
+        raise DataError(f"image_folder: cannot read folder {folder} ({error.strerror or type(error).__name__}); "
+                        f"make it readable or move it out of the data root") from None
+
+
 def _count_nested(folder, skipped):
     """Count every visible file below ``folder``'s sub-folders as nested (symlinked folders are not entered)."""
-    for entry in sorted(os.listdir(folder)):
+    for entry in _listdir(folder):
         path = os.path.join(folder, entry)
         if is_hidden(entry) or not os.path.isdir(path):
             continue
@@ -57,7 +66,7 @@ def _count_nested(folder, skipped):
 def _class_images(folder, skipped):
     """The sorted image paths directly inside ``folder``; other visible files are counted in ``skipped``."""
     images = []
-    for entry in sorted(os.listdir(folder)):
+    for entry in _listdir(folder):
         path = os.path.join(folder, entry)
         if is_hidden(entry) or os.path.isdir(path):
             continue
@@ -70,7 +79,7 @@ def _class_images(folder, skipped):
 
 
 def _empty_class_error(folder, skipped_here):
-    run_files = sorted(set(os.listdir(folder)) & set(RUN_FILES))
+    run_files = sorted(set(_listdir(folder)) & set(RUN_FILES))
     if run_files:
         return DataError(f"image_folder: {folder} holds {', '.join(run_files)}: it is a ppnorm run or export "
                          f"directory, not a class folder; move it out of the data root (keep Global.output_dir "
@@ -85,7 +94,7 @@ def scan_image_folder(root):
     if not os.path.isdir(root):
         raise DataError(f"image_folder: directory not found: {root} (expected root/<class>/<image files>)")
     classes, images, skipped = [], {}, Counter()
-    for entry in sorted(os.listdir(root)):
+    for entry in _listdir(root):
         path = os.path.join(root, entry)
         if is_hidden(entry):
             continue
