@@ -1,17 +1,2 @@
-"""paddle.hub entry points: ``paddle.hub.load(repo_dir, "resnet18", source="local", num_classes=10)``."""
-import ppnorm
-
-dependencies = ["paddle", "numpy"]
-
-
-def _entry(name):
-    def build(**kwargs):
-        return ppnorm.build_model(name, **kwargs)
-
-    build.__name__ = name
-    build.__doc__ = f"ppnorm {name}; keyword arguments: {', '.join(ppnorm.models.model_options(name))}."
-    return build
-
-
-for _name in ppnorm.list_models():
-    globals()[_name] = _entry(_name)
+"""paddle.hub entry points of a clone: ``paddle.hub.load(".", "resnet18", source="local")``; see ppnorm/hubconf.py."""
+from ppnorm.hubconf import *  # noqa: F401,F403  (dependencies and one entry per model)

@@ -5,6 +5,13 @@ are imported by the tools and experiments that need them.
 """
 __version__ = "0.1.0"
 
+import os as _os  # noqa: E402
+import sys as _sys  # noqa: E402
+
+# The user's OMP_NUM_THREADS as it was before Paddle was imported (Paddle sets it to 1 when unset); the
+# ``ppnorm`` command reads it here, as the tools in tools/ read it before they import anything.
+USER_OMP_NUM_THREADS = _os.environ.get("OMP_NUM_THREADS") if "paddle" not in _sys.modules else None
+
 from .quiet import quiet_known_warnings  # noqa: E402  (before Paddle is imported: it warns at import)
 
 quiet_known_warnings()

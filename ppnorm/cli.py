@@ -36,9 +36,29 @@ def positive_int(text):
     return value
 
 
+class _ListConfigs(argparse.Action):
+    """``--list-configs``: the names of the configs shipped with ppnorm (``-c`` takes them), then exit."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS,
+                         help="list the configs shipped with ppnorm (give one as -c NAME) and exit")
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from .config_files import configs_dir, list_configs
+        names = list_configs()
+        print("\n".join(names) if names else "no shipped configs found")
+        if names:
+            print(f"({len(names)} configs in {configs_dir()}; a path to your own YAML file works too)")
+        parser.exit()
+
+
 def add_config_options(parser, required=True, metavar="Section.key=value", example="-o Global.epochs=3"):
-    """``-c CONFIG`` and the repeatable ``-o key=value ...`` (several values after each ``-o``)."""
-    parser.add_argument("-c", "--config", required=required, help="YAML config file")
+    """``-c CONFIG`` (a YAML file, or a shipped config's name), ``--list-configs`` and the repeatable
+    ``-o key=value ...`` (several values after each ``-o``)."""
+    parser.add_argument("-c", "--config", required=required,
+                        help="YAML config file, or the name of a shipped config (e.g. digits/resnet20; see "
+                             "--list-configs); a file on disk wins over a shipped name")
+    parser.add_argument("--list-configs", action=_ListConfigs)
     parser.add_argument("-o", "--override", action="append", nargs="+", default=[], metavar=metavar,
                         help=f"override config values, e.g. {example} (everything after the first '=' "
                              f"is the value, read as YAML)")

@@ -15,7 +15,7 @@ import contextlib
 import re
 
 MIN_PADDLE = (3, 0, 0)
-INSTALL_HINT = ('install Paddle first: pip install -e ".[cpu]" for the CPU build, or paddlepaddle-gpu for your '
+INSTALL_HINT = ('install Paddle first: pip install "paddlepaddle>=3.0" for the CPU build, or paddlepaddle-gpu for your '
                 'CUDA as shown on https://www.paddlepaddle.org.cn/install/quick')
 
 

@@ -35,6 +35,7 @@ def assert_one_error(code, lines, *words):
         assert word in errors[0], errors[0]
 
 
+@pytest.mark.slow
 def test_experiment_output_dir_that_is_a_file(a_file):
     code, lines = run_tool("experiment", "-c", "configs/experiments/batchnorm_basics.yaml",
                            "--output_dir", str(a_file))
@@ -43,6 +44,7 @@ def test_experiment_output_dir_that_is_a_file(a_file):
     assert a_file.read_text() == "keep"
 
 
+@pytest.mark.slow
 def test_benchmark_output_dir_that_is_a_file_fails_before_timing(a_file):
     code, lines = run_tool("benchmark", "--models", "resnet20", "--repeats", "1", "--no_memory",
                            "--loader_config", "none", "--output_dir", str(a_file))
@@ -50,12 +52,14 @@ def test_benchmark_output_dir_that_is_a_file_fails_before_timing(a_file):
     assert a_file.read_text() == "keep"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("flag", ["--batch_sizes", "--image_size"])
 def test_benchmark_sizes_must_be_positive(flag):
     code, lines = run_tool("benchmark", "--models", "resnet20", flag, "0", "--output_dir", "/nonexistent/never")
     assert_one_error(code, lines, flag, "expected an integer >= 1, got 0")
 
 
+@pytest.mark.slow
 def test_resume_from_a_truncated_pdparams_says_damaged(tmp_path):
     run_dir = tmp_path / "run"
     code, lines = run_tool("train", "-c", "configs/digits/resnet20.yaml", "-o", "Global.epochs=1",
@@ -82,6 +86,7 @@ def full_disk(tmp_path):
     subprocess.run(["umount", str(mount_point)], capture_output=True)
 
 
+@pytest.mark.slow
 def test_a_full_disk_while_saving_is_one_line_and_leaves_no_temporary_file(full_disk):
     code, lines = run_tool("train", "-c", "configs/digits/resnet20.yaml", "-o", "Global.epochs=1",
                            "Global.use_visualdl=false", "DataLoader.Train.batch_size=256",
@@ -102,6 +107,7 @@ def trained_run(tmp_path_factory):
     return run_dir
 
 
+@pytest.mark.slow
 def test_export_onto_a_full_disk_is_one_line_before_anything_is_written(trained_run, full_disk):
     code, lines = run_tool("export", "-c", "configs/digits/resnet20.yaml", "-o",
                            f"Global.pretrained_model={trained_run / 'latest'}", f"Export.save_dir={full_disk / 'exp'}")
@@ -109,6 +115,7 @@ def test_export_onto_a_full_disk_is_one_line_before_anything_is_written(trained_
     assert os.listdir(full_disk) == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("tool", ["eval", "export"])
 def test_weights_with_nan_batchnorm_statistics_are_refused_by_eval_and_export(tmp_path, trained_run, tool):
     import paddle
@@ -121,6 +128,7 @@ def test_weights_with_nan_batchnorm_statistics_are_refused_by_eval_and_export(tm
     assert sorted(os.listdir(tmp_path)) == ["nan.pdparams"]  # export wrote nothing
 
 
+@pytest.mark.slow
 def test_the_sequence_model_on_an_image_data_set_is_one_line(tmp_path):
     code, lines = run_tool("train", "-c", "configs/digits/resnet20.yaml", "-o", "Arch.name=seq_conv1d",
                            "Global.epochs=1", "Global.use_visualdl=false", f"Global.output_dir={tmp_path / 'run'}")

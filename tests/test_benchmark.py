@@ -17,6 +17,7 @@ def test_side_by_side_times_every_candidate_in_turn():
     assert set(rates) == {"a", "b"} and all(rate > 0 for rate in rates.values())
 
 
+@pytest.mark.slow
 def test_suite_rows_name_what_each_ratio_is_against():
     rows = Suite(image_size=32, num_classes=10, warmup=1, repeats=1, memory=False, log=lambda line: None).run(
         ["resnet18"], ["bn", "gn"], [2], ["eval", "infer"])
@@ -32,12 +33,14 @@ def test_suite_rows_name_what_each_ratio_is_against():
         assert row["images_per_s"] > 0 and (row["ratio"] is None or row["ratio"] > 0)
 
 
+@pytest.mark.slow
 def test_peak_memory_is_measured_in_a_fresh_process():
     peak = peak_memory_mib(model="resnet20", implementation="ppnorm", norm="bn", batch=2, mode="train",
                            image_size=16, num_classes=10, warmup=1, threads=1)
     assert peak is not None and 0 < peak < 2048
 
 
+@pytest.mark.slow
 def test_benchmark_tool_writes_csv_and_markdown(tmp_path, capsys):
     out = tmp_path / "bench"
     code = benchmark_main(["--models", "resnet18", "--modes", "train", "--batch_sizes", "2", "--image_size", "32",
@@ -56,7 +59,8 @@ def test_benchmark_tool_writes_csv_and_markdown(tmp_path, capsys):
 def test_bad_benchmark_arguments_fail_in_one_line_before_any_timing(tmp_path, capsys):
     assert benchmark_main(["--loader_config", str(tmp_path / "missing.yaml"), "--output", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == f"error: config file not found: {tmp_path / 'missing.yaml'}"
+    assert err == (f"error: config file not found: {tmp_path / 'missing.yaml'}; give a YAML file or the name of a "
+                   f"shipped config such as digits/resnet20 (ppnorm train --list-configs)")
     with pytest.raises(SystemExit):
         benchmark_main(["--norms", "sync_bn"])  # argparse: invalid choice (no CPU kernel)
     assert "invalid choice: 'sync_bn'" in capsys.readouterr().err

@@ -33,6 +33,7 @@ def reference(tmp_path_factory):
 
 @pytest.mark.parametrize("point, resumed_epoch", [("params_partial", 1), ("opt_written", 1), ("committed", 2),
                                                   ("one_renamed", 2)])
+@pytest.mark.slow
 def test_sigkill_while_saving_leaves_a_whole_checkpoint_and_resume_is_exact(tmp_path, reference, point,
                                                                             resumed_epoch):
     out = tmp_path / "run"

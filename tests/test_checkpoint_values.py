@@ -89,6 +89,11 @@ def test_states_without_file_hashes_or_optimizer_name_load_and_name_damaged_file
     assert _message(load_checkpoint, str(tmp_path / "ck"), *_tiny()) == (
         f"{tmp_path / 'ck.pdstates'} does not hold ppnorm training states (epoch, step, global_step, best_top1, "
         f"best_epoch); it is damaged or not a ppnorm checkpoint")
+    paddle.save({"metric": 0.5, "epoch": 3}, str(tmp_path / "ck.pdstates"))  # what PaddleClas's save_model writes
+    assert _message(load_checkpoint, str(tmp_path / "ck"), *_tiny()) == (
+        f"{tmp_path / 'ck.pdstates'} is a PaddleClas checkpoint; ppnorm resumes only its own (the optimizer state is "
+        f"keyed by PaddleClas's parameter names): start from its weights with -o Global.pretrained_model="
+        f"{tmp_path / 'ck'}")
 
 
 def test_a_save_creates_its_directory_and_fsyncs_files_then_directory(tmp_path, monkeypatch):

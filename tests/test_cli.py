@@ -46,6 +46,7 @@ def _assert_one_error_line(tool, code, err, expected):
     assert err.rstrip().endswith(lines[0]) and "Traceback" not in err, (tool, err)
 
 
+@pytest.mark.slow
 def test_user_errors_are_one_line_through_the_real_tools(tmp_path):
     """Two tools as a user runs them (a paddle import each: seconds); the other four in-process below."""
     cases = _user_error_cases(tmp_path)
@@ -198,7 +199,7 @@ def test_help_config_lists_every_key_with_its_help(capsys):
     assert "float >= 0.0 < 1.0, default 0.999" in by_key["Optimizer.beta2"]
     assert "checkpoints, logs and the resolved config go here" in by_key["Global.output_dir"]
     assert "already holds another run's latest/best_model" in by_key["Global.overwrite"]
-    assert len(out) == 52 and {"Export.format", "Export.tolerance", "Global.class_names"} <= set(by_key)
+    assert len(out) == 53 and {"Export.format", "Export.tolerance", "Global.class_names"} <= set(by_key)
     assert "0: off" in by_key["EMA.decay"] and "float >= 0.0 < 1.0, default 0.0" in by_key["EMA.decay"]
     assert "DataLoader.Eval.num_workers" in by_key
 

@@ -89,7 +89,9 @@ def test_type_choice_and_item_checks(override, message):
 
 
 @pytest.mark.parametrize("overrides,message", [
-    (["Global.epochs=3", "Optimizer.lr.warmup_epochs=3"], "warmup_epochs=3.0 covers the whole run (Global.epochs=3)"),
+    (["Global.epochs=3", "Optimizer.lr.warmup_epochs=3", "Optimizer.lr.name=Cosine"],
+     "warmup_epochs=3.0 covers the whole run (Global.epochs=3)"),  # a Constant rate may ramp up for the whole run
+    (["Global.epochs=3", "Optimizer.lr.warmup_epochs=3.5"], "warmup_epochs=3.5 covers the whole run (Global.epochs=3)"),
     (["Optimizer.lr.name=OneCycle", "Optimizer.lr.warmup_epochs=1"], "does not combine with OneCycle"),
     (["Optimizer.lr.name=Piecewise"], "decay_epochs must be a non-empty, strictly increasing list"),
     (["Optimizer.lr.name=Piecewise", "Optimizer.lr.decay_epochs=[20, 10]"], "strictly increasing list of epochs"),

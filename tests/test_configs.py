@@ -35,12 +35,14 @@ def _run(path, tmp_path, *overrides):
     return Trainer(config).train()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", ["configs/digits/resnet18.yaml", "configs/digits/densenet_small.yaml"])
 def test_digits_configs_run(path, tmp_path):
     result = _run(path, tmp_path, "DataLoader.Train.batch_size=512")
     assert result["samples"] == 360
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", [p for p in CONFIGS if "cifar10" in p])
 def test_cifar_configs_run(path, tmp_path):
     archive = str(tmp_path / "cifar-10-python.tar.gz")
@@ -50,6 +52,7 @@ def test_cifar_configs_run(path, tmp_path):
     assert result["samples"] == 2
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", [p for p in CONFIGS if "imagenet" in p])
 def test_imagenet_style_configs_run(path, tmp_path):
     rng = np.random.default_rng(0)

@@ -5,6 +5,8 @@ import subprocess
 import sys
 import warnings
 
+import pytest
+
 from ppnorm.quiet import KNOWN_HARMLESS, quiet_known_warnings, show_all_warnings
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -18,6 +20,7 @@ def _train(tmp_path, *extra):
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow
 def test_console_is_quiet_and_the_config_goes_to_the_log_file(tmp_path):
     run = _train(tmp_path / "run")
     assert run.returncode == 0, run.stderr
@@ -34,6 +37,7 @@ def test_console_is_quiet_and_the_config_goes_to_the_log_file(tmp_path):
         [line for line in out if line.startswith(("[Train]", "[Eval]", "[Done]"))]
 
 
+@pytest.mark.slow
 def test_a_run_refused_before_training_names_no_config_file(tmp_path):
     run = _train(tmp_path / "run", "-o", "Arch.name=simple_cnn", "Arch.downsample=min")
     assert run.returncode == 2 and run.stderr.strip().splitlines() == [
@@ -41,6 +45,7 @@ def test_a_run_refused_before_training_names_no_config_file(tmp_path):
     assert "[Config]" not in run.stdout and os.listdir(tmp_path / "run") == []
 
 
+@pytest.mark.slow
 def test_verbose_prints_the_config_too(tmp_path):
     run = _train(tmp_path / "run", "-v")
     assert run.returncode == 0, run.stderr

@@ -69,6 +69,7 @@ def _train_tool(config, **popen):
 
 
 # ------------------------------------------------------------------ through tools/train.py itself
+@pytest.mark.slow
 @pytest.mark.parametrize("workers,split", [(0, "train"), (2, "eval")])
 def test_truncated_image_ends_the_run_with_one_line(tmp_path, workers, split):
     _folders(tmp_path)
@@ -81,6 +82,7 @@ def test_truncated_image_ends_the_run_with_one_line(tmp_path, workers, split):
     _assert_one_line_error(process.returncode, stderr, f"{where}.dataset: sample 6", str(bad), "cannot decode")
 
 
+@pytest.mark.slow
 def test_ctrl_c_with_workers_saves_latest_and_exits(tmp_path):
     _folders(tmp_path)
     process = _train_tool(_config(tmp_path, "ctrl_c", workers=2, epochs=1000, print_batch_step=1))
@@ -153,6 +155,7 @@ def outcomes(tmp_path_factory):
     return {o["name"]: (o["rc"], o["stderr"]) for o in results}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(CASES))
 def test_bad_data_through_train_main(outcomes, name):
     assert name in outcomes, f"case {name} did not finish (a hang?)"

@@ -132,6 +132,7 @@ def test_folding_a_biased_conv_and_a_norm_without_affine_keeps_the_logits(data_f
     ("densenet121", {"num_classes": 10}, [1, 3, 64, 64], 59),  # stem + the 58 norms after a 1x1 bottleneck
     ("densenet_small", {}, [2, 3, 16, 16], 1),       # pre-activation without bottleneck: only the stem folds
 ])
+@pytest.mark.slow
 def test_fusing_keeps_eval_outputs_and_removes_the_folded_norms(name, options, shape, pairs):
     model = _randomize_batch_norms(ppnorm.build_model(name, **options))
     x = paddle.randn(shape)
@@ -184,6 +185,7 @@ def trained(tmp_path_factory):
     return out, overrides, result
 
 
+@pytest.mark.slow
 def test_export_writes_a_verified_model_and_its_description(trained):
     out, _, _ = trained
     model_dir = out / "inference"
@@ -196,6 +198,7 @@ def test_export_writes_a_verified_model_and_its_description(trained):
     assert not [name for name in os.listdir(out) if ".tmp-" in name or ".old-" in name]
 
 
+@pytest.mark.slow
 def test_infer_on_the_eval_split_reproduces_the_training_accuracy(trained, capsys):
     out, overrides, result = trained
     capsys.readouterr()
@@ -205,6 +208,7 @@ def test_infer_on_the_eval_split_reproduces_the_training_accuracy(trained, capsy
     assert sum(line.startswith("eval #") for line in lines) == 2
 
 
+@pytest.mark.slow
 def test_infer_on_image_files_and_npy_arrays_predicts_like_the_dygraph_model(trained, tmp_path, capsys):
     out, overrides, _ = trained
     config = load_config(DIGITS, overrides + [f"Global.pretrained_model={out / 'best_model'}"])
@@ -231,6 +235,7 @@ def test_infer_on_image_files_and_npy_arrays_predicts_like_the_dygraph_model(tra
     assert all(line.count("(") == 2 for line in lines)  # top-2 with probabilities
 
 
+@pytest.mark.slow
 def test_a_failed_export_check_writes_nothing(trained, tmp_path, monkeypatch, capsys):
     out, overrides, _ = trained
     import ppnorm.deploy.export as export
@@ -249,6 +254,7 @@ def test_a_failed_export_check_writes_nothing(trained, tmp_path, monkeypatch, ca
     assert os.listdir(tmp_path) == []
 
 
+@pytest.mark.slow
 def test_export_and_infer_errors_are_one_line(trained, tmp_path, capsys):
     out, overrides, _ = trained
     assert export_main(["-c", DIGITS]) == 2
@@ -261,6 +267,7 @@ def test_export_and_infer_errors_are_one_line(trained, tmp_path, capsys):
     assert err.count("\n") == 0 and "with C=1, got shape [1, 3, 8, 8]" in err
 
 
+@pytest.mark.slow
 def test_nhwc_model_evaluates_an_nchw_checkpoint_identically(trained, capsys):
     out, overrides, result = trained
     capsys.readouterr()
@@ -272,6 +279,7 @@ def test_nhwc_model_evaluates_an_nchw_checkpoint_identically(trained, capsys):
     assert top1 == pytest.approx(result["top1"], abs=5e-6)  # printed with 5 decimals
 
 
+@pytest.mark.slow
 def test_an_nhwc_model_exports_and_paddle_inference_reproduces_its_accuracy(trained, tmp_path, capsys):
     out, overrides, result = trained
     nhwc = overrides + ["Arch.data_format=NHWC"]
@@ -300,6 +308,7 @@ def test_cpu_threads_default_to_the_available_cores(monkeypatch):
     assert resolve_cpu_threads(None)[0] == threads.available_cores()
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not cpu_supports_bf16(), reason="this CPU has no avx512_bf16 / amx_bf16 for oneDNN's bf16 kernels")
 def test_bf16_inference_agrees_with_fp32(trained):
     out, _, _ = trained
@@ -311,6 +320,7 @@ def test_bf16_inference_agrees_with_fp32(trained):
     assert (bf16.argmax(axis=1) == fp32.argmax(axis=1)).mean() >= 0.95
 
 
+@pytest.mark.slow
 def test_bf16_is_refused_where_it_cannot_run(trained):
     out, _, _ = trained
     with pytest.raises(PredictorError, match="bf16 needs the CPU with oneDNN"):

@@ -70,6 +70,7 @@ def _export(overrides, *extra):
     return ["-c", DIGITS, "-o", *overrides, *extra]
 
 
+@pytest.mark.slow
 def test_export_refuses_to_replace_a_directory_that_is_not_an_export(exported, capsys):
     root, run, overrides = exported
     _fails_cleanly(export_main, _export(overrides, f"Export.save_dir={run}"), capsys, root,
@@ -77,6 +78,7 @@ def test_export_refuses_to_replace_a_directory_that_is_not_an_export(exported, c
     assert (run / "best_model.pdparams").is_file()
 
 
+@pytest.mark.slow
 def test_export_refuses_an_existing_file_and_a_directory_with_foreign_files(exported, tmp_path, capsys):
     root, _, overrides = exported
     target = tmp_path / "model.bin"
@@ -93,6 +95,7 @@ def test_export_refuses_an_existing_file_and_a_directory_with_foreign_files(expo
                    "cannot create a directory in", str(target))
 
 
+@pytest.mark.slow
 def test_export_replaces_a_previous_export_and_leaves_no_temporary_directories(exported, capsys):
     root, run, overrides = exported
     model_dir = run / "inference"
@@ -102,6 +105,7 @@ def test_export_replaces_a_previous_export_and_leaves_no_temporary_directories(e
     assert sorted(os.listdir(run)) == ["best_model.pdparams", "inference"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("damage", ["truncated", "empty", "garbage"])
 def test_damaged_weights_for_export_are_one_line(exported, tmp_path, capsys, damage):
     _, run, overrides = exported
@@ -127,6 +131,7 @@ def _copy_export(run, target):
     ("inference.yml", b"- just\n- a list\n", "expected a mapping"),
     ("inference.yml", b"data_format: NCHW\ninput_shape: [1, 8]\n", "'input_shape' is missing or invalid"),
 ])
+@pytest.mark.slow
 def test_damaged_export_directories_are_one_line_naming_the_file(exported, tmp_path, capsys, file, content, expected):
     _, run, _ = exported
     model_dir = _copy_export(run, tmp_path / "model")
@@ -144,6 +149,7 @@ def test_damaged_export_directories_are_one_line_naming_the_file(exported, tmp_p
     (np.full((1, 1, 8, 8), 300, "int64"), "values range from 300 to 300"),
     (np.zeros((0, 1, 8, 8), "float32"), "holds no images"),
 ])
+@pytest.mark.slow
 def test_arrays_infer_cannot_use_are_one_line_naming_the_file(exported, tmp_path, capsys, array, expected):
     _, run, _ = exported
     np.save(tmp_path / "bad.npy", array)
@@ -151,6 +157,7 @@ def test_arrays_infer_cannot_use_are_one_line_naming_the_file(exported, tmp_path
                    capsys, tmp_path, str(tmp_path / "bad.npy"), expected)
 
 
+@pytest.mark.slow
 def test_empty_input_and_topk_out_of_range_are_errors(exported, tmp_path, capsys):
     _, run, _ = exported
     (tmp_path / "empty").mkdir()
@@ -174,6 +181,7 @@ def _predictions(model_dir, path, capsys):
     return [line.split(": ", 1)[1] for line in captured.out.splitlines() if not line.startswith("[")], captured.err
 
 
+@pytest.mark.slow
 def test_0_255_arrays_are_rescaled_like_the_same_images_in_0_1(exported, tmp_path, capsys):
     _, run, _ = exported
     data = build_dataset({"name": "digits", "split": "test"})
@@ -187,6 +195,7 @@ def test_0_255_arrays_are_rescaled_like_the_same_images_in_0_1(exported, tmp_pat
         assert _predictions(run / "inference", tmp_path / "raw.npy", capsys)[0] == expected, dtype
 
 
+@pytest.mark.slow
 def test_non_finite_inputs_are_predicted_with_one_warning_per_image(exported, tmp_path, capsys):
     _, run, _ = exported
     images = np.full((3, 1, 8, 8), 0.5, "float32")
@@ -202,6 +211,7 @@ def test_non_finite_inputs_are_predicted_with_one_warning_per_image(exported, tm
                         f"prediction is not meaningful"]
 
 
+@pytest.mark.slow
 def test_tools_infer_py_reports_a_damaged_parameter_file_in_one_line(exported, tmp_path):
     """The real script in a subprocess (under a timeout): Paddle's C++ error becomes one line, exit 2."""
     _, run, _ = exported

@@ -6,10 +6,12 @@ import sys
 
 import numpy as np
 import paddle
+import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+@pytest.mark.slow
 def test_two_cpu_processes_train_one_model(tmp_path):
     command = [sys.executable, "-m", "paddle.distributed.launch", "--nproc_per_node", "2", "--log_dir",
                str(tmp_path / "log"), os.path.join(ROOT, "tests", "dist_worker.py"), str(tmp_path)]

@@ -157,6 +157,7 @@ def _arrays(path):
     return {k: v.numpy() for k, v in paddle.load(str(path)).items()}
 
 
+@pytest.mark.slow
 def test_resume_with_ema_is_bitwise_and_eval_tool_scores_the_saved_average(tmp_path, capsys):
     whole = Trainer(_config(tmp_path / "a"))
     result = whole.train()

@@ -36,6 +36,7 @@ def test_gradient_norms_match_numpy_backpropagation():
     np.testing.assert_allclose(got, expected, rtol=1e-4)
 
 
+@pytest.mark.slow
 def test_gradient_flow_verdicts_follow_from_its_runs(tmp_path):
     ctx = run_quick("gradient_flow", tmp_path)
     runs = read_runs(tmp_path)
@@ -44,7 +45,7 @@ def test_gradient_flow_verdicts_follow_from_its_runs(tmp_path):
     mean, half = seed_interval(sigmoid)
     claim = next(c for c in ctx.claims if c["claim_en"].startswith("In a 4-layer sigmoid MLP without BN, gradients shrink"))
     assert (claim["mean"], claim["high"]) == pytest.approx((mean, mean + half))
-    assert claim["verdict"] == ("confirmed" if mean + half < 0 else "refuted" if mean - half >= 0 else "inconclusive")
+    assert claim["raw_verdict"] == ("confirmed" if mean + half < 0 else "refuted" if mean - half >= 0 else "inconclusive")
     bound = next(c for c in ctx.claims if c["claim_en"].startswith("The sigmoid's derivative"))
-    assert bound["verdict"] == "confirmed"
+    assert bound["verdict"] == "passed"
     assert (tmp_path / "gradient_flow.png").stat().st_size > 10_000

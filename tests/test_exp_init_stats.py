@@ -27,14 +27,14 @@ def test_init_stats_claims_follow_from_the_per_seed_runs(tmp_path):
     claims = {c["claim_en"].split(" (")[0]: c for c in ctx.claims}
     collapse = claims["tanh with std 0.01 collapses activations to 0"]
     assert (collapse["mean"], collapse["low"], collapse["high"]) == pytest.approx(_interval(ratio["tanh normal 0.01"]))
-    assert collapse["verdict"] == ("confirmed" if collapse["high"] < -10 else "inconclusive"
+    assert collapse["raw_verdict"] == ("confirmed" if collapse["high"] < -10 else "inconclusive"
                                    if collapse["low"] < -10 else "refuted")
     kaiming = claims["Kaiming keeps ReLU's scale"]
     assert kaiming["mean"] == pytest.approx(np.mean(ratio["relu kaiming"]))
     worst = np.max([np.abs(v) for k, v in ratio.items() if k.endswith("+ BN")], axis=0)
     bn = next(c for c in ctx.claims if c["claim_en"].startswith("With BN"))
     assert (bn["mean"], bn["low"], bn["high"]) == pytest.approx(_interval(worst))
-    assert bn["verdict"] == "confirmed" and bn["high"] < 1
+    assert bn["raw_verdict"] == "confirmed" and bn["high"] < 1
     saturated = [float(r["last_saturated_pct"]) for r in runs if r["case"] == "tanh normal 1.0"]
     assert claims["tanh with std 1.0 saturates at ±1"]["mean"] == pytest.approx(np.mean(saturated))
     row = {r["case"]: r for r in ctx.tables["activations"]["rows"]}["tanh normal 0.01"]

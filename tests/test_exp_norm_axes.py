@@ -3,10 +3,12 @@ import csv
 
 import numpy as np
 import paddle
+import pytest
 
 from experiment_runs import run_quick
 
 
+@pytest.mark.slow
 def test_norm_axes_matches_paddle_nn(tmp_path):
     ctx = run_quick("norm_axes", tmp_path)
     rows = {r["norm"]: r for r in ctx.tables["axes"]["rows"]}
@@ -19,7 +21,7 @@ def test_norm_axes_matches_paddle_nn(tmp_path):
                    row["dgamma err"], row["dbeta err"]) < 1e-4
     with open(tmp_path / "claims.csv", newline="", encoding="utf-8") as handle:
         claims = list(csv.DictReader(handle))
-    assert [c["verdict"] for c in claims] == ["confirmed", "confirmed"]
+    assert [c["verdict"] for c in claims] == ["passed", "passed"]
     worst = max(max(r["output err"], r["dx err"], r["dgamma err"], r["dbeta err"]) for r in rows.values())
     assert claims[1]["deciding"].startswith(f"{worst:.2g} ")
 

@@ -62,6 +62,7 @@ def test_timed_repeats_alternate_and_repeat_short_calls():
     assert order == ["a", "b"] + ["a", "b"] * 5 + ["b", "a"] * 5 + ["a", "b"] * 5
 
 
+@pytest.mark.slow
 def test_cases_parse_and_build_the_right_models():
     assert parse_case("resnet20:32:16") == Case("resnet20", 32, 16)
     assert parse_case("resnet50:224:8").num_classes == 1000 and Case("resnet20", 8, 2).num_classes == 10
@@ -80,6 +81,7 @@ def test_cases_parse_and_build_the_right_models():
     assert models["none"](paddle.zeros([2, 3, 8, 8])).shape == [2, 10]
 
 
+@pytest.mark.slow
 def test_quick_run_claims_recomputed_from_runs_csv(tmp_path):
     ctx = run_quick("norm_cost", tmp_path)
     runs = read_runs(tmp_path)
@@ -97,7 +99,7 @@ def test_quick_run_claims_recomputed_from_runs_csv(tmp_path):
         mean, half = _by_hand(percent)
         assert float(claim["mean"]) == pytest.approx(mean) and float(claim["high"]) == pytest.approx(mean + half)
         assert claim["side"] == side and float(claim["margin"]) == margin
-        assert claim["verdict"] == _verdict_by_hand(mean - half, mean + half, side, margin)
+        assert claim["raw_verdict"] == _verdict_by_hand(mean - half, mean + half, side, margin)
     table = {(r["mode"], r["norm"]): r for r in ctx.tables["cost"]["rows"]}
     ratio_mean, _ = _by_hand([a / b for a, b in zip(seconds["train"]["gn"], seconds["train"]["none"])])
     assert table[("train", "gn")]["ratio mean"] == pytest.approx(ratio_mean)

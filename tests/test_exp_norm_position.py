@@ -22,6 +22,7 @@ def _runs(path):
                 for r in csv.DictReader(handle)}
 
 
+@pytest.mark.slow
 def test_claims_are_computed_from_the_runs(tmp_path):
     ctx = run_quick("norm_position", tmp_path)
     runs = _runs(tmp_path)
@@ -35,7 +36,7 @@ def test_claims_are_computed_from_the_runs(tmp_path):
         claim = claims[f"BN before the activation beats BN after it ({act}, mlp): higher final held-out top-1"]
         assert (claim["mean"], claim["low"], claim["high"]) == pytest.approx(_interval(diff))
         low, high = claim["low"], claim["high"]
-        assert claim["verdict"] == ("confirmed" if low > 0 else "refuted" if high <= 0 else "inconclusive")
+        assert claim["raw_verdict"] == ("confirmed" if low > 0 else "refuted" if high <= 0 else "inconclusive")
         assert "47.4%" in claim["evidence"] and "49.9%" in claim["evidence"]
         row = next(r for r in ctx.tables["norm_position"]["rows"] if r["activation"] == act)
         assert row["before mean"] == pytest.approx(np.mean([runs[("mlp", act, "before_act", s)] for s in (0, 1)]))

@@ -104,6 +104,7 @@ def test_seq_conv1d_ignores_padding_in_eval(norm):
         ppnorm.build_model("seq_conv1d", norm="gn")
 
 
+@pytest.mark.slow
 def test_sequence_norm_verdicts_follow_from_its_runs(tmp_path):
     ctx = run_quick("sequence_norm", tmp_path)
     runs = read_runs(tmp_path)
@@ -112,11 +113,12 @@ def test_sequence_norm_verdicts_follow_from_its_runs(tmp_path):
     mean, half = seed_interval(diff)
     claim = next(c for c in ctx.claims if c["claim_en"].startswith("LN beats plain BN on sequences longer"))
     assert claim["mean"] == pytest.approx(mean)
-    assert claim["verdict"] == ("confirmed" if mean - half > 0 else "refuted" if mean + half <= 0 else "inconclusive")
+    expected = "confirmed" if mean - half > 0 else "refuted" if mean + half < 0 else "inconclusive"
+    assert claim["raw_verdict"] == ("inconclusive" if diff[0] == diff[1] else expected)  # 2 identical runs: sign rule
     pad = [float(value[("bn", s)]["pad gap"]) for s in ("0", "1")]
     bn_pad = next(c for c in ctx.claims if c["claim_en"].startswith("Plain BN (padding counted)"))
     assert bn_pad["mean"] == pytest.approx(np.mean(pad)) and np.mean(pad) > 1e-3
     for start in ("LN: a sequence alone", "LN: alone vs batched", "Masked BN: training-mode"):
-        assert next(c for c in ctx.claims if c["claim_en"].startswith(start))["verdict"] == "confirmed"
+        assert next(c for c in ctx.claims if c["claim_en"].startswith(start))["verdict"] == "passed"
     assert max(float(value[("ln", s)]["alone gap"]) for s in ("0", "1")) <= 1e-4
     assert (tmp_path / "sequence_norm.png").stat().st_size > 10_000

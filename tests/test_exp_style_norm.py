@@ -60,6 +60,7 @@ def _interval(values):
     return values.mean() - half, values.mean() + half
 
 
+@pytest.mark.slow
 def test_style_norm_verdicts_follow_from_its_runs(tmp_path):
     ctx = run_quick("style_norm", tmp_path)
     runs = read_runs(tmp_path)
@@ -68,14 +69,14 @@ def test_style_norm_verdicts_follow_from_its_runs(tmp_path):
     low, high = _interval(drop["bn"] - drop["in"])
     claim = next(c for c in ctx.claims if c["claim_en"].endswith("training: inverted"))
     assert (claim["low"], claim["high"]) == pytest.approx((low, high))
-    assert claim["verdict"] == ("confirmed" if low > 0 else "refuted" if high <= 0 else "inconclusive")
+    assert claim["raw_verdict"] == ("confirmed" if low > 0 else "refuted" if high <= 0 else "inconclusive")
     low, high = _interval(100 * (_column(runs, "label: brightness", "in", "accuracy") - 0.5))
     claim = next(c for c in ctx.claims if c["claim_en"].startswith("IN fails when the style is the label (brightness"))
     assert (claim["low"], claim["high"]) == pytest.approx((low, high))
-    assert claim["verdict"] == ("confirmed" if -5 < low and high < 5 else
+    assert claim["raw_verdict"] == ("confirmed" if -5 < low and high < 5 else
                                 "refuted" if low >= 5 or high <= -5 else "inconclusive")
     leak = next(c for c in ctx.claims if c["claim_en"].startswith("A 3x3 conv without padding followed by IN"))
-    assert leak["verdict"] == "confirmed"
+    assert leak["verdict"] == "passed"
     assert (tmp_path / "style_norm.png").stat().st_size > 10_000
 
 

@@ -21,6 +21,7 @@ def test_every_experiment_has_a_config_and_the_module_contract():
     assert len(NAMES) == 22
 
 
+@pytest.mark.slow
 def test_experiment_config_errors_and_cli(tmp_path, capsys):
     with pytest.raises(ConfigError, match="unknown key 'params.epoch' for precise_bn.*did you mean 'epochs'"):
         load_experiment_config("configs/experiments/precise_bn.yaml", ["params.epoch=3"], experiments())
@@ -74,28 +75,68 @@ def test_experiment_functions_are_short():
     assert long == []
 
 
-def test_verdicts_table_from_claims_files(tmp_path, capsys):
+class _SeedProbe:
+    """A stand-in experiment: per seed, one draw from each generator right after ``ctx.seed_everything(seed)``."""
+    QUESTION, DEFAULTS = "Which seed does each run use?", {}
+
+    @staticmethod
+    def run(ctx):
+        import random
+
+        import numpy as np
+        import paddle
+        for seed in ctx.seeds(3):
+            ctx.seed_everything(seed)
+            ctx.run_done(f"seed={seed}", "", seed=seed, numpy=float(np.random.rand()), stdlib=random.random(),
+                         paddle=float(paddle.rand([1]).item()))
+        return "done"
+
+
+def test_runs_csv_names_the_seed_paddle_numpy_and_random_were_given(tmp_path):
+    """With ``seed: 100`` the runs are seeds 100, 101, 102, and each run's draws are those of the seed runs.csv
+    names (a seed offset added twice, as ``seed_everything`` once did, would give the draws of 200, 201, 202)."""
+    import csv
+    import random
+
+    import numpy as np
+    import paddle
+
+    from ppnorm.experiments.runner import run_experiment
+    settings = {"seed": 100, "quick": True, "output_dir": str(tmp_path), "use_visualdl": False}
+    run_experiment("probe", _SeedProbe, settings, {}, log=lambda *a: None)
+    with open(tmp_path / "runs.csv", newline="") as handle:
+        runs = list(csv.DictReader(handle))
+    assert [int(r["seed"]) for r in runs] == [100, 101, 102]
+    for run in runs:
+        seed = int(run["seed"])
+        paddle.seed(seed)
+        assert float(run["paddle"]) == pytest.approx(paddle.rand([1]).item(), abs=1e-7)
+        assert float(run["numpy"]) == pytest.approx(np.random.RandomState(seed).rand(), abs=1e-12)
+        assert float(run["stdlib"]) == pytest.approx(random.Random(seed).random(), abs=1e-12)
+
+
+@pytest.mark.slow
+def test_a_real_experiment_records_the_seeds_it_gave_paddle(tmp_path, monkeypatch):
+    """group_sweep's quick preset run with ``-o seed=100``: every seed in runs.csv was given to paddle.seed, and
+    they are 100 and 101 (not 0, 1 nor 200, 201)."""
     import csv
 
-    from ppnorm.experiments.runner import CLAIM_COLUMNS
-    (tmp_path / "norm_axes").mkdir()
-    with open(tmp_path / "norm_axes" / "claims.csv", "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=CLAIM_COLUMNS)
-        writer.writeheader()
-        writer.writerow({"experiment": "norm_axes", "claim_en": "BN averages over N,H,W", "claim_zh": "BN 在 N,H,W 上求统计量",
-                         "verdict": "inconclusive", "deciding": "0.1 ± 0.3"})
-    assert experiment_main(["--verdicts", str(tmp_path), "--lang", "zh"]) == 0
-    lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == "| 说法 | 判定 | 决定性的数字（95% 区间） | 实验 |"
-    assert lines[2] == "| BN 在 N,H,W 上求统计量 | 不确定 | 0.1 ± 0.3 | `norm_axes` |"
-    assert lines[-1].startswith("(not run yet: batchnorm_basics, dropout_modes")
-    assert experiment_main(["--verdicts", str(tmp_path)]) == 0
-    assert "| BN averages over N,H,W | inconclusive | 0.1 ± 0.3 | `norm_axes` |" in capsys.readouterr().out
-    assert experiment_main(["--verdicts", str(tmp_path / "empty")]) == 2
-    assert capsys.readouterr().err.startswith("error: no claims.csv under ")
+    import paddle
+
+    from ppnorm.experiments import context
+    given, original = [], paddle.seed
+    monkeypatch.setattr(context.paddle, "seed", lambda seed: given.append(seed) or original(seed))
+    code = experiment_main(["-c", "configs/experiments/group_sweep.yaml", "-o", f"output_dir={tmp_path}", "quick=true",
+                            "seed=100", "use_visualdl=false"])
+    assert code == 0
+    with open(tmp_path / "runs.csv", newline="") as handle:
+        seeds = [int(row["seed"]) for row in csv.DictReader(handle)]
+    assert sorted(set(seeds)) == [100, 101]
+    assert set(seeds) <= set(given) and not {200, 201} & set(given)
 
 
 def _claims_file(root, experiment, rows):
+    """A claims.csv of interval claims ``(claim, verdict, deciding)``; p = 0.001 for a decisive verdict, else 0.3."""
     import csv
 
     from ppnorm.experiments.runner import CLAIM_COLUMNS
@@ -104,8 +145,36 @@ def _claims_file(root, experiment, rows):
         writer = csv.DictWriter(handle, fieldnames=CLAIM_COLUMNS)
         writer.writeheader()
         for claim, verdict, deciding in rows:
-            writer.writerow({"experiment": experiment, "claim_en": claim, "claim_zh": claim + "（中）",
-                             "verdict": verdict, "deciding": deciding})
+            p = 0.3 if verdict == "inconclusive" else 0.001
+            writer.writerow({"experiment": experiment, "claim_en": claim, "claim_zh": claim + "（中）", "kind": "interval",
+                             "verdict": verdict, "raw_verdict": verdict, "deciding": deciding, "mean": 0.1, "low": -0.2,
+                             "high": 0.4, "n": 5, "side": "greater", "margin": 0.0, "p": p, "p_holm": p})
+
+
+def test_verdicts_table_from_claims_files(tmp_path, capsys):
+    _claims_file(tmp_path, "norm_axes", [("BN averages over N,H,W", "inconclusive", "0.1 ± 0.3")])
+    assert experiment_main(["--verdicts", str(tmp_path), "--lang", "zh"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "| 说法 | 判定 | 决定性的数字（95% 区间） | n | 95% 区间 | p | Holm 校正 p | BH 校正 p | 实验 |"
+    assert lines[2] == ("| BN averages over N,H,W（中） | 不确定 | 0.1 ± 0.3 | 5 | [-0.2, 0.4] | 0.3 | 0.3 | 0.3 "
+                        "| `norm_axes` |")
+    assert lines[-1].startswith("(not run yet: batchnorm_basics, dropout_modes")
+    assert experiment_main(["--verdicts", str(tmp_path)]) == 0
+    assert "| BN averages over N,H,W | inconclusive | 0.1 ± 0.3 | 5 |" in capsys.readouterr().out
+    assert experiment_main(["--verdicts", str(tmp_path / "empty")]) == 2
+    assert capsys.readouterr().err.startswith("error: no claims.csv under ")
+
+
+def test_the_table_adjusts_across_experiments_with_benjamini_hochberg(tmp_path, capsys):
+    """A claim confirmed within its experiment (Holm p 0.02) is inconclusive in a table where BH over 3 claims
+    raises its p to 0.06."""
+    _claims_file(tmp_path, "norm_axes", [("A", "confirmed", "1 ± 0.9")])
+    _claims_file(tmp_path, "group_sweep", [("B", "inconclusive", "0 ± 1"), ("C", "inconclusive", "0 ± 2")])
+    path = tmp_path / "norm_axes" / "claims.csv"
+    path.write_text(path.read_text(encoding="utf-8").replace(",0.001,0.001,", ",0.02,0.02,"), encoding="utf-8")
+    assert experiment_main(["--verdicts", str(tmp_path)]) == 0
+    table = capsys.readouterr().out
+    assert "| A | inconclusive | 1 ± 0.9 | 5 | [-0.2, 0.4] | 0.02 | 0.02 | 0.06 | `norm_axes` |" in table
 
 
 def test_verdicts_against_a_second_run_list_differing_verdicts_first(tmp_path, capsys):
@@ -148,6 +217,7 @@ def test_committed_claims_files_are_well_formed_and_readme_shows_their_verdict_t
     import glob
 
     from ppnorm.experiments.runner import CLAIM_COLUMNS
+    from ppnorm.experiments.stats import CHECK_RESULTS, VERDICTS, Estimate, decision
     paths = sorted(glob.glob("docs/experiments/*/claims.csv") + glob.glob("docs/reruns/*/*/claims.csv"))
     assert len(paths) >= len(NAMES)
     for path in paths:
@@ -158,7 +228,14 @@ def test_committed_claims_files_are_well_formed_and_readme_shows_their_verdict_t
             assert len(row) == len(CLAIM_COLUMNS), (path, row[:2])
             record = dict(zip(CLAIM_COLUMNS, row))
             assert record["experiment"] == os.path.basename(os.path.dirname(path)), path
-            assert record["verdict"] in ("confirmed", "refuted", "inconclusive"), (path, record["claim_en"])
+            words = CHECK_RESULTS if record["kind"] == "check" else VERDICTS
+            assert record["verdict"] in words, (path, record["claim_en"])
+            if record["kind"] == "interval":  # the stored p-values are those of the stored interval
+                estimate = Estimate(float(record["mean"]), (float(record["high"]) - float(record["low"])) / 2,
+                                    int(record["n"]))
+                if int(record["n"]) >= 2 and estimate.half_width > 0:
+                    p = decision(estimate, record["side"], float(record["margin"] or 0), None)[1]
+                    assert float(record["p"]) == pytest.approx(p, rel=1e-6), (path, record["claim_en"])
     assert experiment_main(["--verdicts", "docs/experiments", "--lang", "zh"]) == 0
     table = capsys.readouterr().out.strip()
     assert "(not run yet" not in table

@@ -20,6 +20,7 @@ def _float64_batch_norm(x_np):
     return (x64 - mean) / np.sqrt(var + 1e-5), mean.ravel(), var.ravel()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("shape", [(200000, 4), (250000, 4, 4)])
 def test_batch_norm_holds_with_a_million_values_per_channel(shape):
     """Paddle's test_batch_norm_op_v2 "large batch" cases ([200000, 4] and [1000000, 4, 4]; the latter

@@ -49,7 +49,7 @@ def _import_ppnorm_with(preamble):
 @pytest.mark.parametrize("preamble, expected", [
     ("sys.modules['paddle'] = None  # as if no Paddle build were installed",
      'ImportError: ppnorm needs PaddlePaddle >= 3.0.0 and none is installed; install Paddle first: '
-     'pip install -e ".[cpu]" for the CPU build, or paddlepaddle-gpu for your CUDA as shown on '
+     'pip install "paddlepaddle>=3.0" for the CPU build, or paddlepaddle-gpu for your CUDA as shown on '
      'https://www.paddlepaddle.org.cn/install/quick'),
     ("sys.modules['paddle'] = types.ModuleType('paddle'); sys.modules['paddle'].__version__ = '2.6.2'",
      'ImportError: ppnorm needs PaddlePaddle >= 3.0.0 but paddle 2.6.2 is installed; upgrade it: '
@@ -147,6 +147,7 @@ def _missing_tool():
     return "the venv layout bin/python is POSIX" if sysconfig.get_platform().startswith("win") else None
 
 
+@pytest.mark.slow
 def test_pip_keeps_an_existing_paddlepaddle_gpu_and_the_cpu_extra_brings_the_cpu_wheel(tmp_path):
     index = tmp_path / "index"
     index.mkdir()

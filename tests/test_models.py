@@ -23,6 +23,7 @@ def _randomize_norm_stats(model):
             layer.bias.set_value(np.random.randn(c).astype("float32") * 0.1)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["resnet18", "resnet50", "densenet121"])
 def test_paddle_vision_weights_load_and_give_the_same_logits(name):
     reference = getattr(paddle.vision.models, name)()
@@ -83,6 +84,7 @@ def test_nhwc_gives_the_same_output_as_nchw():
         assert diff < 1e-4
 
 
+@pytest.mark.slow
 def test_sync_bn_converts_every_batch_norm():
     plain = ppnorm.build_model("resnet50")
     synced = ppnorm.build_model("resnet50", norm="sync_bn")
@@ -94,6 +96,7 @@ def test_sync_bn_converts_every_batch_norm():
     assert sum(isinstance(l, nn.SyncBatchNorm) for l in converted.sublayers()) == n_bn
 
 
+@pytest.mark.slow
 def test_with_pool_false_returns_the_feature_map():
     assert ppnorm.build_model("resnet18", with_pool=False)(paddle.rand([1, 3, 64, 64])).shape == [1, 512, 2, 2]
     full = ppnorm.build_model("resnet20", num_classes=10)
@@ -119,6 +122,7 @@ def test_options_reach_the_layers():
     assert groups == {4}
 
 
+@pytest.mark.slow
 def test_zero_init_residual_zeros_the_last_norm_of_each_block():
     model = ppnorm.build_model("resnet50", zero_init_residual=True)
     last = [block.bn3.weight for stage in (model.layer1, model.layer2, model.layer3, model.layer4) for block in stage]
@@ -181,6 +185,7 @@ def test_paddle_hub_loads_from_the_repository():
     assert model.fc.weight.shape == [512, 10]
 
 
+@pytest.mark.slow
 def test_import_does_not_pull_in_the_engine_or_plotting():
     import subprocess
     import sys
@@ -218,6 +223,7 @@ def test_experiment_models_mlp_and_simple_cnn():
     assert cnn(paddle.randn([2, 1, 8, 8])).shape == [2, 10]
 
 
+@pytest.mark.slow
 def test_group_norm_options_are_checked_per_layer_with_its_channels():
     model = ppnorm.build_model("resnet50", norm="gn", norm_options={"groups": 64})  # every width divides by 64
     group_norms = [layer for layer in model.sublayers() if isinstance(layer, nn.GroupNorm)]

@@ -70,6 +70,7 @@ def test_vd_shortcut_is_average_pool_then_conv(size):
     np.testing.assert_allclose(shortcut(paddle.to_tensor(x)).numpy(), expected, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_vd_takes_every_switch():
     x = paddle.rand([2, 3, 17, 17])
     nchw = ppnorm.build_model("resnet18_vd", num_classes=4, norm="gn", norm_options={"groups": 8}, act="gelu",

@@ -79,6 +79,7 @@ def test_resnet_basic_block_after_act_equals_an_independent_computation():
     assert block.conv1.bias is not None and block.conv2.bias is None and model.conv1.bias is not None
 
 
+@pytest.mark.slow
 def test_resnet_bottleneck_and_stem_follow_the_switch():
     """Bottleneck after_act: conv1/conv2 -> act -> norm, conv3 -> bn3 before the add; the stem conv -> act -> bn1."""
     model = ppnorm.build_model("resnet50", num_classes=3, norm_position="after_act")
@@ -110,6 +111,7 @@ def test_simple_cnn_after_act_orders_each_conv_unit():
     np.testing.assert_allclose(unit(paddle.to_tensor(x)).numpy(), expected, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["resnet18", "resnet50"])
 def test_the_default_is_unchanged_and_still_loads_paddle_vision(name):
     """Default = before_act: no new parameters, same keys as the explicit value, and paddle.vision's logits."""
@@ -149,6 +151,7 @@ def _train(*overrides, timeout=240):
     return subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
 
 
+@pytest.mark.slow
 def test_a_bad_position_through_tools_train_is_one_error_line():
     run = _train("Arch.norm_position=after", timeout=120)
     lines = [line for line in run.stderr.splitlines() if line.startswith("error:")]
@@ -157,6 +160,7 @@ def test_a_bad_position_through_tools_train_is_one_error_line():
                              "(did you mean 'after_act'?)")
 
 
+@pytest.mark.slow
 def test_one_epoch_through_tools_train_with_after_act(tmp_path):
     run = _train("Arch.norm_position=after_act", "Global.epochs=1", f"Global.output_dir={tmp_path}",
                  "Global.use_visualdl=false", "Global.cpu_threads=1", "Global.print_batch_step=100")

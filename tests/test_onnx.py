@@ -62,6 +62,7 @@ def _eval_batch(count):
     return images, ((images - 0.3) / 0.37).astype("float32")  # the config's eval Normalize
 
 
+@pytest.mark.slow
 @needs_extra
 def test_onnx_export_reproduces_the_unfolded_model_and_says_so(exported):
     model_dir, model = exported
@@ -78,6 +79,7 @@ def test_onnx_export_reproduces_the_unfolded_model_and_says_so(exported):
     np.testing.assert_allclose(onnx_logits, Predictor(str(model_dir))(batch), rtol=0, atol=1e-4)
 
 
+@pytest.mark.slow
 @needs_extra
 def test_infer_tool_with_onnxruntime_predicts_like_paddle_inference(exported, tmp_path, capsys):
     model_dir, model = exported
@@ -129,6 +131,7 @@ def test_a_missing_extra_is_one_line_naming_the_install_command(tmp_path, monkey
     assert not save_dir.exists() and not (tmp_path / "bench").exists()
 
 
+@pytest.mark.slow
 @needs_extra
 def test_an_onnx_model_off_by_more_than_the_tolerance_is_not_written(exported, tmp_path, monkeypatch, capsys):
     class Shifted(OnnxPredictor):  # onnxruntime's logits plus 1e-3: what a wrong conversion would look like
@@ -146,6 +149,7 @@ def test_an_onnx_model_off_by_more_than_the_tolerance_is_not_written(exported, t
     assert not save_dir.exists() and os.listdir(tmp_path) == []  # no model, no staging directory left
 
 
+@pytest.mark.slow
 @needs_extra
 def test_convert_reports_a_damaged_graph_and_never_replaces_a_file(exported, tmp_path):
     graph, params = tmp_path / "inference.json", exported[0] / "inference.pdiparams"
@@ -170,6 +174,7 @@ def test_export_refuses_a_directory_whose_model_onnx_it_did_not_write(tmp_path, 
     assert os.listdir(foreign) == ["model.onnx"] and (foreign / "model.onnx").read_bytes() == b"someone else's model"
 
 
+@pytest.mark.slow
 @needs_extra
 def test_benchmark_onnx_row_is_a_ratio_against_paddle_inference_of_the_same_model(monkeypatch):
     timed = []

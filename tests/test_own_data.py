@@ -89,6 +89,7 @@ def folder_run(data, tmp_path_factory):
     return out, result.stdout
 
 
+@pytest.mark.slow
 def test_image_folder_config_trains_one_epoch_through_tools_train(folder_run):
     out, stdout = folder_run
     assert "[Done] top1" in stdout and "on 12 eval samples" in stdout
@@ -100,6 +101,7 @@ def test_image_folder_config_trains_one_epoch_through_tools_train(folder_run):
     assert saved["Arch"]["num_classes"] == 3 and saved["Global"]["class_names"] == list(CLASSES)
 
 
+@pytest.mark.slow
 def test_a_runs_config_yaml_drives_eval_and_export(folder_run, capsys):
     out, stdout = folder_run
     args = ["-c", str(out / "config.yaml"), "-o", f"Global.pretrained_model={out / 'best_model'}"]
@@ -109,6 +111,7 @@ def test_a_runs_config_yaml_drives_eval_and_export(folder_run, capsys):
     assert (out / "inference" / "inference.pdiparams").is_file()
 
 
+@pytest.mark.slow
 def test_file_list_config_trains_one_epoch_through_tools_train(data, tmp_path):
     result = _train(LIST, data, tmp_path / "list")
     assert result.returncode == 0, result.stderr
@@ -116,6 +119,7 @@ def test_file_list_config_trains_one_epoch_through_tools_train(data, tmp_path):
     assert (tmp_path / "list" / "latest.pdparams").is_file()
 
 
+@pytest.mark.slow
 def test_training_into_another_runs_directory_is_refused_unless_resumed_or_overwritten(folder_run, tmp_path):
     out, _ = folder_run
     message = (f"Global.output_dir={out} already holds another run's checkpoints (latest, best_model); resume it "
@@ -142,6 +146,7 @@ def _train_error(capsys, config, data, out, *overrides):
     return lines[0]
 
 
+@pytest.mark.slow
 def test_second_run_into_the_same_directory_is_one_line_through_the_training_tool(folder_run, data, capsys):
     out, _ = folder_run
     line = _train_error(capsys, FOLDER, data, out)

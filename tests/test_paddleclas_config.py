@@ -2,18 +2,27 @@
 import copy
 import math
 
+import paddle
 import pytest
 import yaml
 
 from ppnorm.engine.config import ConfigError, load_config, validate
 from ppnorm.engine.config.paddleclas import ARCHS, looks_like_paddleclas, translate
 from ppnorm.engine.optim import build_lr_scheduler
+from ppnorm.models import pretrained as pretrained_module
 from ppnorm.models.registry import MODELS
 
 HERE = "tests/data/paddleclas"
 R50, DENSE, VD = f"{HERE}/ResNet50.yaml", f"{HERE}/DenseNet121.yaml", f"{HERE}/ResNet50_vd.yaml"
 NO_VD = "resnet50_vd" not in MODELS
 SKIP_VD = pytest.mark.skipif(NO_VD, reason="resnet*_vd not in the zoo yet")
+
+
+@pytest.fixture(autouse=True)
+def empty_paddleclas_cache(tmp_path, monkeypatch):
+    """Arch.pretrained: True reads PaddleClas's download cache; the tests' is an empty folder."""
+    monkeypatch.setattr(pretrained_module, "PADDLECLAS_CACHE", str(tmp_path / "paddleclas_weights"))
+    return tmp_path / "paddleclas_weights"
 
 
 def raw(path=R50):
@@ -89,10 +98,32 @@ def test_arch_names(name):
     target = name.lower()
     if target not in MODELS:
         pytest.skip("resnet*_vd not in the zoo yet")
+    projection = {"first_projection": True} if name in ("ResNet18", "ResNet34") else {}
     assert run(raw(), f"Arch.name={name}", "Arch.class_num=7")["Arch"] == {"name": target, "num_classes": 7,
+                                                                          **projection,
                                                                           **({} if "pretrained" not in
                                                                              MODELS.options(target) else
                                                                              {"pretrained": True})}
+
+
+# Trainable parameters of PaddleClas 2.6.0's ResNet18 / ResNet34 (class_num=1000; see test_models_vd.py)
+PADDLECLAS_BASIC_PARAMS = {"ResNet18": 11_693_736, "ResNet34": 21_801_896}
+
+
+@pytest.mark.parametrize("name", sorted(PADDLECLAS_BASIC_PARAMS))
+def test_basic_resnets_get_paddleclas_first_block_shortcut(name):
+    arch = run(raw(), f"Arch.name={name}")["Arch"]
+    with paddle.LazyGuard():
+        model = MODELS.build(arch["name"], **{k: v for k, v in arch.items() if k != "name"})
+    trainable = sum(math.prod(p.shape) for p in model.parameters() if not p.stop_gradient)
+    assert trainable == PADDLECLAS_BASIC_PARAMS[name]
+    assert run(raw(), f"Arch.name={name}", "Arch.use_first_short_conv=False")["Arch"]["first_projection"] is False
+
+
+def test_use_first_short_conv_false_is_refused_where_paddleclas_needs_the_shortcut():
+    with pytest.raises(ConfigError, match="Arch.use_first_short_conv=False is not supported for ResNet50"):
+        run(raw(), "Arch.use_first_short_conv=False")
+    assert "first_projection" not in run(raw(), "Arch.use_first_short_conv=True")["Arch"]  # ResNet50 has it anyway
 
 
 def test_unknown_arch_is_one_line():
@@ -102,13 +133,65 @@ def test_unknown_arch_is_one_line():
     assert "\n" not in str(error.value)
 
 
-def test_global_class_num_and_conflict():
+LEGACY = f"{HERE}/ResNet18_legacy.yaml"  # PaddleClas 2.2's layout: Global.class_num, no Arch.class_num
+AS_PADDLECLAS = "[PaddleClas] test: warning (as PaddleClas): Global.class_num is deprecated, use Arch.class_num; "
+
+
+def test_arch_class_num_wins_over_global_class_num_with_one_warning(capsys):
+    assert run(raw(LEGACY), "Arch.class_num=2")["Arch"]["num_classes"] == 2
+    err = capsys.readouterr().err
+    assert err.count(AS_PADDLECLAS) == 1
+    assert f"{AS_PADDLECLAS}Global.class_num=1000 is ignored, Arch.class_num=2 is used\n" in err
+
+
+def test_topk_above_class_num_is_warned_as_paddleclas_does(capsys):
+    assert run(raw(LEGACY), "Arch.class_num=2")["Metric"]["topk"] == [1, 5]
+    assert "warning (as PaddleClas): Metric TopkAcc topk [5] is more than Arch.class_num=2" in capsys.readouterr().err
+    run(raw(LEGACY), "Arch.class_num=5")
+    assert "Metric TopkAcc" not in capsys.readouterr().err
+
+
+def test_global_class_num_fills_a_missing_arch_class_num_with_one_warning(capsys):
+    assert run(raw(LEGACY), "Global.class_num=5")["Arch"]["num_classes"] == 5
+    err = capsys.readouterr().err
+    assert err.count(AS_PADDLECLAS) == 1 and f"{AS_PADDLECLAS}Arch.class_num is set to 5\n" in err
+
+
+def test_no_class_num_anywhere_is_paddleclas_default_1000(capsys):
     config = raw()
     del config["Arch"]["class_num"]
-    config["Global"]["class_num"] = 5
-    assert run(config)["Arch"]["num_classes"] == 5
-    with pytest.raises(ConfigError, match="Arch.class_num=1000 and Global.class_num=5 differ"):
-        run(config, "Arch.class_num=1000")
+    assert run(config)["Arch"]["num_classes"] == 1000  # PaddleClas's ResNet50(class_num=1000), not the data's
+    assert "warning (as PaddleClas)" not in capsys.readouterr().err
+
+
+def test_overrides_read_python_literals_as_paddleclas_does():
+    config = run(raw(), "Optimizer.regularizer.coeff=1e-4", "Global.pretrained_model=None",
+                 "Metric.Eval.0.TopkAcc.topk=(1, 3)")
+    assert config["Optimizer"]["weight_decay"] == 1e-4  # YAML would read '1e-4' as a string
+    assert config["Global"]["pretrained_model"] is None  # YAML would read 'None' as a file name
+    assert config["Metric"]["topk"] == [1, 3]
+    assert run(raw(), "Arch.name=ResNet18")["Arch"]["name"] == "resnet18"  # other text: read as before (YAML)
+
+
+def test_pretrained_tensors_of_another_shape_are_skipped_as_paddleclas_loads():
+    assert run(raw())["Global"]["pretrained_skip_mismatched"] is True  # PaddleClas: Layer.set_dict skips them
+    assert load_config("configs/digits/resnet20.yaml")["Global"]["pretrained_skip_mismatched"] is False
+
+
+def test_sampler_without_shuffle_or_drop_last_keeps_paddles_defaults():
+    config = raw()
+    for key in ("shuffle", "drop_last"):
+        del config["DataLoader"]["Train"]["sampler"][key]
+    train = run(config)["DataLoader"]["Train"]
+    assert (train["shuffle"], train["drop_last"]) == (False, False)  # ppnorm's own Train default is (True, True)
+
+
+def test_arch_use_sync_bn_is_global_sync_bn_on_gpu_and_ignored_elsewhere(capsys):
+    assert run(raw(), "Arch.use_sync_bn=True")["Global"]["sync_bn"] is True  # the file says device: gpu
+    assert "Arch.use_sync_bn is ignored" not in capsys.readouterr().err
+    config = run(raw(), "Arch.use_sync_bn=True", "Global.device=cpu")
+    assert config["Global"]["sync_bn"] is False and "use_sync_bn" not in config["Arch"]
+    assert "warning (as PaddleClas): Arch.use_sync_bn is ignored on device 'cpu'" in capsys.readouterr().err
 
 
 def test_arch_options_pass_to_ppnorms_model():
@@ -121,6 +204,19 @@ def test_arch_pretrained_path_loads_like_pretrained_model(capsys):
         "weights/ResNet50_pretrained"
     assert "Arch.pretrained" not in capsys.readouterr().err
     assert run(raw(), "Arch.pretrained=False")["Arch"] == {"name": "resnet50", "num_classes": 1000}
+
+
+def test_arch_pretrained_true_uses_paddleclas_cache_or_says_where_to_put_the_file(empty_paddleclas_cache, capsys):
+    cached = empty_paddleclas_cache / "ResNet50_pretrained.pdparams"
+    assert run(raw())["Global"]["pretrained_model"] is None
+    assert (f"Arch.pretrained = True: not downloaded (ppnorm never downloads); the model starts from random weights: "
+            f"put https://paddle-imagenet-models-name.bj.bcebos.com/dygraph/legendary_models/ResNet50_pretrained."
+            f"pdparams at {cached} (PaddleClas's cache)") in capsys.readouterr().err
+    empty_paddleclas_cache.mkdir()
+    cached.write_bytes(b"")
+    assert run(raw())["Global"]["pretrained_model"] == str(cached)  # where PaddleClas would have downloaded it
+    assert "Arch.pretrained" not in capsys.readouterr().err
+    assert run(raw(), "Global.pretrained_model=mine")["Global"]["pretrained_model"] == "mine"  # loaded last: wins
 
 
 def test_eval_during_train_false_evaluates_only_at_the_end(capsys):
@@ -203,9 +299,22 @@ def test_cosine_with_warmup_gives_paddleclas_rates():
     assert rates(lr, 4, steps) == pytest.approx(expected)
 
 
-def test_warmup_longer_than_the_run_names_paddleclas_key():
-    with pytest.raises(ConfigError, match="Optimizer.lr.warmup_epoch=5 covers the whole run .*warmup_epoch=0"):
-        run(lr_section(name="Cosine", learning_rate=0.1, warmup_epoch=5), "Global.epochs=1")
+@pytest.mark.parametrize("name", ["Cosine", "Piecewise"])
+def test_warmup_longer_than_the_run_is_capped_as_paddleclas_does(name, capsys):
+    section = lr_section(name=name, learning_rate=0.1, warmup_epoch=5, warmup_start_lr=0.02)
+    lr = run(section, "Global.epochs=2")["Optimizer"]["lr"]
+    assert "warning (as PaddleClas): Optimizer.lr.warmup_epoch=5 is not shorter than Global.epochs=2: set to 2" in \
+        capsys.readouterr().err
+    steps = 3  # PaddleClas: LinearWarmup over all 2 * 3 steps from warmup_start_lr to learning_rate
+    assert rates(lr, 2, steps) == pytest.approx([0.02 + (0.1 - 0.02) * s / 6 for s in range(6)])
+
+
+def test_whole_run_warmup_is_only_for_a_constant_rate_in_ppnorms_own_configs():
+    whole = ["Global.epochs=2", "Optimizer.lr.warmup_epochs=2"]
+    with pytest.raises(ConfigError, match=r"warmup_epochs=2.0 covers the whole run \(Global.epochs=2\)"):
+        load_config("configs/digits/resnet20.yaml", whole + ["Optimizer.lr.name=Cosine"])
+    assert load_config("configs/digits/resnet20.yaml", whole + ["Optimizer.lr.name=Constant"])["Optimizer"]["lr"][
+        "warmup_epochs"] == 2
 
 
 def test_unsupported_schedule_and_regularizer():
@@ -225,7 +334,7 @@ def test_metric_topk(capsys):
 
 
 def test_amp(capsys):
-    with pytest.raises(ConfigError, match="amp_level=O1 needs Global.device=gpu"):
+    with pytest.raises(ConfigError, match=r"AMP.use_amp needs Global.device=gpu .*-o AMP.use_amp=False$"):
         run(raw(), "AMP.use_amp=True", "Global.device=cpu")
     capsys.readouterr()
     assert run(raw())["Global"]["amp_level"] is None
@@ -235,6 +344,19 @@ def test_amp(capsys):
     err = capsys.readouterr().err
     assert "AMP.scale_loss = 128.0: ppnorm's GradScaler starts at 2**15" in err and "AMP.use_promote = False" in err
     assert "Optimizer.multi_precision = False" in err and "use_dynamic_loss_scaling" not in err
+    assert "AMP.level = 'O2': PaddleClas evaluates in float16" in err
+
+
+def test_amp_section_follows_paddleclas_defaults(capsys):
+    config = raw()
+    config["AMP"] = {"level": "O3"}  # no use_amp: PaddleClas turns AMP on; an unknown level becomes O1
+    assert run(config)["Global"]["amp_level"] == "O1"
+    err = capsys.readouterr().err
+    assert "warning (as PaddleClas): AMP.level='O3' is not O1 or O2: set to O1" in err
+    assert "AMP.scale_loss = 1.0: ppnorm's GradScaler starts at 2**15 (PaddleClas's default: not in the file)" in err
+    assert "AMP.use_dynamic_loss_scaling = False" in err and "AMP.use_promote = False" in err
+    config["AMP"] = {}
+    assert run(config)["Global"]["amp_level"] is None  # an empty section is off
 
 
 def test_ema_section_gives_ema_decay_and_says_how_it_differs(capsys):

@@ -20,6 +20,7 @@ from ppnorm.models.registry import MODELS
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HERE = os.path.join(ROOT, "tests", "data", "paddleclas")
 R50 = os.path.join(HERE, "ResNet50.yaml")
+LEGACY = os.path.join(HERE, "ResNet18_legacy.yaml")  # PaddleClas 2.2's layout: Global.class_num: 1000
 
 
 def raw(path=R50):
@@ -133,6 +134,7 @@ def train(config, overrides):
 
 @pytest.mark.parametrize("name,model", [("ResNet50", "resnet50"), ("DenseNet121", "densenet121"),
                                         ("ResNet50_vd", "resnet50_vd")])
+@pytest.mark.slow
 def test_tools_train_runs_a_paddleclas_file(tiny_set, tmp_path, name, model):
     if model not in MODELS:
         pytest.skip("resnet*_vd not in the zoo yet")
@@ -142,13 +144,28 @@ def test_tools_train_runs_a_paddleclas_file(tiny_set, tmp_path, name, model):
     assert result.returncode == 0, result.stderr[-2000:]
     assert "[Train][Epoch 1/1][Iter: 1/1]" in result.stdout  # one step of batch 4
     assert re.search(r"\[Eval\]\[Epoch 1\]\[Avg\].*samples: 4", result.stdout)
-    assert result.stderr.count("[PaddleClas]") == 1
+    assert result.stderr.count("key(s) ppnorm does not honour as PaddleClas would") == 1  # one notes block
+    assert "warning (as PaddleClas): Metric TopkAcc topk [5] is more than Arch.class_num=4" in result.stderr
     saved = yaml.safe_load((out / "config.yaml").read_text())  # ppnorm's config: eval/export take it too
     assert saved["Arch"]["name"] == model and saved["Arch"]["num_classes"] == 4
     assert saved["DataLoader"]["Train"]["dataset"]["list_file"] == f"{tiny_set}/train_list.txt"
     assert os.path.isfile(out / "latest.pdparams") and os.path.isfile(out / "best_model.pdparams")
 
 
+@pytest.mark.slow  # 3 s on a quiet machine, 9 s on a shared one
+def test_legacy_global_class_num_file_trains_with_arch_class_num_override(tiny_set, tmp_path):
+    out = tmp_path / "out"
+    result = train(LEGACY, small(tiny_set, out))  # small() has the usual -o Arch.class_num=4
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert re.search(r"\[Eval\]\[Epoch 1\]\[Avg\].*samples: 4", result.stdout)
+    warning = ("warning (as PaddleClas): Global.class_num is deprecated, use Arch.class_num; Global.class_num=1000 "
+               "is ignored, Arch.class_num=4 is used")
+    assert result.stderr.count("Global.class_num is deprecated") == 1 and warning in result.stderr
+    saved = yaml.safe_load((out / "config.yaml").read_text())
+    assert saved["Arch"] == {"name": "resnet18", "num_classes": 4, "first_projection": True}
+
+
+@pytest.mark.slow
 def test_eval_export_and_infer_take_the_paddleclas_file(tiny_set, tmp_path, capsys):
     # ResNet18 at a small rate: after one step ResNet-50's eval-mode logits are so large (running statistics
     # barely moved) that the export check's absolute tolerance fails; the file and its keys are the same
@@ -162,7 +179,7 @@ def test_eval_export_and_infer_take_the_paddleclas_file(tiny_set, tmp_path, caps
     save_dir = tmp_path / "inference"
     assert export_main(["-c", R50, "-o", *overrides, weights, f"Global.save_inference_dir={save_dir}"]) == 0
     description = yaml.safe_load((save_dir / "inference.yml").read_text())
-    assert description["arch"] == {"name": "resnet18", "num_classes": 4}
+    assert description["arch"] == {"name": "resnet18", "num_classes": 4, "first_projection": True}
     assert description["input_shape"] == [3, 32, 32] and description["max_abs_diff"] <= 1e-4
     assert [next(iter(op)) for op in description["transforms"]] == ["DecodeImage", "ResizeImage", "CropImage",
                                                                     "NormalizeImage"]

@@ -15,7 +15,7 @@ from ppnorm.engine import CheckpointError, load_pretrained
 from ppnorm.engine.builder import model_from_config
 from ppnorm.models import pretrained as pretrained_module
 from ppnorm.models.convert import to_ppnorm
-from ppnorm.models.convert_paddleclas import from_paddleclas
+from ppnorm.models.convert_paddleclas import from_paddleclas, import_ppcls
 
 INSTALL = "pip install --no-deps paddleclas==2.6.0 six requests tqdm"
 PROJECTED = ", basic blocks with a first-block projection: needs first_projection=True"
@@ -23,15 +23,18 @@ PROJECTED = ", basic blocks with a first-block projection: needs first_projectio
 
 @pytest.fixture(scope="module")
 def ppcls():
-    """PaddleClas's backbones; its package folder goes on sys.path and its logger is set up first."""
-    spec = importlib.util.find_spec("paddleclas")
-    if spec is None:
+    """PaddleClas's backbones (ppnorm's import_ppcls); skipped with the install command when it is missing."""
+    if importlib.util.find_spec("paddleclas") is None:
         pytest.skip(f"paddleclas is not installed ({INSTALL})")
-    root = os.path.dirname(spec.origin)
-    if root not in sys.path:
-        sys.path.insert(0, root)
-    importlib.import_module("ppcls.utils.logger").init_logger()
-    return importlib.import_module("ppcls.arch.backbone")
+    return import_ppcls("ppcls.arch.backbone")
+
+
+def test_import_ppcls_without_paddleclas_is_one_line_with_the_install_command(monkeypatch):
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *args: None)
+    with pytest.raises(ImportError, match=re.escape(f"needs the paddleclas package, which is not installed: "
+                                                    f"{INSTALL} (--no-deps")) as error:
+        import_ppcls()
+    assert "\n" not in str(error.value)
 
 
 def random_state(layer, seed=0):
@@ -79,6 +82,7 @@ def paddleclas_reference(ppcls, name, densenet121):
     ("ResNet18_vd", "resnet18_vd", {}, "PaddleClas ResNet_vd)"),
     ("ResNet18", "resnet18", {"first_projection": True}, f"PaddleClas ResNet{PROJECTED})"),
     ("DenseNet121", "densenet121", {}, "paddle.vision/PaddleClas DenseNet)")])
+@pytest.mark.slow
 def test_paddleclas_weights_give_paddleclas_logits(ppcls, densenet121, tmp_path, theirs, ours, options, source):
     reference = paddleclas_reference(ppcls, theirs, densenet121)
     state = reference.state_dict()
@@ -90,6 +94,7 @@ def test_paddleclas_weights_give_paddleclas_logits(ppcls, densenet121, tmp_path,
     assert line.startswith(f"[Pretrained] loaded {len(state)} tensors from {tmp_path / 'w.pdparams'} ({source}")
 
 
+@pytest.mark.slow
 def test_paddleclas_densenet_saved_with_parameter_names(densenet121, tmp_path):
     by_name = {p.name: p.numpy() for p in densenet121.parameters()}  # conv1_weights, conv2_1_x1_bn_mean, ...
     assert "conv2_1_x1_bn_mean" in by_name and "fc_offset" in by_name
@@ -141,6 +146,7 @@ def test_unknown_paddleclas_key_is_one_line(tmp_path):
         ppnorm.build_model("resnet18_vd", pretrained=str(tmp_path / "odd.pdparams"))
 
 
+@pytest.mark.slow
 def test_pretrained_true_reads_paddles_cache_and_never_downloads(tmp_path, monkeypatch):
     monkeypatch.setattr(paddle.utils.download, "WEIGHTS_HOME", str(tmp_path / "hapi"))
     monkeypatch.setattr(pretrained_module, "PADDLECLAS_CACHE", str(tmp_path / "paddleclas"))
@@ -189,6 +195,26 @@ def test_paddleclas_resnet18_into_resnet18_says_first_projection(tmp_path):
         ppnorm.build_model("resnet18", pretrained=str(tmp_path / "r18.pdparams"))
 
 
+def test_paddle_vision_resnet18_into_first_projection_names_first_projection_false(tmp_path):
+    file = str(tmp_path / "resnet18.pdparams")
+    paddle.save(paddle.vision.models.resnet18().state_dict(), file)  # no first-block shortcut
+    with pytest.raises(CheckpointError, match=r"projection shortcut \(layer1\.0\.downsample\.0\.weight, .*set "
+                                              r"Arch\.first_projection: false \(in a PaddleClas config "
+                                              r"Arch\.use_first_short_conv: False; build_model\(\.\.\., "
+                                              r"first_projection=False\)\)$") as error:
+        ppnorm.build_model("resnet18", first_projection=True, pretrained=file, pretrained_skip=["fc"])
+    assert "pretrained_skip" not in str(error.value)  # skipping the shortcut would train it from scratch
+    ppnorm.build_model("resnet18", first_projection=False, pretrained=file)  # the named fix loads it
+
+
+def test_first_projection_weights_into_a_plain_resnet18_name_first_projection_true(tmp_path):
+    file = str(tmp_path / "projected.pdparams")
+    paddle.save(ppnorm.build_model("resnet18", first_projection=True).state_dict(), file)
+    with pytest.raises(CheckpointError, match=r"weights for a first-block projection shortcut the model lacks .*set "
+                                              r"Arch\.first_projection: true"):
+        ppnorm.build_model("resnet18", pretrained=file)
+
+
 class _Five:
     """The little a model builder asks of a data set: samples, labels, the number of classes."""
     num_classes, labels = 5, [0, 4]
@@ -208,3 +234,19 @@ def test_pretrained_skip_applies_to_training_not_to_eval_and_export(tmp_path, ca
     evaluated = model_from_config(config, _Five(), "DataLoader.Eval.dataset")
     assert capsys.readouterr().out.endswith("skipped none\n")
     np.testing.assert_array_equal(evaluated.fc.weight.numpy(), trained.fc.weight.numpy())
+
+
+def test_skip_mismatched_keeps_other_shapes_as_initialized_in_training_only(tmp_path, capsys):
+    source = ppnorm.build_model("resnet20", num_classes=10)
+    paddle.save(source.state_dict(), str(tmp_path / "ten.pdparams"))
+    config = {"Arch": {"name": "resnet20"}, "Global": {"sync_bn": False, "device": "cpu", "pretrained_skip": [],
+                                                        "pretrained_skip_mismatched": True,
+                                                        "pretrained_model": str(tmp_path / "ten")}}
+    model = model_from_config(config, _Five())  # 5 classes: the file's 10-class fc has another shape
+    assert capsys.readouterr().out.endswith(
+        "skipped 2 of another shape (Global.pretrained_skip_mismatched, as PaddleClas loads), kept as initialized: "
+        "fc.weight, fc.bias\n")
+    np.testing.assert_array_equal(model.conv1.weight.numpy(), source.conv1.weight.numpy())
+    assert list(model.fc.weight.shape) == [64, 5]
+    with pytest.raises(CheckpointError, match=r"fc.weight has shape \[64, 10\] but the model has \[64, 5\]"):
+        model_from_config(config, _Five(), "DataLoader.Eval.dataset")  # eval/export load a trained model whole

@@ -151,6 +151,7 @@ def _tool(*args):
     return done.returncode, done.stdout, done.stderr
 
 
+@pytest.mark.slow
 def test_train_eval_export_infer_through_the_tools(tmp_path):
     run, exported = tmp_path / "run", tmp_path / "export"
     code, out, err = _tool("tools/train.py", "-c", CONFIG, "-o", "Global.epochs=2", f"Global.output_dir={run}",
@@ -195,6 +196,7 @@ def test_train_eval_export_infer_through_the_tools(tmp_path):
                              "set Arch.in_channels=2"),
     (["Arch.norm=gn"], "Arch: seq_conv1d norm must be one of none, bn, bn_masked, ln, got 'gn'"),
 ])
+@pytest.mark.slow
 def test_mixed_up_sequence_configs_are_one_line_and_write_no_weights(tmp_path, overrides, message):
     run = tmp_path / "run"
     code, _, err = _tool("tools/train.py", "-c", CONFIG, "-o", "Global.epochs=1", "Global.use_visualdl=false",

@@ -38,6 +38,7 @@ def uninterrupted(tmp_path_factory):
     return tmp / "run", result
 
 
+@pytest.mark.slow
 def test_training_writes_checkpoints_and_learns(uninterrupted):
     out, result = uninterrupted
     for name in ("latest", "best_model"):
@@ -50,6 +51,7 @@ def test_training_writes_checkpoints_and_learns(uninterrupted):
     assert result["samples"] == 360 and result["top1"] > 0.5  # 3 short epochs: far above chance (0.1)
 
 
+@pytest.mark.slow
 def test_resume_after_an_epoch_gives_exactly_the_same_weights(tmp_path, uninterrupted):
     Trainer(_config(tmp_path, "Arch.dropout=0.2")).train(stop_after_epoch=2)
     assert paddle.load(str(tmp_path / "run" / "latest.pdstates"))["epoch"] == 2
@@ -74,6 +76,7 @@ class _AtGlobalStep(HookBase):
             self.action(loop)
 
 
+@pytest.mark.slow
 def test_resuming_a_finished_run_says_nothing_was_trained(tmp_path, uninterrupted, capsys):
     out, result = uninterrupted
     trainer = Trainer(_config(tmp_path, "Arch.dropout=0.2", f"Global.checkpoints={out / 'latest'}"))
@@ -83,6 +86,7 @@ def test_resuming_a_finished_run_says_nothing_was_trained(tmp_path, uninterrupte
     assert not [line for line in lines if line.startswith("[Train]")]
 
 
+@pytest.mark.slow
 def test_ctrl_c_mid_epoch_saves_latest_and_resume_is_exact(tmp_path, uninterrupted):
     trainer = Trainer(_config(tmp_path, "Arch.dropout=0.2"))
     trainer.register_hooks([_AtGlobalStep(15, lambda loop: os.kill(os.getpid(), signal.SIGINT))])  # epoch 2, step 4
@@ -94,6 +98,7 @@ def test_ctrl_c_mid_epoch_saves_latest_and_resume_is_exact(tmp_path, uninterrupt
     _assert_same_weights(_weights(tmp_path / "run" / "latest"), _weights(uninterrupted[0] / "latest"))
 
 
+@pytest.mark.slow
 def test_hooks_run_in_order_at_every_stage(tmp_path):
     calls = []
 
@@ -119,6 +124,7 @@ def test_hooks_run_in_order_at_every_stage(tmp_path):
     assert not os.path.exists(tmp_path / "run" / "latest.pdparams")  # checkpoints are a hook too
 
 
+@pytest.mark.slow
 def test_run_step_does_one_optimizer_step(tmp_path):
     trainer = Trainer(_config(tmp_path, "Optimizer.lr.name=Constant", "Optimizer.lr.learning_rate=0.5",
                               "Optimizer.momentum=0.0", "Optimizer.weight_decay=0.0", "Loss.label_smoothing=0.0",
@@ -141,6 +147,7 @@ def test_run_step_does_one_optimizer_step(tmp_path):
         np.testing.assert_allclose(param.numpy(), expected, rtol=1e-4, atol=1e-6, err_msg=key)
 
 
+@pytest.mark.slow
 def test_eval_tool_prints_the_final_evaluation_of_training(uninterrupted, capsys):
     out, result = uninterrupted
     code = eval_main(["-c", DIGITS, "-o", "Arch.dropout=0.2", f"Global.pretrained_model={out / 'latest'}"])
@@ -150,6 +157,7 @@ def test_eval_tool_prints_the_final_evaluation_of_training(uninterrupted, capsys
                     f"top5: {result['top5']:.5f}, samples: 360")
 
 
+@pytest.mark.slow
 def test_train_tool_prints_the_familiar_lines(tmp_path, capsys):
     code = train_main(["-c", DIGITS, "-o", f"Global.output_dir={tmp_path}", "Global.epochs=1",
                        "Global.use_visualdl=true", "DataLoader.Train.batch_size=256", "Global.print_batch_step=2"])
@@ -164,6 +172,7 @@ def test_train_tool_prints_the_familiar_lines(tmp_path, capsys):
     assert logs and os.path.getsize(tmp_path / "vdl" / logs[0]) > 0
 
 
+@pytest.mark.slow
 def test_visualdl_gets_scalars_and_norm_histograms(tmp_path):
     from visualdl import LogReader
 
@@ -180,6 +189,7 @@ def test_visualdl_gets_scalars_and_norm_histograms(tmp_path):
     assert sum(t.endswith("/running_var") for t in histograms) == 21  # every BatchNorm of resnet20: stem, 9 blocks x 2, 2 shortcuts
 
 
+@pytest.mark.slow
 def test_nan_loss_stops_with_a_message_and_keeps_the_good_checkpoint(tmp_path):
     trainer = Trainer(_config(tmp_path))
 
@@ -196,6 +206,7 @@ def test_nan_loss_stops_with_a_message_and_keeps_the_good_checkpoint(tmp_path):
     assert paddle.load(str(tmp_path / "run" / "latest.pdstates"))["epoch"] == 1
 
 
+@pytest.mark.slow
 def test_pretrained_shape_mismatch_is_refused_unless_skipped(tmp_path, uninterrupted):
     out = uninterrupted[0]
     with pytest.raises(CheckpointError, match=r"fc.weight has shape \[64, 10\] but the model has \[64, 12\]; .*"

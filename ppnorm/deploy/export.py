@@ -175,7 +175,8 @@ def check_staged(staging, images, logits, export, save_dir, log=print):
 def export_model(config, log=print):
     """Export ``config``'s model (weights from ``Global.pretrained_model``); returns a summary dict."""
     export = config["Export"]
-    save_dir = os.path.abspath(export["save_dir"] or os.path.join(config["Global"]["output_dir"], "inference"))
+    shown = export["save_dir"] or os.path.join(config["Global"]["output_dir"], "inference")  # as the user gave it
+    save_dir = os.path.abspath(shown)
     check_target(save_dir)
     check_outside_image_folders(save_dir, "Export.save_dir", config)
     if export.get("format", "paddle") == "onnx":
@@ -196,7 +197,7 @@ def export_model(config, log=print):
         if os.path.exists(staging):
             shutil.rmtree(staging)
     backend = " --backend onnxruntime" if "onnx" in diffs else ""
-    log(f"[Export] saved to {save_dir}; run it with: python tools/infer.py --model_dir {save_dir}{backend} "
+    log(f"[Export] saved to {shown}; run it with: python tools/infer.py --model_dir {shown}{backend} "
         f"--input <{'images' if input_kind(model) == 'image' else 'sequences.npy'}>")
     return {"save_dir": save_dir, "folded": len(pairs), "max_abs_diff": diffs["paddle"],
             "onnx_max_abs_diff": diffs.get("onnx")}

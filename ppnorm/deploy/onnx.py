@@ -16,7 +16,7 @@ from .predictor import PredictorError
 
 ONNX_FILE = "model.onnx"
 OPSET = 13  # paddle2onnx raises it by itself when an operator needs a newer one
-INSTALL = 'pip install -e ".[onnx]" in the ppnorm checkout (paddle2onnx==2.1.0 and onnxruntime)'
+INSTALL = 'pip install paddle2onnx==2.1.0 onnxruntime (in a clone: pip install -e ".[onnx]")'
 EXTRA_MODULES = ("paddle2onnx", "onnxruntime")
 
 

@@ -3,6 +3,7 @@ import paddle
 
 from ..data import input_kind
 from ..models import build_model
+from ..nn.norm import NormOptionError
 from .checkpoint import load_pretrained
 from .config import ConfigError
 from .distributed import check_norm_supported
@@ -38,8 +39,8 @@ def check_input_kind(model, dataset, name, where=TRAIN_DATA):
 def model_from_config(config, dataset, where=TRAIN_DATA):
     """Build ``Arch`` for ``dataset``: ``num_classes``/``in_channels`` default to the data set's.
 
-    ``Global.pretrained_skip`` applies to training only: eval and export (``where`` the eval set)
-    load a trained model whole; skipping its fc there would evaluate a random classifier.
+    ``Global.pretrained_skip`` and ``pretrained_skip_mismatched`` apply to training only: eval and export
+    (``where`` the eval set) load a trained model whole; skipping its fc there would evaluate a random classifier.
     """
     arch = dict(config["Arch"])
     image, _ = dataset[0]
@@ -51,6 +52,9 @@ def model_from_config(config, dataset, where=TRAIN_DATA):
                           f"set Arch.num_classes={largest + 1} or more")
     try:
         model = build_model(arch)
+    except NormOptionError as error:  # name the config key that fixes it, not the factory's argument
+        key = f"Arch.norm_options.{error.option}"
+        raise ConfigError(f"{key}: {error}: -o {key}={error.suggestion}") from None
     except ValueError as error:
         raise ConfigError(f"Arch: {error}") from None
     check_input_kind(model, dataset, arch["name"], where)  # before channels: a sequence is no "2-channel image"
@@ -62,7 +66,8 @@ def model_from_config(config, dataset, where=TRAIN_DATA):
         model = paddle.nn.SyncBatchNorm.convert_sync_batchnorm(model)
     check_norm_supported(model, settings["device"])
     if settings["pretrained_model"] and where == TRAIN_DATA:
-        load_pretrained(settings["pretrained_model"], model, settings["pretrained_skip"])
+        load_pretrained(settings["pretrained_model"], model, settings["pretrained_skip"],
+                        skip_mismatched=settings.get("pretrained_skip_mismatched", False))
     elif settings["pretrained_model"]:
         load_pretrained(settings["pretrained_model"], model, fix=WHOLE_MODEL_FIX)
     return model

@@ -159,6 +159,10 @@ def _checkpoint_files(prefix):
 
 
 def _check_states(states, files):
+    if isinstance(states, dict) and set(states) <= {"epoch", "metric"} and "epoch" in states:  # PaddleClas's metric_info
+        raise CheckpointError(f"{files['.pdstates']} is a PaddleClas checkpoint; ppnorm resumes only its own (the "
+                              f"optimizer state is keyed by PaddleClas's parameter names): start from its weights "
+                              f"with -o Global.pretrained_model={files['.pdparams'][:-len('.pdparams')]}")
     if not isinstance(states, dict) or any(not isinstance(states.get(k), t) or isinstance(states.get(k), bool)
                                            for k, t in STATE_KEYS.items()):
         raise CheckpointError(f"{files['.pdstates']} does not hold ppnorm training states ({', '.join(STATE_KEYS)}); "
@@ -208,13 +212,14 @@ def load_checkpoint(prefix, model, optimizer, ema=None):
     return {k: v for k, v in states.items() if k in STATE_KEYS}
 
 
-def load_pretrained(path, model, skip=(), fix=None):
+def load_pretrained(path, model, skip=(), skip_mismatched=False, fix=None):
     """Load weights from ``path`` (prefix or .pdparams); ``skip`` lists parameter-name prefixes to leave out.
 
     ppnorm checkpoints, ``paddle.vision.models`` and PaddleClas ResNet / ResNet_vd / DenseNet
     state_dicts are recognised by their keys and renamed to ppnorm's names. A missing parameter or
-    a shape mismatch is an error unless its name starts with one of ``skip`` (``fix``: the error's advice,
-    see :func:`~ppnorm.engine.checkpoint_load.load_strict`). Prints one line (see
+    a shape mismatch is an error unless its name starts with one of ``skip``; ``skip_mismatched``
+    keeps tensors of another shape as initialized (PaddleClas's way); ``fix`` is the advice of a shape
+    mismatch error (see :func:`~ppnorm.engine.checkpoint_load.load_strict`). Prints one line (see
     :func:`load_line`) and returns it.
     """
     file = strip_suffix(path) + ".pdparams"
@@ -227,7 +232,8 @@ def load_pretrained(path, model, skip=(), fix=None):
         state, source = to_ppnorm(state)
     except ValueError as error:
         raise CheckpointError(f"{file}: {error}") from None
-    loaded, skipped = load_strict(model, state, f"{file} ({source})", skip, fix)
-    line = load_line(file, source, loaded, skipped, skip)
+    reshaped = [] if skip_mismatched else None
+    loaded, skipped = load_strict(model, state, f"{file} ({source})", skip, reshaped, fix)
+    line = load_line(file, source, loaded, skipped, skip, reshaped or ())
     print(line, flush=True)
     return line

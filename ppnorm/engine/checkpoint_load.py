@@ -50,36 +50,67 @@ def _fit(value, own, file, key, fix=None):
     return array.astype(target, copy=False)
 
 
-def load_strict(model, state, file, skip, fix=None):
+FIRST_SHORTCUT = "layer1.0.downsample."  # ResNet's first-block projection: there only with first_projection
+
+
+def _check_first_projection(missing, extra, file):
+    """The one difference ``first_projection`` makes is the first block's 1x1 shortcut: name the real fix."""
+    if missing and all(k.startswith(FIRST_SHORTCUT) for k in missing) and not extra:
+        raise CheckpointError(f"{file} has no weights for the first block's projection shortcut "
+                              f"({', '.join(missing[:2])}, ...): it was saved from a ResNet without one "
+                              f"(paddle.vision's resnet18/34); set Arch.first_projection: false (in a PaddleClas "
+                              f"config Arch.use_first_short_conv: False; build_model(..., first_projection=False))")
+    if extra and all(k.startswith(FIRST_SHORTCUT) for k in extra) and not missing:
+        raise CheckpointError(f"{file} has weights for a first-block projection shortcut the model lacks "
+                              f"({', '.join(extra[:2])}, ...): it was saved from a ResNet with one (PaddleClas's "
+                              f"ResNet18/34); set Arch.first_projection: true "
+                              f"(build_model(..., first_projection=True))")
+
+
+def load_strict(model, state, file, skip, reshaped=None, fix=None):
     """Load ``state`` into ``model``: every parameter and buffer must be there with the model's shape.
 
     Keys of ``state`` that the model lacks (e.g. BatchNorm statistics loaded into a GroupNorm model)
     are an error too, unless skipped: they mean another architecture. Returns ``(loaded, skipped)``:
-    the model's tensor names taken from ``state`` and those left as they were by ``skip``; ``fix`` is the
-    advice of a shape mismatch (see :func:`_fit`).
+    the model's tensor names taken from ``state`` and those left as they were by ``skip``. Given a list
+    as ``reshaped``, a tensor of another shape is kept as initialized and its name appended there
+    (PaddleClas's loading) instead of being an error; ``fix`` is the advice of a shape mismatch
+    error (see :func:`_fit`).
     """
     if not isinstance(state, dict):
         raise CheckpointError(f"{file} holds a {type(state).__name__}, not a state_dict of weights")
     own = model.state_dict()
     missing = [k for k in own if k not in state and not _skipped(k, skip)]
+    extra = [k for k in state if k not in own and not _skipped(k, skip)]
+    _check_first_projection(missing, extra, file)
     if missing:
         raise CheckpointError(f"{file} has no weights for {len(missing)} parameters of the model, e.g. "
                               f"{', '.join(missing[:3])}; it was saved from another architecture, or add their "
                               f"layer names to Global.pretrained_skip")
-    extra = [k for k in state if k not in own and not _skipped(k, skip)]
     if extra:
         raise CheckpointError(f"{file} has {len(extra)} weights the model lacks, e.g. {', '.join(extra[:3])}; it was "
                               f"saved from another architecture (e.g. another Arch.norm); use the same Arch")
-    loaded = {k: own[k] if _skipped(k, skip) else paddle.to_tensor(_fit(state[k], own[k], file, k, fix)) for k in own}
-    model.set_state_dict(loaded)
     skipped = [k for k in own if _skipped(k, skip)]
+    if reshaped is not None:
+        reshaped += [k for k in own if k not in skipped and hasattr(state[k], "shape")
+                     and list(state[k].shape) != list(own[k].shape)]
+        skipped += reshaped
+    loaded = {k: own[k] if k in skipped else paddle.to_tensor(_fit(state[k], own[k], file, k, fix)) for k in own}
+    model.set_state_dict(loaded)
     return [k for k in own if k not in skipped], skipped
 
 
-def load_line(file, source, loaded, skipped, skip):
+def load_line(file, source, loaded, skipped, skip, reshaped=()):
     """The one line every pretrained load prints: what was loaded from where, what was skipped and why."""
     line = f"[Pretrained] loaded {len(loaded)} tensors from {file} ({source})"
     if not skipped:
         return line + "; skipped none"
-    names = ", ".join(skipped[:6]) + (f" and {len(skipped) - 6} more" if len(skipped) > 6 else "")
-    return (line + f"; skipped {len(skipped)} by pretrained_skip {list(skip)}, kept as initialized: {names}")
+    by_skip = [k for k in skipped if k not in reshaped]
+    if by_skip:
+        names = ", ".join(by_skip[:6]) + (f" and {len(by_skip) - 6} more" if len(by_skip) > 6 else "")
+        line += f"; skipped {len(by_skip)} by pretrained_skip {list(skip)}, kept as initialized: {names}"
+    if reshaped:
+        names = ", ".join(reshaped[:6]) + (f" and {len(reshaped) - 6} more" if len(reshaped) > 6 else "")
+        line += (f"; skipped {len(reshaped)} of another shape (Global.pretrained_skip_mismatched, as PaddleClas "
+                 f"loads), kept as initialized: {names}")
+    return line

@@ -24,7 +24,7 @@ def build_lr_scheduler(lr_config, epochs, steps_per_epoch):
     base = lr_config["learning_rate"]
     total = epochs * steps_per_epoch
     warmup = int(round(lr_config["warmup_epochs"] * steps_per_epoch))
-    if warmup >= total:
+    if warmup > total or (warmup == total and lr_config["name"] != "Constant"):  # Constant: a ramp over the run
         raise ValueError(f"Optimizer.lr.warmup_epochs={lr_config['warmup_epochs']} covers the whole run "
                          f"({epochs} epochs); make it smaller than Global.epochs")
     scheduler = builder(lr_config, Plan(base, total, warmup, steps_per_epoch))

@@ -136,26 +136,30 @@ def _dying_claims(ctx):
     prm, low, high = ctx.params, ctx.params["lrs"][0], ctx.params["lrs"][-1]
 
     def dead_difference(a, b):
-        """``a`` minus ``b`` in points, paired by seed over the seeds where neither run diverged."""
+        """``a`` minus ``b`` in points, paired by seed over the seeds where neither run diverged, and the number
+        of seeds left out because a run diverged (an outcome: reported as ``failed``)."""
         runs = [{r["seed"]: r["dead"] for r in ctx.runs if r["part"] == "dying" and not r["diverged"]
                  and (r["act"], r["norm"], r["lr"]) == key} for key in (a, b)]
         seeds = sorted(set(runs[0]) & set(runs[1]))
+        failed = prm["seeds"] - len(seeds)
         if not seeds:
-            return estimate([])
-        return paired_difference([runs[0][s] for s in seeds], [runs[1][s] for s in seeds]).scaled(100)
+            return estimate([]), failed
+        return paired_difference([runs[0][s] for s in seeds], [runs[1][s] for s in seeds]).scaled(100), failed
 
     evidence = ctx.tr("% of hidden units whose pre-activation is never > 0 on the training set, paired by seed "
-                      "(seeds where a run diverged left out)",
-                      "在训练集上预激活从不 > 0 的隐藏单元占比（%），按种子配对（有一方发散的种子不计）")
+                      "(seeds where a run diverged are counted as failed)",
+                      "在训练集上预激活从不 > 0 的隐藏单元占比（%），按种子配对（有一方发散的种子计为失败）")
+    difference, failed = dead_difference(("relu", "none", high), ("relu", "none", low))
     ctx.compare((f"ReLU without BN: more units die at lr {high} than at lr {low}",
                  f"无 BN 的 ReLU：学习率 {high} 时死亡单元比 {low} 时多"),
-                dead_difference(("relu", "none", high), ("relu", "none", low)), "greater", digits=1, evidence=evidence)
+                difference, "greater", digits=1, evidence=evidence, failed=failed)
     for act, norm in prm["dying"]:
         if (act, norm) != ("relu", "none"):
             fix = "BN" if norm == "bn" else act
+            difference, failed = dead_difference((act, norm, high), ("relu", "none", high))
             ctx.compare((f"At lr {high}, {fix} leaves fewer never-firing units than plain ReLU",
                          f"学习率 {high} 时，{fix} 的从不激活单元比普通 ReLU 少"),
-                        dead_difference((act, norm, high), ("relu", "none", high)), "less", digits=1, evidence=evidence)
+                        difference, "less", digits=1, evidence=evidence, failed=failed)
 
 
 def _sign_claims(ctx):

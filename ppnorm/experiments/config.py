@@ -7,8 +7,8 @@ experiment's ``QUICK`` settings (what the tests run) before the file's own ``par
 import copy
 
 from .i18n import LANGS
-from ..engine.config import (MAX_SEED, ConfigError, Key, as_kind, check_known_keys, check_value, fill_defaults,
-                             load_raw, type_name)
+from ..engine.config import (MAX_SEED, ConfigError, Key, as_kind, check_known_keys, check_numbers, check_value,
+                             expand_home, fill_defaults, load_raw, type_name)
 
 # params that count something: 0 or less can only be a mistake
 _COUNTS = {"epochs", "batch_size", "seeds", "steps", "samples", "mc_samples", "layers", "width", "channels",
@@ -51,7 +51,7 @@ def _check_param(name, key, value, source):
 
 def resolve_experiment_config(raw, experiments, source="config"):
     """Validate a raw experiment config against the registry; returns (module, settings, params)."""
-    settings = fill_defaults(settings_schema(experiments), raw, "", source)
+    settings = fill_defaults(settings_schema(experiments), expand_home(raw), "", source)
     name = settings["experiment"]
     module = experiments[name]
     settings["output_dir"] = settings["output_dir"] or f"output/experiments/{name}"
@@ -63,6 +63,7 @@ def resolve_experiment_config(raw, experiments, source="config"):
     check_known_keys(keys, settings["params"], "params", source, owner=f" for {name}")
     for key, value in settings["params"].items():
         params[key] = _check_param(key, keys[key], value, source)
+    check_numbers(params, source, "params")  # inside lists and mappings too: finite, and no count beyond a C int
     return module, settings, params
 
 

@@ -1,4 +1,5 @@
 """The :class:`Context` an experiment's ``run(ctx)`` works with: seeds, progress, tables, claims, charts, VisualDL."""
+import math
 import os
 import random
 import re
@@ -10,7 +11,7 @@ import paddle
 
 from ..engine.logger import format_eta
 from .i18n import use_chinese_font, verdict_word
-from .stats import Estimate, decide
+from .stats import ALPHA, SIDES, Estimate, adjusted_verdict, decision, holm
 from .tables import markdown_table
 
 
@@ -42,16 +43,20 @@ class Context:
         """Chart titles and labels: Chinese only when a CJK font was found (else boxes would be drawn)."""
         return zh if self.chinese_charts else en
 
-    def seed_everything(self, offset=0):
-        """Seed Paddle, numpy and random with ``seed + offset`` (call before building each model)."""
-        seed = self.seed + offset
+    def seed_everything(self, seed=None):
+        """Seed Paddle, numpy and random with exactly ``seed`` (one of :meth:`seeds`; default: the config's ``seed``).
+
+        Call it before building each model and record the same ``seed`` in :meth:`run_done`: ``runs.csv`` then
+        names the seed the run actually used. Returns the seed."""
+        seed = self.seed if seed is None else int(seed)
         paddle.seed(seed)
         np.random.seed(seed)
         random.seed(seed)
         return seed
 
     def seeds(self, count):
-        """The ``count`` seeds ``seed, seed + 1, ...`` of a repeated measurement."""
+        """The ``count`` seeds ``seed, seed + 1, ...`` of a repeated measurement (absolute: pass them as they are
+        to :meth:`seed_everything`)."""
         return range(self.seed, self.seed + count)
 
     def plan(self, runs):
@@ -91,30 +96,55 @@ class Context:
         self.notes.append(text)
         self.log(f"[{self.name}] {text}")
 
-    def _record(self, claim, verdict, deciding, evidence, estimate=None, side="", margin=""):
+    def _record(self, claim, kind, verdict, deciding, evidence, estimate=None, **fields):
         en, zh = (claim, claim) if isinstance(claim, str) else claim
         est = estimate or Estimate(float("nan"), float("nan"), 0)
-        self.claims.append({"claim": self.tr(en, zh), "claim_en": en, "claim_zh": zh, "verdict": verdict,
-                            "deciding": deciding, "mean": est.mean, "low": est.low, "high": est.high,
-                            "n": est.n, "side": side, "margin": margin, "evidence": evidence})
-        self.log(f"[{self.name}] {verdict_word(verdict, self.lang)}: {self.tr(en, zh)} ({deciding})")
+        row = {"claim": self.tr(en, zh), "claim_en": en, "claim_zh": zh, "kind": kind, "verdict": verdict,
+               "raw_verdict": verdict, "deciding": deciding, "mean": est.mean, "low": est.low, "high": est.high,
+               "n": est.n, "failed": "", "side": "", "margin": "", "sesoi": "", "p": "", "p_holm": "",
+               "evidence": evidence}
+        row.update(fields)
+        self.claims.append(row)
+        p = f", p={row['p']:.2g}" if kind == "interval" and math.isfinite(row["p"]) else ""
+        self.log(f"[{self.name}] {verdict_word(verdict, self.lang)}{p}: {self.tr(en, zh)} ({deciding})")
         return verdict
 
     def check(self, claim, error, tolerance, evidence=""):
-        """A numerical identity (no seed noise): confirmed when ``error <= tolerance``, else refuted.
-        ``claim`` is a sentence or an ``(english, chinese)`` pair."""
-        verdict = "confirmed" if error <= tolerance else "refuted"
-        return self._record(claim, verdict, self.tr(f"{error:.2g} (tolerance {tolerance:.1g})",
-                                                    f"{error:.2g}（容差 {tolerance:.1g}）"), evidence)
+        """A numerical identity (no seed noise, not a statistical claim): ``passed`` when ``error <= tolerance``,
+        else ``failed``; listed apart from the verdicts. ``claim`` is a sentence or an ``(english, chinese)`` pair."""
+        result = "passed" if error <= tolerance else "failed"
+        return self._record(claim, "check", result, self.tr(f"{error:.2g} (tolerance {tolerance:.1g})",
+                                                            f"{error:.2g}（容差 {tolerance:.1g}）"), evidence)
 
-    def compare(self, claim, estimate, side, margin=0.0, unit="", digits=2, evidence=""):
-        """A claim decided by the interval of ``estimate`` (see :func:`stats.decide`); returns the verdict."""
-        verdict = decide(estimate, side, margin)
+    def compare(self, claim, estimate, side, margin=0.0, unit="", digits=2, evidence="", *, sesoi=None, failed=0):
+        """A statistical claim about ``estimate`` (see :func:`stats.decision`); returns its verdict before the
+        multiplicity adjustment that :meth:`finish_claims` applies.
+
+        ``sesoi``: the smallest effect of interest of a directional claim, declared before the runs; only a claim
+        with one can be "no effect". ``failed``: runs that diverged or failed and are not in ``estimate`` (they
+        are outcomes: counted in claims.csv and shown next to n, never dropped silently)."""
+        if side not in SIDES:
+            raise ValueError(f"side must be one of {SIDES}, got {side!r}")
+        verdict, p = decision(estimate, side, margin, sesoi)
         bound = {"greater": f"> {margin:g}{unit}", "less": f"< {margin:g}{unit}",
                  "within": self.tr(f"within ±{margin:g}{unit}", f"在 ±{margin:g}{unit} 之内")}[side]
-        deciding = self.tr(f"{estimate.format(digits, unit)} (claim: {bound}, n={estimate.n})",
-                           f"{estimate.format(digits, unit)}（说法：{bound}，n={estimate.n}）")
-        return self._record(claim, verdict, deciding, evidence, estimate, side, margin)
+        runs = f"n={estimate.n}" + (self.tr(f", {failed} failed", f"，另有 {failed} 次失败") if failed else "")
+        deciding = self.tr(f"{estimate.format(digits, unit)} (claim: {bound}, {runs})",
+                           f"{estimate.format(digits, unit)}（说法：{bound}，{runs}）")
+        return self._record(claim, "interval", verdict, deciding, evidence, estimate, failed=int(failed), side=side,
+                            margin=margin, sesoi="" if sesoi is None else sesoi, p=p)
+
+    def finish_claims(self):
+        """Holm over this experiment's statistical claims: each gets ``p_holm``, and a decisive verdict whose
+        ``p_holm`` exceeds ALPHA becomes inconclusive. The runner calls it after ``run(ctx)``."""
+        stats = [c for c in self.claims if c["kind"] == "interval"]
+        for claim, adjusted in zip(stats, holm([c["p"] for c in stats])):
+            claim["p_holm"] = float(adjusted)
+            claim["verdict"] = adjusted_verdict(claim["raw_verdict"], adjusted, ALPHA)
+            if claim["verdict"] != claim["raw_verdict"]:
+                self.log(f"[{self.name}] Holm over {len(stats)} claims: {claim['raw_verdict']} -> {claim['verdict']} "
+                         f"(p={claim['p']:.2g}, adjusted {adjusted:.2g}): {claim['claim']}")
+        return self.claims
 
     def figure(self, ncols=1, nrows=1, width=5.0, height=3.6, projection=None):
         """A matplotlib figure (Agg backend) and its axes grid; pass the figure to :meth:`save_figure`."""

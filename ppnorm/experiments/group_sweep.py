@@ -56,12 +56,26 @@ def _sweep(ctx):
     return errors, rows
 
 
+def _error_bars(rows):
+    """(below, above) lengths of each row's 95% interval, cut at 0 % and 100 %: an error rate outside them is
+    impossible, and with few seeds the interval of the mean reaches past them (the table keeps the full ±)."""
+    below = [min(r["half-width"], r["mean"]) for r in rows]
+    above = [min(r["half-width"], 100.0 - r["mean"]) for r in rows]
+    return below, above
+
+
 def _chart(ctx, rows):
     fig, axes = ctx.figure()
     ax = axes[0][0]
-    ax.errorbar([r["groups"] for r in rows], [r["mean"] for r in rows], yerr=[r["half-width"] for r in rows],
-                fmt="o-", capsize=3, label=ctx.chart_text("mean ± 95% interval over seeds", "均值 ± 95% 区间（多个种子）"))
+    groups, below_above = [r["groups"] for r in rows], _error_bars(rows)
+    ax.errorbar(groups, [r["mean"] for r in rows], yerr=below_above,
+                fmt="o-", capsize=3, label=ctx.chart_text("mean ± 95% interval over seeds (cut to 0–100 %)",
+                                                          "均值 ± 95% 区间（多个种子；截在 0–100 % 内）"))
     ax.set_xscale("log", base=2)
+    ax.set_xticks(groups, [str(g) for g in groups])  # the groups run, as plain numbers (not 2^k)
+    ax.minorticks_off()
+    top = max(r["mean"] + above for r, above in zip(rows, below_above[1]))
+    ax.set_ylim(0, min(100.0, 1.3 * top) or 1.0)  # from 0 % error, with room for the legend above the bars
     ax.set_xlabel(ctx.chart_text("groups (1 = LN, C = IN)", "组数（1 = LN，C = IN）"))
     ax.set_ylabel(ctx.chart_text("held-out error (%)", "留出集错误率（%）"))
     ax.legend()

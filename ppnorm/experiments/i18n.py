@@ -7,17 +7,23 @@ import os
 
 LANGS = ("en", "zh")
 
-VERDICT_ZH = {"confirmed": "成立", "refuted": "不成立", "inconclusive": "不确定"}
+VERDICT_ZH = {"confirmed": "成立", "refuted": "不成立", "no effect": "无效应", "inconclusive": "不确定",
+              "passed": "通过", "failed": "未通过"}
 
 WORDS = {
     "en": {"question": "Question.", "verdict": "Verdict.", "reproduce": "Reproduce", "notes": "Notes",
            "claims": "Claims", "claim": "claim", "deciding": "deciding number (95% interval)",
            "evidence": "evidence", "seconds": "{seconds:.1f} s on the author's machine ({cpu})",
-           "quick": ", quick setting"},
+           "quick": ", quick setting", "checks": "Numerical checks (no seed noise: error against tolerance)",
+           "protocol": "Verdicts at one-sided α = 2.5 % (the 95 % interval) after Holm's adjustment over this "
+                       "experiment's claims (Holm p); p is the raw p-value of the decision. A constant sample is "
+                       "decided by the sign rule (p = 0.5^n), never by its zero spread."},
     "zh": {"question": "问题：", "verdict": "结论：", "reproduce": "复现", "notes": "说明",
            "claims": "说法的判定", "claim": "说法", "deciding": "决定性的数字（95% 区间）",
            "evidence": "依据", "seconds": "作者的机器（{cpu}）上 {seconds:.1f} 秒",
-           "quick": "，quick 设置"},
+           "quick": "，quick 设置", "checks": "数值核对（没有种子噪声：误差对容差）",
+           "protocol": "判定用单侧 α = 2.5 %（即 95% 区间），并经本实验各说法的 Holm 校正（Holm p）；p 是判定所用检验的"
+                       "原始 p 值。各次运行完全相同的样本按符号规则判定（p = 0.5^n），不因方差为 0 而成立。"},
 }
 
 # Column headers used by several experiments (exact match first, then word by word).
@@ -30,8 +36,9 @@ HEADERS_ZH = {
     "balanced accuracy": "balanced accuracy", "steps": "步数", "steps to target": "达到目标的步数",
     "same as": "等价于", "channels per group": "每组通道数", "mean": "均值", "std": "标准差",
     "paper": "论文", "gap": "差距", "train/eval gap": "训练/评估差距",
-    # report.md's claims table
+    # report.md's claims table, the verdict table
     "claim": "说法", "verdict": "判定", "deciding": "决定性的数字（95% 区间）", "experiment": "实验",
+    "result": "结果", "error (tolerance)": "误差（容差）", "interval": "95% 区间", "Holm p": "Holm 校正 p", "BH p": "BH 校正 p",
     # pooling_shift
     "downsample": "下采样", "shift px": "平移（像素）", "unchanged": "不变的非零输出",
     "relative change": "输出的相对变化", "stable predictions": "预测不变的比例",

@@ -3,7 +3,8 @@
 An experiment module defines ``QUESTION`` (one sentence; ``QUESTION_ZH`` in Chinese), ``DEFAULTS`` (its
 settings), ``QUICK`` (overrides for the tests) and ``run(ctx)``, which computes, calls ``ctx.table`` /
 ``ctx.figure`` / ``ctx.check`` / ``ctx.compare`` (see :mod:`.context`), and returns the verdict in one sentence.
-Claims are decided by :mod:`.stats` from seed-to-seed intervals, never typed in.
+Claims are decided by :mod:`.stats` from seed-to-seed intervals, never typed in; after ``run`` the runner applies
+Holm over the experiment's statistical claims (:meth:`Context.finish_claims`).
 """
 import csv
 import os
@@ -12,10 +13,13 @@ import time
 
 from .context import Context
 from .i18n import WORDS, verdict_word
-from .tables import markdown_table
+from .tables import format_p, markdown_table
 
-CLAIM_COLUMNS = ["experiment", "claim_en", "claim_zh", "verdict", "deciding", "mean", "low", "high", "n", "side",
-                 "margin", "evidence"]
+# kind: "interval" (a statistical claim: verdict is one of stats.VERDICTS after Holm within the experiment, raw_verdict
+# before it) or "check" (a numerical identity: passed / failed). p: the p-value of the raw decision; p_holm: Holm's.
+# failed: runs that diverged or failed, not in n. sesoi: the smallest effect of interest ("" when none was declared).
+CLAIM_COLUMNS = ["experiment", "claim_en", "claim_zh", "kind", "verdict", "raw_verdict", "deciding", "mean", "low",
+                 "high", "n", "failed", "side", "margin", "sesoi", "p", "p_holm", "evidence"]
 
 
 def cpu_name():
@@ -37,6 +41,23 @@ def _write_csv(path, rows, columns):
         writer.writerows(rows)
 
 
+def claims_lines(claims, lang):
+    """report.md's sections of the claims (verdict, deciding number, raw and Holm p) and of the numerical checks."""
+    words = WORDS[lang]
+    shown = [dict(c, verdict=verdict_word(c["verdict"], lang), p=format_p(c["p"]), **{"Holm p": format_p(c["p_holm"])})
+             for c in claims if c["kind"] == "interval"]
+    checks = [dict(c, result=verdict_word(c["verdict"], lang), **{"error (tolerance)": c["deciding"]})
+              for c in claims if c["kind"] == "check"]
+    lines = []
+    if shown:
+        table = markdown_table(shown, ["claim", "verdict", "deciding", "p", "Holm p"], lang)
+        lines += [f"## {words['claims']}", "", table, "", words["protocol"], ""]
+    if checks:
+        table = markdown_table(checks, ["claim", "result", "error (tolerance)"], lang)
+        lines += [f"## {words['checks']}", "", table, ""]
+    return lines
+
+
 def _report(ctx, verdict, seconds, command):
     words, lang = WORDS[ctx.lang], ctx.lang
     question = getattr(ctx.module, "QUESTION_ZH", ctx.module.QUESTION) if lang == "zh" else ctx.module.QUESTION
@@ -47,9 +68,7 @@ def _report(ctx, verdict, seconds, command):
         lines += [f"## {table['title']}", "", markdown_table(table["rows"], table["columns"], lang), ""]
     if ctx.notes:
         lines += [f"## {words['notes']}", ""] + [f"- {note}" for note in ctx.notes] + [""]
-    if ctx.claims:
-        shown = [dict(c, verdict=verdict_word(c["verdict"], lang)) for c in ctx.claims]
-        lines += [f"## {words['claims']}", "", markdown_table(shown, ["claim", "verdict", "deciding"], lang), ""]
+    lines += claims_lines(ctx.claims, lang)
     for file, caption in ctx.charts:
         lines += [f"![{caption or file}]({file})", ""]
     return "\n".join(lines)
@@ -79,6 +98,7 @@ def run_experiment(name, module, settings, params, command="", log=print):
         verdict = module.run(ctx)
     finally:
         ctx.close()
+    ctx.finish_claims()
     seconds = time.perf_counter() - start
     ctx.verdict, ctx.seconds = verdict, seconds
     write_outputs(ctx, verdict, seconds, command or f"python tools/experiment.py -c configs/experiments/{name}.yaml")

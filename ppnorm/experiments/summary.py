@@ -1,10 +1,89 @@
 """The verdict table of the notes' claims, built from the ``claims.csv`` files that experiment runs wrote, and
-the same claims compared between two sets of runs (e.g. the same experiments on two CPUs)."""
+the same claims compared between two sets of runs (e.g. the same experiments on two CPUs).
+
+The table adjusts once more: Benjamini-Hochberg over every statistical claim it lists (``BH p``). A verdict in
+the table stands only if both its Holm p (within its experiment, from claims.csv) and its BH p are <= ALPHA.
+A ``claims.csv`` written before the protocol (no ``p`` column) is read by computing its p-values from the
+stored interval (mean, low, high, n: every such claim was a t-interval with n - 1 degrees of freedom).
+"""
 import csv
+import math
 import os
 
-from .i18n import header, verdict_word
-from .tables import markdown_table
+from .i18n import WORDS, header, verdict_word
+from .stats import ALPHA, CHECK_RESULTS, SIDES, VERDICTS, Estimate, adjusted_verdict, benjamini_hochberg, decision, holm
+from .tables import format_p, markdown_table
+
+REQUIRED = ("experiment", "claim_en", "claim_zh", "verdict", "deciding")
+INTERVAL = ("mean", "low", "high", "n", "side", "margin")  # what an old claims.csv needs for its p-values
+OLD_CHECK = {"confirmed": "passed", "refuted": "failed"}
+
+
+def _number(path, line, row, column, kind=float):
+    try:
+        return kind(row[column])
+    except (TypeError, ValueError):
+        raise ValueError(f"{path}: line {line}: column '{column}' must be a number, got {row[column]!r}") from None
+
+
+def _estimate(path, line, row):
+    n = _number(path, line, row, "n", int)
+    mean, low, high = (_number(path, line, row, c) for c in ("mean", "low", "high"))
+    if n < 2 or not math.isfinite(high - low):
+        return Estimate(mean, float("nan"), n)
+    half = (high - low) / 2
+    return Estimate(mean, 0.0 if half <= 1e-12 * max(1.0, abs(mean)) else half, n)  # a constant sample, as stored
+
+
+def _upgrade(path, rows):
+    """Rows of a claims.csv written before the protocol: kind, raw verdict, p and Holm p from the stored intervals."""
+    for line, row in rows:
+        row.update(raw_verdict="", failed="", sesoi="", p="", p_holm="")
+        if row["side"] not in SIDES:
+            row["kind"] = "check"
+            row["verdict"] = row["raw_verdict"] = OLD_CHECK.get(row["verdict"], row["verdict"])
+            continue
+        row["kind"] = "interval"
+        margin = _number(path, line, row, "margin")
+        row["raw_verdict"], row["p"] = decision(_estimate(path, line, row), row["side"], margin)
+    stats = [row for _, row in rows if row["kind"] == "interval"]
+    for row, adjusted in zip(stats, holm([row["p"] for row in stats])):
+        row["p_holm"] = float(adjusted)
+        row["verdict"] = adjusted_verdict(row["raw_verdict"], adjusted)
+
+
+def _check(path, rows):
+    for line, row in rows:
+        words = CHECK_RESULTS if row["kind"] == "check" else VERDICTS
+        if row["kind"] not in ("check", "interval") or row["verdict"] not in words:
+            raise ValueError(f"{path}: line {line}: kind {row['kind']!r} with verdict {row['verdict']!r} "
+                             f"(verdicts: {', '.join(VERDICTS)}; checks: {', '.join(CHECK_RESULTS)})")
+        if row["kind"] == "interval":
+            for column in ("p", "p_holm"):
+                row[column] = float("nan") if row[column] in ("", "nan") else _number(path, line, row, column)
+
+
+def read_claims_file(path):
+    """The claim rows of one claims.csv; a file that is not one (a missing column, a broken row) is a one-line
+    ValueError naming the file and what is wrong."""
+    with open(path, newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        fields = reader.fieldnames or []
+        old = "p" not in fields
+        for column in REQUIRED + (INTERVAL if old else ("kind", "raw_verdict", "p", "p_holm")):
+            if column not in fields:
+                raise ValueError(f"{path}: not a claims.csv of ppnorm: missing column '{column}'")
+        rows = []
+        for row in reader:
+            extra = row.pop(None, [])  # fields beyond the header's; a short row has None values
+            count = sum(value is not None for value in row.values()) + len(extra)
+            if count != len(fields):
+                raise ValueError(f"{path}: line {reader.line_num}: {count} fields where the header has {len(fields)}")
+            rows.append((reader.line_num, row))
+    if old:
+        _upgrade(path, rows)
+    _check(path, rows)
+    return [row for _, row in rows]
 
 
 def read_claims(root, names):
@@ -13,16 +92,52 @@ def read_claims(root, names):
     for name in names:
         path = os.path.join(root, name, "claims.csv")
         if os.path.isfile(path):
-            with open(path, newline="", encoding="utf-8") as handle:
-                rows += list(csv.DictReader(handle))
+            rows += read_claims_file(path)
     return rows
 
 
+def adjust_table(rows):
+    """BH over the table's statistical claims: each gets ``p_bh`` and its table verdict ``final`` (decisive only
+    while both Holm p and BH p are <= ALPHA); a check's ``final`` is its result."""
+    stats = [row for row in rows if row["kind"] == "interval"]
+    for row, adjusted in zip(stats, benjamini_hochberg([row["p"] for row in stats])):
+        row["p_bh"] = float(adjusted)
+        both = float("nan") if math.isnan(row["p_holm"]) or math.isnan(adjusted) else max(row["p_holm"], adjusted)
+        row["final"] = adjusted_verdict(row["raw_verdict"], both, ALPHA)
+    for row in rows:
+        row.setdefault("final", row["verdict"])
+    return rows
+
+
+def _interval(row):
+    low, high = float(row["low"]), float(row["high"])
+    return f"[{low:.3g}, {high:.3g}]" if math.isfinite(high - low) else ""
+
+
+def _runs(row, lang):
+    failed = int(row["failed"]) if row.get("failed") not in (None, "") else 0
+    if not failed:
+        return row["n"]
+    return f"{row['n']}（另有 {failed} 次失败）" if lang == "zh" else f"{row['n']} (+{failed} failed)"
+
+
 def verdict_table(rows, lang="en"):
-    """A Markdown table: claim, computed verdict, the deciding number with its interval, experiment."""
-    shown = [{"claim": row[f"claim_{lang}"] or row["claim_en"], "verdict": verdict_word(row["verdict"], lang),
-              "deciding": row["deciding"], "experiment": f"`{row['experiment']}`"} for row in rows]
-    return markdown_table(shown, ["claim", "verdict", "deciding", "experiment"], lang)
+    """Markdown: the statistical claims (verdict after Holm and BH, deciding number, n, 95 % interval, raw / Holm /
+    BH p, experiment), then the numerical checks (result, error against tolerance, experiment)."""
+    rows = adjust_table(rows)
+    claim = [row for row in rows if row["kind"] == "interval"]
+    shown = [{"claim": row[f"claim_{lang}"] or row["claim_en"], "verdict": verdict_word(row["final"], lang),
+              "deciding": row["deciding"], "n": _runs(row, lang), "interval": _interval(row), "p": format_p(row["p"]),
+              "Holm p": format_p(row["p_holm"]), "BH p": format_p(row["p_bh"]), "experiment": f"`{row['experiment']}`"}
+             for row in claim]
+    parts = [markdown_table(shown, list(shown[0]), lang)] if shown else []
+    checks = [{"claim": row[f"claim_{lang}"] or row["claim_en"], "result": verdict_word(row["final"], lang),
+               "error (tolerance)": row["deciding"], "experiment": f"`{row['experiment']}`"}
+              for row in rows if row["kind"] == "check"]
+    if checks:
+        parts.append(WORDS[lang]["checks"] + ("：" if lang == "zh" else ":") + "\n\n"
+                     + markdown_table(checks, list(checks[0]), lang))
+    return "\n\n".join(parts)
 
 
 def print_verdicts(root, names, lang="en"):
@@ -38,7 +153,8 @@ def print_verdicts(root, names, lang="en"):
 
 def compare_verdicts(root, other, names, lang="en"):
     """``(table, same, total)``: every claim run under both ``root`` and ``other``, matched by experiment and
-    claim, with both verdicts and deciding numbers; the table lists the claims whose verdicts differ first."""
+    claim, with both verdicts (after Holm within the experiment: a table's BH would depend on which other experiments
+    each side holds) and deciding numbers; the table lists the claims whose verdicts differ first."""
     theirs = {(row["experiment"], row["claim_en"]): row for row in read_claims(other, names)}
     pairs = [(row, theirs[(row["experiment"], row["claim_en"])]) for row in read_claims(root, names)
              if (row["experiment"], row["claim_en"]) in theirs]

@@ -1,4 +1,6 @@
 """Result tables as Markdown (numbers formatted for reading, headers in the report's language)."""
+import math
+
 from .i18n import header
 
 
@@ -8,6 +10,15 @@ def _format(value):
             return f"{value:.3g}"
         return f"{value:.4f}".rstrip("0").rstrip(".") if abs(value) < 100 else f"{value:.1f}"
     return str(value)
+
+
+def format_p(p):
+    """A p-value for reading: two significant digits; blank when there is none (nan or empty)."""
+    try:
+        p = float(p)
+    except (TypeError, ValueError):
+        return ""
+    return "" if math.isnan(p) else f"{p:.2g}"
 
 
 def markdown_table(rows, columns, lang="en"):

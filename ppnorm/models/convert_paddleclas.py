@@ -7,7 +7,13 @@
   (``conv1_weights``, ``conv2_1_x1_bn_scale``, ``conv2_blk_bn_mean``, ``fc_offset`` ...). Saved with
   layer names (``conv1_func._conv.weight`` ...) it is ``paddle.vision``'s DenseNet: see convert.py.
 """
+import importlib
+import importlib.util
+import os
 import re
+import sys
+
+PADDLECLAS_INSTALL = "pip install --no-deps paddleclas==2.6.0 six requests tqdm"
 
 # PaddleClas ResNet -> ppnorm ResNet, applied after ``blocks.N`` became ``layerS.I``; ``last``: the last stem conv.
 RESNET_TABLE = [
@@ -106,3 +112,20 @@ def from_paddleclas(state_dict):
     if family == "ResNet" and basic and "blocks.0.short.conv.weight" in state_dict:
         family += ", basic blocks with a first-block projection: needs first_projection=True"
     return (_densenet if family == "DenseNet" else _resnet)(state_dict), family
+
+
+def import_ppcls(module="ppcls.arch.backbone"):
+    """A module of the installed ``paddleclas`` package (it imports itself as ``ppcls``), its logger set up.
+
+    Only needed to build PaddleClas's own networks (e.g. to save weights in its format); without the
+    package it is a one-line ImportError with the install command.
+    """
+    spec = importlib.util.find_spec("paddleclas")
+    if spec is None or spec.origin is None:
+        raise ImportError(f"importing {module} needs the paddleclas package, which is not installed: "
+                          f"{PADDLECLAS_INSTALL} (--no-deps: paddleclas pins numpy==1.24.4; keep yours)")
+    root = os.path.dirname(spec.origin)
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    importlib.import_module("ppcls.utils.logger").init_logger()
+    return importlib.import_module(module)

@@ -36,6 +36,14 @@ _BATCH_NORMS = {1: nn.BatchNorm1D, 2: nn.BatchNorm2D, 3: nn.BatchNorm3D}
 _INSTANCE_NORMS = {1: nn.InstanceNorm1D, 2: nn.InstanceNorm2D, 3: nn.InstanceNorm3D}
 
 
+class NormOptionError(ValueError):
+    """A norm option the layer cannot take; ``option`` names it and ``suggestion`` is a value that works."""
+
+    def __init__(self, message, option, suggestion):
+        super().__init__(message)
+        self.option, self.suggestion = option, suggestion
+
+
 class NormArgs(NamedTuple):
     """What a norm builder gets, already checked; ``param`` is Paddle's weight/bias attr (False: not affine)."""
     num_channels: int
@@ -111,9 +119,9 @@ def _sync_batch_norm(args):
 @NORMS.register("gn")
 def _gn(args):
     if args.num_channels % args.groups:
-        raise ValueError(f"GroupNorm: num_channels={args.num_channels} is not divisible by groups={args.groups}; "
-                         f"use groups={_suggest_groups(args.num_channels, args.groups)} "
-                         f"(a divisor of {args.num_channels})")
+        suggestion = _suggest_groups(args.num_channels, args.groups)
+        raise NormOptionError(f"GroupNorm: num_channels={args.num_channels} is not divisible by groups={args.groups}; "
+                              f"use groups={suggestion} (a divisor of {args.num_channels})", "groups", suggestion)
     return _group_norm(args.groups, args)
 
 

@@ -5,8 +5,13 @@ machinery checks the training configs (:mod:`.schema`) and the experiment config
 (:mod:`ppnorm.experiments.config`).
 """
 import copy
+import math
+import os
 
 from ...registry import did_you_mean  # the one "did you mean" helper, re-exported for config users
+
+__all__ = ["MAX_INT", "NUMBER", "ConfigError", "Key", "as_kind", "check_known_keys", "check_numbers", "check_value",
+           "describe_schema", "did_you_mean", "expand_home", "fill_defaults", "type_name"]
 
 
 class ConfigError(ValueError):
@@ -14,6 +19,9 @@ class ConfigError(ValueError):
 
 
 NUMBER = (int, float)  # a Key kind: an integer or a float, kept as given
+# The largest integer anywhere in a config (seeds are 32-bit unsigned: the widest use), so a huge count is a one-line
+# error here instead of an OverflowError deep in a tool; keys passed to C ints set smaller maxima of their own.
+MAX_INT = 2 ** 32 - 1
 
 
 class Key:
@@ -63,6 +71,25 @@ def as_kind(kind, value):
     return value, isinstance(value, kind)
 
 
+def _check_number(dotted, value, source):
+    """Numbers are finite (.nan / .inf never reach a learning rate) and integers fit a C int."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{source}: {dotted} must be a finite number, got {value!r}")
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
+        raise ConfigError(f"{source}: {dotted} must be at most {MAX_INT} in size, got {value!r}")
+
+
+def expand_home(value):
+    """``~`` and ``~/...`` (as a shell would) in every string of a config value, lists and mappings included."""
+    if isinstance(value, str) and (value == "~" or value.startswith(("~/", "~" + os.sep))):
+        return os.path.expanduser(value)
+    if isinstance(value, list):
+        return [expand_home(item) for item in value]
+    if isinstance(value, dict):
+        return {name: expand_home(item) for name, item in value.items()}
+    return value
+
+
 def _check_range(dotted, key, value, source):
     if key.choices and value not in key.choices:
         raise ConfigError(f"{source}: {dotted} must be one of {', '.join(map(str, key.choices))}, got {value!r}"
@@ -73,6 +100,7 @@ def _check_range(dotted, key, value, source):
         raise ConfigError(f"{source}: {dotted} must be <= {key.maximum}, got {value!r}")
     if key.below is not None and value >= key.below:
         raise ConfigError(f"{source}: {dotted} must be < {key.below}, got {value!r}")
+    _check_number(dotted, value, source)
 
 
 def check_value(dotted, key, value, source):
@@ -93,6 +121,19 @@ def check_value(dotted, key, value, source):
         return value
     _check_range(dotted, key, value, source)
     return value
+
+
+def check_numbers(value, source, dotted=""):
+    """Every number anywhere in a raw config (free-form sections and option mappings included) is finite and fits
+    a C int; the first that is not is a one-line error naming its key."""
+    if isinstance(value, dict):
+        for name, item in value.items():
+            check_numbers(item, source, _join(dotted, name))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            check_numbers(item, source, f"{dotted}[{index}]")
+    else:
+        _check_number(dotted, value, source)
 
 
 def _join(prefix, name):

@@ -18,6 +18,7 @@ import os
 
 import yaml
 
+from ...config_files import not_found_hint, resolve_config
 from . import paddleclas
 from .keys import ConfigError
 from .schema import SCHEMA, validate
@@ -136,9 +137,17 @@ def apply_override(config, override):
     node[keys[-1]] = strip_delete(value) if isinstance(value, dict) else value
 
 
+def config_file(path):
+    """The file ``path`` names: a path on disk, else a shipped config's name (``digits/resnet20``)."""
+    resolved = resolve_config(str(path))
+    if not os.path.isfile(resolved):
+        raise ConfigError(f"config file not found: {resolved}; {not_found_hint()}")
+    return resolved
+
+
 def load_raw(path, overrides=()):
     """The config file (with ``_base_``) with ``-o`` overrides applied, not yet validated."""
-    raw = load_with_bases(path)
+    raw = load_with_bases(config_file(path))
     for override in overrides or ():
         apply_override(raw, override)
     return raw
@@ -149,6 +158,7 @@ def load_config(path, overrides=()):
 
     A PaddleClas config (its own layout) takes ``-o`` in PaddleClas's key names and is translated first.
     """
+    path = config_file(path)
     source = path + (" with -o overrides" if overrides else "")
     raw = load_with_bases(path)
     if paddleclas.looks_like_paddleclas(raw):

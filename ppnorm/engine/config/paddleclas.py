@@ -6,10 +6,15 @@ indices (``-o DataLoader.Train.dataset.image_root=./data/``,
 command lines work unchanged. Every key is honoured (same meaning), translated (ppnorm's key or a
 value computed from it), or refused: what ppnorm cannot do as PaddleClas would is printed once, in
 one block, when the config loads; a key or value with no translation is a one-line ConfigError.
+Where PaddleClas has a precedence or default of its own (``Arch.class_num`` over ``Global.class_num``,
+a warm-up capped at the run's length, ...) the translation follows it, and where PaddleClas warns,
+one ``warning (as PaddleClas)`` line says so.
 """
+import ast
 import os
 import sys
 
+from ...models import pretrained as pretrained_module
 from ...models.registry import MODELS
 from .keys import ConfigError
 from .paddleclas_data import check_keys, translate_dataloader, translate_ops
@@ -30,21 +35,33 @@ AMP_DIFFERENCES = {  # key: (the value ppnorm's AMP matches, what it does otherw
     "use_promote": (True, "ppnorm uses paddle.amp.auto_cast's default (use_promote=True)"),
     "use_fp16_test": (False, "ppnorm evaluates in float32"),
 }
+PADDLECLAS_CLASS_NUM = 1000  # the class_num default of PaddleClas's ResNet and DenseNet builders
+PADDLECLAS_DENSENET_URL = "https://paddle-imagenet-models-name.bj.bcebos.com/dygraph/{}_pretrained.pdparams"
+AMP_PADDLECLAS_DEFAULTS = {"scale_loss": 1.0, "use_dynamic_loss_scaling": False, "use_promote": False,
+                           "use_fp16_test": False}  # what PaddleClas's engine uses when the key is absent
 INFER_KEYS = ("infer_imgs", "batch_size", "transforms", "PostProcess")
 
 
 class Notes:
-    """What the translation could not honour as PaddleClas would: one block, printed once."""
+    """What the translation says once: PaddleClas's own warnings, then what ppnorm cannot honour (one block)."""
 
     def __init__(self, source):
-        self.source, self.lines = source, []
+        self.source, self.lines, self.warnings = source, [], []
 
     def add(self, key, value, instead):
         self.lines.append(f"  {key} = {value!r}: {instead}")
 
+    def warn(self, text):
+        """A warning PaddleClas itself prints for this file; ppnorm does what PaddleClas does."""
+        self.warnings.append(f"[PaddleClas] {self.source}: warning (as PaddleClas): {text}")
+
     def block(self):
         return (f"[PaddleClas] {self.source}: {len(self.lines)} key(s) ppnorm does not honour as PaddleClas "
                 f"would (key = value: what ppnorm does instead)\n" + "\n".join(self.lines))
+
+    def text(self):
+        """The warnings, one a line, then the block (if any); empty when there is nothing to say."""
+        return "\n".join(self.warnings + ([self.block()] if self.lines else []))
 
 
 def looks_like_paddleclas(raw):
@@ -61,10 +78,24 @@ def looks_like_paddleclas(raw):
         or any({"sampler", "loader"} & set(spec) for spec in loaders))
 
 
+def _python_literal(text, parsed):
+    """PaddleClas reads an ``-o`` value as a Python expression: ``None``, ``1e-4``, ``(1, 5)`` mean what Python says.
+
+    ppnorm takes Python literals only (never code); any other text keeps its YAML reading (``null``, ``true``,
+    ``./data/``, ``{AutoAugment: null}``).
+    """
+    try:
+        value = ast.literal_eval(text.strip())
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return parsed
+    return list(value) if isinstance(value, tuple) else value
+
+
 def apply_override(raw, override):
     """``a.b.0.c=value`` as PaddleClas applies it: list indices allowed, missing mappings created."""
     from .loader import parse_override  # (the loader imports this module)
     keys, value = parse_override(override)
+    value = _python_literal(override.split("=", 1)[1], value)
     node = raw
     for depth, key in enumerate(keys):
         last, dotted = depth == len(keys) - 1, ".".join(keys[:depth + 1])
@@ -92,39 +123,96 @@ def _arch(arch, global_section, source, notes):
     if ARCHS[name] not in MODELS:
         raise ConfigError(f"{source}: Arch.name={name} needs ppnorm's '{ARCHS[name]}', which this ppnorm's model zoo "
                           f"lacks; registered: {', '.join(MODELS.names())}")
-    out = {"name": ARCHS[name]}
-    classes = {arch.get("class_num"), global_section.get("class_num")} - {None}
-    if len(classes) > 1:
-        raise ConfigError(f"{source}: Arch.class_num={arch['class_num']} and Global.class_num="
-                          f"{global_section['class_num']} differ; give one")
-    if classes:
-        out["num_classes"] = classes.pop()
+    out = {"name": ARCHS[name], "num_classes": _class_num(arch, global_section, notes)}
+    out.update(_first_short_conv(name, arch.pop("use_first_short_conv", True), source))
     for key, value in arch.items():
         if key == "pretrained":
-            _pretrained(value, out, global_section, notes)
+            _pretrained(value, name, out, global_section, notes)
         elif key == "input_image_channel":
             out["in_channels"] = value
+        elif key == "use_sync_bn":
+            _sync_bn(value, global_section, notes)
         elif key not in ("name", "class_num"):
             out[key] = value  # ppnorm's model options (norm, act, ...); the model checks them
     return out
 
 
-def _pretrained(value, arch_out, global_section, notes):
-    """``Arch.pretrained``: a path loads like Global.pretrained_model; ``True`` needs a download ppnorm cannot do."""
+def _first_short_conv(name, value, source):
+    """PaddleClas's ResNets give the first block a 1x1 shortcut unless ``use_first_short_conv: False``.
+
+    That changes ResNet18/34 (ppnorm's ``first_projection``); the bottleneck ResNets need it (PaddleClas
+    cannot build them without it) and ppnorm's ``*_vd`` always have it.
+    """
+    if not name.startswith("ResNet"):
+        return {}
+    if name in ("ResNet18", "ResNet34"):
+        return {"first_projection": bool(value)}
+    if not value:
+        why = ("ppnorm's resnet*_vd always have that shortcut" if name.endswith("_vd") else
+               "its first block changes the channel count and needs that shortcut")
+        raise ConfigError(f"{source}: Arch.use_first_short_conv=False is not supported for {name}: {why}; "
+                          f"remove the key")
+    return {}
+
+
+def _class_num(arch, global_section, notes):
+    """PaddleClas's rule: ``Arch.class_num`` wins; ``Global.class_num`` (deprecated) fills it in when absent.
+
+    Either way PaddleClas warns once. Given nowhere, its ResNet/DenseNet builders default to 1000 classes.
+    """
+    if "class_num" in global_section:
+        legacy = global_section["class_num"]
+        if "class_num" in arch:
+            notes.warn(f"Global.class_num is deprecated, use Arch.class_num; Global.class_num={legacy} is "
+                       f"ignored, Arch.class_num={arch['class_num']} is used")
+        else:
+            arch["class_num"] = legacy
+            notes.warn(f"Global.class_num is deprecated, use Arch.class_num; Arch.class_num is set to {legacy}")
+    given = arch.get("class_num")
+    return PADDLECLAS_CLASS_NUM if given is None else given
+
+
+def _sync_bn(value, global_section, notes):
+    """``Arch.use_sync_bn`` -> ``Global.sync_bn`` on a GPU; elsewhere PaddleClas ignores it with a warning."""
+    if not value:
+        return
+    if global_section.get("device") == "gpu":
+        global_section.setdefault("sync_bn", True)
+    else:
+        notes.warn(f"Arch.use_sync_bn is ignored on device {global_section.get('device')!r} (SyncBatchNorm needs "
+                   f"a GPU)")
+
+
+def _pretrained(value, name, arch_out, global_section, notes):
+    """``Arch.pretrained``: a path loads like Global.pretrained_model; ``True``: PaddleClas's cached download.
+
+    PaddleClas loads Global.pretrained_model after Arch.pretrained, so a given Global.pretrained_model wins.
+    ``True`` uses ``~/.paddleclas/weights/<Arch.name>_pretrained.pdparams`` when it is there (ppnorm never
+    downloads); otherwise the model starts from random weights and the notes say where to put the file.
+    """
     if value in (False, None):
         return
     if "pretrained" in MODELS.options(arch_out["name"]):
         arch_out["pretrained"] = value
-    elif isinstance(value, str) and not global_section.get("pretrained_model"):
-        global_section["pretrained_model"] = value
+    elif global_section.get("pretrained_model"):
+        return
+    elif value is True:
+        cached = os.path.join(os.path.expanduser(pretrained_module.PADDLECLAS_CACHE), f"{name}_pretrained.pdparams")
+        if os.path.isfile(cached):
+            global_section["pretrained_model"] = cached
+            return
+        url = (pretrained_module.PADDLECLAS_URL if name.startswith("ResNet") else PADDLECLAS_DENSENET_URL).format(name)
+        notes.add("Arch.pretrained", value, f"not downloaded (ppnorm never downloads); the model starts from random "
+                                            f"weights: put {url} at {cached} (PaddleClas's cache) or give "
+                                            f"-o Global.pretrained_model=<.pdparams>")
     else:
-        notes.add("Arch.pretrained", value, "not downloaded (ppnorm has no PaddleClas download here); the model "
-                                            "starts from random weights: give -o Global.pretrained_model=<.pdparams>")
+        global_section["pretrained_model"] = value
 
 
 def _global(section, arch_out, export, notes):
     """``Global`` -> ppnorm's Global (keys of the same name and meaning pass as they are)."""
     out = {key: value for key, value in section.items() if key in SCHEMA["Global"]}
+    out.setdefault("pretrained_skip_mismatched", True)  # PaddleClas loads with set_dict: another shape is skipped
     if section.get("eval_during_train") is False:
         out["eval_interval"] = max(section.get("epochs") or SCHEMA["Global"]["epochs"].default, 1)
         notes.add("Global.eval_during_train", False, "ppnorm still evaluates once, after the last epoch "
@@ -155,13 +243,28 @@ def _image_shape(shape, eval_transforms, source, notes):
 
 
 def _amp(section, global_out, source, notes):
+    """``AMP`` as PaddleClas reads it: a non-empty section is on unless ``use_amp: False``; absent keys take
+    PaddleClas's defaults (no loss scaling, no promotion), which are noted where ppnorm's AMP differs."""
     check_keys(section, AMP_KEYS, "AMP", source)
-    if not section.get("use_amp"):
+    if not section or not section.get("use_amp", True):
         return
-    global_out["amp_level"] = section.get("level", "O1")
+    level = section.get("level", "O1")
+    if level not in ("O1", "O2"):
+        notes.warn(f"AMP.level={level!r} is not O1 or O2: set to O1")
+        level = "O1"
+    device = global_out.get("device", SCHEMA["Global"]["device"].default)
+    if device != "gpu":
+        raise ConfigError(f"{source}: AMP.use_amp needs Global.device=gpu (ppnorm's mixed precision is for GPUs), got "
+                          f"{device!r}; to train in float32: -o AMP.use_amp=False")
+    global_out["amp_level"] = level
     for key, (same, instead) in AMP_DIFFERENCES.items():
-        if key in section and section[key] != same:
-            notes.add(f"AMP.{key}", section[key], instead)
+        value = section.get(key, AMP_PADDLECLAS_DEFAULTS[key])
+        if value != same:
+            absent = "" if key in section else " (PaddleClas's default: not in the file)"
+            notes.add(f"AMP.{key}", value, instead + absent)
+    if level == "O2" and not section.get("use_fp16_test"):
+        notes.add("AMP.level", "O2", "PaddleClas evaluates in float16 after O2 training (it sets use_fp16_test with a "
+                                     "warning); ppnorm evaluates in float32")
 
 
 def _ema(section, source, notes):
@@ -209,12 +312,16 @@ def translate(raw, overrides=(), source="config"):
     epochs = config["Global"].get("epochs", SCHEMA["Global"]["epochs"].default)
     config["Optimizer"] = translate_optimizer(raw.get("Optimizer") or {}, epochs, source, notes)
     config["Metric"] = translate_metric(raw.get("Metric") or {}, source, notes)
+    over = [k for k in config["Metric"]["topk"] if isinstance(k, int) and k > arch["num_classes"]]
+    if over and isinstance(arch["num_classes"], int):  # e.g. the file's topk [1, 5] under -o Arch.class_num=2
+        notes.warn(f"Metric TopkAcc topk {over} is more than Arch.class_num={arch['num_classes']}: those top-k "
+                   f"accuracies are always 1")
     eval_transforms = config["DataLoader"].get("Eval", {}).get("transforms", [])
     _image_shape(global_in.get("image_shape"), eval_transforms, source, notes)
     if raw.get("Infer") is not None:
         _infer(raw["Infer"], eval_transforms, source, notes)
     if export:
         config["Export"] = export
-    if notes.lines and os.environ.get("PADDLE_TRAINER_ID", "0") == "0":  # once, from rank 0
-        print(notes.block(), file=sys.stderr, flush=True)
+    if notes.text() and os.environ.get("PADDLE_TRAINER_ID", "0") == "0":  # once, from rank 0
+        print(notes.text(), file=sys.stderr, flush=True)
     return config

@@ -121,7 +121,9 @@ def _sampler(spec, where, source):
                           f"{', '.join(SAMPLERS)}")
     if "batch_size" not in spec:
         raise ConfigError(f"{source}: {where}.batch_size is missing (samples per device per step)")
-    return {key: spec[key] for key in ("batch_size", "drop_last", "shuffle") if key in spec}
+    # Paddle's batch samplers neither shuffle nor drop the last batch unless told (ppnorm's Train does both)
+    return {"batch_size": spec["batch_size"], "drop_last": spec.get("drop_last", False),
+            "shuffle": spec.get("shuffle", False)}
 
 
 def _loader(spec, where, source, notes):

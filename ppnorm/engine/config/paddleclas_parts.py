@@ -105,8 +105,11 @@ def translate_lr(lr, epochs, source, notes):
                           f"Constant")
     warmup = lr.get("warmup_epoch", 0)
     if isinstance(warmup, (int, float)) and warmup >= epochs > 0:
-        raise ConfigError(f"{source}: Optimizer.lr.warmup_epoch={warmup} covers the whole run (Global.epochs="
-                          f"{epochs}); make it smaller, e.g. -o Optimizer.lr.warmup_epoch=0")
+        # PaddleClas caps the warm-up at the run's length with a warning: the whole run ramps up linearly to
+        # the first rate and the schedule after it never starts
+        notes.warn(f"Optimizer.lr.warmup_epoch={warmup} is not shorter than Global.epochs={epochs}: set to {epochs}; "
+                   f"the rate rises linearly to {out['learning_rate']} over the whole run")
+        out, warmup = {"name": "Constant", "learning_rate": out["learning_rate"]}, epochs
     out.update({"warmup_epochs": warmup, "warmup_start_lr": lr.get("warmup_start_lr", 0.0)})
     if lr.get("by_epoch"):
         notes.add("Optimizer.lr.by_epoch", True, "ppnorm changes the rate every iteration (smoothly within epochs)")

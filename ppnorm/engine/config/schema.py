@@ -11,7 +11,7 @@ from ...models.registry import MODELS
 from ...nn import NormSpec, check_norm_position
 from ..loss import LOSSES
 from ..optim import OPTIMIZERS, SCHEDULES
-from .keys import NUMBER, ConfigError, Key, did_you_mean, fill_defaults
+from .keys import NUMBER, ConfigError, Key, check_numbers, did_you_mean, expand_home, fill_defaults
 
 MAX_SEED = 2 ** 32 - 1  # numpy and paddle seeds are 32-bit
 
@@ -23,7 +23,7 @@ def _loader_schema(batch_size, shuffle, drop_last):
         "batch_size": Key(batch_size, int, minimum=1, help="samples per device per step"),
         "shuffle": Key(shuffle, bool),
         "drop_last": Key(drop_last, bool),
-        "num_workers": Key(0, int, minimum=0, help="data-loading processes (0: in the training process)"),
+        "num_workers": Key(0, int, minimum=0, maximum=256, help="data-loading processes (0: in the training process)"),
     }
 
 
@@ -43,12 +43,14 @@ SCHEMA = {
         "pretrained_model": Key(None, str, help="load weights from this prefix / .pdparams"),
         "pretrained_skip": Key([], list, items=Key(None, str),
                                help="parameter-name prefixes not loaded from pretrained_model, e.g. [fc]"),
+        "pretrained_skip_mismatched": Key(False, bool, help="training: keep tensors whose shape differs from "
+                                                            "pretrained_model's as initialized (PaddleClas configs)"),
         "class_names": Key(None, list, items=Key(None, str, optional=False),
                            help="the classes the model predicts, in label order; training writes them into the "
                                 "run's config.yaml and checkpoints, and eval/export/infer label data by them"),
         "sync_bn": Key(False, bool, help="convert every BatchNorm to SyncBatchNorm (multi-GPU)"),
         "amp_level": Key(None, str, choices=("O1", "O2"), help="automatic mixed precision on GPU"),
-        "cpu_threads": Key(None, int, minimum=1, help="threads for Paddle's CPU kernels (default: all cores)"),
+        "cpu_threads": Key(None, int, minimum=1, maximum=1024, help="threads for Paddle's CPU kernels (default: all cores)"),
     },
     "Arch": Key(None, dict, help="name: a registered model, plus its options (norm, act, ...)"),
     "Loss": {
@@ -135,8 +137,11 @@ def _check_data(loaders, source):
 
 
 def _check_schedule(lr, epochs, source):
-    """What the LR schedule needs from its values together: warmup inside the run, sorted milestones."""
-    if lr["warmup_epochs"] >= epochs:
+    """What the LR schedule needs from its values together: warmup inside the run, sorted milestones.
+
+    Only a Constant rate may warm up for the whole run (a linear ramp; PaddleClas's capped warm-up).
+    """
+    if lr["warmup_epochs"] > epochs or (lr["warmup_epochs"] == epochs and lr["name"] != "Constant"):
         raise ConfigError(f"{source}: Optimizer.lr.warmup_epochs={lr['warmup_epochs']} covers the whole run "
                           f"(Global.epochs={epochs}); make it smaller than Global.epochs")
     if lr["name"] == "OneCycle" and lr["warmup_epochs"]:
@@ -163,12 +168,14 @@ def _check_sections(raw, source):
 def validate(raw, source="config"):
     """Return the complete config (defaults filled in) or raise a one-line :class:`ConfigError`."""
     _check_sections(raw, source)
+    raw = expand_home(raw)
     config = {}
     for section, spec in SCHEMA.items():
         if isinstance(spec, dict):
             config[section] = fill_defaults(spec, raw.get(section), section, source)
         else:
             config[section] = copy.deepcopy(raw.get(section))
+    check_numbers(config, source)  # the free-form sections too (Arch options, data set options)
     _check_arch(config["Arch"], source)
     _check_data(config["DataLoader"], source)
     _check_schedule(config["Optimizer"]["lr"], config["Global"]["epochs"], source)
