@@ -97,6 +97,7 @@ def _one_error_line(result):
     return lines[0]
 
 
+@pytest.mark.slow  # tools/train.py in a subprocess
 def test_tools_train_with_the_users_config_inside_its_output_dir_leaves_it_alone(tmp_path):
     """``-c D/config.yaml`` whose output_dir is D: the file (with ``_base_`` and comments) is the user's."""
     _write(tmp_path / "base.yaml", BASE)
@@ -111,6 +112,7 @@ def test_tools_train_with_the_users_config_inside_its_output_dir_leaves_it_alone
     assert os.listdir(run) == ["config.yaml"]
 
 
+@pytest.mark.slow  # tools/train.py in a subprocess
 def test_tools_train_refuses_a_duplicate_key_with_one_line(tmp_path):
     path = _write(tmp_path / "dup.yaml", BASE + "Global:\n  epochs: 2\n  epochs: 30\n")
     line = _one_error_line(_train("-c", path, "--output_dir", tmp_path / "out"))

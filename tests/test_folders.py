@@ -5,7 +5,8 @@ a ``.gif``, a nested image) trains on its real classes and says what it skipped;
 a symlink to the root and an output directory inside the data are one-line errors; the class names
 travel with the run into config.yaml, the checkpoint and inference.yml, and eval/export/infer use them.
 The tools run through their entry points, all cases of a table in one subprocess with a timeout (the
-runner at the bottom), to pay for Paddle's import once. No case may change a file of the data tree.
+runner at the bottom), to pay for Paddle's import once (marked slow: a tool in a subprocess). No case may
+change a file of the data tree.
 """
 import contextlib
 import hashlib
@@ -137,6 +138,7 @@ STEPS = [  # name, tool, argv ({t}: the tree, {out}: the run's output_dir), run 
 ]
 
 
+@pytest.mark.slow  # the tools in a subprocess
 def test_hidden_folders_and_files_are_no_classes_and_skipped_files_are_counted(messy_run):
     tmp, out, results, _ = messy_run
     train = results["train"]
@@ -147,6 +149,7 @@ def test_hidden_folders_and_files_are_no_classes_and_skipped_files_are_counted(m
     assert "on 6 eval samples" in train["stdout"]
 
 
+@pytest.mark.slow  # the tools in a subprocess
 def test_the_class_names_travel_with_the_run(messy_run):
     _, out, results, _ = messy_run
     saved = yaml.safe_load((out / "config.yaml").read_text())
@@ -158,6 +161,7 @@ def test_the_class_names_travel_with_the_run(messy_run):
     assert yaml.safe_load((out / "inference" / "inference.yml").read_text())["classes"] == ["a", "b", "c"]
 
 
+@pytest.mark.slow  # the tools in a subprocess
 def test_eval_uses_the_trained_classes(messy_run):
     _, _, results, _ = messy_run
     train_eval = [line for line in results["train"]["stdout"].splitlines() if line.startswith("[Eval][Epoch")][-1]
@@ -168,12 +172,14 @@ def test_eval_uses_the_trained_classes(messy_run):
 
 @pytest.mark.parametrize("step, source", [("eval_stray", "Global.class_names"),
                                           ("eval_stray_plain", "best_model.pdstates")])
+@pytest.mark.slow  # the tools in a subprocess
 def test_eval_on_other_classes_is_one_line_naming_both_lists(messy_run, step, source):
     line = error_line(messy_run[2][step])
     assert "class(es) 'z' that the trained model (" in line and source in line
     assert "[a, b, z]" in line and "[a, b, c]" in line and "pretrained_skip" not in line
 
 
+@pytest.mark.slow  # the tools in a subprocess
 def test_eval_of_weights_without_class_names_advises_the_runs_config_not_pretrained_skip(messy_run):
     tmp, _, results, _ = messy_run
     line = error_line(results["eval_old_weights"])
@@ -182,6 +188,7 @@ def test_eval_of_weights_without_class_names_advises_the_runs_config_not_pretrai
     assert "pretrained_skip" not in line
 
 
+@pytest.mark.slow  # the tools in a subprocess
 def test_export_into_the_data_is_one_line(messy_run):
     tmp, _, results, _ = messy_run
     assert error_line(results["export_inside"]) == (
@@ -189,6 +196,7 @@ def test_export_into_the_data_is_one_line(messy_run):
         f"its files would become a class of the next run; choose a directory outside that data root")
 
 
+@pytest.mark.slow  # the tools in a subprocess
 def test_infer_on_a_folder_skips_hidden_files_and_counts_the_rest(messy_run):
     tmp, _, results, _ = messy_run
     infer = results["infer"]
@@ -199,6 +207,7 @@ def test_infer_on_a_folder_skips_hidden_files_and_counts_the_rest(messy_run):
     assert "[Infer] --input folders: 13 input file(s); skipped 1 file (1 .gif)" in infer["stdout"]
 
 
+@pytest.mark.slow  # the tools in a subprocess
 def test_resuming_or_retraining_on_other_classes_is_one_line(messy_run):
     _, out, results, _ = messy_run
     line = error_line(results["resume_other"])
@@ -207,6 +216,7 @@ def test_resuming_or_retraining_on_other_classes_is_one_line(messy_run):
     assert "DataLoader.Train.dataset has class(es) 'z' that Global.class_names lacks" in line and "[a, b, c]" in line
 
 
+@pytest.mark.slow  # the tools in a subprocess
 def test_no_tool_changed_the_data_tree(messy_run):
     tmp, _, results, before = messy_run
     assert len(results) == len(STEPS)  # every step reported
@@ -259,6 +269,7 @@ def bad_trees(tmp_path_factory):
     return {name: (tmp, results.get(name), before, tree_hash(tmp)) for name, (tmp, before) in trees.items()}
 
 
+@pytest.mark.slow  # the tools in a subprocess
 @pytest.mark.parametrize("name", list(BAD_TREES))
 def test_a_tree_that_is_no_data_set_is_one_line_and_nothing_changes(bad_trees, name):
     tmp, result, before, after = bad_trees[name]
@@ -270,6 +281,7 @@ def test_a_tree_that_is_no_data_set_is_one_line_and_nothing_changes(bad_trees, n
     assert not (tmp / "train" / "runs").exists()
 
 
+@pytest.mark.slow  # the tools in a subprocess
 def test_tools_train_py_itself_keeps_its_output_out_of_the_data(tmp_path):
     messy_tree(tmp_path)
     config = _config(tmp_path, "run", output=tmp_path / "train" / "output")
