@@ -212,13 +212,14 @@ def load_checkpoint(prefix, model, optimizer, ema=None):
     return {k: v for k, v in states.items() if k in STATE_KEYS}
 
 
-def load_pretrained(path, model, skip=(), skip_mismatched=False):
+def load_pretrained(path, model, skip=(), skip_mismatched=False, fix=None):
     """Load weights from ``path`` (prefix or .pdparams); ``skip`` lists parameter-name prefixes to leave out.
 
     ppnorm checkpoints, ``paddle.vision.models`` and PaddleClas ResNet / ResNet_vd / DenseNet
     state_dicts are recognised by their keys and renamed to ppnorm's names. A missing parameter or
     a shape mismatch is an error unless its name starts with one of ``skip``; ``skip_mismatched``
-    keeps tensors of another shape as initialized (PaddleClas's way). Prints one line (see
+    keeps tensors of another shape as initialized (PaddleClas's way); ``fix`` is the advice of a shape
+    mismatch error (see :func:`~ppnorm.engine.checkpoint_load.load_strict`). Prints one line (see
     :func:`load_line`) and returns it.
     """
     file = strip_suffix(path) + ".pdparams"
@@ -232,7 +233,7 @@ def load_pretrained(path, model, skip=(), skip_mismatched=False):
     except ValueError as error:
         raise CheckpointError(f"{file}: {error}") from None
     reshaped = [] if skip_mismatched else None
-    loaded, skipped = load_strict(model, state, f"{file} ({source})", skip, reshaped)
+    loaded, skipped = load_strict(model, state, f"{file} ({source})", skip, reshaped, fix)
     line = load_line(file, source, loaded, skipped, skip, reshaped or ())
     print(line, flush=True)
     return line

@@ -32,13 +32,15 @@ def _as_array(value, file, key):
                               f"state_dict of weights") from None
 
 
-def _fit(value, own, file, key):
-    """``value`` as an array of ``own``'s shape and dtype (float64 weights are cast to the model's float32)."""
+def _fit(value, own, file, key, fix=None):
+    """``value`` as an array of ``own``'s shape and dtype (float64 weights are cast to the model's float32);
+    ``fix`` replaces the shape error's advice (default: train the layer from scratch with pretrained_skip)."""
     array = _as_array(value, file, key)
     if list(array.shape) != list(own.shape):
         layer = key.rsplit(".", 1)[0]
+        fix = fix or f"to train this layer from scratch set Global.pretrained_skip=[{layer}]"
         raise CheckpointError(f"{file}: {key} has shape {list(array.shape)} but the model has {list(own.shape)}; "
-                              f"to train this layer from scratch set Global.pretrained_skip=[{layer}]")
+                              f"{fix}")
     target = own.numpy().dtype
     if array.dtype != target and not (np.issubdtype(array.dtype, np.floating) and np.issubdtype(target, np.floating)):
         raise CheckpointError(f"{file}: {key} has dtype {array.dtype} but the model needs {target}")
@@ -65,14 +67,15 @@ def _check_first_projection(missing, extra, file):
                               f"(build_model(..., first_projection=True))")
 
 
-def load_strict(model, state, file, skip, reshaped=None):
+def load_strict(model, state, file, skip, reshaped=None, fix=None):
     """Load ``state`` into ``model``: every parameter and buffer must be there with the model's shape.
 
     Keys of ``state`` that the model lacks (e.g. BatchNorm statistics loaded into a GroupNorm model)
     are an error too, unless skipped: they mean another architecture. Returns ``(loaded, skipped)``:
     the model's tensor names taken from ``state`` and those left as they were by ``skip``. Given a list
     as ``reshaped``, a tensor of another shape is kept as initialized and its name appended there
-    (PaddleClas's loading) instead of being an error.
+    (PaddleClas's loading) instead of being an error; ``fix`` is the advice of a shape mismatch
+    error (see :func:`_fit`).
     """
     if not isinstance(state, dict):
         raise CheckpointError(f"{file} holds a {type(state).__name__}, not a state_dict of weights")
@@ -92,7 +95,7 @@ def load_strict(model, state, file, skip, reshaped=None):
         reshaped += [k for k in own if k not in skipped and hasattr(state[k], "shape")
                      and list(state[k].shape) != list(own[k].shape)]
         skipped += reshaped
-    loaded = {k: own[k] if k in skipped else paddle.to_tensor(_fit(state[k], own[k], file, k)) for k in own}
+    loaded = {k: own[k] if k in skipped else paddle.to_tensor(_fit(state[k], own[k], file, k, fix)) for k in own}
     model.set_state_dict(loaded)
     return [k for k in own if k not in skipped], skipped
 

@@ -2,8 +2,9 @@
 import argparse
 
 from ..cli import add_config_options, add_runtime_options, omp_threads, parse, resolve_device, run_tool
-from ..data import build_dataloader
+from ..data import build_dataloader, summary_line
 from .builder import input_layout, model_from_config
+from .classes import align_eval_data
 from .config import SCHEMA, ConfigError, describe_schema, load_config
 from .distributed import setup_device
 from .evaluator import evaluate
@@ -54,6 +55,13 @@ def config_from_args(args, omp_num_threads=None, output_key="Global.output_dir")
     return config
 
 
+def print_summary(dataset, split):
+    """Print the ``[Data]`` line of a data set read from files (what was read, what was skipped)."""
+    line = summary_line(dataset, split)
+    if line:
+        print(line, flush=True)
+
+
 def train_main(argv=None, omp_num_threads=None):
     args = parse(config_parser("Train a ppnorm model from a YAML config.",
                                "where checkpoints and logs go (Global.output_dir)"), argv)
@@ -77,6 +85,8 @@ def eval_main(argv=None, omp_num_threads=None):
         print(device_note)
         loader, _, data = build_dataloader(config["DataLoader"]["Eval"], config["Global"]["seed"],
                                            where="DataLoader.Eval", layout=input_layout(config))
+        print_summary(data.dataset, "eval")
+        align_eval_data(config, data.dataset)
         model = model_from_config(config, data.dataset, "DataLoader.Eval.dataset")
         result = evaluate(model, loader, config["Metric"]["topk"], world_size)
         print("[Eval][Avg]" + ", ".join(f"{k}: {v:.5f}" for k, v in result.items() if k != "samples")
