@@ -5,6 +5,7 @@ checkpoints, seeding and stopping live in hooks (:mod:`ppnorm.engine.hooks`). Th
 :class:`~ppnorm.engine.trainer.Trainer`, the experiments and the benchmark all run this loop.
 """
 import contextlib
+import signal
 from typing import NamedTuple
 
 import paddle
@@ -74,6 +75,7 @@ class TrainLoop:
         self.last = None  # the latest StepOutput
         self.outcome = None  # FINISHED, INTERRUPTED (request_stop) or PAUSED (stop_after_epoch)
         self.stop_requested = False
+        self.stop_signal = None  # the signal that asked for the stop (Ctrl-C: signal.SIGINT)
 
     @property
     def steps_per_epoch(self):
@@ -82,9 +84,10 @@ class TrainLoop:
     def register_hooks(self, hooks):
         self.hooks.extend(hooks)
 
-    def request_stop(self):
-        """Finish the current step, then stop (hooks see ``outcome == INTERRUPTED``); what Ctrl-C does."""
-        self.stop_requested = True
+    def request_stop(self, signum=signal.SIGINT):
+        """Finish the current step, then stop (hooks see ``outcome == INTERRUPTED``); what Ctrl-C, SIGTERM and
+        SIGHUP (``signum``) do."""
+        self.stop_requested, self.stop_signal = True, signum
 
     def run_step(self, batch):
         """Forward, backward, optimizer and scheduler step on ``batch = (images, labels, ...)``."""
