@@ -8,6 +8,8 @@ silently. :func:`handling` replaces both with one Python handler for the three s
   current step (it then saves ``latest``); a later one quits at once;
 * otherwise the signal raises :class:`Stopped` (a ``KeyboardInterrupt``), which the tools' error
   policy (:func:`ppnorm.cli.run_tool`) turns into one line and the exit code;
+* inside :func:`waits_end_on_stop` a requested stop also ends a wait for data (:func:`check_wait`),
+  so that a worker stuck on one sample cannot hold the stop back;
 * inside :func:`deferred` (a checkpoint being written) a signal waits until the block is done, and
   is dropped when a stop is already under way, so a second signal never cuts a save short.
 
@@ -38,7 +40,11 @@ def exit_code(signum):
     return 128 + int(signum)
 
 
-_STATE = {"installed": False, "on_stop": None, "stopping": False, "deferring": 0, "pending": None}
+class StopWhileWaiting(Exception):
+    """A stop was requested while the main thread waited for the next batch: stop without it."""
+
+
+_STATE = {"installed": False, "on_stop": None, "stopping": False, "deferring": 0, "pending": None, "waits_end": 0}
 
 
 def _handle(signum, frame=None):
@@ -103,3 +109,19 @@ def deferred():
             _handle(signum)
         elif signum is not None:
             _STATE["pending"] = signum
+
+
+@contextlib.contextmanager
+def waits_end_on_stop():
+    """Within the block, :func:`check_wait` raises :class:`StopWhileWaiting` once a stop was requested."""
+    _STATE["waits_end"] += 1
+    try:
+        yield
+    finally:
+        _STATE["waits_end"] -= 1
+
+
+def check_wait():
+    """Called between the timeouts of a wait (e.g. for a worker's batch); see :func:`waits_end_on_stop`."""
+    if _STATE["waits_end"] and _STATE["stopping"]:
+        raise StopWhileWaiting

@@ -23,7 +23,8 @@ from ppnorm.data.synthetic import Synthetic
 from ppnorm.engine import Trainer, load_config
 from ppnorm.engine import checkpoint
 from ppnorm.engine.builder import model_from_config
-from ppnorm.engine.loop import INTERRUPTED, HookBase
+from ppnorm.engine.hooks import StopOnSignal
+from ppnorm.engine.loop import INTERRUPTED, HookBase, TrainLoop
 from ppnorm.signals import Stopped, deferred, handling, stop_requests
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -261,6 +262,40 @@ def test_a_signal_while_waiting_for_a_worker_ends_the_wait_at_once():
         _send_soon(signal.SIGTERM, 1.0)
         next(iter(loader))
     assert time.monotonic() - start < 10
+
+
+class _StuckAfter(_Slow):
+    """Samples before ``first`` at once, the others after ``delay`` seconds (a worker stuck on a file)."""
+
+    def __init__(self, count, delay, first):
+        super().__init__(count, delay)
+        self.first = first
+
+    def __getitem__(self, index):
+        if index >= self.first:
+            time.sleep(self.delay)
+        return np.zeros(1, "float32"), index % 2
+
+
+class _Batches:
+    steps_per_epoch = 2
+
+    def __init__(self, loader):
+        self.loader = loader
+
+    def batches(self, epoch, skip=0):
+        return self.loader
+
+
+def test_a_stop_while_the_loop_waits_for_a_stuck_worker_stops_at_once_after_the_last_whole_step():
+    loader = BatchLoader(_StuckAfter(4, 60.0, first=2), EpochBatchSampler(4, 2), num_workers=2)
+    model = paddle.nn.Linear(1, 2)
+    loop = TrainLoop(model, paddle.optimizer.SGD(0.1, parameters=model.parameters()), None, _Batches(loader), 1,
+                     hooks=[StopOnSignal(), _AtGlobalStep(1, lambda loop: _send_soon(signal.SIGTERM, 0.5))])
+    loop.logger = type("Quiet", (), {"info": staticmethod(lambda line: None)})()
+    start = time.monotonic()
+    assert loop.train() == INTERRUPTED and loop.stop_signal == signal.SIGTERM
+    assert loop.states["step"] == 1 and time.monotonic() - start < 10
 
 
 class _AtGlobalStep(HookBase):

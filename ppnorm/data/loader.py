@@ -19,11 +19,12 @@ from concurrent.futures.process import BrokenProcessPool
 import numpy as np
 import paddle
 
-from ..signals import STOP_SIGNALS
+from ..signals import STOP_SIGNALS, check_wait
 from .base import DataError
 
 _WORKER_DATASET = None  # the data set a forked worker reads (inherited, never pickled)
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+WAIT_SECONDS = 0.2  # how often a wait for a worker's batch looks for a stop request
 
 
 def collate(dataset, indices, samples):
@@ -116,11 +117,15 @@ class BatchLoader:
 
 
 def _result(future):
-    try:
-        return future.result()
-    except BrokenProcessPool:
-        raise DataError("a data-loading worker process died (killed, or out of memory); "
-                        "try DataLoader num_workers: 0 to see the cause") from None
+    """The batch of ``future``, waited for in short timeouts so that a requested stop can end the wait."""
+    while True:
+        try:
+            return future.result(timeout=WAIT_SECONDS)
+        except TimeoutError:
+            check_wait()
+        except BrokenProcessPool:
+            raise DataError("a data-loading worker process died (killed, or out of memory); "
+                            "try DataLoader num_workers: 0 to see the cause") from None
 
 
 def _stop(pool, finished):

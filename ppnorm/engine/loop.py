@@ -10,6 +10,7 @@ from typing import NamedTuple
 
 import paddle
 
+from ..signals import StopWhileWaiting, waits_end_on_stop
 from .loss import CrossEntropy
 
 FINISHED, INTERRUPTED, PAUSED = "finished", "interrupted", "paused"
@@ -133,7 +134,15 @@ class TrainLoop:
         """One epoch (or its rest when resuming mid-epoch); False if a stop was requested."""
         self.train_model.train()
         self._call("before_epoch")
-        for batch in self.data.batches(epoch, self.states["step"]):
+        batches = iter(self.data.batches(epoch, self.states["step"]))
+        while True:
+            try:
+                with waits_end_on_stop():  # a stop while waiting for data: the steps done so far are whole
+                    batch = next(batches)
+            except StopIteration:
+                return True
+            except StopWhileWaiting:
+                return False
             self._call("before_step")
             self.last = self.run_step(batch)
             self.states["global_step"] += 1
@@ -141,7 +150,6 @@ class TrainLoop:
             self._call("after_step")
             if self.stop_requested:
                 return False
-        return True
 
     def _call(self, stage):
         for hook in self.hooks:
