@@ -8,11 +8,13 @@ Error policy (:func:`run_tool`): a user error (a ``ValueError`` such as ``Config
 ``CheckpointError``, a builder's check, or a tool's own error classes) is one ``error: ...`` line on
 stderr and exit code 2. Anything else is a bug: one line naming the tool, the ppnorm and Paddle
 versions and where to report it, with the traceback written to a log file (and printed with ``-v``).
-Ctrl-C is exit code 130.
+Ctrl-C, SIGTERM and SIGHUP (:mod:`ppnorm.signals`) are one ``error: tools/<tool>.py interrupted (<signal>)``
+line and exit code 128 + the signal's number: 130, 143, 129.
 """
 import argparse
 import errno
 import os
+import signal
 import sys
 import tempfile
 import traceback
@@ -20,6 +22,7 @@ import traceback
 from . import __version__
 from .errors import first_line
 from .quiet import show_all_warnings
+from .signals import exit_code, handling, label
 
 REPORT_TO = "the ppnorm repository's issue tracker"
 DEVICES = ("auto", "cpu", "gpu")
@@ -141,12 +144,31 @@ STORAGE_ERRORS = {errno.ENOSPC: "free space or choose another output directory",
 
 
 def run_tool(tool, function, verbose=False, user_errors=()):
-    """Run ``function()`` (returns the exit code) under the error policy of this module."""
+    """Run ``function()`` (returns the exit code) under the error policy of this module and with the stop
+    signals handled (:func:`ppnorm.signals.handling`)."""
+    with handling():
+        try:
+            return _run(tool, function, verbose, user_errors)
+        except KeyboardInterrupt as stop:  # a signal while the line of another error was printed
+            return _interrupted(tool, stop)
+
+
+def _interrupted(tool, stop):
+    """The one line for a run ended by a stop signal; returns 128 + the signal's number."""
+    signum = getattr(stop, "signum", signal.SIGINT)  # a plain KeyboardInterrupt is Ctrl-C
+    note = f"; {stop.note}" if getattr(stop, "note", None) else ""
+    try:
+        print(f"error: tools/{tool}.py interrupted ({label(signum)}){note}", file=sys.stderr, flush=True)
+    except OSError:  # the terminal is gone (SIGHUP) or the pipe closed: the exit code still says it
+        pass
+    return exit_code(signum)
+
+
+def _run(tool, function, verbose, user_errors):
     try:
         return function()
-    except KeyboardInterrupt:
-        print(f"error: tools/{tool}.py interrupted (Ctrl-C)", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as stop:
+        return _interrupted(tool, stop)
     except (ValueError,) + tuple(user_errors) as error:
         if verbose:
             traceback.print_exc()

@@ -1,5 +1,6 @@
 """The six tools' shared flags and error policy: user errors are one line (exit 2), bugs one line and a log."""
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -116,9 +117,10 @@ def _capture_trainer(monkeypatch):
     class Capture:
         def __init__(self, config, verbose=False):
             seen.update(config)
+            self.epoch, self.states, self.output_dir = 0, {"step": 1}, config["Global"]["output_dir"]
 
         def train(self):
-            self.outcome = "interrupted"  # as after Ctrl-C: 'latest' saved
+            self.outcome, self.stop_signal = "interrupted", signal.SIGINT  # as after Ctrl-C: 'latest' saved
             return None
 
     monkeypatch.setattr(engine_cli, "Trainer", Capture)

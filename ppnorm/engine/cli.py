@@ -3,11 +3,13 @@ import argparse
 
 from ..cli import add_config_options, add_runtime_options, omp_threads, parse, resolve_device, run_tool
 from ..data import build_dataloader, summary_line
+from ..signals import Stopped
 from .builder import input_layout, model_from_config
 from .classes import align_eval_data
 from .config import SCHEMA, ConfigError, describe_schema, load_config
 from .distributed import setup_device
 from .evaluator import evaluate
+from .hooks import resume_note
 from .loop import INTERRUPTED
 from .run_lock import RunLockError
 from .trainer import Trainer, TrainingError
@@ -69,7 +71,9 @@ def train_main(argv=None, omp_num_threads=None):
     def run():
         trainer = Trainer(config_from_args(args, omp_num_threads), verbose=args.verbose)
         trainer.train()
-        return 130 if trainer.outcome == INTERRUPTED else 0  # 130: stopped by Ctrl-C, 'latest' saved
+        if trainer.outcome == INTERRUPTED:  # a stop signal: 'latest' saved at the current step
+            raise Stopped(trainer.stop_signal, resume_note(trainer))
+        return 0
 
     return run_tool("train", run, args.verbose, (TrainingError, RunLockError))
 

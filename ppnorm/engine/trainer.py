@@ -5,6 +5,7 @@ import numpy as np
 import paddle
 
 from ..data import align_classes, build_dataloader, check_same_sample_size, summary_line
+from ..signals import deferred
 from .builder import input_layout, model_from_config
 from .checkpoint import load_checkpoint, save_checkpoint
 from .classes import check_outside_image_folders, training_class_names
@@ -124,10 +125,11 @@ class Trainer(TrainLoop):
         return paddle.amp.GradScaler(init_loss_scaling=2.0 ** 15), optimizer
 
     def save(self, name):
-        """Write checkpoint ``<output_dir>/<name>`` (rank 0 only)."""
+        """Write checkpoint ``<output_dir>/<name>`` (rank 0 only); a stop signal meanwhile waits for the commit."""
         if self.rank == 0:
             states = dict(self.states, class_names=self.class_names)
-            save_checkpoint(os.path.join(self.output_dir, name), self.model, self.optimizer, states, self.ema)
+            with deferred():
+                save_checkpoint(os.path.join(self.output_dir, name), self.model, self.optimizer, states, self.ema)
 
     def evaluate(self):
         """Evaluate on ``DataLoader.Eval``: the EMA weights when ``EMA.decay`` is set, else the model."""
@@ -137,5 +139,5 @@ class Trainer(TrainLoop):
 
     def train(self, stop_after_epoch=None):
         """Train to ``Global.epochs``; returns the final evaluation, or None when stopped before the end
-        (``self.outcome`` then says ``interrupted`` (Ctrl-C, ``latest`` saved) or ``paused`` (stop_after_epoch))."""
+        (``self.outcome`` then says ``interrupted`` (Ctrl-C, SIGTERM, SIGHUP: ``latest`` saved) or ``paused`` (stop_after_epoch))."""
         return self.last_eval if super().train(stop_after_epoch) == FINISHED else None
