@@ -25,6 +25,24 @@ from .quiet import show_all_warnings
 from .signals import exit_code, handling, label
 
 REPORT_TO = "the ppnorm repository's issue tracker"
+_AS_COMMAND = [False]  # set by ppnorm.__main__: the tools run as ``ppnorm <tool>`` (an installed package)
+
+
+def run_as_command(on=True):
+    """Set by ``ppnorm``/``python -m ppnorm`` while a tool runs: messages name ``ppnorm <tool>`` instead of
+    ``tools/<tool>.py``."""
+    _AS_COMMAND[0] = on
+
+
+def tool_name(tool):
+    """How the user started ``tool``, for messages: ``ppnorm train`` or ``tools/train.py``."""
+    return f"ppnorm {tool}" if _AS_COMMAND[0] else f"tools/{tool}.py"
+
+
+def tool_command(tool):
+    """The command that starts ``tool`` the way the user started this one: ``ppnorm infer`` or
+    ``python tools/infer.py`` (a clone)."""
+    return f"ppnorm {tool}" if _AS_COMMAND[0] else f"python tools/{tool}.py"
 DEVICES = ("auto", "cpu", "gpu")
 
 
@@ -129,7 +147,7 @@ def report_unexpected(tool, error, verbose=False):
         sys.stderr.write(text)
     log = _write_log(tool, f"ppnorm {__version__}, Paddle {_paddle_version()}, {sys.argv!r}\n{text}")
     where = f"traceback in {log}" if log else "rerun with -v for the traceback"
-    print(f"error: unexpected {type(error).__name__} in tools/{tool}.py: {first_line(error)} "
+    print(f"error: unexpected {type(error).__name__} in {tool_name(tool)}: {first_line(error)} "
           f"(ppnorm {__version__}, Paddle {_paddle_version()}); this is a bug, please report it with the "
           f"{where} to {REPORT_TO}", file=sys.stderr)
     return 1
@@ -158,7 +176,7 @@ def _interrupted(tool, stop):
     signum = getattr(stop, "signum", signal.SIGINT)  # a plain KeyboardInterrupt is Ctrl-C
     note = f"; {stop.note}" if getattr(stop, "note", None) else ""
     try:
-        print(f"error: tools/{tool}.py interrupted ({label(signum)}){note}", file=sys.stderr, flush=True)
+        print(f"error: {tool_name(tool)} interrupted ({label(signum)}){note}", file=sys.stderr, flush=True)
     except OSError:  # the terminal is gone (SIGHUP) or the pipe closed: the exit code still says it
         pass
     return exit_code(signum)
@@ -178,7 +196,7 @@ def _run(tool, function, verbose, user_errors):
         if error.errno not in STORAGE_ERRORS:
             return report_unexpected(tool, error, verbose)
         where = f": {error.filename}" if error.filename else ""
-        print(f"error: {error.strerror}{where} (tools/{tool}.py); {STORAGE_ERRORS[error.errno]}, then run again",
+        print(f"error: {error.strerror}{where} ({tool_name(tool)}); {STORAGE_ERRORS[error.errno]}, then run again",
               file=sys.stderr)
         return 2
     except Exception as error:  # noqa: BLE001 - the last resort: one line and a log instead of a traceback

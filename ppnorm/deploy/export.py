@@ -19,6 +19,7 @@ import paddle
 import yaml
 from paddle.static import InputSpec
 
+from ..cli import tool_command
 from ..data import build_dataloader, input_kind
 from ..engine.builder import input_layout, model_from_config
 from ..engine.classes import align_eval_data, check_outside_image_folders
@@ -197,7 +198,7 @@ def export_model(config, log=print):
         if os.path.exists(staging):
             shutil.rmtree(staging)
     backend = " --backend onnxruntime" if "onnx" in diffs else ""
-    log(f"[Export] saved to {shown}; run it with: python tools/infer.py --model_dir {shown}{backend} "
+    log(f"[Export] saved to {shown}; run it with: {tool_command('infer')} --model_dir {shown}{backend} "
         f"--input <{'images' if input_kind(model) == 'image' else 'sequences.npy'}>")
     return {"save_dir": save_dir, "folded": len(pairs), "max_abs_diff": diffs["paddle"],
             "onnx_max_abs_diff": diffs.get("onnx")}
