@@ -16,6 +16,7 @@ import time
 import numpy as np
 import paddle
 import pytest
+from weights import assert_same_weights, load_weights
 
 from ppnorm.cli import run_tool
 from ppnorm.data import BatchLoader, EpochBatchSampler
@@ -103,15 +104,6 @@ def _alive(pids, within=5.0):
     return left
 
 
-def _weights(prefix):
-    return paddle.load(str(prefix) + ".pdparams")
-
-
-def _assert_same_weights(a, b):
-    assert sorted(a) == sorted(b)
-    for key in a:
-        np.testing.assert_array_equal(a[key].numpy(), b[key].numpy(), err_msg=key)
-
 
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory):
@@ -145,7 +137,7 @@ def test_a_stop_signal_saves_latest_mid_epoch_and_resume_is_exact(tmp_path, unin
 
     resumed, _, err = _train(tmp_path, "run", workers, f"Global.checkpoints={latest}", name="resumed")
     assert _finish(resumed) == 0, err.read_text()
-    _assert_same_weights(_weights(latest), _weights(uninterrupted))
+    assert_same_weights(load_weights(latest), load_weights(uninterrupted))
 
 
 @pytest.mark.slow
