@@ -1,8 +1,11 @@
 """Reading weight files safely: damaged files, wrong architectures and wrong dtypes are one-line errors."""
+import io
 import os
 
 import numpy as np
 import paddle
+
+from . import safe_pickle
 
 
 class CheckpointError(ValueError):
@@ -10,12 +13,25 @@ class CheckpointError(ValueError):
 
 
 def read_file(path, what):
-    """``paddle.load(path)``; an empty, truncated or foreign file is a :class:`CheckpointError` naming it."""
+    """``paddle.load`` of ``path``, the one reader of every weights and checkpoint file.
+
+    The bytes are read once and first unpickled by :func:`safe_pickle.check`: a pickle that asks
+    for anything but arrays, numbers, strings and containers (``os.system`` ...) is refused
+    before any of it runs. An empty, truncated or foreign file is a :class:`CheckpointError`
+    naming it.
+    """
     if os.path.getsize(path) == 0:
         raise CheckpointError(f"{path} is empty (0 bytes): the {what} file is damaged; use another checkpoint")
     try:
-        return paddle.load(path)
-    except Exception as error:  # paddle.load raises pickle, zip, EOF, value and type errors on damaged files
+        with open(path, "rb") as handle:
+            data = handle.read()
+        safe_pickle.check(data)
+        return paddle.load(io.BytesIO(data))  # the same bytes: nothing can change between the check and the load
+    except safe_pickle.Refused as refused:
+        raise CheckpointError(f"{path}: refused to load: it asks for {refused}, which a Paddle {what} file never "
+                              f"needs (they hold only arrays, numbers, strings and containers) and which could run "
+                              f"code; nothing of it was run: use a file from a source you trust") from None
+    except Exception as error:  # not a complete pickle: pickle, EOF, import, value and type errors
         raise CheckpointError(f"{path} cannot be read as Paddle {what} ({type(error).__name__}); the file is "
                               f"truncated or not a Paddle file; use another checkpoint") from None
 

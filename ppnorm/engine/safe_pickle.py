@@ -1,0 +1,59 @@
+"""Refuse a weights file whose pickle would run code, before any of it runs.
+
+Every file ppnorm reads with ``paddle.load`` (pretrained weights, a checkpoint's ``.pdparams``,
+``.pdopt``, ``.pdstates``, ``.pdtrain``) is a pickle, and a pickle can name any Python callable
+(``os.system``, ``builtins.eval``) to be called while it is read. :func:`check` unpickles the
+bytes with :class:`WeightsUnpickler`, whose ``find_class`` hands out only the globals in
+:data:`ALLOWED` and raises :class:`Refused` for any other, so a forbidden callable is never even
+looked up, let alone called. Only when the whole pickle unpickles that way are the same bytes
+given to ``paddle.load``, which then meets exactly the same globals.
+
+Why an Unpickler and not a scan of the opcodes (``pickletools.genops``): the Unpickler gets every
+name from the same C parser ``paddle.load`` uses, after the stack and the memo are resolved, so
+``GLOBAL``, ``STACK_GLOBAL`` (names pushed by string opcodes, possibly through ``MEMOIZE`` /
+``BINGET``), ``INST`` and the copyreg extension codes all pass through ``find_class``; a scan
+would have to re-implement that bookkeeping, and any place where it disagreed with the real
+parser would let a callable through.
+"""
+import io
+import pickle
+
+# (module, name) of every global that the weights, optimizer and training-state files Paddle and
+# ppnorm write ask for (found by unpickling real files of each origin; tests/test_safe_pickle.py).
+ALLOWED = frozenset({
+    ("numpy._core.multiarray", "_reconstruct"),  # every numpy array, pickled with numpy >= 2
+    ("numpy.core.multiarray", "_reconstruct"),   # the same, pickled with numpy 1.x
+    ("numpy", "ndarray"),                        # the array type _reconstruct builds
+    ("numpy", "dtype"),                          # the array's dtype
+    ("numpy._core.multiarray", "scalar"),        # a numpy number (np.float32 ...) as a value, numpy >= 2
+    ("numpy.core.multiarray", "scalar"),         # the same, numpy 1.x
+    ("_codecs", "encode"),                       # bytes (an array's data) in a protocol-2 pickle
+    ("builtins", "tuple"),                       # paddle.save's (name, array) for a tensor outside a flat state_dict
+    ("collections", "OrderedDict"),              # a Layer's state_dict() saved inside another dict
+})
+
+
+class Refused(pickle.UnpicklingError):
+    """The pickle asks for a global outside :data:`ALLOWED`; ``str()`` is ``module.name``, printable."""
+
+    def __init__(self, module, name):
+        text = f"{module}.{name}"
+        super().__init__(text if text.isprintable() and len(text) <= 120 else repr(text[:120]))
+
+
+class WeightsUnpickler(pickle.Unpickler):
+    """A ``pickle.Unpickler`` that gives out only the globals in :data:`ALLOWED`."""
+
+    def find_class(self, module, name):
+        if (module, name) not in ALLOWED:
+            raise Refused(module, name)
+        return super().find_class(module, name)
+
+
+def check(data):
+    """Unpickle ``data`` (bytes) as ``paddle.load`` would, refusing other globals; returns the object.
+
+    Raises :class:`Refused` for a forbidden global and the usual pickle, EOF, import or value
+    errors for bytes that are not a complete pickle.
+    """
+    return WeightsUnpickler(io.BytesIO(data), encoding="latin1").load()
