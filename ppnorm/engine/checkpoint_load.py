@@ -1,6 +1,5 @@
 """Reading weight files safely: damaged files, wrong architectures and wrong dtypes are one-line errors."""
 import io
-import os
 
 import numpy as np
 import paddle
@@ -13,20 +12,34 @@ class CheckpointError(ValueError):
 
 
 def read_file(path, what):
-    """``paddle.load`` of ``path``, the one reader of every weights and checkpoint file.
+    """``paddle.load`` of ``path``: :func:`read_bytes` then :func:`load_bytes`, the one reader of every weights
+    and checkpoint file."""
+    return load_bytes(read_bytes(path, what), path, what)
 
-    The bytes are read once and first unpickled by :func:`safe_pickle.check`: a pickle that asks
-    for anything but arrays, numbers, strings and containers (``os.system`` ...) is refused
-    before any of it runs. An empty, truncated or foreign file is a :class:`CheckpointError`
-    naming it.
-    """
-    if os.path.getsize(path) == 0:
-        raise CheckpointError(f"{path} is empty (0 bytes): the {what} file is damaged; use another checkpoint")
+
+def read_bytes(path, what):
+    """The whole of ``path``; a file that cannot be opened or is empty is a :class:`CheckpointError` naming it."""
     try:
         with open(path, "rb") as handle:
             data = handle.read()
+    except OSError as error:
+        raise CheckpointError(f"{path} cannot be read as Paddle {what} ({type(error).__name__}: "
+                              f"{error.strerror or error}); use another checkpoint") from None
+    if not data:
+        raise CheckpointError(f"{path} is empty (0 bytes): the {what} file is damaged; use another checkpoint")
+    return data
+
+
+def load_bytes(data, path, what):
+    """``paddle.load`` of the bytes ``data`` of the file ``path`` (named in errors).
+
+    The bytes are first unpickled by :func:`safe_pickle.check`: a pickle that asks for anything but
+    arrays, numbers, strings and containers (``os.system`` ...) is refused before any of it runs.
+    A truncated or foreign file is a :class:`CheckpointError` naming it.
+    """
+    try:
         safe_pickle.check(data)
-        return paddle.load(io.BytesIO(data))  # the same bytes: nothing can change between the check and the load
+        return paddle.load(io.BytesIO(data))  # the checked bytes themselves: nothing can change in between
     except safe_pickle.Refused as refused:
         raise CheckpointError(f"{path}: refused to load: it asks for {refused}, which a Paddle {what} file never "
                               f"needs (they hold only arrays, numbers, strings and containers) and which could run "
