@@ -11,6 +11,8 @@ import pytest
 
 from malicious_pickles import payloads
 
+pytestmark = pytest.mark.slow  # each test starts tools (a paddle import each: seconds)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DIGITS = ["-c", "configs/digits/resnet20.yaml", "-o", "Global.use_visualdl=false", "Global.cpu_threads=1"]
 REFUSED = ("which a Paddle {what} file never needs (they hold only arrays, numbers, strings and containers) and "
