@@ -19,16 +19,17 @@ import io
 import pickle
 
 # (module, name) of every global that the weights, optimizer and training-state files Paddle and
-# ppnorm write ask for (found by unpickling real files of each origin; tests/test_safe_pickle.py).
+# ppnorm write ask for, each found by unpickling real files (tests/test_safe_load.py loads one of each).
 ALLOWED = frozenset({
-    ("numpy._core.multiarray", "_reconstruct"),  # every numpy array, pickled with numpy >= 2
-    ("numpy.core.multiarray", "_reconstruct"),   # the same, pickled with numpy 1.x
+    ("numpy._core.multiarray", "_reconstruct"),  # every numpy array pickled with numpy >= 2: all paddle.save files
+    ("numpy.core.multiarray", "_reconstruct"),   # the same with numpy 1.x (files saved before numpy 2)
     ("numpy", "ndarray"),                        # the array type _reconstruct builds
     ("numpy", "dtype"),                          # the array's dtype
-    ("numpy._core.multiarray", "scalar"),        # a numpy number (np.float32 ...) as a value, numpy >= 2
+    ("numpy._core.multiarray", "scalar"),        # a numpy number as a value: PaddleClas's .pdstates {"metric": ...}
     ("numpy.core.multiarray", "scalar"),         # the same, numpy 1.x
-    ("_codecs", "encode"),                       # bytes (an array's data) in a protocol-2 pickle
-    ("builtins", "tuple"),                       # paddle.save's (name, array) for a tensor outside a flat state_dict
+    ("_codecs", "encode"),                       # bytes in a protocol-2 pickle: Paddle 2.0 / fluid .pdparams
+    ("builtins", "tuple"),                       # paddle.save's (name, array) of a tensor outside a flat state_dict:
+                                                 # PaddleClas's .pdopt (a list of optimizer states), a lone tensor
     ("collections", "OrderedDict"),              # a Layer's state_dict() saved inside another dict
 })
 
