@@ -1,6 +1,7 @@
 """Weights files are unpickled safely: a file that would run code is refused before any of it runs, and real
 files of every origin load exactly as ``paddle.load`` loads them (the tools end to end: test_safe_load_tools.py)."""
 import _compat_pickle
+import copyreg
 import glob
 import hashlib
 import importlib
@@ -76,6 +77,26 @@ def test_a_dotted_name_or_another_callable_of_an_allowed_module_is_refused(tmp_p
         path = tmp_path / "w.pdparams"
         path.write_bytes(memo_stack_global(module, name, "x"))
         assert _message(read_file, str(path), "weights") == refusal(path, f"{module}.{name}")
+
+
+def test_a_copyreg_extension_code_is_refused_even_once_a_plain_load_cached_it(tmp_path):
+    """EXT opcodes name a global by a number a library registered; after one plain load the unpickler takes it
+    from a cache without asking find_class, so every extension code is refused."""
+    marker = tmp_path / "marker"
+    command = f"touch {marker}".encode()
+    data = b"\x80\x02\x83\x11\x7a" + b"X" + len(command).to_bytes(4, "little") + command + b"\x85R."  # EXT2
+    (tmp_path / "w.pdparams").write_bytes(data)
+    expected = refusal(tmp_path / "w.pdparams", "copyreg extension code 31249")
+    copyreg.add_extension("posix", "system", 0x7A11)
+    try:
+        assert _message(read_file, str(tmp_path / "w.pdparams"), "weights") == expected
+        pickle.loads(data)  # the control: plain pickle runs it (and caches code 0x7A11 -> posix.system)
+        assert marker.exists()
+        marker.unlink()
+        assert _message(read_file, str(tmp_path / "w.pdparams"), "weights") == expected
+    finally:
+        copyreg.remove_extension("posix", "system", 0x7A11)
+    assert not marker.exists()
 
 
 def test_containers_paddle_load_does_not_read_are_not_unpacked(tmp_path):

@@ -11,12 +11,15 @@ given to ``paddle.load``, which then meets exactly the same globals.
 Why an Unpickler and not a scan of the opcodes (``pickletools.genops``): the Unpickler gets every
 name from the same C parser ``paddle.load`` uses, after the stack and the memo are resolved, so
 ``GLOBAL``, ``STACK_GLOBAL`` (names pushed by string opcodes, possibly through ``MEMOIZE`` /
-``BINGET``), ``INST`` and the copyreg extension codes all pass through ``find_class``; a scan
-would have to re-implement that bookkeeping, and any place where it disagreed with the real
-parser would let a callable through.
+``BINGET``) and ``INST`` all pass through ``find_class``; a scan would have to re-implement that
+bookkeeping, and any place where it disagreed with the real parser would let a callable through.
+The one exception are copyreg extension codes (``EXT1/2/4``): the unpickler returns the object an
+earlier load in the process cached for a code without asking ``find_class``, so a pickle that uses
+one is refused from a scan first (those opcodes carry the code itself; no bookkeeping is needed).
 """
 import io
 import pickle
+import pickletools
 
 # (module, name) of every global that the weights, optimizer and training-state files Paddle and
 # ppnorm write ask for, each found by unpickling real files (tests/test_safe_load.py loads one of each).
@@ -35,11 +38,10 @@ ALLOWED = frozenset({
 
 
 class Refused(pickle.UnpicklingError):
-    """The pickle asks for a global outside :data:`ALLOWED`; ``str()`` is ``module.name``, printable."""
+    """The pickle asks for something outside :data:`ALLOWED`; ``str()`` says what (``module.name``), printable."""
 
-    def __init__(self, module, name):
-        text = f"{module}.{name}"
-        super().__init__(text if text.isprintable() and len(text) <= 120 else repr(text[:120]))
+    def __init__(self, what):
+        super().__init__(what if what.isprintable() and len(what) <= 120 else repr(what[:120]))
 
 
 class WeightsUnpickler(pickle.Unpickler):
@@ -47,14 +49,25 @@ class WeightsUnpickler(pickle.Unpickler):
 
     def find_class(self, module, name):
         if (module, name) not in ALLOWED:
-            raise Refused(module, name)
+            raise Refused(f"{module}.{name}")
         return super().find_class(module, name)
+
+
+def _extension_code(data):
+    """The first copyreg extension code the pickle ``data`` uses, else None (no object is built)."""
+    for opcode, argument, _ in pickletools.genops(data):
+        if opcode.name in ("EXT1", "EXT2", "EXT4"):
+            return argument
+    return None
 
 
 def check(data):
     """Unpickle ``data`` (bytes) as ``paddle.load`` would, refusing other globals; returns the object.
 
-    Raises :class:`Refused` for a forbidden global and the usual pickle, EOF, import or value
-    errors for bytes that are not a complete pickle.
+    Raises :class:`Refused` for a forbidden global or any extension code, and the usual pickle,
+    EOF, import or value errors for bytes that are not a complete pickle.
     """
+    code = _extension_code(data)
+    if code is not None:
+        raise Refused(f"copyreg extension code {code}")
     return WeightsUnpickler(io.BytesIO(data), encoding="latin1").load()
