@@ -71,12 +71,16 @@ def test_the_refusal_is_one_printable_line_even_for_a_crafted_name(tmp_path):
 
 
 def test_a_dotted_name_or_another_callable_of_an_allowed_module_is_refused(tmp_path):
-    """Only exact (module, name) pairs pass: no attribute of an allowed class, no other numpy function."""
+    """Only exact (module, name) pairs pass: no attribute of an allowed class, no other numpy function, and
+    _codecs.encode only with the latin1 codec protocol 2 writes bytes with."""
     for module, name in (("collections", "OrderedDict.fromkeys"), ("numpy", "load"), ("builtins", "getattr"),
                          ("numpy.core.multiarray", "_reconstruct.__globals__")):
         path = tmp_path / "w.pdparams"
         path.write_bytes(memo_stack_global(module, name, "x"))
         assert _message(read_file, str(path), "weights") == refusal(path, f"{module}.{name}")
+    path.write_bytes(b"\x80\x02c_codecs\nencode\nX\x03\x00\x00\x00abcX\x05\x00\x00\x00rot13\x86R.")
+    assert pickle.loads(path.read_bytes()) == "nop"  # the control: a real call of another codec
+    assert _message(read_file, str(path), "weights") == refusal(path, "_codecs.encode with the codec 'rot13'")
 
 
 def test_a_copyreg_extension_code_is_refused_even_once_a_plain_load_cached_it(tmp_path):

@@ -30,7 +30,7 @@ ALLOWED = frozenset({
     ("numpy", "dtype"),                          # the array's dtype
     ("numpy._core.multiarray", "scalar"),        # a numpy number as a value: PaddleClas's .pdstates {"metric": ...}
     ("numpy.core.multiarray", "scalar"),         # the same, numpy 1.x
-    ("_codecs", "encode"),                       # bytes in a protocol-2 pickle: Paddle 2.0 / fluid .pdparams
+    ("_codecs", "encode"),                       # bytes in a protocol-2 pickle (latin1 only): Paddle 2.0 / fluid
     ("builtins", "tuple"),                       # paddle.save's (name, array) of a tensor outside a flat state_dict:
                                                  # PaddleClas's .pdopt (a list of optimizer states), a lone tensor
     ("collections", "OrderedDict"),              # a Layer's state_dict() saved inside another dict
@@ -50,7 +50,16 @@ class WeightsUnpickler(pickle.Unpickler):
     def find_class(self, module, name):
         if (module, name) not in ALLOWED:
             raise Refused(f"{module}.{name}")
+        if (module, name) == ("_codecs", "encode"):
+            return _latin1_encode
         return super().find_class(module, name)
+
+
+def _latin1_encode(text, encoding):
+    """``_codecs.encode`` as a protocol-2 pickle uses it, for bytes: ``(text, 'latin1')``; other codecs are refused."""
+    if encoding not in ("latin1", "latin-1") or not isinstance(text, str):
+        raise Refused(f"_codecs.encode with the codec {encoding!r}")
+    return text.encode("latin1")
 
 
 def _extension_code(data):
