@@ -1,8 +1,10 @@
 """Reading weight files safely: damaged files, wrong architectures and wrong dtypes are one-line errors."""
-import os
+import io
 
 import numpy as np
 import paddle
+
+from . import safe_pickle
 
 
 class CheckpointError(ValueError):
@@ -10,12 +12,39 @@ class CheckpointError(ValueError):
 
 
 def read_file(path, what):
-    """``paddle.load(path)``; an empty, truncated or foreign file is a :class:`CheckpointError` naming it."""
-    if os.path.getsize(path) == 0:
-        raise CheckpointError(f"{path} is empty (0 bytes): the {what} file is damaged; use another checkpoint")
+    """``paddle.load`` of ``path``: :func:`read_bytes` then :func:`load_bytes`, the one reader of every weights
+    and checkpoint file."""
+    return load_bytes(read_bytes(path, what), path, what)
+
+
+def read_bytes(path, what):
+    """The whole of ``path``; a file that cannot be opened or is empty is a :class:`CheckpointError` naming it."""
     try:
-        return paddle.load(path)
-    except Exception as error:  # paddle.load raises pickle, zip, EOF, value and type errors on damaged files
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as error:
+        raise CheckpointError(f"{path} cannot be read as Paddle {what} ({type(error).__name__}: "
+                              f"{error.strerror or error}); use another checkpoint") from None
+    if not data:
+        raise CheckpointError(f"{path} is empty (0 bytes): the {what} file is damaged; use another checkpoint")
+    return data
+
+
+def load_bytes(data, path, what):
+    """``paddle.load`` of the bytes ``data`` of the file ``path`` (named in errors).
+
+    The bytes are first unpickled by :func:`safe_pickle.check`: a pickle that asks for anything but
+    arrays, numbers, strings and containers (``os.system`` ...) is refused before any of it runs.
+    A truncated or foreign file is a :class:`CheckpointError` naming it.
+    """
+    try:
+        safe_pickle.check(data)
+        return paddle.load(io.BytesIO(data))  # the checked bytes themselves: nothing can change in between
+    except safe_pickle.Refused as refused:
+        raise CheckpointError(f"{path}: refused to load: it asks for {refused}, which a Paddle {what} file never "
+                              f"needs (they hold only arrays, numbers, strings and containers) and which could run "
+                              f"code; nothing of it was run: use a file from a source you trust") from None
+    except Exception as error:  # not a complete pickle: pickle, EOF, import, value and type errors
         raise CheckpointError(f"{path} cannot be read as Paddle {what} ({type(error).__name__}); the file is "
                               f"truncated or not a Paddle file; use another checkpoint") from None
 
