@@ -69,3 +69,40 @@ def test_group_norm_that_does_not_divide_names_the_key_through_the_tool(tmp_path
         "error: Arch.norm_options.groups: GroupNorm: num_channels=16 is not divisible by groups=32; use groups=16 "
         "(a divisor of 16): -o Arch.norm_options.groups=16")
     assert sorted(os.listdir(tmp_path)) == before or not (tmp_path / "run" / "latest.pdparams").exists()
+
+
+def _bomb(levels=11):
+    """A 'billion laughs' mapping: each anchor repeats the previous one ten times (10^levels values)."""
+    lines = ["  a: &a [x, x, x, x, x, x, x, x, x, x]"]
+    for level in range(1, levels + 1):
+        previous = "a" if level == 1 else f"l{level - 1}"
+        lines.append(f"  l{level}: &l{level} [" + ", ".join([f"*{previous}"] * 10) + "]")
+    return "Unknown:\n" + "\n".join(lines) + "\n"
+
+
+def test_an_alias_bomb_is_refused_before_it_expands(tmp_path):
+    path = tmp_path / "bomb.yaml"
+    path.write_text(_bomb())
+    with pytest.raises(ConfigError, match=rf"^{path}: refused: the YAML expands to more than 100,000 values"):
+        load_config(str(path))
+    with pytest.raises(ConfigError, match=r"^override 'Arch.x=...': refused: the YAML value expands to more than"):
+        load_config(DIGITS, ["Arch.x=" + "{" + _bomb(6).replace("\n", ", ").replace("Unknown:, ", "")[:-2] + "}"])
+
+
+def test_aliases_that_stay_small_still_work(tmp_path):
+    path = tmp_path / "anchors.yaml"
+    path.write_text(f"_base_: {DIGITS}\nGlobal:\n  epochs: &e 2\n  eval_interval: *e\n")
+    config = load_config(str(path))
+    assert (config["Global"]["epochs"], config["Global"]["eval_interval"]) == (2, 2)
+
+
+def test_deep_nesting_and_long_base_chains_are_refused(tmp_path):
+    deep = tmp_path / "deep.yaml"
+    deep.write_text("Global: " + "[" * 5000 + "]" * 5000 + "\n")
+    with pytest.raises(ConfigError, match=rf"^{deep}: refused: the YAML (is nested too deeply|.*nested deeper)"):
+        load_config(str(deep))
+    for i in range(40):
+        (tmp_path / f"c{i}.yaml").write_text(f"_base_: c{i + 1}.yaml\n" if i < 39 else f"_base_: {DIGITS}\n")
+    with pytest.raises(ConfigError, match=rf"^{tmp_path / 'c0.yaml'}: _base_ chain is more than 32 files deep"):
+        load_config(str(tmp_path / "c0.yaml"))
+    assert load_config(str(tmp_path / "c9.yaml"))["Arch"]["name"] == "resnet20"  # 31 files: fine

@@ -22,9 +22,10 @@ from ...config_files import not_found_hint, resolve_config
 from . import paddleclas
 from .keys import ConfigError
 from .schema import SCHEMA, validate
-from .unique_yaml import DuplicateKeyError, safe_load_unique
+from .unique_yaml import DuplicateKeyError, OversizedError, safe_load_unique
 
 DELETE = "_delete_"
+MAX_BASE_DEPTH = 32  # _base_ files inheriting from _base_ files: ppnorm's own configs use at most 2
 
 
 def _yaml_problem(error):
@@ -47,6 +48,10 @@ def read_yaml(path):
     except DuplicateKeyError as error:
         raise ConfigError(f"{path}: key {error.key!r} is given twice in one mapping, at lines {error.first} and "
                           f"{error.second} (YAML would silently keep the second); keep one") from None
+    except OversizedError as error:
+        raise ConfigError(f"{path}: refused: the YAML {error}; a config is plain settings") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: refused: the YAML is nested too deeply to be a config") from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else path
@@ -95,6 +100,9 @@ def load_with_bases(path, _seen=()):
     path = os.path.abspath(path)
     if path in _seen:
         raise ConfigError(f"{path}: _base_ inheritance loops back to this file")
+    if len(_seen) >= MAX_BASE_DEPTH:
+        raise ConfigError(f"{_seen[0]}: _base_ chain is more than {MAX_BASE_DEPTH} files deep (at {path}); "
+                          f"inherit from fewer files")
     data = read_yaml(path)
     if "_base_" not in data:
         return strip_delete(data)
@@ -116,6 +124,10 @@ def parse_override(override):
         value = safe_load_unique(raw) if raw.strip() else None
     except DuplicateKeyError as error:
         raise ConfigError(f"override '{override}': key {error.key!r} is given twice; keep one") from None
+    except OversizedError as error:
+        raise ConfigError(f"override '{dotted}=...': refused: the YAML value {error}") from None
+    except RecursionError:
+        raise ConfigError(f"override '{dotted}=...': refused: the YAML value is nested too deeply") from None
     except yaml.constructor.ConstructorError as error:
         raise ConfigError(f"override '{override}': {_yaml_problem(error)}") from None
     except yaml.YAMLError:

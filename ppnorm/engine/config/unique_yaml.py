@@ -1,4 +1,5 @@
-"""``yaml.safe_load`` that refuses a key given twice in one mapping (plain YAML lets the last one win silently)."""
+"""``yaml.safe_load`` that refuses a key given twice in one mapping (plain YAML lets the last one win silently),
+and a document that anchors and aliases would blow up (a "billion laughs" file), before anything is built."""
 import yaml
 
 MERGE_TAG = "tag:yaml.org,2002:merge"  # '<<: *anchor' may repeat keys on purpose: the explicit ones win
@@ -12,7 +13,45 @@ class DuplicateKeyError(yaml.YAMLError):
         self.key, self.first, self.second = key, first, second
 
 
+# A config holds a few hundred values; aliases may repeat a section, never grow a file into millions of values.
+MAX_VALUES = 100_000
+MAX_DEPTH = 100
+
+
+class OversizedError(yaml.YAMLError):
+    """The document would expand (aliases counted each time they are used) beyond ``MAX_VALUES`` or ``MAX_DEPTH``."""
+
+
+def _check_size(root):
+    """Count the values ``root`` expands to, every alias use counted, without expanding anything."""
+    sizes, stack = {}, [(root, 0, False)]
+    while stack:
+        node, depth, children_done = stack.pop()
+        if id(node) in sizes and not children_done:
+            continue
+        if depth > MAX_DEPTH:
+            raise OversizedError(f"nested deeper than {MAX_DEPTH} levels")
+        children = ([c for pair in node.value for c in pair] if isinstance(node, yaml.MappingNode)
+                    else list(node.value) if isinstance(node, yaml.SequenceNode) else [])
+        if children_done:
+            sizes[id(node)] = 1 + sum(sizes.get(id(child), 1) for child in children)
+            if sizes[id(node)] > MAX_VALUES:
+                raise OversizedError(f"expands to more than {MAX_VALUES:,} values (anchors and aliases repeat "
+                                     f"the same values many times)")
+            continue
+        sizes[id(node)] = 1  # provisional: a recursive alias counts once instead of looping
+        stack.append((node, depth, True))
+        stack.extend((child, depth + 1, False) for child in children if id(child) not in sizes)
+
+
 class _UniqueKeyLoader(yaml.SafeLoader):
+    def get_single_data(self):
+        node = self.get_single_node()
+        if node is None:
+            return None
+        _check_size(node)
+        return self.construct_document(node)
+
     def construct_mapping(self, node, deep=False):
         if isinstance(node, yaml.MappingNode):
             seen = {}
