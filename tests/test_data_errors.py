@@ -184,9 +184,14 @@ def test_image_modes_are_converted_like_pillow_or_refused(tmp_path):
         data[4]
 
 
-def test_image_file_errors(tmp_path):
-    with pytest.raises(DataError, match="image_folder: directory not found"):
+def test_image_file_errors(tmp_path, monkeypatch):
+    with pytest.raises(DataError, match=rf"^image_folder: directory not found: {tmp_path / 'none'}; expected root/"):
         build_dataset({"name": "image_folder", "root": str(tmp_path / "none")})
+    monkeypatch.chdir(tmp_path)  # a relative path names the folder it was looked for in
+    with pytest.raises(DataError, match=rf"^image_folder: directory not found: data/none \(in {tmp_path}\); expected"):
+        build_dataset({"name": "image_folder", "root": "data/none"})
+    with pytest.raises(DataError, match=rf"^cifar10: file not found: c.tar.gz \(in {tmp_path}\); expected"):
+        build_dataset({"name": "cifar10", "data_file": "c.tar.gz"})
     listing = tmp_path / "list.txt"
     listing.write_text("a.png 0\nb.png\n")
     _png(tmp_path / "a.png")
@@ -200,7 +205,7 @@ def test_image_file_errors(tmp_path):
 
 
 def test_cifar_missing_and_corrupt_files_are_one_line_errors(tmp_path):
-    with pytest.raises(DataError, match=r"cifar10: file not found: .*nope.tar.gz \(expected cifar-10-python.tar.gz"):
+    with pytest.raises(DataError, match=r"cifar10: file not found: .*nope.tar.gz; expected cifar-10-python.tar.gz"):
         build_dataset({"name": "cifar10", "data_file": str(tmp_path / "nope.tar.gz")})
     bad = tmp_path / "cifar-10-python.tar.gz"
     bad.write_bytes(b"this is not a tar file")

@@ -25,9 +25,15 @@ def check_split(dataset, split, splits=SPLITS):
         raise ValueError(f"{dataset}: split must be one of {', '.join(splits)}, got '{split}'")
 
 
+def shown_path(path):
+    """``path`` for a message: as given, plus the folder it was looked for in when it is relative."""
+    path = str(path)
+    return path if os.path.isabs(path) else f"{path} (in {os.getcwd()})"
+
+
 def require_file(dataset, path, expected):
     if not os.path.exists(path):
-        raise DataError(f"{dataset}: file not found: {path} (expected {expected})")
+        raise DataError(f"{dataset}: file not found: {shown_path(path)}; expected {expected}")
     return path
 
 

@@ -5,7 +5,7 @@ from collections import Counter
 import numpy as np
 from PIL import Image
 
-from .base import DATASETS, DataError, ImageDataset, check_label_range
+from .base import DATASETS, DataError, ImageDataset, check_label_range, shown_path
 from .folder_scan import IMAGE_EXTENSIONS, is_hidden, scan_image_folder, skipped_text
 
 HIGH_DEPTH_MODES = ("I", "F")  # 16/32-bit integer and float images: converting to 8 bits would clip them
@@ -127,7 +127,7 @@ class FileList(_FileDataset):
         if delimiter is not None and (not isinstance(delimiter, str) or not delimiter):
             raise ValueError(f"file_list: delimiter must be a non-empty string, got {delimiter!r}")
         if not os.path.isfile(list_file):
-            raise DataError(f"file_list: list file not found: {list_file} (expected lines 'path label')")
+            raise DataError(f"file_list: list file not found: {shown_path(list_file)}; expected lines 'path label'")
         self.source, self.skipped = list_file, Counter()
         self.paths, self.labels = parse_list(list_file, root, delimiter, self.skipped)
         self.classes = list(class_names) if class_names else [str(i) for i in range(int(self.labels.max()) + 1)]

@@ -9,7 +9,7 @@ Everything else that is not an image directly inside a class folder is skipped a
 import os
 from collections import Counter
 
-from .base import DataError
+from .base import DataError, shown_path
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".pgm", ".tif", ".tiff", ".webp")
 TOOL_FOLDERS = ("__pycache__", "__MACOSX")
@@ -92,7 +92,7 @@ def _empty_class_error(folder, skipped_here):
 def scan_image_folder(root):
     """``(classes, {class: [image paths]}, skipped Counter)`` of ``root/<class>/<image>``; see the module docstring."""
     if not os.path.isdir(root):
-        raise DataError(f"image_folder: directory not found: {root} (expected root/<class>/<image files>)")
+        raise DataError(f"image_folder: directory not found: {shown_path(root)}; expected root/<class>/<image files>")
     classes, images, skipped = [], {}, Counter()
     for entry in _listdir(root):
         path = os.path.join(root, entry)

@@ -4,7 +4,7 @@ import os
 
 import numpy as np
 
-from .base import ArrayDataset, DATASETS, DataError, check_split
+from .base import ArrayDataset, DATASETS, DataError, check_split, shown_path
 
 _FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
           "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
@@ -18,8 +18,8 @@ def _find(dataset, data_dir, stem):
         path = os.path.join(data_dir, name)
         if os.path.exists(path):
             return path
-    raise DataError(f"{dataset}: file not found: {os.path.join(data_dir, stem)}.gz (expected the idx file "
-                    f"{stem}[.gz] in data_dir)")
+    missing = shown_path(os.path.join(data_dir, stem) + ".gz")
+    raise DataError(f"{dataset}: file not found: {missing}; expected the idx file {stem}[.gz] in data_dir")
 
 
 def read_idx(dataset, path, magic):
