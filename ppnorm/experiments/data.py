@@ -179,18 +179,22 @@ def _key(spec):
     return json.dumps(dict(spec or DEFAULT), sort_keys=True)
 
 
+def statistics(spec):
+    """``(mean, std)`` that :func:`load` normalizes with: digits' fixed scalars, else the training split's per-channel
+    values as ``[1, C, 1, 1]`` arrays."""
+    if (spec or DEFAULT)["name"] == "digits":
+        return DIGITS_MEAN, DIGITS_STD
+    train = _arrays(_key(spec))[0]["train"][0]
+    return train.mean(axis=(0, 2, 3), keepdims=True), np.maximum(train.std(axis=(0, 2, 3), keepdims=True), 1e-6)
+
+
 @functools.lru_cache(maxsize=8)
 def _tensors(key, split, normalize):
     splits, _ = _arrays(key)
     images, labels = splits[split]
     if normalize:
-        if json.loads(key)["name"] == "digits":
-            images = (images - DIGITS_MEAN) / DIGITS_STD
-        else:
-            train = splits["train"][0]
-            mean = train.mean(axis=(0, 2, 3), keepdims=True)
-            std = np.maximum(train.std(axis=(0, 2, 3), keepdims=True), 1e-6)
-            images = (images - mean) / std
+        mean, std = statistics(json.loads(key))
+        images = (images - mean) / std
     return paddle.to_tensor(images.astype("float32")), paddle.to_tensor(labels)
 
 
