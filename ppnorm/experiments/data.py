@@ -8,7 +8,7 @@ registry (those of a training config's ``DataLoader.*.dataset``, without ``split
 - ``test_fraction``: for a data set without splits (``image_folder``, ``file_list``), the share of each class held
   out as the test split (default 0.2).
 
-A bare name (``data: mnist``) means ``{name: mnist}``; the default is ``digits``. Images are normalized like
+A bare name (``data: mnist``) means ``{name: mnist}``; the default name is ``digits``. Images are normalized like
 :func:`.training.digits` does for digits (its fixed mean and std), and per channel with the training split's mean
 and std for every other data set.
 """
@@ -80,8 +80,8 @@ def check_data(value, source="config"):
     spec = {"name": value} if isinstance(value, str) else value
     if not isinstance(spec, dict):
         raise ConfigError(f"{source}: data must be a data set name or a mapping {{name: ..., <options>}}, got {value!r}")
-    spec = dict(spec)
-    name = spec.get("name")
+    spec = dict(DEFAULT, **spec)  # options without a name are digits' (e.g. -o data.train_samples=500)
+    name = spec["name"]
     if not isinstance(name, str) or name not in DATASETS:
         raise ConfigError(f"{source}: data.name must be one of {', '.join(DATASETS.names())}, got {name!r}")
     if input_kind(DATASETS.get_target(name)) != "image":
