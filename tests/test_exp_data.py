@@ -179,3 +179,10 @@ def test_every_experiment_runs_on_cifar10_or_says_why_not(name, cifar, tmp_path,
 def test_context_without_a_data_setting_reads_digits(tmp_path):
     ctx = Context("x", None, {"seed": 0, "quick": True, "output_dir": str(tmp_path), "use_visualdl": False}, {})
     assert ctx.data_info.name == "digits" and ctx.data("test")[0].shape == [360, 1, 8, 8]
+
+
+def test_an_evaluation_interval_beyond_the_training_steps_is_a_one_line_error(cifar, tmp_path):
+    with pytest.raises(ConfigError, match=r"params.eval_every=15 exceeds the 9 training steps on cifar10; lower "
+                                          r"params.eval_every or train longer$"):
+        run_quick("activation_with_bn", tmp_path, "data.name=cifar10", f"data.data_file={cifar}",
+                  "data.train_samples=150", "params.epochs=2")

@@ -4,7 +4,7 @@ import paddle
 
 from ..models import build_model
 from .stats import mean_interval, paired_difference
-from .training import EveryNSteps, fit, optimizer_section
+from .training import EveryNSteps, check_eval_every, fit, optimizer_section
 
 QUESTION = ("Does BatchNorm speed up training for sigmoid, tanh and ReLU networks, does it rescue sigmoid "
             "networks, and how does it change the distribution of pre-activations (the BN paper's figure 1)?")
@@ -54,6 +54,7 @@ def _runs(ctx, data):
     A run that never reaches the target counts as the step budget (a lower bound of its true steps)."""
     prm = ctx.params
     budget = prm["epochs"] * (len(data[0][1]) // prm["batch_size"])
+    check_eval_every(prm["eval_every"], prm["epochs"], len(data[0][1]) // prm["batch_size"], ctx.data_info.name)
     ctx.plan(len(prm["acts"]) * 2 * prm["seeds"])
     results = {}
     for act in prm["acts"]:

@@ -5,7 +5,7 @@ import paddle
 from ..models import build_model
 from .bands import plot_band
 from .stats import mean_interval, paired_difference
-from .training import fit, optimizer_section
+from .training import check_eval_every, fit, optimizer_section
 
 QUESTION = ("Does standardizing the inputs (z-score per pixel) help a shallow model, does PCA whitening add anything "
             "over it for images, and does a deep model with BN care?")
@@ -128,6 +128,7 @@ def run(ctx):
     prm = ctx.params
     combos = [(kind, t) for kind in MODELS for t in prm["transforms"]]
     ctx.plan(len(combos) * prm["seeds"])
+    check_eval_every(prm["eval_every"], prm["epochs"], ctx.data_info.train_size // prm["batch"], ctx.data_info.name)
     curves, data = {}, {t: inputs(ctx, t) for t in prm["transforms"]}  # a whitening per transform, not per run
     for kind, transform in combos:
         for seed in ctx.seeds(prm["seeds"]):
