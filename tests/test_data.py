@@ -11,7 +11,7 @@ import paddle
 import pytest
 from PIL import Image
 
-from ppnorm.data import EpochBatchSampler, build_dataloader, build_dataset, build_transforms
+from ppnorm.data import DataError, EpochBatchSampler, build_dataloader, build_dataset, build_transforms
 
 
 def test_digits_default_split():
@@ -68,6 +68,26 @@ def test_cifar10_reads_the_python_archive(tmp_path):
     expected = raw[b"data"][1].reshape(3, 32, 32) / 255.0  # row-major R, G, B planes
     np.testing.assert_allclose(test[1][0], expected, atol=1e-7)
     assert test[1][1] == raw[b"labels"][1]
+
+
+@pytest.mark.parametrize("kind, make", [("cifar10", make_cifar10), ("cifar100", make_cifar100)])
+def test_cifar_reads_the_extracted_folder_like_the_archive(tmp_path, kind, make):
+    path = str(tmp_path / "archive.tar.gz")
+    make(path)
+    with tarfile.open(path) as archive:
+        archive.extractall(tmp_path / "data", filter="data")
+    folder = next((tmp_path / "data").iterdir())  # cifar-10-batches-py / cifar-100-python
+    for split in ("train", "test"):
+        packed = build_dataset({"name": kind, "data_file": path, "split": split})
+        for data_file in (folder, folder.parent):  # the extracted folder, or the folder holding it
+            unpacked = build_dataset({"name": kind, "data_file": str(data_file), "split": split})
+            assert np.array_equal(unpacked.images, packed.images) and np.array_equal(unpacked.labels, packed.labels)
+            assert unpacked.classes == packed.classes
+    test_file = folder / ("test_batch" if kind == "cifar10" else "test")
+    test_file.unlink()
+    with pytest.raises(DataError, match=rf"{kind}: {folder} is not a readable {folder.name} folder "
+                                        rf"\(FileNotFoundError: .*{test_file.name}'\)$"):
+        build_dataset({"name": kind, "data_file": str(folder), "split": "test"})
 
 
 def test_cifar100_fine_and_coarse(tmp_path):

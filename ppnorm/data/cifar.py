@@ -1,4 +1,6 @@
-"""CIFAR-10 / CIFAR-100 from the local python-version archives (cifar-10-python.tar.gz, cifar-100-python.tar.gz)."""
+"""CIFAR-10 / CIFAR-100 from the local python-version archives (cifar-10-python.tar.gz, cifar-100-python.tar.gz) or
+the folders they extract to (cifar-10-batches-py, cifar-100-python)."""
+import os
 import pickle
 import tarfile
 
@@ -23,18 +25,34 @@ def _read_member(archive, name):
     return pickle.load(member, encoding="bytes")
 
 
+def _read_folder(folder, name):
+    """A pickle of the extracted archive: ``folder`` is the extracted folder itself or the one holding it."""
+    inner = name.split("/", 1)[1]
+    path = os.path.join(folder, inner)
+    if not os.path.exists(path):
+        path = os.path.join(folder, name)
+    with open(path, "rb") as handle:
+        return pickle.load(handle, encoding="bytes")
+
+
 def read_cifar(kind, data_file, split, label_key=b"labels", names_key=b"label_names"):
-    """Return (images uint8 [N, 3, 32, 32], labels, class names) from a CIFAR python archive."""
+    """Return (images uint8 [N, 3, 32, 32], labels, class names) from a CIFAR python archive or its extracted folder."""
     layout = _LAYOUT[kind]
-    require_file(kind, data_file, f"{layout['file']}, the CIFAR python version")
+    folder = layout["meta"].split("/")[0]
+    require_file(kind, data_file, f"{layout['file']}, the CIFAR python version, or the folder {folder} it extracts to")
     try:
-        with tarfile.open(data_file, "r:*") as archive:
-            batches = [_read_member(archive, name) for name in layout[split]]
-            names = [n.decode() for n in _read_member(archive, layout["meta"])[names_key]]
+        if os.path.isdir(data_file):
+            batches = [_read_folder(data_file, name) for name in layout[split]]
+            names = [n.decode() for n in _read_folder(data_file, layout["meta"])[names_key]]
+        else:
+            with tarfile.open(data_file, "r:*") as archive:
+                batches = [_read_member(archive, name) for name in layout[split]]
+                names = [n.decode() for n in _read_member(archive, layout["meta"])[names_key]]
         images = np.concatenate([np.asarray(b[b"data"], dtype="uint8").reshape(-1, 3, 32, 32) for b in batches])
         labels = np.concatenate([np.asarray(b[label_key], dtype="int64") for b in batches])
     except (tarfile.TarError, EOFError, OSError, KeyError, pickle.UnpicklingError, ValueError) as error:
-        raise DataError(f"{kind}: {data_file} is not a readable {layout['file']} "
+        what = f"{folder} folder" if os.path.isdir(data_file) else layout["file"]
+        raise DataError(f"{kind}: {data_file} is not a readable {what} "
                         f"({type(error).__name__}: {first_line(error)})") from None
     return images, labels, names
 

@@ -6,7 +6,7 @@ import paddle
 from ..models import build_model
 from .activation_pitfalls_chart import estimate, save_chart
 from .stats import mean_interval, paired_difference
-from .training import digits, fit, optimizer_section
+from .training import fit, optimizer_section
 
 QUESTION = ("Do ReLU units die (never fire on the training set) when the learning rate is too large, and do BN, "
             "leaky ReLU or ELU prevent it? Do sigmoid outputs, being all positive, make a layer's weight-gradient "
@@ -17,6 +17,7 @@ DEFAULTS = {"depth": 4, "width": 64, "lrs": [0.01, 0.1, 0.5], "dying": [["relu",
             ["leaky_relu", "none"], ["elu", "none"]], "epochs": 8, "batch": 64, "seeds": 5,
             "sign_acts": ["sigmoid", "tanh"], "norms": ["none", "bn"], "sign_lr": 0.05, "sign_epochs": 10,
             "sign_samples": 32, "target": 0.85}
+DATA = True  # any image data set (ctx.data)
 QUICK = {"depth": 2, "width": 16, "lrs": [0.01, 0.5], "epochs": 1, "seeds": 2, "sign_epochs": 1, "sign_samples": 4}
 
 
@@ -59,14 +60,16 @@ def sign_fractions(model, images, labels, samples):
 
 def _mlp(ctx, act, norm, init):
     prm = ctx.params
-    return build_model("mlp", in_features=64, hidden=[prm["width"]] * prm["depth"], num_classes=10, norm=norm,
+    info = ctx.data_info
+    return build_model("mlp", in_features=info.features, hidden=[prm["width"]] * prm["depth"],
+                       num_classes=info.num_classes, norm=norm,
                        act=act, init=init)
 
 
 def _train(ctx, model, seed, lr, epochs, momentum):
     name = "Momentum" if momentum else "SGD"
-    return fit(model, digits("train"), digits("test"), epochs, ctx.params["batch"], seed=seed,
-               eval_every=max(1, len(digits("train")[1]) // ctx.params["batch"] // 2),
+    return fit(model, ctx.data("train"), ctx.data("test"), epochs, ctx.params["batch"], seed=seed,
+               eval_every=max(1, len(ctx.data("train")[1]) // ctx.params["batch"] // 2),
                optimizer=optimizer_section(name=name, lr={"name": "Constant", "learning_rate": lr}))
 
 
@@ -77,9 +80,9 @@ def _dying_runs(ctx):
             for seed in ctx.seeds(prm["seeds"]):
                 ctx.seed_everything(seed)
                 model = _mlp(ctx, act, norm, "kaiming")
-                start = dead_fraction(model, digits("train")[0])
+                start = dead_fraction(model, ctx.data("train")[0])
                 history = _train(ctx, model, seed, lr, prm["epochs"], momentum=False)
-                end = dead_fraction(model, digits("train")[0])
+                end = dead_fraction(model, ctx.data("train")[0])
                 diverged = not all(np.isfinite(history.losses))
                 ctx.run_done(f"{act} norm={norm} lr={lr} seed={seed}", f"dead {start:.1%} -> {end:.1%}, top-1 "
                              f"{history.test_accuracy[-1]:.1%}{' (diverged)' if diverged else ''}", part="dying",
@@ -89,7 +92,7 @@ def _dying_runs(ctx):
 
 def _sign_runs(ctx):
     prm = ctx.params
-    images, labels = digits("train")
+    images, labels = ctx.data("train")
     batch = (images[:prm["batch"]], labels[:prm["batch"]])
     curves = {}
     for act in prm["sign_acts"]:

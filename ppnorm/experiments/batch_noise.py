@@ -8,12 +8,13 @@ import paddle
 from ..models import build_model
 from .bands import plot_band
 from .stats import mean_interval, paired_difference
-from .training import EveryNSteps, digits, fit, optimizer_section
+from .training import EveryNSteps, fit, optimizer_section
 
 QUESTION = ("Without normalization, is SGD with batch 1 noisy and oscillating while the whole data set gives a smooth "
             "but costly descent?")
 QUESTION_ZH = "无归一化时，batch 1 的 SGD 是否噪声大、来回震荡，而整个数据集作一个 batch 时下降平滑但代价高？"
 DEFAULTS = {"batch_sizes": [1, 8, 64, 0], "hidden": [32], "lr": 0.05, "epochs": 2, "noise_steps": 100, "seeds": 5}
+DATA = True  # any image data set (ctx.data)
 QUICK = {"batch_sizes": [8, 0], "epochs": 1, "noise_steps": 12, "seeds": 2}
 
 
@@ -31,12 +32,14 @@ def full_loss(model, images, labels):
 def one_run(ctx, batch, seed):
     """Plain SGD; the full training-set loss after each of the first ``noise_steps`` steps, and the test accuracy
     and CPU seconds when ``epochs`` x N samples have been seen."""
-    prm, train = ctx.params, digits("train")
+    prm, train, test = ctx.params, ctx.data("train"), ctx.data("test")
     size = batch or len(train[1])
     steps_per_epoch = len(train[1]) // size
     budget_step = prm["epochs"] * len(train[1]) // size
     ctx.seed_everything(seed)
-    model = build_model("mlp", in_features=64, hidden=prm["hidden"], num_classes=10, norm="none", act="relu")
+    info = ctx.data_info
+    model = build_model("mlp", in_features=info.features, hidden=prm["hidden"], num_classes=info.num_classes,
+                        norm="none", act="relu")
     losses, at_budget, start = [], {}, time.process_time()
 
     def record(loop):
@@ -44,9 +47,9 @@ def one_run(ctx, batch, seed):
         if step <= prm["noise_steps"]:
             losses.append(full_loss(loop.model, *train))
         if step == budget_step:
-            at_budget.update(seconds=time.process_time() - start, accuracy=loop.history.metric(loop.model, *digits("test")))
+            at_budget.update(seconds=time.process_time() - start, accuracy=loop.history.metric(loop.model, *test))
     epochs = max(prm["epochs"], math.ceil(max(prm["noise_steps"], budget_step) / steps_per_epoch))
-    fit(model, train, digits("test"), epochs, size, seed=seed, hooks=[EveryNSteps(1, record)], eval_every=10 ** 9,
+    fit(model, train, test, epochs, size, seed=seed, hooks=[EveryNSteps(1, record)], eval_every=10 ** 9,
         optimizer=optimizer_section(name="SGD", lr={"name": "Constant", "learning_rate": prm["lr"]}))
     half = prm["noise_steps"] // 2
     return {"batch": size, "seed": seed, "loss noise": step_noise(losses[half:]), "final loss": losses[-1],
@@ -101,7 +104,7 @@ def _chart(ctx, sizes, curves):
 
 def run(ctx):
     prm = ctx.params
-    sizes = [b or len(digits("train")[1]) for b in prm["batch_sizes"]]
+    sizes = [b or len(ctx.data("train")[1]) for b in prm["batch_sizes"]]
     ctx.plan(len(sizes) * prm["seeds"])
     curves = {}
     for batch, size in zip(prm["batch_sizes"], sizes):

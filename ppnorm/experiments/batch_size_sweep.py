@@ -1,6 +1,7 @@
 """The Group Normalization paper's question at small scale: how does BN's error depend on its batch size?
 
-ResNet-20 (21 BN layers; on 8x8 digits its last stage is 2x2, so a batch of 2 gives a channel 8 values).
+ResNet-20 (21 BN layers; on 8x8 digits, the default data, its last stage is 2x2, so a batch of 2 gives a channel 8
+values; on 32x32 CIFAR images 8x8, 128 values).
 In Wu & He's multi-GPU runs BN normalizes over each GPU's images while the gradient averages all GPUs;
 here likewise BN normalizes over groups of ``batch`` images ("ghost batches") of an optimizer batch of
 32, so every setting has the same steps, samples and learning rate, and only BN's statistics change.
@@ -13,7 +14,7 @@ import paddle.nn as nn
 from ..models import build_model
 from ..nn import is_batch_norm
 from .stats import mean_interval, paired_difference
-from .training import digits, fit, optimizer_section, predict
+from .training import fit, optimizer_section, predict
 
 QUESTION = ("How does held-out error change when BN normalizes over fewer images (32 down to 2; ResNet-20 on "
             "digits), against GN, and does it reproduce Wu & He's ResNet-50 ImageNet trend?")
@@ -22,6 +23,7 @@ QUESTION_ZH = ("当 BN 求统计量的图片从 32 张减到 2 张时（digits �
 # 7 seeds of the two ends fit the CPU budget (5 seeds of 32/8/2 left both comparisons inconclusive)
 DEFAULTS = {"norms": ["bn", "gn"], "batch_sizes": [32, 2], "optimizer_batch": 32, "epochs": 2, "bn_lr": 0.1,
             "gn_lr": 0.02, "groups": 8, "seeds": 7, "train_samples": 0}
+DATA = True  # any image data set (ctx.data)
 QUICK = {"batch_sizes": [32, 4], "epochs": 1, "seeds": 2, "train_samples": 192}
 PAPER_BN = {32: 23.6, 16: 23.7, 8: 24.8, 4: 27.3, 2: 34.7}  # Wu & He 2018, ResNet-50 ImageNet val error (%)
 PAPER_GN = 24.1  # "~24.1 at every batch size"
@@ -75,14 +77,14 @@ def _train_one(ctx, norm, batch, seed):
     prm = ctx.params
     ctx.seed_everything(seed)
     options = {"groups": prm["groups"]} if norm == "gn" else None
-    model = build_model("resnet20", in_channels=1, num_classes=10, norm=norm, norm_options=options)
+    model = build_model("resnet20", **ctx.data_info.model_options, norm=norm, norm_options=options)
     ghost_batches(model, batch)
     lr = prm["bn_lr"] if norm == "bn" else prm["gn_lr"]
     section = optimizer_section(name="Momentum", weight_decay=5e-4, lr={"name": "Cosine", "learning_rate": lr})
-    images, labels = digits("train")
+    images, labels = ctx.data("train")
     if prm["train_samples"]:
         images, labels = images[:prm["train_samples"]], labels[:prm["train_samples"]]
-    test = digits("test")
+    test = ctx.data("test")
     history = fit(model, (images, labels), test, prm["epochs"], prm["optimizer_batch"], seed=seed, optimizer=section)
     ctx.curve(f"{norm}/batch_{batch}/seed_{seed}/test_top1", history.eval_steps, history.test_accuracy)
     running = error_pct(model, *test)
@@ -108,14 +110,15 @@ def _measure(ctx):
     return results
 
 
-def _gn_is_batch_independent(groups):
+def _gn_is_batch_independent(ctx, groups):
     """Largest difference between GN ResNet-20 logits of 32 images computed together and in groups of 2."""
-    model = build_model("resnet20", in_channels=1, num_classes=10, norm="gn", norm_options={"groups": groups})
+    model = build_model("resnet20", **ctx.data_info.model_options, norm="gn", norm_options={"groups": groups})
     model.train()
-    images = digits("test")[0][:32]
+    images = ctx.data("test")[0][:32]
+    images = images[:len(images) - len(images) % 2]
     with paddle.no_grad():
         together = model(images)
-        apart = paddle.concat([model(part) for part in paddle.split(images, 16)])
+        apart = paddle.concat([model(part) for part in paddle.split(images, len(images) // 2)])
     return float((together - apart).abs().max())
 
 
@@ -155,9 +158,10 @@ def _chart(ctx, rows):
                           label=ctx.chart_text(f"BN, batch statistics ({interval})", f"BN，batch 统计量（{interval}）"))
     paper.plot(list(PAPER_BN), list(PAPER_BN.values()), "o-", color=COLORS["bn"], label="BN")
     paper.plot(list(PAPER_BN), [PAPER_GN] * len(PAPER_BN), "o-", color=COLORS["gn"], label="GN")
-    titles = (ctx.chart_text("ppnorm: ResNet-20 on digits", "ppnorm：digits 上的 ResNet-20"),
+    info = ctx.data_info
+    titles = (ctx.chart_text(f"ppnorm: ResNet-20 on {info.name}", f"ppnorm：{info.name} 上的 ResNet-20"),
               ctx.chart_text("Wu & He 2018: ResNet-50 on ImageNet", "Wu & He 2018：ImageNet 上的 ResNet-50"))
-    labels = (ctx.chart_text("held-out error (%), 360 digits", "留出集错误率（%），360 张"),
+    labels = (ctx.chart_text(f"held-out error (%), {info.test_size} images", f"留出集错误率（%），{info.test_size} 张"),
               ctx.chart_text("ImageNet val error (%)", "ImageNet 验证集错误率（%）"))
     for ax, title, label in zip((ours, paper), titles, labels):
         ax.set_xscale("log", base=2), ax.invert_xaxis(), ax.set_xticks(list(PAPER_BN), [str(b) for b in PAPER_BN])
@@ -179,7 +183,7 @@ def _claims(ctx, results):
                     "statistics, paired by seed (same initial weights and sample order); margin 0")
     if "gn" in prm["norms"]:
         ctx.check(("GN's error does not depend on the batch size (its statistics are per sample)",
-                   "GN 的错误率与 batch 大小无关（统计量按样本计算）"), _gn_is_batch_independent(prm["groups"]), 1e-5,
+                   "GN 的错误率与 batch 大小无关（统计量按样本计算）"), _gn_is_batch_independent(ctx, prm["groups"]), 1e-5,
                   "largest difference of GN ResNet-20 logits for 32 images computed together vs in groups of 2")
     if "bn" in prm["norms"] and "gn" in prm["norms"]:
         for batch in (b for b in batches if b <= 4):
@@ -194,13 +198,13 @@ def run(ctx):
     prm = ctx.params
     results = _measure(ctx)
     rows = _rows(ctx, results)
-    samples = prm["train_samples"] or len(digits("train")[1])
+    samples, name = prm["train_samples"] or ctx.data_info.train_size, ctx.data_info.name
     ctx.table("errors", rows, ["norm", "batch", "error %", "batch-stats error %", "train/eval gap", "paper %"],
-              title=ctx.tr(f"ResNet-20 on digits ({samples} training images), {prm['epochs']} epochs of optimizer "
+              title=ctx.tr(f"ResNet-20 on {name} ({samples} training images), {prm['epochs']} epochs of optimizer "
                            f"batch {prm['optimizer_batch']}, BN over groups of `batch` images; held-out error (%), "
                            f"mean ± 95% interval over {prm['seeds']} seeds; gap = running minus batch statistics; "
                            "paper: ResNet-50 on ImageNet",
-                           f"digits 上的 ResNet-20（{samples} 张训练图），优化器 batch {prm['optimizer_batch']} 训练 "
+                           f"{name} 上的 ResNet-20（{samples} 张训练图），优化器 batch {prm['optimizer_batch']} 训练 "
                            f"{prm['epochs']} 轮，BN 在每 `batch` 张图上求统计量；留出集错误率（%），{prm['seeds']} 个种子的"
                            "均值 ± 95% 区间；差距 = running 统计量减 batch 统计量；论文：ImageNet 上的 ResNet-50"))
     _chart(ctx, rows)

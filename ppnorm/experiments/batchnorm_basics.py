@@ -12,6 +12,7 @@ QUESTION_ZH = ("Paddle 的 BatchNorm 是否正好按公式计算（训练时按�
                "有偏的滑动方差、use_global_stats 的作用）？")
 DEFAULTS = {"steps": 10, "epsilon": 1e-5}
 QUICK = {"steps": 5}
+DATA = "it checks BatchNorm's formulas on small hand-made tensors, not on a data set"
 
 
 def _short(values):

@@ -6,6 +6,7 @@ experiment's ``QUICK`` settings (what the tests run) before the file's own ``par
 """
 import copy
 
+from .data import check_data, is_default
 from .i18n import LANGS
 from ..engine.config import (MAX_SEED, ConfigError, Key, as_kind, check_known_keys, check_numbers, check_value,
                              expand_home, fill_defaults, load_raw, type_name)
@@ -26,6 +27,8 @@ def settings_schema(experiments):
         "use_visualdl": Key(True, bool),
         "lang": Key("en", str, choices=LANGS, help="language of report.md, tables and charts (zh: Chinese)"),
         "params": Key({}, dict, optional=True, help="overrides of the experiment's DEFAULTS"),
+        "data": Key(None, object, help="the data set: a name or {name: cifar10, data_file: ...} (default digits; "
+                    "see ppnorm/experiments/data.py)"),
     }
 
 
@@ -49,6 +52,15 @@ def _check_param(name, key, value, source):
     return check_value(f"params.{name}", key, value, source)
 
 
+def _check_takes_data(name, module, data, source):
+    """A module takes ``data`` when its ``DATA`` is True; a string ``DATA`` says why it cannot; no ``DATA``: digits only."""
+    takes = getattr(module, "DATA", None)
+    if takes is True or is_default(data):
+        return
+    why = takes if isinstance(takes, str) else "it trains on digits only (not yet ported to ctx.data)"
+    raise ConfigError(f"{source}: data: experiment {name} takes no data set option: {why}")
+
+
 def resolve_experiment_config(raw, experiments, source="config"):
     """Validate a raw experiment config against the registry; returns (module, settings, params)."""
     settings = fill_defaults(settings_schema(experiments), expand_home(raw), "", source)
@@ -56,6 +68,8 @@ def resolve_experiment_config(raw, experiments, source="config"):
     module = experiments[name]
     settings["output_dir"] = settings["output_dir"] or f"output/experiments/{name}"
     settings["params"] = settings["params"] or {}  # 'params:' left empty
+    settings["data"] = check_data(settings["data"], source)
+    _check_takes_data(name, module, settings["data"], source)
     keys = {key: param_key(key, default) for key, default in module.DEFAULTS.items()}
     params = copy.deepcopy(module.DEFAULTS)
     if settings["quick"]:

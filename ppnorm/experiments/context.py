@@ -29,6 +29,7 @@ class Context:
         self.lang = settings.get("lang", "en")
         self.output_dir = settings["output_dir"]
         self.use_visualdl = settings["use_visualdl"]
+        self.data_spec = settings.get("data")  # None: digits
         self.log = log
         self.tables, self.charts, self.claims, self.notes, self.runs = {}, [], [], [], []
         self.chinese_charts = self.lang == "zh" and use_chinese_font()
@@ -42,6 +43,18 @@ class Context:
     def chart_text(self, en, zh):
         """Chart titles and labels: Chinese only when a CJK font was found (else boxes would be drawn)."""
         return zh if self.chinese_charts else en
+
+    def data(self, split, normalize=True):
+        """``(images [N, C, H, W], labels [N])`` tensors of the config's data set (default digits), normalized; see
+        :mod:`.data`. Loaded once per process: index them, never modify them."""
+        from .data import load
+        return load(self.data_spec, split, normalize)
+
+    @property
+    def data_info(self):
+        """Channels, image size, classes and sizes of the data set (:class:`.data.DataInfo`)."""
+        from .data import info
+        return info(self.data_spec)
 
     def seed_everything(self, seed=None):
         """Seed Paddle, numpy and random with exactly ``seed`` (one of :meth:`seeds`; default: the config's ``seed``).

@@ -6,7 +6,7 @@ from ..models import build_model
 from .bands import plot_band
 from .input_scaling import zscore
 from .stats import mean_interval
-from .training import EveryNSteps, digits, fit, optimizer_section
+from .training import EveryNSteps, fit, optimizer_section
 
 QUESTION = ("Is a layer's output variance n·D(x)·D(w) at initialization, layer by layer, and does BN reduce how "
             "much a deep layer's input distribution moves during training (Santurkar et al. 2018 say it does not)?")
@@ -14,12 +14,14 @@ QUESTION_ZH = ("初始化时各层输出的方差是否等于 n·D(x)·D(w)？BN
                "（Santurkar 等 2018 的测量说不减小）？")
 DEFAULTS = {"init_width": 256, "init_depth": 6, "depth": 6, "width": 64, "probe": 512, "steps": 400, "every": 10,
             "batch": 64, "lr": 0.05, "tolerance": 0.1, "seeds": 5}
+DATA = True  # any image data set (ctx.data)
 QUICK = {"init_width": 32, "init_depth": 3, "depth": 3, "width": 16, "probe": 64, "steps": 20, "every": 5, "seeds": 2}
 
 
-def features():
-    """The digits train split, each pixel z-scored (zero mean per feature), as ``[N, 64]`` float32."""
-    images = digits("train", normalize=False)[0].numpy().reshape(-1, 64).astype("float64")
+def features(ctx):
+    """The train split, each pixel z-scored (zero mean per feature), as ``[N, C*H*W]`` float32."""
+    images = ctx.data("train", normalize=False)[0].numpy()
+    images = images.reshape(len(images), -1).astype("float64")
     return zscore(images, images)[0].astype("float32")
 
 
@@ -67,9 +69,10 @@ def distribution_shift(before, after):
 def init_run(ctx, seed):
     prm = ctx.params
     ctx.seed_everything(seed)
-    model = build_model("mlp", in_features=64, hidden=[prm["init_width"]] * prm["init_depth"], num_classes=10,
-                        norm="none", act="relu", init="kaiming")
-    rows = variance_rows(model, paddle.to_tensor(features()))
+    info = ctx.data_info
+    model = build_model("mlp", in_features=info.features, hidden=[prm["init_width"]] * prm["init_depth"],
+                        num_classes=info.num_classes, norm="none", act="relu", init="kaiming")
+    rows = variance_rows(model, paddle.to_tensor(features(ctx)))
     for row in rows:
         row.update(seed=seed, product=row["n"] * row["D(x)"] * row["D(w)"], corrected=row["n"] * row["E[x^2]"] * row["D(w)"])
     return rows
@@ -79,9 +82,10 @@ def shift_run(ctx, norm, seed):
     """Train a deep ReLU MLP; every ``every`` steps, the shift of layer 2's and the last hidden layer's input."""
     prm = ctx.params
     ctx.seed_everything(seed)
-    model = build_model("mlp", in_features=64, hidden=[prm["width"]] * prm["depth"], num_classes=10, norm=norm,
-                        act="relu", init="kaiming")
-    probe, layers = digits("train")[0][:prm["probe"]], [1, prm["depth"] - 1]
+    info, train = ctx.data_info, ctx.data("train")
+    model = build_model("mlp", in_features=info.features, hidden=[prm["width"]] * prm["depth"],
+                        num_classes=info.num_classes, norm=norm, act="relu", init="kaiming")
+    probe, layers = train[0][:prm["probe"]], [1, prm["depth"] - 1]
     previous, steps, shifts = [layer_inputs(model, probe, layers)], [], []
 
     def record(loop):
@@ -89,8 +93,8 @@ def shift_run(ctx, norm, seed):
         shifts.append([distribution_shift(a, b) for a, b in zip(previous[0], current)])
         steps.append(loop.states["global_step"])
         previous[0] = current
-    epochs = max(1, round(prm["steps"] * prm["batch"] / len(digits("train")[1])))
-    history = fit(model, digits("train"), digits("test"), epochs, prm["batch"], seed=seed, hooks=[EveryNSteps(prm["every"], record)],
+    epochs = max(1, round(prm["steps"] * prm["batch"] / len(train[1])))
+    history = fit(model, train, ctx.data("test"), epochs, prm["batch"], seed=seed, hooks=[EveryNSteps(prm["every"], record)],
                   optimizer=optimizer_section(name="Momentum", lr={"name": "Constant", "learning_rate": prm["lr"]}))
     early, deep = np.array(shifts).mean(axis=0)
     return {"norm": norm, "seed": seed, "early shift": early, "deep shift": deep,
@@ -114,7 +118,7 @@ def _claims(ctx, init_rows):
     first, relu = [r for r in init_rows if r["layer"] == 1], [r for r in init_rows if r["layer"] > 1]
     ctx.check(("With zero-mean inputs (layer 1), a layer's output variance is n·D(x)·D(w)",
                "输入均值为零时（第 1 层），一层输出的方差等于 n·D(x)·D(w)"), _ratio_error(first, "product"), tol,
-              "|mean over seeds of D(y) / (n·D(x)·D(w)) - 1|, digits z-scored per pixel")
+              f"|mean over seeds of D(y) / (n·D(x)·D(w)) - 1|, {ctx.data_info.name} z-scored per pixel")
     ctx.check(("Behind a ReLU (layers 2+, inputs with E[x] > 0), a layer's output variance is n·D(x)·D(w)",
                "在 ReLU 之后（第 2 层起，输入 E[x] > 0），一层输出的方差等于 n·D(x)·D(w)"), _ratio_error(relu, "product"), tol,
               "largest |mean over seeds of D(y) / (n·D(x)·D(w)) - 1| over layers; for ReLU of a zero-mean Gaussian E[x²]/D(x) = 1/(1 - 1/π) = 1.47")

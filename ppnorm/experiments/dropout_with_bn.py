@@ -6,12 +6,13 @@ import numpy as np
 from ..engine.config import ConfigError
 from ..models import build_model
 from .stats import mean_interval, paired_difference
-from .training import digits, fit, optimizer_section
+from .training import fit, optimizer_section
 
 QUESTION = ("With BatchNorm, does a network gain less from dropout and from weight decay (L2) than without it?")
 QUESTION_ZH = "有 BatchNorm 时，网络从 dropout 和 weight decay（L2）中得到的提升是否比没有 BN 时更少？"
 DEFAULTS = {"norms": ["none", "bn"], "dropouts": [0.0, 0.5], "weight_decays": [0.0, 0.005],
             "epochs": 10, "batch_size": 32, "lr": 0.05, "seeds": 5, "train_subset": 500}
+DATA = True  # any image data set (ctx.data)
 QUICK = {"epochs": 1, "seeds": 2, "train_subset": 96}
 
 
@@ -19,7 +20,7 @@ def _top1(ctx, train, test, norm, dropout, decay, seed):
     """Held-out top-1 (%) of simple_cnn with ``norm`` and ``dropout`` trained with weight decay ``decay``."""
     prm = ctx.params
     ctx.seed_everything(seed)
-    model = build_model("simple_cnn", in_channels=1, num_classes=10, norm=norm, dropout=dropout)
+    model = build_model("simple_cnn", **ctx.data_info.model_options, norm=norm, dropout=dropout)
     section = optimizer_section(name="Momentum", weight_decay=decay, lr={"name": "Cosine", "learning_rate": prm["lr"]})
     history = fit(model, train, test, prm["epochs"], prm["batch_size"], seed=seed, optimizer=section)
     curve = [100 * a for a in history.test_accuracy]
@@ -146,16 +147,16 @@ def _validate(prm):
 def run(ctx):
     prm = ctx.params
     _validate(prm)
-    images, labels = digits("train")
-    subset = prm["train_subset"] or len(labels)
+    images, labels = ctx.data("train")
+    subset, name = min(prm["train_subset"] or len(labels), len(labels)), ctx.data_info.name
     train = (images[:subset], labels[:subset])  # a smaller training set makes regularization matter
-    scores = _grid(ctx, train, digits("test"))
+    scores = _grid(ctx, train, ctx.data("test"))
     rows, gains = _rows(scores), _gains(ctx, scores)
     gain_rows = _gain_rows(gains)
     ctx.table("grid", rows, ["norm", "dropout", "weight decay", "top1 %"],
-              title=ctx.tr(f"simple_cnn on {subset} digits training images, {prm['epochs']} epochs, held-out "
+              title=ctx.tr(f"simple_cnn on {subset} {name} training images, {prm['epochs']} epochs, held-out "
                            f"top-1 (%), mean ± 95% interval over {prm['seeds']} seeds; dropout before the classifier",
-                           f"simple_cnn 在 {subset} 张 digits 训练图片上训练 {prm['epochs']} 轮，留出集 top-1（%），"
+                           f"simple_cnn 在 {subset} 张 {name} 训练图片上训练 {prm['epochs']} 轮，留出集 top-1（%），"
                            f"{prm['seeds']} 个种子的均值 ± 95% 区间；dropout 在分类层之前"))
     ctx.table("gains", gain_rows, ["regularizer", "norm", "gain (points)"],
               title=ctx.tr("gain from each regularizer alone over the unregularized network (points, paired by seed)",

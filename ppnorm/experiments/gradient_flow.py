@@ -4,7 +4,7 @@ import paddle
 
 from ..models import build_model
 from .stats import mean_interval, paired_difference
-from .training import EveryNSteps, digits, fit, optimizer_section
+from .training import EveryNSteps, fit, optimizer_section
 
 QUESTION = ("Do gradients shrink layer by layer in deep sigmoid networks (the sigmoid's derivative is at most 1/4) "
             "while ReLU passes them whole, at initialization and during training, and what does BN change?")
@@ -14,6 +14,7 @@ DEFAULTS = {"acts": ["sigmoid", "tanh", "relu"], "norms": ["none", "bn"], "depth
             "cnn_convs": 8, "cnn_width": 16, "batch": 256, "steps": 300, "record_every": 50, "lr": 0.02, "seeds": 5}
 QUICK = {"acts": ["sigmoid", "relu"], "depth": 4, "cnn_convs": 3, "steps": 10, "record_every": 5, "seeds": 2,
          "width": 16, "cnn_width": 4, "batch": 64}
+DATA = True  # any image data set (ctx.data)
 INIT = {"sigmoid": "xavier", "tanh": "xavier", "relu": "kaiming"}  # each activation with its usual init
 
 
@@ -41,12 +42,12 @@ def decay_per_layer(norms):
 
 
 def build(ctx, kind, act, norm):
-    prm = ctx.params
+    prm, info = ctx.params, ctx.data_info
     if kind == "mlp":
-        return build_model("mlp", in_features=64, hidden=[prm["width"]] * prm["depth"], num_classes=10, norm=norm,
-                           act=act, init=INIT[act])
-    return build_model("simple_cnn", widths=[prm["cnn_width"]], convs_per_stage=prm["cnn_convs"], in_channels=1,
-                       num_classes=10, norm=norm, act=act, init=INIT[act])
+        return build_model("mlp", in_features=info.features, hidden=[prm["width"]] * prm["depth"],
+                           num_classes=info.num_classes, norm=norm, act=act, init=INIT[act])
+    return build_model("simple_cnn", widths=[prm["cnn_width"]], convs_per_stage=prm["cnn_convs"],
+                       **info.model_options, norm=norm, act=act, init=INIT[act])
 
 
 def max_sigmoid_derivative(model, images):
@@ -65,14 +66,14 @@ def one_run(ctx, kind, act, norm, seed):
     prm = ctx.params
     ctx.seed_everything(seed)
     model = build(ctx, kind, act, norm)
-    images, labels = digits("train")
+    images, labels = ctx.data("train")
     batch = (images[:prm["batch"]], labels[:prm["batch"]])
     curve = [(0, decay_per_layer(gradient_norms(model, *batch)))]
     if kind == "mlp":
         record = EveryNSteps(prm["record_every"], lambda loop: curve.append(
             (loop.states["global_step"], decay_per_layer(gradient_norms(loop.model, *batch)))))
         epochs = max(1, round(prm["steps"] * 64 / len(labels)))
-        fit(model, digits("train"), digits("test"), epochs, 64, seed=seed, hooks=[record],
+        fit(model, (images, labels), ctx.data("test"), epochs, 64, seed=seed, hooks=[record],
             optimizer=optimizer_section(name="Momentum", lr={"name": "Constant", "learning_rate": prm["lr"]}))
     row = {"model": kind, "act": act, "norm": norm, "seed": seed, "init decay": curve[0][1], "end decay": curve[-1][1]}
     if kind == "mlp" and act == "sigmoid":

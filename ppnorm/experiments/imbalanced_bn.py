@@ -4,7 +4,8 @@ import paddle
 
 from ..models import build_model
 from .stats import mean_interval, paired_difference
-from .training import balanced_accuracy, digits, fit, optimizer_section, predict
+from ..engine.config import ConfigError
+from .training import balanced_accuracy, fit, optimizer_section, predict
 
 QUESTION = ("On a 99:1 binary task (is this digit a 0?), does BatchNorm do worse than GroupNorm or no "
             "normalization, measured by balanced accuracy?")
@@ -13,6 +14,7 @@ QUESTION_ZH = "在 99:1 的二分类任务（这个数字是不是 0？）上，
 DEFAULTS = {"norms": ["bn", "gn", "none"], "ratio": 99, "positive_digit": 0, "epochs": 10, "batch_size": 32,
             "lr": 0.05, "seeds": 6}
 QUICK = {"norms": ["bn", "none"], "epochs": 1, "seeds": 2}
+DATA = True  # any image data set (ctx.data); positive_digit is then the positive class's index
 CHANCE = 0.5  # balanced accuracy of always answering the majority class (or of guessing)
 COLORS = {"bn": "C0", "gn": "C1", "none": "C2", "ln": "C3", "in": "C4"}
 
@@ -32,7 +34,7 @@ def _score(ctx, norm, train, test, seed):
     prm = ctx.params
     ctx.seed_everything(seed)
     options = {"groups": 8} if norm == "gn" else None
-    model = build_model("simple_cnn", in_channels=1, num_classes=2, norm=norm, norm_options=options)
+    model = build_model("simple_cnn", in_channels=ctx.data_info.channels, num_classes=2, norm=norm, norm_options=options)
     section = optimizer_section(name="Momentum", weight_decay=5e-4,
                                 lr={"name": "Cosine", "learning_rate": prm["lr"]})
     history = fit(model, train, test, prm["epochs"], prm["batch_size"], seed=seed, optimizer=section,
@@ -45,8 +47,11 @@ def _score(ctx, norm, train, test, seed):
 def _runs(ctx):
     """``{norm: {"balanced": [...], "recall": [...]}}`` (one value per seed) and the training class counts."""
     prm = ctx.params
-    images, labels = digits("train")
-    test_images, test_labels = digits("test")
+    images, labels = ctx.data("train")
+    test_images, test_labels = ctx.data("test")
+    if not (labels.numpy() == prm["positive_digit"]).any():
+        raise ConfigError(f"params.positive_digit: class {prm['positive_digit']} has no training images in "
+                          f"{ctx.data_info.name} (classes 0..{ctx.data_info.num_classes - 1})")
     test = (test_images, paddle.to_tensor((test_labels.numpy() == prm["positive_digit"]).astype("int64")))
     ctx.plan(len(prm["norms"]) * prm["seeds"])
     scores = {norm: {"balanced": [], "recall": []} for norm in prm["norms"]}
@@ -103,20 +108,21 @@ def _claims(ctx, scores):
         ctx.compare((f"BN hurts an extremely imbalanced (99:1) binary task: lower balanced accuracy than {other}",
                      f"BN 在极不平衡（99:1）的二分类上有害：balanced accuracy 低于 {other}"),
                     paired_difference(scores["bn"]["balanced"], scores[other]["balanced"]), "less", digits=3,
-                    evidence=f"balanced accuracy of bn minus {other} on the 360 held-out digits, per seed "
+                    evidence=f"balanced accuracy of bn minus {other} on the {ctx.data_info.test_size} held-out "
+                             f"{ctx.data_info.name} images, per seed "
                              f"(same training subset and initial seed); margin 0: any loss counts as hurting")
 
 
 def run(ctx):
-    prm = ctx.params
+    prm, info = ctx.params, ctx.data_info
     scores, positives, negatives = _runs(ctx)
     rows = _rows(scores, positives, negatives)
     ctx.table("imbalanced", rows, ["norm", "balanced accuracy", "recall of the rare class", "positives in training",
                                    "negatives"],
-              title=ctx.tr(f"digit {prm['positive_digit']} vs rest at {prm['ratio']}:1 in training (test: the 360 "
-                           f"held-out digits), simple_cnn, {prm['epochs']} epochs, mean ± 95% interval over "
+              title=ctx.tr(f"{info.name} class {prm['positive_digit']} vs rest at {prm['ratio']}:1 in training (test: the "
+                           f"{info.test_size} held-out images), simple_cnn, {prm['epochs']} epochs, mean ± 95% interval over "
                            f"{prm['seeds']} seeds",
-                           f"训练集中数字 {prm['positive_digit']} 对其余数字为 1:{prm['ratio']}（测试：360 张留出数字），"
+                           f"训练集中 {info.name} 类别 {prm['positive_digit']} 对其余为 1:{prm['ratio']}（测试：{info.test_size} 张留出图片），"
                            f"simple_cnn，{prm['epochs']} 轮，{prm['seeds']} 个种子的均值 ± 95% 区间"))
     _chart(ctx, rows, scores)
     _claims(ctx, scores)

@@ -4,7 +4,7 @@ import numpy as np
 
 from ..models import build_model
 from .stats import mean_interval, paired_difference
-from .training import digits, fit, optimizer_section
+from .training import fit, optimizer_section
 
 QUESTION = ("Does BN make training insensitive to the initialization (std 0.01, 0.05, Xavier, Kaiming, 10x Kaiming), "
             "and does a constant initialization leave every unit of a layer identical after training "
@@ -14,12 +14,14 @@ QUESTION_ZH = ("BN 是否让训练对初始化（std 0.01、0.05、Xavier、Kaim
 DEFAULTS = {"depth": 6, "width": 64, "inits": ["std 0.01", "std 0.05", "xavier", "kaiming", "10x kaiming"],
             "norms": ["none", "bn"], "epochs": 12, "batch": 64, "lr": 0.05, "target": 0.9, "seeds": 5,
             "constant": 0.015, "dropout": 0.2, "tolerance": 0.001}
+DATA = True  # any image data set (ctx.data)
 QUICK = {"depth": 3, "width": 16, "inits": ["std 0.01", "kaiming", "10x kaiming"], "epochs": 1, "seeds": 2, "constant": 0.06}
 
 
 def init_args(name, fan_in):
     """``(init, init_std)`` of build_model for an init name; ``10x kaiming`` is N(0, 10 * sqrt(2 / fan_in)),
-    exact for every layer when all layers have that fan-in (inputs = width = 64 here)."""
+    exact for every layer when all layers have that fan-in (inputs = width = 64 on digits; on other data the first
+    layer's fan-in is C*H*W, and its std is off by sqrt(C*H*W / width) from 10x Kaiming)."""
     if name.startswith("std "):
         return "normal", float(name[4:])
     if name == "10x kaiming":
@@ -45,10 +47,11 @@ def distinct_units(weight, tolerance):
 def _train(ctx, seed, norm, init, std, dropout=0.0):
     prm = ctx.params
     ctx.seed_everything(seed)
-    model = build_model("mlp", in_features=64, hidden=[prm["width"]] * prm["depth"], num_classes=10, norm=norm,
-                        act="relu", init=init, init_std=std, dropout=dropout)
-    steps_per_epoch = len(digits("train")[1]) // prm["batch"]
-    history = fit(model, digits("train"), digits("test"), prm["epochs"], prm["batch"], seed=seed,
+    info, train = ctx.data_info, ctx.data("train")
+    model = build_model("mlp", in_features=info.features, hidden=[prm["width"]] * prm["depth"],
+                        num_classes=info.num_classes, norm=norm, act="relu", init=init, init_std=std, dropout=dropout)
+    steps_per_epoch = len(train[1]) // prm["batch"]
+    history = fit(model, train, ctx.data("test"), prm["epochs"], prm["batch"], seed=seed,
                   eval_every=max(1, steps_per_epoch // 2),
                   optimizer=optimizer_section(name="Momentum", lr={"name": "Constant", "learning_rate": prm["lr"]}))
     budget = prm["epochs"] * steps_per_epoch
@@ -175,9 +178,9 @@ def run(ctx):
     _constant_runs(ctx)
     columns = ["init", "norm", "dropout", "top-1 %", "steps to target", "reached", "diverged", "distinct units"]
     rows = ctx.table("init_sensitivity", _table(ctx), columns, title=ctx.tr(
-        f"ReLU MLP {prm['depth']} x {prm['width']} on digits, {prm['epochs']} epochs; mean ± 95% interval over "
+        f"ReLU MLP {prm['depth']} x {prm['width']} on {ctx.data_info.name}, {prm['epochs']} epochs; mean ± 95% interval over "
         f"{prm['seeds']} seeds (steps to {prm['target']:.0%}: the budget when never reached)",
-        f"digits 上的 ReLU MLP {prm['depth']} x {prm['width']}，{prm['epochs']} 个 epoch；{prm['seeds']} 个种子的均值 ± 95% 区间"
+        f"{ctx.data_info.name} 上的 ReLU MLP {prm['depth']} x {prm['width']}，{prm['epochs']} 个 epoch；{prm['seeds']} 个种子的均值 ± 95% 区间"
         f"（达到 {prm['target']:.0%} 的步数：未达到时计为全部步数）"))
     _chart(ctx)
     _claims(ctx)

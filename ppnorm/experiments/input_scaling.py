@@ -5,7 +5,7 @@ import paddle
 from ..models import build_model
 from .bands import plot_band
 from .stats import mean_interval, paired_difference
-from .training import digits, fit, optimizer_section
+from .training import check_eval_every, fit, optimizer_section
 
 QUESTION = ("Does standardizing the inputs (z-score per pixel) help a shallow model, does PCA whitening add anything "
             "over it for images, and does a deep model with BN care?")
@@ -13,6 +13,7 @@ QUESTION_ZH = "标准化输入（逐像素 z-score）是否帮助浅层模型？
 DEFAULTS = {"transforms": ["raw", "zscore", "whiten"], "deep_hidden": [64, 64, 64, 64], "epochs": 12, "batch": 32,
             "lr": 0.01, "target": 0.9, "eval_every": 15, "seeds": 10}
 QUICK = {"deep_hidden": [16, 16], "epochs": 1, "eval_every": 10, "seeds": 2}
+DATA = True  # any image data set (ctx.data)
 MODELS = ("shallow", "deep_bn")
 COLORS = {"raw": "tab:red", "zscore": "tab:blue", "whiten": "tab:green"}
 
@@ -34,10 +35,12 @@ def pca_whiten(train, test, floor=1e-6):
     return (train - mean) @ projection, (test - mean) @ projection
 
 
-def inputs(transform):
-    """``(train, test)`` digits as ``(features [N, d], labels)`` tensors; ``raw`` is the 0..16 pixel scale."""
-    (x_train, y_train), (x_test, y_test) = (digits(split, normalize=False) for split in ("train", "test"))
-    train, test = (16.0 * x.numpy().reshape(len(x), -1).astype("float64") for x in (x_train, x_test))
+def inputs(ctx, transform):
+    """``(train, test)`` as ``(features [N, d], labels)`` tensors; ``raw`` is the stored pixel scale (0..16 for
+    digits, 0..255 for 8-bit images)."""
+    (x_train, y_train), (x_test, y_test) = (ctx.data(split, normalize=False) for split in ("train", "test"))
+    scale = 16.0 if ctx.data_info.name == "digits" else 255.0
+    train, test = (scale * x.numpy().reshape(len(x), -1).astype("float64") for x in (x_train, x_test))
     if transform == "zscore":
         train, test = zscore(train, test)
     elif transform == "whiten":
@@ -47,12 +50,14 @@ def inputs(transform):
     return ((paddle.to_tensor(train.astype("float32")), y_train), (paddle.to_tensor(test.astype("float32")), y_test))
 
 
-def one_run(ctx, kind, transform, seed):
+def one_run(ctx, kind, transform, seed, data):
+    """One model on ``data = inputs(ctx, transform)``."""
     prm = ctx.params
-    train, test = inputs(transform)
+    train, test = data
     ctx.seed_everything(seed)
     hidden, norm = ([], "none") if kind == "shallow" else (prm["deep_hidden"], "bn")
-    model = build_model("mlp", in_features=train[0].shape[1], hidden=hidden, num_classes=10, norm=norm)
+    model = build_model("mlp", in_features=train[0].shape[1], hidden=hidden, num_classes=ctx.data_info.num_classes,
+                        norm=norm)
     history = fit(model, train, test, prm["epochs"], prm["batch"], seed=seed, eval_every=prm["eval_every"],
                   optimizer=optimizer_section(name="Momentum", lr={"name": "Constant", "learning_rate": prm["lr"]}))
     reached = history.steps_to(prm["target"])
@@ -123,10 +128,11 @@ def run(ctx):
     prm = ctx.params
     combos = [(kind, t) for kind in MODELS for t in prm["transforms"]]
     ctx.plan(len(combos) * prm["seeds"])
-    curves = {}
+    check_eval_every(prm["eval_every"], prm["epochs"], ctx.data_info.train_size // prm["batch"], ctx.data_info.name)
+    curves, data = {}, {t: inputs(ctx, t) for t in prm["transforms"]}  # a whitening per transform, not per run
     for kind, transform in combos:
         for seed in ctx.seeds(prm["seeds"]):
-            row, history = one_run(ctx, kind, transform, seed)
+            row, history = one_run(ctx, kind, transform, seed, data[transform])
             curves.setdefault((kind, transform), []).append(history)
             ctx.curve(f"{kind}_{transform}/seed_{seed}/test_accuracy", history.eval_steps, history.test_accuracy)
             ctx.run_done(f"{kind} {transform} seed={seed}", f"final top1 {100 * row['final accuracy']:.1f}%, "

@@ -11,6 +11,7 @@ QUESTION = ("Over which axes does each normalization compute its statistics, and
 QUESTION_ZH = "每种归一化在哪些轴上求统计量？ppnorm 从零实现的版本与 paddle.nn 的输出和梯度是否一致？"
 DEFAULTS = {"shape": [4, 6, 5, 5], "groups": 3, "epsilon": 1e-5}
 QUICK = {"shape": [2, 4, 3, 3], "groups": 2}
+DATA = "it compares normalizations on one random tensor of the shape in params.shape, not on a data set"
 
 AXES = {"BatchNorm2D": ((0, 2, 3), "N, H, W (per channel)", "N, H, W（每个通道）"),
         "LayerNorm": ((1, 2, 3), "C, H, W (per sample)", "C, H, W（每个样本）"),

@@ -23,6 +23,7 @@ QUICK = {"cases": ["resnet20:8:4"], "norms": ["bn", "none", "gn"], "warmup": 1, 
 MODE_NAMES = {"train": ("train step", "训练一步"), "eval": ("dygraph eval", "动态图推理"),
               "infer": ("exported inference (BN folded)", "导出后推理（BN 已折叠）")}
 COLOURS = {"bn": "C0", "gn": "C2", "ln": "C3", "in": "C4"}
+DATA = "it times models on random inputs of the sizes in params.cases, not on a data set"
 
 
 def _check_params(prm):

@@ -3,7 +3,7 @@ import numpy as np
 
 from ..models import build_model
 from .stats import mean_interval, paired_difference
-from .training import digits, fit, optimizer_section
+from .training import fit, optimizer_section
 
 QUESTION = ("Does BatchNorm work better between the linear/conv layer and the activation (the BN paper's order) "
             "than after the activation, for ReLU and for sigmoid networks, at the same training budget?")
@@ -12,18 +12,25 @@ QUESTION_ZH = ("BatchNorm 放在线性层/卷积层与激活函数之间（BN �
 DEFAULTS = {"models": ["mlp", "simple_cnn"], "acts": ["relu", "sigmoid"], "epochs_mlp": 30,
             "epochs_simple_cnn": 8, "epochs_resnet20": 10, "batch_size": 32, "lr": 0.05, "seeds": 8}
 QUICK = {"models": ["mlp"], "epochs_mlp": 2, "seeds": 2}
+DATA = True  # any image data set (ctx.data)
 POSITIONS = ("before_act", "after_act")
 COLORS = {"before_act": "C0", "after_act": "C3"}  # one colour per order, in every panel
-MODEL_OPTIONS = {"mlp": {"hidden": [100, 100, 100]}, "simple_cnn": {"in_channels": 1},
-                 "resnet20": {"in_channels": 1}}
+MODEL_OPTIONS = {"mlp": {"hidden": [100, 100, 100]}, "simple_cnn": {}, "resnet20": {}}
+
+
+def _shape_options(model_name, info):
+    """The data's input and class counts, as the model takes them."""
+    if model_name == "mlp":
+        return {"in_features": info.features, "num_classes": info.num_classes}
+    return info.model_options
 
 
 def _train_one(ctx, model_name, act, position, seed, data):
     """Train one model with BN in ``position``; returns its History (held-out top-1 once per epoch)."""
     prm, (train, test) = ctx.params, data
     ctx.seed_everything(seed)
-    model = build_model(model_name, num_classes=10, norm="bn", act=act, norm_position=position,
-                        **MODEL_OPTIONS[model_name])
+    model = build_model(model_name, norm="bn", act=act, norm_position=position, **MODEL_OPTIONS[model_name],
+                        **_shape_options(model_name, ctx.data_info))
     section = optimizer_section(name="Momentum", lr={"name": "Constant", "learning_rate": prm["lr"]})
     return fit(model, train, test, prm[f"epochs_{model_name}"], prm["batch_size"], seed=seed, optimizer=section)
 
@@ -121,14 +128,14 @@ def _claims(ctx, results):
 
 def run(ctx):
     prm = ctx.params
-    results = _runs(ctx, (digits("train"), digits("test")))
+    results = _runs(ctx, (ctx.data("train"), ctx.data("test")))
     rows = _rows(ctx, results)
     columns = ["model", "activation", "epochs", "BN before act top1 %", "BN after act top1 %",
                "before - after (points)"]
     ctx.table("norm_position", rows, columns,
-              title=ctx.tr(f"digits, BatchNorm, Momentum 0.9 lr {prm['lr']} (constant), batch {prm['batch_size']}, "
+              title=ctx.tr(f"{ctx.data_info.name}, BatchNorm, Momentum 0.9 lr {prm['lr']} (constant), batch {prm['batch_size']}, "
                            f"Kaiming init, mean ± 95% interval over {prm['seeds']} seeds",
-                           f"digits，BatchNorm，Momentum 0.9，学习率 {prm['lr']}（常数），batch {prm['batch_size']}，"
+                           f"{ctx.data_info.name}，BatchNorm，Momentum 0.9，学习率 {prm['lr']}（常数），batch {prm['batch_size']}，"
                            f"Kaiming 初始化，{prm['seeds']} 个种子的均值 ± 95% 区间"))
     _chart(ctx, results)
     _claims(ctx, results)

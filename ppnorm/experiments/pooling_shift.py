@@ -13,12 +13,14 @@ QUESTION_ZH = "输入平移 1～2 个像素时，max / average pooling 层的大
 DEFAULTS = {"downsamples": ["max", "avg", "conv"], "shifts": [1, 2], "widths": [16, 32], "pad": 2, "epochs": 8,
             "batch_size": 32, "lr": 0.05, "seeds": 5}
 QUICK = {"epochs": 1, "seeds": 2, "widths": [8, 8]}
+DATA = True  # any image data set (ctx.data)
 UNCHANGED = 1e-6  # an output "stays the same" when it moves by less than this fraction of the layer's largest value
 
 
-def padded(split, pad):
-    """Digits on a canvas with a ``pad``-pixel empty border, so shifts of up to ``pad`` pixels keep every stroke."""
-    images, labels = digits(split)
+def padded(split, pad, load=digits):
+    """Images of ``load(split)`` (e.g. ``ctx.data``) on a canvas with a ``pad``-pixel border of their lowest value,
+    so shifts of up to ``pad`` pixels keep every stroke of a digit."""
+    images, labels = load(split)
     return F.pad(images, [pad] * 4, value=float(images.min())), labels
 
 
@@ -62,17 +64,18 @@ def measure(model, images, pixels):
 def train_one(ctx, kind, seed):
     prm = ctx.params
     ctx.seed_everything(seed)
-    model = build_model("simple_cnn", widths=prm["widths"], convs_per_stage=1, in_channels=1, num_classes=10,
+    model = build_model("simple_cnn", widths=prm["widths"], convs_per_stage=1, **ctx.data_info.model_options,
                         norm="bn", downsample=kind)
     section = optimizer_section(name="Momentum", weight_decay=5e-4, lr={"name": "Cosine", "learning_rate": prm["lr"]})
-    history = fit(model, padded("train", prm["pad"]), padded("test", prm["pad"]), prm["epochs"], prm["batch_size"],
+    history = fit(model, padded("train", prm["pad"], ctx.data), padded("test", prm["pad"], ctx.data), prm["epochs"],
+                  prm["batch_size"],
                   seed=seed, optimizer=section)
     return model, history.test_accuracy[-1]
 
 
 def _runs(ctx):
     prm = ctx.params
-    test_images = padded("test", prm["pad"])[0]
+    test_images = padded("test", prm["pad"], ctx.data)[0]
     ctx.plan(len(prm["downsamples"]) * prm["seeds"])
     for kind in prm["downsamples"]:
         for seed in ctx.seeds(prm["seeds"]):
@@ -151,9 +154,9 @@ def run(ctx):
     _runs(ctx)
     rows = _table(ctx)
     ctx.table("shift", rows, ["downsample", "shift px", "unchanged", "relative change", "stable predictions", "top1"],
-              title=ctx.tr(f"simple_cnn {prm['widths']} (BN) on digits padded by {prm['pad']} px, {prm['epochs']} "
+              title=ctx.tr(f"simple_cnn {prm['widths']} (BN) on {ctx.data_info.name} padded by {prm['pad']} px, {prm['epochs']} "
                            f"epochs; mean ± 95% interval over {prm['seeds']} seeds",
-                           f"simple_cnn {prm['widths']}（BN），digits 四周各补 {prm['pad']} 像素，训练 {prm['epochs']} 轮；"
+                           f"simple_cnn {prm['widths']}（BN），{ctx.data_info.name} 四周各补 {prm['pad']} 像素，训练 {prm['epochs']} 轮；"
                            f"{prm['seeds']} 个种子的均值 ± 95% 区间"))
     _chart(ctx, rows)
     _claims(ctx)

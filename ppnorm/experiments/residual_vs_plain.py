@@ -4,7 +4,7 @@ import numpy as np
 from ..engine.config import ConfigError
 from ..models.resnet import BasicBlock, ResNet
 from .stats import mean_interval, paired_difference
-from .training import digits, fit, optimizer_section
+from .training import fit, optimizer_section
 
 QUESTION = ("Does a deeper plain network train worse than a shallower one (the degradation that motivated "
             "ResNet), and do residual connections remove it?")
@@ -12,25 +12,26 @@ QUESTION_ZH = "更深的普通（plain）网络是否比浅的训练得更差（
 DEFAULTS = {"depths": [8, 26], "widths": [8, 16, 32], "epochs": 6, "batch_size": 64, "lr": 0.1,
             "warmup_epochs": 1.0, "seeds": 5}
 QUICK = {"depths": [8, 14], "widths": [4, 4, 4], "epochs": 1, "warmup_epochs": 0.0, "seeds": 2}
+DATA = True  # any image data set (ctx.data)
 KINDS = (("plain", False), ("resnet", True))
-RESIDUAL_MARGIN = 1.0  # points of training error: ~14 of the 1437 training images, far below plain degradation
+RESIDUAL_MARGIN = 1.0  # points of training error: ~14 of digits' 1437 training images, far below plain degradation
 
 
-def _model(depth, residual, widths):
+def _model(depth, residual, widths, in_channels=1, num_classes=10):
     """The CIFAR ResNet of He et al. (6n+2 layers, three stages of n basic blocks) with or without shortcuts."""
     n = (depth - 2) // 6
     return ResNet(BasicBlock, depths=(n, n, n), widths=tuple(widths), stem="cifar", residual=residual,
-                  in_channels=1, num_classes=10)
+                  in_channels=in_channels, num_classes=num_classes)
 
 
 def _train(ctx, kind, residual, depth, seed):
     """Final train/test error (%) of one run, and its per-epoch training-error curve."""
     prm = ctx.params
     ctx.seed_everything(seed)
-    model = _model(depth, residual, prm["widths"])
+    model = _model(depth, residual, prm["widths"], **ctx.data_info.model_options)
     section = optimizer_section(name="Momentum", weight_decay=1e-4, lr={"name": "Cosine", "learning_rate": prm["lr"],
                                                                          "warmup_epochs": prm["warmup_epochs"]})
-    history = fit(model, digits("train"), digits("test"), prm["epochs"], prm["batch_size"], seed=seed,
+    history = fit(model, ctx.data("train"), ctx.data("test"), prm["epochs"], prm["batch_size"], seed=seed,
                   optimizer=section, track_train=True, log=ctx.log)
     train_curve = [100 * (1 - a) for a in history.train_accuracy]
     test_curve = [100 * (1 - a) for a in history.test_accuracy]
@@ -116,8 +117,8 @@ def _claims(ctx, runs):
                  f"than {RESIDUAL_MARGIN:g} point", f"残差连接消除退化：resnet{deep} 的训练错误率比 resnet{shallow} "
                  f"高不到 {RESIDUAL_MARGIN:g} 个点"), residual, "less", margin=RESIDUAL_MARGIN, unit=" points",
                 evidence=f"train error of resnet{deep} minus resnet{shallow}, paired by seed; margin "
-                         f"{RESIDUAL_MARGIN:g} "
-                         f"point = ~14 of 1437 training images, small against the degradation being tested")
+                         f"{RESIDUAL_MARGIN:g} point = ~{RESIDUAL_MARGIN / 100 * ctx.data_info.train_size:.0f} of "
+                         f"{ctx.data_info.train_size} training images, small against the degradation being tested")
     return plain, residual, deep, shallow
 
 
@@ -129,10 +130,10 @@ def run(ctx):
                           f"{prm['depths']}; params.widths must be 3 stage widths, got {prm['widths']}")
     runs = _measure(ctx)
     ctx.table("depth", _rows(runs), ["network", "train error %", "test error %", "train error % after epoch 1"],
-              title=ctx.tr(f"digits, CIFAR-style ResNets with widths {prm['widths']}, {prm['epochs']} epochs, batch "
+              title=ctx.tr(f"{ctx.data_info.name}, CIFAR-style ResNets with widths {prm['widths']}, {prm['epochs']} epochs, batch "
                            f"{prm['batch_size']}, cosine lr {prm['lr']} after {prm['warmup_epochs']:g} warm-up epoch, "
                            f"BN everywhere; error (%) in eval mode, mean ± 95% interval over {prm['seeds']} seeds",
-                           f"digits，宽度 {prm['widths']} 的 CIFAR 式 ResNet，{prm['epochs']} 轮，batch {prm['batch_size']}，"
+                           f"{ctx.data_info.name}，宽度 {prm['widths']} 的 CIFAR 式 ResNet，{prm['epochs']} 轮，batch {prm['batch_size']}，"
                            f"cosine 学习率 {prm['lr']}（先 warm-up {prm['warmup_epochs']:g} 轮），处处有 BN；"
                            f"错误率（%）在 eval 模式下测，{prm['seeds']} 个种子的均值 ± 95% 区间"))
     _chart(ctx, runs)

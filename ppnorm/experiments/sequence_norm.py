@@ -19,6 +19,7 @@ DEFAULTS = {"norms": ["none", "bn", "bn_masked", "ln"], "train_len": [20, 40], "
             "width": 32, "extra_pad": 40, "probe": 32, "seeds": 5}
 QUICK = {"train_size": 256, "test_size": 64, "steps": 10, "width": 8, "probe": 8, "seeds": 2}
 SPLITS = ("mix", "short", "long")
+DATA = "it needs variable-length sequences (the generated waveforms), not images"
 
 
 def logits(model, sequences, length=None, train_mode=False):

@@ -6,7 +6,8 @@ from ..models import build_model
 from ..nn.norm import build_norm
 from .stats import mean_interval, paired_difference
 from .styles import brightness, random_style, shifted, style_label_task
-from .training import DIGITS_MEAN, DIGITS_STD, accuracy, digits, fit, optimizer_section
+from .data import statistics
+from .training import DIGITS_MEAN, DIGITS_STD, accuracy, fit, optimizer_section
 
 QUESTION = ("Is InstanceNorm more robust than BatchNorm (and GroupNorm / LayerNorm) to per-image style shifts "
             "(contrast, brightness, inversion, gamma) not seen in training, and does it fail when the style is the label?")
@@ -18,16 +19,19 @@ DEFAULTS = {"norms": ["bn", "gn", "ln", "in"], "widths": [16, 32], "groups": 4, 
             "label_tasks": [["brightness", -0.25, 0.25], ["contrast", 0.5, 1.5], ["invert", False, True]]}
 QUICK = {"norms": ["bn", "in"], "widths": [8, 8], "epochs": 1, "label_epochs": 1, "seeds": 2,
          "shifts": [["contrast", 3.0], ["invert", True]], "label_tasks": [["brightness", -0.25, 0.25]]}
+DATA = True  # any image data set (ctx.data)
 CHANCE = 0.5  # the style-as-label tasks have two balanced classes
 
 
-def tensor(images):
-    """Raw [0, 1]-scale numpy images -> the network's input (the usual fixed digits standardization)."""
-    return paddle.to_tensor(((images - DIGITS_MEAN) / DIGITS_STD).astype("float32"))
+def tensor(images, stats=(DIGITS_MEAN, DIGITS_STD)):
+    """Raw [0, 1]-scale numpy images -> the network's input, standardized with ``stats = (mean, std)`` (those of
+    ``ctx.data``: :func:`.data.statistics`; default digits')."""
+    mean, std = stats
+    return paddle.to_tensor(((images - mean) / std).astype("float32"))
 
 
-def raw(split):
-    images, labels = digits(split, normalize=False)
+def raw(ctx, split):
+    images, labels = ctx.data(split, normalize=False)
     return images.numpy().astype("float64"), labels.numpy()
 
 
@@ -38,55 +42,55 @@ def shift_name(kind, value):
 def train(ctx, norm, seed, images, labels, epochs):
     prm = ctx.params
     ctx.seed_everything(seed)
-    model = build_model("simple_cnn", widths=prm["widths"], convs_per_stage=1, in_channels=1,
+    model = build_model("simple_cnn", widths=prm["widths"], convs_per_stage=1, in_channels=ctx.data_info.channels,
                         num_classes=int(labels.max()) + 1, norm=norm,
                         norm_options={"groups": prm["groups"]} if norm == "gn" else None)
-    data = (tensor(images), paddle.to_tensor(labels))
+    data = (tensor(images, statistics(ctx.data_spec)), paddle.to_tensor(labels))
     fit(model, data, data, epochs, prm["batch_size"], seed=seed, eval_every=10 ** 9,
         optimizer=optimizer_section(name="Momentum", lr={"name": "Constant", "learning_rate": prm["lr"]}))
     return model
 
 
 def shift_run(ctx, norm, seed):
-    """Train on digits with random per-image styles; accuracy on the clean test set, on test images with
-    training-range styles, and under each unseen shift."""
-    prm, rng = ctx.params, np.random.default_rng(seed)
-    images, labels = raw("train")
+    """Train with random per-image styles; accuracy on the clean test set, on test images with training-range styles,
+    and under each unseen shift."""
+    prm, rng, stats = ctx.params, np.random.default_rng(seed), statistics(ctx.data_spec)
+    images, labels = raw(ctx, "train")
     model = train(ctx, norm, seed, random_style(images, rng, prm["train_contrast"], prm["train_brightness"]),
                   labels, prm["epochs"])
-    test, test_labels = raw("test")
+    test, test_labels = raw(ctx, "test")
     test_labels = paddle.to_tensor(test_labels)
-    row = {"task": "shift", "norm": norm, "seed": seed, "clean": accuracy(model, tensor(test), test_labels),
+    row = {"task": "shift", "norm": norm, "seed": seed, "clean": accuracy(model, tensor(test, stats), test_labels),
            "train styles": accuracy(model, tensor(random_style(test, rng, prm["train_contrast"],
-                                                               prm["train_brightness"])), test_labels)}
+                                                               prm["train_brightness"]), stats), test_labels)}
     for kind, value in prm["shifts"]:
-        row[shift_name(kind, value)] = accuracy(model, tensor(shifted(test, kind, value)), test_labels)
+        row[shift_name(kind, value)] = accuracy(model, tensor(shifted(test, kind, value), stats), test_labels)
     return row
 
 
 def label_run(ctx, norm, seed, kind, low, high):
-    """The same digits, the class being the style (``low`` vs ``high``): test accuracy."""
+    """The same images, the class being the style (``low`` vs ``high``): test accuracy."""
     rng = np.random.default_rng(seed)
-    images, labels = style_label_task(raw("train")[0], rng, kind, low, high)
+    images, labels = style_label_task(raw(ctx, "train")[0], rng, kind, low, high)
     model = train(ctx, norm, seed, images, labels, ctx.params["label_epochs"])
-    test, test_labels = style_label_task(raw("test")[0], rng, kind, low, high)
+    test, test_labels = style_label_task(raw(ctx, "test")[0], rng, kind, low, high)
     return {"task": f"label: {kind}", "norm": norm, "seed": seed,
-            "accuracy": accuracy(model, tensor(test), paddle.to_tensor(test_labels))}
+            "accuracy": accuracy(model, tensor(test, statistics(ctx.data_spec)), paddle.to_tensor(test_labels))}
 
 
 @paddle.no_grad()
-def brightness_leak(conv, images, shift):
+def brightness_leak(conv, images, shift, stats=(DIGITS_MEAN, DIGITS_STD)):
     """How much of a brightness shift ``+shift`` survives ``conv`` followed by InstanceNorm (no affine): the
     largest output change relative to the largest output."""
     norm = build_norm("in", conv.weight.shape[0], affine=False)
-    before, after = norm(conv(tensor(images))), norm(conv(tensor(brightness(images, shift))))
+    before, after = norm(conv(tensor(images, stats))), norm(conv(tensor(brightness(images, shift), stats)))
     return float((after - before).abs().max() / before.abs().max())
 
 
-def random_conv(padding, channels=8, seed=0):
-    """A freshly initialized 1 -> ``channels`` 3x3 conv with ``padding`` zeros around the image."""
+def random_conv(padding, channels=8, seed=0, in_channels=1):
+    """A freshly initialized ``in_channels`` -> ``channels`` 3x3 conv with ``padding`` zeros around the image."""
     paddle.seed(seed)
-    return paddle.nn.Conv2D(1, channels, 3, padding=padding)
+    return paddle.nn.Conv2D(in_channels, channels, 3, padding=padding)
 
 
 SHIFT_ZH = {"contrast": "对比度", "brightness": "亮度", "invert": "反色", "gamma": "gamma"}
@@ -170,8 +174,9 @@ def _claims(ctx):
 
 def _leak_claim(ctx):
     """Why IN can still read brightness: the first conv's zero padding makes the shift non-constant at the border."""
-    test, shift = raw("test")[0], 0.25
-    valid, padded = (brightness_leak(random_conv(padding), test, shift) for padding in (0, 1))
+    test, shift, stats = raw(ctx, "test")[0], 0.25, statistics(ctx.data_spec)
+    valid, padded = (brightness_leak(random_conv(padding, in_channels=ctx.data_info.channels), test, shift, stats)
+                     for padding in (0, 1))
     ctx.check(("A 3x3 conv without padding followed by IN removes a per-image brightness shift exactly",
                "不补零的 3x3 卷积之后接 IN，逐图像的亮度变化被完全去掉"), valid, 1e-4,
               evidence=f"largest relative output change for +{shift}: {valid:.1e} without padding, {padded:.3f} with "

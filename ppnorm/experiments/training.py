@@ -28,6 +28,14 @@ def digits(split, normalize=True):
     return paddle.to_tensor(images.astype("float32")), paddle.to_tensor(data.labels)
 
 
+def check_eval_every(eval_every, epochs, steps_per_epoch, data_name):
+    """A one-line error when ``eval_every`` exceeds the training steps (no evaluation would ever run)."""
+    from ..engine.config import ConfigError
+    if eval_every > epochs * steps_per_epoch:
+        raise ConfigError(f"params.eval_every={eval_every} exceeds the {epochs * steps_per_epoch} training steps on "
+                          f"{data_name}; lower params.eval_every or train longer")
+
+
 def optimizer_section(**values):
     """A complete ``Optimizer`` section: ``optimizer_section(name="SGD", lr={"name": "Constant", ...})``."""
     lr = values.pop("lr", {})
