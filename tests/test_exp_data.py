@@ -182,7 +182,8 @@ def test_context_without_a_data_setting_reads_digits(tmp_path):
 
 
 def test_an_evaluation_interval_beyond_the_training_steps_is_a_one_line_error(cifar, tmp_path):
-    with pytest.raises(ConfigError, match=r"params.eval_every=15 exceeds the 9 training steps on cifar10; lower "
+    steps = 2 * (150 // 32)  # 2 epochs of full batches of 32 out of 150 images (the last partial batch dropped)
+    with pytest.raises(ConfigError, match=rf"params.eval_every=15 exceeds the {steps} training steps on cifar10; lower "
                                           r"params.eval_every or train longer$"):
         run_quick("activation_with_bn", tmp_path, "data.name=cifar10", f"data.data_file={cifar}",
                   "data.train_samples=150", "params.epochs=2")
