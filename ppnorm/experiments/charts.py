@@ -56,13 +56,16 @@ def _label(ctx, chart, metric, key, value):
 
 
 def _curves(ctx, chart, runs, fig, ax):
-    styles = ["-", "--", ":", "-."]
+    from matplotlib.ticker import MaxNLocator
+    styles = ["o-", "s--", "^:", "d-."]  # one per metric; one colour per ``by`` value (or per metric without one)
     for i, value in enumerate(_groups(runs, chart.by)):
         selector = {chart.by: value} if chart.by else {}
         for j, metric in enumerate(chart.metrics):
             curves = _values(runs, selector, metric)
             label = _label(ctx, chart, metric, chart.by, value)
-            plot_band(ax, np.arange(1, curves.shape[1] + 1), curves, f"C{i}", label, None, marker=styles[j % 4])
+            plot_band(ax, np.arange(1, curves.shape[1] + 1), curves, f"C{i if chart.by else j}", label, None,
+                      marker=styles[j % 4])
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend(fontsize=7)
 
 
