@@ -35,7 +35,7 @@ def cpu_name():
     return platform.processor() or platform.machine()
 
 
-def _write_csv(path, rows, columns):
+def write_csv(path, rows, columns):
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()
@@ -81,11 +81,11 @@ def write_outputs(ctx, verdict, seconds, command):
     for index, (name, table) in enumerate(ctx.tables.items()):
         file = "results.csv" if index == 0 else f"{name}.csv"
         fields = list(dict.fromkeys(key for row in table["rows"] for key in row))  # every number, shown or not
-        _write_csv(os.path.join(ctx.output_dir, file), table["rows"], fields)
+        write_csv(os.path.join(ctx.output_dir, file), table["rows"], fields)
     if ctx.runs:
         runs = [dict(run, seed_block=ctx.seed) for run in ctx.runs]  # the block's first seed (seedblocks.py)
-        _write_csv(os.path.join(ctx.output_dir, "runs.csv"), runs, list(dict.fromkeys(k for r in runs for k in r)))
-    _write_csv(os.path.join(ctx.output_dir, "claims.csv"), [dict(c, experiment=ctx.name) for c in ctx.claims],
+        write_csv(os.path.join(ctx.output_dir, "runs.csv"), runs, list(dict.fromkeys(k for r in runs for k in r)))
+    write_csv(os.path.join(ctx.output_dir, "claims.csv"), [dict(c, experiment=ctx.name) for c in ctx.claims],
                CLAIM_COLUMNS)
     with open(os.path.join(ctx.output_dir, "report.md"), "w", encoding="utf-8") as handle:
         handle.write(_report(ctx, verdict, seconds, command))
