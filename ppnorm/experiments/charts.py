@@ -69,6 +69,10 @@ def _curves(ctx, chart, runs, fig, ax):
     ax.legend(fontsize=7)
 
 
+def _tick(value):
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def _interval(values):
     return mean_interval(values).half_width if len(values) > 1 else 0.0
 
@@ -79,7 +83,7 @@ def _sweep(ctx, chart, runs, fig, ax):
         means = np.array([_values(runs, {chart.x: x}, metric).mean() for x in xs])
         half = np.nan_to_num([_interval(_values(runs, {chart.x: x}, metric)) for x in xs])
         low, high = chart.bounds or (-np.inf, np.inf)
-        bars = [np.minimum(half, means - low), np.minimum(half, high - means)]
+        bars = [np.clip(np.minimum(half, means - low), 0, None), np.clip(np.minimum(half, high - means), 0, None)]
         ax.errorbar(xs, means, yerr=bars, fmt="o-", color=f"C{j}", capsize=3, label=_label(ctx, chart, metric, None, None))
     if chart.log2:
         ax.set_xscale("log", base=2)
@@ -94,19 +98,23 @@ def _heatmap(ctx, chart, runs, fig, ax_first):
     xs, ys, panels = _groups(runs, chart.x), _groups(runs, chart.y), _groups(runs, chart.by)
     cells = {p: [[_values(runs, {chart.x: x, chart.y: y, **({chart.by: p} if chart.by else {})}, metric)
                   for x in xs] for y in ys] for p in panels}
-    means = {p: np.array([[v.mean() for v in row] for row in grid]) for p, grid in cells.items()}
-    low, high = min(m.min() for m in means.values()), max(m.max() for m in means.values())
-    for ax, panel in zip(fig.axes, panels):
+    means = {p: np.array([[v.mean() if len(v) else np.nan for v in row] for row in grid]) for p, grid in cells.items()}
+    low, high = min(np.nanmin(m) for m in means.values()), max(np.nanmax(m) for m in means.values())
+    panel_axes = list(fig.axes)
+    for ax, panel in zip(panel_axes, panels):
         image = ax.imshow(means[panel], cmap=cmap, vmin=low, vmax=high)
         for (i, j), value in np.ndenumerate(means[panel]):
-            ink = ink_for(cmap((value - low) / max(high - low, 1e-9)))
-            ax.text(j, i, f"{value:.2f}\n± {np.nan_to_num(_interval(cells[panel][i][j])):.2f}", ha="center",
-                    va="center", color=ink, fontsize=8)
-        ax.set_xticks(range(len(xs)), [f"{x:g}" for x in xs]), ax.set_yticks(range(len(ys)), [f"{y:g}" for y in ys])
+            if np.isfinite(value):  # a cell of the grid that was not run stays blank
+                ink = ink_for(cmap((value - low) / max(high - low, 1e-9)))
+                ax.text(j, i, f"{value:.2f}\n± {np.nan_to_num(_interval(cells[panel][i][j])):.2f}", ha="center",
+                        va="center", color=ink, fontsize=8)
+        ax.set_xticks(range(len(xs)), [_tick(x) for x in xs]), ax.set_yticks(range(len(ys)), [_tick(y) for y in ys])
         ax.set_ylabel(chart.y)
         if chart.by:
             ax.set_title(f"{chart.by} = {panel}", fontsize=9)
-    fig.colorbar(image, ax=fig.axes)
+    from mpl_toolkits.axes_grid1 import make_axes_locatable
+    bar = make_axes_locatable(panel_axes[len(panels) - 1]).append_axes("right", size="6%", pad=0.1)
+    fig.colorbar(image, cax=bar).set_label(ctx.chart_text(*chart.ylabel))  # beside the cells, over none of them
 
 
 def draw(ctx, chart, runs):
