@@ -155,7 +155,7 @@ def test_claims_in_the_yaml_override_the_module_declaration(tmp_path):
 
 
 @pytest.mark.parametrize("override, message", [
-    ("claims.gain_lr_9p.side=less", "claims.gain_lr_9p is not a declared claim (claims: gain_lr_0p05, gain_lr_0p4, "),
+    ("claims.gain_lr_9p.side=less", "claims.gain_lr_9p is not a claim these params declare (claims: gain_lr_0p05, "),
     ("claims.gain_lr_0p4.side=up", "claims.gain_lr_0p4.side must be one of ('greater', 'less', 'within')"),
     ("claims.gain_lr_0p4.sesoi=-1", "claims.gain_lr_0p4.sesoi must be a number > 0"),
     ("claims.gain_lr_0p4.metric=top1", "claims.gain_lr_0p4.metric must be one of the cell's metrics"),
@@ -166,6 +166,13 @@ def test_a_bad_claim_in_the_config_fails_at_load_time(override, message):
     with pytest.raises(ConfigError, match=None) as error:
         load_experiment_config("configs/experiments/precise_bn.yaml", ["quick=true", override], experiments())
     assert message in str(error.value)
+
+
+def test_a_pre_registered_claim_the_grid_cannot_test_is_an_error():
+    """group_sweep.yaml registers the two ends against the middle; with no middle grouping there is no such claim."""
+    with pytest.raises(ConfigError, match=r"claims.ln_end_worse is not a claim these params declare \(claims: none\)"):
+        load_experiment_config("configs/experiments/group_sweep.yaml", ["params.groups=[1, 32]"], experiments())
+    load_experiment_config("configs/experiments/group_sweep.yaml", ["params.groups=[1, 32]", "claims={}"], experiments())
 
 
 def test_claims_on_an_experiment_not_on_the_framework_are_refused():

@@ -79,7 +79,8 @@ def resolve_claims(declared, overrides, grid, metrics, source="config"):
     overrides = overrides or {}
     unknown = [cid for cid in overrides if cid not in declared]
     if unknown:
-        raise ConfigError(f"{source}: claims.{unknown[0]} is not a declared claim (claims: {', '.join(declared)})")
+        raise ConfigError(f"{source}: claims.{unknown[0]} is not a claim these params declare (claims: "
+                          f"{', '.join(declared) or 'none'}); a pre-registered claim the grid cannot test is an error")
     resolved = {}
     for cid, claim in declared.items():
         change = overrides.get(cid) or {}
