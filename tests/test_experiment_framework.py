@@ -184,7 +184,8 @@ def test_claims_on_an_experiment_not_on_the_framework_are_refused():
                                          ("zh", ["成立", "不成立", "无效应", "不确定"])])
 def test_verdict_words(tmp_path, lang, words):
     """gap: a - b = 1 + 0.5 u > 0 (confirmed); opposite: the same data against a 'less' claim (refuted); tiny: a
-    difference of 1e-3 (sin(1000 u) - sin(500 u)), centred near 0, within ±0.1 (no effect); unclear: a's mean score tested against itself (inconclusive)."""
+    difference of 1e-3 (sin(1000 u) - sin(500 u)), centred near 0, within ±0.1 (no effect); unclear: a's score
+    1 + u against 1.25, near its expected value 1.5 with 6 seeds (inconclusive)."""
     ctx = _run_toy(tmp_path, lang=lang)
     assert [c["raw_verdict"] for c in ctx.claims] == ["confirmed", "refuted", "no effect", "inconclusive"]
     report = (tmp_path / "report.md").read_text(encoding="utf-8")

@@ -23,18 +23,16 @@ RATIO_MARGIN = 0.1  # relative: the same-lr norm ratio counts as 1/(1-p) when wi
 
 
 def _example(ctx, p):
-    x = paddle.to_tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
-    rows, worst = [], 0.0
-    for mode in MODES:
+    """Both modes on one x with the same mask: the largest gap of Paddle's outputs from the formulas."""
+    x, rows, worst = paddle.to_tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]), [], 0.0
+    formulas = {MODES[0]: ("x*mask/(1-p)", "x", 1 / (1 - p), 1.0), MODES[1]: ("x*mask", "x*(1-p)", 1.0, 1 - p)}
+    for mode, (train_formula, eval_formula, train_scale, eval_scale) in formulas.items():
         paddle.seed(ctx.seed)
-        train = F.dropout(x, p, training=True, mode=mode).numpy()
-        evaluated = F.dropout(x, p, training=False, mode=mode).numpy()
-        train_scale, eval_scale = (1 / (1 - p), 1.0) if mode == MODES[0] else (1.0, 1 - p)
+        train, evaluated = (F.dropout(x, p, training=t, mode=mode).numpy() for t in (True, False))
         expected_train = x.numpy() * (train != 0) * train_scale  # the mask Paddle drew
         worst = max(worst, np.abs(train - expected_train).max(), np.abs(evaluated - x.numpy() * eval_scale).max())
         rows.append({"mode": mode, "train output": str(train.tolist()), "eval output": str(evaluated.tolist()),
-                     "train formula": "x*mask/(1-p)" if mode == MODES[0] else "x*mask",
-                     "eval formula": "x" if mode == MODES[0] else "x*(1-p)"})
+                     "train formula": train_formula, "eval formula": eval_formula})
     ctx.table("example", rows, title=ctx.tr(f"x = [[1,2,3],[4,5,6]], p = {p}, the same seed for both modes",
                                             f"x = [[1,2,3],[4,5,6]]，p = {p}，两种模式用同一个种子"))
     return float(worst)
@@ -51,11 +49,8 @@ def _monte_carlo(ctx, p, samples):
         mean, se = draws.mean(axis=0), draws.std(axis=0, ddof=1) / np.sqrt(samples)
         nonzero = evaluated != 0
         deviations[mode] = mean_interval((100 * (draws[:, nonzero] / evaluated[nonzero] - 1)).ravel())
-        rows.append({"mode": mode, "masks": samples,
-                     "max abs(mean train - eval)": float(np.abs(mean - evaluated).max()),
-                     "standard error": float(se.max()), "relative deviation %": deviations[mode].format(2),
-                     "relative deviation mean": deviations[mode].mean,
-                     "relative deviation half-width": deviations[mode].half_width})
+        rows.append({"mode": mode, "masks": samples, "max abs(mean train - eval)": float(np.abs(mean - evaluated).max()),
+                     "standard error": float(se.max()), "relative deviation %": deviations[mode].format(2)})
         curves.append((mode, x.numpy(), mean, se, evaluated))
     ctx.table("monte_carlo", rows, ["mode", "masks", "max abs(mean train - eval)", "standard error",
                                     "relative deviation %"], title=ctx.tr(
@@ -73,8 +68,7 @@ def _monte_carlo_chart(ctx, curves, samples):
         ax.plot(inputs, evaluated, "k-", label=ctx.chart_text("eval output", "推理输出"))
         ax.errorbar(inputs, mean, yerr=1.96 * se, fmt="o", color="C0", capsize=3, label=ctx.chart_text(
             f"mean of {samples} train outputs (95% interval)", f"{samples} 个训练输出的均值（95% 区间）"))
-        ax.set_title(mode), ax.set_xlabel(ctx.chart_text("input x", "输入 x"))
-        ax.set_ylabel(ctx.chart_text("output (same units as x)", "输出（与 x 同单位）"))
+        ax.set(title=mode, xlabel=ctx.chart_text("input x", "输入 x"), ylabel=ctx.chart_text("output", "输出"))
         ax.legend(loc="upper left", fontsize=8)
     axes[0][1].sharey(axes[0][0])
     ctx.save_figure(fig, "monte_carlo", ctx.tr("train-mode mean vs eval output for both modes",
@@ -82,19 +76,19 @@ def _monte_carlo_chart(ctx, curves, samples):
 
 
 def _axis(ctx, p):
-    x = paddle.ones([8, 16, 4, 4])
+    """Element and channel dropout of a [8, 16, 4, 4] tensor of ones."""
     rows = []
     for label, axis in (("element (axis=None)", None), ("channel (axis=[0, 1])", [0, 1])):
         paddle.seed(ctx.seed)
-        y = F.dropout(x, p, axis=axis, training=True).numpy()
-        channel_zero = (y.reshape(8, 16, -1) == 0).all(axis=-1).mean()
+        y = F.dropout(paddle.ones([8, 16, 4, 4]), p, axis=axis, training=True).numpy()
         rows.append({"dropout": label, "zeroed elements": float((y == 0).mean()),
-                     "fully zeroed channels": float(channel_zero),
-                     "values inside a kept channel all equal": bool(all(
-                         len(np.unique(c)) == 1 for c in y.reshape(128, -1) if c.any()))})
+                     "fully zeroed channels": float((y.reshape(8, 16, -1) == 0).all(axis=-1).mean()),
+                     "values inside a kept channel all equal": all(len(set(c)) == 1
+                                                                   for c in y.reshape(128, -1) if c.any())})
     ctx.table("axis", rows, title=ctx.tr(f"The axis argument on a [8, 16, 4, 4] tensor of ones, p = {p}",
                                          f"axis 参数，输入为全 1 的 [8, 16, 4, 4] 张量，p = {p}"))
     return rows
+
 
 def _train(ctx, mode, p, seed, scaled_like_upscale=False):
     """The MLP trained with dropout ``mode`` and ``seed`` (the same init and masks in both modes): the model, its
@@ -180,16 +174,15 @@ def _claims(params):
 
 
 def _summary(ctx, results):
-    ups, downs = (mean_interval(results.values(f"top1 % {mode}")) for mode in MODES)
-    difference, ratio = results.estimates["modes_train_alike"].format(2), np.mean(results.values(METRICS[3]))
+    up, down = (mean_interval(results.values(f"top1 % {mode}")).format(2) for mode in MODES)
+    diff, ratio = results.estimates["modes_train_alike"].format(2), np.mean(results.values(METRICS[3]))
     target = 1 / (1 - ctx.params["p"])
-    return ctx.tr(f"Both modes have the eval output as their mean; trained the same way they reach {ups.format(2)}% vs "
-                  f"{downs.format(2)}% top-1 (difference {difference} points), and downscale_in_infer's weights equal "
-                  f"upscale_in_train's divided by (1-p) exactly when its learning rate is scaled by 1/(1-p)^2 (with the "
-                  f"same lr the norm ratio is {ratio:.2f}, not {target:g}).",
-                  f"两种模式训练输出的均值都等于推理输出；同样训练时 top-1 分别为 {ups.format(2)}% 与 {downs.format(2)}%"
-                  f"（差 {difference} 个点）；downscale_in_infer 的学习率乘 1/(1-p)^2 时其权重正好是 upscale_in_train 的"
-                  f"权重除以 (1-p)（学习率相同时范数比为 {ratio:.2f}，不是 {target:g}）。")
+    return ctx.tr(f"Both modes have the eval output as their mean; trained the same way they reach {up}% vs {down}% "
+                  f"top-1 (difference {diff} points); downscale_in_infer's weights are upscale_in_train's / (1-p) exactly "
+                  f"when its lr is scaled by 1/(1-p)^2 (with the same lr the norm ratio is {ratio:.2f}, not {target:g}).",
+                  f"两种模式训练输出的均值都等于推理输出；同样训练时 top-1 分别为 {up}% 与 {down}%（差 {diff} 个点）；"
+                  f"downscale_in_infer 的学习率乘 1/(1-p)^2 时其权重正好是 upscale_in_train 的权重除以 (1-p)"
+                  f"（学习率相同时范数比为 {ratio:.2f}，不是 {target:g}）。")
 
 
 METRICS = ("top1 % upscale_in_train", "top1 % downscale_in_infer", "difference (points)",
