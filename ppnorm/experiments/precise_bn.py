@@ -49,12 +49,17 @@ def cell(ctx, setting, seed):
             "gain_points": float(np.mean(gain)), "ema_curve": ema, "precise_curve": precise, "gain_curve": list(gain)}
 
 
+def _gain_id(lr):
+    """``gain_lr_0p05``: a claim id without dots (a dot would split ``-o claims.<id>.side=...``)."""
+    return f"gain_lr_{lr:g}".replace(".", "p")
+
+
 def _claims(params):
     """Per learning rate: PreciseBN beats the EMA statistics; and the gain is larger at the highest lr."""
     evidence = "per seed: mean over the epochs of PreciseBN top-1 minus EMA top-1 (same weights)"
-    claims = {f"gain_lr_{lr:g}": Claim("At lr {a[lr]:g}, PreciseBN evaluates better than the EMA running statistics "
-                                       "(gain > {margin:g})", "学习率 {a[lr]:g} 时，用 PreciseBN 评估好于用 EMA 滑动统计量"
-                                       "（提升 > {margin:g}）", "gain_points", {"lr": lr}, unit=" points", evidence=evidence)
+    claims = {_gain_id(lr): Claim("At lr {a[lr]:g}, PreciseBN evaluates better than the EMA running statistics "
+                                  "(gain > {margin:g})", "学习率 {a[lr]:g} 时，用 PreciseBN 评估好于用 EMA 滑动统计量"
+                                  "（提升 > {margin:g}）", "gain_points", {"lr": lr}, unit=" points", evidence=evidence)
               for lr in params["lrs"]}
     low, high = min(params["lrs"]), max(params["lrs"])
     if low != high:
@@ -67,7 +72,7 @@ def _claims(params):
 
 
 def _summary(ctx, results):
-    text = "; ".join(f"lr {lr:g}: {results.estimates[f'gain_lr_{lr:g}'].format(2)}" for lr in ctx.params["lrs"])
+    text = "; ".join(f"lr {lr:g}: {results.estimates[_gain_id(lr)].format(2)}" for lr in ctx.params["lrs"])
     return ctx.tr(f"PreciseBN minus EMA held-out top-1, averaged over the epochs (points): {text}.",
                   f"PreciseBN 减 EMA 的留出集 top-1（各轮平均，百分点）：{text.replace('lr', '学习率')}。")
 
