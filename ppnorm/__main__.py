@@ -41,10 +41,15 @@ def main(argv=None, omp_num_threads=None):
         return 2
     module, function, _ = COMMANDS[argv[0]]
     sys.argv[0] = f"ppnorm {argv[0]}"  # argparse's usage and error lines name the command
+    from .cli import run_as_command
     if omp_num_threads is None:
         from . import USER_OMP_NUM_THREADS
         omp_num_threads = USER_OMP_NUM_THREADS
-    return getattr(importlib.import_module(module), function)(argv[1:], omp_num_threads=omp_num_threads)
+    run_as_command()  # ppnorm's own messages, and the commands they suggest, name `ppnorm <tool>` too
+    try:
+        return getattr(importlib.import_module(module), function)(argv[1:], omp_num_threads=omp_num_threads)
+    finally:
+        run_as_command(False)
 
 
 if __name__ == "__main__":

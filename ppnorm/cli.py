@@ -8,11 +8,13 @@ Error policy (:func:`run_tool`): a user error (a ``ValueError`` such as ``Config
 ``CheckpointError``, a builder's check, or a tool's own error classes) is one ``error: ...`` line on
 stderr and exit code 2. Anything else is a bug: one line naming the tool, the ppnorm and Paddle
 versions and where to report it, with the traceback written to a log file (and printed with ``-v``).
-Ctrl-C is exit code 130.
+Ctrl-C, SIGTERM and SIGHUP (:mod:`ppnorm.signals`) are one ``error: tools/<tool>.py interrupted (<signal>)``
+line and exit code 128 + the signal's number: 130, 143, 129.
 """
 import argparse
 import errno
 import os
+import signal
 import sys
 import tempfile
 import traceback
@@ -20,8 +22,27 @@ import traceback
 from . import __version__
 from .errors import first_line
 from .quiet import show_all_warnings
+from .signals import exit_code, handling, label
 
 REPORT_TO = "the ppnorm repository's issue tracker"
+_AS_COMMAND = [False]  # set by ppnorm.__main__: the tools run as ``ppnorm <tool>`` (an installed package)
+
+
+def run_as_command(on=True):
+    """Set by ``ppnorm``/``python -m ppnorm`` while a tool runs: messages name ``ppnorm <tool>`` instead of
+    ``tools/<tool>.py``."""
+    _AS_COMMAND[0] = on
+
+
+def tool_name(tool):
+    """How the user started ``tool``, for messages: ``ppnorm train`` or ``tools/train.py``."""
+    return f"ppnorm {tool}" if _AS_COMMAND[0] else f"tools/{tool}.py"
+
+
+def tool_command(tool):
+    """The command that starts ``tool`` the way the user started this one: ``ppnorm infer`` or
+    ``python tools/infer.py`` (a clone)."""
+    return f"ppnorm {tool}" if _AS_COMMAND[0] else f"python tools/{tool}.py"
 DEVICES = ("auto", "cpu", "gpu")
 
 
@@ -126,7 +147,7 @@ def report_unexpected(tool, error, verbose=False):
         sys.stderr.write(text)
     log = _write_log(tool, f"ppnorm {__version__}, Paddle {_paddle_version()}, {sys.argv!r}\n{text}")
     where = f"traceback in {log}" if log else "rerun with -v for the traceback"
-    print(f"error: unexpected {type(error).__name__} in tools/{tool}.py: {first_line(error)} "
+    print(f"error: unexpected {type(error).__name__} in {tool_name(tool)}: {first_line(error)} "
           f"(ppnorm {__version__}, Paddle {_paddle_version()}); this is a bug, please report it with the "
           f"{where} to {REPORT_TO}", file=sys.stderr)
     return 1
@@ -141,12 +162,31 @@ STORAGE_ERRORS = {errno.ENOSPC: "free space or choose another output directory",
 
 
 def run_tool(tool, function, verbose=False, user_errors=()):
-    """Run ``function()`` (returns the exit code) under the error policy of this module."""
+    """Run ``function()`` (returns the exit code) under the error policy of this module and with the stop
+    signals handled (:func:`ppnorm.signals.handling`)."""
+    with handling():
+        try:
+            return _run(tool, function, verbose, user_errors)
+        except KeyboardInterrupt as stop:  # a signal while the line of another error was printed
+            return _interrupted(tool, stop)
+
+
+def _interrupted(tool, stop):
+    """The one line for a run ended by a stop signal; returns 128 + the signal's number."""
+    signum = getattr(stop, "signum", signal.SIGINT)  # a plain KeyboardInterrupt is Ctrl-C
+    note = f"; {stop.note}" if getattr(stop, "note", None) else ""
+    try:
+        print(f"error: {tool_name(tool)} interrupted ({label(signum)}){note}", file=sys.stderr, flush=True)
+    except OSError:  # the terminal is gone (SIGHUP) or the pipe closed: the exit code still says it
+        pass
+    return exit_code(signum)
+
+
+def _run(tool, function, verbose, user_errors):
     try:
         return function()
-    except KeyboardInterrupt:
-        print(f"error: tools/{tool}.py interrupted (Ctrl-C)", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as stop:
+        return _interrupted(tool, stop)
     except (ValueError,) + tuple(user_errors) as error:
         if verbose:
             traceback.print_exc()
@@ -156,7 +196,7 @@ def run_tool(tool, function, verbose=False, user_errors=()):
         if error.errno not in STORAGE_ERRORS:
             return report_unexpected(tool, error, verbose)
         where = f": {error.filename}" if error.filename else ""
-        print(f"error: {error.strerror}{where} (tools/{tool}.py); {STORAGE_ERRORS[error.errno]}, then run again",
+        print(f"error: {error.strerror}{where} ({tool_name(tool)}); {STORAGE_ERRORS[error.errno]}, then run again",
               file=sys.stderr)
         return 2
     except Exception as error:  # noqa: BLE001 - the last resort: one line and a log instead of a traceback

@@ -30,8 +30,10 @@ def paddle_too_old(version):
 
 def require_paddle():
     """Import paddle; no Paddle build, or one older than 3.0.0, is a one-line ``ImportError`` with the fix."""
+    from .quiet import without_paddle_omp_notice
     try:
-        import paddle
+        with without_paddle_omp_notice():
+            import paddle
     except ModuleNotFoundError as error:
         if error.name != "paddle":
             raise  # paddle is there but broken: its own message says more than ours could

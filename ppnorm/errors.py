@@ -1,9 +1,20 @@
 """Text for one-line error messages, and the integer check most options share."""
 
 
+import re
+
+# Lines of Paddle's error reports that say where, not what: its "In user code:" preamble, stack frames, banners.
+_PREAMBLE = re.compile(r"^(In user code:|File \"|C\+\+ Traceback|-{4,}|Error Message Summary:?$|\[operator <)")
+_PADDLE_SOURCE = re.compile(r"\s*\(at /paddle/[^)]*\)")  # "(at /paddle/phi/...cc:642)": Paddle's own source line
+
+
 def first_line(error):
-    """The first non-blank line of ``str(error)``, stripped; the exception's type name when it has no text."""
-    return next((line.strip() for line in str(error).splitlines() if line.strip()), type(error).__name__)
+    """The first informative line of ``str(error)``, stripped: Paddle's ``In user code:`` preamble, stack frames and
+    source locations are skipped; the exception's type name when it has no text."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    informative = [line for line in lines if not _PREAMBLE.match(line) and not line.startswith("[Hint")]
+    line = next(iter(informative or lines), type(error).__name__)
+    return _PADDLE_SOURCE.sub("", line)
 
 
 def check_count(name, value, minimum, hint=""):

@@ -1,5 +1,6 @@
 """The six tools' shared flags and error policy: user errors are one line (exit 2), bugs one line and a log."""
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -116,9 +117,10 @@ def _capture_trainer(monkeypatch):
     class Capture:
         def __init__(self, config, verbose=False):
             seen.update(config)
+            self.epoch, self.states, self.output_dir = 0, {"step": 1}, config["Global"]["output_dir"]
 
         def train(self):
-            self.outcome = "interrupted"  # as after Ctrl-C: 'latest' saved
+            self.outcome, self.stop_signal = "interrupted", signal.SIGINT  # as after Ctrl-C: 'latest' saved
             return None
 
     monkeypatch.setattr(engine_cli, "Trainer", Capture)
@@ -199,7 +201,7 @@ def test_help_config_lists_every_key_with_its_help(capsys):
     assert "float >= 0.0 < 1.0, default 0.999" in by_key["Optimizer.beta2"]
     assert "checkpoints, logs and the resolved config go here" in by_key["Global.output_dir"]
     assert "already holds another run's latest/best_model" in by_key["Global.overwrite"]
-    assert len(out) == 52 and "Export.format" in by_key and "Export.tolerance" in by_key
+    assert len(out) == 53 and {"Export.format", "Export.tolerance", "Global.class_names"} <= set(by_key)
     assert "0: off" in by_key["EMA.decay"] and "float >= 0.0 < 1.0, default 0.0" in by_key["EMA.decay"]
     assert "DataLoader.Eval.num_workers" in by_key
 

@@ -63,3 +63,26 @@ def test_the_command_without_arguments_prints_its_usage_and_version(capsys):
     from ppnorm import __version__
     assert capsys.readouterr().out.strip() == f"ppnorm {__version__}"
     assert main(["nope"]) == 2
+
+
+def test_messages_name_the_command_the_user_ran(monkeypatch):
+    from ppnorm import cli
+    assert (cli.tool_name("train"), cli.tool_command("infer")) == ("tools/train.py", "python tools/infer.py")
+    seen = []
+    monkeypatch.setattr("ppnorm.engine.cli.train_main",
+                        lambda argv, omp_num_threads: seen.append((cli.tool_name("train"), cli.tool_command("infer"))))
+    main(["train", "-c", "x"])
+    assert seen == [("ppnorm train", "ppnorm infer")]  # while the command runs
+    assert cli.tool_name("train") == "tools/train.py"  # and back afterwards (tests call tools in one process)
+
+
+def test_the_command_prints_no_paddle_notice_about_omp_num_threads(tmp_path):
+    import subprocess
+    import sys
+    env = dict(os.environ, OMP_NUM_THREADS="2", PYTHONPATH=str(ROOT))
+    result = subprocess.run([sys.executable, "-m", "ppnorm", "--version"], capture_output=True, text=True, env=env,
+                            cwd=tmp_path, timeout=300)
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    plain = subprocess.run([sys.executable, "-c", "import paddle"], capture_output=True, text=True, env=env,
+                           cwd=tmp_path, timeout=300)
+    assert "OMP_NUM_THREADS set to 2" in plain.stderr  # what the filter removes: Paddle still prints it alone

@@ -9,7 +9,8 @@ import pytest
 
 from ppnorm.engine.config import ConfigError, load_config, save_config, validate
 from ppnorm.engine.config.keys import Key, check_known_keys, check_value, describe_schema, fill_defaults, type_name
-from ppnorm.engine.config.loader import apply_override, dump_config, load_raw, merge, parse_override, read_yaml, strip_delete
+from ppnorm.engine.config.loader import (WRITTEN_BY, apply_override, dump_config, load_raw, merge, parse_override,
+                                         read_yaml, strip_delete)
 
 DIGITS = "configs/digits/resnet20.yaml"
 OVERRIDDEN = DIGITS + " with -o overrides: "
@@ -170,7 +171,7 @@ def test_save_config_writes_the_yaml_atomically(tmp_path):
     assert path == str(tmp_path / "run" / "config.yaml")
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["config.yaml"]  # no .tmp left
     text = open(path, encoding="utf-8").read()
-    assert text.startswith("Global:\n  device: cpu\n")  # sections in schema order, not sorted
+    assert text.startswith(WRITTEN_BY + "Global:\n  device: cpu\n")  # marked as ppnorm's; sections in schema order
     assert load_config(path) == config
     assert save_config(config, str(tmp_path / "run")) == path  # its directory exists now: replaced
     assert dump_config({"name": "中文"}) == "name: 中文\n"  # readable, not \u escapes

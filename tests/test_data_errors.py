@@ -126,12 +126,13 @@ CASES = {  # name: (config options, files to write, fragments of the error line;
                            ["Train.dataset: sample 0", "3 mean/std values for an image with 1 channel(s)"]),
     "size_string": (_transform({"RandomCrop": {"size": "8"}}), {}, ["Train.transforms: RandomCrop: size must be"]),
     "resize_zero": (_transform({"Resize": {"size": 0}}), {}, ["Train.transforms: Resize: size must be a positive"]),
-    "nan_mean": (_transform({"Normalize": {"mean": [float("nan")], "std": [1.0]}}), {}, ["Normalize: mean must be"]),
+    "nan_mean": (_transform({"Normalize": {"mean": [float("nan")], "std": [1.0]}}), {},
+                 ["DataLoader.Train.transforms[0].Normalize.mean[0] must be a finite number, got nan"]),
     "tiny_std": (_transform({"Normalize": {"mean": [0.5], "std": [1e-45]}}), {}, ["Normalize: std must be", "1e-06"]),
     "flip_prob": (_transform({"RandomHorizontalFlip": {"prob": "often"}}), {}, ["prob must be a finite number"]),
     "nan_in_data": ({"train": {"dataset": {"name": "synthetic", "num_samples": 8, "image_shape": [3, 8, 8],
                                            "num_classes": 2, "noise": float("nan")}}}, {},
-                    ["synthetic: sample 0 holds 192 NaN/Inf value(s)"]),
+                    ["DataLoader.Train.dataset.noise must be a finite number, got nan"]),  # refused at load
 }
 
 

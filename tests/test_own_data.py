@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from PIL import Image
 
 from ppnorm.deploy.cli import export_main
@@ -95,7 +96,9 @@ def test_image_folder_config_trains_one_epoch_through_tools_train(folder_run):
     for name in ("latest", "best_model"):
         assert (out / f"{name}.pdparams").is_file()
     saved = (out / "config.yaml").read_text()
-    assert "name: resnet20" in saved and "num_classes" not in saved and "val" in saved
+    assert "name: resnet20" in saved and "val" in saved
+    saved = yaml.safe_load(saved)  # what the model predicts is recorded for eval/export (issue 24)
+    assert saved["Arch"]["num_classes"] == 3 and saved["Global"]["class_names"] == list(CLASSES)
 
 
 @pytest.mark.slow

@@ -5,6 +5,7 @@ import signal
 import numpy as np
 import paddle
 import pytest
+from weights import assert_same_weights, load_weights
 
 from ppnorm.engine import CheckpointError, ConfigError, Trainer, TrainingError, load_config
 from ppnorm.engine.cli import eval_main, train_main
@@ -18,15 +19,6 @@ def _config(tmp_path, *overrides, name="run"):
             "Global.eval_interval=1", "DataLoader.Train.batch_size=128", "Global.print_batch_step=5"]
     return load_config(DIGITS, base + list(overrides))
 
-
-def _weights(path):
-    return paddle.load(str(path) + ".pdparams")
-
-
-def _assert_same_weights(a, b):
-    assert sorted(a) == sorted(b)
-    for key in a:
-        np.testing.assert_array_equal(a[key].numpy(), b[key].numpy(), err_msg=key)
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +49,7 @@ def test_resume_after_an_epoch_gives_exactly_the_same_weights(tmp_path, uninterr
     assert paddle.load(str(tmp_path / "run" / "latest.pdstates"))["epoch"] == 2
     resumed = Trainer(_config(tmp_path, "Arch.dropout=0.2", f"Global.checkpoints={tmp_path / 'run' / 'latest'}"))
     result = resumed.train()
-    _assert_same_weights(_weights(tmp_path / "run" / "latest"), _weights(uninterrupted[0] / "latest"))
+    assert_same_weights(load_weights(tmp_path / "run" / "latest"), load_weights(uninterrupted[0] / "latest"))
     assert result == uninterrupted[1]
 
 
@@ -95,7 +87,7 @@ def test_ctrl_c_mid_epoch_saves_latest_and_resume_is_exact(tmp_path, uninterrupt
     assert (states["epoch"], states["step"], states["global_step"]) == (1, 4, 15)
     resumed = Trainer(_config(tmp_path, "Arch.dropout=0.2", f"Global.checkpoints={tmp_path / 'run' / 'latest'}"))
     resumed.train()
-    _assert_same_weights(_weights(tmp_path / "run" / "latest"), _weights(uninterrupted[0] / "latest"))
+    assert_same_weights(load_weights(tmp_path / "run" / "latest"), load_weights(uninterrupted[0] / "latest"))
 
 
 @pytest.mark.slow
@@ -201,7 +193,7 @@ def test_nan_loss_stops_with_a_message_and_keeps_the_good_checkpoint(tmp_path):
     with pytest.raises(TrainingError, match=r"loss is nan at epoch 2, step 3: training stopped; the last good "
                                             r"checkpoint is .*latest \(epoch 1\)"):
         trainer.train()
-    weights = _weights(tmp_path / "run" / "latest")
+    weights = load_weights(tmp_path / "run" / "latest")
     assert all(np.isfinite(v.numpy()).all() for v in weights.values())
     assert paddle.load(str(tmp_path / "run" / "latest.pdstates"))["epoch"] == 1
 
@@ -215,7 +207,7 @@ def test_pretrained_shape_mismatch_is_refused_unless_skipped(tmp_path, uninterru
     trainer = Trainer(_config(tmp_path, "Arch.num_classes=10", "Arch.dropout=0.2", "Global.pretrained_skip=[fc]",
                               f"Global.pretrained_model={out / 'latest.pdparams'}"))
     loaded = trainer.model.state_dict()
-    saved = _weights(out / "latest")
+    saved = load_weights(out / "latest")
     np.testing.assert_array_equal(loaded["conv1.weight"].numpy(), saved["conv1.weight"].numpy())
     assert not np.array_equal(loaded["fc.weight"].numpy(), saved["fc.weight"].numpy())
     with pytest.raises(CheckpointError, match="has no weights for"):

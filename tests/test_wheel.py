@@ -108,6 +108,7 @@ def test_train_eval_export_infer_from_an_empty_directory(installed):
     code, out, err = _run([ppnorm, "export", "-c", run / "config.yaml",
                            "-o", f"Global.pretrained_model={run / 'best_model'}"], cwd=work)
     assert code == 0, err[-2000:]
+    assert "; run it with: ppnorm infer --model_dir " in out  # the installed command, not tools/infer.py
     model_dir = run / "inference"
     assert sorted(os.listdir(model_dir)) == ["inference.json", "inference.pdiparams", "inference.yml"]
 

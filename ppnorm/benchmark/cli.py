@@ -4,7 +4,7 @@ import os
 import shlex
 import sys
 
-from ..cli import add_runtime_options, omp_threads, positive_int, resolve_device, run_tool
+from ..cli import add_runtime_options, omp_threads, positive_int, resolve_device, run_tool, tool_command
 from ..deploy.onnx import require_extra
 from ..deploy.predictor import cpu_supports_bf16
 from ..engine.config import ConfigError, load_config
@@ -87,7 +87,7 @@ def benchmark_main(argv=None, omp_num_threads=None):
             rows = _norm_cost(args, threads)
         else:
             rows = _suite(args, loader_config, threads)
-        command = "python tools/benchmark.py " + " ".join(shlex.quote(a) for a in argv)
+        command = tool_command("benchmark") + " " + " ".join(shlex.quote(a) for a in argv)
         print(f"[Bench] wrote {write_tables(rows, args.output_dir, command.strip())}")
         return 0
 

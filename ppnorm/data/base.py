@@ -105,19 +105,42 @@ def align_classes(train, evaluation, num_classes=None, where="DataLoader.Eval.da
     ``num_classes`` (the model's) every relabelled eval label must be below it. Call this once
     both data sets are built, before training starts.
     """
-    if _unnamed(evaluation.classes) or _unnamed(train.classes):  # labels are plain indices: nothing to map
+    return align_to_classes(evaluation, train.classes, num_classes, where, train_where,
+                            "remove them or add them to the training data")
+
+
+def align_to_classes(dataset, classes, num_classes=None, where="DataLoader.Eval.dataset",
+                     known_where="DataLoader.Train.dataset", fix="remove them or add them to the training data"):
+    """Relabel ``dataset`` by class name so its labels index ``classes`` (a subset of them is fine).
+
+    A class of ``dataset`` missing from ``classes`` is a one-line :class:`DataError` naming both lists
+    (``where``'s and ``known_where``'s) and ``fix``; unnamed classes ("0", "1", ...) are plain indices.
+    """
+    if _unnamed(dataset.classes) or _unnamed(classes):  # labels are plain indices: nothing to map
         if num_classes is not None:
-            check_label_range(evaluation.labels, num_classes, f"{where} (for a model of {num_classes} classes)")
-        return evaluation
-    known = {name: label for label, name in enumerate(train.classes)}
-    unknown = [name for name in evaluation.classes if name not in known]
+            check_label_range(dataset.labels, num_classes, f"{where} (for a model of {num_classes} classes)")
+        return dataset
+    known = {name: label for label, name in enumerate(classes)}
+    unknown = [name for name in dataset.classes if name not in known]
     if unknown:
-        raise DataError(f"{where} has class(es) {', '.join(map(repr, unknown[:5]))} that {train_where} lacks "
-                        f"(train classes: {', '.join(map(str, train.classes[:20]))}); "
-                        f"remove them or add them to the training data")
-    mapping = np.asarray([known[name] for name in evaluation.classes], dtype="int64")
-    evaluation.labels = mapping[np.asarray(evaluation.labels, dtype="int64")]
-    evaluation.classes = list(train.classes)
+        raise DataError(f"{where} has class(es) {', '.join(map(repr, unknown[:5]))} that {known_where} lacks "
+                        f"({where}: [{_listed(dataset.classes)}]; {known_where}: [{_listed(classes)}]); "
+                        f"{fix}")
+    mapping = np.asarray([known[name] for name in dataset.classes], dtype="int64")
+    dataset.labels = mapping[np.asarray(dataset.labels, dtype="int64")]
+    dataset.classes = list(classes)
     if num_classes is not None:
-        check_label_range(evaluation.labels, num_classes, f"{where} (for a model of {num_classes} classes)")
-    return evaluation
+        check_label_range(dataset.labels, num_classes, f"{where} (for a model of {num_classes} classes)")
+    return dataset
+
+
+def _listed(names, most=20):
+    shown = ", ".join(map(str, list(names)[:most]))
+    return shown + (f" and {len(names) - most} more" if len(names) > most else "")
+
+
+def summary_line(dataset, split):
+    """``[Data] image_folder train (root): 3 classes (...), 24 images; skipped ...`` for data sets read from
+    files (those with a ``summary`` method), else None."""
+    summary = getattr(dataset, "summary", None)
+    return f"[Data] {summary(split)}" if summary is not None else None

@@ -1,12 +1,13 @@
 """Image files on disk: ``image_folder`` (one sub-folder per class) and ``file_list`` (PaddleClas lists)."""
 import os
+from collections import Counter
 
 import numpy as np
 from PIL import Image
 
 from .base import DATASETS, DataError, ImageDataset, check_label_range
+from .folder_scan import IMAGE_EXTENSIONS, is_hidden, scan_image_folder, skipped_text
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".pgm", ".tif", ".tiff", ".webp")
 HIGH_DEPTH_MODES = ("I", "F")  # 16/32-bit integer and float images: converting to 8 bits would clip them
 
 
@@ -40,26 +41,31 @@ class _FileDataset(ImageDataset):
     def describe(self, index):
         return f"file {self.paths[index]}"
 
+    def summary(self, split):
+        """``image_folder train (root): 3 classes (a, b, c), 24 images; skipped 2 files (1 .gif, 1 nested)``."""
+        names = ", ".join(map(str, self.classes[:10])) + (", ..." if len(self.classes) > 10 else "")
+        line = (f"{self.name} {split} ({self.source}): {len(self.classes)} classes ({names}), "
+                f"{len(self.paths)} images")
+        skipped = skipped_text(self.skipped, self.skipped_unit)
+        return line + (f"; {skipped}" if skipped else "")
+
 
 class ImageFolder(_FileDataset):
-    """``root/<class name>/<image>``: class names sorted alphabetically give labels 0..K-1."""
+    """``root/<class name>/<image>``: class names sorted alphabetically give labels 0..K-1.
+
+    Hidden folders and files (``.ipynb_checkpoints``, ``.x.png``, ``__pycache__``) are ignored; other files
+    that are no image directly in a class folder are counted in ``skipped`` (see :mod:`.folder_scan`).
+    """
+
+    name, skipped_unit = "image_folder", "file"
 
     def __init__(self, root, mode="RGB"):
         super().__init__(mode)
-        if not os.path.isdir(root):
-            raise DataError(f"image_folder: directory not found: {root} (expected root/<class>/<image files>)")
-        self.classes = sorted(d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d)))
-        self.paths, labels = [], []
-        for label, name in enumerate(self.classes):
-            folder = os.path.join(root, name)
-            for file in sorted(os.listdir(folder)):
-                if file.lower().endswith(IMAGE_EXTENSIONS):
-                    self.paths.append(os.path.join(folder, file))
-                    labels.append(label)
-        if not self.paths:
-            raise DataError(f"image_folder: no images in {root} (expected root/<class>/<image files> "
-                            f"with extensions {', '.join(IMAGE_EXTENSIONS)})")
-        self.labels = np.asarray(labels, dtype="int64")
+        self.source = root
+        self.classes, images, self.skipped = scan_image_folder(root)
+        self.paths = [path for name in self.classes for path in images[name]]
+        self.labels = np.asarray([label for label, name in enumerate(self.classes) for _ in images[name]],
+                                 dtype="int64")
 
 
 def read_list_lines(list_file):
@@ -75,9 +81,14 @@ def read_list_lines(list_file):
     return text.splitlines()
 
 
-def parse_list(list_file, root, delimiter=None):
+def _hidden_path(relative):
+    """True when a list entry lies in a hidden folder or is a hidden file (``.ipynb_checkpoints/x.png``)."""
+    return any(is_hidden(part) for part in relative.replace("\\", "/").split("/") if part not in ("", ".", ".."))
+
+
+def parse_list(list_file, root, delimiter=None, skipped=None):
     """``path label`` lines (split at the last ``delimiter``, default whitespace) -> (paths, labels); each path must
-    name an existing file."""
+    name an existing file. Lines naming a hidden path are left out and counted in the Counter ``skipped``."""
     paths, labels = [], []
     for number, line in enumerate(read_list_lines(list_file), 1):
         if not line.strip():
@@ -87,6 +98,10 @@ def parse_list(list_file, root, delimiter=None):
             raise DataError(f"file_list: {list_file} line {number}: expected 'path{delimiter or ' '}label', "
                             f"got {line.strip()!r}")
         path, label = os.path.join(root, parts[0].strip()), int(parts[1])
+        if _hidden_path(parts[0].strip()):
+            if skipped is not None:
+                skipped["hidden path"] += 1
+            continue
         if label < 0:
             raise DataError(f"file_list: {list_file} line {number}: label {label} is negative; labels are 0..K-1")
         if not os.path.isfile(path):
@@ -102,7 +117,10 @@ def parse_list(list_file, root, delimiter=None):
 class FileList(_FileDataset):
     """A PaddleClas list file: one ``relative/path.jpg label`` per line, paths relative to ``root``.
 
-    ``delimiter`` separates path and label (PaddleClas's ImageNetDataset key); by default any whitespace."""
+    ``delimiter`` separates path and label (PaddleClas's ImageNetDataset key); by default any whitespace.
+    Lines naming a hidden path (``.ipynb_checkpoints/...``) are left out and counted."""
+
+    name, skipped_unit = "file_list", "line"
 
     def __init__(self, list_file, root="", mode="RGB", class_names=None, delimiter=None):
         super().__init__(mode)
@@ -110,7 +128,8 @@ class FileList(_FileDataset):
             raise ValueError(f"file_list: delimiter must be a non-empty string, got {delimiter!r}")
         if not os.path.isfile(list_file):
             raise DataError(f"file_list: list file not found: {list_file} (expected lines 'path label')")
-        self.paths, self.labels = parse_list(list_file, root, delimiter)
+        self.source, self.skipped = list_file, Counter()
+        self.paths, self.labels = parse_list(list_file, root, delimiter, self.skipped)
         self.classes = list(class_names) if class_names else [str(i) for i in range(int(self.labels.max()) + 1)]
         check_label_range(self.labels, len(self.classes), f"file_list: {list_file} ({len(self.classes)} class_names)")
 

@@ -8,17 +8,23 @@ down. Batches are what ``paddle.io.DataLoader`` with the default collate functio
 each field stacked with ``numpy.stack`` and turned into a ``paddle.Tensor``.
 """
 import collections
+import ctypes
 import multiprocessing
+import os
 import signal
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 import numpy as np
 import paddle
 
+from ..signals import STOP_SIGNALS, check_wait
 from .base import DataError
 
 _WORKER_DATASET = None  # the data set a forked worker reads (inherited, never pickled)
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+WAIT_SECONDS = 0.2  # how often a wait for a worker's batch looks for a stop request
 
 
 def collate(dataset, indices, samples):
@@ -37,11 +43,30 @@ def load_batch(dataset, indices):
     return collate(dataset, indices, [dataset[i] for i in indices])
 
 
-def _init_worker(dataset):
+def _init_worker(dataset, parent):
     global _WORKER_DATASET
     _WORKER_DATASET = dataset
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a stopped worker ends quietly (no inherited Paddle report)
+    die_with_parent(parent)
+    # Stopping is the main process's: a terminal sends Ctrl-C and hang-up to the whole process group, and a
+    # worker that died of it would turn a clean stop into "a worker died". The main process ends its workers.
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
+
+
+def die_with_parent(parent):
+    """Linux: have the kernel SIGKILL this process when its parent (pid ``parent``) dies, even by SIGKILL.
+
+    ``prctl(PR_SET_PDEATHSIG)`` through ctypes; elsewhere (or without libc) nothing is set and the main
+    process's sweep on exit is all there is. Exits at once if the parent is already gone."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
 
 
 def _worker_batch(indices):
@@ -72,7 +97,8 @@ class BatchLoader:
     def _in_workers(self):
         """Keep ``prefetch`` batches per worker in flight, in order; stop every worker on any exit."""
         context = multiprocessing.get_context("fork")  # the data set is inherited, not copied through pickle
-        pool = ProcessPoolExecutor(self.num_workers, context, initializer=_init_worker, initargs=(self.dataset,))
+        pool = ProcessPoolExecutor(self.num_workers, context, initializer=_init_worker,
+                                   initargs=(self.dataset, os.getpid()))
         pending, finished = collections.deque(), False
         try:
             batches = iter(self.batch_sampler)
@@ -91,11 +117,15 @@ class BatchLoader:
 
 
 def _result(future):
-    try:
-        return future.result()
-    except BrokenProcessPool:
-        raise DataError("a data-loading worker process died (killed, or out of memory); "
-                        "try DataLoader num_workers: 0 to see the cause") from None
+    """The batch of ``future``, waited for in short timeouts so that a requested stop can end the wait."""
+    while True:
+        try:
+            return future.result(timeout=WAIT_SECONDS)
+        except TimeoutError:
+            check_wait()
+        except BrokenProcessPool:
+            raise DataError("a data-loading worker process died (killed, or out of memory); "
+                            "try DataLoader num_workers: 0 to see the cause") from None
 
 
 def _stop(pool, finished):

@@ -6,9 +6,9 @@ import time
 import numpy as np
 
 from ..cli import add_config_options, add_runtime_options, omp_threads, parse, positive_int, resolve_device, run_tool
-from ..data import DataError, build_dataloader
+from ..data import DataError, align_to_classes, build_dataloader
 from ..engine.builder import input_layout
-from ..engine.cli import config_from_args, config_parser
+from ..engine.cli import config_from_args, config_parser, print_summary
 from ..engine.config import ConfigError, load_config
 from ..engine.threads import resolve_cpu_threads, use_cpu_threads
 from .export import ExportError, export_model
@@ -106,9 +106,9 @@ def _read_inputs(paths, description):
     warn = lambda text: print(text, file=sys.stderr)  # noqa: E731
     channels = description["channels"]
     if _takes_images(description):
-        items = [item for path in expand_paths(paths) for item in read_images(path, channels, warn)]
+        items = [item for path in expand_paths(paths, print) for item in read_images(path, channels, warn)]
     else:
-        items = [item for path in expand_paths(paths) for item in read_sequences(path, channels)]
+        items = [item for path in expand_paths(paths, print) for item in read_sequences(path, channels)]
     if not items:
         raise DataError(f"--input {' '.join(paths)}: nothing to predict")
     return items
@@ -172,6 +172,10 @@ def _infer_eval_split(args, predictor, classes, topk):
     section = dict(config["DataLoader"]["Eval"], batch_size=args.batch_size)
     loader, _, data = build_dataloader(section, config["Global"]["seed"], where="DataLoader.Eval",
                                        layout=input_layout(config))
+    print_summary(data.dataset, "eval")
+    align_to_classes(data.dataset, classes, len(classes) or None, "DataLoader.Eval.dataset",
+                     f"the exported model ({args.model_dir}/inference.yml)",
+                     "predict folders of the exported classes (or some of them)")
     correct = shown = 0
     start = time.perf_counter()
     for images, labels, index in loader:

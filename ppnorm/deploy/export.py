@@ -19,8 +19,11 @@ import paddle
 import yaml
 from paddle.static import InputSpec
 
+from ..cli import tool_command
 from ..data import build_dataloader, input_kind
 from ..engine.builder import input_layout, model_from_config
+from ..engine.classes import align_eval_data, check_outside_image_folders
+from ..engine.cli import print_summary
 from ..nn.fuse import fuse_conv_bn
 from .onnx import ONNX_FILE, OnnxPredictor, convert, require_extra
 from .predictor import INFERENCE_CONFIG, MODEL_PREFIX, Predictor, model_files
@@ -72,6 +75,8 @@ def reference(config, layout):
     check_section = dict(config["DataLoader"]["Eval"], batch_size=CHECK_IMAGES)  # read only what is checked
     loader, _, data = build_dataloader(check_section, config["Global"]["seed"], where="DataLoader.Eval",
                                        layout=layout)
+    print_summary(data.dataset, "eval")
+    align_eval_data(config, data.dataset)  # labels and inference.yml classes: the trained ones
     images = next(iter(loader))[0]
     model = model_from_config(config, data.dataset, "DataLoader.Eval.dataset")
     model.eval()
@@ -174,6 +179,7 @@ def export_model(config, log=print):
     shown = export["save_dir"] or os.path.join(config["Global"]["output_dir"], "inference")  # as the user gave it
     save_dir = os.path.abspath(shown)
     check_target(save_dir)
+    check_outside_image_folders(save_dir, "Export.save_dir", config)
     if export.get("format", "paddle") == "onnx":
         require_extra("Export.format=onnx (--format onnx)")  # before reading data and building the model
     layout = input_layout(config)
@@ -192,7 +198,7 @@ def export_model(config, log=print):
         if os.path.exists(staging):
             shutil.rmtree(staging)
     backend = " --backend onnxruntime" if "onnx" in diffs else ""
-    log(f"[Export] saved to {shown}; run it with: python tools/infer.py --model_dir {shown}{backend} "
+    log(f"[Export] saved to {shown}; run it with: {tool_command('infer')} --model_dir {shown}{backend} "
         f"--input <{'images' if input_kind(model) == 'image' else 'sequences.npy'}>")
     return {"save_dir": save_dir, "folded": len(pairs), "max_abs_diff": diffs["paddle"],
             "onnx_max_abs_diff": diffs.get("onnx")}

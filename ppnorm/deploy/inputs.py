@@ -1,11 +1,13 @@
 """What tools/infer.py reads: image files, folders of images, ``.npy`` arrays (images or padded sequences),
 prepared like the eval data."""
 import os
+from collections import Counter
 
 import numpy as np
 
 from ..data import DataError, build_transforms
-from ..data.folder import IMAGE_EXTENSIONS, load_image_file
+from ..data.folder import load_image_file
+from ..data.folder_scan import IMAGE_EXTENSIONS, is_hidden, skipped_text
 from ..data.pipeline import to_layout
 from ..data.transforms import TRANSFORMS
 from ..errors import first_line
@@ -13,21 +15,39 @@ from ..errors import first_line
 _RESIZING = ("Resize", "CenterCrop", "RandomResizedCrop", "RandomCrop")
 
 
-def expand_paths(paths):
-    """Files named directly, plus every image / .npy file under named folders (sorted)."""
-    found = []
+def expand_paths(paths, notice=None):
+    """Files named directly, plus every image / .npy file under named folders (sorted).
+
+    In folders, hidden files and folders (``.ipynb_checkpoints``, ``.x.png``, ``__pycache__``) are never
+    inputs; other files are counted in one ``notice`` line."""
+    found, skipped = [], Counter()
     for path in paths:
         if os.path.isdir(path):
-            for root, _, names in sorted(os.walk(path)):
-                found += [os.path.join(root, n) for n in sorted(names)
-                          if n.lower().endswith(IMAGE_EXTENSIONS + (".npy",))]
+            found += _folder_files(path, IMAGE_EXTENSIONS + (".npy",), skipped)
         elif os.path.isfile(path):
             found.append(path)
         else:
             raise DataError(f"--input: {path} not found (give image files, folders of images, or .npy files)")
     if not found:
-        raise DataError(f"--input: no image or .npy files in {', '.join(paths)} "
-                        f"(extensions: {', '.join(IMAGE_EXTENSIONS)}, .npy)")
+        raise DataError(f"--input: no image or .npy files in {', '.join(paths)} (extensions: "
+                        f"{', '.join(IMAGE_EXTENSIONS)}, .npy" + (f"; {skipped_text(skipped)})" if skipped else ")"))
+    if skipped and notice is not None:
+        notice(f"[Infer] --input folders: {len(found)} input file(s); {skipped_text(skipped)}")
+    return found
+
+
+def _folder_files(folder, extensions, skipped):
+    """The visible files under ``folder`` with one of ``extensions``, sorted; others counted by extension."""
+    found = []
+    for root, dirs, names in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not is_hidden(d))
+        for name in sorted(names):
+            if is_hidden(name):
+                continue
+            if name.lower().endswith(extensions):
+                found.append(os.path.join(root, name))
+            else:
+                skipped[os.path.splitext(name)[1].lower() or "no extension"] += 1
     return found
 
 

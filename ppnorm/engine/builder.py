@@ -20,6 +20,11 @@ INPUT_KINDS = {"image": "images [C, H, W]", "sequence": "sequences [C, L] with a
                "sequence+mask": "padded sequences [C + 1, L] whose last channel is the padding mask"}
 
 
+WHOLE_MODEL_FIX = ("eval and export load the trained model whole: give the run's own config.yaml "
+                   "(-c <output_dir>/config.yaml, which records Arch.num_classes and Global.class_names) or the "
+                   "Arch the weights were trained with")
+
+
 def check_input_kind(model, dataset, name, where=TRAIN_DATA):
     """A one-line :class:`ConfigError` when ``model`` cannot read what ``dataset`` yields."""
     wants, gives = input_kind(model), input_kind(dataset)
@@ -60,8 +65,9 @@ def model_from_config(config, dataset, where=TRAIN_DATA):
     if settings["sync_bn"]:
         model = paddle.nn.SyncBatchNorm.convert_sync_batchnorm(model)
     check_norm_supported(model, settings["device"])
-    if settings["pretrained_model"]:
-        training = where == TRAIN_DATA
-        load_pretrained(settings["pretrained_model"], model, settings["pretrained_skip"] if training else (),
-                        skip_mismatched=training and settings.get("pretrained_skip_mismatched", False))
+    if settings["pretrained_model"] and where == TRAIN_DATA:
+        load_pretrained(settings["pretrained_model"], model, settings["pretrained_skip"],
+                        skip_mismatched=settings.get("pretrained_skip_mismatched", False))
+    elif settings["pretrained_model"]:
+        load_pretrained(settings["pretrained_model"], model, fix=WHOLE_MODEL_FIX)
     return model

@@ -8,6 +8,10 @@ record: the temporary files that match it are the checkpoint; the next save or l
 job). ``.pdstates`` also stores the hashes of its ``.pdparams`` and ``.pdopt``, so files of
 different checkpoints are never loaded together.
 
+A load reads each file whole once and checks the hashes on the bytes it then loads. While another
+process commits a save into the same prefix, a load that fails because the files changed under it
+is read again (:func:`_read_checkpoint`), so a reader gets the previous or the new checkpoint.
+
 With an EMA of the weights (``EMA.decay``, :mod:`ppnorm.engine.ema`) ``.pdparams`` holds the
 averaged weights, the ones the run evaluates and that eval/export/infer/pretrained read, and
 ``.pdtrain`` the raw training weights a resume continues from; ``.pdtrain`` is then part of the
@@ -16,16 +20,19 @@ unit (its hash in the commit record and in ``.pdstates``).
 import hashlib
 import json
 import os
+import time
 
 import paddle
 
 from ..models.convert import to_ppnorm
-from .checkpoint_load import CheckpointError, load_line, load_strict, read_file
+from .checkpoint_load import CheckpointError, load_bytes, load_line, load_strict, read_bytes, read_file
 
 SUFFIXES = (".pdparams", ".pdopt", ".pdstates")
 TRAIN = ".pdtrain"  # the raw training weights of a checkpoint whose .pdparams hold the EMA weights
 COMMIT, TMP = ".pdcommit", ".tmp"
 STATE_KEYS = {"epoch": int, "step": int, "global_step": int, "best_top1": float, "best_epoch": int}
+WHAT = {".pdparams": "weights", ".pdopt": "optimizer state", ".pdstates": "training states", TRAIN: "weights"}
+READ_ATTEMPTS = 30  # reads of a checkpoint that another process keeps committing saves into, then a one-line error
 
 __all__ = ["CheckpointError", "load_checkpoint", "load_pretrained", "save_checkpoint", "strip_suffix"]
 
@@ -144,13 +151,21 @@ def _write_uncommitted(prefix, model, optimizer, states, ema):
     return record
 
 
+def _sha256_if_there(path):
+    """``sha256(path)``, None when there is no such file (a writer may rename it away at any instant)."""
+    try:
+        return sha256(path)
+    except OSError:
+        return None
+
+
 def _checkpoint_files(prefix):
     """The files to read: the committed temporary ones while a commit record is pending, else the final ones."""
     record = _commit_record(prefix)
     files = {}
     for suffix in SUFFIXES + (TRAIN,):  # .pdtrain is checked when .pdstates names it
         tmp = prefix + suffix + TMP
-        pending = record and os.path.isfile(tmp) and sha256(tmp) == record.get(suffix)
+        pending = record and record.get(suffix) is not None and _sha256_if_there(tmp) == record[suffix]
         files[suffix] = tmp if pending else prefix + suffix
         if suffix != TRAIN and not os.path.isfile(files[suffix]):
             raise CheckpointError(f"Global.checkpoints: {prefix + suffix} not found (a checkpoint is the three files "
@@ -158,7 +173,7 @@ def _checkpoint_files(prefix):
     return files
 
 
-def _check_states(states, files):
+def _check_states(states, files, data):
     if isinstance(states, dict) and set(states) <= {"epoch", "metric"} and "epoch" in states:  # PaddleClas's metric_info
         raise CheckpointError(f"{files['.pdstates']} is a PaddleClas checkpoint; ppnorm resumes only its own (the "
                               f"optimizer state is keyed by PaddleClas's parameter names): start from its weights "
@@ -168,41 +183,93 @@ def _check_states(states, files):
         raise CheckpointError(f"{files['.pdstates']} does not hold ppnorm training states ({', '.join(STATE_KEYS)}); "
                               f"it is damaged or not a ppnorm checkpoint")
     for suffix, digest in (states.get("files") or {}).items():
-        if not os.path.isfile(files[suffix]):
+        if suffix not in data:
             raise CheckpointError(f"{files[suffix]} not found: {files['.pdstates']} was saved with it (the raw "
                                   f"training weights of an EMA run); copy the whole checkpoint")
-        if sha256(files[suffix]) != digest:
+        if hashlib.sha256(data[suffix]).hexdigest() != digest:
             raise CheckpointError(f"{files[suffix]} does not belong to {files['.pdstates']} (it changed after "
                                   f"saving: truncated, damaged or copied from another checkpoint); use a complete "
                                   f"checkpoint written by one run")
 
 
-def _load_weights(files, states, model, ema):
+def _read_once(prefix):
+    """``(files, bytes by suffix, training states)`` of the checkpoint at ``prefix``, checked to be one save.
+
+    Each file is read whole once; the hashes are checked on those bytes and the loads use them, so
+    a file replaced after the check is never mixed in.
+    """
+    files = _checkpoint_files(prefix)
+    data = {suffix: read_bytes(files[suffix], WHAT[suffix]) for suffix in SUFFIXES}
+    if os.path.isfile(files[TRAIN]):
+        data[TRAIN] = read_bytes(files[TRAIN], WHAT[TRAIN])
+    states = load_bytes(data[".pdstates"], files[".pdstates"], WHAT[".pdstates"])
+    _check_states(states, files, data)
+    return files, data, states
+
+
+def _files_state(prefix):
+    """(inode, size, mtime) of every file a save creates, renames or removes at ``prefix`` (None: absent)."""
+    names = [prefix + suffix + tmp for suffix in SUFFIXES + (TRAIN,) for tmp in ("", TMP)]
+    state = []
+    for name in names + [prefix + COMMIT, prefix + COMMIT + TMP]:
+        try:
+            info = os.stat(name)
+            state.append((info.st_ino, info.st_size, info.st_mtime_ns))
+        except OSError:
+            state.append(None)
+    return state
+
+
+def _read_checkpoint(prefix):
+    """:func:`_read_once`, again while another process is committing a save into ``prefix``.
+
+    A read that fails while the files changed under it (a writer renamed its temporary files away,
+    or replaced a file after the states were read) is retried: the reader gets the previous or the
+    new complete checkpoint. A failure while nothing changed is the checkpoint's own, and raised.
+    """
+    for attempt in range(READ_ATTEMPTS):
+        before = _files_state(prefix)
+        try:
+            return _read_once(prefix)
+        except CheckpointError:
+            if _files_state(prefix) == before:
+                raise
+        time.sleep(min(0.01 * (attempt + 1), 0.1))  # let the writer finish its commit
+    raise CheckpointError(f"Global.checkpoints: {prefix} changed while it was read, {READ_ATTEMPTS} times: another "
+                          f"process keeps saving into it; resume when that process has stopped")
+
+
+def _load(files, data, suffix):
+    """The object in the bytes read for ``suffix`` (:func:`_read_once`)."""
+    if suffix not in data:
+        raise CheckpointError(f"Global.checkpoints: {files[suffix]} not found; copy the whole checkpoint")
+    return load_bytes(data[suffix], files[suffix], WHAT[suffix])
+
+
+def _load_weights(files, data, states, model, ema):
     """The raw weights into ``model`` and the averaged ones into ``ema`` (a checkpoint without EMA starts it)."""
     saved_decay = states.get("ema_decay")
     if saved_decay and ema is None:
         raise CheckpointError(f"{files['.pdparams']} holds EMA weights (EMA.decay={saved_decay}) and the training "
                               f"weights are in {files[TRAIN]}; resume with -o EMA.decay={saved_decay}")
-    raw = files[TRAIN] if saved_decay else files[".pdparams"]
-    load_strict(model, read_file(raw, "weights"), raw, skip=())
+    raw = TRAIN if saved_decay else ".pdparams"
+    load_strict(model, _load(files, data, raw), files[raw], skip=())
     if ema is not None and saved_decay:
-        load_strict(ema.model, read_file(files[".pdparams"], "weights"), files[".pdparams"], skip=())
+        load_strict(ema.model, _load(files, data, ".pdparams"), files[".pdparams"], skip=())
     elif ema is not None:
         ema.set_state_dict(model.state_dict())
 
 
 def load_checkpoint(prefix, model, optimizer, ema=None):
     """Restore model, optimizer (and ``ema``) from ``prefix``; returns the saved training states."""
-    files = _checkpoint_files(strip_suffix(prefix))
-    states = read_file(files[".pdstates"], "training states")
-    _check_states(states, files)
+    files, data, states = _read_checkpoint(strip_suffix(prefix))
     saved_with = states.get("optimizer", type(optimizer).__name__)
     if saved_with != type(optimizer).__name__:
         raise CheckpointError(f"{files['.pdopt']} holds the state of Optimizer.name={saved_with}, but this run uses "
                               f"{type(optimizer).__name__}; resume with -o Optimizer.name={saved_with}")
-    _load_weights(files, states, model, ema)
+    _load_weights(files, data, states, model, ema)
     to_unique = {key: unique for unique, key in _param_names(model).items()}
-    optimizer_state = read_file(files[".pdopt"], "optimizer state")
+    optimizer_state = _load(files, data, ".pdopt")
     try:
         optimizer.set_state_dict(_rename_optimizer_state(optimizer_state, to_unique))
     except (AssertionError, KeyError, ValueError, TypeError) as error:
@@ -212,13 +279,14 @@ def load_checkpoint(prefix, model, optimizer, ema=None):
     return {k: v for k, v in states.items() if k in STATE_KEYS}
 
 
-def load_pretrained(path, model, skip=(), skip_mismatched=False):
+def load_pretrained(path, model, skip=(), skip_mismatched=False, fix=None):
     """Load weights from ``path`` (prefix or .pdparams); ``skip`` lists parameter-name prefixes to leave out.
 
     ppnorm checkpoints, ``paddle.vision.models`` and PaddleClas ResNet / ResNet_vd / DenseNet
     state_dicts are recognised by their keys and renamed to ppnorm's names. A missing parameter or
     a shape mismatch is an error unless its name starts with one of ``skip``; ``skip_mismatched``
-    keeps tensors of another shape as initialized (PaddleClas's way). Prints one line (see
+    keeps tensors of another shape as initialized (PaddleClas's way); ``fix`` is the advice of a shape
+    mismatch error (see :func:`~ppnorm.engine.checkpoint_load.load_strict`). Prints one line (see
     :func:`load_line`) and returns it.
     """
     file = strip_suffix(path) + ".pdparams"
@@ -232,7 +300,7 @@ def load_pretrained(path, model, skip=(), skip_mismatched=False):
     except ValueError as error:
         raise CheckpointError(f"{file}: {error}") from None
     reshaped = [] if skip_mismatched else None
-    loaded, skipped = load_strict(model, state, f"{file} ({source})", skip, reshaped)
+    loaded, skipped = load_strict(model, state, f"{file} ({source})", skip, reshaped, fix)
     line = load_line(file, source, loaded, skipped, skip, reshaped or ())
     print(line, flush=True)
     return line

@@ -1,8 +1,10 @@
 """Reading weight files safely: damaged files, wrong architectures and wrong dtypes are one-line errors."""
-import os
+import io
 
 import numpy as np
 import paddle
+
+from . import safe_pickle
 
 
 class CheckpointError(ValueError):
@@ -10,12 +12,39 @@ class CheckpointError(ValueError):
 
 
 def read_file(path, what):
-    """``paddle.load(path)``; an empty, truncated or foreign file is a :class:`CheckpointError` naming it."""
-    if os.path.getsize(path) == 0:
-        raise CheckpointError(f"{path} is empty (0 bytes): the {what} file is damaged; use another checkpoint")
+    """``paddle.load`` of ``path``: :func:`read_bytes` then :func:`load_bytes`, the one reader of every weights
+    and checkpoint file."""
+    return load_bytes(read_bytes(path, what), path, what)
+
+
+def read_bytes(path, what):
+    """The whole of ``path``; a file that cannot be opened or is empty is a :class:`CheckpointError` naming it."""
     try:
-        return paddle.load(path)
-    except Exception as error:  # paddle.load raises pickle, zip, EOF, value and type errors on damaged files
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as error:
+        raise CheckpointError(f"{path} cannot be read as Paddle {what} ({type(error).__name__}: "
+                              f"{error.strerror or error}); use another checkpoint") from None
+    if not data:
+        raise CheckpointError(f"{path} is empty (0 bytes): the {what} file is damaged; use another checkpoint")
+    return data
+
+
+def load_bytes(data, path, what):
+    """``paddle.load`` of the bytes ``data`` of the file ``path`` (named in errors).
+
+    The bytes are first unpickled by :func:`safe_pickle.check`: a pickle that asks for anything but
+    arrays, numbers, strings and containers (``os.system`` ...) is refused before any of it runs.
+    A truncated or foreign file is a :class:`CheckpointError` naming it.
+    """
+    try:
+        safe_pickle.check(data)
+        return paddle.load(io.BytesIO(data))  # the checked bytes themselves: nothing can change in between
+    except safe_pickle.Refused as refused:
+        raise CheckpointError(f"{path}: refused to load: it asks for {refused}, which a Paddle {what} file never "
+                              f"needs (they hold only arrays, numbers, strings and containers) and which could run "
+                              f"code; nothing of it was run: use a file from a source you trust") from None
+    except Exception as error:  # not a complete pickle: pickle, EOF, import, value and type errors
         raise CheckpointError(f"{path} cannot be read as Paddle {what} ({type(error).__name__}); the file is "
                               f"truncated or not a Paddle file; use another checkpoint") from None
 
@@ -32,13 +61,15 @@ def _as_array(value, file, key):
                               f"state_dict of weights") from None
 
 
-def _fit(value, own, file, key):
-    """``value`` as an array of ``own``'s shape and dtype (float64 weights are cast to the model's float32)."""
+def _fit(value, own, file, key, fix=None):
+    """``value`` as an array of ``own``'s shape and dtype (float64 weights are cast to the model's float32);
+    ``fix`` replaces the shape error's advice (default: train the layer from scratch with pretrained_skip)."""
     array = _as_array(value, file, key)
     if list(array.shape) != list(own.shape):
         layer = key.rsplit(".", 1)[0]
+        fix = fix or f"to train this layer from scratch set Global.pretrained_skip=[{layer}]"
         raise CheckpointError(f"{file}: {key} has shape {list(array.shape)} but the model has {list(own.shape)}; "
-                              f"to train this layer from scratch set Global.pretrained_skip=[{layer}]")
+                              f"{fix}")
     target = own.numpy().dtype
     if array.dtype != target and not (np.issubdtype(array.dtype, np.floating) and np.issubdtype(target, np.floating)):
         raise CheckpointError(f"{file}: {key} has dtype {array.dtype} but the model needs {target}")
@@ -65,14 +96,15 @@ def _check_first_projection(missing, extra, file):
                               f"(build_model(..., first_projection=True))")
 
 
-def load_strict(model, state, file, skip, reshaped=None):
+def load_strict(model, state, file, skip, reshaped=None, fix=None):
     """Load ``state`` into ``model``: every parameter and buffer must be there with the model's shape.
 
     Keys of ``state`` that the model lacks (e.g. BatchNorm statistics loaded into a GroupNorm model)
     are an error too, unless skipped: they mean another architecture. Returns ``(loaded, skipped)``:
     the model's tensor names taken from ``state`` and those left as they were by ``skip``. Given a list
     as ``reshaped``, a tensor of another shape is kept as initialized and its name appended there
-    (PaddleClas's loading) instead of being an error.
+    (PaddleClas's loading) instead of being an error; ``fix`` is the advice of a shape mismatch
+    error (see :func:`_fit`).
     """
     if not isinstance(state, dict):
         raise CheckpointError(f"{file} holds a {type(state).__name__}, not a state_dict of weights")
@@ -92,7 +124,7 @@ def load_strict(model, state, file, skip, reshaped=None):
         reshaped += [k for k in own if k not in skipped and hasattr(state[k], "shape")
                      and list(state[k].shape) != list(own[k].shape)]
         skipped += reshaped
-    loaded = {k: own[k] if k in skipped else paddle.to_tensor(_fit(state[k], own[k], file, k)) for k in own}
+    loaded = {k: own[k] if k in skipped else paddle.to_tensor(_fit(state[k], own[k], file, k, fix)) for k in own}
     model.set_state_dict(loaded)
     return [k for k in own if k not in skipped], skipped
 

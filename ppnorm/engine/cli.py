@@ -2,11 +2,14 @@
 import argparse
 
 from ..cli import add_config_options, add_runtime_options, omp_threads, parse, resolve_device, run_tool
-from ..data import build_dataloader
+from ..data import build_dataloader, summary_line
+from ..signals import Stopped
 from .builder import input_layout, model_from_config
+from .classes import align_eval_data
 from .config import SCHEMA, ConfigError, describe_schema, load_config
 from .distributed import setup_device
 from .evaluator import evaluate
+from .hooks import resume_note
 from .loop import INTERRUPTED
 from .run_lock import RunLockError
 from .trainer import Trainer, TrainingError
@@ -54,6 +57,13 @@ def config_from_args(args, omp_num_threads=None, output_key="Global.output_dir")
     return config
 
 
+def print_summary(dataset, split):
+    """Print the ``[Data]`` line of a data set read from files (what was read, what was skipped)."""
+    line = summary_line(dataset, split)
+    if line:
+        print(line, flush=True)
+
+
 def train_main(argv=None, omp_num_threads=None):
     args = parse(config_parser("Train a ppnorm model from a YAML config.",
                                "where checkpoints and logs go (Global.output_dir)"), argv)
@@ -61,7 +71,9 @@ def train_main(argv=None, omp_num_threads=None):
     def run():
         trainer = Trainer(config_from_args(args, omp_num_threads), verbose=args.verbose)
         trainer.train()
-        return 130 if trainer.outcome == INTERRUPTED else 0  # 130: stopped by Ctrl-C, 'latest' saved
+        if trainer.outcome == INTERRUPTED:  # a stop signal: 'latest' saved at the current step
+            raise Stopped(trainer.stop_signal, resume_note(trainer))
+        return 0
 
     return run_tool("train", run, args.verbose, (TrainingError, RunLockError))
 
@@ -77,6 +89,8 @@ def eval_main(argv=None, omp_num_threads=None):
         print(device_note)
         loader, _, data = build_dataloader(config["DataLoader"]["Eval"], config["Global"]["seed"],
                                            where="DataLoader.Eval", layout=input_layout(config))
+        print_summary(data.dataset, "eval")
+        align_eval_data(config, data.dataset)
         model = model_from_config(config, data.dataset, "DataLoader.Eval.dataset")
         result = evaluate(model, loader, config["Metric"]["topk"], world_size)
         print("[Eval][Avg]" + ", ".join(f"{k}: {v:.5f}" for k, v in result.items() if k != "samples")

@@ -4,14 +4,15 @@
 expect a :class:`~ppnorm.engine.trainer.Trainer` (``logger``, ``output_dir``, ``rank``, ``world_size``,
 ``save``, ``evaluate``); hooks for a bare :class:`~ppnorm.engine.loop.TrainLoop` use only the loop.
 """
+import contextlib
 import math
 import os
-import signal
 import time
 
 import paddle
 
 from ..nn.norm import is_batch_norm, running_stats
+from ..signals import label, stop_requests
 from .config import save_config
 from .distributed import average_norm_statistics
 from .ema import UpdateEma
@@ -86,28 +87,27 @@ class FiniteNormStatistics(HookBase):
                                         f"for this epoch")
 
 
-class CtrlCStops(HookBase):
-    """The first Ctrl-C asks the loop to stop after the current step; a second one quits at once."""
-
-    def __init__(self):
-        self.previous = None
+class StopOnSignal(HookBase):
+    """The first Ctrl-C, SIGTERM or SIGHUP asks the loop to stop after the current step (``latest`` is then
+    saved); a second one quits at once. Register it after :class:`SaveCheckpoints`, so that the save on a
+    stop is still covered (a signal during it waits for the commit, see :mod:`ppnorm.signals`)."""
 
     def before_train(self, loop):
-        def handler(signum, frame):
-            if loop.stop_requested:
-                raise KeyboardInterrupt
-            loop.logger.info("Ctrl-C: saving 'latest' after this step (press again to quit without saving)")
-            loop.request_stop()
+        def request(signum):
+            try:
+                loop.logger.info(f"{label(signum)}: saving 'latest' after this step (send it again to quit without "
+                                 f"saving)")
+            except OSError:  # the console is gone (a closed terminal): stop all the same
+                pass
+            loop.request_stop(signum)
 
-        try:
-            self.previous = signal.signal(signal.SIGINT, handler)
-        except ValueError:  # not the main thread: leave signals alone
-            self.previous = None
+        self.scope = contextlib.ExitStack()
+        self.scope.enter_context(stop_requests(request))
 
     def after_train(self, loop):
-        if self.previous is not None:
-            signal.signal(signal.SIGINT, self.previous)
-            self.previous = None
+        if getattr(self, "scope", None) is not None:
+            self.scope.close()
+            self.scope = None
 
 
 class TrainLog(HookBase):
@@ -205,8 +205,13 @@ class SaveCheckpoints(HookBase):
     def after_train(self, loop):
         if loop.outcome == INTERRUPTED:
             loop.save("latest")
-            loop.logger.info(f"stopped at epoch {loop.epoch + 1}, step {loop.states['step']}; resume with "
-                             f"-o Global.checkpoints={os.path.join(loop.output_dir, 'latest')}")
+            loop.logger.info(resume_note(loop))
+
+
+def resume_note(loop):
+    """Where a stopped run stands and the flag that resumes it exactly."""
+    return (f"stopped at epoch {loop.epoch + 1}, step {loop.states['step']} ('latest' saved); resume with "
+            f"-o Global.checkpoints={os.path.join(loop.output_dir, 'latest')}")
 
 
 class FinalReport(HookBase):
@@ -237,8 +242,8 @@ class FinalReport(HookBase):
 def default_hooks(global_config, ema=False):
     """The hooks of ``tools/train.py``, in the order they run, from the ``Global`` config section
     (``ema``: the loop has an ``ema`` to update, see :mod:`ppnorm.engine.ema`)."""
-    return [OwnOutputDir(), StepSeed(global_config["seed"]), FiniteLoss(), CtrlCStops(),
+    return [OwnOutputDir(), StepSeed(global_config["seed"]), FiniteLoss(),
             TrainLog(global_config["print_batch_step"]), SyncNormStatistics(), *([UpdateEma()] if ema else []),
             FiniteNormStatistics(),
             EvalAndKeepBest(global_config["eval_interval"]), NormHistograms(),
-            SaveCheckpoints(global_config["save_interval"]), FinalReport()]
+            SaveCheckpoints(global_config["save_interval"]), StopOnSignal(), FinalReport()]

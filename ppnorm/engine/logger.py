@@ -1,9 +1,29 @@
 """Console lines in the PaddleClas shape, and VisualDL scalars and norm-layer histograms (rank 0 only)."""
 import datetime
+import errno
+import io
 import os
 import sys
+import tempfile
 
 from ..models.init import is_norm
+
+
+def log_writer_class():
+    """``visualdl.LogWriter``. Importing VisualDL writes ``~/.visualdl/conf`` (its server settings); with a home
+    folder that is missing or read-only (a container user such as ``nobody``) the import would fail or create that
+    home, so VisualDL is pointed at a folder of ppnorm's own in the temporary directory for the import."""
+    home = os.path.expanduser("~")
+    if "visualdl" in sys.modules or (os.path.isdir(home) and os.access(home, os.W_OK)):
+        from visualdl import LogWriter
+        return LogWriter
+    saved = os.environ.get("HOME")
+    os.environ["HOME"] = os.path.join(tempfile.gettempdir(), f"ppnorm-visualdl-{os.getuid()}")
+    try:
+        from visualdl import LogWriter
+    finally:
+        os.environ.pop("HOME") if saved is None else os.environ.__setitem__("HOME", saved)
+    return LogWriter
 
 
 def format_eta(seconds):
@@ -25,10 +45,9 @@ class Logger:
         self._lines, self._file = [], None  # lines wait in memory until the run owns output_dir (open_file)
         self._writer_class = None
         self._writer = None
+        self._console_gone = False
         if rank == 0 and use_visualdl:
-            from visualdl import LogWriter  # imported only when logging is on
-
-            self._writer_class = LogWriter
+            self._writer_class = log_writer_class()  # VisualDL is imported only when logging is on
 
     @property
     def vdl(self):
@@ -40,15 +59,28 @@ class Logger:
     def info(self, message):
         """A console line, also written to ``train.log``."""
         if self.rank == 0:
-            print(message, file=self.stream, flush=True)
+            self._console(message)
             self._write(message)
 
     def detail(self, message):
         """A line for ``train.log`` only (and the console with ``-v``), e.g. the resolved config."""
         if self.rank == 0:
             if self.verbose:
-                print(message, file=self.stream, flush=True)
+                self._console(message)
             self._write(message)
+
+    def _console(self, message):
+        """Print ``message``; once the console is gone (a closed terminal, the reader of a pipe ended: EIO,
+        EPIPE) training goes on with ``train.log`` alone instead of failing at its next line."""
+        if self._console_gone:
+            return
+        try:
+            print(message, file=self.stream, flush=True)
+        except OSError as error:
+            if error.errno not in (errno.EIO, errno.EPIPE):
+                raise
+            self._console_gone = True
+            _to_devnull(self.stream)
 
     def _write(self, message):
         if self._file is None:
@@ -93,3 +125,14 @@ class Logger:
             self._writer.close()
             self._writer = None
             self._writer_class = None  # closed: no new log file
+
+
+def _to_devnull(stream):
+    """Point ``stream``'s file descriptor at /dev/null, so that what is still buffered (and the interpreter's
+    flush at exit, which would otherwise make the exit code 120) goes nowhere instead of failing."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):  # no descriptor (e.g. a StringIO)
+        pass

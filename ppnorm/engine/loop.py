@@ -5,10 +5,12 @@ checkpoints, seeding and stopping live in hooks (:mod:`ppnorm.engine.hooks`). Th
 :class:`~ppnorm.engine.trainer.Trainer`, the experiments and the benchmark all run this loop.
 """
 import contextlib
+import signal
 from typing import NamedTuple
 
 import paddle
 
+from ..signals import StopWhileWaiting, waits_end_on_stop
 from .loss import CrossEntropy
 
 FINISHED, INTERRUPTED, PAUSED = "finished", "interrupted", "paused"
@@ -74,6 +76,7 @@ class TrainLoop:
         self.last = None  # the latest StepOutput
         self.outcome = None  # FINISHED, INTERRUPTED (request_stop) or PAUSED (stop_after_epoch)
         self.stop_requested = False
+        self.stop_signal = None  # the signal that asked for the stop (Ctrl-C: signal.SIGINT)
 
     @property
     def steps_per_epoch(self):
@@ -82,9 +85,10 @@ class TrainLoop:
     def register_hooks(self, hooks):
         self.hooks.extend(hooks)
 
-    def request_stop(self):
-        """Finish the current step, then stop (hooks see ``outcome == INTERRUPTED``); what Ctrl-C does."""
-        self.stop_requested = True
+    def request_stop(self, signum=signal.SIGINT):
+        """Finish the current step, then stop (hooks see ``outcome == INTERRUPTED``); what Ctrl-C, SIGTERM and
+        SIGHUP (``signum``) do."""
+        self.stop_requested, self.stop_signal = True, signum
 
     def run_step(self, batch):
         """Forward, backward, optimizer and scheduler step on ``batch = (images, labels, ...)``."""
@@ -130,7 +134,15 @@ class TrainLoop:
         """One epoch (or its rest when resuming mid-epoch); False if a stop was requested."""
         self.train_model.train()
         self._call("before_epoch")
-        for batch in self.data.batches(epoch, self.states["step"]):
+        batches = iter(self.data.batches(epoch, self.states["step"]))
+        while True:
+            try:
+                with waits_end_on_stop():  # a stop while waiting for data: the steps done so far are whole
+                    batch = next(batches)
+            except StopIteration:
+                return True
+            except StopWhileWaiting:
+                return False
             self._call("before_step")
             self.last = self.run_step(batch)
             self.states["global_step"] += 1
@@ -138,7 +150,6 @@ class TrainLoop:
             self._call("after_step")
             if self.stop_requested:
                 return False
-        return True
 
     def _call(self, stage):
         for hook in self.hooks:

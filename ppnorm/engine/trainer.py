@@ -4,10 +4,12 @@ import os
 import numpy as np
 import paddle
 
-from ..data import align_classes, build_dataloader, check_same_sample_size
+from ..data import align_classes, build_dataloader, check_same_sample_size, summary_line
+from ..signals import deferred
 from .builder import input_layout, model_from_config
 from .checkpoint import load_checkpoint, save_checkpoint
-from .config import dump_config
+from .classes import check_outside_image_folders, training_class_names
+from .config import check_config_target, dump_config
 from .distributed import setup_device
 from .ema import ModelEma
 from .evaluator import evaluate
@@ -34,6 +36,14 @@ class LoaderBatches:
         return self.loader
 
 
+def with_classes(config, names):
+    """``config`` with ``Arch.num_classes`` (kept when set, else one per name) and ``Global.class_names`` filled in,
+    so the run's config.yaml says what the model predicts."""
+    arch = dict(config["Arch"])
+    arch.setdefault("num_classes", len(names))
+    return dict(config, Arch=arch, Global=dict(config["Global"], class_names=list(names)))
+
+
 class Trainer(TrainLoop):
     """Everything from a validated config (see :func:`ppnorm.engine.config.load_config`), trained by the loop.
 
@@ -45,15 +55,19 @@ class Trainer(TrainLoop):
         settings = config["Global"]
         self.rank, self.world_size, device_note = setup_device(settings["device"], settings["cpu_threads"])
         self.output_dir, self.seed = settings["output_dir"], settings["seed"]
+        check_outside_image_folders(self.output_dir, "Global.output_dir", config)
         if self.rank == 0:
             check_output_dir(self.output_dir)
             check_no_other_run(self.output_dir, settings["checkpoints"], settings["overwrite"])
+            check_config_target(self.output_dir)
         self.logger = Logger(self.output_dir, self.rank, settings["use_visualdl"], stream, verbose)
         self.logger.detail(dump_config(config).rstrip())
         self.logger.info(device_note)
         paddle.seed(self.seed)
         np.random.seed(self.seed)
         train_batches = self._build_loaders()
+        self.class_names = training_class_names(config, self.train_data.dataset)
+        self.config = config = with_classes(config, self.class_names)  # what config.yaml records
         self.model = model_from_config(config, self.train_data.dataset)
         align_classes(self.train_data.dataset, self.eval_data.dataset, self.model_classes())
         optimizer, scheduler = build_optimizer(config["Optimizer"], self.model, settings["epochs"],
@@ -79,6 +93,10 @@ class Trainer(TrainLoop):
         self.eval_loader, _, self.eval_data = build_dataloader(loaders["Eval"], self.seed, self.rank,
                                                                self.world_size, "DataLoader.Eval", layout)
         check_same_sample_size(self.train_data, self.eval_data)
+        for split, data in (("train", self.train_data), ("eval", self.eval_data)):
+            line = summary_line(data.dataset, split)
+            if line:
+                self.logger.info(line)
         batches = LoaderBatches(loader, sampler, self.train_data)
         if batches.steps_per_epoch == 0:
             raise TrainingError(f"DataLoader.Train: batch_size={loaders['Train']['batch_size']} with drop_last is "
@@ -107,9 +125,11 @@ class Trainer(TrainLoop):
         return paddle.amp.GradScaler(init_loss_scaling=2.0 ** 15), optimizer
 
     def save(self, name):
-        """Write checkpoint ``<output_dir>/<name>`` (rank 0 only)."""
+        """Write checkpoint ``<output_dir>/<name>`` (rank 0 only); a stop signal meanwhile waits for the commit."""
         if self.rank == 0:
-            save_checkpoint(os.path.join(self.output_dir, name), self.model, self.optimizer, self.states, self.ema)
+            states = dict(self.states, class_names=self.class_names)
+            with deferred():
+                save_checkpoint(os.path.join(self.output_dir, name), self.model, self.optimizer, states, self.ema)
 
     def evaluate(self):
         """Evaluate on ``DataLoader.Eval``: the EMA weights when ``EMA.decay`` is set, else the model."""
@@ -119,5 +139,5 @@ class Trainer(TrainLoop):
 
     def train(self, stop_after_epoch=None):
         """Train to ``Global.epochs``; returns the final evaluation, or None when stopped before the end
-        (``self.outcome`` then says ``interrupted`` (Ctrl-C, ``latest`` saved) or ``paused`` (stop_after_epoch))."""
+        (``self.outcome`` then says ``interrupted`` (Ctrl-C, SIGTERM, SIGHUP: ``latest`` saved) or ``paused`` (stop_after_epoch))."""
         return self.last_eval if super().train(stop_after_epoch) == FINISHED else None

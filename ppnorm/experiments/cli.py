@@ -5,7 +5,8 @@ import sys
 
 import paddle
 
-from ..cli import add_config_options, add_runtime_options, omp_threads, parse, resolve_device, run_tool
+from ..cli import (add_config_options, add_runtime_options, omp_threads, parse, resolve_device, run_tool,
+                   tool_command)
 from ..engine.run_lock import check_output_dir
 from ..engine.threads import use_cpu_threads
 from . import NAMES, experiments
@@ -58,7 +59,7 @@ def experiment_main(argv=None, omp_num_threads=None):
         check_output_dir(settings["output_dir"], "output_dir")
         paddle.set_device(resolve_device(args.device or "auto"))
         print(use_cpu_threads(args.cpu_threads, omp_threads(omp_num_threads))[1])
-        command = "python tools/experiment.py " + " ".join(shlex.quote(a) for a in argv)
+        command = tool_command("experiment") + " " + " ".join(shlex.quote(a) for a in argv)
         (replicate if args.replicate else run_experiment)(settings["experiment"], module, settings, params, command)
         return 0
 

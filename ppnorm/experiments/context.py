@@ -171,8 +171,8 @@ class Context:
     def writer(self):
         """A VisualDL ``LogWriter`` under ``<output_dir>/vdl`` (None when use_visualdl is false)."""
         if self._writer is None and self.use_visualdl:
-            from visualdl import LogWriter
-            self._writer = LogWriter(logdir=os.path.join(self.output_dir, "vdl"))
+            from ..engine.logger import log_writer_class
+            self._writer = log_writer_class()(logdir=os.path.join(self.output_dir, "vdl"))
         return self._writer
 
     def scalar(self, tag, value, step):

@@ -1,7 +1,8 @@
 """Reading configs: YAML files with ``_base_`` inheritance, ``-o Section.key=value`` overrides, dumping.
 
-YAML is only ever read with ``yaml.safe_load``: a config or an override holds plain data, never a
-Python object (``!!python/...`` tags are refused). Override values are parsed as YAML scalars/lists
+YAML is only ever read with ``yaml.safe_load`` (see :mod:`.unique_yaml`, which also refuses a key given
+twice in one mapping): a config or an override holds plain data, never a Python object (``!!python/...``
+tags are refused). Override values are parsed as YAML scalars/lists
 (``-o Global.epochs=3``, ``-o Metric.topk=[1,3]``); everything after the first ``=`` is the value.
 
 A mapping in a file may say ``_delete_: true`` to replace the mapping it inherits from its
@@ -20,7 +21,8 @@ import yaml
 from ...config_files import not_found_hint, resolve_config
 from . import paddleclas
 from .keys import ConfigError
-from .schema import validate
+from .schema import SCHEMA, validate
+from .unique_yaml import DuplicateKeyError, safe_load_unique
 
 DELETE = "_delete_"
 
@@ -39,9 +41,12 @@ def read_yaml(path):
         raise ConfigError(f"config file not found: {path}")
     try:
         with open(path, encoding="utf-8") as handle:
-            data = yaml.safe_load(handle)
+            data = safe_load_unique(handle)
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not a text (UTF-8) YAML file; give a .yaml config") from None
+    except DuplicateKeyError as error:
+        raise ConfigError(f"{path}: key {error.key!r} is given twice in one mapping, at lines {error.first} and "
+                          f"{error.second} (YAML would silently keep the second); keep one") from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else path
@@ -108,7 +113,9 @@ def parse_override(override):
     if not all(keys):
         raise ConfigError(f"override '{override}': '{dotted}' is not a dotted key like Section.key")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else None
+        value = safe_load_unique(raw) if raw.strip() else None
+    except DuplicateKeyError as error:
+        raise ConfigError(f"override '{override}': key {error.key!r} is given twice; keep one") from None
     except yaml.constructor.ConstructorError as error:
         raise ConfigError(f"override '{override}': {_yaml_problem(error)}") from None
     except yaml.YAMLError:
@@ -165,14 +172,46 @@ def dump_config(config):
     return yaml.safe_dump(config, sort_keys=False, allow_unicode=True)
 
 
+WRITTEN_BY = ("# ppnorm: the resolved config of the run in this directory, written by tools/train.py "
+              "(rewritten whenever a run trains here)\n")
+CONFIG_NAME = "config.yaml"
+
+
+def written_by_ppnorm(path):
+    """True when ``path`` holds a config :func:`save_config` wrote: its first line says so, or (runs of older
+    versions) it is a complete resolved config (every section, no ``_base_``) whose text is exactly its own
+    dump (no comments, ppnorm's layout)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+        if text.startswith(WRITTEN_BY):
+            return True
+        data = yaml.safe_load(text)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return False
+    return isinstance(data, dict) and list(data) == list(SCHEMA) and text == dump_config(data)
+
+
+def check_config_target(output_dir):
+    """Refuse an ``output_dir/config.yaml`` ppnorm did not write (e.g. the user's own ``-c`` file, with its
+    ``_base_`` and comments): the resolved config must never replace it."""
+    path = os.path.join(output_dir, CONFIG_NAME)
+    if os.path.lexists(path) and not (os.path.isfile(path) and written_by_ppnorm(path)):
+        raise ConfigError(f"{path} was not written by ppnorm (your own config?) and training would replace it with "
+                          f"the resolved config; nothing was changed: keep your config outside Global.output_dir "
+                          f"(e.g. configs/), or train into another --output_dir")
+    return path
+
+
 def save_config(config, output_dir):
-    """Write the resolved config as output_dir/config.yaml (atomically)."""
+    """Write the resolved config as output_dir/config.yaml (atomically, marked as ppnorm's by its first line);
+    a config.yaml ppnorm did not write is never replaced (see :func:`check_config_target`)."""
     os.makedirs(output_dir, exist_ok=True)
-    path = os.path.join(output_dir, "config.yaml")
+    path = check_config_target(output_dir)
     tmp = path + ".tmp"
     try:
         with open(tmp, "w", encoding="utf-8") as handle:
-            handle.write(dump_config(config))
+            handle.write(WRITTEN_BY + dump_config(config))
     except OSError:  # e.g. a full disk: leave no half-written temporary behind
         if os.path.exists(tmp):
             os.remove(tmp)

@@ -45,6 +45,9 @@ SCHEMA = {
                                help="parameter-name prefixes not loaded from pretrained_model, e.g. [fc]"),
         "pretrained_skip_mismatched": Key(False, bool, help="training: keep tensors whose shape differs from "
                                                             "pretrained_model's as initialized (PaddleClas configs)"),
+        "class_names": Key(None, list, items=Key(None, str, optional=False),
+                           help="the classes the model predicts, in label order; training writes them into the "
+                                "run's config.yaml and checkpoints, and eval/export/infer label data by them"),
         "sync_bn": Key(False, bool, help="convert every BatchNorm to SyncBatchNorm (multi-GPU)"),
         "amp_level": Key(None, str, choices=("O1", "O2"), help="automatic mixed precision on GPU"),
         "cpu_threads": Key(None, int, minimum=1, maximum=1024, help="threads for Paddle's CPU kernels (default: all cores)"),
