@@ -25,9 +25,9 @@ def settings_schema(experiments):
         "quick": Key(False, bool, help="the experiment's QUICK settings (seconds, for tests)"),
         "use_visualdl": Key(True, bool),
         "lang": Key("en", str, choices=LANGS, help="language of report.md, tables and charts (zh: Chinese)"),
-        "params": Key({}, dict, optional=True, help="overrides of the experiment's DEFAULTS"),
         "claims": Key({}, dict, optional=True, help="pre-registered claims: {claim id: {metric, a, b, side, margin, "
                       "sesoi, paired}} overriding the experiment's declaration"),
+        "params": Key({}, dict, optional=True, help="overrides of the experiment's DEFAULTS"),
     }
 
 
