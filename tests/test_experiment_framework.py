@@ -320,3 +320,21 @@ def test_ported_quick_presets_follow_the_framework(tmp_path, name):
             assert row[f"{stat.header} mean"] == pytest.approx(np.mean(list(values)))
     for chart in declared.charts:
         assert (tmp_path / f"{chart.name}.png").is_file()
+
+
+@pytest.mark.slow
+def test_replicate_from_the_command_line(tmp_path, capsys):
+    """The committed run uses seeds 0, 1; --replicate runs seeds 2, 3 into replication_2 and prints both verdicts."""
+    from ppnorm.experiments.cli import experiment_main
+    command = ["-c", "configs/experiments/group_sweep.yaml", "-o", f"output_dir={tmp_path}", "quick=true",
+               "use_visualdl=false"]
+    assert experiment_main(command + ["--replicate"]) == 2
+    assert "claims.csv does not exist: run the experiment first" in capsys.readouterr().err
+    assert experiment_main(command) == 0 and experiment_main(command + ["--replicate"]) == 0
+    out = capsys.readouterr().out
+    assert "| claim | committed | fresh | replicated | committed interval | fresh interval |" in out
+    assert sorted({int(r["seed"]) for r in read_runs(tmp_path / "replication_2")}) == [2, 3]
+    assert [(b.start, b.count) for b, _ in read_ledger(tmp_path)] == [(0, 2), (2, 2)]
+    with pytest.raises(SystemExit):
+        experiment_main(["--replicate"])
+    assert "--replicate re-runs the experiment of -c CONFIG: give it" in capsys.readouterr().err
