@@ -126,6 +126,17 @@ def test_the_table_aggregates_with_mean_interval(tmp_path):
     assert ctx.tables["arms"]["title"] == "arms over 6 seeds"
 
 
+def test_a_table_over_epochs_aggregates_each_index_of_a_curve():
+    runs = [{"arm": arm, "seed": seed, "curve": [seed * k + (arm == "a") for k in range(3)]}
+            for arm in "ab" for seed in range(4)]
+    table = Table("t", ("", ""), ("arm", "epoch", Stat("curve", "curve")), index="epoch")
+    rows = framework.aggregate(table, [{"arm": "a"}, {"arm": "b"}], runs, {})
+    assert [(r["arm"], r["epoch"]) for r in rows] == [(a, e) for a in "ab" for e in (1, 2, 3)]
+    for row in rows:
+        expected = mean_interval([s * (row["epoch"] - 1) + (row["arm"] == "a") for s in range(4)])
+        assert (row["curve mean"], row["curve half-width"]) == (expected.mean, expected.half_width)
+
+
 def test_pairing_is_by_seed_whatever_order_the_runs_came_in():
     rng = np.random.default_rng(1)
     runs = [{"arm": arm, "seed": seed, "score": float(rng.normal())} for arm in "ab" for seed in range(8)]

@@ -70,6 +70,24 @@ def _stat(values, digits):
     return (est.format(digits), est.mean, est.half_width) if est else ("", math.nan, math.nan)
 
 
+def aggregate(table, grid, runs, params):
+    """The table's rows: per setting (and per index of its list metrics), each :class:`Stat`'s mean ± 95 % interval
+    over the seeds (``<header>``, ``<header> mean``, ``<header> half-width``); non-finite values left out."""
+    stats, rows = [c for c in table.columns if isinstance(c, Stat)], []
+    for setting in grid:
+        mine = [run for run in runs if matches(run, setting)]
+        length = min(len(run[stat.metric]) for run in mine for stat in stats) if table.index else None
+        for i in range(length) if table.index else [None]:
+            row = dict(setting, **({table.index: i + 1} if table.index else {}))
+            row.update(table.extra(setting, params) if table.extra else {})
+            for stat in stats:
+                values = [run[stat.metric] if i is None else run[stat.metric][i] for run in mine]
+                row[stat.header], row[f"{stat.header} mean"], row[f"{stat.header} half-width"] = \
+                    _stat(values, stat.digits)
+            rows.append(row)
+    return rows
+
+
 @dataclass(frozen=True)
 class Experiment:
     """``grid(params) -> [setting]``; ``cell(ctx, setting, seed) -> {metric: number or list}`` for ``metrics``;
@@ -112,25 +130,6 @@ class Experiment:
         ctx.run_done(f"{_label(setting)} seed={seed}".strip(), shown, **setting, seed=seed, **scalars)
         return {**setting, "seed": seed, **metrics}
 
-    def rows(self, ctx, grid, runs):
-        table, rows = self.table, []
-        for setting in grid:
-            mine = [run for run in runs if matches(run, setting)]
-            indices = [None] if table.index is None else range(self._length(mine))
-            for i in indices:
-                row = dict(setting, **({table.index: i + 1} if table.index else {}))
-                row.update(table.extra(setting, ctx.params) if table.extra else {})
-                for stat in (c for c in table.columns if isinstance(c, Stat)):
-                    values = [run[stat.metric] if i is None else run[stat.metric][i] for run in mine]
-                    row[stat.header], row[f"{stat.header} mean"], row[f"{stat.header} half-width"] = \
-                        _stat(values, stat.digits)
-                rows.append(row)
-        return rows
-
-    def _length(self, runs):
-        lists = [stat.metric for stat in self.table.columns if isinstance(stat, Stat)]
-        return min(len(run[metric]) for run in runs for metric in lists)
-
     def run(self, ctx):
         """The whole experiment; returns its verdict sentence."""
         params = ctx.params
@@ -141,7 +140,7 @@ class Experiment:
         ctx.plan(len(grid) * block.count + self.extra_runs(params))
         results.runs = [self.run_cell(ctx, setting, seed) for setting in grid for seed in block.seeds]
         if self.table:
-            results.rows = self.rows(ctx, grid, results.runs)
+            results.rows = aggregate(self.table, grid, results.runs, params)
             columns = [c.header if isinstance(c, Stat) else c for c in self.table.columns]
             ctx.table(self.table.name, results.rows, columns, ctx.tr(*self.table.title).format_map(params))
         for chart in self.charts:
