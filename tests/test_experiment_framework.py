@@ -169,6 +169,8 @@ def test_claims_in_the_yaml_override_the_module_declaration(tmp_path):
     ("claims.gain_lr_9p.side=less", "claims.gain_lr_9p is not a claim these params declare (claims: gain_lr_0p05, "),
     ("claims.gain_lr_0p4.side=up", "claims.gain_lr_0p4.side must be one of ('greater', 'less', 'within')"),
     ("claims.gain_lr_0p4.sesoi=-1", "claims.gain_lr_0p4.sesoi must be a number > 0"),
+    ("claims.gain_lr_0p4.margin=yes", "claims.gain_lr_0p4.margin must be a number, got True"),
+    ("claims.gain_grows_with_lr.paired=1", "claims.gain_grows_with_lr.paired must be true or false, got 1"),
     ("claims.gain_lr_0p4.metric=top1", "claims.gain_lr_0p4.metric must be one of the cell's metrics"),
     ("claims.gain_lr_0p4.a={lr: 0.3}", "claims.gain_lr_0p4.a: lr=0.3 is not in the grid (values: [0.05, 0.4])"),
     ("claims.gain_lr_0p4.colour=red", "claims.gain_lr_0p4 takes the fields metric, a, b, side, margin, sesoi"),

@@ -56,13 +56,19 @@ def _check_selector(where, selector, grid):
                 raise ConfigError(f"{where}: {key}={item!r} is not in the grid (values: {sorted(set(present))})")
 
 
+def _number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def _check(where, claim, grid, metrics):
     if claim.side not in SIDES:
         raise ConfigError(f"{where}.side must be one of {SIDES}, got {claim.side!r}")
-    if not (isinstance(claim.margin, (int, float)) and math.isfinite(claim.margin)):
+    if not _number(claim.margin):
         raise ConfigError(f"{where}.margin must be a number, got {claim.margin!r}")
-    if claim.sesoi is not None and not (isinstance(claim.sesoi, (int, float)) and claim.sesoi > 0):
+    if claim.sesoi is not None and not (_number(claim.sesoi) and claim.sesoi > 0):
         raise ConfigError(f"{where}.sesoi must be a number > 0 (or null), got {claim.sesoi!r}")
+    if not isinstance(claim.paired, bool):
+        raise ConfigError(f"{where}.paired must be true or false, got {claim.paired!r}")
     if claim.side == "within" and (claim.sesoi or not claim.margin > 0):
         raise ConfigError(f"{where}: a 'within' claim needs margin > 0 and no sesoi (its margin is its sesoi)")
     if claim.a is None:
