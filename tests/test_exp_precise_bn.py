@@ -1,4 +1,5 @@
-"""precise_bn: PreciseBN's statistics by hand, and the experiment's claims recomputed from its per-seed runs."""
+"""precise_bn's science: PreciseBN's statistics by hand, the cell against numpy, the claims it declares.
+(The framework's seeding, runs, aggregation and verdicts: tests/test_experiment_framework.py.)"""
 import copy
 
 import numpy as np
@@ -6,12 +7,11 @@ import paddle
 import pytest
 
 import ppnorm
-from ppnorm.experiments import experiments
+from ppnorm.experiments import experiments, precise_bn
 from ppnorm.experiments.config import load_experiment_config
-from ppnorm.experiments.stats import t_quantile
+from ppnorm.experiments.context import Context
+from ppnorm.experiments.training import digits
 from ppnorm.nn.precise_bn import update_bn_stats
-
-from experiment_runs import read_runs, run_quick
 
 
 def test_precise_bn_recomputes_the_equal_weight_average_of_batch_statistics():
@@ -37,34 +37,35 @@ def test_precise_bn_recomputes_the_equal_weight_average_of_batch_statistics():
             np.testing.assert_array_equal(a.numpy(), b.numpy())
 
 
-def _interval(values):
-    values = np.asarray(values, dtype="float64")
-    half = t_quantile(len(values)) * values.std(ddof=1) / np.sqrt(len(values))
-    return values.mean(), values.mean() - half, values.mean() + half
-
-
-def _verdict(low, high):
-    return "confirmed" if low > 0 else ("refuted" if high <= 0 else "inconclusive")
+def test_the_claims_are_the_gain_per_lr_and_its_growth_from_the_lowest_to_the_highest_lr():
+    claims = precise_bn._claims({"lrs": [0.05, 0.1, 0.4]})
+    assert list(claims) == ["gain_lr_0p05", "gain_lr_0p1", "gain_lr_0p4", "gain_grows_with_lr"]
+    assert (claims["gain_lr_0p1"].metric, claims["gain_lr_0p1"].a, claims["gain_lr_0p1"].b) == ("gain_points",
+                                                                                             {"lr": 0.1}, None)
+    grows = claims["gain_grows_with_lr"]
+    assert (grows.a, grows.b, grows.side, grows.paired) == ({"lr": 0.4}, {"lr": 0.05}, "greater", True)
 
 
 @pytest.mark.slow
-def test_precise_bn_claims_are_computed_from_the_per_seed_gains(tmp_path):
-    ctx = run_quick("precise_bn", tmp_path)
-    runs = read_runs(tmp_path)
-    gain = {(float(r["lr"]), int(r["seed"])): float(r["gain_points"]) for r in runs}
-    assert sorted(gain) == [(lr, s) for lr in (0.05, 0.4) for s in (0, 1)]
-    for r in runs:
-        assert float(r["gain_points"]) == pytest.approx(float(r["precise_top1_pct"]) - float(r["ema_top1_pct"]))
-    for claim, lr in zip(ctx.claims[:2], (0.05, 0.4)):
-        mean, low, high = _interval([gain[(lr, s)] for s in (0, 1)])
-        assert (claim["mean"], claim["low"], claim["high"]) == pytest.approx((mean, low, high))
-        assert claim["raw_verdict"] == _verdict(low, high)
-    mean, low, high = _interval([gain[(0.4, s)] - gain[(0.05, s)] for s in (0, 1)])
-    assert (ctx.claims[2]["mean"], ctx.claims[2]["low"]) == pytest.approx((mean, low))
-    assert ctx.claims[2]["raw_verdict"] == _verdict(low, high)
-    for row in ctx.tables["precise_bn"]["rows"]:  # one epoch: the table's gain is the runs' gain
-        assert row["mean"] == pytest.approx(np.mean([gain[(row["lr"], s)] for s in (0, 1)]))
-        assert row["mean"] == pytest.approx(row["PreciseBN mean"] - row["EMA mean"])
+def test_the_cell_measures_ema_and_precise_bn_on_the_same_weights(tmp_path, monkeypatch):
+    """The last EMA accuracy is the trained model's own (eval mode, numpy argmax); the gain is PreciseBN - EMA per
+    epoch, and the scalars are the means over the epochs."""
+    built = []
+    build = precise_bn.build_model
+    monkeypatch.setattr(precise_bn, "build_model", lambda *a, **k: built.append(build(*a, **k)) or built[-1])
+    params = {**precise_bn.DEFAULTS, **precise_bn.QUICK, "epochs": 2}
+    settings = {"seed": 0, "quick": True, "output_dir": str(tmp_path), "use_visualdl": False}
+    ctx = Context("precise_bn", precise_bn, settings, params, log=lambda *a: None)
+    ctx.seed_everything(0)
+    m = precise_bn.cell(ctx, {"lr": 0.05}, 0)
+    (model,) = built
+    model.eval()
+    images, labels = digits("test")
+    assert m["ema_curve"][-1] == pytest.approx(100 * (model(images).numpy().argmax(axis=1) == labels.numpy()).mean())
+    assert m["gain_curve"] == pytest.approx(np.subtract(m["precise_curve"], m["ema_curve"]).tolist())
+    assert len(m["ema_curve"]) == 2 and m["gain_points"] == pytest.approx(np.mean(m["gain_curve"]))
+    assert (m["ema_top1_pct"], m["precise_top1_pct"]) == pytest.approx((np.mean(m["ema_curve"]),
+                                                                        np.mean(m["precise_curve"])))
 
 
 def test_full_preset_adds_learning_rates_and_seeds():

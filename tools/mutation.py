@@ -46,12 +46,12 @@ GROUPS = {
                     "tests/test_functional_scale.py", "-k", "not to_static and not fresh_masks_in_a_static"]),
     "norm": ([NN + "norm.py"], ["tests/test_norm_factory.py"]),
     "fuse": ([NN + "fuse.py", NN + "precise_bn.py"],
-             # test_exp_precise_bn's experiment run (~6 s) checks the experiment's claims, not update_bn_stats;
+             # test_exp_precise_bn's cell test trains (~3 s) and checks the experiment's cell, not update_bn_stats;
              # exporting an NHWC model converts ChannelBias.forward, which to_static cannot do to mutmut's
              # trampolines (IndentationError): those two tests are left out (test_fusing_keeps_eval_outputs
              # checks NHWC folding without export)
              ["tests/test_deploy.py", "tests/test_compat.py", "tests/test_exp_precise_bn.py", "-k",
-              "not claims_are_computed and not (keeps_the_logits and NHWC) and not nhwc_model_exports"]),
+              "not the_cell_measures and not (keeps_the_logits and NHWC) and not nhwc_model_exports"]),
 }
 
 # Functions that run only in forked worker processes, where mutmut records no coverage ("no tests"): the tests

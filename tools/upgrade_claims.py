@@ -12,7 +12,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from ppnorm.experiments.runner import CLAIM_COLUMNS, _write_csv, claims_lines  # noqa: E402
+from ppnorm.experiments.runner import CLAIM_COLUMNS, claims_lines, write_csv  # noqa: E402
 from ppnorm.experiments.summary import read_claims_file  # noqa: E402
 
 HEADINGS = {"## 说法的判定": "zh", "## Claims": "en", "## 数值核对": "zh", "## Numerical checks": "en"}
@@ -37,7 +37,7 @@ def main(folders):
     for folder in folders:
         for path in sorted(glob.glob(os.path.join(folder, "*", "claims.csv"))):
             rows = read_claims_file(path)
-            _write_csv(path, rows, CLAIM_COLUMNS)
+            write_csv(path, rows, CLAIM_COLUMNS)
             report = os.path.join(os.path.dirname(path), "report.md")
             if os.path.isfile(report):
                 _rewrite_report(report, rows)

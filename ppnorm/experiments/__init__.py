@@ -2,7 +2,8 @@
 
 ``python tools/experiment.py --list`` shows them; ``-c configs/experiments/<name>.yaml`` runs one.
 ``EXPERIMENTS`` maps each name to its module ``ppnorm.experiments.<name>``, imported when first
-looked up; adding an experiment is its module plus its name in the list below.
+looked up; adding an experiment is its module plus its name in the list below. A module either declares
+``EXPERIMENT = framework.Experiment(...)`` (docs/experiment_framework.md) or writes ``run(ctx)`` on the Context.
 """
 from ..registry import Registry
 

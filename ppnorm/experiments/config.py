@@ -26,6 +26,8 @@ def settings_schema(experiments):
         "quick": Key(False, bool, help="the experiment's QUICK settings (seconds, for tests)"),
         "use_visualdl": Key(True, bool),
         "lang": Key("en", str, choices=LANGS, help="language of report.md, tables and charts (zh: Chinese)"),
+        "claims": Key({}, dict, optional=True, help="pre-registered claims: {claim id: {metric, a, b, side, margin, "
+                      "sesoi, paired}} overriding the experiment's declaration"),
         "params": Key({}, dict, optional=True, help="overrides of the experiment's DEFAULTS"),
         "data": Key(None, object, help="the data set: a name or {name: cifar10, data_file: ...} (default digits; "
                     "see ppnorm/experiments/data.py)"),
@@ -78,6 +80,12 @@ def resolve_experiment_config(raw, experiments, source="config"):
     for key, value in settings["params"].items():
         params[key] = _check_param(key, keys[key], value, source)
     check_numbers(params, source, "params")  # inside lists and mappings too: finite, and no count beyond a C int
+    settings["claims"] = settings["claims"] or {}
+    declared = getattr(module, "EXPERIMENT", None)
+    if declared is not None:
+        declared.resolve(params, settings["claims"], source)  # a bad claim or param fails here, before any run
+    elif settings["claims"]:
+        raise ConfigError(f"{source}: claims: {name} does not declare its claims as data (not on the framework yet)")
     return module, settings, params
 
 

@@ -38,6 +38,8 @@ HEADERS_ZH = {
     "paper": "论文", "gap": "差距", "train/eval gap": "训练/评估差距",
     # report.md's claims table, the verdict table
     "claim": "说法", "verdict": "判定", "deciding": "决定性的数字（95% 区间）", "experiment": "实验",
+    "committed": "已提交的判定", "fresh": "新种子的判定", "replicated": "复现后的判定",
+    "committed interval": "已提交的 95% 区间", "fresh interval": "新种子的 95% 区间",
     "result": "结果", "error (tolerance)": "误差（容差）", "interval": "95% 区间", "Holm p": "Holm 校正 p", "BH p": "BH 校正 p",
     # pooling_shift
     "downsample": "下采样", "shift px": "平移（像素）", "unchanged": "不变的非零输出",

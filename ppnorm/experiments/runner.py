@@ -13,6 +13,7 @@ import time
 
 from .context import Context
 from .i18n import WORDS, verdict_word
+from .seedblocks import SeedBlock, record
 from .tables import format_p, markdown_table
 
 # kind: "interval" (a statistical claim: verdict is one of stats.VERDICTS after Holm within the experiment, raw_verdict
@@ -34,7 +35,7 @@ def cpu_name():
     return platform.processor() or platform.machine()
 
 
-def _write_csv(path, rows, columns):
+def write_csv(path, rows, columns):
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()
@@ -80,17 +81,19 @@ def write_outputs(ctx, verdict, seconds, command):
     for index, (name, table) in enumerate(ctx.tables.items()):
         file = "results.csv" if index == 0 else f"{name}.csv"
         fields = list(dict.fromkeys(key for row in table["rows"] for key in row))  # every number, shown or not
-        _write_csv(os.path.join(ctx.output_dir, file), table["rows"], fields)
+        write_csv(os.path.join(ctx.output_dir, file), table["rows"], fields)
     if ctx.runs:
-        _write_csv(os.path.join(ctx.output_dir, "runs.csv"), ctx.runs, list(dict.fromkeys(k for r in ctx.runs for k in r)))
-    _write_csv(os.path.join(ctx.output_dir, "claims.csv"), [dict(c, experiment=ctx.name) for c in ctx.claims],
+        runs = [dict(run, seed_block=ctx.seed) for run in ctx.runs]  # the block's first seed (seedblocks.py)
+        write_csv(os.path.join(ctx.output_dir, "runs.csv"), runs, list(dict.fromkeys(k for r in runs for k in r)))
+    write_csv(os.path.join(ctx.output_dir, "claims.csv"), [dict(c, experiment=ctx.name) for c in ctx.claims],
                CLAIM_COLUMNS)
     with open(os.path.join(ctx.output_dir, "report.md"), "w", encoding="utf-8") as handle:
         handle.write(_report(ctx, verdict, seconds, command))
 
 
-def run_experiment(name, module, settings, params, command="", log=print):
-    """Run one experiment; returns its :class:`Context` (tables, claims, ``verdict``) after writing its outputs."""
+def run_experiment(name, module, settings, params, command="", log=print, purpose="run"):
+    """Run one experiment; returns its :class:`Context` (tables, claims, ``verdict``) after writing its outputs and
+    recording its seed block (``purpose``) in ``seed_blocks.json``."""
     ctx = Context(name, module, settings, params, log)
     ctx.seed_everything()
     start = time.perf_counter()
@@ -102,6 +105,7 @@ def run_experiment(name, module, settings, params, command="", log=print):
     seconds = time.perf_counter() - start
     ctx.verdict, ctx.seconds = verdict, seconds
     write_outputs(ctx, verdict, seconds, command or f"python tools/experiment.py -c configs/experiments/{name}.yaml")
+    record(ctx.output_dir, SeedBlock(ctx.seed, params.get("seeds", 1)), purpose)
     log(f"\n[{name}] verdict: {verdict}\n[{name}] {seconds:.1f}s; results.csv, claims.csv, report.md and charts "
         f"in {ctx.output_dir}")
     return ctx
