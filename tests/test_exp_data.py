@@ -153,6 +153,9 @@ EXPECTED_RUNS = {
     "batch_noise": lambda p: len(p["batch_sizes"]) * p["seeds"],
     "covariate_shift": lambda p: 2 * p["seeds"],  # no BN and BN
     "style_norm": lambda p: len(p["norms"]) * p["seeds"] * (1 + len(p["label_tasks"])),
+    "group_sweep": lambda p: len(p["groups"]) * p["seeds"],
+    "precise_bn": lambda p: len(p["lrs"]) * p["seeds"],
+    "dropout_modes": lambda p: p["seeds"],  # one row per seed: both modes trained in one cell
 }
 
 

@@ -3,17 +3,19 @@ import numpy as np
 import paddle
 import paddle.nn.functional as F
 
+from ..engine.config import ConfigError
 from ..models import build_model
 from .charts import Chart
 from .claims import Claim
 from .framework import Experiment, Stat, Table
 from .stats import mean_interval
-from .training import digits, fit, optimizer_section
+from .training import fit, optimizer_section
 
 QUESTION = ("Do upscale_in_train and downscale_in_infer give the same expected output, and do networks trained "
             "with either mode behave the same, with weights related by the factor (1 - p)?")
 QUESTION_ZH = ("upscale_in_train 与 downscale_in_infer 的训练输出期望是否相同？用两种模式训练的网络是否表现一样，"
                "权重是否差一个 (1 - p) 因子？")
+DATA = True  # any image data set (ctx.data)
 DEFAULTS = {"p": 0.5, "mc_samples": 20000, "seeds": 20, "epochs": 20, "hidden": [256, 256], "lr": 0.05}
 QUICK = {"mc_samples": 2000, "seeds": 2, "epochs": 2}
 MODES = ("upscale_in_train", "downscale_in_infer")
@@ -95,13 +97,14 @@ def _train(ctx, mode, p, seed, scaled_like_upscale=False):
     held-out top-1 (%) and error curve. ``scaled_like_upscale``: start from W / (1 - p) after every dropout and train
     those weights with lr / (1 - p)^2, which makes downscale_in_infer compute exactly what upscale_in_train computes."""
     ctx.seed_everything(seed)
-    model = build_model("mlp", hidden=ctx.params["hidden"], dropout=p, dropout_mode=mode)
+    model = build_model("mlp", hidden=ctx.params["hidden"], dropout=p, dropout_mode=mode,
+                        in_features=ctx.data_info.features, num_classes=ctx.data_info.num_classes)
     for param in _after_dropout(model) if scaled_like_upscale else []:
         param.set_value(param / (1 - p))
         param.optimize_attr["learning_rate"] = 1.0 / (1 - p) ** 2
     # cosine decay: the last epoch is a settled model, not a snapshot of a noisy constant-lr walk
     section = optimizer_section(name="Momentum", lr={"name": "Cosine", "learning_rate": ctx.params["lr"]})
-    history = fit(model, digits("train"), digits("test"), ctx.params["epochs"], 32, seed=seed, optimizer=section)
+    history = fit(model, ctx.data("train"), ctx.data("test"), ctx.params["epochs"], 32, seed=seed, optimizer=section)
     return model, 100 * history.test_accuracy[-1], [100 * (1 - a) for a in history.test_accuracy]
 
 
@@ -140,7 +143,8 @@ def _after(ctx, results):
     exact = max(float(np.abs(b.numpy() * (1 - p) - a.numpy()).max() / np.abs(a.numpy()).max())
                 for a, b in zip(_after_dropout(up), _after_dropout(down)))
     up.eval(), down.eval()
-    gap = float((up(digits("test")[0]) - down(digits("test")[0])).abs().max())
+    test_images = ctx.data("test")[0]
+    gap = float((up(test_images) - down(test_images)).abs().max())
     ctx.table("equivalence", [{"top1 % upscale": up_top1, "top1 % downscale (scaled start, lr/(1-p)^2)": down_top1,
                                "max rel diff W_down*(1-p) vs W_up": exact, "max abs logit difference": gap}],
               title=ctx.tr("Exact correspondence: W_down = W_up / (1 - p) when trained from W_up/(1-p) with lr/(1-p)^2",
@@ -164,7 +168,7 @@ def _claims(params):
         "The two modes train equally well (same init, masks and lr; top-1 within ±{margin:g} point)",
         "两种模式训练得一样好（初始化、mask、学习率相同；top-1 相差在 ±{margin:g} 个点以内）", "difference (points)", {},
         side="within", margin=SAME_MARGIN, unit=" points", evidence="downscale minus upscale held-out top-1 per seed "
-        f"(paired); {SAME_MARGIN:g} point is {3.6 * SAME_MARGIN:.1f} of the 360 held-out digits")
+        f"(paired); {SAME_MARGIN:g} point is {3.6 * SAME_MARGIN:.1f} of 360 held-out images (digits' test split)")
     claims["same_lr_weight_ratio"] = Claim(
         f"With the same lr, downscale weights are upscale weights / (1-p) (norm ratio within {RATIO_MARGIN:.0%} of "
         f"{target:g})", f"学习率相同时，downscale 的权重是 upscale 的权重 / (1-p)（范数比在 {target:g} 的 {RATIO_MARGIN:.0%} "
@@ -187,13 +191,18 @@ def _summary(ctx, results):
 
 METRICS = ("top1 % upscale_in_train", "top1 % downscale_in_infer", "difference (points)",
            "norm ratio W_down/W_up after dropout", "error % upscale_in_train", "error % downscale_in_infer")
+def _validate(params):
+    if not 0.0 <= params["p"] < 1.0:
+        raise ConfigError(f"params.p must be a drop probability in [0, 1), got {params['p']!r} (p = 1 drops everything)")
+
+
 EXPERIMENT = Experiment(
     grid=lambda params: [{}], cell=cell, metrics=METRICS, claims=_claims, before=_before, after=_after,
-    summary=_summary, extra_runs=lambda params: 1,
+    summary=_summary, validate=_validate, extra_runs=lambda params: 1,
     table=Table("training", (
-        "MLP {hidden} with dropout {p} after each hidden layer on digits, {epochs} epochs (cosine lr {lr}), the same "
+        "MLP {hidden} with dropout {p} after each hidden layer on {data}, {epochs} epochs (cosine lr {lr}), the same "
         "init, masks and lr in both modes; held-out top-1 (%), mean ± 95% interval over {seeds} seeds",
-        "MLP {hidden}，每个隐藏层后接 p = {p} 的 dropout，digits 上训练 {epochs} 轮（cosine 学习率 {lr}），两种模式的初始化、"
+        "MLP {hidden}，每个隐藏层后接 p = {p} 的 dropout，{data} 上训练 {epochs} 轮（cosine 学习率 {lr}），两种模式的初始化、"
         "mask 和学习率相同；{seeds} 个种子的留出集 top-1（%）均值 ± 95% 区间"), tuple(Stat(m, m) for m in METRICS[:4])),
     charts=(Chart("curves", "training", METRICS[4:], ("both modes trained alike: held-out error per epoch",
                                                        "两种模式同样训练：每轮的留出集错误率"),

@@ -142,7 +142,7 @@ class Experiment:
         if self.table:
             results.rows = aggregate(self.table, grid, results.runs, params)
             columns = [c.header if isinstance(c, Stat) else c for c in self.table.columns]
-            ctx.table(self.table.name, results.rows, columns, ctx.tr(*self.table.title).format_map(params))
+            ctx.table(self.table.name, results.rows, columns, ctx.tr(*self.table.title).format_map(dict(params, data=ctx.data_info.name)))
         for chart in self.charts:
             draw(ctx, chart, results.runs)
         if self.after:

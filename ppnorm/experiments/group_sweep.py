@@ -7,11 +7,12 @@ from ..nn import build_norm
 from .charts import Chart
 from .claims import Claim
 from .framework import Experiment, Stat, Table
-from .training import digits, fit, optimizer_section
+from .training import fit, optimizer_section
 
 QUESTION = ("How does GroupNorm's error depend on the number of groups, and are its two ends really LN "
             "(1 group) and IN (one channel per group)?")
 QUESTION_ZH = "GroupNorm 的错误率如何随组数变化？它的两端真的就是 LN（1 组）和 IN（每组一个通道）吗？"
+DATA = True  # any image data set (ctx.data)
 DEFAULTS = {"groups": [1, 2, 4, 8, 16, 32], "channels": 32, "epochs": 5, "batch_size": 32, "lr": 0.05, "seeds": 5}
 QUICK = {"groups": [1, 4, 32], "epochs": 1, "seeds": 2}
 
@@ -31,10 +32,10 @@ def ends_are_ln_and_in(channels):
 def cell(ctx, setting, seed):
     """Held-out error (%) of simple_cnn with GroupNorm(``groups``) trained with ``seed``."""
     prm, c = ctx.params, ctx.params["channels"]
-    model = build_model("simple_cnn", widths=[c, c], in_channels=1, num_classes=10, norm="gn",
+    model = build_model("simple_cnn", widths=[c, c], norm="gn", **ctx.data_info.model_options,
                         norm_options={"groups": setting["groups"]})
     section = optimizer_section(name="Momentum", weight_decay=5e-4, lr={"name": "Cosine", "learning_rate": prm["lr"]})
-    history = fit(model, digits("train"), digits("test"), prm["epochs"], prm["batch_size"], seed=seed,
+    history = fit(model, ctx.data("train"), ctx.data("test"), prm["epochs"], prm["batch_size"], seed=seed,
                   optimizer=section)
     return {"error_pct": 100 * (1.0 - history.test_accuracy[-1])}
 
@@ -81,9 +82,9 @@ def _summary(ctx, results):
 EXPERIMENT = Experiment(
     grid=lambda params: [{"groups": g} for g in params["groups"]], cell=cell, metrics=("error_pct",),
     claims=_claims, validate=_validate, before=_before, summary=_summary,
-    table=Table("groups", ("GroupNorm in simple_cnn [{channels}, {channels}] on digits, {epochs} epochs, held-out "
+    table=Table("groups", ("GroupNorm in simple_cnn [{channels}, {channels}] on {data}, {epochs} epochs, held-out "
                            "error (%), mean ± 95% interval over {seeds} seeds",
-                           "simple_cnn [{channels}, {channels}] 中的 GroupNorm，digits 上训练 {epochs} 轮，留出集错误率（%），"
+                           "simple_cnn [{channels}, {channels}] 中的 GroupNorm，{data} 上训练 {epochs} 轮，留出集错误率（%），"
                            "{seeds} 个种子的均值 ± 95% 区间"),
                 ("groups", "channels per group", "same as", Stat("error %", "error_pct")), extra=_extra),
     charts=(Chart("sweep", "group_sweep", ("error_pct",), ("error vs number of groups", "错误率与组数"),

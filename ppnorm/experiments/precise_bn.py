@@ -9,12 +9,13 @@ from ..nn.precise_bn import update_bn_stats
 from .charts import Chart
 from .claims import Claim
 from .framework import Experiment, Stat, Table
-from .training import EveryNSteps, accuracy, digits, fit, optimizer_section
+from .training import EveryNSteps, accuracy, fit, optimizer_section
 
 QUESTION = ("How far is evaluation with BatchNorm's EMA running statistics from evaluation with PreciseBN "
             "(population statistics recomputed with the weights frozen), at a normal and at a high learning rate?")
 QUESTION_ZH = ("用 BatchNorm 的 EMA 滑动统计量评估，与用 PreciseBN（冻结权重后重新计算的总体统计量）评估，"
                "在正常学习率和大学习率下各差多少？")
+DATA = True  # any image data set (ctx.data)
 DEFAULTS = {"model": "resnet20", "lrs": [0.05, 0.4], "epochs": 4, "batch_size": 32, "precise_batches": 32,
             "seeds": 5, "momentum": 0.9}
 QUICK = {"model": "simple_cnn", "epochs": 1, "seeds": 2, "precise_batches": 4, "batch_size": 128}
@@ -29,9 +30,9 @@ def _batches(images, batch_size, seed):
 def cell(ctx, setting, seed):
     """Train at ``setting["lr"]``; after each epoch evaluate with the EMA and with the PreciseBN statistics
     (held-out top-1 %, same weights). The gain is PreciseBN minus EMA, per epoch and averaged over the epochs."""
-    prm, lr, train, test = ctx.params, setting["lr"], digits("train"), digits("test")
+    prm, lr, train, test = ctx.params, setting["lr"], ctx.data("train"), ctx.data("test")
     steps_per_epoch = len(train[1]) // prm["batch_size"]
-    model = build_model(prm["model"], in_channels=1, num_classes=10, norm_options={"momentum": prm["momentum"]})
+    model = build_model(prm["model"], **ctx.data_info.model_options, norm_options={"momentum": prm["momentum"]})
     section = optimizer_section(name="Momentum", weight_decay=5e-4, lr={"name": "Constant", "learning_rate": lr})
     ema, precise = [], []
 
@@ -82,9 +83,9 @@ EXPERIMENT = Experiment(
     grid=lambda params: [{"lr": lr} for lr in params["lrs"]], cell=cell, claims=_claims, summary=_summary,
     metrics=("ema_top1_pct", "precise_top1_pct", "gain_points", "ema_curve", "precise_curve", "gain_curve"),
     table=Table("precise_bn", (
-        "{model} on digits, constant lr, batch {batch_size}, BN momentum {momentum}; held-out top-1 after each epoch "
+        "{model} on {data}, constant lr, batch {batch_size}, BN momentum {momentum}; held-out top-1 after each epoch "
         "with the EMA statistics and with PreciseBN ({precise_batches} batches), mean ± 95% interval over {seeds} seeds",
-        "{model} 在 digits 上，恒定学习率，batch {batch_size}，BN momentum {momentum}；每轮后分别用 EMA 统计量和 PreciseBN"
+        "{model} 在 {data} 上，恒定学习率，batch {batch_size}，BN momentum {momentum}；每轮后分别用 EMA 统计量和 PreciseBN"
         "（{precise_batches} 个 batch）评估留出集 top-1，{seeds} 个种子的均值 ± 95% 区间"),
                 ("lr", "epoch", Stat("top1 EMA %", "ema_curve"), Stat("top1 PreciseBN %", "precise_curve"),
                  Stat("gain (points)", "gain_curve")), index="epoch"),
