@@ -64,6 +64,6 @@ def test_a_registered_claim_the_params_drop_is_a_load_time_error(tmp_path):
 def test_chinese_report(tmp_path):
     ctx = run_quick("norm_position", tmp_path, "lang=zh", "params.acts=[relu]", "params.epochs_mlp=1", "claims={}")
     report = (tmp_path / "report.md").read_text(encoding="utf-8")
-    assert "**问题：**" in report and "| 模型 | 激活函数 | position | 轮数 | top-1 % |" in report
+    assert "**问题：**" in report and "| 模型 | 激活函数 | BN 的位置 | 轮数 | top-1 % |" in report
     assert ctx.claims[0]["claim"].startswith("BN 放在激活之前优于放在激活之后（relu，mlp）")
     assert (tmp_path / "norm_position_mlp_relu.png").stat().st_size > 10_000

@@ -89,6 +89,7 @@ HEADERS_ZH = {
     # norm_position
     "BN before act top1 %": "BN 在激活之前 top-1 %", "BN after act top1 %": "BN 在激活之后 top-1 %",
     "before - after (points)": "之前 - 之后（个点）",
+    "position": "BN 的位置",
     # batch_size_sweep
     "batch-stats error %": "batch 统计量错误率 %", "paper %": "论文 %",
     # init_sensitivity, activation_pitfalls
