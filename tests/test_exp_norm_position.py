@@ -1,67 +1,69 @@
-"""norm_position in its quick setting: the runs use the order they name, verdicts recomputed by hand from runs.csv."""
-import csv
-
-import numpy as np
+"""norm_position's science: each cell trains the order it names and is measured by numpy; the claims it declares.
+(The framework's seeding, runs, aggregation and verdicts: tests/test_experiment_framework.py.)"""
 import pytest
 
-from ppnorm.experiments import norm_position
-from ppnorm.experiments.stats import t_quantile
+from ppnorm.engine.config import ConfigError
+from ppnorm.experiments import experiments, norm_position
+from ppnorm.experiments.config import load_experiment_config
+from ppnorm.experiments.context import Context
+from ppnorm.experiments.training import digits
 
 from experiment_runs import run_quick
 
 
-def _interval(values):
-    mean = np.mean(values)
-    half = t_quantile(len(values)) * np.std(values, ddof=1) / np.sqrt(len(values))
-    return mean, mean - half, mean + half
+@pytest.mark.slow
+@pytest.mark.parametrize("position, order", [("before_act", ["linear", "norm", "act", "dropout"]),
+                                             ("after_act", ["linear", "act", "norm", "dropout"])])
+def test_the_cell_trains_the_order_it_names_and_measures_it_by_numpy(tmp_path, monkeypatch, position, order):
+    built = []
+    build = norm_position.build_model
+    monkeypatch.setattr(norm_position, "build_model", lambda *a, **k: built.append(build(*a, **k)) or built[-1])
+    settings = {"seed": 0, "quick": True, "output_dir": str(tmp_path), "use_visualdl": False}
+    params = {**norm_position.DEFAULTS, **norm_position.QUICK, "epochs_mlp": 1}
+    ctx = Context("norm_position", norm_position, settings, params, log=lambda *a: None)
+    ctx.seed_everything(0)
+    m = norm_position.cell(ctx, {"model": "mlp", "activation": "sigmoid", "position": position}, 0)
+    (model,) = built
+    assert all([n for n, _ in layer.named_children()] == order for layer in model.layers)
+    assert {type(layer.act).__name__ for layer in model.layers} == {"Sigmoid"}
+    model.eval()
+    images, labels = digits("test")
+    top1 = 100 * (model(images).numpy().argmax(axis=1) == labels.numpy()).mean()
+    assert m == {"top1_pct": pytest.approx(top1), "top1_curve": [pytest.approx(top1)]}
 
 
-def _runs(path):
-    with open(path / "runs.csv", newline="") as handle:
-        return {(r["model"], r["activation"], r["position"], int(r["seed"])): float(r["top1_pct"])
-                for r in csv.DictReader(handle)}
+def test_each_claim_is_before_minus_after_for_one_model_and_activation_paired_by_seed():
+    claims = norm_position._claims(dict(norm_position.DEFAULTS))
+    assert list(claims) == ["before_beats_after_mlp_relu", "before_beats_after_mlp_sigmoid",
+                            "before_beats_after_simple_cnn_relu", "before_beats_after_simple_cnn_sigmoid"]
+    claim = claims["before_beats_after_simple_cnn_sigmoid"]
+    assert claim.a == {"model": "simple_cnn", "activation": "sigmoid", "position": "before_act"}
+    assert claim.b == dict(claim.a, position="after_act") and (claim.side, claim.margin, claim.paired) == (
+        "greater", 0.0, True)
+    assert "47.4%" in claim.evidence and "49.9%" in claim.evidence
+
+
+@pytest.mark.parametrize("config, models", [("norm_position", ["mlp", "simple_cnn"]),
+                                            ("norm_position_full", ["mlp", "simple_cnn", "resnet20"])])
+def test_the_claims_are_registered_in_the_configs(config, models):
+    _, settings, params = load_experiment_config(f"configs/experiments/{config}.yaml", [], experiments())
+    claims = norm_position.EXPERIMENT.resolve(params, settings["claims"])
+    assert params["models"] == models and len(claims) == 2 * len(models)
+    registered = set(settings["claims"])
+    assert registered == ({"before_beats_after_mlp_relu", "before_beats_after_mlp_sigmoid"}
+                          if config == "norm_position" else set(claims))
+    assert {(c.side, c.margin, c.sesoi) for c in claims.values()} == {("greater", 0.0, None)}
+
+
+def test_a_registered_claim_the_params_drop_is_a_load_time_error(tmp_path):
+    with pytest.raises(ConfigError, match=r"claims.before_beats_after_mlp_sigmoid is not a claim these params declare"):
+        run_quick("norm_position", tmp_path, "params.acts=[relu]")
 
 
 @pytest.mark.slow
-def test_claims_are_computed_from_the_runs(tmp_path):
-    ctx = run_quick("norm_position", tmp_path)
-    runs = _runs(tmp_path)
-    assert sorted(runs) == sorted((m, a, p, s) for m in ("mlp",) for a in ("relu", "sigmoid")
-                                  for p in ("before_act", "after_act") for s in (0, 1))
-    assert all(50 < top1 <= 100 for top1 in runs.values())  # two epochs of digits: far above chance
-    claims = {c["claim_en"]: c for c in ctx.claims}
-    assert len(claims) == 2
-    for act in ("relu", "sigmoid"):
-        diff = [runs[("mlp", act, "before_act", s)] - runs[("mlp", act, "after_act", s)] for s in (0, 1)]
-        claim = claims[f"BN before the activation beats BN after it ({act}, mlp): higher final held-out top-1"]
-        assert (claim["mean"], claim["low"], claim["high"]) == pytest.approx(_interval(diff))
-        low, high = claim["low"], claim["high"]
-        assert claim["raw_verdict"] == ("confirmed" if low > 0 else "refuted" if high <= 0 else "inconclusive")
-        assert "47.4%" in claim["evidence"] and "49.9%" in claim["evidence"]
-        row = next(r for r in ctx.tables["norm_position"]["rows"] if r["activation"] == act)
-        assert row["before mean"] == pytest.approx(np.mean([runs[("mlp", act, "before_act", s)] for s in (0, 1)]))
-        assert row["difference mean"] == pytest.approx(np.mean(diff))
-
-
-def test_each_run_trains_the_order_it_names(monkeypatch, tmp_path):
-    """The experiment builds the model with norm_position set: catch every build and look at its layers."""
-    built = []
-    original = norm_position.build_model
-
-    def spy(name, **options):
-        model = original(name, **options)
-        built.append((options["norm_position"], [n for n, _ in model.layers[0].named_children()]))
-        return model
-
-    monkeypatch.setattr(norm_position, "build_model", spy)
-    run_quick("norm_position", tmp_path, "params.acts=[sigmoid]", "params.seeds=2", "params.epochs_mlp=1")
-    assert built == [("before_act", ["linear", "norm", "act", "dropout"])] * 2 + \
-        [("after_act", ["linear", "act", "norm", "dropout"])] * 2
-
-
 def test_chinese_report(tmp_path):
-    ctx = run_quick("norm_position", tmp_path, "lang=zh", "params.acts=[relu]", "params.epochs_mlp=1")
+    ctx = run_quick("norm_position", tmp_path, "lang=zh", "params.acts=[relu]", "params.epochs_mlp=1", "claims={}")
     report = (tmp_path / "report.md").read_text(encoding="utf-8")
-    assert "**问题：**" in report and "| 模型 | 激活函数 | 轮数 | BN 在激活之前 top-1 % | BN 在激活之后 top-1 % |" in report
+    assert "**问题：**" in report and "| 模型 | 激活函数 | BN 的位置 | 轮数 | top-1 % |" in report
     assert ctx.claims[0]["claim"].startswith("BN 放在激活之前优于放在激活之后（relu，mlp）")
-    assert (tmp_path / "norm_position.png").stat().st_size > 10_000
+    assert (tmp_path / "norm_position_mlp_relu.png").stat().st_size > 10_000

@@ -1,10 +1,11 @@
 """The claim that with BatchNorm less dropout and less L2 are needed: gains from regularization, paired by seed."""
-import itertools
-
 import numpy as np
 
 from ..engine.config import ConfigError
 from ..models import build_model
+from .charts import Chart
+from .claims import Claim
+from .framework import Experiment, Stat, Table
 from .stats import mean_interval, paired_difference
 from .training import fit, optimizer_section
 
@@ -16,123 +17,68 @@ DATA = True  # any image data set (ctx.data)
 QUICK = {"epochs": 1, "seeds": 2, "train_subset": 96}
 
 
-def _top1(ctx, train, test, norm, dropout, decay, seed):
-    """Held-out top-1 (%) of simple_cnn with ``norm`` and ``dropout`` trained with weight decay ``decay``."""
-    prm = ctx.params
-    ctx.seed_everything(seed)
-    model = build_model("simple_cnn", **ctx.data_info.model_options, norm=norm, dropout=dropout)
-    section = optimizer_section(name="Momentum", weight_decay=decay, lr={"name": "Cosine", "learning_rate": prm["lr"]})
-    history = fit(model, train, test, prm["epochs"], prm["batch_size"], seed=seed, optimizer=section)
+def cell(ctx, setting, seed):
+    """Held-out top-1 (%) of simple_cnn with ``norm`` and ``dropout``, trained with weight decay ``weight_decay``
+    on the first ``train_subset`` training images (a smaller training set makes regularization matter)."""
+    prm, (images, labels) = ctx.params, ctx.data("train")
+    subset = min(prm["train_subset"] or len(labels), len(labels))
+    model = build_model("simple_cnn", **ctx.data_info.model_options, norm=setting["norm"], dropout=setting["dropout"])
+    section = optimizer_section(name="Momentum", weight_decay=setting["weight_decay"],
+                                lr={"name": "Cosine", "learning_rate": prm["lr"]})
+    history = fit(model, (images[:subset], labels[:subset]), ctx.data("test"), prm["epochs"], prm["batch_size"],
+                  seed=seed, optimizer=section)
     curve = [100 * a for a in history.test_accuracy]
-    ctx.curve(f"{norm}/dropout_{dropout}/wd_{decay}/seed_{seed}/test_top1_pct", history.eval_steps, curve)
-    ctx.run_done(f"norm={norm} dropout={dropout} wd={decay} seed={seed}", f"top-1 {curve[-1]:.2f}%",
-                 norm=norm, dropout=dropout, weight_decay=decay, seed=seed, top1_pct=curve[-1])
-    return curve[-1]
+    return {"top1_pct": curve[-1], "top1_curve": curve}
 
 
-def _grid(ctx, train, test):
-    """``{(norm, dropout, decay): [top-1 % per seed]}`` over the whole grid."""
-    prm = ctx.params
-    cells = list(itertools.product(prm["norms"], prm["dropouts"], prm["weight_decays"]))
-    ctx.plan(len(cells) * prm["seeds"])
-    return {cell: [_top1(ctx, train, test, *cell, seed) for seed in ctx.seeds(prm["seeds"])] for cell in cells}
+def _regularizers(params):
+    """``(claim id, name, {dropout, weight_decay} of the regularized cell)``: the strongest of each, alone."""
+    d, w = max(params["dropouts"]), max(params["weight_decays"])
+    return [("dropout_gain_smaller_with_bn", f"dropout {d:g}", {"dropout": d, "weight_decay": 0.0}),
+            ("weight_decay_gain_smaller_with_bn", f"weight decay {w:g}", {"dropout": 0.0, "weight_decay": w})]
 
 
-def _rows(scores):
-    rows = []
-    for (norm, dropout, decay), values in scores.items():
-        estimate = mean_interval(values)
-        rows.append({"norm": norm, "dropout": dropout, "weight decay": decay, "top1 %": estimate.format(2),
-                     "mean": estimate.mean, "half-width": estimate.half_width})
-    return rows
+def _claims(params):
+    """Per regularizer: its gain without BN minus its gain with BN, paired by seed, is > 0 (measured in ``after``)."""
+    return {cid: Claim(f"With BN the network gains less from {name} than without BN",
+                       f"有 BN 时网络从 {name} 得到的提升比没有 BN 时少", "top1_pct", None, unit=" points",
+                       evidence=f"(top-1 with {name} minus top-1 without regularization) without BN minus the same "
+                                f"with BN, per seed") for cid, name, _ in _regularizers(params)}
 
 
-def _gains(ctx, scores):
-    """``{(regularizer, norm): [gain per seed]}``: top-1 with the strongest dropout (or weight decay) alone
-    minus top-1 without any regularization, same seed."""
-    d, w = max(ctx.params["dropouts"]), max(ctx.params["weight_decays"])
-    gains = {}
-    for norm in ctx.params["norms"]:
-        base = np.array(scores[(norm, 0.0, 0.0)])
-        gains[(f"dropout {d:g}", norm)] = np.array(scores[(norm, d, 0.0)]) - base
-        gains[(f"weight decay {w:g}", norm)] = np.array(scores[(norm, 0.0, w)]) - base
-    return gains
+def _after(ctx, results):
+    """The gain of each regularizer alone over the unregularized cell, per norm and seed; its table, chart, claims."""
+    rows, gains = [], {}
+    for cid, name, regularized in _regularizers(ctx.params):
+        for norm in ctx.params["norms"]:
+            base = results.values("top1_pct", {"norm": norm, "dropout": 0.0, "weight_decay": 0.0})
+            gains[norm] = np.subtract(results.values("top1_pct", {"norm": norm, **regularized}), base)
+            estimate = mean_interval(gains[norm])
+            rows.append({"regularizer": name, "norm": norm, "gain (points)": estimate.format(2),
+                         "mean": estimate.mean, "half-width": estimate.half_width})
+        results.estimates[cid] = paired_difference(gains["none"], gains["bn"])
+    results.store["gains"] = rows
+    ctx.table("gains", rows, ["regularizer", "norm", "gain (points)"],
+              title=ctx.tr("gain from each regularizer alone over the unregularized network (points, paired by seed)",
+                           "每种正则化单独使用时相对不加正则化的提升（百分点，按种子配对）"))
+    _gain_chart(ctx, rows)
 
 
-def _gain_rows(gains):
-    rows = []
-    for (regularizer, norm), values in gains.items():
-        estimate = mean_interval(values)
-        rows.append({"regularizer": regularizer, "norm": norm, "gain (points)": estimate.format(2),
-                     "mean": estimate.mean, "half-width": estimate.half_width})
-    return rows
-
-
-def ink_for(rgba):
-    """Text colour readable on a cell of colour ``rgba``: black on light cells, white on dark ones (luma > 0.5)."""
-    red, green, blue = rgba[:3]
-    return "black" if 0.299 * red + 0.587 * green + 0.114 * blue > 0.5 else "white"
-
-
-def _heatmap(ctx, ax, rows, norm, limits):
-    """Mean top-1 over dropout x weight decay; cell text black on light cells, white on dark ones."""
-    import matplotlib
-    prm, cmap = ctx.params, matplotlib.colormaps["viridis"]
-    mean = {(r["dropout"], r["weight decay"]): r for r in rows if r["norm"] == norm}
-    grid = np.array([[mean[(d, w)]["mean"] for w in prm["weight_decays"]] for d in prm["dropouts"]])
-    image = ax.imshow(grid, cmap=cmap, vmin=limits[0], vmax=limits[1])
-    for (i, j), value in np.ndenumerate(grid):
-        ink = ink_for(cmap((value - limits[0]) / max(limits[1] - limits[0], 1e-9)))
-        half = mean[(prm["dropouts"][i], prm["weight_decays"][j])]["half-width"]
-        ax.text(j, i, f"{value:.2f}\n± {np.nan_to_num(half):.2f}", ha="center", va="center", color=ink, fontsize=8)
-    ax.set_xticks(range(len(prm["weight_decays"]))), ax.set_xticklabels([f"{w:g}" for w in prm["weight_decays"]])
-    ax.set_yticks(range(len(prm["dropouts"]))), ax.set_yticklabels([f"{d:g}" for d in prm["dropouts"]])
-    ax.set_xlabel(ctx.chart_text("weight decay (L2 coefficient)", "weight decay（L2 系数）"))
-    ax.set_ylabel(ctx.chart_text("dropout probability p", "dropout 概率 p"))
-    ax.set_title(ctx.chart_text(f"held-out top-1 (%), norm = {norm}", f"留出集 top-1（%），norm = {norm}"), fontsize=9)
-    return image
-
-
-def _gain_panel(ctx, ax, gain_rows):
-    regularizers = list(dict.fromkeys(r["regularizer"] for r in gain_rows))
+def _gain_chart(ctx, rows):
+    """The gains with their intervals, one colour per norm (a quantity per seed pair: no chart kind draws it)."""
+    fig, axes = ctx.figure(1, width=5.0, height=3.8)
+    ax, regularizers = axes[0][0], list(dict.fromkeys(r["regularizer"] for r in rows))
     for i, norm in enumerate(ctx.params["norms"]):
-        mine = {r["regularizer"]: r for r in gain_rows if r["norm"] == norm}
-        x = np.arange(len(regularizers)) + 0.1 * (i - 0.5)
-        ax.errorbar(x, [mine[g]["mean"] for g in regularizers], yerr=np.nan_to_num([mine[g]["half-width"]
-                                                                                   for g in regularizers]),
-                    fmt="o", color=f"C{i}", capsize=4, label=ctx.chart_text(f"norm = {norm}, mean ± 95% interval",
-                                                                             f"norm = {norm}，均值 ± 95% 区间"))
+        mine = {r["regularizer"]: r for r in rows if r["norm"] == norm}
+        ax.errorbar(np.arange(len(regularizers)) + 0.1 * (i - 0.5), [mine[g]["mean"] for g in regularizers],
+                    yerr=np.nan_to_num([mine[g]["half-width"] for g in regularizers]), fmt="o", color=f"C{i}",
+                    capsize=4, label=ctx.chart_text(f"norm = {norm}, mean ± 95% interval", f"norm = {norm}，均值 ± 95% 区间"))
     ax.axhline(0, color="grey", linewidth=0.8)
-    ax.set_xticks(range(len(regularizers))), ax.set_xticklabels(regularizers)
-    ax.set_xlim(-0.5, len(regularizers) - 0.5)
+    ax.set_xticks(range(len(regularizers)), regularizers), ax.set_xlim(-0.5, len(regularizers) - 0.5)
     ax.set_ylabel(ctx.chart_text("gain in held-out top-1 (points)", "留出集 top-1 的提升（百分点）"))
     ax.legend(fontsize=7)
-
-
-def _chart(ctx, rows, gain_rows):
-    """The two heat maps on one colour scale (colour bar beside them, outside the cells), then the gains."""
-    from mpl_toolkits.axes_grid1 import make_axes_locatable
-    norms = ctx.params["norms"]
-    fig, axes = ctx.figure(len(norms) + 1, width=4.0, height=3.8)
-    limits = (min(r["mean"] for r in rows), max(r["mean"] for r in rows))
-    for ax, norm in zip(axes[0], norms):
-        image = _heatmap(ctx, ax, rows, norm, limits)
-    bar_axes = make_axes_locatable(axes[0][len(norms) - 1]).append_axes("right", size="6%", pad=0.1)
-    fig.colorbar(image, cax=bar_axes).set_label(ctx.chart_text("top-1 (%)", "top-1（%）"))
-    _gain_panel(ctx, axes[0][len(norms)], gain_rows)
-    ctx.save_figure(fig, "dropout_with_bn", ctx.tr("held-out top-1 over the dropout x weight-decay grid, and the gain "
-                                                   "from each regularizer (paired by seed)",
-                                                   "dropout × weight decay 网格上的留出集 top-1，以及每种正则化的提升（按种子配对）"))
-
-
-def _claims(ctx, gains):
-    """Per regularizer: its gain without BN minus its gain with BN, paired by seed, is > 0."""
-    for regularizer in dict.fromkeys(r for r, _ in gains):
-        ctx.compare((f"With BN the network gains less from {regularizer} than without BN",
-                     f"有 BN 时网络从 {regularizer} 得到的提升比没有 BN 时少"),
-                    paired_difference(gains[(regularizer, "none")], gains[(regularizer, "bn")]), "greater",
-                    unit=" points", evidence=f"(top-1 with {regularizer} minus top-1 without regularization) "
-                                             f"without BN minus the same with BN, per seed")
+    ctx.save_figure(fig, "dropout_with_bn_gains", ctx.tr("the gain from each regularizer (paired by seed)",
+                                                         "每种正则化的提升（按种子配对）"))
 
 
 def _validate(prm):
@@ -144,26 +90,26 @@ def _validate(prm):
             missing or ["params.dropouts and params.weight_decays need a value besides 0"]))
 
 
-def run(ctx):
-    prm = ctx.params
-    _validate(prm)
-    images, labels = ctx.data("train")
-    subset, name = min(prm["train_subset"] or len(labels), len(labels)), ctx.data_info.name
-    train = (images[:subset], labels[:subset])  # a smaller training set makes regularization matter
-    scores = _grid(ctx, train, ctx.data("test"))
-    rows, gains = _rows(scores), _gains(ctx, scores)
-    gain_rows = _gain_rows(gains)
-    ctx.table("grid", rows, ["norm", "dropout", "weight decay", "top1 %"],
-              title=ctx.tr(f"simple_cnn on {subset} {name} training images, {prm['epochs']} epochs, held-out "
-                           f"top-1 (%), mean ± 95% interval over {prm['seeds']} seeds; dropout before the classifier",
-                           f"simple_cnn 在 {subset} 张 {name} 训练图片上训练 {prm['epochs']} 轮，留出集 top-1（%），"
-                           f"{prm['seeds']} 个种子的均值 ± 95% 区间；dropout 在分类层之前"))
-    ctx.table("gains", gain_rows, ["regularizer", "norm", "gain (points)"],
-              title=ctx.tr("gain from each regularizer alone over the unregularized network (points, paired by seed)",
-                           "每种正则化单独使用时相对不加正则化的提升（百分点，按种子配对）"))
-    _chart(ctx, rows, gain_rows)
-    _claims(ctx, gains)
+def _summary(ctx, results):
+    rows = results.store["gains"]
     return ctx.tr("Gain from regularization (points), without BN vs with BN: " + "; ".join(
-        f"{r['regularizer']} {r['norm']}: {r['gain (points)']}" for r in gain_rows) + ".",
+        f"{r['regularizer']} {r['norm']}: {r['gain (points)']}" for r in rows) + ".",
                   "正则化带来的提升（百分点），无 BN 与有 BN：" + "；".join(
-        f"{r['regularizer']} {r['norm']}：{r['gain (points)']}" for r in gain_rows) + "。")
+        f"{r['regularizer']} {r['norm']}：{r['gain (points)']}" for r in rows) + "。")
+
+
+EXPERIMENT = Experiment(
+    grid=lambda params: [{"norm": n, "dropout": d, "weight_decay": w} for n in params["norms"]
+                         for d in params["dropouts"] for w in params["weight_decays"]],
+    cell=cell, metrics=("top1_pct", "top1_curve"), claims=_claims, after=_after, summary=_summary, validate=_validate,
+    table=Table("grid", ("simple_cnn on the first {train_subset} {data} training images (0: all), {epochs} epochs, "
+                         "held-out top-1 (%), mean ± 95% interval over {seeds} seeds; dropout before the classifier",
+                         "simple_cnn 在前 {train_subset} 张 {data} 训练图片（0：全部）上训练 {epochs} 轮，留出集 top-1（%），"
+                         "{seeds} 个种子的均值 ± 95% 区间；dropout 在分类层之前"),
+                ("norm", "dropout", "weight decay", Stat("top1 %", "top1_pct")),
+                extra=lambda setting, params: {"weight decay": setting["weight_decay"]}),
+    charts=(Chart("heatmap", "dropout_with_bn", ("top1_pct",), (
+        "held-out top-1 over the dropout x weight-decay grid", "dropout × weight decay 网格上的留出集 top-1"),
+                  ("top-1 (%)", "top-1（%）"), ("weight decay (L2 coefficient)", "weight decay（L2 系数）"),
+                  x="weight_decay", y="dropout", by="norm"),))
+run = EXPERIMENT.run

@@ -89,6 +89,7 @@ HEADERS_ZH = {
     # norm_position
     "BN before act top1 %": "BN 在激活之前 top-1 %", "BN after act top1 %": "BN 在激活之后 top-1 %",
     "before - after (points)": "之前 - 之后（个点）",
+    "position": "BN 的位置",
     # batch_size_sweep
     "batch-stats error %": "batch 统计量错误率 %", "paper %": "论文 %",
     # init_sensitivity, activation_pitfalls
@@ -99,6 +100,7 @@ HEADERS_ZH = {
     "input": "输入", "loss noise": "损失曲线噪声", "test top1 % at equal samples": "相同样本数下测试 top-1 %",
     "CPU s at equal samples": "相同样本数下 CPU 秒数", "n": "n", "D(y) measured": "实测 D(y)",
     "layer 2 input shift": "第 2 层输入的移动", "deep layer input shift": "最深隐藏层输入的移动",
+    "test accuracy at equal samples": "相同样本数下测试准确率",
     # style_norm
     "clean %": "干净 %", "train styles %": "训练风格 %", "contrast 3 %": "对比度 3 %", "brightness 0.8 %": "亮度 0.8 %",
     "inverted %": "反色 %", "label task": "风格即标签的任务",
