@@ -26,7 +26,8 @@ from ppnorm.experiments.stats import mean_interval, paired_difference
 
 from experiment_runs import read_runs, run_quick
 
-PORTED = ("group_sweep", "precise_bn", "dropout_modes")
+# every experiment declared on the framework (a module-level EXPERIMENT), found in the registry, not listed by hand
+PORTED = tuple(name for name in experiments() if isinstance(getattr(experiments()[name], "EXPERIMENT", None), Experiment))
 
 
 def _cell(ctx, setting, seed):
@@ -296,11 +297,19 @@ def test_a_cell_that_returns_other_metrics_than_declared_is_a_bug(tmp_path):
                                                                       "use_visualdl": False}, {"seeds": 1})
 
 
+def _same(text, value):
+    """A runs.csv cell equals a setting value: as numbers when both are, else as text."""
+    try:
+        return float(text) == float(value)
+    except (TypeError, ValueError):
+        return str(text) == str(value)
+
+
 def _by_seed(runs, metric, selector):
     """``{seed: value}`` by hand (the mean over several matching settings)."""
     found = {}
     for run in runs:
-        if all(float(run[k]) in [float(x) for x in (v if isinstance(v, list) else [v])] for k, v in selector.items()):
+        if all(any(_same(run[k], x) for x in (v if isinstance(v, list) else [v])) for k, v in selector.items()):
             found.setdefault(int(run["seed"]), []).append(float(run[metric]))
     return {seed: float(np.mean(values)) for seed, values in found.items()}
 

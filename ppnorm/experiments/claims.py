@@ -86,7 +86,8 @@ def resolve_claims(declared, overrides, grid, metrics, source="config"):
     unknown = [cid for cid in overrides if cid not in declared]
     if unknown:
         raise ConfigError(f"{source}: claims.{unknown[0]} is not a claim these params declare (claims: "
-                          f"{', '.join(declared) or 'none'}); a pre-registered claim the grid cannot test is an error")
+                          f"{', '.join(declared) or 'none'}); a pre-registered claim the grid cannot test is an error "
+                          f"(for an exploratory run with other params: -o 'claims={{}}')")
     resolved = {}
     for cid, claim in declared.items():
         change = overrides.get(cid) or {}
