@@ -108,7 +108,8 @@ EXPERIMENT = Experiment(
     before=_before, after=_after, summary=_summary,
     table=Table("depth", (
         "{data}, CIFAR-style ResNets with widths {widths}, {epochs} epochs, batch {batch_size}, cosine lr {lr} after "
-        "{warmup_epochs:g} warm-up epoch, BN everywhere; error (%) in eval mode, mean ± 95% interval over {seeds} seeds",
+        "{warmup_epochs:g} warm-up epoch, BN everywhere; error (%) in eval mode, mean ± 95% interval over {seeds} "
+        "seeds",
         "{data}，宽度 {widths} 的 CIFAR 式 ResNet，{epochs} 轮，batch {batch_size}，cosine 学习率 {lr}（先 warm-up "
         "{warmup_epochs:g} 轮），处处有 BN；错误率（%）在 eval 模式下测，{seeds} 个种子的均值 ± 95% 区间"),
                 ("network", "depth", Stat("train error %", "train_error_pct"), Stat("test error %", "test_error_pct"))))
