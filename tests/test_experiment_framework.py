@@ -26,7 +26,7 @@ from ppnorm.experiments.stats import mean_interval, paired_difference
 
 from experiment_runs import read_runs, run_quick
 
-PORTED = ("group_sweep", "precise_bn", "dropout_modes")
+PORTED = ("group_sweep", "precise_bn", "dropout_modes", "imbalanced_bn", "residual_vs_plain", "activation_with_bn")
 
 
 def _cell(ctx, setting, seed):
@@ -296,11 +296,16 @@ def test_a_cell_that_returns_other_metrics_than_declared_is_a_bug(tmp_path):
                                                                       "use_visualdl": False}, {"seeds": 1})
 
 
+def _is(text, value):
+    """A runs.csv field against a setting value: a text setting (e.g. a norm's name) as text, a number as a number."""
+    return text == value if isinstance(value, str) else float(text) == float(value)
+
+
 def _by_seed(runs, metric, selector):
     """``{seed: value}`` by hand (the mean over several matching settings)."""
     found = {}
     for run in runs:
-        if all(float(run[k]) in [float(x) for x in (v if isinstance(v, list) else [v])] for k, v in selector.items()):
+        if all(any(_is(run[k], x) for x in (v if isinstance(v, list) else [v])) for k, v in selector.items()):
             found.setdefault(int(run["seed"]), []).append(float(run[metric]))
     return {seed: float(np.mean(values)) for seed, values in found.items()}
 
