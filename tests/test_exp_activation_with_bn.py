@@ -1,65 +1,80 @@
-"""activation_with_bn in its quick setting: verdicts recomputed by hand from the per-seed runs."""
-import csv
-
+"""activation_with_bn's science: the cell's accuracy and pre-activation percentiles against a numpy forward pass,
+steps to the target, the claims it declares. (Seeding, runs, aggregation and verdicts: test_experiment_framework.py.)"""
 import numpy as np
 import pytest
 
-from ppnorm.experiments.stats import t_quantile
+from ppnorm.engine.config import ConfigError
+from ppnorm.experiments import activation_with_bn
+from ppnorm.experiments.context import Context
+from ppnorm.experiments.training import digits
 
 from experiment_runs import read_runs, run_quick
 
 
-def _interval(values):
-    mean = np.mean(values)
-    half = t_quantile(len(values)) * np.std(values, ddof=1) / np.sqrt(len(values))
-    return mean, mean - half, mean + half
+def _numpy_mlp(model, x):
+    """The trained MLP in eval mode by numpy: returns (logits, the last hidden layer's input to its activation)."""
+    for block in model.layers:
+        bias = block.linear.bias  # none before a BN (its shift is BN's)
+        pre = x @ block.linear.weight.numpy() + (0.0 if bias is None else bias.numpy())
+        bn = block.norm
+        pre = (pre - bn._mean.numpy()) / np.sqrt(bn._variance.numpy() + bn._epsilon) * bn.weight.numpy() + bn.bias.numpy()
+        x = 1 / (1 + np.exp(-pre))  # sigmoid
+    return x @ model.fc.weight.numpy() + model.fc.bias.numpy(), pre
 
 
-def _verdict(low, high, side):
-    if low == high:  # 2 identical runs: the sign rule's p = 1/4 (stats.one_sided_p) decides nothing
-        return "inconclusive"
-    if side == "greater":
-        return "confirmed" if low > 0 else ("refuted" if high <= 0 else "inconclusive")
-    return "confirmed" if high < 0 else ("refuted" if low >= 0 else "inconclusive")
-
-
-@pytest.mark.slow
-def test_claims_are_computed_from_the_runs(tmp_path):
-    ctx = run_quick("activation_with_bn", tmp_path)
-    with open(tmp_path / "runs.csv", newline="") as handle:
-        runs = {(r["activation"], r["norm"], int(r["seed"])): r for r in csv.DictReader(handle)}
-    assert sorted(runs) == [(a, n, s) for a in ("relu", "sigmoid") for n in ("bn", "none") for s in (0, 1)]
-    budget = 2 * (1437 // 32)  # quick: 2 epochs of batch 32 on the 1437 training digits
-    for r in runs.values():  # an unreached target counts as the budget
-        assert int(r["steps_to_target"]) == budget or r["reached"] == "True"
-    claims = {c["claim_en"]: c for c in ctx.claims}
-    for act in ("sigmoid", "relu"):
-        steps = [int(runs[(act, "none", s)]["steps_to_target"]) - int(runs[(act, "bn", s)]["steps_to_target"])
-                 for s in (0, 1)]
-        claim = next(c for k, c in claims.items() if k.startswith(f"BN always speeds training ({act})"))
-        assert (claim["mean"], claim["low"], claim["high"]) == pytest.approx(_interval(steps))
-        assert claim["raw_verdict"] == _verdict(claim["low"], claim["high"], "greater")
-        hurt = [float(runs[(act, "bn", s)]["top1_pct"]) - float(runs[(act, "none", s)]["top1_pct"]) for s in (0, 1)]
-        claim = claims[f"BN hurts {act} networks: lower final top-1 with BN"]
-        assert (claim["mean"], claim["low"], claim["high"]) == pytest.approx(_interval(hurt))
-        assert claim["raw_verdict"] == _verdict(claim["low"], claim["high"], "less")
-    chance = claims["Without BN the sigmoid MLP stays at chance: final held-out top-1 within 5 points of 10%"]
-    plain = [float(runs[("sigmoid", "none", s)]["top1_pct"]) - 10 for s in (0, 1)]
-    assert (chance["mean"], chance["low"], chance["high"]) == pytest.approx(_interval(plain))
-    inside = -5 < chance["low"] and chance["high"] < 5
-    outside = chance["low"] >= 5 or chance["high"] <= -5
-    constant = chance["low"] == chance["high"]  # 2 identical runs decide nothing (sign rule)
-    assert chance["raw_verdict"] == ("inconclusive" if constant else "confirmed" if inside else "refuted" if outside
-                                     else "inconclusive")
+def _cell(tmp_path, monkeypatch, **params):
+    built = []
+    build = activation_with_bn.build_model
+    monkeypatch.setattr(activation_with_bn, "build_model", lambda *a, **k: built.append(build(*a, **k)) or built[-1])
+    settings = {"seed": 0, "quick": True, "output_dir": str(tmp_path), "use_visualdl": False}
+    prm = {**activation_with_bn.DEFAULTS, "hidden": [16, 16], "epochs": 1, **params}
+    ctx = Context("activation_with_bn", activation_with_bn, settings, prm, log=lambda *a: None)
+    ctx.seed_everything(0)
+    return activation_with_bn.cell(ctx, {"activation": "sigmoid", "norm": "bn"}, 0), built[0]
 
 
 @pytest.mark.slow
-def test_table_means_and_chinese_report(tmp_path):
-    ctx = run_quick("activation_with_bn", tmp_path, "lang=zh", "params.acts=[tanh]")
-    runs = read_runs(tmp_path)
-    rows = {r["BN"]: r for r in ctx.tables["activations"]["rows"]}
-    with_bn = [float(r["top1_pct"]) for r in runs if r["norm"] == "bn"]
-    assert rows[True]["top1 mean"] == pytest.approx(np.mean(with_bn))
+def test_the_cell_against_a_numpy_forward_pass(tmp_path, monkeypatch):
+    metrics, model = _cell(tmp_path, monkeypatch, target=0.5, eval_every=11)  # 44 steps: the last one evaluated
+    images, labels = digits("test")
+    logits, pre = _numpy_mlp(model, images.numpy().reshape(len(labels), -1).astype("float64"))
+    assert metrics["top1_pct"] == pytest.approx(100 * (logits.argmax(axis=1) == labels.numpy()).mean(), abs=1e-9)
+    ends = [metrics[name][-1] for name in activation_with_bn.PERCENTILES]  # the probe: the first 200 test images
+    np.testing.assert_allclose(ends, np.percentile(pre[:200], [15, 50, 85]), atol=1e-4)
+    first = next(i for i, top1 in enumerate(metrics["top1_curve"]) if top1 >= 50)
+    assert len(metrics["top1_curve"]) == 4 and metrics["reached"] and metrics["steps_to_target"] == 11 * (first + 1)
+
+
+@pytest.mark.slow
+def test_an_unreached_target_counts_as_the_step_budget(tmp_path, monkeypatch):
+    metrics, _ = _cell(tmp_path, monkeypatch, target=1.01)
+    assert not metrics["reached"] and metrics["steps_to_target"] == 1437 // 32  # one epoch of batch 32
+
+
+def test_the_claims_pair_bn_with_no_bn_by_seed():
+    claims = activation_with_bn._claims(dict(activation_with_bn.DEFAULTS))
+    assert list(claims) == ["speeds_sigmoid", "speeds_tanh", "speeds_relu", "sigmoid_at_chance", "bn_rescues_sigmoid",
+                            "bn_hurts_sigmoid", "bn_hurts_relu"]
+    speeds = claims["speeds_tanh"]  # steps without BN minus with BN
+    assert (speeds.metric, speeds.a["norm"], speeds.b["norm"], speeds.side) == ("steps_to_target", "none", "bn",
+                                                                                "greater")
+    chance = claims["sigmoid_at_chance"]  # measured by the module: over the seeds, minus chance of the data set
+    assert (chance.metric, chance.a, chance.side, chance.margin) == ("top1_pct", None, "within", 5.0)
+    assert (claims["bn_hurts_relu"].a["norm"], claims["bn_hurts_relu"].side) == ("bn", "less")
+    assert list(activation_with_bn._claims(dict(activation_with_bn.DEFAULTS, acts=["tanh"]))) == ["speeds_tanh"]
+
+
+def test_an_evaluation_interval_beyond_the_training_steps_is_a_one_line_error(tmp_path):
+    with pytest.raises(ConfigError, match=r"params.eval_every=1000 exceeds the 88 training steps on digits"):
+        run_quick("activation_with_bn", tmp_path, "params.eval_every=1000")
+
+
+@pytest.mark.slow
+def test_chance_is_the_center_of_the_sigmoid_claim_and_the_chinese_report(tmp_path):
+    ctx = run_quick("activation_with_bn", tmp_path, "lang=zh")
+    top1 = [float(r["top1_pct"]) for r in read_runs(tmp_path) if (r["activation"], r["norm"]) == ("sigmoid", "none")]
+    chance = next(c for c in ctx.claims if c["side"] == "within")
+    assert chance["mean"] == pytest.approx(np.mean(top1) - 10) and "10%" in chance["claim_en"]
+    assert "个点" in chance["deciding"] and "18 of 360 test images" in chance["evidence"]
     report = (tmp_path / "report.md").read_text(encoding="utf-8")
-    assert "**问题：**" in report and "| 激活函数 | BN | 最终 top-1 % |" in report
-    assert ctx.claims[0]["claim"].startswith("BN 总能加速训练（tanh）")
+    assert "**问题：**" in report and ctx.claims[0]["claim"].startswith("BN 总能加速训练（sigmoid）")

@@ -1,50 +1,67 @@
-"""imbalanced_bn in its quick setting: a 99:1 training set, and verdicts recomputed from the per-seed runs."""
-
+"""imbalanced_bn's science: the 99:1 training set, the cell's balanced accuracy and recall against numpy, its claims.
+(The framework's seeding, runs, aggregation and verdicts: tests/test_experiment_framework.py.)"""
 import numpy as np
 import pytest
 
+from ppnorm.engine.config import ConfigError
+from ppnorm.experiments import imbalanced_bn
+from ppnorm.experiments.context import Context
 from ppnorm.experiments.imbalanced_bn import _imbalanced
-from ppnorm.experiments.stats import t_quantile
 from ppnorm.experiments.training import digits
 
-from experiment_runs import read_runs, run_quick
+from experiment_runs import run_quick
 
 
 def test_training_set_is_99_to_1_and_seeded():
     images, labels = digits("train")
     _, first = _imbalanced(images, labels, 0, 99, seed=0)
     _, again = _imbalanced(images, labels, 0, 99, seed=0)
+    _, other = _imbalanced(images, labels, 0, 99, seed=1)
     counts = np.bincount(first.numpy(), minlength=2)
     assert counts[0] == int((labels.numpy() != 0).sum())  # every other digit is a negative
     assert counts[0] / counts[1] == pytest.approx(99, rel=0.05)
     assert np.array_equal(first.numpy(), again.numpy())
+    kept, kept_other = (_imbalanced(images, labels, 0, 99, seed=s)[0].numpy()[-counts[1]:] for s in (0, 1))
+    assert not np.array_equal(kept, kept_other)  # each seed draws its own positives
+
+
+def test_bn_is_compared_with_every_other_norm_paired_by_seed():
+    claims = imbalanced_bn._claims(dict(imbalanced_bn.DEFAULTS))
+    assert list(claims) == ["bn_hurts_vs_gn", "bn_hurts_vs_none"]
+    gn = claims["bn_hurts_vs_gn"]
+    assert (gn.metric, gn.a, gn.b, gn.side, gn.margin, gn.paired) == ("balanced_accuracy", {"norm": "bn"},
+                                                                      {"norm": "gn"}, "less", 0.0, True)
+    assert imbalanced_bn._claims(dict(imbalanced_bn.DEFAULTS, norms=["gn", "none"])) == {}  # no BN: no claim
+
+
+def test_a_positive_class_without_images_is_a_one_line_error(tmp_path):
+    with pytest.raises(ConfigError, match=r"params.positive_digit: class 12 has no training images in digits"):
+        run_quick("imbalanced_bn", tmp_path, "params.positive_digit=12")
 
 
 @pytest.mark.slow
-def test_claims_are_paired_differences_of_the_runs(tmp_path):
-    ctx = run_quick("imbalanced_bn", tmp_path)
-    runs = read_runs(tmp_path)
-    score = {(r["norm"], int(r["seed"])): float(r["balanced_accuracy"]) for r in runs}
-    assert sorted(score) == [("bn", 0), ("bn", 1), ("none", 0), ("none", 1)]
-    assert all(0.0 <= v <= 1.0 for v in score.values())
-    differences = [score[("bn", s)] - score[("none", s)] for s in (0, 1)]
-    mean = np.mean(differences)
-    half = t_quantile(2) * np.std(differences, ddof=1) / np.sqrt(2)
-    (claim,) = ctx.claims
-    assert (claim["mean"], claim["low"], claim["high"]) == pytest.approx((mean, mean - half, mean + half))
-    expected = "confirmed" if mean + half < 0 else ("refuted" if mean - half > 0 else "inconclusive")
-    expected = "inconclusive" if half == 0 else expected  # 2 identical runs (both at chance): sign rule p = 1/4
-    assert claim["raw_verdict"] == expected and claim["side"] == "less"
-    rows = {r["norm"]: r for r in ctx.tables["imbalanced"]["rows"]}
-    assert rows["bn"]["mean"] == pytest.approx((score[("bn", 0)] + score[("bn", 1)]) / 2)
-    assert rows["bn"]["negatives"] / rows["bn"]["positives in training"] == pytest.approx(99, rel=0.05)
-    report = (tmp_path / "report.md").read_text(encoding="utf-8")
-    assert "±" in report and "imbalanced_bn.png" in report
+def test_the_cell_is_balanced_accuracy_and_rare_recall_of_the_trained_net(tmp_path, monkeypatch):
+    built = []
+    build = imbalanced_bn.build_model
+    monkeypatch.setattr(imbalanced_bn, "build_model", lambda *a, **k: built.append(build(*a, **k)) or built[-1])
+    settings = {"seed": 0, "quick": True, "output_dir": str(tmp_path), "use_visualdl": False}
+    params = dict(imbalanced_bn.DEFAULTS, epochs=2, positive_digit=3, ratio=9)
+    ctx = Context("imbalanced_bn", imbalanced_bn, settings, params, log=lambda *a: None)
+    ctx.seed_everything(0)
+    metrics = imbalanced_bn.cell(ctx, {"norm": "bn"}, 0)
+    (model,) = built
+    model.eval()
+    images, labels = digits("test")
+    predicted, truth = model(images).numpy().argmax(axis=1), labels.numpy() == 3
+    recall = (predicted[truth] == 1).mean()
+    assert metrics["rare_recall"] == pytest.approx(recall, abs=1e-12)
+    assert metrics["balanced_accuracy"] == pytest.approx(((predicted[~truth] == 0).mean() + recall) / 2, abs=1e-12)
+    assert metrics["balanced_curve"][-1] == metrics["balanced_accuracy"] and len(metrics["balanced_curve"]) >= 1
 
 
 @pytest.mark.slow
 def test_chinese_report(tmp_path):
-    ctx = run_quick("imbalanced_bn", tmp_path, "lang=zh", "params.norms=[bn, gn]")
+    ctx = run_quick("imbalanced_bn", tmp_path, "lang=zh", "params.norms=[bn, gn]", "claims={}")
     report = (tmp_path / "report.md").read_text(encoding="utf-8")
     assert "**问题：**" in report and "| 归一化 | balanced accuracy | 少数类召回率 |" in report
-    assert ctx.claims[0]["claim"].startswith("BN 在极不平衡")
+    assert ctx.claims[0]["claim"].startswith("BN 在极不平衡") and ctx.claims[0]["side"] == "less"

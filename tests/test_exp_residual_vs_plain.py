@@ -1,16 +1,16 @@
-"""residual_vs_plain: the networks' depth, and its claims recomputed from the per-seed runs of the quick setting."""
-
-import numpy as np
+"""residual_vs_plain's science: the networks' depth and shortcuts, the cell's errors against numpy, its claims.
+(The framework's seeding, runs, aggregation and verdicts: tests/test_experiment_framework.py.)"""
 import paddle
 import pytest
 
 from ppnorm.engine.config import ConfigError
-from ppnorm.experiments import experiments
+from ppnorm.experiments import experiments, residual_vs_plain
 from ppnorm.experiments.config import load_experiment_config
-from ppnorm.experiments.residual_vs_plain import RESIDUAL_MARGIN, _model
-from ppnorm.experiments.stats import t_quantile
+from ppnorm.experiments.context import Context
+from ppnorm.experiments.residual_vs_plain import _model
+from ppnorm.experiments.training import digits
 
-from experiment_runs import read_runs, run_quick
+from experiment_runs import run_quick
 
 
 @pytest.mark.parametrize("depth", [8, 26])
@@ -24,28 +24,14 @@ def test_depth_counts_the_weighted_layers_and_plain_nets_have_no_shortcut(depth)
         assert len(shortcuts) == (2 if residual else 0)  # the two stage transitions
 
 
-def _interval(values):
-    values = np.asarray(values, dtype="float64")
-    half = t_quantile(len(values)) * values.std(ddof=1) / np.sqrt(len(values))
-    return values.mean(), values.mean() - half, values.mean() + half
-
-
-@pytest.mark.slow
-def test_residual_vs_plain_claims_are_paired_differences_of_the_runs(tmp_path):
-    ctx = run_quick("residual_vs_plain", tmp_path)
-    runs = read_runs(tmp_path)
-    error = {(r["network"], int(r["depth"]), int(r["seed"])): float(r["train_error_pct"]) for r in runs}
-    assert sorted(error) == [(k, d, s) for k in ("plain", "resnet") for d in (8, 14) for s in (0, 1)]
-    degradation, residual = ctx.claims
-    mean, low, high = _interval([error[("plain", 14, s)] - error[("plain", 8, s)] for s in (0, 1)])
-    assert (degradation["mean"], degradation["low"], degradation["high"]) == pytest.approx((mean, low, high))
-    assert degradation["raw_verdict"] == ("confirmed" if low > 0 else "refuted" if high <= 0 else "inconclusive")
-    mean, low, high = _interval([error[("resnet", 14, s)] - error[("resnet", 8, s)] for s in (0, 1)])
-    assert (residual["mean"], residual["high"]) == pytest.approx((mean, high))
-    margin = RESIDUAL_MARGIN
-    assert residual["raw_verdict"] == ("confirmed" if high < margin else "refuted" if low >= margin else "inconclusive")
-    row = {r["network"]: r for r in ctx.tables["depth"]["rows"]}["plain14"]
-    assert row["mean"] == pytest.approx(np.mean([error[("plain", 14, s)] for s in (0, 1)]))
+def test_the_claims_compare_the_deepest_with_the_shallowest_net_of_each_kind():
+    claims = residual_vs_plain._claims({"depths": [8, 14, 26]})
+    plain, residual = claims["degradation"], claims["residual_removes_it"]
+    assert (plain.metric, plain.a, plain.b, plain.side, plain.margin) == (
+        "train_error_pct", {"network": "plain", "depth": 26}, {"network": "plain", "depth": 8}, "greater", 0.0)
+    assert (residual.a, residual.b, residual.side, residual.margin) == (
+        {"network": "resnet", "depth": 26}, {"network": "resnet", "depth": 8}, "less", 1.0)
+    assert residual.text(residual.en, {}).endswith("resnet8's by less than 1 point")
 
 
 def test_depths_must_be_6n_plus_2(tmp_path):
@@ -57,3 +43,25 @@ def test_full_preset_is_he_et_al_s_depths_with_more_seeds():
     _, settings, params = load_experiment_config("configs/experiments/residual_vs_plain_full.yaml", [], experiments())
     assert (params["depths"], params["widths"], params["seeds"]) == ([20, 56], [16, 32, 64], 10)
     assert settings["output_dir"].endswith("residual_vs_plain_full") and params["lr"] == 0.1  # the rest inherited
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("network", ["plain", "resnet"])
+def test_the_cell_is_the_eval_mode_error_of_the_trained_net(network, tmp_path, monkeypatch):
+    built = []
+    monkeypatch.setattr(residual_vs_plain, "_model", lambda *a, **k: built.append(_model(*a, **k)) or built[-1])
+    settings = {"seed": 0, "quick": True, "output_dir": str(tmp_path), "use_visualdl": False}
+    params = {**residual_vs_plain.DEFAULTS, **residual_vs_plain.QUICK, "epochs": 2}
+    ctx = Context("residual_vs_plain", residual_vs_plain, settings, params, log=lambda *a: None)
+    ctx.seed_everything(0)
+    metrics = residual_vs_plain.cell(ctx, {"network": network, "depth": 8}, 0)
+    (model,) = built
+    shortcuts = [name for name, _ in model.named_sublayers() if name.endswith("downsample")]
+    assert len(shortcuts) == (2 if network == "resnet" else 0)
+    model.eval()
+    for split, key in (("train", "train_error_pct"), ("test", "test_error_pct")):
+        images, labels = digits(split)
+        wrong = (model(images).numpy().argmax(axis=1) != labels.numpy()).mean()
+        assert metrics[key] == pytest.approx(100 * wrong, abs=1e-9)
+    assert len(metrics["train_curve"]) == 2 and metrics["train_curve"][-1] == metrics["train_error_pct"]
+    assert metrics["test_curve"][-1] == metrics["test_error_pct"]

@@ -2,9 +2,11 @@
 import numpy as np
 import paddle
 
-from ..models import build_model
-from .stats import mean_interval, paired_difference
 from ..engine.config import ConfigError
+from ..models import build_model
+from .charts import Chart
+from .claims import Claim
+from .framework import Experiment, Stat, Table
 from .training import balanced_accuracy, fit, optimizer_section, predict
 
 QUESTION = ("On a 99:1 binary task (is this digit a 0?), does BatchNorm do worse than GroupNorm or no "
@@ -15,8 +17,6 @@ DEFAULTS = {"norms": ["bn", "gn", "none"], "ratio": 99, "positive_digit": 0, "ep
             "lr": 0.05, "seeds": 6}
 QUICK = {"norms": ["bn", "none"], "epochs": 1, "seeds": 2}
 DATA = True  # any image data set (ctx.data); positive_digit is then the positive class's index
-CHANCE = 0.5  # balanced accuracy of always answering the majority class (or of guessing)
-COLORS = {"bn": "C0", "gn": "C1", "none": "C2", "ln": "C3", "in": "C4"}
 
 
 def _imbalanced(images, labels, digit, ratio, seed):
@@ -29,103 +29,71 @@ def _imbalanced(images, labels, digit, ratio, seed):
     return images[paddle.to_tensor(index)], paddle.to_tensor((labels[index] == digit).astype("int64"))
 
 
-def _score(ctx, norm, train, test, seed):
-    """Balanced accuracy and recall of the rare class of simple_cnn with ``norm`` trained with ``seed``."""
-    prm = ctx.params
-    ctx.seed_everything(seed)
-    options = {"groups": 8} if norm == "gn" else None
-    model = build_model("simple_cnn", in_channels=ctx.data_info.channels, num_classes=2, norm=norm, norm_options=options)
-    section = optimizer_section(name="Momentum", weight_decay=5e-4,
-                                lr={"name": "Cosine", "learning_rate": prm["lr"]})
+def _binary_test(ctx):
+    images, labels = ctx.data("test")
+    return images, paddle.to_tensor((labels.numpy() == ctx.params["positive_digit"]).astype("int64"))
+
+
+def cell(ctx, setting, seed):
+    """simple_cnn with ``norm`` trained on this seed's 99:1 subset: held-out balanced accuracy and rare-class recall."""
+    prm, norm = ctx.params, setting["norm"]
+    train, test = _imbalanced(*ctx.data("train"), prm["positive_digit"], prm["ratio"], seed), _binary_test(ctx)
+    model = build_model("simple_cnn", in_channels=ctx.data_info.channels, num_classes=2, norm=norm,
+                        norm_options={"groups": 8} if norm == "gn" else None)
+    section = optimizer_section(name="Momentum", weight_decay=5e-4, lr={"name": "Cosine", "learning_rate": prm["lr"]})
     history = fit(model, train, test, prm["epochs"], prm["batch_size"], seed=seed, optimizer=section,
                   metric=balanced_accuracy)
-    ctx.curve(f"{norm}/seed_{seed}/test_balanced_accuracy", history.eval_steps, history.test_accuracy)
     predicted = predict(model, test[0]).argmax(axis=1)
-    return history.test_accuracy[-1], float((predicted[test[1].numpy() == 1] == 1).mean())
+    return {"balanced_accuracy": history.test_accuracy[-1],
+            "rare_recall": float((predicted[test[1].numpy() == 1] == 1).mean()),
+            "balanced_curve": list(history.test_accuracy)}
 
 
-def _runs(ctx):
-    """``{norm: {"balanced": [...], "recall": [...]}}`` (one value per seed) and the training class counts."""
-    prm = ctx.params
-    images, labels = ctx.data("train")
-    test_images, test_labels = ctx.data("test")
-    if not (labels.numpy() == prm["positive_digit"]).any():
-        raise ConfigError(f"params.positive_digit: class {prm['positive_digit']} has no training images in "
-                          f"{ctx.data_info.name} (classes 0..{ctx.data_info.num_classes - 1})")
-    test = (test_images, paddle.to_tensor((test_labels.numpy() == prm["positive_digit"]).astype("int64")))
-    ctx.plan(len(prm["norms"]) * prm["seeds"])
-    scores = {norm: {"balanced": [], "recall": []} for norm in prm["norms"]}
-    for norm in prm["norms"]:
-        for seed in ctx.seeds(prm["seeds"]):
-            train = _imbalanced(images, labels, prm["positive_digit"], prm["ratio"], seed)
-            balanced, recall = _score(ctx, norm, train, test, seed)
-            scores[norm]["balanced"].append(balanced)
-            scores[norm]["recall"].append(recall)
-            ctx.run_done(f"{norm} seed={seed}", f"balanced accuracy {balanced:.4f}, rare-class recall {recall:.4f}",
-                         norm=norm, seed=seed, balanced_accuracy=balanced, rare_recall=recall)
-    positives = int(train[1].numpy().sum())
-    return scores, positives, len(train[1]) - positives
-
-
-def _rows(scores, positives, negatives):
-    rows = []
-    for norm, values in scores.items():
-        balanced, recall = mean_interval(values["balanced"]), mean_interval(values["recall"])
-        rows.append({"norm": norm, "balanced accuracy": balanced.format(3), "recall of the rare class": recall.format(3),
-                     "mean": balanced.mean, "half-width": balanced.half_width, "recall mean": recall.mean,
-                     "recall half-width": recall.half_width, "positives in training": positives,
-                     "negatives": negatives})
-    return rows
-
-
-def _chart(ctx, rows, scores):
-    """Bars with 95% intervals, every seed as a dot, and chance (0.5) marked; y from 0 to 1."""
-    fig, axes = ctx.figure(width=5.4, height=3.8)
-    ax = axes[0][0]
-    positions = np.arange(len(rows))
-    for x, row in zip(positions, rows):
-        ax.bar(x, row["mean"], yerr=row["half-width"], capsize=4, color=COLORS.get(row["norm"], "C5"), alpha=0.7)
-        seeds = scores[row["norm"]]["balanced"]
-        ax.plot(np.full(len(seeds), x) + np.linspace(-0.15, 0.15, len(seeds)), seeds, "k.", markersize=4)
-    ax.errorbar([], [], yerr=[], fmt="none", ecolor="k", capsize=4,
-                label=ctx.chart_text("mean ± 95% interval over seeds", "均值 ± 95% 区间（多个种子）"))
-    ax.plot([], [], "k.", label=ctx.chart_text("one seed", "单个种子"))
-    ax.axhline(CHANCE, color="grey", linestyle="--", label=ctx.chart_text(
-        "chance: always the majority class (0.5)", "随机水平：总是答多数类（0.5）"))
-    ax.set_xticks(positions, [r["norm"] for r in rows])
-    ax.set_ylim(0.0, 1.05)
-    ax.set_xlabel(ctx.chart_text("normalization", "归一化"))
-    ax.set_ylabel(ctx.chart_text("held-out balanced accuracy (0-1)", "留出集 balanced accuracy（0-1）"))
-    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)  # off the bars
-    ctx.save_figure(fig, "imbalanced_bn", ctx.tr("balanced accuracy by norm", "各归一化的 balanced accuracy"))
-
-
-def _claims(ctx, scores):
+def _claims(params):
     """BN against each other norm, paired by seed: the claim is that BN's balanced accuracy is lower."""
-    if "bn" not in scores:
-        return
-    for other in (n for n in scores if n != "bn"):
-        ctx.compare((f"BN hurts an extremely imbalanced (99:1) binary task: lower balanced accuracy than {other}",
-                     f"BN 在极不平衡（99:1）的二分类上有害：balanced accuracy 低于 {other}"),
-                    paired_difference(scores["bn"]["balanced"], scores[other]["balanced"]), "less", digits=3,
-                    evidence=f"balanced accuracy of bn minus {other} on the {ctx.data_info.test_size} held-out "
-                             f"{ctx.data_info.name} images, per seed "
-                             f"(same training subset and initial seed); margin 0: any loss counts as hurting")
+    if "bn" not in params["norms"]:
+        return {}
+    return {f"bn_hurts_vs_{other}": Claim(
+        f"BN hurts an extremely imbalanced (99:1) binary task: lower balanced accuracy than {other}",
+        f"BN 在极不平衡（99:1）的二分类上有害：balanced accuracy 低于 {other}", "balanced_accuracy", {"norm": "bn"},
+        {"norm": other}, side="less", digits=3,
+        evidence=f"balanced accuracy of bn minus {other} on the {{test_size}} held-out {{data}} images, per seed "
+                 "(same training subset and initial seed); margin 0: any loss counts as hurting")
+        for other in params["norms"] if other != "bn"}
 
 
-def run(ctx):
+def _before(ctx, results):
+    """The positive class must exist; the claims' evidence names the data set."""
     prm, info = ctx.params, ctx.data_info
-    scores, positives, negatives = _runs(ctx)
-    rows = _rows(scores, positives, negatives)
-    ctx.table("imbalanced", rows, ["norm", "balanced accuracy", "recall of the rare class", "positives in training",
-                                   "negatives"],
-              title=ctx.tr(f"{info.name} class {prm['positive_digit']} vs rest at {prm['ratio']}:1 in training (test: the "
-                           f"{info.test_size} held-out images), simple_cnn, {prm['epochs']} epochs, mean ± 95% interval over "
-                           f"{prm['seeds']} seeds",
-                           f"训练集中 {info.name} 类别 {prm['positive_digit']} 对其余为 1:{prm['ratio']}（测试：{info.test_size} 张留出图片），"
-                           f"simple_cnn，{prm['epochs']} 轮，{prm['seeds']} 个种子的均值 ± 95% 区间"))
-    _chart(ctx, rows, scores)
-    _claims(ctx, scores)
-    listed = ", ".join(f"{r['norm']} {r['balanced accuracy']}" for r in rows)
-    return ctx.tr(f"Balanced accuracy at {prm['ratio']}:1: {listed}.",
-                  f"{prm['ratio']}:1 时的 balanced accuracy：{listed}。")
+    labels = ctx.data("train")[1].numpy()
+    if not (labels == prm["positive_digit"]).any():
+        raise ConfigError(f"params.positive_digit: class {prm['positive_digit']} has no training images in "
+                          f"{info.name} (classes 0..{info.num_classes - 1})")
+    results.params = dict(results.params, data=info.name, test_size=info.test_size)
+    negatives = int((labels != prm["positive_digit"]).sum())
+    ctx.note(ctx.tr(f"Each seed trains on {max(1, round(negatives / prm['ratio']))} positives and {negatives} "
+                    f"negatives.", f"每个种子的训练集：{max(1, round(negatives / prm['ratio']))} 个正例，{negatives} 个负例。"))
+
+
+def _summary(ctx, results):
+    listed = ", ".join(f"{r['norm']} {r['balanced accuracy']}" for r in results.rows)
+    return ctx.tr(f"Balanced accuracy at {ctx.params['ratio']}:1: {listed}.",
+                  f"{ctx.params['ratio']}:1 时的 balanced accuracy：{listed}。")
+
+
+EXPERIMENT = Experiment(
+    grid=lambda params: [{"norm": norm} for norm in params["norms"]], cell=cell, claims=_claims, before=_before,
+    metrics=("balanced_accuracy", "rare_recall", "balanced_curve"), summary=_summary,
+    table=Table("imbalanced", (
+        "{data} class {positive_digit} vs rest at {ratio}:1 in training (test: the held-out images), simple_cnn, "
+        "{epochs} epochs, mean ± 95% interval over {seeds} seeds",
+        "训练集中 {data} 类别 {positive_digit} 对其余为 1:{ratio}（测试：留出图片），simple_cnn，{epochs} 轮，"
+        "{seeds} 个种子的均值 ± 95% 区间"),
+                ("norm", Stat("balanced accuracy", "balanced_accuracy", 3),
+                 Stat("recall of the rare class", "rare_recall", 3))),
+    charts=(Chart("sweep", "imbalanced_bn", ("balanced_accuracy",), ("balanced accuracy by norm",
+                                                                   "各归一化的 balanced accuracy"),
+                  ("held-out balanced accuracy (0-1; chance 0.5)", "留出集 balanced accuracy（0-1；随机水平 0.5）"),
+                  ("normalization", "归一化"), x="norm", bounds=(0.0, 1.0),
+                  labels={"balanced_accuracy": ("mean ± 95% interval over seeds", "均值 ± 95% 区间（多个种子）")}),))
+run = EXPERIMENT.run
