@@ -27,7 +27,8 @@ from ppnorm.experiments.stats import mean_interval, paired_difference
 from experiment_runs import read_runs, run_quick
 
 # every experiment declared on the framework (a module-level EXPERIMENT), found in the registry, not listed by hand
-PORTED = tuple(name for name in experiments() if isinstance(getattr(experiments()[name], "EXPERIMENT", None), Experiment))
+PORTED = tuple(name for name in experiments()
+               if isinstance(getattr(experiments()[name], "EXPERIMENT", None), Experiment))
 
 
 def _cell(ctx, setting, seed):
