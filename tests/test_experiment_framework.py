@@ -26,7 +26,7 @@ from ppnorm.experiments.stats import mean_interval, paired_difference
 
 from experiment_runs import read_runs, run_quick
 
-PORTED = ("group_sweep", "precise_bn", "dropout_modes")
+PORTED = ("group_sweep", "precise_bn", "dropout_modes", "batch_size_sweep")
 
 
 def _cell(ctx, setting, seed):
@@ -296,11 +296,20 @@ def test_a_cell_that_returns_other_metrics_than_declared_is_a_bug(tmp_path):
                                                                       "use_visualdl": False}, {"seeds": 1})
 
 
+def _setting_value(value):
+    """A setting's value as runs.csv and the grid compare: a number, or the text (e.g. a norm's name)."""
+    try:
+        return float(value)
+    except ValueError:
+        return value
+
+
 def _by_seed(runs, metric, selector):
     """``{seed: value}`` by hand (the mean over several matching settings)."""
     found = {}
     for run in runs:
-        if all(float(run[k]) in [float(x) for x in (v if isinstance(v, list) else [v])] for k, v in selector.items()):
+        if all(_setting_value(run[k]) in [_setting_value(x) for x in (v if isinstance(v, list) else [v])]
+               for k, v in selector.items()):
             found.setdefault(int(run["seed"]), []).append(float(run[metric]))
     return {seed: float(np.mean(values)) for seed, values in found.items()}
 
