@@ -26,7 +26,7 @@ from ppnorm.experiments.stats import mean_interval, paired_difference
 
 from experiment_runs import read_runs, run_quick
 
-PORTED = ("group_sweep", "precise_bn", "dropout_modes", "batch_size_sweep")
+PORTED = ("group_sweep", "precise_bn", "dropout_modes", "batch_size_sweep", "pooling_shift")
 
 
 def _cell(ctx, setting, seed):
