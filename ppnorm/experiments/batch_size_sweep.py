@@ -54,7 +54,8 @@ def cell(ctx, setting, seed):
     lr = prm["bn_lr"] if norm == "bn" else prm["gn_lr"]
     section = optimizer_section(name="Momentum", weight_decay=5e-4, lr={"name": "Cosine", "learning_rate": lr})
     (images, labels), test, kept = ctx.data("train"), ctx.data("test"), prm["train_samples"] or None
-    history = fit(model, (images[:kept], labels[:kept]), test, prm["epochs"], prm["optimizer_batch"], seed=seed, optimizer=section)
+    history = fit(model, (images[:kept], labels[:kept]), test, prm["epochs"], prm["optimizer_batch"], seed=seed,
+                  optimizer=section)
     return {"error_pct": error_pct(model, *test), "test_top1": history.test_accuracy,
             "batch_stats_error_pct": error_pct(model, *test, batch_statistics=True, size=prm["optimizer_batch"])}
 
@@ -94,8 +95,8 @@ def _claims(params):
     for batch in (b for b in params["batch_sizes"] if b <= 4 and {"bn", "gn"} <= set(params["norms"])):
         cid = "bn_worse_than_gn_at_smallest_batch" if batch == small else f"bn_worse_than_gn_at_batch_{batch}"
         claims[cid] = Claim("BN hurts at batch {a[batch]}: higher error than GN", "BN 在 batch {a[batch]} 时有害：错误率高于 GN",
-                            "error_pct", {"norm": "bn", "batch": batch}, {"norm": "gn"}, unit=" points",
-                            evidence=f"BN minus GN held-out error at batch {batch}, paired by seed; margin {{margin:g}}")
+                            "error_pct", {"norm": "bn", "batch": batch}, {"norm": "gn"}, unit=" points", evidence=
+                            f"BN minus GN held-out error at batch {batch}, paired by seed; margin {{margin:g}}")
     return claims
 
 
@@ -125,10 +126,11 @@ def _chart(ctx, rows, text, sizes):
     paper.plot(list(PAPER_BN), list(PAPER_BN.values()), "o-", color=COLORS["bn"], label="BN")
     paper.plot(list(PAPER_BN), [PAPER_GN] * len(PAPER_BN), "o-", color=COLORS["gn"], label="GN")
     info = ctx.data_info
-    for ax, title, label in zip((ours, paper), ((f"ppnorm: ResNet-20 on {info.name}", f"ppnorm：{info.name} 上的 ResNet-20"),
-                                                ("Wu & He 2018: ResNet-50 on ImageNet", "Wu & He 2018：ImageNet 上的 ResNet-50")),
-                                ((f"held-out error (%), {info.test_size} images", f"留出集错误率（%），{info.test_size} 张"),
-                                 ("ImageNet val error (%)", "ImageNet 验证集错误率（%）"))):
+    texts = (((f"ppnorm: ResNet-20 on {info.name}", f"ppnorm：{info.name} 上的 ResNet-20"),
+              (f"held-out error (%), {info.test_size} images", f"留出集错误率（%），{info.test_size} 张")),
+             (("Wu & He 2018: ResNet-50 on ImageNet", "Wu & He 2018：ImageNet 上的 ResNet-50"),
+              ("ImageNet val error (%)", "ImageNet 验证集错误率（%）")))
+    for ax, (title, label) in zip((ours, paper), texts):
         ax.set_xscale("log", base=2), ax.invert_xaxis(), ax.set_xticks(list(PAPER_BN), [str(b) for b in PAPER_BN])
         ax.set(xlabel=text("images per BN batch", "BN 的 batch 大小（张）"), ylabel=text(*label), ylim=(0, None))
         ax.set_title(text(*title), fontsize=10)
@@ -155,6 +157,6 @@ EXPERIMENT = Experiment(
         "BN 在每 `batch` 张图上求统计量，GN 每个种子训练一次；留出集错误率（%），{seeds} 个种子的均值 ± 95% 区间；"
         "差距 = running 统计量减 batch 统计量；论文：ImageNet 上的 ResNet-50"),
         ("norm", "batch", Stat("error %", "error_pct"), Stat("batch-stats error %", "batch_stats_error_pct"),
-         "train/eval gap", "paper %"), extra=lambda s, p: {
-            "paper %": PAPER_BN.get(s["batch"], np.nan) if s["norm"] == "bn" else PAPER_GN if s["norm"] == "gn" else np.nan}))
+         "train/eval gap", "paper %"),
+        extra=lambda s, p: {"paper %": {"bn": PAPER_BN.get(s["batch"], np.nan), "gn": PAPER_GN}.get(s["norm"], np.nan)}))
 run = EXPERIMENT.run

@@ -76,7 +76,7 @@ def cell(ctx, setting, seed):
 
 def _claims(params):
     """Z-score helps a shallow model (accuracy, speed); whitening adds nothing over it; BN makes it unnecessary."""
-    have, claims = set(params["transforms"]), {}
+    have, claims, points = set(params["transforms"]), {}, {"scale": 100, "unit": " pts", "digits": 1}
 
     def pair(a, b, model):
         return {"model": model, "input": a}, {"model": model, "input": b}
@@ -84,7 +84,7 @@ def _claims(params):
         claims["zscore_raises_shallow_accuracy"] = Claim(
             "Standardizing inputs (z-score) raises a shallow model's final accuracy over raw pixels",
             "标准化输入（z-score）使浅层模型的最终准确率高于原始像素", "final accuracy", *pair("zscore", "raw", "shallow"),
-            scale=100, unit=" pts", digits=1, evidence="logistic regression, top-1 % z-score minus raw (0..16), paired by seed")
+            **points, evidence="logistic regression, top-1 % z-score minus raw (0..16), paired by seed")
         claims["zscore_speeds_up_shallow"] = Claim(
             "Standardizing inputs makes a shallow model reach the target accuracy in fewer steps",
             "标准化输入使浅层模型以更少的步数达到目标准确率", "steps to target", *pair("raw", "zscore", "shallow"), digits=0,
@@ -92,15 +92,15 @@ def _claims(params):
     for model, en, zh in (("shallow", "a shallow model", "浅层模型"), ("deep_bn", "a deep model with BN", "有 BN 的深层模型")):
         if {"whiten", "zscore"} <= have:
             claims[f"whitening_adds_nothing_{model}"] = Claim(
-                f"PCA whitening adds nothing over z-score for {en} on images (final accuracy within ±{{margin:g}} point)",
-                f"对图像而言，PCA 白化相对 z-score 对{zh}没有增益（最终准确率相差在 ±{{margin:g}} 个点之内）", "final accuracy",
-                *pair("whiten", "zscore", model), side="within", margin=1.0, scale=100, unit=" pts", digits=1,
+                f"PCA whitening adds nothing over z-score for {en} on images (final accuracy within ±{{margin:g}} "
+                "point)", f"对图像而言，PCA 白化相对 z-score 对{zh}没有增益（最终准确率相差在 ±{{margin:g}} 个点之内）",
+                "final accuracy", *pair("whiten", "zscore", model), side="within", margin=1.0, **points,
                 evidence="top-1 % whitened minus z-score, paired by seed")
     if {"raw", "zscore"} <= have:
         claims["bn_needs_no_standardizing"] = Claim(
             "With BN, a deep model does not need standardized inputs (raw vs z-score within ±{margin:g} point)",
             "有 BN 的深层模型不需要标准化输入（原始像素与 z-score 相差在 ±{margin:g} 个点之内）", "final accuracy",
-            *pair("zscore", "raw", "deep_bn"), side="within", margin=1.0, scale=100, unit=" pts", digits=1,
+            *pair("zscore", "raw", "deep_bn"), side="within", margin=1.0, **points,
             evidence="top-1 % z-score minus raw, paired by seed")
     return claims
 

@@ -98,7 +98,8 @@ def _claims(params):
         claims[f"{kind}_mostly_unchanged"] = Claim(
             f"Under a {{a[shift]}}-pixel shift most active outputs of {kind} pooling stay the same",
             f"平移 {{a[shift]}} 个像素时，{zh} 的大多数（非零）输出不变", "unchanged", {"downsample": kind, "shift": one},
-            margin=0.5, digits=3, evidence="fraction of unchanged outputs among those non-zero before or after the shift")
+            margin=0.5, digits=3,
+            evidence="fraction of unchanged outputs among those non-zero before or after the shift")
         if "conv" in params["downsamples"]:
             claims[f"{kind}_changes_less_than_conv"] = Claim(
                 f"{kind} pooling's output changes less than a strided conv's under a {{a[shift]}}-pixel shift",
