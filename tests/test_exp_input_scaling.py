@@ -1,11 +1,14 @@
-"""input_scaling: z-score and PCA whitening against numpy, and its verdicts against its runs."""
-
+"""input_scaling's science: z-score and PCA whitening against numpy, the cell against the trained model, the claims
+it declares. (The framework's seeding, runs, aggregation and verdicts: tests/test_experiment_framework.py.)"""
 import numpy as np
 import pytest
 
+from ppnorm.experiments import input_scaling
+from ppnorm.experiments.context import Context
 from ppnorm.experiments.input_scaling import pca_whiten, zscore
+from ppnorm.experiments.training import digits
 
-from experiment_runs import read_runs, run_quick, seed_interval
+from experiment_runs import read_runs, run_quick
 
 
 def test_zscore_uses_train_statistics_only():
@@ -37,15 +40,52 @@ def test_pca_whitening_drops_constant_directions():
     assert pca_whiten(train, train[:2])[0].shape == (20, 1)
 
 
+def test_the_claims_are_in_points_of_top1_and_paired_within_each_model():
+    claims = input_scaling._claims(input_scaling.DEFAULTS)
+    assert list(claims) == ["zscore_raises_shallow_accuracy", "zscore_speeds_up_shallow", "whitening_adds_nothing_shallow",
+                            "whitening_adds_nothing_deep_bn", "bn_needs_no_standardizing"]
+    raises, faster, deep = (claims[k] for k in ("zscore_raises_shallow_accuracy", "zscore_speeds_up_shallow",
+                                                "bn_needs_no_standardizing"))
+    assert (raises.a, raises.b, raises.scale, raises.side) == ({"model": "shallow", "input": "zscore"},
+                                                               {"model": "shallow", "input": "raw"}, 100, "greater")
+    assert (faster.metric, faster.a["input"], faster.b["input"], faster.scale) == ("steps to target", "raw", "zscore", 1)
+    assert (deep.a, deep.side, deep.margin, deep.scale) == ({"model": "deep_bn", "input": "zscore"}, "within", 1.0, 100)
+    assert list(input_scaling._claims({"transforms": ["raw", "whiten"]})) == []
+
+
 @pytest.mark.slow
-def test_input_scaling_verdicts_follow_from_its_runs(tmp_path):
+@pytest.mark.parametrize("model, transform", [("shallow", "whiten"), ("deep_bn", "raw")])
+def test_the_cell_measures_the_trained_model(tmp_path, monkeypatch, model, transform):
+    """Evaluated at the end of each epoch (eval_every = the steps of an epoch): the last is the trained model's."""
+    built = []
+    build = input_scaling.build_model
+    monkeypatch.setattr(input_scaling, "build_model", lambda *a, **k: built.append(build(*a, **k)) or built[-1])
+    settings = {"seed": 0, "quick": True, "output_dir": str(tmp_path), "use_visualdl": False}
+    params = {**input_scaling.DEFAULTS, **input_scaling.QUICK, "target": 0.5, "epochs": 2}
+    ctx = Context("input_scaling", input_scaling, settings, params, log=lambda *a: None)
+    steps = ctx.params["eval_every"] = ctx.data_info.train_size // 32
+    ctx.seed_everything(0)
+    m = input_scaling.cell(ctx, {"model": model, "input": transform}, 0)
+    (net,) = built
+    net.eval()
+    images, labels = input_scaling.inputs(ctx, transform)[1]
+    assert m["final accuracy"] == pytest.approx((net(images).numpy().argmax(axis=1) == labels.numpy()).mean())
+    assert m["features"] == (60 if transform == "whiten" else 64) == images.shape[1]  # 4 constant digit pixels dropped
+    assert len(net.sublayers()) > 2 if model == "deep_bn" else len(net.sublayers()) <= 2
+    reached = [steps * (i + 1) for i, a in enumerate(m["test accuracy"]) if a >= 0.5]
+    assert len(m["test accuracy"]) == 2 and m["reached"] == bool(reached)
+    assert m["steps to target"] == (reached or [2 * steps])[0]
+    assert np.allclose(input_scaling.inputs(ctx, "raw")[1][0].numpy(), 16 * digits("test", normalize=False)[0]
+                       .numpy().reshape(360, -1))
+
+
+@pytest.mark.slow
+def test_quick_preset_reports_the_table_and_the_chart(tmp_path):
     ctx = run_quick("input_scaling", tmp_path)
-    runs = read_runs(tmp_path)
-    acc = {(r["model"], r["input"], r["seed"]): float(r["final accuracy"]) for r in runs}
-    diff = [100 * (acc[("shallow", "zscore", s)] - acc[("shallow", "raw", s)]) for s in ("0", "1")]
-    mean, half = seed_interval(diff)
-    claim = next(c for c in ctx.claims if c["claim_en"].startswith("Standardizing inputs (z-score) raises"))
-    assert (claim["mean"], claim["high"]) == pytest.approx((mean, mean + half))
-    assert claim["raw_verdict"] == ("confirmed" if mean - half > 0 else "refuted" if mean + half <= 0 else "inconclusive")
-    assert all(int(r["features"]) < 64 for r in runs if r["input"] == "whiten")  # constant pixels dropped
+    runs, rows = read_runs(tmp_path), ctx.tables["input_scaling"]["rows"]
+    assert [(r["model"], r["input"]) for r in rows] == [(m, t) for m in ("shallow", "deep_bn")
+                                                        for t in ("raw", "zscore", "whiten")]
+    shallow_raw = [float(r["final accuracy"]) for r in runs if (r["model"], r["input"]) == ("shallow", "raw")]
+    assert rows[0]["final top1 %"].startswith(f"{100 * np.mean(shallow_raw):.1f} ± ")
+    assert rows[0]["reached"] == sum(r["reached"] == "True" for r in runs[:2])
     assert (tmp_path / "input_scaling.png").stat().st_size > 10_000

@@ -155,6 +155,13 @@ def test_pairing_is_by_seed_whatever_order_the_runs_came_in():
     assert estimate(claim, runs)[0].n == 7 and estimate(claim, runs)[1] == 1
 
 
+def test_a_claim_with_a_scale_is_the_same_estimate_in_other_units():
+    runs = [{"arm": arm, "seed": seed, "acc": 0.5 + 0.01 * seed * (arm == "a")} for arm in "ab" for seed in range(5)]
+    plain, in_points = (estimate(Claim("", "", "acc", {"arm": "a"}, {"arm": "b"}, scale=s), runs)[0] for s in (1, 100))
+    assert (in_points.mean, in_points.half_width, in_points.n) == pytest.approx(
+        (100 * plain.mean, 100 * plain.half_width, 5)) and plain.mean == pytest.approx(0.02)
+
+
 def test_claims_in_the_yaml_override_the_module_declaration(tmp_path):
     path = tmp_path / "precise_bn.yaml"
     path.write_text("experiment: precise_bn\nquick: true\nclaims:\n  gain_lr_0p4:\n    side: less\n    margin: 1.5\n"
@@ -333,7 +340,7 @@ def test_ported_quick_presets_follow_the_framework(tmp_path, name):
             b = _by_seed(runs, claim.metric, claim.b)
             values = [a[s] - b[s] for s in sorted(a)]
         row = next(c for c in ctx.claims if c["claim_en"] == claim.text(claim.en, ctx.params))
-        expected = mean_interval(values)
+        expected = mean_interval(values).scaled(claim.scale)
         assert (row["mean"], row["low"], row["high"]) == pytest.approx((expected.mean, expected.low, expected.high))
     table = ctx.tables[declared.table.name]["rows"]
     stat = next(c for c in declared.table.columns if isinstance(c, framework.Stat))

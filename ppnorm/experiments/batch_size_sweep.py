@@ -1,19 +1,19 @@
 """The Group Normalization paper's question at small scale: how does BN's error depend on its batch size?
 
-ResNet-20 (21 BN layers; on 8x8 digits, the default data, its last stage is 2x2, so a batch of 2 gives a channel 8
-values; on 32x32 CIFAR images 8x8, 128 values).
-In Wu & He's multi-GPU runs BN normalizes over each GPU's images while the gradient averages all GPUs;
-here likewise BN normalizes over groups of ``batch`` images ("ghost batches") of an optimizer batch of
-32, so every setting has the same steps, samples and learning rate, and only BN's statistics change.
-GroupNorm's statistics are per sample, so its result is the same at every batch size (checked exactly).
-"""
+ResNet-20; BN normalizes over groups of ``batch`` images ("ghost batches", as over GPUs in Wu & He) of an optimizer
+batch of 32: steps, samples and lr are the same in every setting, only BN's statistics change. GN's statistics are
+per sample: it is trained once per seed and stands for every batch size (checked exactly on its logits)."""
 import numpy as np
 import paddle
-import paddle.nn as nn
 
+from ..engine.config import ConfigError
 from ..models import build_model
-from ..nn import is_batch_norm
-from .stats import mean_interval, paired_difference
+from ..registry import unknown_message
+from ..nn import NORMS
+from ..nn.ghost_bn import ghost_batches
+from .claims import Claim
+from .framework import Experiment, Stat, Table
+from .stats import mean_interval
 from .training import fit, optimizer_section, predict
 
 QUESTION = ("How does held-out error change when BN normalizes over fewer images (32 down to 2; ResNet-20 on "
@@ -27,32 +27,7 @@ DATA = True  # any image data set (ctx.data)
 QUICK = {"batch_sizes": [32, 4], "epochs": 1, "seeds": 2, "train_samples": 192}
 PAPER_BN = {32: 23.6, 16: 23.7, 8: 24.8, 4: 27.3, 2: 34.7}  # Wu & He 2018, ResNet-50 ImageNet val error (%)
 PAPER_GN = 24.1  # "~24.1 at every batch size"
-COLORS = {"bn": "C0", "gn": "C1", "ln": "C2", "in": "C3", "none": "C4"}
-
-
-class GhostBatchNorm(nn.Layer):
-    """A BN layer that, in training, normalizes each group of ``size`` images of the batch on its own
-    (and updates the running statistics once per group, as BN at batch ``size`` would)."""
-
-    def __init__(self, bn, size):
-        super().__init__()
-        self.bn, self.size = bn, size
-
-    def forward(self, x):
-        if not self.training or x.shape[0] <= self.size:
-            return self.bn(x)
-        return paddle.concat([self.bn(part) for part in paddle.split(x, x.shape[0] // self.size)])
-
-
-def ghost_batches(model, size):
-    """Wrap every BN layer of ``model`` in :class:`GhostBatchNorm` (in place); returns how many were wrapped."""
-    wrapped = 0
-    for layer in [model, *model.sublayers()]:
-        for name, child in list(layer.named_children()):
-            if is_batch_norm(child):
-                setattr(layer, name, GhostBatchNorm(child, size))
-                wrapped += 1
-    return wrapped
+COLORS = {"bn": "C0", "gn": "C1", "ln": "C2", "in": "C3", "none": "C4"}  # the same in both panels
 
 
 def error_pct(model, images, labels, batch_statistics=False, size=32):
@@ -60,157 +35,128 @@ def error_pct(model, images, labels, batch_statistics=False, size=32):
     statistics as in training (the model's state, BN's running statistics included, is left unchanged)."""
     if not batch_statistics:
         return 100 * float((predict(model, images).argmax(axis=1) != labels.numpy()).mean())
-    count = len(labels)
+    count, state = len(labels), {name: value.clone() for name, value in model.state_dict().items()}
     order = paddle.to_tensor(np.arange(-(-count // size) * size) % count)  # the last batch filled from the start
-    state = {name: value.clone() for name, value in model.state_dict().items()}
-    model.train()
     with paddle.no_grad():
+        model.train()
         logits = [model(images[order[i:i + size]]).numpy() for i in range(0, len(order), size)]
     model.set_state_dict(state)
-    predicted = np.concatenate(logits)[:count].argmax(axis=1)
-    return 100 * float((predicted != labels.numpy()).mean())
+    return 100 * float((np.concatenate(logits)[:count].argmax(axis=1) != labels.numpy()).mean())
 
 
-def _train_one(ctx, norm, batch, seed):
-    """ResNet-20 with ``norm`` (BN over groups of ``batch`` images) trained with ``seed``: held-out error (%)
-    with the running statistics and with batch statistics."""
-    prm = ctx.params
-    ctx.seed_everything(seed)
-    options = {"groups": prm["groups"]} if norm == "gn" else None
-    model = build_model("resnet20", **ctx.data_info.model_options, norm=norm, norm_options=options)
-    ghost_batches(model, batch)
+def cell(ctx, setting, seed):
+    """ResNet-20 with ``norm`` (BN over groups of ``batch`` images): held-out error (%) with the running statistics
+    and with batch statistics (batches of the optimizer's size), and the held-out top-1 curve."""
+    prm, norm = ctx.params, setting["norm"]
+    model = build_model("resnet20", **ctx.data_info.model_options, norm=norm,
+                        norm_options={"groups": prm["groups"]} if norm == "gn" else None)
+    ghost_batches(model, setting["batch"])
     lr = prm["bn_lr"] if norm == "bn" else prm["gn_lr"]
     section = optimizer_section(name="Momentum", weight_decay=5e-4, lr={"name": "Cosine", "learning_rate": lr})
-    images, labels = ctx.data("train")
-    if prm["train_samples"]:
-        images, labels = images[:prm["train_samples"]], labels[:prm["train_samples"]]
-    test = ctx.data("test")
-    history = fit(model, (images, labels), test, prm["epochs"], prm["optimizer_batch"], seed=seed, optimizer=section)
-    ctx.curve(f"{norm}/batch_{batch}/seed_{seed}/test_top1", history.eval_steps, history.test_accuracy)
-    running = error_pct(model, *test)
-    batched = error_pct(model, *test, batch_statistics=True, size=prm["optimizer_batch"])
-    ctx.run_done(f"{norm} batch={batch} seed={seed}", f"error {running:.2f}% (batch statistics {batched:.2f}%)",
-                 norm=norm, batch=batch, seed=seed, error_pct=running, batch_stats_error_pct=batched)
-    return running, batched
+    (images, labels), test, kept = ctx.data("train"), ctx.data("test"), prm["train_samples"] or None
+    history = fit(model, (images[:kept], labels[:kept]), test, prm["epochs"], prm["optimizer_batch"], seed=seed,
+                  optimizer=section)
+    return {"error_pct": error_pct(model, *test), "test_top1": history.test_accuracy,
+            "batch_stats_error_pct": error_pct(model, *test, batch_statistics=True, size=prm["optimizer_batch"])}
 
 
-def _measure(ctx):
-    """``{(norm, batch): {"error": [...], "batch_stats": [...]}}`` (one value per seed). Only BN depends on the
-    batch: the other norms are trained once per seed and their result stands for every batch size."""
-    prm = ctx.params
-    sizes = {norm: prm["batch_sizes"] if norm == "bn" else prm["batch_sizes"][:1] for norm in prm["norms"]}
-    ctx.plan(sum(len(s) for s in sizes.values()) * prm["seeds"])
-    results = {}
-    for norm, batches in sizes.items():
-        for batch in batches:
-            runs = [_train_one(ctx, norm, batch, seed) for seed in ctx.seeds(prm["seeds"])]
-            results[(norm, batch)] = {"error": [r[0] for r in runs], "batch_stats": [r[1] for r in runs]}
-        for batch in prm["batch_sizes"]:
-            results.setdefault((norm, batch), results[(norm, batches[0])])
-    return results
+def _grid(params):
+    """BN at every batch size; the other norms once, at the first (their statistics do not see the batch)."""
+    return [{"norm": n, "batch": b} for n in params["norms"] for b in params["batch_sizes"][:None if n == "bn" else 1]]
 
 
-def _gn_is_batch_independent(ctx, groups):
+def _validate(params):
+    unknown = [norm for norm in params["norms"] if norm not in NORMS]
+    if unknown:
+        raise ConfigError(f"params.norms: {unknown_message('norm kind', unknown[0], NORMS.names(), 'valid kinds')}")
+
+
+def gn_is_batch_independent(ctx, groups):
     """Largest difference between GN ResNet-20 logits of 32 images computed together and in groups of 2."""
     model = build_model("resnet20", **ctx.data_info.model_options, norm="gn", norm_options={"groups": groups})
-    model.train()
     images = ctx.data("test")[0][:32]
     images = images[:len(images) - len(images) % 2]
     with paddle.no_grad():
-        together = model(images)
+        model.train()
         apart = paddle.concat([model(part) for part in paddle.split(images, len(images) // 2)])
-    return float((together - apart).abs().max())
+        return float((model(images) - apart).abs().max())
 
 
-def _rows(ctx, results):
-    rows = []
-    for norm in ctx.params["norms"]:
-        for batch in ctx.params["batch_sizes"]:
-            runs = results[(norm, batch)]
-            error, batched = mean_interval(runs["error"]), mean_interval(runs["batch_stats"])
-            gap = mean_interval(np.subtract(runs["error"], runs["batch_stats"]))
-            paper = PAPER_BN.get(batch, float("nan")) if norm == "bn" else PAPER_GN if norm == "gn" else float("nan")
-            rows.append({"norm": norm, "batch": batch, "error %": error.format(2),
-                         "batch-stats error %": batched.format(2), "train/eval gap": gap.format(2),
-                         "paper %": paper, "mean": error.mean, "half-width": error.half_width,
-                         "batch-stats mean": batched.mean, "batch-stats half-width": batched.half_width,
-                         "gap mean": gap.mean, "gap half-width": gap.half_width})
-    return rows
+def _claims(params):
+    """BN's error at the smallest batch exceeds its error at the largest; BN is worse than GN at every batch <= 4."""
+    small, large, claims = min(params["batch_sizes"]), max(params["batch_sizes"]), {}
+    if "bn" in params["norms"]:
+        claims["bn_grows_as_batch_shrinks"] = Claim(
+            "BN's error grows as its batch shrinks: higher error at batch {a[batch]} than at {b[batch]}",
+            "BN 的错误率随 batch 变小而上升：batch {a[batch]} 时高于 batch {b[batch]}", "error_pct",
+            {"norm": "bn", "batch": small}, {"norm": "bn", "batch": large}, unit=" points",
+            evidence=f"held-out error at batch {small} minus at {large}, running statistics, paired by seed (same "
+                     "initial weights and sample order); margin {margin:g}")
+    for batch in (b for b in params["batch_sizes"] if b <= 4 and {"bn", "gn"} <= set(params["norms"])):
+        cid = "bn_worse_than_gn_at_smallest_batch" if batch == small else f"bn_worse_than_gn_at_batch_{batch}"
+        claims[cid] = Claim("BN hurts at batch {a[batch]}: higher error than GN", "BN 在 batch {a[batch]} 时有害：错误率高于 GN",
+                            "error_pct", {"norm": "bn", "batch": batch}, {"norm": "gn"}, unit=" points", evidence=
+                            f"BN minus GN held-out error at batch {batch}, paired by seed; margin {{margin:g}}")
+    return claims
 
 
-def _chart(ctx, rows):
-    """Ours (running and batch statistics, 95% intervals) on the left, the paper's on the right; BN and GN
-    keep their colours in both panels."""
-    fig, axes = ctx.figure(2, width=5.2, height=3.8)
-    ours, paper = axes[0]
-    interval = ctx.chart_text("mean ± 95% interval", "均值 ± 95% 区间")
+def _after(ctx, results):
+    """The train/eval gap (running minus batch statistics, per seed) into the table, the chart, GN's check."""
+    for row in results.rows:
+        pick = {"norm": row["norm"], "batch": row["batch"]}
+        gap = mean_interval(np.subtract(*(results.values(m, pick) for m in ("error_pct", "batch_stats_error_pct"))))
+        row["train/eval gap"], row["gap mean"], row["gap half-width"] = gap.format(2), gap.mean, gap.half_width
+    _chart(ctx, results.rows, ctx.chart_text, ctx.params["batch_sizes"])
+    if "gn" in ctx.params["norms"]:
+        ctx.check(("GN's error does not depend on the batch size (its statistics are per sample)",
+                   "GN 的错误率与 batch 大小无关（统计量按样本计算）"), gn_is_batch_independent(ctx, ctx.params["groups"]),
+                  1e-5, "largest difference of GN ResNet-20 logits for 32 images computed together vs in groups of 2")
+
+
+def _chart(ctx, rows, text, sizes):
+    """Ours (running and batch statistics, 95% intervals; GN's one training at every batch) beside the paper's."""
+    (fig, ((ours, paper),)), band = ctx.figure(2, width=5.2, height=3.8), text("mean ± 95% interval", "均值 ± 95% 区间")
     for index, norm in enumerate(ctx.params["norms"]):
-        mine = [r for r in rows if r["norm"] == norm]
-        color = COLORS.get(norm, "C5")
-        batches = [r["batch"] * 1.06 ** (2 * index - 1) for r in mine]  # side by side, so error bars do not overlap
-        ours.errorbar(batches, [r["mean"] for r in mine], yerr=[r["half-width"] for r in mine], fmt="o-", capsize=3,
-                      color=color, label=ctx.chart_text(f"{norm.upper()}, running statistics ({interval})",
-                                                        f"{norm.upper()}，running 统计量（{interval}）"))
-        if norm == "bn":
-            ours.errorbar([r["batch"] for r in mine], [r["batch-stats mean"] for r in mine],
-                          yerr=[r["batch-stats half-width"] for r in mine],
-                          fmt="s:", capsize=3, color=color, mfc="none",
-                          label=ctx.chart_text(f"BN, batch statistics ({interval})", f"BN，batch 统计量（{interval}）"))
+        mine, up = [r for r in rows if r["norm"] == norm] * (1 if norm == "bn" else len(sizes)), norm.upper()
+        series = [("error %", "o-", [b * 1.06 ** (2 * index - 1) for b in sizes], "running")]  # side by side
+        for key, fmt, xs, kind in series + [("batch-stats error %", "s:", sizes, "batch")] * (norm == "bn"):
+            ours.errorbar(xs, [r[f"{key} mean"] for r in mine], yerr=[r[f"{key} half-width"] for r in mine], fmt=fmt,
+                          capsize=3, color=COLORS.get(norm, "C5"), mfc="none" if kind == "batch" else None,
+                          label=text(f"{up}, {kind} statistics ({band})", f"{up}，{kind} 统计量（{band}）"))
     paper.plot(list(PAPER_BN), list(PAPER_BN.values()), "o-", color=COLORS["bn"], label="BN")
     paper.plot(list(PAPER_BN), [PAPER_GN] * len(PAPER_BN), "o-", color=COLORS["gn"], label="GN")
     info = ctx.data_info
-    titles = (ctx.chart_text(f"ppnorm: ResNet-20 on {info.name}", f"ppnorm：{info.name} 上的 ResNet-20"),
-              ctx.chart_text("Wu & He 2018: ResNet-50 on ImageNet", "Wu & He 2018：ImageNet 上的 ResNet-50"))
-    labels = (ctx.chart_text(f"held-out error (%), {info.test_size} images", f"留出集错误率（%），{info.test_size} 张"),
-              ctx.chart_text("ImageNet val error (%)", "ImageNet 验证集错误率（%）"))
-    for ax, title, label in zip((ours, paper), titles, labels):
+    texts = (((f"ppnorm: ResNet-20 on {info.name}", f"ppnorm：{info.name} 上的 ResNet-20"),
+              (f"held-out error (%), {info.test_size} images", f"留出集错误率（%），{info.test_size} 张")),
+             (("Wu & He 2018: ResNet-50 on ImageNet", "Wu & He 2018：ImageNet 上的 ResNet-50"),
+              ("ImageNet val error (%)", "ImageNet 验证集错误率（%）")))
+    for ax, (title, label) in zip((ours, paper), texts):
         ax.set_xscale("log", base=2), ax.invert_xaxis(), ax.set_xticks(list(PAPER_BN), [str(b) for b in PAPER_BN])
-        ax.set_xlabel(ctx.chart_text("images per BN batch", "BN 的 batch 大小（张）"))
-        ax.set_ylabel(label), ax.set_title(title, fontsize=10), ax.set_ylim(bottom=0)
+        ax.set(xlabel=text("images per BN batch", "BN 的 batch 大小（张）"), ylabel=text(*label), ylim=(0, None))
+        ax.set_title(text(*title), fontsize=10)
         ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)  # off the data
     ctx.save_figure(fig, "batch_size_sweep", ctx.tr("error vs BN batch size, ours beside the paper's",
                                                     "错误率与 BN 的 batch 大小：我们的结果与论文对照"))
 
 
-def _claims(ctx, results):
-    prm, batches = ctx.params, ctx.params["batch_sizes"]
-    largest, smallest, points = max(batches), min(batches), ctx.tr(" points", " 个点")
-    if "bn" in prm["norms"]:
-        ctx.compare((f"BN's error grows as its batch shrinks: higher error at batch {smallest} than at {largest}",
-                     f"BN 的错误率随 batch 变小而上升：batch {smallest} 时高于 batch {largest}"),
-                    paired_difference(results[("bn", smallest)]["error"], results[("bn", largest)]["error"]),
-                    "greater", unit=points, evidence=f"held-out error at batch {smallest} minus at {largest}, running "
-                    "statistics, paired by seed (same initial weights and sample order); margin 0")
-    if "gn" in prm["norms"]:
-        ctx.check(("GN's error does not depend on the batch size (its statistics are per sample)",
-                   "GN 的错误率与 batch 大小无关（统计量按样本计算）"), _gn_is_batch_independent(ctx, prm["groups"]), 1e-5,
-                  "largest difference of GN ResNet-20 logits for 32 images computed together vs in groups of 2")
-    if "bn" in prm["norms"] and "gn" in prm["norms"]:
-        for batch in (b for b in batches if b <= 4):
-            ctx.compare((f"BN hurts at batch {batch}: higher error than GN",
-                         f"BN 在 batch {batch} 时有害：错误率高于 GN"),
-                        paired_difference(results[("bn", batch)]["error"], results[("gn", batch)]["error"]),
-                        "greater", unit=points,
-                        evidence=f"BN minus GN held-out error at batch {batch}, paired by seed; margin 0")
-
-
-def run(ctx):
-    prm = ctx.params
-    results = _measure(ctx)
-    rows = _rows(ctx, results)
-    samples, name = prm["train_samples"] or ctx.data_info.train_size, ctx.data_info.name
-    ctx.table("errors", rows, ["norm", "batch", "error %", "batch-stats error %", "train/eval gap", "paper %"],
-              title=ctx.tr(f"ResNet-20 on {name} ({samples} training images), {prm['epochs']} epochs of optimizer "
-                           f"batch {prm['optimizer_batch']}, BN over groups of `batch` images; held-out error (%), "
-                           f"mean ± 95% interval over {prm['seeds']} seeds; gap = running minus batch statistics; "
-                           "paper: ResNet-50 on ImageNet",
-                           f"{name} 上的 ResNet-20（{samples} 张训练图），优化器 batch {prm['optimizer_batch']} 训练 "
-                           f"{prm['epochs']} 轮，BN 在每 `batch` 张图上求统计量；留出集错误率（%），{prm['seeds']} 个种子的"
-                           "均值 ± 95% 区间；差距 = running 统计量减 batch 统计量；论文：ImageNet 上的 ResNet-50"))
-    _chart(ctx, rows)
-    _claims(ctx, results)
-    by = {(r["norm"], r["batch"]): r["error %"] for r in rows}
-    big, small = max(prm["batch_sizes"]), min(prm["batch_sizes"])
-    listed = "; ".join(f"{n} {by[(n, big)]} -> {by[(n, small)]}" for n in prm["norms"])
+def _summary(ctx, results):
+    sizes, error = ctx.params["batch_sizes"], {(r["norm"], r["batch"]): r["error %"] for r in results.rows}
+    big, small, at = max(sizes), min(sizes), lambda n, b: b if n == "bn" else sizes[0]  # GN: its one training
+    listed = "; ".join(f"{n} {error[(n, at(n, big))]} -> {error[(n, at(n, small))]}" for n in ctx.params["norms"])
     return ctx.tr(f"Held-out error (%) from batch {big} to {small}: {listed}.",
                   f"留出集错误率（%）从 batch {big} 到 {small}：{listed}。")
+
+
+EXPERIMENT = Experiment(
+    grid=_grid, cell=cell, metrics=("error_pct", "batch_stats_error_pct", "test_top1"), claims=_claims, after=_after,
+    validate=_validate, summary=_summary, table=Table("errors", (
+        "ResNet-20 on {data} (train_samples {train_samples}; 0: all), {epochs} epochs of optimizer batch "
+        "{optimizer_batch}, BN over groups of `batch` images, GN trained once per seed; held-out error (%), mean ± 95% "
+        "interval over {seeds} seeds; gap = running minus batch statistics; paper: ResNet-50 on ImageNet",
+        "{data} 上的 ResNet-20（train_samples {train_samples}；0：全部），优化器 batch {optimizer_batch} 训练 {epochs} 轮，"
+        "BN 在每 `batch` 张图上求统计量，GN 每个种子训练一次；留出集错误率（%），{seeds} 个种子的均值 ± 95% 区间；"
+        "差距 = running 统计量减 batch 统计量；论文：ImageNet 上的 ResNet-50"),
+        ("norm", "batch", Stat("error %", "error_pct"), Stat("batch-stats error %", "batch_stats_error_pct"),
+         "train/eval gap", "paper %"),
+        extra=lambda s, p: {"paper %": {"bn": PAPER_BN.get(s["batch"], np.nan), "gn": PAPER_GN}.get(s["norm"], np.nan)}))
+run = EXPERIMENT.run

@@ -38,6 +38,7 @@ class Claim:
     unit: str = ""
     digits: int = 2
     evidence: str = ""
+    scale: float = 1.0  # the estimate in other units, e.g. 100: a fraction claimed in points (margin, sesoi in those)
 
     def text(self, template, params):
         fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
@@ -123,7 +124,13 @@ def _finite(values):
 
 def estimate(claim, runs):
     """``(Estimate, failed)`` of a claim from the runs: paired by seed (whatever order the runs came in), Welch when
-    unpaired, a mean for a single quantity. Non-finite values (diverged runs) are left out and counted as failed."""
+    unpaired, a mean for a single quantity, times ``claim.scale``. Non-finite values (diverged runs) are left out and
+    counted as failed."""
+    found, failed = _estimate(claim, runs)
+    return (found if claim.scale == 1 else found.scaled(claim.scale)), failed
+
+
+def _estimate(claim, runs):
     a = per_seed(runs, claim.metric, claim.a)
     if claim.b is None:
         values = [a[seed] for seed in sorted(a)]

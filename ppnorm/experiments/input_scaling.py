@@ -1,10 +1,14 @@
 """Input standardization: raw pixels vs z-score vs PCA whitening, for a shallow model and a deep model with BN."""
+import weakref
+
 import numpy as np
 import paddle
 
 from ..models import build_model
 from .bands import plot_band
-from .stats import mean_interval, paired_difference
+from .claims import Claim
+from .framework import Experiment, Stat, Table
+from .stats import mean_interval
 from .training import check_eval_every, fit, optimizer_section
 
 QUESTION = ("Does standardizing the inputs (z-score per pixel) help a shallow model, does PCA whitening add anything "
@@ -16,6 +20,7 @@ QUICK = {"deep_hidden": [16, 16], "epochs": 1, "eval_every": 10, "seeds": 2}
 DATA = True  # any image data set (ctx.data)
 MODELS = ("shallow", "deep_bn")
 COLORS = {"raw": "tab:red", "zscore": "tab:blue", "whiten": "tab:green"}
+_INPUTS = weakref.WeakKeyDictionary()  # per experiment run: {transform: inputs}, a whitening per transform
 
 
 def zscore(train, test):
@@ -50,99 +55,96 @@ def inputs(ctx, transform):
     return ((paddle.to_tensor(train.astype("float32")), y_train), (paddle.to_tensor(test.astype("float32")), y_test))
 
 
-def one_run(ctx, kind, transform, seed, data):
-    """One model on ``data = inputs(ctx, transform)``."""
-    prm = ctx.params
-    train, test = data
-    ctx.seed_everything(seed)
-    hidden, norm = ([], "none") if kind == "shallow" else (prm["deep_hidden"], "bn")
+def cell(ctx, setting, seed):
+    """Logistic regression (``shallow``) or an MLP with BN (``deep_bn``) on the transformed inputs: final held-out
+    top-1 (0 if the loss diverged), steps to the target accuracy (all steps if never) and the accuracy curve."""
+    prm, known = ctx.params, _INPUTS.setdefault(ctx, {})
+    if setting["input"] not in known:
+        known[setting["input"]] = inputs(ctx, setting["input"])
+    train, test = known[setting["input"]]
+    hidden, norm = ([], "none") if setting["model"] == "shallow" else (prm["deep_hidden"], "bn")
     model = build_model("mlp", in_features=train[0].shape[1], hidden=hidden, num_classes=ctx.data_info.num_classes,
                         norm=norm)
     history = fit(model, train, test, prm["epochs"], prm["batch"], seed=seed, eval_every=prm["eval_every"],
                   optimizer=optimizer_section(name="Momentum", lr={"name": "Constant", "learning_rate": prm["lr"]}))
     reached = history.steps_to(prm["target"])
-    final = history.test_accuracy[-1] if np.isfinite(history.losses[-1]) else 0.0
-    return {"model": kind, "input": transform, "seed": seed, "features": train[0].shape[1], "final accuracy": final,
+    return {"features": train[0].shape[1],
+            "final accuracy": history.test_accuracy[-1] if np.isfinite(history.losses[-1]) else 0.0,
             "steps to target": reached if reached is not None else history.eval_steps[-1],
-            "reached": reached is not None}, history
+            "reached": reached is not None, "test accuracy": history.test_accuracy}
 
 
-def _values(ctx, kind, transform, key):
-    return ctx.run_values(key, model=kind, input=transform)
+def _claims(params):
+    """Z-score helps a shallow model (accuracy, speed); whitening adds nothing over it; BN makes it unnecessary."""
+    have, claims, points = set(params["transforms"]), {}, {"scale": 100, "unit": " pts", "digits": 1}
+
+    def pair(a, b, model):
+        return {"model": model, "input": a}, {"model": model, "input": b}
+    if {"raw", "zscore"} <= have:
+        claims["zscore_raises_shallow_accuracy"] = Claim(
+            "Standardizing inputs (z-score) raises a shallow model's final accuracy over raw pixels",
+            "标准化输入（z-score）使浅层模型的最终准确率高于原始像素", "final accuracy", *pair("zscore", "raw", "shallow"),
+            **points, evidence="logistic regression, top-1 % z-score minus raw (0..16), paired by seed")
+        claims["zscore_speeds_up_shallow"] = Claim(
+            "Standardizing inputs makes a shallow model reach the target accuracy in fewer steps",
+            "标准化输入使浅层模型以更少的步数达到目标准确率", "steps to target", *pair("raw", "zscore", "shallow"), digits=0,
+            evidence="steps to {target:.0%} test accuracy, raw minus z-score (not reached: all steps)")
+    for model, en, zh in (("shallow", "a shallow model", "浅层模型"), ("deep_bn", "a deep model with BN", "有 BN 的深层模型")):
+        if {"whiten", "zscore"} <= have:
+            claims[f"whitening_adds_nothing_{model}"] = Claim(
+                f"PCA whitening adds nothing over z-score for {en} on images (final accuracy within ±{{margin:g}} "
+                "point)", f"对图像而言，PCA 白化相对 z-score 对{zh}没有增益（最终准确率相差在 ±{{margin:g}} 个点之内）",
+                "final accuracy", *pair("whiten", "zscore", model), side="within", margin=1.0, **points,
+                evidence="top-1 % whitened minus z-score, paired by seed")
+    if {"raw", "zscore"} <= have:
+        claims["bn_needs_no_standardizing"] = Claim(
+            "With BN, a deep model does not need standardized inputs (raw vs z-score within ±{margin:g} point)",
+            "有 BN 的深层模型不需要标准化输入（原始像素与 z-score 相差在 ±{margin:g} 个点之内）", "final accuracy",
+            *pair("zscore", "raw", "deep_bn"), side="within", margin=1.0, **points,
+            evidence="top-1 % z-score minus raw, paired by seed")
+    return claims
 
 
-def _table(ctx):
-    rows = []
-    for kind in MODELS:
-        for transform in ctx.params["transforms"]:
-            acc = mean_interval(_values(ctx, kind, transform, "final accuracy")).scaled(100)
-            steps = mean_interval(_values(ctx, kind, transform, "steps to target"))
-            rows.append({"model": kind, "input": transform, "final top1 %": acc.format(1),
-                         "steps to target": steps.format(0), "reached": sum(_values(ctx, kind, transform, "reached"))})
-    return rows
+def _before(ctx, results):
+    prm, info = ctx.params, ctx.data_info
+    check_eval_every(prm["eval_every"], prm["epochs"], info.train_size // prm["batch"], info.name)
 
 
-def _claims(ctx):
-    def diff(kind, a, b, key, scale=1.0):
-        return paired_difference(_values(ctx, kind, a, key), _values(ctx, kind, b, key)).scaled(scale)
-
-    ctx.compare(("Standardizing inputs (z-score) raises a shallow model's final accuracy over raw pixels",
-                 "标准化输入（z-score）使浅层模型的最终准确率高于原始像素"),
-                diff("shallow", "zscore", "raw", "final accuracy", 100), "greater", unit=" pts", digits=1,
-                evidence="logistic regression, top-1 % z-score minus raw (0..16), paired by seed")
-    ctx.compare(("Standardizing inputs makes a shallow model reach the target accuracy in fewer steps",
-                 "标准化输入使浅层模型以更少的步数达到目标准确率"),
-                diff("shallow", "raw", "zscore", "steps to target"), "greater", digits=0,
-                evidence=f"steps to {ctx.params['target']:.0%} test accuracy, raw minus z-score (not reached: all steps)")
-    for kind, en, zh in (("shallow", "a shallow model", "浅层模型"), ("deep_bn", "a deep model with BN", "有 BN 的深层模型")):
-        ctx.compare((f"PCA whitening adds nothing over z-score for {en} on images (final accuracy within ±1 point)",
-                     f"对图像而言，PCA 白化相对 z-score 对{zh}没有增益（最终准确率相差在 ±1 个点之内）"),
-                    diff(kind, "whiten", "zscore", "final accuracy", 100), "within", margin=1.0, unit=" pts",
-                    digits=1, evidence="top-1 % whitened minus z-score, paired by seed")
-    ctx.compare(("With BN, a deep model does not need standardized inputs (raw vs z-score within ±1 point)",
-                 "有 BN 的深层模型不需要标准化输入（原始像素与 z-score 相差在 ±1 个点之内）"),
-                diff("deep_bn", "zscore", "raw", "final accuracy", 100), "within", margin=1.0, unit=" pts", digits=1,
-                evidence="top-1 % z-score minus raw, paired by seed")
-
-
-def _chart(ctx, curves):
-    fig, axes = ctx.figure(2, width=5.0)
+def _after(ctx, results):
+    """Final top-1 (%) and the count of runs that reached the target into the table; the chart."""
+    for row in results.rows:
+        pick = {"model": row["model"], "input": row["input"]}
+        row["final top1 %"] = mean_interval(results.values("final accuracy", pick)).scaled(100).format(1)
+        row["reached"] = sum(results.values("reached", pick))
+    (fig, axes), layers, text = ctx.figure(2, width=5.0), len(ctx.params["deep_hidden"]), ctx.chart_text
     titles = {"shallow": ("shallow: logistic regression", "浅层：逻辑回归"),
-              "deep_bn": (f"deep: MLP {len(ctx.params['deep_hidden'])} layers + BN", f"深层：{len(ctx.params['deep_hidden'])} 层 MLP + BN")}
-    for ax, kind in zip(axes[0], MODELS):
+              "deep_bn": (f"deep: MLP {layers} layers + BN", f"深层：{layers} 层 MLP + BN")}
+    for ax, model in zip(axes[0], MODELS):
         for transform in ctx.params["transforms"]:
-            runs = curves[(kind, transform)]
-            plot_band(ax, runs[0].eval_steps, [[100 * a for a in h.test_accuracy] for h in runs], COLORS[transform],
-                      transform, ctx.chart_text(f"{transform}: 95% interval", f"{transform}：95% 区间"))
-        ax.axhline(100 * ctx.params["target"], color="grey", linestyle=":", label=ctx.chart_text("target", "目标"))
-        ax.set_title(ctx.chart_text(*titles[kind]))
-        ax.set_xlabel(ctx.chart_text("training step", "训练步数"))
-        ax.set_ylabel(ctx.chart_text("test accuracy (%)", "测试准确率（%）"))
-        ax.set_ylim(0, 100)
+            mine = [r for r in results.runs if (r["model"], r["input"]) == (model, transform)]
+            curves = [[100 * a for a in r["test accuracy"]] for r in mine]
+            plot_band(ax, ctx.params["eval_every"] * np.arange(1, len(curves[0]) + 1), curves, COLORS[transform],
+                      transform, text(f"{transform}: 95% interval", f"{transform}：95% 区间"))
+        ax.axhline(100 * ctx.params["target"], color="grey", linestyle=":", label=text("target", "目标"))
+        ax.set(title=text(*titles[model]), xlabel=text("training step", "训练步数"), ylim=(0, 100),
+               ylabel=text("test accuracy (%)", "测试准确率（%）"))
         ax.legend(fontsize=7, loc="lower right")
     ctx.save_figure(fig, "input_scaling", ctx.tr("test accuracy during training by input transform",
                                                  "不同输入变换下训练中的测试准确率"))
 
 
-def run(ctx):
-    prm = ctx.params
-    combos = [(kind, t) for kind in MODELS for t in prm["transforms"]]
-    ctx.plan(len(combos) * prm["seeds"])
-    check_eval_every(prm["eval_every"], prm["epochs"], ctx.data_info.train_size // prm["batch"], ctx.data_info.name)
-    curves, data = {}, {t: inputs(ctx, t) for t in prm["transforms"]}  # a whitening per transform, not per run
-    for kind, transform in combos:
-        for seed in ctx.seeds(prm["seeds"]):
-            row, history = one_run(ctx, kind, transform, seed, data[transform])
-            curves.setdefault((kind, transform), []).append(history)
-            ctx.curve(f"{kind}_{transform}/seed_{seed}/test_accuracy", history.eval_steps, history.test_accuracy)
-            ctx.run_done(f"{kind} {transform} seed={seed}", f"final top1 {100 * row['final accuracy']:.1f}%, "
-                         f"steps to target {row['steps to target']}", **row)
-    rows = ctx.table("input_scaling", _table(ctx), title=ctx.tr(
-        f"Final test top-1 and steps to {prm['target']:.0%}, mean ± 95% interval over {prm['seeds']} seeds "
-        f"({prm['epochs']} epochs, batch {prm['batch']}, Momentum lr {prm['lr']})",
-        f"最终测试 top-1 与达到 {prm['target']:.0%} 的步数，{prm['seeds']} 个种子的均值 ± 95% 区间"
-        f"（{prm['epochs']} 轮，batch {prm['batch']}，Momentum lr {prm['lr']}）"))
-    _chart(ctx, curves)
-    _claims(ctx)
-    parts = [f"{r['model']} {r['input']} {r['final top1 %']}%" for r in rows]
+def _summary(ctx, results):
+    parts = [f"{r['model']} {r['input']} {r['final top1 %']}%" for r in results.rows]
     return ctx.tr("Final top-1: " + ", ".join(parts) + ".", "最终 top-1：" + "，".join(parts) + "。")
+
+
+EXPERIMENT = Experiment(
+    grid=lambda params: [{"model": m, "input": t} for m in MODELS for t in params["transforms"]], cell=cell,
+    metrics=("features", "final accuracy", "steps to target", "reached", "test accuracy"), claims=_claims,
+    before=_before, after=_after, summary=_summary,
+    table=Table("input_scaling", (
+        "Final test top-1 and steps to {target:.0%}, mean ± 95% interval over {seeds} seeds ({epochs} epochs, batch "
+        "{batch}, Momentum lr {lr})", "最终测试 top-1 与达到 {target:.0%} 的步数，{seeds} 个种子的均值 ± 95% 区间"
+        "（{epochs} 轮，batch {batch}，Momentum lr {lr}）"),
+        ("model", "input", "final top1 %", Stat("steps to target", "steps to target", 0), "reached")))
+run = EXPERIMENT.run

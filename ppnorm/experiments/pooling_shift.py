@@ -1,10 +1,14 @@
 """Pooling and small shifts: how much of a downsampling layer's output, and of the prediction, survives a shift?"""
+import weakref
+
 import numpy as np
 import paddle
 import paddle.nn.functional as F
 
 from ..models import build_model
-from .stats import mean_interval, paired_difference
+from .charts import Chart
+from .claims import Claim
+from .framework import Experiment, Stat, Table
 from .training import digits, fit, optimizer_section
 
 QUESTION = ("When the input shifts by 1 or 2 pixels, do most outputs of a max / average pooling layer stay the same, "
@@ -15,6 +19,8 @@ DEFAULTS = {"downsamples": ["max", "avg", "conv"], "shifts": [1, 2], "widths": [
 QUICK = {"epochs": 1, "seeds": 2, "widths": [8, 8]}
 DATA = True  # any image data set (ctx.data)
 UNCHANGED = 1e-6  # an output "stays the same" when it moves by less than this fraction of the layer's largest value
+POOLS = (("max", "max pooling"), ("avg", "average pooling"))  # (downsample, its Chinese name)
+_TRAINED = weakref.WeakKeyDictionary()  # per experiment run: {(downsample, seed): (model, top1)}, one per shift
 
 
 def padded(split, pad, load=digits):
@@ -62,106 +68,75 @@ def measure(model, images, pixels):
 
 
 def train_one(ctx, kind, seed):
+    """simple_cnn (BN) with ``kind`` downsampling trained on the padded images: the model and its held-out top-1."""
     prm = ctx.params
-    ctx.seed_everything(seed)
     model = build_model("simple_cnn", widths=prm["widths"], convs_per_stage=1, **ctx.data_info.model_options,
                         norm="bn", downsample=kind)
     section = optimizer_section(name="Momentum", weight_decay=5e-4, lr={"name": "Cosine", "learning_rate": prm["lr"]})
     history = fit(model, padded("train", prm["pad"], ctx.data), padded("test", prm["pad"], ctx.data), prm["epochs"],
-                  prm["batch_size"],
-                  seed=seed, optimizer=section)
+                  prm["batch_size"], seed=seed, optimizer=section)
     return model, history.test_accuracy[-1]
 
 
-def _runs(ctx):
-    prm = ctx.params
-    test_images = padded("test", prm["pad"], ctx.data)[0]
-    ctx.plan(len(prm["downsamples"]) * prm["seeds"])
-    for kind in prm["downsamples"]:
-        for seed in ctx.seeds(prm["seeds"]):
-            model, top1 = train_one(ctx, kind, seed)
-            for pixels in prm["shifts"]:
-                unchanged, change, stable = measure(model, test_images, pixels)
-                ctx.runs.append({"downsample": kind, "seed": seed, "shift": pixels, "top1": top1,
-                                 "unchanged": unchanged, "relative change": change, "stable predictions": stable})
-            ctx.run_done(f"{kind} seed={seed}", f"top-1 {top1:.4f}, 1-px unchanged outputs "
-                                                f"{ctx.runs[-len(prm['shifts'])]['unchanged']:.3f}")
+def cell(ctx, setting, seed):
+    """The network of ``downsample`` trained with ``seed`` (once: every shift measures the same training) under a
+    shift of ``shift`` pixels of the padded test images."""
+    trained = _TRAINED.setdefault(ctx, {})
+    key = (setting["downsample"], seed)
+    if key not in trained:  # the first shift: trained right after the framework seeded everything with ``seed``
+        trained[key] = train_one(ctx, *key)
+    model, top1 = trained[key]
+    unchanged, change, stable = measure(model, padded("test", ctx.params["pad"], ctx.data)[0], setting["shift"])
+    return {"top1": top1, "unchanged": unchanged, "relative change": change, "stable predictions": stable}
 
 
-def _values(ctx, kind, pixels, key):
-    return ctx.run_values(key, downsample=kind, shift=pixels)
+def _claims(params):
+    """Per pooling: most active outputs stay under the smallest shift (margin 0.5); against a strided conv, a smaller
+    output change under the smallest shift and more unchanged predictions under the largest."""
+    claims, one, two = {}, min(params["shifts"]), max(params["shifts"])
+    for kind, zh in (p for p in POOLS if p[0] in params["downsamples"]):
+        claims[f"{kind}_mostly_unchanged"] = Claim(
+            f"Under a {{a[shift]}}-pixel shift most active outputs of {kind} pooling stay the same",
+            f"平移 {{a[shift]}} 个像素时，{zh} 的大多数（非零）输出不变", "unchanged", {"downsample": kind, "shift": one},
+            margin=0.5, digits=3,
+            evidence="fraction of unchanged outputs among those non-zero before or after the shift")
+        if "conv" in params["downsamples"]:
+            claims[f"{kind}_changes_less_than_conv"] = Claim(
+                f"{kind} pooling's output changes less than a strided conv's under a {{a[shift]}}-pixel shift",
+                f"平移 {{a[shift]}} 个像素时，{zh} 输出的相对变化小于步长卷积", "relative change",
+                {"downsample": "conv", "shift": one}, {"downsample": kind, "shift": one}, digits=3,
+                evidence="relative change ||y(shifted) - y|| / ||y||: conv minus pooling, paired by seed")
+            claims[f"{kind}_keeps_more_predictions_than_conv"] = Claim(
+                f"{kind} pooling keeps more predictions than a strided conv under a {{a[shift]}}-pixel shift",
+                f"平移 {{a[shift]}} 个像素时，{zh} 网络保持不变的预测多于步长卷积网络", "stable predictions",
+                {"downsample": kind, "shift": two}, {"downsample": "conv", "shift": two}, digits=3,
+                evidence="fraction of test images whose predicted class is unchanged: pooling minus conv")
+    return claims
 
 
-def _table(ctx):
-    rows = []
-    for kind in ctx.params["downsamples"]:
-        for pixels in ctx.params["shifts"]:
-            row = {"downsample": kind, "shift px": pixels}
-            for key in ("unchanged", "relative change", "stable predictions", "top1"):
-                estimate = mean_interval(_values(ctx, kind, pixels, key))
-                row[key] = estimate.format(3)
-                row[f"{key} mean"], row[f"{key} half-width"] = estimate.mean, estimate.half_width
-            rows.append(row)
-    return rows
-
-
-def _claims(ctx):
-    kinds, one, two = ctx.params["downsamples"], min(ctx.params["shifts"]), max(ctx.params["shifts"])
-    for kind, zh in (("max", "max pooling"), ("avg", "average pooling")):
-        if kind not in kinds:
-            continue
-        ctx.compare((f"Under a {one}-pixel shift most active outputs of {kind} pooling stay the same",
-                     f"平移 {one} 个像素时，{zh} 的大多数（非零）输出不变"),
-                    mean_interval(_values(ctx, kind, one, "unchanged")), "greater", margin=0.5, digits=3,
-                    evidence="fraction of unchanged outputs among those non-zero before or after the shift")
-        if "conv" in kinds:
-            ctx.compare((f"{kind} pooling's output changes less than a strided conv's under a {one}-pixel shift",
-                         f"平移 {one} 个像素时，{zh} 输出的相对变化小于步长卷积"),
-                        paired_difference(_values(ctx, "conv", one, "relative change"),
-                                          _values(ctx, kind, one, "relative change")), "greater", digits=3,
-                        evidence="relative change ||y(shifted) - y|| / ||y||: conv minus pooling, paired by seed")
-            ctx.compare((f"{kind} pooling keeps more predictions than a strided conv under a {two}-pixel shift",
-                         f"平移 {two} 个像素时，{zh} 网络保持不变的预测多于步长卷积网络"),
-                        paired_difference(_values(ctx, kind, two, "stable predictions"),
-                                          _values(ctx, "conv", two, "stable predictions")), "greater", digits=3,
-                        evidence="fraction of test images whose predicted class is unchanged: pooling minus conv")
-
-
-def _chart(ctx, rows):
-    fig, axes = ctx.figure(3, width=4.2)
-    colors = {"max": "tab:blue", "avg": "tab:orange", "conv": "tab:green"}
-    names = {"max": ctx.chart_text("max pooling", "max pooling"), "avg": ctx.chart_text("average pooling", "average pooling"),
-             "conv": ctx.chart_text("strided conv", "步长卷积")}
-    panels = (("unchanged", ctx.chart_text("unchanged active outputs (fraction)", "不变的非零输出（比例）")),
-              ("relative change", ctx.chart_text("relative output change", "输出的相对变化")),
-              ("stable predictions", ctx.chart_text("unchanged predictions (fraction)", "预测不变的比例")))
-    for ax, (key, label) in zip(axes[0], panels):
-        for kind in ctx.params["downsamples"]:
-            mine = [r for r in rows if r["downsample"] == kind]
-            ax.errorbar([r["shift px"] for r in mine], [r[f"{key} mean"] for r in mine],
-                        yerr=[r[f"{key} half-width"] for r in mine], fmt="o-", capsize=3, color=colors[kind],
-                        label=names[kind])
-        ax.set_xticks(ctx.params["shifts"])
-        ax.set_xlabel(ctx.chart_text("shift (pixels)", "平移（像素）"))
-        ax.set_ylabel(label)
-    axes[0][0].legend(title=ctx.chart_text("mean ± 95% interval", "均值 ± 95% 区间"))
-    ctx.save_figure(fig, "pooling_shift", ctx.tr("downsampling outputs and predictions under small shifts",
-                                                "小平移下的下采样输出与预测"))
-
-
-def run(ctx):
-    prm = ctx.params
-    _runs(ctx)
-    rows = _table(ctx)
-    ctx.table("shift", rows, ["downsample", "shift px", "unchanged", "relative change", "stable predictions", "top1"],
-              title=ctx.tr(f"simple_cnn {prm['widths']} (BN) on {ctx.data_info.name} padded by {prm['pad']} px, {prm['epochs']} "
-                           f"epochs; mean ± 95% interval over {prm['seeds']} seeds",
-                           f"simple_cnn {prm['widths']}（BN），{ctx.data_info.name} 四周各补 {prm['pad']} 像素，训练 {prm['epochs']} 轮；"
-                           f"{prm['seeds']} 个种子的均值 ± 95% 区间"))
-    _chart(ctx, rows)
-    _claims(ctx)
-    by = {(r["downsample"], r["shift px"]): r for r in rows}
-    one = min(prm["shifts"])
-    parts = [f"{k} {by[(k, one)]['unchanged']}" for k in prm["downsamples"]]
+def _summary(ctx, results):
+    one = min(ctx.params["shifts"])
+    parts = [f"{r['downsample']} {r['unchanged']}" for r in results.rows if r["shift"] == one]
     return ctx.tr(f"Unchanged active outputs under a {one}-pixel shift: " + ", ".join(parts) + ".",
                   f"平移 {one} 个像素时不变的非零输出比例：" + "，".join(parts) + "。")
+
+
+def _heatmap(metric, en, zh):
+    return Chart("heatmap", f"pooling_shift_{metric.replace(' ', '_')}", (metric,), (
+        f"{en} by downsampling and shift (mean ± 95% interval)", f"{zh}：按下采样方式与平移量（均值 ± 95% 区间）"),
+                 (en, zh), ("shift (pixels)", "平移（像素）"), x="shift", y="downsample")
+
+
+METRICS = ("top1", "unchanged", "relative change", "stable predictions")
+EXPERIMENT = Experiment(
+    grid=lambda params: [{"downsample": k, "shift": s} for k in params["downsamples"] for s in params["shifts"]],
+    cell=cell, metrics=METRICS, claims=_claims, summary=_summary,
+    table=Table("shift", ("simple_cnn {widths} (BN) on {data} padded by {pad} px, {epochs} epochs; mean ± 95% interval "
+                          "over {seeds} seeds", "simple_cnn {widths}（BN），{data} 四周各补 {pad} 像素，训练 {epochs} 轮；"
+                          "{seeds} 个种子的均值 ± 95% 区间"),
+                ("downsample", "shift px", *(Stat(m, m, 3) for m in METRICS[1:]), Stat("top1", "top1", 3)),
+                extra=lambda setting, params: {"shift px": setting["shift"]}),
+    charts=(_heatmap("unchanged", "unchanged active outputs (fraction)", "不变的非零输出（比例）"),
+            _heatmap("relative change", "relative output change", "输出的相对变化"),
+            _heatmap("stable predictions", "unchanged predictions (fraction)", "预测不变的比例")))
+run = EXPERIMENT.run
