@@ -258,3 +258,32 @@ def _runner(configs):
 
 if __name__ == "__main__":
     _runner(sys.argv[1])
+
+
+class _RunsCode:
+    """Unpickling this runs ``touch <marker>``: the classic payload of a poisoned pickle."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.marker}",)
+
+
+@pytest.mark.parametrize("member", ["cifar-10-batches-py/data_batch_1", "cifar-10-batches-py/batches.meta"])
+def test_a_cifar_archive_whose_pickle_runs_code_is_refused_before_it_runs(tmp_path, member):
+    import pickle
+    import tarfile
+    from test_data import make_cifar10
+    clean, poisoned, marker = tmp_path / "clean.tar.gz", tmp_path / "cifar-10-python.tar.gz", tmp_path / "PWNED"
+    make_cifar10(str(clean))
+    assert pickle.loads(pickle.dumps(_RunsCode(tmp_path / "probe"))) == 0 and (tmp_path / "probe").exists()
+    with tarfile.open(clean) as source, tarfile.open(poisoned, "w:gz") as target:
+        for info in source.getmembers():
+            data = pickle.dumps({b"data": _RunsCode(marker)}) if info.name == member else source.extractfile(info).read()
+            info.size = len(data)
+            target.addfile(info, io.BytesIO(data))
+    with pytest.raises(DataError, match=rf"^cifar10: {poisoned}: refused to load: it asks for posix.system, which a "
+                                        r"CIFAR batch never needs"):
+        build_dataset({"name": "cifar10", "data_file": str(poisoned), "split": "train"})
+    assert not marker.exists()

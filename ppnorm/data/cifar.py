@@ -7,6 +7,7 @@ import tarfile
 import numpy as np
 
 from ..errors import first_line
+from ..safe_pickle import Refused, check
 from .base import ArrayDataset, DATASETS, DataError, check_split, require_file
 
 _LAYOUT = {  # archive member names per split, and the meta file with the class names
@@ -22,7 +23,7 @@ def _read_member(archive, name):
     member = archive.extractfile(name)
     if member is None:
         raise KeyError(name)
-    return pickle.load(member, encoding="bytes")
+    return check(member.read(), encoding="bytes")  # numpy arrays, bytes, lists, dicts: nothing that runs code
 
 
 def _read_folder(folder, name):
@@ -32,7 +33,7 @@ def _read_folder(folder, name):
     if not os.path.exists(path):
         path = os.path.join(folder, name)
     with open(path, "rb") as handle:
-        return pickle.load(handle, encoding="bytes")
+        return check(handle.read(), encoding="bytes")
 
 
 def read_cifar(kind, data_file, split, label_key=b"labels", names_key=b"label_names"):
@@ -50,7 +51,11 @@ def read_cifar(kind, data_file, split, label_key=b"labels", names_key=b"label_na
                 names = [n.decode() for n in _read_member(archive, layout["meta"])[names_key]]
         images = np.concatenate([np.asarray(b[b"data"], dtype="uint8").reshape(-1, 3, 32, 32) for b in batches])
         labels = np.concatenate([np.asarray(b[label_key], dtype="int64") for b in batches])
-    except (tarfile.TarError, EOFError, OSError, KeyError, pickle.UnpicklingError, ValueError) as error:
+    except Refused as error:
+        raise DataError(f"{kind}: {data_file}: refused to load: it asks for {error}, which a CIFAR batch never needs "
+                        f"and which could run code; nothing of it was run: use the archive from the CIFAR site") from None
+    except (tarfile.TarError, EOFError, OSError, KeyError, IndexError, TypeError, AttributeError,
+            pickle.UnpicklingError, ValueError) as error:
         what = f"{folder} folder" if os.path.isdir(data_file) else layout["file"]
         raise DataError(f"{kind}: {data_file} is not a readable {what} "
                         f"({type(error).__name__}: {first_line(error)})") from None

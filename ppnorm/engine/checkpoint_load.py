@@ -4,7 +4,7 @@ import io
 import numpy as np
 import paddle
 
-from . import safe_pickle
+from .. import safe_pickle
 
 
 class CheckpointError(ValueError):

@@ -70,7 +70,7 @@ def _extension_code(data):
     return None
 
 
-def check(data):
+def check(data, encoding="latin1"):
     """Unpickle ``data`` (bytes) as ``paddle.load`` would, refusing other globals; returns the object.
 
     Raises :class:`Refused` for a forbidden global or any extension code, and the usual pickle,
@@ -79,4 +79,4 @@ def check(data):
     code = _extension_code(data)
     if code is not None:
         raise Refused(f"copyreg extension code {code}")
-    return WeightsUnpickler(io.BytesIO(data), encoding="latin1").load()
+    return WeightsUnpickler(io.BytesIO(data), encoding=encoding).load()
