@@ -11,6 +11,7 @@ import pytest
 import ppnorm
 from ppnorm.data import build_dataset
 from ppnorm.deploy.cli import export_main, infer_main
+from ppnorm.deploy.export import EXPORT_MARK
 
 DIGITS = "configs/digits/resnet20.yaml"
 
@@ -87,10 +88,16 @@ def test_export_refuses_an_existing_file_and_a_directory_with_foreign_files(expo
                    "is an existing file")
     mixed = tmp_path / "mixed"
     mixed.mkdir()
-    (mixed / "inference.yml").write_text("{}")
+    (mixed / "inference.yml").write_text(EXPORT_MARK + "\n{}\n")
     (mixed / "notes.txt").write_text("mine")
     _fails_cleanly(export_main, _export(overrides, f"Export.save_dir={mixed}"), capsys, tmp_path,
                    "does not write (e.g. notes.txt)")
+    theirs = tmp_path / "theirs"  # another tool's model folder with the same file names (PaddleX, PaddleClas)
+    theirs.mkdir()
+    (theirs / "inference.yml").write_text("Global:\n  model_name: PP-LCNet\n")
+    (theirs / "inference.json").write_text("{}")
+    _fails_cleanly(export_main, _export(overrides, f"Export.save_dir={theirs}"), capsys, tmp_path,
+                   "holds an inference.yml that ppnorm's export did not write")
     _fails_cleanly(export_main, _export(overrides, f"Export.save_dir={target / 'inference'}"), capsys, tmp_path,
                    "cannot create a directory in", str(target))
 
@@ -99,7 +106,7 @@ def test_export_refuses_an_existing_file_and_a_directory_with_foreign_files(expo
 def test_export_replaces_a_previous_export_and_leaves_no_temporary_directories(exported, capsys):
     root, run, overrides = exported
     model_dir = run / "inference"
-    (model_dir / "inference.yml").write_text("stale: true\n")
+    (model_dir / "inference.yml").write_text(EXPORT_MARK + "\nstale: true\n")
     assert export_main(_export(overrides, f"Export.save_dir={model_dir}")) == 0
     assert "stale" not in (model_dir / "inference.yml").read_text()
     assert sorted(os.listdir(run)) == ["best_model.pdparams", "inference"]

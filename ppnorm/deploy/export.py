@@ -25,12 +25,33 @@ from ..engine.builder import input_layout, model_from_config
 from ..engine.classes import align_eval_data, check_outside_image_folders
 from ..engine.cli import print_summary
 from ..nn.fuse import fuse_conv_bn
+from ..engine.config.unique_yaml import safe_load_unique
 from .onnx import ONNX_FILE, OnnxPredictor, convert, require_extra
 from .predictor import INFERENCE_CONFIG, MODEL_PREFIX, Predictor, model_files
 
 CHECK_IMAGES = 64  # eval images the exported model must reproduce (enough to catch a wrong fold, cheap at 224x224)
 EXPORT_FILES = {INFERENCE_CONFIG, MODEL_PREFIX + ".json", MODEL_PREFIX + ".pdmodel", MODEL_PREFIX + ".pdiparams",
                 ONNX_FILE}
+
+
+EXPORT_MARK = "# written by ppnorm export: a directory whose inference.yml starts with this line may be replaced"
+
+
+def written_by_export(path):
+    """True when ``path`` (an inference.yml) is ppnorm's: its first line is :data:`EXPORT_MARK`, or it is an older
+    ppnorm export's description (a mapping with the keys only ppnorm writes)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read(1 << 20)
+    except (OSError, UnicodeDecodeError):
+        return False
+    if text.startswith(EXPORT_MARK):
+        return True
+    try:
+        data = safe_load_unique(text)
+    except yaml.YAMLError:
+        return False
+    return isinstance(data, dict) and {"folded_batch_norms", "max_abs_diff", "input_shape"} <= set(data)
 
 
 class ExportError(ValueError):
@@ -63,6 +84,9 @@ def check_target(save_dir):
     if names and INFERENCE_CONFIG not in names:
         raise ExportError(f"{where} is an existing directory that no export wrote (it has no {INFERENCE_CONFIG}); "
                           f"nothing was changed: give a new directory, e.g. {os.path.join(save_dir, 'inference')}")
+    if names and not written_by_export(os.path.join(save_dir, INFERENCE_CONFIG)):
+        raise ExportError(f"{where} holds an {INFERENCE_CONFIG} that ppnorm's export did not write (another tool's "
+                          f"model?); nothing was changed: give a new directory")
     foreign = sorted(names - EXPORT_FILES)
     if names and foreign:
         raise ExportError(f"{where} holds files an export does not write (e.g. {foreign[0]}); nothing was changed: "
@@ -192,6 +216,7 @@ def export_model(config, log=print):
         description = describe(config, layout, [int(d) for d in images.shape[1:]], data.dataset.classes,
                                len(pairs), diffs, input_kind(model))
         with open(os.path.join(staging, INFERENCE_CONFIG), "w", encoding="utf-8") as handle:
+            handle.write(EXPORT_MARK + "\n")
             yaml.safe_dump(description, handle, allow_unicode=True, sort_keys=False)
         publish(staging, save_dir)
     finally:

@@ -5,6 +5,7 @@ import numpy as np
 import yaml
 from paddle import inference
 
+from ..engine.config.unique_yaml import safe_load_unique
 from ..errors import first_line
 
 INFERENCE_CONFIG = "inference.yml"
@@ -40,7 +41,8 @@ def _check_description(description, path):
         and all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape),
         "channels": isinstance(description.get("channels"), int) and description.get("channels") > 0,
         "transforms": isinstance(description.get("transforms", []), (list, type(None))),
-        "classes": isinstance(description.get("classes"), list),
+        "classes": isinstance(description.get("classes"), list)
+        and all(isinstance(name, (str, int)) for name in description["classes"]),
         "topk": isinstance(description.get("topk"), list) and bool(description.get("topk"))
         and all(isinstance(k, int) and k > 0 for k in description.get("topk")),
     }
@@ -59,7 +61,7 @@ def load_inference_config(model_dir):
         raise PredictorError(f"{path} not found (tools/export.py writes it beside the model)")
     try:
         with open(path, encoding="utf-8") as handle:
-            description = yaml.safe_load(handle)
+            description = safe_load_unique(handle)  # bounded: an alias bomb is refused before it expands
     except (yaml.YAMLError, UnicodeDecodeError) as error:
         where = getattr(error, "problem_mark", None)
         line = f" (line {where.line + 1})" if where is not None else ""
