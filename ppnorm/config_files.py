@@ -34,16 +34,22 @@ def resolve_config(text):
     path = os.path.expanduser(text)
     if os.path.exists(path):
         return path
+    return shipped_config(text) or path
+
+
+def shipped_config(text):
+    """The path of the shipped config ``text`` names (``digits/resnet20``, ``configs/digits/resnet20.yaml``), or
+    None (also for absolute paths)."""
     root = configs_dir()
-    if root is None:
-        return path
     name = Path(text.replace("\\", "/"))
+    if root is None or name.is_absolute():
+        return None
     if name.parts[:1] == ("configs",):  # the clone's spelling, from another directory or a wheel
         name = Path(*name.parts[1:]) if len(name.parts) > 1 else name
     for candidate in (root / name, root / name.with_name(name.name + SUFFIX)):
-        if candidate.is_file() and not name.is_absolute():
+        if candidate.is_file():
             return str(candidate)
-    return path
+    return None
 
 
 def not_found_hint():

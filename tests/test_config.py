@@ -215,7 +215,7 @@ def test_experiment_configs_use_the_same_keys(override, message):
     with pytest.raises(ConfigError, match=re.escape(message)):
         load_experiment_config("configs/experiments/dropout_modes.yaml", [override], experiments())
     _, settings, params = load_experiment_config("configs/experiments/dropout_modes.yaml",
-                                                 ["params=", "quick=true", "params.p=0"], experiments())
+                                                 ["params={}", "quick=true", "params.p=0"], experiments())
     assert settings["params"] == {"p": 0} and params["p"] == 0.0 and params["epochs"] == 2  # QUICK, then params
     with pytest.raises(ConfigError, match=r"params.p must be a drop probability in \[0, 1\), got 1.0"):
         load_experiment_config("configs/experiments/dropout_modes.yaml", ["params.p=1"], experiments())

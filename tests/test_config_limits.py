@@ -106,3 +106,42 @@ def test_deep_nesting_and_long_base_chains_are_refused(tmp_path):
     with pytest.raises(ConfigError, match=rf"^{tmp_path / 'c0.yaml'}: _base_ chain is more than 32 files deep"):
         load_config(str(tmp_path / "c0.yaml"))
     assert load_config(str(tmp_path / "c9.yaml"))["Arch"]["name"] == "resnet20"  # 31 files: fine
+
+
+@pytest.mark.parametrize("override, message", [
+    ("Metric.topk=[5]", "Metric.topk must include 1 (top-1 chooses best_model and is the [Done] line), got [5]"),
+    ("Optimizer.momentum=1.5", "Optimizer.momentum must be < 1.0, got 1.5"),
+])
+def test_values_the_run_cannot_use_are_refused(override, message):
+    with pytest.raises(ConfigError) as error:
+        load_config(DIGITS, [override])
+    assert str(error.value) == f"{DIGITS} with -o overrides: {message}" + (
+        "; e.g. Metric.topk=[1, 5]" if "topk" in override else "")
+
+
+def test_a_null_section_override_is_refused_instead_of_resetting_it():
+    with pytest.raises(ConfigError, match=r"^override 'Global=null': Global is a section and null would drop all"):
+        load_config(DIGITS, ["Global.epochs=1", "Global=null"])
+    assert load_config(DIGITS, ["Global={epochs: 2}"])["Global"]["epochs"] == 2  # a mapping is a mapping
+
+
+def test_home_of_a_named_user_and_an_unknown_user(monkeypatch, tmp_path):
+    import pwd
+    me = pwd.getpwuid(os.getuid())
+    config = load_config(DIGITS, [f"Global.output_dir=~{me.pw_name}/runs"])
+    assert config["Global"]["output_dir"] == os.path.join(me.pw_dir, "runs")
+    with pytest.raises(ConfigError, match=r"^~nosuchuser9/x: there is no user 'nosuchuser9'"):
+        load_config(DIGITS, ["Global.output_dir=~nosuchuser9/x"])
+
+
+def test_base_may_be_a_home_path_or_a_shipped_name(monkeypatch, tmp_path):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "mine.yaml").write_text("_base_: digits/resnet20\nGlobal:\n  epochs: 2\n")  # a shipped name
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "child.yaml").write_text("_base_: ~/mine.yaml\nGlobal:\n  seed: 7\n")
+    config = load_config(str(tmp_path / "sub" / "child.yaml"))
+    assert (config["Arch"]["name"], config["Global"]["epochs"], config["Global"]["seed"]) == ("resnet20", 2, 7)
+    (tmp_path / "sub" / "digits").mkdir()  # a file beside the including one wins over the shipped name
+    (tmp_path / "sub" / "digits" / "resnet20.yaml").write_text(f"_base_: {DIGITS}\nGlobal:\n  epochs: 5\n")
+    (tmp_path / "sub" / "local.yaml").write_text("_base_: digits/resnet20.yaml\n")
+    assert load_config(str(tmp_path / "sub" / "local.yaml"))["Global"]["epochs"] == 5

@@ -1,5 +1,6 @@
 """Command-line entry points behind tools/export.py and tools/infer.py."""
 import argparse
+import os
 import sys
 import time
 
@@ -44,8 +45,9 @@ def export_main(argv=None, omp_num_threads=None):
 
 def _infer_args(argv):
     parser = argparse.ArgumentParser(description="Run an exported model with paddle.inference.")
-    parser.add_argument("--model_dir", required=True, help="directory written by tools/export.py")
-    parser.add_argument("--input", nargs="+", default=[],
+    parser.add_argument("--model_dir", required=True, type=os.path.expanduser,
+                        help="directory written by tools/export.py")
+    parser.add_argument("--input", nargs="+", default=[], type=os.path.expanduser,
                         help="image files, folders of images, or .npy arrays ([C,H,W] or [N,C,H,W], pixels in "
                              "[0, 1] or [0, 255])")
     add_config_options(parser, required=False)

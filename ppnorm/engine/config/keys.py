@@ -11,7 +11,7 @@ import os
 from ...registry import did_you_mean  # the one "did you mean" helper, re-exported for config users
 
 __all__ = ["MAX_INT", "NUMBER", "ConfigError", "Key", "as_kind", "check_known_keys", "check_numbers", "check_value",
-           "describe_schema", "did_you_mean", "expand_home", "fill_defaults", "type_name"]
+           "describe_schema", "did_you_mean", "expand_home", "expand_user", "fill_defaults", "type_name"]
 
 
 class ConfigError(ValueError):
@@ -79,10 +79,20 @@ def _check_number(dotted, value, source):
         raise ConfigError(f"{source}: {dotted} must be at most {MAX_INT} in size, got {value!r}")
 
 
+def expand_user(path):
+    """``~``, ``~/...`` and ``~user/...`` as a shell expands them; an unknown user is a one-line error."""
+    expanded = os.path.expanduser(path)
+    if expanded.startswith("~"):
+        user = path[1:].split("/", 1)[0]
+        raise ConfigError(f"{path}: there is no user {user!r} whose home '~{user}' could stand for")
+    return expanded
+
+
 def expand_home(value):
-    """``~`` and ``~/...`` (as a shell would) in every string of a config value, lists and mappings included."""
-    if isinstance(value, str) and (value == "~" or value.startswith(("~/", "~" + os.sep))):
-        return os.path.expanduser(value)
+    """:func:`expand_user` on every string of a config value that starts with ``~`` and has no space (a path),
+    lists and mappings included."""
+    if isinstance(value, str) and value.startswith("~") and " " not in value:
+        return expand_user(value)
     if isinstance(value, list):
         return [expand_home(item) for item in value]
     if isinstance(value, dict):

@@ -18,9 +18,9 @@ import os
 
 import yaml
 
-from ...config_files import not_found_hint, resolve_config
+from ...config_files import not_found_hint, resolve_config, shipped_config
 from . import paddleclas
-from .keys import ConfigError
+from .keys import ConfigError, expand_user
 from .schema import SCHEMA, validate
 from .unique_yaml import DuplicateKeyError, OversizedError, safe_load_unique
 
@@ -92,7 +92,16 @@ def _base_paths(path, bases):
         bases = [bases]
     if not isinstance(bases, list) or not all(isinstance(b, str) and b for b in bases):
         raise ConfigError(f"{path}: _base_ must be a config file name or a list of them, got {bases!r}")
-    return [os.path.join(os.path.dirname(path), base) for base in bases]
+    return [_base_file(path, base) for base in bases]
+
+
+def _base_file(path, base):
+    """A ``_base_`` entry: relative to the including file, with ``~`` expanded; else a shipped config's name."""
+    base = expand_user(base) if base.startswith("~") else base
+    candidate = os.path.join(os.path.dirname(path), base)
+    if os.path.exists(candidate):
+        return candidate
+    return shipped_config(base) or candidate
 
 
 def load_with_bases(path, _seen=()):
@@ -146,6 +155,9 @@ def apply_override(config, override):
         if not isinstance(child, dict):
             raise ConfigError(f"override '{override}': {'.'.join(keys[:index + 1])} is a value, not a section")
         node = child
+    if isinstance(node.get(keys[-1]), dict) and value is None:  # would silently reset every key of the section
+        raise ConfigError(f"override '{override}': {'.'.join(keys)} is a section and null would drop all its keys; "
+                          f"set them one by one ({'.'.join(keys)}.key=value) or give a mapping ({'.'.join(keys)}={{...}})")
     node[keys[-1]] = strip_delete(value) if isinstance(value, dict) else value
 
 

@@ -59,7 +59,7 @@ SCHEMA = {
     },
     "Optimizer": {
         "name": Key("Momentum", str, choices=tuple(OPTIMIZERS.names())),
-        "momentum": Key(0.9, float, minimum=0.0),
+        "momentum": Key(0.9, float, minimum=0.0, below=1.0),
         "nesterov": Key(False, bool),
         "beta1": Key(0.9, float, minimum=0.0, below=1.0),
         "beta2": Key(0.999, float, minimum=0.0, below=1.0),
@@ -176,6 +176,9 @@ def validate(raw, source="config"):
         else:
             config[section] = copy.deepcopy(raw.get(section))
     check_numbers(config, source)  # the free-form sections too (Arch options, data set options)
+    if 1 not in config["Metric"]["topk"]:
+        raise ConfigError(f"{source}: Metric.topk must include 1 (top-1 chooses best_model and is the [Done] line), "
+                          f"got {config['Metric']['topk']}; e.g. Metric.topk=[1, 5]")
     _check_arch(config["Arch"], source)
     _check_data(config["DataLoader"], source)
     _check_schedule(config["Optimizer"]["lr"], config["Global"]["epochs"], source)
