@@ -22,7 +22,7 @@ import traceback
 from . import __version__
 from .errors import first_line
 from .quiet import show_all_warnings
-from .signals import exit_code, handling, label
+from .signals import Stopped, exit_code, handling, label, raised
 
 REPORT_TO = "the ppnorm repository's issue tracker"
 _AS_COMMAND = [False]  # set by ppnorm.__main__: the tools run as ``ppnorm <tool>`` (an installed package)
@@ -187,6 +187,16 @@ def _run(tool, function, verbose, user_errors):
         return function()
     except KeyboardInterrupt as stop:
         return _interrupted(tool, stop)
+    except Exception:  # noqa: BLE001 - a stop signal that a library wrapped in an error of its own is still a stop
+        if raised() is None:
+            return _error(tool, verbose, user_errors)
+        return _interrupted(tool, Stopped(raised()))
+
+
+def _error(tool, verbose, user_errors):
+    """The one line for the exception being handled: a user error (exit 2), a full disk (2), or a bug (1)."""
+    try:
+        raise
     except (ValueError,) + tuple(user_errors) as error:
         if verbose:
             traceback.print_exc()

@@ -44,7 +44,14 @@ class StopWhileWaiting(Exception):
     """A stop was requested while the main thread waited for the next batch: stop without it."""
 
 
-_STATE = {"installed": False, "on_stop": None, "stopping": False, "deferring": 0, "pending": None, "waits_end": 0}
+_STATE = {"installed": False, "on_stop": None, "stopping": False, "deferring": 0, "pending": None, "waits_end": 0,
+          "raised": None}
+
+
+def raised():
+    """The signal whose :class:`Stopped` was last raised, or None: a library that catches it and raises its own
+    error instead (Paddle's dy2static wraps it in "In transformed code") still ended the run by that signal."""
+    return _STATE["raised"]
 
 
 def _handle(signum, frame=None):
@@ -57,6 +64,7 @@ def _handle(signum, frame=None):
         _STATE["stopping"] = True  # the next signal quits at once
         on_stop(signum)
         return
+    _STATE["raised"] = signum
     raise Stopped(signum)
 
 
@@ -76,7 +84,7 @@ def handling():
     except ValueError:  # not the main thread: signals are the main thread's
         yield
         return
-    _STATE["installed"] = True
+    _STATE["installed"], _STATE["raised"] = True, None
     try:
         yield
     finally:

@@ -233,3 +233,18 @@ def test_other_os_errors_are_still_reported_as_bugs(capsys):
 
     assert run_tool("train", fail) == 1
     assert "this is a bug" in capsys.readouterr().err
+
+
+def test_a_stop_during_the_final_evaluation_is_reported_not_exit_0(monkeypatch, tmp_path, capsys):
+    class FinishedThenStopped:
+        def __init__(self, config, verbose=False):
+            self.output_dir = config["Global"]["output_dir"]
+
+        def train(self):  # the signal arrived after the last step: the loop finished, the request stayed
+            self.outcome, self.stop_requested, self.stop_signal = "finished", True, signal.SIGTERM
+
+    monkeypatch.setattr(engine_cli, "Trainer", FinishedThenStopped)
+    assert engine_cli.train_main(["-c", DIGITS, "--output_dir", str(tmp_path / "run")]) == 143
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "error: tools/train.py interrupted (SIGTERM); it came after the last step: training had finished and every "
+        "checkpoint is complete; nothing to resume")

@@ -316,3 +316,19 @@ def test_a_second_signal_while_latest_is_written_waits_for_the_commit(tmp_path, 
     states = paddle.load(str(tmp_path / "run" / "latest.pdstates"))
     assert (states["epoch"], states["step"], states["global_step"]) == (0, 3, 3)
     assert not [name for name in os.listdir(tmp_path / "run") if name.endswith(".tmp")]
+
+
+def test_a_stop_that_a_library_wraps_in_its_own_error_is_still_a_stop(capsys):
+    """Paddle's dy2static (export) catches the KeyboardInterrupt a signal raises and raises "In transformed code"."""
+    def export_like():
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)
+        except KeyboardInterrupt as stop:
+            raise RuntimeError("In transformed code:\n\n  File ...") from stop
+        return 0
+
+    assert run_tool("export", export_like) == 143
+    assert capsys.readouterr().err.strip() == "error: tools/export.py interrupted (SIGTERM)"
+    assert run_tool("export", lambda: int("x")) == 2  # the next run: a plain error is an error again
+    assert capsys.readouterr().err.strip() == "error: invalid literal for int() with base 10: 'x'"

@@ -73,6 +73,9 @@ def train_main(argv=None, omp_num_threads=None):
         trainer.train()
         if trainer.outcome == INTERRUPTED:  # a stop signal: 'latest' saved at the current step
             raise Stopped(trainer.stop_signal, resume_note(trainer))
+        if getattr(trainer, "stop_requested", False):  # the signal came after the last step (the final eval)
+            raise Stopped(trainer.stop_signal, "it came after the last step: training had finished and every "
+                                               "checkpoint is complete; nothing to resume")
         return 0
 
     return run_tool("train", run, args.verbose, (TrainingError, RunLockError))
