@@ -145,3 +145,9 @@ def test_base_may_be_a_home_path_or_a_shipped_name(monkeypatch, tmp_path):
     (tmp_path / "sub" / "digits" / "resnet20.yaml").write_text(f"_base_: {DIGITS}\nGlobal:\n  epochs: 5\n")
     (tmp_path / "sub" / "local.yaml").write_text("_base_: digits/resnet20.yaml\n")
     assert load_config(str(tmp_path / "sub" / "local.yaml"))["Global"]["epochs"] == 5
+
+
+def test_class_names_must_differ():
+    with pytest.raises(ConfigError, match=r"Global.class_names names 'a' more than once; each class needs its own"):
+        load_config(DIGITS, ["Global.class_names=[a, a, b]"])
+    assert load_config(DIGITS, ["Global.class_names=[a, b]"])["Global"]["class_names"] == ["a", "b"]

@@ -344,3 +344,29 @@ def _runner(steps):
 
 if __name__ == "__main__":
     _runner(sys.argv[1])
+
+
+def test_a_class_folder_linked_to_another_class_is_refused(tmp_path):
+    from ppnorm.data import DataError, build_dataset
+    root = tmp_path / "train"
+    for name in ("a", "b"):
+        (root / name).mkdir(parents=True)
+        Image.fromarray(np.zeros((8, 8, 3), "uint8")).save(root / name / "0.png")
+    (root / "c").symlink_to(root / "a")
+    with pytest.raises(DataError, match=r"^image_folder: class folders 'a' and 'c' in .* are the same folder"):
+        build_dataset({"name": "image_folder", "root": str(root)})
+
+
+def test_class_names_are_compared_in_one_unicode_form(tmp_path):
+    import unicodedata
+    from ppnorm.data import build_dataset
+    for split, form in (("train", "NFD"), ("eval", "NFC")):
+        for name in ("café", "tea"):
+            folder = tmp_path / split / unicodedata.normalize(form, name)
+            folder.mkdir(parents=True)
+            Image.fromarray(np.zeros((8, 8, 3), "uint8")).save(folder / "0.png")
+    train, evaluation = (build_dataset({"name": "image_folder", "root": str(tmp_path / s)}) for s in ("train", "eval"))
+    assert train.classes == evaluation.classes == [unicodedata.normalize("NFC", "café"), "tea"]
+    for name in ("lost+found", "$RECYCLE.BIN"):  # file-system folders are never classes
+        (tmp_path / "train" / name).mkdir()
+    assert build_dataset({"name": "image_folder", "root": str(tmp_path / "train")}).classes == train.classes

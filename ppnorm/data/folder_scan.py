@@ -7,18 +7,20 @@ output directory inside the tree are one-line :class:`DataError` s naming the pa
 Everything else that is not an image directly inside a class folder is skipped and counted.
 """
 import os
+import unicodedata
 from collections import Counter
 
 from .base import DataError, shown_path
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".pgm", ".tif", ".tiff", ".webp")
-TOOL_FOLDERS = ("__pycache__", "__MACOSX")
+# folders tools and file systems make, never a class: Python's, macOS zips', ext4's, Windows' recycle bin and volume data
+TOOL_FOLDERS = ("__pycache__", "__MACOSX", "lost+found", "$RECYCLE.BIN", "System Volume Information")
 RUN_FILES = ("config.yaml", "latest.pdparams", "best_model.pdparams", "inference.yml")  # what a ppnorm run writes
 NESTED, AT_ROOT = "nested", "outside class folders"
 
 
 def is_hidden(name):
-    """True for names no data set reads: a leading ``.``, ``__pycache__``, ``__MACOSX``."""
+    """True for names no data set reads: a leading ``.``, and the folders of :data:`TOOL_FOLDERS`."""
     return name.startswith(".") or name in TOOL_FOLDERS
 
 
@@ -93,7 +95,7 @@ def scan_image_folder(root):
     """``(classes, {class: [image paths]}, skipped Counter)`` of ``root/<class>/<image>``; see the module docstring."""
     if not os.path.isdir(root):
         raise DataError(f"image_folder: directory not found: {shown_path(root)}; expected root/<class>/<image files>")
-    classes, images, skipped = [], {}, Counter()
+    classes, images, skipped, real = [], {}, Counter(), {}
     for entry in _listdir(root):
         path = os.path.join(root, entry)
         if is_hidden(entry):
@@ -103,12 +105,20 @@ def scan_image_folder(root):
         if not os.path.isdir(path):
             skipped[AT_ROOT] += 1
             continue
+        same = real.setdefault(os.path.realpath(path), entry)
+        if same != entry:
+            raise DataError(f"image_folder: class folders {same!r} and {entry!r} in {root} are the same folder (a "
+                            f"symlink), so every image would be in two classes; remove the link")
+        normal = unicodedata.normalize("NFC", entry)
+        if normal in classes:
+            raise DataError(f"image_folder: class folders in {root} have the same name {normal!r} written two ways "
+                            f"(Unicode composed and decomposed); rename one")
         here = Counter()
         found = _class_images(path, here)
         if not found:
             raise _empty_class_error(path, here)
-        classes.append(entry)
-        images[entry] = found
+        classes.append(normal)  # class names in NFC: a folder copied from macOS (NFD) matches one typed here
+        images[normal] = found
         skipped.update(here)
     if not classes:
         raise DataError(f"image_folder: no class folders in {root} (expected root/<class>/<image files> with "

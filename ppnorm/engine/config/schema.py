@@ -176,6 +176,11 @@ def validate(raw, source="config"):
         else:
             config[section] = copy.deepcopy(raw.get(section))
     check_numbers(config, source)  # the free-form sections too (Arch options, data set options)
+    names = config["Global"].get("class_names") or []
+    repeated = sorted({str(n) for n in names if [str(m) for m in names].count(str(n)) > 1})
+    if repeated:
+        raise ConfigError(f"{source}: Global.class_names names {repeated[0]!r} more than once; each class needs its "
+                          f"own name")
     if 1 not in config["Metric"]["topk"]:
         raise ConfigError(f"{source}: Metric.topk must include 1 (top-1 chooses best_model and is the [Done] line), "
                           f"got {config['Metric']['topk']}; e.g. Metric.topk=[1, 5]")
