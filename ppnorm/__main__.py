@@ -29,9 +29,11 @@ def usage():
 def main(argv=None, omp_num_threads=None):
     """Run ``argv[0]`` (a command) with the rest of ``argv``; its exit code."""
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["--list-configs"]:  # the same list every command gives
+        argv = ["train", "--list-configs"]
     if not argv or argv[0] in ("-h", "--help", "help"):
-        print(usage())
-        return 0
+        print(usage(), file=sys.stdout if argv else sys.stderr)
+        return 0 if argv else 2  # no command: a usage error, as argparse tools report it
     if argv[0] in ("-V", "--version"):
         from . import __version__
         print(f"ppnorm {__version__}")

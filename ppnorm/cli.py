@@ -13,6 +13,7 @@ line and exit code 128 + the signal's number: 130, 143, 129.
 """
 import argparse
 import errno
+import functools
 import os
 import signal
 import sys
@@ -44,6 +45,20 @@ def tool_command(tool):
     ``python tools/infer.py`` (a clone)."""
     return f"ppnorm {tool}" if _AS_COMMAND[0] else f"python tools/{tool}.py"
 DEVICES = ("auto", "cpu", "gpu")
+
+
+def reader_may_leave(main):
+    """Decorate a tool's entry: when the reader of its output goes away (``ppnorm ... | head -1``), end quietly with
+    the shell's code for it (141) instead of a BrokenPipeError."""
+    @functools.wraps(main)
+    def entry(*args, **kwargs):
+        try:
+            return main(*args, **kwargs)
+        except BrokenPipeError:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())  # Python's final flush of stdout must not fail again
+            return 128 + signal.SIGPIPE
+    return entry
 
 
 def positive_int(text):

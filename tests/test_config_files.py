@@ -58,7 +58,8 @@ def test_the_list_is_every_yaml_file_under_configs(capsys):
 
 
 def test_the_command_without_arguments_prints_its_usage_and_version(capsys):
-    assert main([]) == 0 and "commands:" in capsys.readouterr().out
+    assert main([]) == 2 and "commands:" in capsys.readouterr().err  # no command: a usage error
+    assert main(["-h"]) == 0 and "commands:" in capsys.readouterr().out
     assert main(["--version"]) == 0
     from ppnorm import __version__
     assert capsys.readouterr().out.strip() == f"ppnorm {__version__}"
@@ -86,3 +87,14 @@ def test_the_command_prints_no_paddle_notice_about_omp_num_threads(tmp_path):
     plain = subprocess.run([sys.executable, "-c", "import paddle"], capture_output=True, text=True, env=env,
                            cwd=tmp_path, timeout=300)
     assert "OMP_NUM_THREADS set to 2" in plain.stderr  # what the filter removes: Paddle still prints it alone
+
+
+def test_a_reader_that_goes_away_ends_the_tool_quietly(tmp_path):
+    import subprocess
+    import sys
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    tool = subprocess.Popen([sys.executable, str(ROOT / "tools" / "experiment.py"), "--list"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env, cwd=tmp_path)
+    tool.stdout.close()  # as `| head -0` does: the reader leaves before the first line
+    assert tool.wait(timeout=300) == 141
+    assert tool.stderr.read() == b""

@@ -4,7 +4,8 @@ import os
 import shlex
 import sys
 
-from ..cli import add_runtime_options, omp_threads, positive_int, resolve_device, run_tool, tool_command
+from ..cli import (add_runtime_options, omp_threads, positive_int, reader_may_leave, resolve_device, run_tool,
+                   tool_command)
 from ..deploy.onnx import require_extra
 from ..deploy.predictor import cpu_supports_bf16
 from ..engine.config import ConfigError, load_config
@@ -70,6 +71,7 @@ def _check_cpu(device):
         raise ConfigError("tools/benchmark.py times Paddle's CPU kernels only; use --device cpu")
 
 
+@reader_may_leave
 def benchmark_main(argv=None, omp_num_threads=None):
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)

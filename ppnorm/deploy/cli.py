@@ -6,7 +6,8 @@ import time
 
 import numpy as np
 
-from ..cli import add_config_options, add_runtime_options, omp_threads, parse, positive_int, resolve_device, run_tool
+from ..cli import (add_config_options, add_runtime_options, omp_threads, parse, positive_int, reader_may_leave,
+                   resolve_device, run_tool)
 from ..data import DataError, align_to_classes, build_dataloader
 from ..engine.builder import input_layout
 from ..engine.cli import config_from_args, config_parser, print_summary
@@ -22,6 +23,7 @@ BACKENDS = ("paddle", "onnxruntime")
 DEPLOY_ERRORS = (ExportError, PredictorError)
 
 
+@reader_may_leave
 def export_main(argv=None, omp_num_threads=None):
     parser = config_parser("Export a trained model (Global.pretrained_model) for paddle.inference, with "
                            "BatchNorm folded into the convs.", "where the inference model goes (Export.save_dir)")
@@ -124,6 +126,7 @@ def _stack(samples, preprocess):
     return pad_to_longest(samples)
 
 
+@reader_may_leave
 def infer_main(argv=None, omp_num_threads=None):
     args = _infer_args(argv)
 

@@ -1,7 +1,8 @@
 """Command-line entry points behind tools/train.py and tools/eval.py, and the config flags they share with export."""
 import argparse
 
-from ..cli import add_config_options, add_runtime_options, omp_threads, parse, resolve_device, run_tool
+from ..cli import (add_config_options, add_runtime_options, omp_threads, parse, reader_may_leave, resolve_device,
+                   run_tool)
 from ..data import build_dataloader, summary_line
 from ..signals import Stopped
 from .builder import input_layout, model_from_config
@@ -64,6 +65,7 @@ def print_summary(dataset, split):
         print(line, flush=True)
 
 
+@reader_may_leave
 def train_main(argv=None, omp_num_threads=None):
     args = parse(config_parser("Train a ppnorm model from a YAML config.",
                                "where checkpoints and logs go (Global.output_dir)"), argv)
@@ -81,6 +83,7 @@ def train_main(argv=None, omp_num_threads=None):
     return run_tool("train", run, args.verbose, (TrainingError, RunLockError))
 
 
+@reader_may_leave
 def eval_main(argv=None, omp_num_threads=None):
     args = parse(config_parser("Evaluate a checkpoint (Global.pretrained_model) on DataLoader.Eval."), argv)
 

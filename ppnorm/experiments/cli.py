@@ -5,8 +5,8 @@ import sys
 
 import paddle
 
-from ..cli import (add_config_options, add_runtime_options, omp_threads, parse, resolve_device, run_tool,
-                   tool_command)
+from ..cli import (add_config_options, add_runtime_options, omp_threads, parse, reader_may_leave, resolve_device,
+                   run_tool, tool_command)
 from ..engine.run_lock import check_output_dir
 from ..engine.threads import use_cpu_threads
 from . import NAMES, experiments
@@ -32,6 +32,7 @@ def _parser():
     return parser
 
 
+@reader_may_leave
 def experiment_main(argv=None, omp_num_threads=None):
     argv = sys.argv[1:] if argv is None else argv
     parser = _parser()
