@@ -241,3 +241,29 @@ def test_committed_claims_files_are_well_formed_and_readme_shows_their_verdict_t
     assert "(not run yet" not in table
     with open("README_cn.md", encoding="utf-8") as handle:
         assert table in handle.read()
+
+
+def test_a_stopped_experiment_keeps_the_runs_that_finished(tmp_path):
+    import csv
+    import signal
+    import types
+
+    from ppnorm.experiments.runner import run_experiment
+    from ppnorm.signals import Stopped
+
+    def run(ctx):
+        for seed in ctx.seeds(3):
+            ctx.run_done(f"seed={seed}", "done", seed=seed, error=float(seed))
+            if seed == 1:
+                raise Stopped(signal.SIGTERM)  # as the handler raises it, after two runs finished
+
+    module = types.SimpleNamespace(run=run, QUESTION="q", QUESTION_ZH="q")
+    settings = {"seed": 0, "quick": True, "output_dir": str(tmp_path), "use_visualdl": False}
+    with pytest.raises(Stopped) as stopped:
+        run_experiment("toy", module, settings, {"seeds": 3}, log=lambda *a, **k: None)
+    assert stopped.value.signum == signal.SIGTERM
+    assert stopped.value.note.startswith(f"the 2 run(s) that finished are kept in {tmp_path / 'runs.partial.csv'}")
+    with open(tmp_path / "runs.partial.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [(r["seed"], r["error"]) for r in rows] == [("0", "0.0"), ("1", "1.0")]
+    assert not (tmp_path / "runs.csv").exists() and not (tmp_path / "runs.partial.csv.tmp").exists()

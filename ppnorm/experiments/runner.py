@@ -9,6 +9,7 @@ Holm over the experiment's statistical claims (:meth:`Context.finish_claims`).
 import csv
 import os
 import platform
+import signal
 import time
 
 from .context import Context
@@ -91,6 +92,25 @@ def write_outputs(ctx, verdict, seconds, command):
         handle.write(_report(ctx, verdict, seconds, command))
 
 
+PARTIAL_RUNS = "runs.partial.csv"
+
+
+def _keep_finished_runs(ctx, stop):
+    """A stop signal mid-experiment: every finished run's row goes to ``runs.partial.csv`` (written whole, a second
+    signal waits for it); returns the :class:`~ppnorm.signals.Stopped` to raise, whose note says where they are."""
+    from ..signals import Stopped, deferred
+    signum = getattr(stop, "signum", signal.SIGINT)
+    if not ctx.runs:
+        return Stopped(signum, "no run had finished")
+    path = os.path.join(ctx.output_dir, PARTIAL_RUNS)
+    runs = [dict(run, seed_block=ctx.seed) for run in ctx.runs]
+    with deferred():
+        write_csv(path + ".tmp", runs, list(dict.fromkeys(k for r in runs for k in r)))
+        os.replace(path + ".tmp", path)
+    return Stopped(signum, f"the {len(runs)} run(s) that finished are kept in {path}; tables, claims and report "
+                           f"need every run: run the same command again for them")
+
+
 def run_experiment(name, module, settings, params, command="", log=print, purpose="run"):
     """Run one experiment; returns its :class:`Context` (tables, claims, ``verdict``) after writing its outputs and
     recording its seed block (``purpose``) in ``seed_blocks.json``."""
@@ -99,6 +119,8 @@ def run_experiment(name, module, settings, params, command="", log=print, purpos
     start = time.perf_counter()
     try:
         verdict = module.run(ctx)
+    except KeyboardInterrupt as stop:  # Ctrl-C, SIGTERM, SIGHUP: keep the runs that finished
+        raise _keep_finished_runs(ctx, stop) from None
     finally:
         ctx.close()
     ctx.finish_claims()
@@ -106,6 +128,9 @@ def run_experiment(name, module, settings, params, command="", log=print, purpos
     ctx.verdict, ctx.seconds = verdict, seconds
     write_outputs(ctx, verdict, seconds, command or f"python tools/experiment.py -c configs/experiments/{name}.yaml")
     record(ctx.output_dir, SeedBlock(ctx.seed, params.get("seeds", 1)), purpose)
+    partial = os.path.join(ctx.output_dir, PARTIAL_RUNS)
+    if os.path.exists(partial):  # a stopped run's rows, now superseded by runs.csv
+        os.remove(partial)
     log(f"\n[{name}] verdict: {verdict}\n[{name}] {seconds:.1f}s; results.csv, claims.csv, report.md and charts "
         f"in {ctx.output_dir}")
     return ctx
