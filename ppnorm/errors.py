@@ -1,4 +1,4 @@
-"""Text for one-line error messages, and the integer check most options share."""
+"""Text for one-line error messages, the integer check most options share, and an error that names its option."""
 
 
 import re
@@ -21,3 +21,11 @@ def check_count(name, value, minimum, hint=""):
     """One-line ``ValueError`` unless ``value`` is an integer >= ``minimum`` (bools are refused)."""
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}{hint}, got {value!r}")
+
+
+class NormOptionError(ValueError):
+    """A norm option the layer cannot take; ``option`` names it and ``suggestion`` is a value that works."""
+
+    def __init__(self, message, option, suggestion):
+        super().__init__(message)
+        self.option, self.suggestion = option, suggestion

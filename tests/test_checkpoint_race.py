@@ -12,6 +12,7 @@ import pytest
 
 from ppnorm.engine import CheckpointError, load_checkpoint, save_checkpoint
 from ppnorm.engine import checkpoint as ckpt
+from ppnorm.engine import checkpoint_read
 
 WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "checkpoint_race_worker.py")
 SECONDS = 20
@@ -67,14 +68,14 @@ def _pending(tmp_path, epoch):
 
 def _reads(monkeypatch, before_read):
     """Call ``before_read(path, number)`` before each file read of a load; returns the list of paths read."""
-    paths, real = [], ckpt.read_bytes
+    paths, real = [], checkpoint_read.read_bytes
 
     def read(path, what):
         paths.append(path)
         before_read(path, len(paths))
         return real(path, what)
-    monkeypatch.setattr(ckpt, "read_bytes", read)
-    monkeypatch.setattr(ckpt.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(checkpoint_read, "read_bytes", read)
+    monkeypatch.setattr(checkpoint_read.time, "sleep", lambda seconds: None)
     return paths
 
 
@@ -112,6 +113,6 @@ def test_a_checkpoint_that_changes_during_every_read_is_one_line_that_blames_the
     with pytest.raises(CheckpointError) as error:
         load_checkpoint(str(tmp_path / "ck"), *_tiny())
     assert str(error.value) == (f"Global.checkpoints: {tmp_path / 'ck'} changed while it was read, "
-                                f"{ckpt.READ_ATTEMPTS} times: another process keeps saving into it; resume when "
+                                f"{checkpoint_read.READ_ATTEMPTS} times: another process keeps saving into it; resume when "
                                 f"that process has stopped")
-    assert len(paths) == 3 * ckpt.READ_ATTEMPTS
+    assert len(paths) == 3 * checkpoint_read.READ_ATTEMPTS

@@ -28,7 +28,8 @@ GROUPS = {
     "metrics": ([ENGINE + "metrics.py"], ["tests/test_metrics.py"]),
     "config": ([ENGINE + "config/keys.py", ENGINE + "config/loader.py", ENGINE + "config/schema.py"],
                ["tests/test_config.py", "tests/test_config_values.py", "tests/test_config_messages.py"]),
-    "checkpoint": ([ENGINE + "checkpoint.py", ENGINE + "checkpoint_load.py", "ppnorm/safe_pickle.py"],
+    "checkpoint": ([ENGINE + "checkpoint.py", ENGINE + "checkpoint_format.py", ENGINE + "checkpoint_read.py",
+                    ENGINE + "checkpoint_load.py", "ppnorm/safe_pickle.py"],
                    # the 4 SIGKILL tests train resnet20 in subprocesses (~90 s per mutant): left out
                    ["tests/test_checkpoint.py", "tests/test_checkpoint_values.py", "tests/test_pretrained.py",
                     "tests/test_ema.py", "tests/test_safe_load.py", "-k", "not sigkill"]),

@@ -3,7 +3,7 @@ import paddle
 
 from ..data import input_kind
 from ..models import build_model
-from ..nn.norm import NormOptionError
+from ..errors import NormOptionError
 from .checkpoint import load_pretrained
 from .config import ConfigError
 from .distributed import check_norm_supported

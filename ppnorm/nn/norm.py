@@ -25,6 +25,7 @@ from typing import NamedTuple
 
 import paddle.nn as nn
 
+from ..errors import NormOptionError
 from ..registry import Registry, unknown_message
 
 NORMS = Registry("norm kind", ordered=True, valid="valid kinds")
@@ -34,14 +35,6 @@ _CHANNELS_LAST = {"NLC", "NHWC", "NDHWC"}
 _DATA_FORMATS = {1: ("NCL", "NLC", "NC"), 2: ("NCHW", "NHWC"), 3: ("NCDHW", "NDHWC")}
 _BATCH_NORMS = {1: nn.BatchNorm1D, 2: nn.BatchNorm2D, 3: nn.BatchNorm3D}
 _INSTANCE_NORMS = {1: nn.InstanceNorm1D, 2: nn.InstanceNorm2D, 3: nn.InstanceNorm3D}
-
-
-class NormOptionError(ValueError):
-    """A norm option the layer cannot take; ``option`` names it and ``suggestion`` is a value that works."""
-
-    def __init__(self, message, option, suggestion):
-        super().__init__(message)
-        self.option, self.suggestion = option, suggestion
 
 
 class NormArgs(NamedTuple):
