@@ -76,6 +76,12 @@ def _report(ctx, verdict, seconds, command):
     return "\n".join(lines)
 
 
+def _write_runs(ctx, path):
+    """Every recorded run as a row of ``path`` (runs.csv's columns), with its seed block's first seed."""
+    runs = [dict(run, seed_block=ctx.seed) for run in ctx.runs]  # the block's first seed (seedblocks.py)
+    write_csv(path, runs, list(dict.fromkeys(k for r in runs for k in r)))
+
+
 def write_outputs(ctx, verdict, seconds, command):
     """``results.csv`` (the first table), one CSV per further table, ``runs.csv`` (every run's result),
     ``claims.csv`` and ``report.md``."""
@@ -84,8 +90,7 @@ def write_outputs(ctx, verdict, seconds, command):
         fields = list(dict.fromkeys(key for row in table["rows"] for key in row))  # every number, shown or not
         write_csv(os.path.join(ctx.output_dir, file), table["rows"], fields)
     if ctx.runs:
-        runs = [dict(run, seed_block=ctx.seed) for run in ctx.runs]  # the block's first seed (seedblocks.py)
-        write_csv(os.path.join(ctx.output_dir, "runs.csv"), runs, list(dict.fromkeys(k for r in runs for k in r)))
+        _write_runs(ctx, os.path.join(ctx.output_dir, "runs.csv"))
     write_csv(os.path.join(ctx.output_dir, "claims.csv"), [dict(c, experiment=ctx.name) for c in ctx.claims],
                CLAIM_COLUMNS)
     with open(os.path.join(ctx.output_dir, "report.md"), "w", encoding="utf-8") as handle:
@@ -103,11 +108,10 @@ def _keep_finished_runs(ctx, stop):
     if not ctx.runs:
         return Stopped(signum, "no run had finished")
     path = os.path.join(ctx.output_dir, PARTIAL_RUNS)
-    runs = [dict(run, seed_block=ctx.seed) for run in ctx.runs]
     with deferred():
-        write_csv(path + ".tmp", runs, list(dict.fromkeys(k for r in runs for k in r)))
+        _write_runs(ctx, path + ".tmp")
         os.replace(path + ".tmp", path)
-    return Stopped(signum, f"the {len(runs)} run(s) that finished are kept in {path}; tables, claims and report "
+    return Stopped(signum, f"the {len(ctx.runs)} run(s) that finished are kept in {path}; tables, claims and report "
                            f"need every run: run the same command again for them")
 
 
