@@ -18,7 +18,7 @@ import numpy as np
 from ..engine.config import ConfigError
 from .stats import SIDES, Estimate, mean_interval, paired_difference, welch_difference
 
-YAML_FIELDS = ("metric", "a", "b", "side", "margin", "sesoi", "paired")
+YAML_FIELDS = ("metric", "a", "b", "side", "margin", "sesoi", "paired", "expected")
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,7 @@ class Claim:
     digits: int = 2
     evidence: str = ""
     scale: float = 1.0  # the estimate in other units, e.g. 100: a fraction claimed in points (margin, sesoi in those)
+    expected: float = None  # the effect the notes describe (claim units): what the pilot sizes the seed count for
 
     def text(self, template, params):
         fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
@@ -68,6 +69,8 @@ def _check(where, claim, grid, metrics):
         raise ConfigError(f"{where}.margin must be a number, got {claim.margin!r}")
     if claim.sesoi is not None and not (_number(claim.sesoi) and claim.sesoi > 0):
         raise ConfigError(f"{where}.sesoi must be a number > 0 (or null), got {claim.sesoi!r}")
+    if claim.expected is not None and not _number(claim.expected):
+        raise ConfigError(f"{where}.expected must be a number (or null), got {claim.expected!r}")
     if not isinstance(claim.paired, bool):
         raise ConfigError(f"{where}.paired must be true or false, got {claim.paired!r}")
     if claim.side == "within" and (claim.sesoi or not claim.margin > 0):
@@ -95,8 +98,8 @@ def resolve_claims(declared, overrides, grid, metrics, source="config"):
         if not isinstance(change, dict) or any(field not in YAML_FIELDS for field in change):
             raise ConfigError(f"{source}: claims.{cid} takes the fields {', '.join(YAML_FIELDS)}, got {change!r}")
         if claim.a is None and {"metric", "a", "b", "paired"} & set(change):
-            raise ConfigError(f"{source}: claims.{cid} is measured by the experiment itself: only side, margin "
-                              f"and sesoi can be set")
+            raise ConfigError(f"{source}: claims.{cid} is measured by the experiment itself: only side, margin, "
+                              f"sesoi and expected can be set")
         claim = dataclasses.replace(claim, **change)
         _check(f"{source}: claims.{cid}", claim, grid, metrics)
         resolved[cid] = claim
