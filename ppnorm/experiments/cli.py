@@ -13,6 +13,7 @@ from . import NAMES, experiments
 from .config import load_experiment_config
 from .i18n import LANGS
 from .summary import print_comparison, print_verdicts
+from .pilot import run_pilot
 from .replication import replicate
 from .runner import run_experiment
 
@@ -28,6 +29,9 @@ def _parser():
                         "under DIR2 (e.g. the same experiments run on another CPU); differing verdicts first")
     parser.add_argument("--replicate", action="store_true", help="with -c: run again on a seed block disjoint from "
                         "every earlier one (seed_blocks.json in output_dir) and print committed vs fresh verdicts")
+    parser.add_argument("--pilot", nargs="?", const=5, type=int, metavar="N", help="with -c: run N seeds (default 5) "
+                        "from 100000 on, never used for verdicts, and write power.csv: the seeds each claim needs for "
+                        "80%% power at its expected effect")
     add_runtime_options(parser, "where the tables, charts and logs go (the config's output_dir)")
     return parser
 
@@ -49,8 +53,10 @@ def experiment_main(argv=None, omp_num_threads=None):
                         or 0, args.verbose)
     if args.verdicts:
         return run_tool("experiment", lambda: print_verdicts(args.verdicts, list(NAMES), args.lang) or 0, args.verbose)
-    if args.replicate and not args.config:
-        parser.error("--replicate re-runs the experiment of -c CONFIG: give it")
+    if (args.replicate or args.pilot is not None) and not args.config:
+        parser.error("--replicate and --pilot run the experiment of -c CONFIG: give it")
+    if args.replicate and args.pilot is not None:
+        parser.error("--replicate and --pilot are different runs: give one")
     if not args.config:
         parser.error(f"give -c configs/experiments/<name>.yaml (one of: {', '.join(NAMES)}) or --list")
     overrides = args.override + ([f"output_dir={args.output_dir}"] if args.output_dir else [])
@@ -61,7 +67,10 @@ def experiment_main(argv=None, omp_num_threads=None):
         paddle.set_device(resolve_device(args.device or "auto"))
         print(use_cpu_threads(args.cpu_threads, omp_threads(omp_num_threads))[1])
         command = tool_command("experiment") + " " + " ".join(shlex.quote(a) for a in argv)
-        (replicate if args.replicate else run_experiment)(settings["experiment"], module, settings, params, command)
+        if args.pilot is not None:
+            run_pilot(settings["experiment"], module, settings, params, args.pilot, command)
+        else:
+            (replicate if args.replicate else run_experiment)(settings["experiment"], module, settings, params, command)
         return 0
 
     # ValueError is a user error here too: experiment params flow straight into the model / norm / data

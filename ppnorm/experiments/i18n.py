@@ -14,14 +14,16 @@ WORDS = {
     "en": {"question": "Question.", "verdict": "Verdict.", "reproduce": "Reproduce", "notes": "Notes",
            "claims": "Claims", "claim": "claim", "deciding": "deciding number (95% interval)",
            "evidence": "evidence", "seconds": "{seconds:.1f} s on the author's machine ({cpu})",
-           "quick": ", quick setting", "checks": "Numerical checks (no seed noise: error against tolerance)",
+           "quick": ", quick setting", "power": "Seed counts from the pilot (80 % power at the expected effect; "
+                                                          "pilot seeds never decide a verdict)", "checks": "Numerical checks (no seed noise: error against tolerance)",
            "protocol": "Verdicts at one-sided α = 2.5 % (the 95 % interval) after Holm's adjustment over this "
                        "experiment's claims (Holm p); p is the raw p-value of the decision. A constant sample is "
                        "decided by the sign rule (p = 0.5^n), never by its zero spread."},
     "zh": {"question": "问题：", "verdict": "结论：", "reproduce": "复现", "notes": "说明",
            "claims": "说法的判定", "claim": "说法", "deciding": "决定性的数字（95% 区间）",
            "evidence": "依据", "seconds": "作者的机器（{cpu}）上 {seconds:.1f} 秒",
-           "quick": "，quick 设置", "checks": "数值核对（没有种子噪声：误差对容差）",
+           "quick": "，quick 设置", "power": "由预实验（pilot）定的种子数（对预期效应有 80 % 的检验功效；pilot 的种子从不参与判定）",
+           "checks": "数值核对（没有种子噪声：误差对容差）",
            "protocol": "判定用单侧 α = 2.5 %（即 95% 区间），并经本实验各说法的 Holm 校正（Holm p）；p 是判定所用检验的"
                        "原始 p 值。各次运行完全相同的样本按符号规则判定（p = 0.5^n），不因方差为 0 而成立。"},
 }
@@ -40,6 +42,8 @@ HEADERS_ZH = {
     "claim": "说法", "verdict": "判定", "deciding": "决定性的数字（95% 区间）", "experiment": "实验",
     "committed": "已提交的判定", "fresh": "新种子的判定", "replicated": "复现后的判定",
     "committed interval": "已提交的 95% 区间", "fresh interval": "新种子的 95% 区间",
+    "expected": "预期效应", "test": "检验", "spread": "种子间标准差（80 % 上界）", "seeds needed": "所需种子数",
+    "power at configured seeds": "配置的种子数下的功效",
     "result": "结果", "error (tolerance)": "误差（容差）", "interval": "95% 区间", "Holm p": "Holm 校正 p", "BH p": "BH 校正 p",
     # pooling_shift
     "downsample": "下采样", "shift px": "平移（像素）", "unchanged": "不变的非零输出",

@@ -14,7 +14,8 @@ import time
 
 from .context import Context
 from .i18n import WORDS, verdict_word
-from .seedblocks import SeedBlock, record
+from .power import power_section
+from .seedblocks import PILOT, SeedBlock, check_not_pilot, record
 from .tables import format_p, markdown_table
 
 # kind: "interval" (a statistical claim: verdict is one of stats.VERDICTS after Holm within the experiment, raw_verdict
@@ -70,7 +71,7 @@ def _report(ctx, verdict, seconds, command):
         lines += [f"## {table['title']}", "", markdown_table(table["rows"], table["columns"], lang), ""]
     if ctx.notes:
         lines += [f"## {words['notes']}", ""] + [f"- {note}" for note in ctx.notes] + [""]
-    lines += claims_lines(ctx.claims, lang)
+    lines += claims_lines(ctx.claims, lang) + power_section(ctx.output_dir, words["power"], lang)
     for file, caption in ctx.charts:
         lines += [f"![{caption or file}]({file})", ""]
     return "\n".join(lines)
@@ -117,7 +118,10 @@ def _keep_finished_runs(ctx, stop):
 
 def run_experiment(name, module, settings, params, command="", log=print, purpose="run"):
     """Run one experiment; returns its :class:`Context` (tables, claims, ``verdict``) after writing its outputs and
-    recording its seed block (``purpose``) in ``seed_blocks.json``."""
+    recording its seed block (``purpose``) in ``seed_blocks.json``. Seeds of a pilot block are refused unless this
+    is the pilot."""
+    if purpose != PILOT:
+        check_not_pilot(settings["output_dir"], SeedBlock(settings.get("seed", 0), params.get("seeds", 1)))
     ctx = Context(name, module, settings, params, log)
     ctx.seed_everything()
     start = time.perf_counter()

@@ -10,6 +10,8 @@ import os
 from dataclasses import dataclass
 
 LEDGER = "seed_blocks.json"
+PILOT = "pilot"  # the purpose of a pilot block: its seeds size seed counts and never decide a verdict
+PILOT_BASE = 100_000  # pilot blocks start here, far from every confirmatory block
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,18 @@ def _seeds_in_runs(directory):
         return [int(float(row["seed"])) for row in csv.DictReader(handle) if row.get("seed") not in (None, "")]
 
 
-def next_start(directory, at_least=0):
-    """The first seed after every block of the ledger and every seed of ``runs.csv`` in ``directory``."""
-    ends = [block.end for block, _ in read_ledger(directory)] + [seed + 1 for seed in _seeds_in_runs(directory)]
-    return max(ends + [at_least])
+def next_start(directory, at_least=0, pilots=False):
+    """The first seed after every block of the ledger and every seed of ``runs.csv`` in ``directory``; pilot blocks
+    (which live from PILOT_BASE on) count only for the next pilot (``pilots=True``), and only they do."""
+    ledger = [block for block, why in read_ledger(directory) if why.startswith(PILOT) == pilots]
+    seeds = [] if pilots else _seeds_in_runs(directory)
+    return max([block.end for block in ledger] + [seed + 1 for seed in seeds] + [at_least])
+
+
+def check_not_pilot(directory, block):
+    """Refuse a run whose seeds overlap a pilot block of ``directory``'s ledger (ValueError, one line)."""
+    for used, purpose in read_ledger(directory):
+        if purpose.startswith(PILOT) and used.overlaps(block):
+            raise ValueError(f"seeds {block.start}..{block.end - 1} overlap the pilot's seeds {used.start}.."
+                             f"{used.end - 1} ({os.path.join(directory, LEDGER)}): a verdict is decided on seeds never "
+                             f"used to design it; set the config's seed to a block outside every pilot's")

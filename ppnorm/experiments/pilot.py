@@ -1,0 +1,77 @@
+"""The pilot: an experiment run on seeds no confirmatory run may use, to size each claim's seed count by power.
+
+``tools/experiment.py -c CONFIG --pilot [N]`` runs N seeds (default 5) from ``PILOT_BASE`` on (after every pilot
+block already in the ledger) into ``<output_dir>/pilot_<start>/``, records the block in ``seed_blocks.json`` as a
+pilot, and writes ``power.csv`` there and in ``<output_dir>``: per claim, its expected effect, the pilot's spread,
+the seeds needed for 80 % power (:mod:`.power`) and the power at the configured seed count. A later run whose seeds
+overlap a pilot block is refused (:func:`.seedblocks.check_not_pilot`): verdicts come from seeds never used to
+design them. The pilot's own verdicts are not evidence and say so in its report's folder name only.
+"""
+import math
+import os
+
+from .power import POWER_FILE, TOO_MANY, claim_alpha, pilot_spread, power_at, power_table, seeds_needed, target
+from .runner import run_experiment, write_csv
+from .seedblocks import PILOT, PILOT_BASE, SeedBlock, next_start, record
+from .tables import markdown_table
+
+COLUMNS = ["claim_en", "claim_zh", "side", "margin", "sesoi", "expected", "test", "pilot_mean", "pilot_n",
+           "pilot_failed", "spread", "alpha", "seeds_needed", "seeds_configured", "power_configured", "note"]
+
+
+def _round(value, digits=4):
+    return "" if value is None or (isinstance(value, float) and not math.isfinite(value)) else round(value, digits)
+
+
+def power_rows(claims, params, measured, configured):
+    """One row per claim decided over seeds: ``claims`` ``{id: Claim}`` (resolved), ``measured`` the pilot's claim
+    rows (claims.csv rows, matched by their English text), ``configured`` the confirmatory seed count."""
+    rows_by_text = {row["claim_en"]: row for row in measured if row["kind"] == "interval"}
+    alpha = claim_alpha(len(rows_by_text))
+    rows = []
+    for claim in claims.values():
+        found = rows_by_text.get(claim.text(claim.en, params))
+        if found is None:
+            continue
+        n, half = int(found["n"] or 0), (float(found["high"]) - float(found["low"])) / 2
+        spread = pilot_spread(half, n)
+        goal = target(claim.side, claim.margin, claim.sesoi, claim.expected)
+        needed = seeds_needed(goal, spread, alpha)
+        note = goal.reason or ("" if needed else TOO_MANY)
+        rows.append({"claim_en": found["claim_en"], "claim_zh": found["claim_zh"], "side": claim.side,
+                     "margin": claim.margin, "sesoi": _round(claim.sesoi), "expected": _round(claim.expected),
+                     "test": goal.test or "", "pilot_mean": _round(float(found["mean"])), "pilot_n": n,
+                     "pilot_failed": found.get("failed") or 0, "spread": _round(spread), "alpha": _round(alpha, 5),
+                     "seeds_needed": needed or "", "seeds_configured": configured,
+                     "power_configured": _round(power_at(goal, spread, configured, alpha), 3), "note": note})
+    return rows
+
+
+def run_pilot(name, module, settings, params, count=5, command="", log=print):
+    """Run the pilot of ``name`` and write its power table; returns the rows."""
+    experiment = getattr(module, "EXPERIMENT", None)
+    if experiment is None:
+        raise ValueError(f"{name} is not declared on the experiment framework yet: its claims cannot be sized by a "
+                         f"pilot (docs/experiment_framework.md)")
+    if count < 2:
+        raise ValueError(f"--pilot needs at least 2 seeds to measure a spread, got {count}")
+    home = settings["output_dir"]
+    block = SeedBlock(next_start(home, PILOT_BASE, pilots=True), count)
+    if block.start < next_start(home):
+        raise ValueError(f"{home} has runs on seeds from {PILOT_BASE} on: pilot seeds must be disjoint from them; "
+                         f"give the pilot its own output_dir")
+    pilot_dir = os.path.join(home, f"pilot_{block.start}")
+    log(f"[{name}] pilot on seeds {block.start}..{block.end - 1}; these seeds size the seed counts and never decide "
+        f"a verdict")
+    ctx = run_experiment(name, module, dict(settings, seed=block.start, output_dir=pilot_dir),
+                         dict(params, seeds=count), command, log, purpose=PILOT)
+    record(home, block, f"{PILOT} in {os.path.basename(pilot_dir)}")
+    claims = experiment.resolve(params, settings.get("claims"), "config")
+    rows = power_rows(claims, params, ctx.claims, params.get("seeds", 1))
+    for directory in (pilot_dir, home):
+        write_csv(os.path.join(directory, POWER_FILE), rows, COLUMNS)
+    log("\n" + power_table(rows, settings.get("lang", "en")))
+    short = [row for row in rows if row["test"] and (row["seeds_needed"] or math.inf) > params.get("seeds", 1)]
+    log(f"\n[{name}] {len(short)} of {len(rows)} claims need more than the configured {params.get('seeds', 1)} "
+        f"seeds for 80 % power at the expected effect; power.csv in {home}")
+    return rows
