@@ -70,7 +70,9 @@ def test_what_a_claim_is_powered_for():
     assert power.target("less", 0.0, None, -0.5).effect == 0.5
     assert power.target("within", 2.0, None, 0.5) == power.Target("equivalence", bound=2.0, expected=0.5)
     assert power.target("greater", 0.0, 1.0, 0.2).test == "equivalence"  # the notes expect no effect
-    assert power.target("greater", 0.0, None, -1.0).reason == power.WRONG_SIDE
+    assert power.target("greater", 0.0, None, -1.0) == power.Target("opposite", effect=1.0, expected=-1.0)
+    assert power.target("within", 5.0, None, 78.5) == power.Target("opposite", effect=73.5, expected=78.5)
+    assert power.target("less", 2.0, None, 2.0).reason == power.WRONG_SIDE
     assert power.target("greater", 0.0, None, None).reason == power.NO_EXPECTED
     assert power.seeds_needed(power.target("greater", 0.0, None, None), 1.0, 0.025) is None
 

@@ -5,7 +5,7 @@ spread. For a claim with an ``expected`` effect, :func:`seeds_needed` gives the 
 reaches ``POWER`` (80 %) when the true effect is the expected one:
 
 - a directional claim (``greater`` / ``less``) whose expected value lies beyond its margin: the one-sided t-test,
-  power from the noncentral t distribution;
+  power from the noncentral t distribution ("opposite" when the notes expect the other side: sized to refute);
 - a ``within`` claim, or a directional claim with a ``sesoi`` whose expected value lies inside ±sesoi (the notes
   expect no effect; this wins over the direction): the equivalence test (TOST), power bounded below by
   ``P(lower) + P(upper) - 1``.
@@ -29,7 +29,7 @@ POWER_FILE = "power.csv"  # the pilot's table, in the experiment's output_dir
 POWER = 0.8
 MAX_SEEDS = 200
 SPREAD_CONFIDENCE = 0.8
-NO_EXPECTED, WRONG_SIDE = "no expected effect declared", "expected effect on neither the claim's side nor within sesoi"
+NO_EXPECTED, WRONG_SIDE = "no expected effect declared", "expected effect exactly at the margin"
 TOO_MANY = f"more than {MAX_SEEDS}"  # the pilot's SD is raised to this one-sided upper confidence bound
 
 
@@ -73,13 +73,17 @@ def target(side, margin, sesoi, expected):
     """The test to power for a claim (see the module docstring)."""
     if expected is None:
         return Target(reason=NO_EXPECTED)
-    if side == "within":
+    if side == "within":  # beyond the margin the notes expect "refuted": the one-sided test past the margin
+        if abs(expected) > margin:
+            return Target("opposite", effect=abs(expected) - margin, expected=expected)
         return Target("equivalence", bound=margin, expected=expected)
     if sesoi and abs(expected) < sesoi:  # an expected effect below the smallest of interest: "no effect" expected
         return Target("equivalence", bound=sesoi, expected=expected)
     beyond = expected - margin if side == "greater" else margin - expected
     if beyond > 0:
         return Target("one-sided", effect=beyond, expected=expected)
+    if beyond < 0:  # the notes expect the opposite: sized so that "refuted" would be found
+        return Target("opposite", effect=-beyond, expected=expected)
     return Target(reason=WRONG_SIDE)
 
 
@@ -89,7 +93,7 @@ def power_at(goal, sd, n, alpha):
         return math.nan
     if sd == 0:  # a constant sample: the sign test, p = 0.5 ** n
         return 1.0 if 0.5 ** n <= alpha else 0.0
-    if goal.test == "one-sided":
+    if goal.test in ("one-sided", "opposite"):
         return one_sided_power(goal.effect, sd, n, alpha)
     return equivalence_power(goal.expected, goal.bound, sd, n, alpha)
 
@@ -111,8 +115,8 @@ def claim_alpha(claim_count):
     return ALPHA / max(1, claim_count)
 
 
-ZH = {"one-sided": "单侧 t 检验", "equivalence": "等价性检验（TOST）", NO_EXPECTED: "未声明预期效应",
-      WRONG_SIDE: "预期效应不在说法一侧，也不在 sesoi 之内", TOO_MANY: f"超过 {MAX_SEEDS}"}
+ZH = {"one-sided": "单侧 t 检验", "opposite": "反方向的单侧 t 检验", "equivalence": "等价性检验（TOST）",
+      NO_EXPECTED: "未声明预期效应", WRONG_SIDE: "预期效应正好在界限上", TOO_MANY: f"超过 {MAX_SEEDS}"}
 
 
 def power_table(rows, lang="en"):
