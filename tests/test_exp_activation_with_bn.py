@@ -75,6 +75,6 @@ def test_chance_is_the_center_of_the_sigmoid_claim_and_the_chinese_report(tmp_pa
     top1 = [float(r["top1_pct"]) for r in read_runs(tmp_path) if (r["activation"], r["norm"]) == ("sigmoid", "none")]
     chance = next(c for c in ctx.claims if c["side"] == "within")
     assert chance["mean"] == pytest.approx(np.mean(top1) - 10) and "10%" in chance["claim_en"]
-    assert "个点" in chance["deciding"] and "18 of 360 test images" in chance["evidence"]
+    assert "个百分点" in chance["deciding"] and "18 of 360 test images" in chance["evidence"]
     report = (tmp_path / "report.md").read_text(encoding="utf-8")
     assert "**问题：**" in report and ctx.claims[0]["claim"].startswith("BN 总能加速训练（sigmoid）")

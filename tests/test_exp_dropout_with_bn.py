@@ -62,7 +62,7 @@ def test_the_claims_are_registered_in_the_config():
     _, settings, params = load_experiment_config("configs/experiments/dropout_with_bn.yaml", [], experiments())
     claims = dropout_with_bn.EXPERIMENT.resolve(params, settings["claims"])
     assert list(claims) == ["dropout_gain_smaller_with_bn", "weight_decay_gain_smaller_with_bn"]
-    assert {(c.a, c.side, c.margin, c.sesoi) for c in claims.values()} == {(None, "greater", 0.0, None)}
+    assert {(c.a, c.side, c.margin, c.sesoi) for c in claims.values()} == {(None, "greater", 0.0, 1.0)}
     assert claims["dropout_gain_smaller_with_bn"].en == "With BN the network gains less from dropout 0.5 than without BN"
 
 

@@ -66,7 +66,7 @@ def _claims(params):
         claims["sigmoid_at_chance"] = Claim(
             "Without BN the sigmoid MLP stays at chance: final held-out top-1 within {margin:g} points of "
             "{chance:.3g}%",
-            "无 BN 的 sigmoid MLP 停留在随机水平：最终留出集 top-1 与 {chance:.3g}% 相差不超过 {margin:g} 个点", "top1_pct",
+            "无 BN 的 sigmoid MLP 停留在随机水平：最终留出集 top-1 与 {chance:.3g}% 相差不超过 {margin:g} 个百分点", "top1_pct",
             None, side="within", margin=NEAR_CHANCE,  # measured in _after: over seeds, minus chance of the data
             evidence="final top-1 minus {chance:.3g}% after {epochs} epochs; {margin:g} points = {near:g} of "
                      "{test_size} test images")
@@ -85,7 +85,7 @@ def _before(ctx, results):
     prm, info = ctx.params, ctx.data_info
     steps = len(ctx.data("train")[1]) // prm["batch_size"]
     check_eval_every(prm["eval_every"], prm["epochs"], steps, info.name)
-    units = {"steps_to_target": ctx.tr(" steps", " 步"), "top1_pct": ctx.tr(" points", " 个点")}
+    units = {"steps_to_target": " steps", "top1_pct": " points"}
     results.claims = {cid: dataclasses.replace(c, unit=units[c.metric]) for cid, c in results.claims.items()}
     margin = results.claims["sigmoid_at_chance"].margin if "sigmoid_at_chance" in results.claims else 0.0
     results.params = dict(results.params, budget=prm["epochs"] * steps, chance=100 / info.num_classes,

@@ -10,7 +10,7 @@ import numpy as np
 import paddle
 
 from ..engine.logger import format_eta
-from .i18n import use_chinese_font, verdict_word
+from .i18n import unit_word, use_chinese_font, verdict_word
 from .stats import ALPHA, SIDES, Estimate, adjusted_verdict, decision, holm
 from .tables import markdown_table
 
@@ -140,6 +140,7 @@ class Context:
         if side not in SIDES:
             raise ValueError(f"side must be one of {SIDES}, got {side!r}")
         verdict, p = decision(estimate, side, margin, sesoi)
+        unit = unit_word(unit, self.lang)
         bound = {"greater": f"> {margin:g}{unit}", "less": f"< {margin:g}{unit}",
                  "within": self.tr(f"within ±{margin:g}{unit}", f"在 ±{margin:g}{unit} 之内")}[side]
         runs = f"n={estimate.n}" + (self.tr(f", {failed} failed", f"，另有 {failed} 次失败") if failed else "")

@@ -166,7 +166,7 @@ def _claims(params):
         f"nonzero x; a wrong scale would be off by {100 * p / (1 - p):.0f}% or more") for mode in MODES}
     claims["modes_train_alike"] = Claim(
         "The two modes train equally well (same init, masks and lr; top-1 within ±{margin:g} point)",
-        "两种模式训练得一样好（初始化、mask、学习率相同；top-1 相差在 ±{margin:g} 个点以内）", "difference (points)", {},
+        "两种模式训练得一样好（初始化、mask、学习率相同；top-1 相差在 ±{margin:g} 个百分点以内）", "difference (points)", {},
         side="within", margin=SAME_MARGIN, unit=" points", evidence="downscale minus upscale held-out top-1 per seed "
         f"(paired); {SAME_MARGIN:g} point is {3.6 * SAME_MARGIN:.1f} of 360 held-out images (digits' test split)")
     claims["same_lr_weight_ratio"] = Claim(
@@ -184,7 +184,7 @@ def _summary(ctx, results):
     return ctx.tr(f"Both modes have the eval output as their mean; trained the same way they reach {up}% vs {down}% "
                   f"top-1 (difference {diff} points); downscale_in_infer's weights are upscale_in_train's / (1-p) exactly "
                   f"when its lr is scaled by 1/(1-p)^2 (with the same lr the norm ratio is {ratio:.2f}, not {target:g}).",
-                  f"两种模式训练输出的均值都等于推理输出；同样训练时 top-1 分别为 {up}% 与 {down}%（差 {diff} 个点）；"
+                  f"两种模式训练输出的均值都等于推理输出；同样训练时 top-1 分别为 {up}% 与 {down}%（差 {diff} 个百分点）；"
                   f"downscale_in_infer 的学习率乘 1/(1-p)^2 时其权重正好是 upscale_in_train 的权重除以 (1-p)"
                   f"（学习率相同时范数比为 {ratio:.2f}，不是 {target:g}）。")
 

@@ -28,6 +28,17 @@ WORDS = {
                        "原始 p 值。各次运行完全相同的样本按符号规则判定（p = 0.5^n），不因方差为 0 而成立。"},
 }
 
+# A claim's unit: one English spelling for points of accuracy, and its Chinese.
+UNITS = {" pts": " points", " pt": " points", " point": " points"}
+UNITS_ZH = {" points": " 个百分点", " steps": " 步", " log2": " log2"}
+
+
+def unit_word(unit, lang):
+    """A claim's unit in ``lang`` (" pts" and " pt" are " points")."""
+    unit = UNITS.get(unit, unit)
+    return UNITS_ZH.get(unit, unit) if lang == "zh" else unit
+
+
 # Column headers used by several experiments (exact match first, then word by word).
 HEADERS_ZH = {
     "seed": "种子", "seeds": "种子数", "norm": "归一化", "batch": "batch 大小", "lr": "学习率", "epoch": "轮",
@@ -77,7 +88,7 @@ HEADERS_ZH = {
     "train output": "训练输出", "eval output": "推理输出", "train formula": "训练公式", "eval formula": "推理公式",
     "masks": "mask 数", "max abs(mean train - eval)": "max |训练均值 - 推理输出|", "standard error": "标准误差",
     "relative deviation %": "相对偏差 %", "zeroed elements": "置零元素的比例", "fully zeroed channels": "整通道置零的比例",
-    "values inside a kept channel all equal": "保留的通道内各值相同", "difference (points)": "差（个点）",
+    "values inside a kept channel all equal": "保留的通道内各值相同", "difference (points)": "差（个百分点）",
     "norm ratio W_down/W_up after dropout": "dropout 之后的权重范数比 W_down/W_up",
     "top1 % downscale (scaled start, lr/(1-p)^2)": "top1 %（downscale，起点缩放，lr/(1-p)^2）",
     "max rel diff W_down*(1-p) vs W_up": "W_down*(1-p) 与 W_up 的最大相对差", "max abs logit difference": "logit 的最大绝对差",
@@ -92,7 +103,7 @@ HEADERS_ZH = {
     "pre-act p15/p50/p85 at end": "结束时激活前 p15/p50/p85",
     # norm_position
     "BN before act top1 %": "BN 在激活之前 top-1 %", "BN after act top1 %": "BN 在激活之后 top-1 %",
-    "before - after (points)": "之前 - 之后（个点）",
+    "before - after (points)": "之前 - 之后（个百分点）",
     "position": "BN 的位置",
     # batch_size_sweep
     "batch-stats error %": "batch 统计量错误率 %", "paper %": "论文 %",

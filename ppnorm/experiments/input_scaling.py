@@ -93,13 +93,13 @@ def _claims(params):
         if {"whiten", "zscore"} <= have:
             claims[f"whitening_adds_nothing_{model}"] = Claim(
                 f"PCA whitening adds nothing over z-score for {en} on images (final accuracy within ±{{margin:g}} "
-                "point)", f"对图像而言，PCA 白化相对 z-score 对{zh}没有增益（最终准确率相差在 ±{{margin:g}} 个点之内）",
+                "point)", f"对图像而言，PCA 白化相对 z-score 对{zh}没有增益（最终准确率相差在 ±{{margin:g}} 个百分点之内）",
                 "final accuracy", *pair("whiten", "zscore", model), side="within", margin=1.0, **points,
                 evidence="top-1 % whitened minus z-score, paired by seed")
     if {"raw", "zscore"} <= have:
         claims["bn_needs_no_standardizing"] = Claim(
             "With BN, a deep model does not need standardized inputs (raw vs z-score within ±{margin:g} point)",
-            "有 BN 的深层模型不需要标准化输入（原始像素与 z-score 相差在 ±{margin:g} 个点之内）", "final accuracy",
+            "有 BN 的深层模型不需要标准化输入（原始像素与 z-score 相差在 ±{margin:g} 个百分点之内）", "final accuracy",
             *pair("zscore", "raw", "deep_bn"), side="within", margin=1.0, **points,
             evidence="top-1 % z-score minus raw, paired by seed")
     return claims

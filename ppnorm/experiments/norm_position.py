@@ -67,7 +67,7 @@ def _summary(ctx, results):
     listed = ", ".join(f"{m} {act} {results.estimates[f'before_beats_after_{m}_{act}'].format(2)}"
                        for m, act in _pairs(ctx.params))
     return ctx.tr(f"Final top-1, BN before minus after the activation (points): {listed}.",
-                  f"最终 top-1，BN 在激活之前减去之后（个点）：{listed}。")
+                  f"最终 top-1，BN 在激活之前减去之后（个百分点）：{listed}。")
 
 
 EXPERIMENT = Experiment(

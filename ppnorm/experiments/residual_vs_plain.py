@@ -11,7 +11,7 @@ from .training import fit, optimizer_section
 QUESTION = ("Does a deeper plain network train worse than a shallower one (the degradation that motivated "
             "ResNet), and do residual connections remove it?")
 QUESTION_ZH = "更深的普通（plain）网络是否比浅的训练得更差（促成 ResNet 的退化问题）？残差连接能否消除它？"
-DEFAULTS = {"depths": [8, 26], "widths": [8, 16, 32], "epochs": 6, "batch_size": 64, "lr": 0.1,
+DEFAULTS = {"depths": [8, 26], "widths": [8, 16, 32], "epochs": 20, "batch_size": 64, "lr": 0.1,
             "warmup_epochs": 1.0, "seeds": 5}
 QUICK = {"depths": [8, 14], "widths": [4, 4, 4], "epochs": 1, "warmup_epochs": 0.0, "seeds": 2}
 DATA = True  # any image data set (ctx.data)
@@ -59,7 +59,7 @@ def _claims(params):
             evidence=f"train error of plain{deep} minus plain{shallow} after the last epoch, paired by seed"),
         "residual_removes_it": Claim(
             f"Residual connections remove it: resnet{deep}'s training error exceeds resnet{shallow}'s by less than "
-            "{margin:g} point", f"残差连接消除退化：resnet{deep} 的训练错误率比 resnet{shallow} 高不到 {{margin:g}} 个点",
+            "{margin:g} point", f"残差连接消除退化：resnet{deep} 的训练错误率比 resnet{shallow} 高不到 {{margin:g}} 个百分点",
             "train_error_pct", *pick["resnet"], side="less", margin=RESIDUAL_MARGIN, unit=" points",
             evidence=f"train error of resnet{deep} minus resnet{shallow}, paired by seed; margin {{margin:g}} point = "
                      "~{margin_images:.0f} of {train_size} training images, small against the degradation being "
@@ -98,7 +98,7 @@ def _summary(ctx, results):
     plain, residual = (results.estimates[cid].format(2) for cid in ("degradation", "residual_removes_it"))
     return ctx.tr(f"From {shallow} to {deep} layers the final training error changes by {plain} points for plain nets "
                   f"and by {residual} points for residual nets (paired by seed).",
-                  f"从 {shallow} 层加深到 {deep} 层，普通网络最终训练错误率变化 {plain} 个点，残差网络变化 {residual} 个点"
+                  f"从 {shallow} 层加深到 {deep} 层，普通网络最终训练错误率变化 {plain} 个百分点，残差网络变化 {residual} 个百分点"
                   "（按种子配对）。")
 
 
