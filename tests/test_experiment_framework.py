@@ -367,4 +367,4 @@ def test_replicate_from_the_command_line(tmp_path, capsys):
     assert [(b.start, b.count) for b, _ in read_ledger(tmp_path)] == [(0, 2), (2, 2)]
     with pytest.raises(SystemExit):
         experiment_main(["--replicate"])
-    assert "run the experiment of -c CONFIG: give it" in capsys.readouterr().err
+    assert "works on the experiment of -c CONFIG: give it" in capsys.readouterr().err

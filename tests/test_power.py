@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from ppnorm.experiments import power
-from ppnorm.experiments.pilot import run_pilot
+from ppnorm.experiments.pilot import run_pilot, size_from
 from ppnorm.experiments.replication import replicate
 from ppnorm.experiments.runner import run_experiment
 from ppnorm.experiments.seedblocks import PILOT_BASE, read_ledger
@@ -129,3 +129,30 @@ def test_pilot_from_the_command_line(tmp_path, capsys):
                "use_visualdl=false"]
     assert experiment_main(command + ["--pilot", "1"]) == 2
     assert "at least 2 seeds" in capsys.readouterr().err
+
+
+def test_seed_counts_sized_from_earlier_runs_reserve_their_seeds(tmp_path):
+    design, home = tmp_path / "design", tmp_path / "home"
+    _run_toy(design, seed=100)
+    rows = size_from("toy", Toy, _settings(home), dict(Toy.DEFAULTS), str(design), **QUIET)
+    assert [(b.start, b.count) for b, _ in read_ledger(home)] == [(100, 6)]
+    gap = {row["claim_en"]: row for row in rows}["a beats b by more than 0"]
+    with open(design / "claims.csv", newline="", encoding="utf-8") as handle:
+        measured = {r["claim_en"]: r for r in csv.DictReader(handle)}["a beats b by more than 0"]
+    half = (float(measured["high"]) - float(measured["low"])) / 2
+    assert gap["spread"] == pytest.approx(power.pilot_spread(half, 6), abs=1e-4) and gap["pilot_n"] == 6
+    with pytest.raises(ValueError, match="overlap the pilot's seeds 100..105"):
+        run_experiment("toy", Toy, _settings(home), dict(Toy.DEFAULTS), **QUIET)
+    run_experiment("toy", Toy, _settings(home, seed=1000), dict(Toy.DEFAULTS), **QUIET)  # a fresh block runs
+
+
+def test_sizing_from_the_committed_design_runs_from_the_command_line(tmp_path, capsys):
+    from ppnorm.experiments.cli import experiment_main
+    command = ["-c", "configs/experiments/group_sweep.yaml", "-o", f"output_dir={tmp_path}"]
+    assert experiment_main(command + ["--size_from", "docs/experiments/group_sweep"]) == 0
+    with open(tmp_path / "power.csv", newline="", encoding="utf-8") as handle:
+        rows = {row["claim_en"][:2]: row for row in csv.DictReader(handle)}
+    assert rows["IN"]["test"] == "one-sided" and int(rows["IN"]["pilot_n"]) == 5 and int(rows["IN"]["seeds_needed"]) >= 2
+    with pytest.raises(SystemExit):
+        experiment_main(command + ["--size_from", str(tmp_path), "--replicate"])
+    assert "--replicate and --size_from are different runs" in capsys.readouterr().err

@@ -13,7 +13,7 @@ from . import NAMES, experiments
 from .config import load_experiment_config
 from .i18n import LANGS
 from .summary import print_comparison, print_verdicts
-from .pilot import run_pilot
+from .pilot import run_pilot, size_from
 from .replication import replicate
 from .runner import run_experiment
 
@@ -32,6 +32,9 @@ def _parser():
     parser.add_argument("--pilot", nargs="?", const=5, type=int, metavar="N", help="with -c: run N seeds (default 5) "
                         "from 100000 on, never used for verdicts, and write power.csv: the seeds each claim needs for "
                         "80%% power at its expected effect")
+    parser.add_argument("--size_from", metavar="DIR", help="with -c: write power.csv from an earlier run in DIR "
+                        "(e.g. the runs the claims were designed on) instead of a new pilot; DIR's seeds become a "
+                        "pilot block that no confirmatory run may use")
     add_runtime_options(parser, "where the tables, charts and logs go (the config's output_dir)")
     return parser
 
@@ -53,10 +56,12 @@ def experiment_main(argv=None, omp_num_threads=None):
                         or 0, args.verbose)
     if args.verdicts:
         return run_tool("experiment", lambda: print_verdicts(args.verdicts, list(NAMES), args.lang) or 0, args.verbose)
-    if (args.replicate or args.pilot is not None) and not args.config:
-        parser.error("--replicate and --pilot run the experiment of -c CONFIG: give it")
-    if args.replicate and args.pilot is not None:
-        parser.error("--replicate and --pilot are different runs: give one")
+    chosen = [flag for flag, given in (("--replicate", args.replicate), ("--pilot", args.pilot is not None),
+                                       ("--size_from", args.size_from)) if given]
+    if chosen and not args.config:
+        parser.error(f"{chosen[0]} works on the experiment of -c CONFIG: give it")
+    if len(chosen) > 1:
+        parser.error(f"{' and '.join(chosen)} are different runs: give one")
     if not args.config:
         parser.error(f"give -c configs/experiments/<name>.yaml (one of: {', '.join(NAMES)}) or --list")
     overrides = args.override + ([f"output_dir={args.output_dir}"] if args.output_dir else [])
@@ -67,7 +72,9 @@ def experiment_main(argv=None, omp_num_threads=None):
         paddle.set_device(resolve_device(args.device or "auto"))
         print(use_cpu_threads(args.cpu_threads, omp_threads(omp_num_threads))[1])
         command = tool_command("experiment") + " " + " ".join(shlex.quote(a) for a in argv)
-        if args.pilot is not None:
+        if args.size_from:
+            size_from(settings["experiment"], module, settings, params, args.size_from)
+        elif args.pilot is not None:
             run_pilot(settings["experiment"], module, settings, params, args.pilot, command)
         else:
             (replicate if args.replicate else run_experiment)(settings["experiment"], module, settings, params, command)

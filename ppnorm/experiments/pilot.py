@@ -12,7 +12,8 @@ import os
 
 from .power import POWER_FILE, TOO_MANY, claim_alpha, pilot_spread, power_at, power_table, seeds_needed, target
 from .runner import run_experiment, write_csv
-from .seedblocks import PILOT, PILOT_BASE, SeedBlock, next_start, record
+from .summary import read_claims_file
+from .seedblocks import PILOT, PILOT_BASE, SeedBlock, next_start, record, seeds_in_runs
 from .tables import markdown_table
 
 COLUMNS = ["claim_en", "claim_zh", "side", "margin", "sesoi", "expected", "test", "pilot_mean", "pilot_n",
@@ -47,12 +48,30 @@ def power_rows(claims, params, measured, configured):
     return rows
 
 
-def run_pilot(name, module, settings, params, count=5, command="", log=print):
-    """Run the pilot of ``name`` and write its power table; returns the rows."""
+def _experiment(name, module):
     experiment = getattr(module, "EXPERIMENT", None)
     if experiment is None:
         raise ValueError(f"{name} is not declared on the experiment framework yet: its claims cannot be sized by a "
                          f"pilot (docs/experiment_framework.md)")
+    return experiment
+
+
+def _size(name, experiment, settings, params, measured, directories, log):
+    """Write power.csv from the pilot's claim rows ``measured`` into ``directories`` and report; returns the rows."""
+    claims = experiment.resolve(params, settings.get("claims"), "config")
+    rows = power_rows(claims, params, measured, params.get("seeds", 1))
+    for directory in directories:
+        write_csv(os.path.join(directory, POWER_FILE), rows, COLUMNS)
+    log("\n" + power_table(rows, settings.get("lang", "en")))
+    short = [row for row in rows if row["test"] and (row["seeds_needed"] or math.inf) > params.get("seeds", 1)]
+    log(f"\n[{name}] {len(short)} of {len(rows)} claims need more than the configured {params.get('seeds', 1)} "
+        f"seeds for 80 % power at the expected effect; power.csv in {directories[-1]}")
+    return rows
+
+
+def run_pilot(name, module, settings, params, count=5, command="", log=print):
+    """Run the pilot of ``name`` and write its power table; returns the rows."""
+    experiment = _experiment(name, module)
     if count < 2:
         raise ValueError(f"--pilot needs at least 2 seeds to measure a spread, got {count}")
     home = settings["output_dir"]
@@ -66,12 +85,20 @@ def run_pilot(name, module, settings, params, count=5, command="", log=print):
     ctx = run_experiment(name, module, dict(settings, seed=block.start, output_dir=pilot_dir),
                          dict(params, seeds=count), command, log, purpose=PILOT)
     record(home, block, f"{PILOT} in {os.path.basename(pilot_dir)}")
-    claims = experiment.resolve(params, settings.get("claims"), "config")
-    rows = power_rows(claims, params, ctx.claims, params.get("seeds", 1))
-    for directory in (pilot_dir, home):
-        write_csv(os.path.join(directory, POWER_FILE), rows, COLUMNS)
-    log("\n" + power_table(rows, settings.get("lang", "en")))
-    short = [row for row in rows if row["test"] and (row["seeds_needed"] or math.inf) > params.get("seeds", 1)]
-    log(f"\n[{name}] {len(short)} of {len(rows)} claims need more than the configured {params.get('seeds', 1)} "
-        f"seeds for 80 % power at the expected effect; power.csv in {home}")
-    return rows
+    return _size(name, experiment, settings, params, ctx.claims, [pilot_dir, home], log)
+
+
+def size_from(name, module, settings, params, directory, log=print):
+    """Size the seed counts from an earlier run in ``directory`` (its claims.csv and runs.csv), e.g. the runs the
+    claims were designed on: their seeds become a pilot block of the output_dir's ledger, so no confirmatory run
+    may use them."""
+    experiment = _experiment(name, module)
+    seeds = sorted(set(seeds_in_runs(directory)))
+    if len(seeds) < 2:
+        raise ValueError(f"{directory}/runs.csv: sizing needs runs on at least 2 seeds, found {len(seeds)}")
+    home = settings["output_dir"]
+    record(home, SeedBlock(seeds[0], seeds[-1] + 1 - seeds[0]), f"{PILOT}: earlier runs in {directory}")
+    log(f"[{name}] seed counts sized from the runs on seeds {seeds[0]}..{seeds[-1]} in {directory}; these seeds "
+        f"never decide a verdict of {home}")
+    measured = read_claims_file(os.path.join(directory, "claims.csv"))
+    return _size(name, experiment, settings, params, measured, [home], log)

@@ -58,7 +58,7 @@ def record(directory, block, purpose):
         json.dump(entries, handle, indent=1)
 
 
-def _seeds_in_runs(directory):
+def seeds_in_runs(directory):
     path = os.path.join(directory, "runs.csv")
     if not os.path.isfile(path):
         return []
@@ -70,7 +70,7 @@ def next_start(directory, at_least=0, pilots=False):
     """The first seed after every block of the ledger and every seed of ``runs.csv`` in ``directory``; pilot blocks
     (which live from PILOT_BASE on) count only for the next pilot (``pilots=True``), and only they do."""
     ledger = [block for block, why in read_ledger(directory) if why.startswith(PILOT) == pilots]
-    seeds = [] if pilots else _seeds_in_runs(directory)
+    seeds = [] if pilots else seeds_in_runs(directory)
     return max([block.end for block in ledger] + [seed + 1 for seed in seeds] + [at_least])
 
 
