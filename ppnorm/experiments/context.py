@@ -27,6 +27,7 @@ class Context:
         self.name, self.module = name, module
         self.params, self.seed, self.quick = params, settings["seed"], settings["quick"]
         self.lang = settings.get("lang", "en")
+        self.claim_ids = {}  # English text of a framework claim -> its id (filled as the framework decides)
         self.claim_overrides = settings.get("claims") or {}  # the config's claims section (framework experiments)
         self.output_dir = settings["output_dir"]
         self.use_visualdl = settings["use_visualdl"]

@@ -159,5 +159,6 @@ class Experiment:
             elif cid not in results.estimates:
                 raise RuntimeError(f"claim {cid!r} is measured by the experiment, which did not measure it")
             text = (claim.text(claim.en, results.params), claim.text(claim.zh, results.params))
+            ctx.claim_ids[text[0]] = cid
             ctx.compare(text, results.estimates[cid], claim.side, claim.margin, claim.unit, claim.digits,
                         claim.text(claim.evidence, results.params), sesoi=claim.sesoi, failed=failed)

@@ -10,13 +10,13 @@ design them. The pilot's own verdicts are not evidence and say so in its report'
 import math
 import os
 
-from .power import POWER_FILE, TOO_MANY, claim_alpha, pilot_spread, power_at, power_table, seeds_needed, target
+from .power import NOT_MEASURED, NOT_SEEDS, POWER_FILE, TOO_MANY, Target, claim_alpha, pilot_spread, power_at, power_table, seeds_needed, target
 from .runner import run_experiment, write_csv
 from .summary import read_claims_file
 from .seedblocks import PILOT, PILOT_BASE, SeedBlock, next_start, record, seeds_in_runs
 from .tables import markdown_table
 
-COLUMNS = ["claim_en", "claim_zh", "side", "margin", "sesoi", "expected", "test", "pilot_mean", "pilot_n",
+COLUMNS = ["claim_id", "claim_en", "claim_zh", "side", "margin", "sesoi", "expected", "test", "pilot_mean", "pilot_n",
            "pilot_failed", "spread", "alpha", "seeds_needed", "seeds_configured", "power_configured", "note"]
 
 
@@ -24,26 +24,39 @@ def _round(value, digits=4):
     return "" if value is None or (isinstance(value, float) and not math.isfinite(value)) else round(value, digits)
 
 
-def power_rows(claims, params, measured, configured):
-    """One row per claim decided over seeds: ``claims`` ``{id: Claim}`` (resolved), ``measured`` the pilot's claim
-    rows (claims.csv rows, matched by their English text), ``configured`` the confirmatory seed count."""
-    rows_by_text = {row["claim_en"]: row for row in measured if row["kind"] == "interval"}
-    alpha = claim_alpha(len(rows_by_text))
+def _pilot_row(cid, claim, params, by_text, ids):
+    """The pilot's claims.csv row of claim ``cid``: by id when the run recorded ids (``ids``: English text -> id),
+    else by its English text (None when the text needs values only the run knew)."""
+    if ids:
+        return next((row for text, row in by_text.items() if ids.get(text) == cid), None)
+    try:
+        return by_text.get(claim.text(claim.en, params))
+    except (KeyError, IndexError):
+        return None
+
+
+def power_rows(claims, params, measured, configured, pilot_seeds, ids=None):
+    """One row per claim: ``claims`` ``{id: Claim}`` (resolved), ``measured`` the pilot's claims.csv rows over
+    ``pilot_seeds`` seeds, ``configured`` the confirmatory seed count. A claim whose n is not the seed count is
+    decided over other draws (masks, batches) and is not sized by seeds."""
+    by_text = {row["claim_en"]: row for row in measured if row["kind"] == "interval"}
+    alpha = claim_alpha(len(by_text))
     rows = []
-    for claim in claims.values():
-        found = rows_by_text.get(claim.text(claim.en, params))
-        if found is None:
-            continue
-        n, half = int(found["n"] or 0), (float(found["high"]) - float(found["low"])) / 2
-        spread = pilot_spread(half, n)
-        goal = target(claim.side, claim.margin, claim.sesoi, claim.expected)
+    for cid, claim in claims.items():
+        found = _pilot_row(cid, claim, params, by_text, ids)
+        n = int(found["n"] or 0) if found else 0
+        spread = pilot_spread((float(found["high"]) - float(found["low"])) / 2, n) if found else math.nan
+        over_seeds = found is not None and 0 < n <= pilot_seeds
+        goal = target(claim.side, claim.margin, claim.sesoi, claim.expected) if over_seeds else Target()
         needed = seeds_needed(goal, spread, alpha)
-        note = goal.reason or ("" if needed else TOO_MANY)
-        rows.append({"claim_en": found["claim_en"], "claim_zh": found["claim_zh"], "side": claim.side,
+        note = (NOT_MEASURED if found is None else NOT_SEEDS.format(n=n) if not over_seeds else goal.reason
+                or ("" if needed else TOO_MANY))
+        rows.append({"claim_id": cid, "claim_en": found["claim_en"] if found else claim.en,
+                     "claim_zh": found["claim_zh"] if found else claim.zh, "side": claim.side,
                      "margin": claim.margin, "sesoi": _round(claim.sesoi), "expected": _round(claim.expected),
-                     "test": goal.test or "", "pilot_mean": _round(float(found["mean"])), "pilot_n": n,
-                     "pilot_failed": found.get("failed") or 0, "spread": _round(spread), "alpha": _round(alpha, 5),
-                     "seeds_needed": needed or "", "seeds_configured": configured,
+                     "test": goal.test or "", "pilot_mean": _round(float(found["mean"])) if found else "",
+                     "pilot_n": n, "pilot_failed": (found or {}).get("failed") or 0, "spread": _round(spread),
+                     "alpha": _round(alpha, 5), "seeds_needed": needed or "", "seeds_configured": configured,
                      "power_configured": _round(power_at(goal, spread, configured, alpha), 3), "note": note})
     return rows
 
@@ -56,10 +69,10 @@ def _experiment(name, module):
     return experiment
 
 
-def _size(name, experiment, settings, params, measured, directories, log):
+def _size(name, experiment, settings, params, measured, seeds, directories, log, ids=None):
     """Write power.csv from the pilot's claim rows ``measured`` into ``directories`` and report; returns the rows."""
     claims = experiment.resolve(params, settings.get("claims"), "config")
-    rows = power_rows(claims, params, measured, params.get("seeds", 1))
+    rows = power_rows(claims, params, measured, params.get("seeds", 1), seeds, ids)
     for directory in directories:
         write_csv(os.path.join(directory, POWER_FILE), rows, COLUMNS)
     log("\n" + power_table(rows, settings.get("lang", "en")))
@@ -85,7 +98,7 @@ def run_pilot(name, module, settings, params, count=5, command="", log=print):
     ctx = run_experiment(name, module, dict(settings, seed=block.start, output_dir=pilot_dir),
                          dict(params, seeds=count), command, log, purpose=PILOT)
     record(home, block, f"{PILOT} in {os.path.basename(pilot_dir)}")
-    return _size(name, experiment, settings, params, ctx.claims, [pilot_dir, home], log)
+    return _size(name, experiment, settings, params, ctx.claims, count, [pilot_dir, home], log, ctx.claim_ids)
 
 
 def size_from(name, module, settings, params, directory, log=print):
@@ -101,4 +114,4 @@ def size_from(name, module, settings, params, directory, log=print):
     log(f"[{name}] seed counts sized from the runs on seeds {seeds[0]}..{seeds[-1]} in {directory}; these seeds "
         f"never decide a verdict of {home}")
     measured = read_claims_file(os.path.join(directory, "claims.csv"))
-    return _size(name, experiment, settings, params, measured, [home], log)
+    return _size(name, experiment, settings, params, measured, len(seeds), [home], log)

@@ -18,6 +18,7 @@ a few seeds underestimates spread as often as not). A pilot with zero spread nee
 import csv
 import math
 import os
+import re
 from dataclasses import dataclass
 
 from scipy import stats as _scipy_stats
@@ -30,7 +31,8 @@ POWER = 0.8
 MAX_SEEDS = 200
 SPREAD_CONFIDENCE = 0.8
 NO_EXPECTED, WRONG_SIDE = "no expected effect declared", "expected effect exactly at the margin"
-TOO_MANY = f"more than {MAX_SEEDS}"  # the pilot's SD is raised to this one-sided upper confidence bound
+TOO_MANY = f"more than {MAX_SEEDS}"
+NOT_MEASURED, NOT_SEEDS = "not measured by the pilot", "decided over {n} draws, not over seeds"  # the pilot's SD is raised to this one-sided upper confidence bound
 
 
 def pilot_spread(half_width, n, confidence=0.95):
@@ -116,12 +118,17 @@ def claim_alpha(claim_count):
 
 
 ZH = {"one-sided": "单侧 t 检验", "opposite": "反方向的单侧 t 检验", "equivalence": "等价性检验（TOST）",
-      NO_EXPECTED: "未声明预期效应", WRONG_SIDE: "预期效应正好在界限上", TOO_MANY: f"超过 {MAX_SEEDS}"}
+      NO_EXPECTED: "未声明预期效应", WRONG_SIDE: "预期效应正好在界限上", NOT_MEASURED: "pilot 没有测到", TOO_MANY: f"超过 {MAX_SEEDS}"}
+
+
+def _zh(text):
+    draws = re.fullmatch(NOT_SEEDS.replace("{n}", r"(\d+)"), text)
+    return f"在 {draws.group(1)} 次抽样上判定，不按种子" if draws else ZH.get(text, text)
 
 
 def power_table(rows, lang="en"):
     """The pilot's power rows as a Markdown table in ``lang``."""
-    word = (lambda text: ZH.get(text, text)) if lang == "zh" else (lambda text: text)
+    word = _zh if lang == "zh" else (lambda text: text)
     shown = [{"claim": row[f"claim_{lang}"] or row["claim_en"], "expected": row["expected"], "test": word(row["test"]),
               "spread": row["spread"], "seeds needed": row["seeds_needed"] or word(row["note"]),
               "power at configured seeds": row["power_configured"]} for row in rows]
