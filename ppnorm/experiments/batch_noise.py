@@ -15,7 +15,7 @@ from .training import EveryNSteps, fit, optimizer_section
 QUESTION = ("Without normalization, is SGD with batch 1 noisy and oscillating while the whole data set gives a smooth "
             "but costly descent?")
 QUESTION_ZH = "无归一化时，batch 1 的 SGD 是否噪声大、来回震荡，而整个数据集作一个 batch 时下降平滑但代价高？"
-DEFAULTS = {"batch_sizes": [1, 8, 64, 0], "hidden": [32], "lr": 0.05, "epochs": 2, "noise_steps": 100, "seeds": 5}
+DEFAULTS = {"batch_sizes": [1, 8, 64, 0], "hidden": [32], "lr": 0.05, "epochs": 2, "noise_steps": 100, "seeds": 8}
 DATA = True  # any image data set (ctx.data)
 QUICK = {"batch_sizes": [8, 0], "epochs": 1, "noise_steps": 12, "seeds": 2}
 

@@ -13,7 +13,7 @@ QUESTION = ("How does GroupNorm's error depend on the number of groups, and are 
             "(1 group) and IN (one channel per group)?")
 QUESTION_ZH = "GroupNorm 的错误率如何随组数变化？它的两端真的就是 LN（1 组）和 IN（每组一个通道）吗？"
 DATA = True  # any image data set (ctx.data)
-DEFAULTS = {"groups": [1, 2, 4, 8, 16, 32], "channels": 32, "epochs": 5, "batch_size": 32, "lr": 0.05, "seeds": 5}
+DEFAULTS = {"groups": [1, 2, 4, 8, 16, 32], "channels": 32, "epochs": 5, "batch_size": 32, "lr": 0.05, "seeds": 20}
 QUICK = {"groups": [1, 4, 32], "epochs": 1, "seeds": 2}
 
 

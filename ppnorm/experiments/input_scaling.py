@@ -15,7 +15,7 @@ QUESTION = ("Does standardizing the inputs (z-score per pixel) help a shallow mo
             "over it for images, and does a deep model with BN care?")
 QUESTION_ZH = "标准化输入（逐像素 z-score）是否帮助浅层模型？对图像而言 PCA 白化是否比 z-score 多带来什么？有 BN 的深层模型是否在意？"
 DEFAULTS = {"transforms": ["raw", "zscore", "whiten"], "deep_hidden": [64, 64, 64, 64], "epochs": 12, "batch": 32,
-            "lr": 0.01, "target": 0.9, "eval_every": 15, "seeds": 10}
+            "lr": 0.01, "target": 0.9, "eval_every": 15, "seeds": 20}
 QUICK = {"deep_hidden": [16, 16], "epochs": 1, "eval_every": 10, "seeds": 2}
 DATA = True  # any image data set (ctx.data)
 MODELS = ("shallow", "deep_bn")
