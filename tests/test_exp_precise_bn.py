@@ -70,7 +70,7 @@ def test_the_cell_measures_ema_and_precise_bn_on_the_same_weights(tmp_path, monk
 
 def test_full_preset_adds_learning_rates_and_seeds():
     _, settings, params = load_experiment_config("configs/experiments/precise_bn_full.yaml", [], experiments())
-    assert (params["lrs"], params["epochs"], params["seeds"]) == ([0.05, 0.1, 0.2, 0.4], 12, 10)
+    assert (params["lrs"], params["epochs"], params["seeds"]) == ([0.05, 0.1, 0.2, 0.4], 12, 20)
     assert settings["output_dir"].endswith("precise_bn_full") and params["model"] == "resnet20"
 
 

@@ -17,7 +17,7 @@ QUESTION_ZH = ("用 BatchNorm 的 EMA 滑动统计量评估，与用 PreciseBN�
                "在正常学习率和大学习率下各差多少？")
 DATA = True  # any image data set (ctx.data)
 DEFAULTS = {"model": "resnet20", "lrs": [0.05, 0.4], "epochs": 4, "batch_size": 32, "precise_batches": 32,
-            "seeds": 5, "momentum": 0.9}
+            "seeds": 12, "momentum": 0.9}
 QUICK = {"model": "simple_cnn", "epochs": 1, "seeds": 2, "precise_batches": 4, "batch_size": 128}
 
 
