@@ -4,6 +4,7 @@ plan and progress, runs.csv, aggregation, pairing by seed, claims from YAML, ver
 A toy experiment without training checks each duty exactly; the ported experiments' quick presets check the same
 duties on real runs (slow)."""
 import csv
+import dataclasses
 import json
 import random
 
@@ -213,6 +214,19 @@ def test_verdict_words(tmp_path, lang, words):
     report = (tmp_path / "report.md").read_text(encoding="utf-8")
     for claim, word in zip(ctx.claims, words):
         assert f"| {claim['claim']} | {word} |" in report
+
+
+def test_the_summary_sees_each_claims_verdict_after_holm_as_claims_csv_states_it(tmp_path, monkeypatch):
+    seen = {}
+    monkeypatch.setattr(Toy, "EXPERIMENT", dataclasses.replace(
+        Toy.EXPERIMENT, summary=lambda ctx, results: seen.update(results.verdicts) or "done"))
+    monkeypatch.setattr(Toy, "run", Toy.EXPERIMENT.run)
+    ctx = _run_toy(tmp_path)
+    assert seen == dict(zip(["gap", "opposite", "tiny", "unclear"], [c["verdict"] for c in ctx.claims]))
+    rows = {"a": {"kind": "interval", "raw_verdict": "confirmed", "p": 0.02},  # Holm over 3 tests: 0.04
+            "b": {"kind": "interval", "raw_verdict": "confirmed", "p": 0.001}}  # 0.003
+    recorded = [rows["a"], {"kind": "check", "p": ""}, rows["b"], {"kind": "interval", "p": 0.5}]
+    assert framework.final_verdicts(recorded, rows) == {"a": "inconclusive", "b": "confirmed"}
 
 
 def test_a_claim_changed_in_the_config_changes_the_verdict_and_its_text(tmp_path):

@@ -17,7 +17,7 @@ from .charts import draw
 from .claims import matches, per_seed, resolve_claims
 from .claims import estimate as claim_estimate
 from .seedblocks import SeedBlock
-from .stats import mean_interval
+from .stats import adjusted_verdict, holm, mean_interval
 
 
 @dataclass(frozen=True)
@@ -44,8 +44,8 @@ class Table:
 
 @dataclass
 class Results:
-    """What the hooks see: the runs, the resolved claims, the table rows, the claims' estimates, and ``store``
-    for the module's own values."""
+    """What the hooks see: the runs, the resolved claims, the table rows, the claims' estimates, ``store`` for the
+    module's own values, and (for ``summary``) ``verdicts``: each claim's verdict as claims.csv states it."""
 
     params: dict
     claims: dict
@@ -53,6 +53,7 @@ class Results:
     rows: list = field(default_factory=list)
     estimates: dict = field(default_factory=dict)
     store: dict = field(default_factory=dict)
+    verdicts: dict = field(default_factory=dict)
 
     def values(self, metric, selector=None):
         """``[value per seed]`` of ``metric`` over the settings ``selector`` picks, in seed order."""
@@ -68,6 +69,14 @@ def _stat(values, digits):
     kept = [v for v in values if math.isfinite(v)]
     est = mean_interval(kept) if kept else None
     return (est.format(digits), est.mean, est.half_width) if est else ("", math.nan, math.nan)
+
+
+def final_verdicts(recorded, rows):
+    """``{id: verdict}`` of the claims' ``rows`` (``{id: claims row}``) after Holm over every statistical claim
+    ``recorded`` (what :meth:`Context.finish_claims` applies after ``run``): a summary can say what the verdicts say."""
+    stats = [row for row in recorded if row["kind"] == "interval"]
+    adjusted = {id(row): p for row, p in zip(stats, holm([row["p"] for row in stats]))}
+    return {cid: adjusted_verdict(row["raw_verdict"], adjusted[id(row)]) for cid, row in rows.items()}
 
 
 def aggregate(table, grid, runs, params):
@@ -151,7 +160,9 @@ class Experiment:
         return self.summary(ctx, results) if self.summary else ""
 
     def decide(self, ctx, results):
-        """Each claim's estimate (from the runs, or the module's) and verdict, in declaration order."""
+        """Each claim's estimate (from the runs, or the module's) and verdict, in declaration order; the verdicts
+        after Holm go to ``results.verdicts``."""
+        rows = {}
         for cid, claim in results.claims.items():
             failed = 0
             if claim.a is not None:
@@ -162,3 +173,5 @@ class Experiment:
             ctx.claim_ids[text[0]] = cid
             ctx.compare(text, results.estimates[cid], claim.side, claim.margin, claim.unit, claim.digits,
                         claim.text(claim.evidence, results.params), sesoi=claim.sesoi, failed=failed)
+            rows[cid] = ctx.claims[-1]
+        results.verdicts = final_verdicts(ctx.claims, rows)
