@@ -298,6 +298,14 @@ def test_where_keeps_only_the_runs_it_selects_and_a_heatmap_leaves_non_finite_va
     assert texts == ["2.00", "6.00"] and [t.get_text() for t in ctx.fig.axes[0].get_xticklabels()] == ["1", "2"]
 
 
+def test_curves_leave_a_diverged_run_out():
+    runs = [{"arm": "a", "seed": 0, "c": [1.0, 2.0]}, {"arm": "a", "seed": 1, "c": [3.0, float("nan")]},
+            {"arm": "a", "seed": 2, "c": [3.0, 4.0]}]
+    ctx = _KeepFigure()
+    draw(ctx, Chart("curves", "x", ("c",), ("", ""), by="arm"), runs)
+    assert ctx.fig.axes[0].lines[0].get_ydata().tolist() == [2.0, 3.0]
+
+
 def test_resolve_claims_checks_selectors_against_the_grid():
     grid = [{"lr": 0.05}, {"lr": 0.4}]
     declared = {"x": Claim("", "", "gain", {"lr": 0.05})}

@@ -63,6 +63,9 @@ def _curves(ctx, chart, runs, fig, ax):
         selector = {chart.by: value} if chart.by else {}
         for j, metric in enumerate(chart.metrics):
             curves = _values(runs, selector, metric)
+            curves = curves[np.isfinite(curves).all(axis=1)]  # a diverged run is left out, as in the table
+            if not len(curves):
+                continue
             label = _label(ctx, chart, metric, chart.by, value)
             plot_band(ax, np.arange(1, curves.shape[1] + 1), curves, f"C{i if chart.by else j}", label, None,
                       marker=styles[j % 4])
