@@ -358,7 +358,12 @@ def test_ported_quick_presets_follow_the_framework(tmp_path, name):
             b = _by_seed(runs, claim.metric, claim.b)
             values = [a[s] - b[s] for s in sorted(a)]
         row = next(c for c in ctx.claims if c["claim_en"] == claim.text(claim.en, ctx.params))
-        expected = mean_interval(values).scaled(claim.scale)
+        kept = [v for v in values if np.isfinite(v)]  # a diverged or censored run: counted as failed, not in the interval
+        assert row["failed"] == len(values) - len(kept)
+        if not kept:
+            assert row["n"] == 0
+            continue
+        expected = mean_interval(kept).scaled(claim.scale)
         assert (row["mean"], row["low"], row["high"]) == pytest.approx((expected.mean, expected.low, expected.high))
     table = ctx.tables[declared.table.name]["rows"]
     stat = next(c for c in declared.table.columns if isinstance(c, framework.Stat))
