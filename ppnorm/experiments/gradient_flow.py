@@ -1,8 +1,6 @@
 """Vanishing gradients: per-layer gradient norms of deep sigmoid / tanh / ReLU networks, with and without BN. The
 norms are analysis gradients (one fixed batch, no weight update); the MLPs train through ``training.fit``, the CNNs
 are measured at initialization only."""
-import math
-
 import numpy as np
 import paddle
 
@@ -74,7 +72,7 @@ def cell(ctx, setting, seed):
         losses = fit(model, (images, labels), ctx.data("test"), epochs, 64, seed=seed, hooks=[record],
                      optimizer=optimizer_section(name="Momentum", lr={"name": "Constant", "learning_rate": prm["lr"]})
                      ).losses
-    return {"init_decay": curve[0], "end_decay": curve[-1] if kind == "mlp" else math.nan,
+    return {"init_decay": curve[0], "end_decay": curve[-1] if kind == "mlp" else np.nan,
             "diverged": float(not np.all(np.isfinite(curve + losses))), "decay_curve": curve}
 
 
@@ -95,13 +93,14 @@ def _claims(params):
                   ("sigmoid_cnn_shrinks_at_init", "init_decay", {**mlp, "model": "cnn"}, None, "less", 0.0,
                    "The sigmoid CNN's gradients shrink layer by layer at initialization", "sigmoid CNN 在初始化时梯度逐层衰减")]
         found += [("bn_reduces_sigmoid_decay", "init_decay", {**mlp, "norm": "bn"}, mlp, "greater", 0.0,
-                   "BN reduces the sigmoid MLP's per-layer gradient decay", "BN 减小 sigmoid MLP 每层的梯度衰减")] * ("bn" in params["norms"])
+                   "BN reduces the sigmoid MLP's per-layer gradient decay",
+                   "BN 减小 sigmoid MLP 每层的梯度衰减")] * ("bn" in params["norms"])
     if "relu" in params["acts"] and "none" in params["norms"]:
         found.append(("relu_passes_gradients_whole", "init_decay", {**mlp, "act": "relu"}, None, "within", 0.05,
                       "ReLU (Kaiming init, no BN) passes gradients whole: per-layer factor within 10^±{margin:g}",
                       "ReLU（Kaiming 初始化、无 BN）完整传回梯度：每层倍数在 10^±{margin:g} 之内"))
-    evidence = "log10 of the per-layer factor of the weight-gradient norm on one fixed batch; diverged: failed"
-    return {cid: Claim(en, zh, metric, a, b, side=side, margin=margin, digits=3, evidence=evidence)
+    return {cid: Claim(en, zh, metric, a, b, side=side, margin=margin, digits=3, evidence="log10 of the per-layer "
+                       "factor of the weight-gradient norm on one fixed batch; diverged: failed")
             for cid, metric, a, b, side, margin, en, zh in found}
 
 
@@ -110,7 +109,7 @@ def _after(ctx, results):
     for row in results.rows:
         for when in ("at init", "after training"):
             mean = row[f"log10 decay {when} mean"]
-            row[f"factor {when}"] = f"{10 ** mean:.3f}" if math.isfinite(mean) else ""
+            row[f"factor {when}"] = f"{10 ** mean:.3f}" if np.isfinite(mean) else ""
         selected = results.values("diverged", {k: row[k] for k in ("model", "act", "norm")})
         row["diverged"] = f"{int(sum(selected))}/{len(selected)}" if row["model"] == "mlp" else ""
     if "sigmoid" in ctx.params["acts"]:
@@ -141,10 +140,10 @@ EXPERIMENT = Experiment(
         for norm, zh in (("none", "无 BN"), ("bn", "有 BN"))),
     table=Table("decay", (
         "Per-layer factor of the weight-gradient norm (output to input), mean ± 95% interval over {seeds} seeds "
-        "(diverged runs left out and counted); MLP {depth} x {width} trained ~{steps} steps (whole epochs of batch "
-        "64), CNN {cnn_convs} convs (initialization only)",
+        "(diverged runs left out and counted); MLP {depth} x {width} trained (Momentum, lr {lr}, whole epochs of "
+        "batch 64), CNN {cnn_convs} convs (initialization only)",
         "权重梯度范数每层的倍数（从输出到输入），{seeds} 个种子的均值 ± 95% 区间（发散的运行不计入区间、单独计数）；"
-        "MLP {depth} x {width} 训练约 {steps} 步（batch 64 的整轮），CNN {cnn_convs} 个卷积（只看初始化）"),
+        "MLP {depth} x {width} 训练（Momentum，学习率 {lr}，batch 64 的整轮），CNN {cnn_convs} 个卷积（只看初始化）"),
                 ("model", "act", "norm", Stat("log10 decay at init", "init_decay", 3), "factor at init",
                  Stat("log10 decay after training", "end_decay", 3), "factor after training", "diverged")))
 run = EXPERIMENT.run
