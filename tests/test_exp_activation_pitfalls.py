@@ -1,14 +1,18 @@
-"""activation_pitfalls: dead units, one-sign rows and the 2nd layer's gradient against numpy; verdicts against runs."""
+"""activation_pitfalls' science: dead units, one-sign rows and the 2nd layer's gradient against numpy; the cell
+against the same seed's model measured by hand; diverged and censored runs as outcomes; the claims as declared.
+(The framework's seeding, runs, aggregation and verdicts: tests/test_experiment_framework.py.)"""
+import math
 
 import numpy as np
 import paddle
 import pytest
 
 import ppnorm
+from ppnorm.experiments import activation_pitfalls, experiments
 from ppnorm.experiments.activation_pitfalls import dead_fraction, one_sign_fraction, second_layer_gradient
-from ppnorm.experiments.stats import t_quantile
-
-from experiment_runs import read_runs, run_quick
+from ppnorm.experiments.config import load_experiment_config
+from ppnorm.experiments.context import Context
+from ppnorm.experiments.training import fit, optimizer_section
 
 
 def _params(model):
@@ -57,25 +61,71 @@ def test_second_layer_gradient_matches_numpy_backpropagation(act):
         assert one_sign_fraction(single) == 1.0
 
 
-@pytest.mark.slow
-def test_activation_pitfalls_verdicts_follow_from_its_runs(tmp_path):
-    ctx = run_quick("activation_pitfalls", tmp_path)
-    runs = read_runs(tmp_path)
+def test_the_claims_are_declared_with_their_settings_and_the_yaml_registers_them():
+    module, settings, params = load_experiment_config("configs/experiments/activation_pitfalls.yaml", [], experiments())
+    claims = activation_pitfalls.EXPERIMENT.resolve(params, settings["claims"])
+    plain = {"case": "dying", "act": "relu", "norm": "none", "lr": 0.5}
+    assert (claims["relu_dies_more_at_high_lr"].a, claims["relu_dies_more_at_high_lr"].b) == (plain, {**plain, "lr": 0.01})
+    for fix, act, norm in (("bn", "relu", "bn"), ("leaky_relu", "leaky_relu", "none"), ("elu", "elu", "none")):
+        fewer, diverges = claims[f"fewer_dead_with_{fix}"], claims[f"diverges_more_with_{fix}"]
+        assert (fewer.metric, fewer.a, fewer.b, fewer.side) == ("dead_pct", {**plain, "act": act, "norm": norm}, plain,
+                                                                "less")
+        assert (diverges.metric, diverges.a, diverges.side, diverges.scale) == ("diverged", fewer.a, "greater", 100)
+    for norm in ("none", "bn"):
+        sigmoid, tanh = ({"case": "sign", "act": a, "norm": norm, "lr": 0.05} for a in ("sigmoid", "tanh"))
+        reach, slower = claims[f"sigmoid_reaches_target_less_{norm}"], claims[f"sigmoid_slower_{norm}"]
+        assert (reach.metric, reach.a, reach.b, reach.side, reach.scale) == ("reached", sigmoid, tanh, "less", 100)
+        assert (slower.metric, slower.a, slower.b, slower.side) == ("steps_to_target", sigmoid, tanh, "greater")
+    assert claims["more_one_sign_rows_with_sigmoid"].metric == "one_sign_batch_pct" and len(claims) == 12
+    assert all(c.sesoi and c.margin == 0 for c in claims.values())
+    assert [cid for cid, c in claims.items() if c.expected is None] == ["sigmoid_slower_none"]  # nothing reached
+    only_relu = activation_pitfalls._claims({**params, "dying": [["relu", "bn"]], "sign_acts": ["tanh"]})
+    assert only_relu == {}  # no plain ReLU and no sigmoid to compare with
 
-    def values(key, act, norm="none", lr=None):
-        return np.array([float(r[key]) for r in runs if (r["act"], r["norm"]) == (act, norm)
-                         and (lr is None or r["lr"] == lr)])
-    diff = 100 * (values("dead", "relu", lr="0.5") - values("dead", "relu", lr="0.01"))
-    mean, half = diff.mean(), t_quantile(2) * diff.std(ddof=1) / np.sqrt(2)
-    claim = next(c for c in ctx.claims if c["claim_en"].startswith("ReLU without BN: more units die"))
-    assert (claim["mean"], claim["low"]) == pytest.approx((mean, mean - half))
-    assert claim["raw_verdict"] == ("confirmed" if mean - half > 0 else "refuted" if mean + half <= 0 else "inconclusive")
-    assert list(values("one_sign_sample", "sigmoid")) == [1.0, 1.0]
-    diverged = {(r["act"], r["norm"], r["seed"]) for r in runs if r["lr"] == "0.5" and r["diverged"] == "True"}
-    for (act, norm), fix in ((("relu", "bn"), "BN"), (("leaky_relu", "none"), "leaky_relu"), (("elu", "none"), "elu")):
-        claim = next(c for c in ctx.claims if c["claim_en"].startswith(f"At lr 0.5, {fix} leaves"))
-        lost = {s for s in ("0", "1") if (act, norm, s) in diverged or ("relu", "none", s) in diverged}
-        assert (claim["failed"], claim["n"]) == (len(lost), 2 - len(lost))  # diverged seeds are counted, not dropped
-    per_sample = next(c for c in ctx.claims if c["claim_en"].startswith("Per sample, every"))
-    assert per_sample["verdict"] == "passed"
-    assert (tmp_path / "activation_pitfalls.png").stat().st_size > 10_000
+
+def _context(tmp_path, **params):
+    settings = {"seed": 0, "quick": True, "output_dir": str(tmp_path), "use_visualdl": False}
+    merged = {**activation_pitfalls.DEFAULTS, **activation_pitfalls.QUICK, **params}
+    return Context("activation_pitfalls", activation_pitfalls, settings, merged, log=lambda *a: None)
+
+
+def _mlp(ctx, act, norm, init):
+    return ppnorm.build_model("mlp", in_features=ctx.data_info.features, hidden=[ctx.params["width"]] * ctx.params[
+        "depth"], num_classes=ctx.data_info.num_classes, act=act, norm=norm, init=init)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("setting", [{"case": "dying", "act": "relu", "norm": "bn", "lr": 0.5},
+                                     {"case": "sign", "act": "sigmoid", "norm": "bn", "lr": 0.05}])
+def test_the_cell_measures_the_model_as_built_and_trains_it_untouched_by_the_analysis(tmp_path, setting):
+    """The measurements at init are those of the same seed's model measured by hand; the training's result is that
+    of the same model trained without any analysis (the one-sign gradients run on a copy, BN's statistics included)."""
+    ctx, dying = _context(tmp_path), setting["case"] == "dying"
+    (images, labels), batch = ctx.data("train"), ctx.params["batch"]
+    ctx.seed_everything(0)
+    m = activation_pitfalls.cell(ctx, setting, 0)
+    ctx.seed_everything(0)
+    model = _mlp(ctx, setting["act"], setting["norm"], "kaiming" if dying else "xavier")
+    assert m["dead_at_init_pct"] == pytest.approx(100 * dead_fraction(model, images))
+    twin = _mlp(ctx, setting["act"], setting["norm"], "xavier")
+    twin.set_state_dict(model.state_dict())
+    assert m["one_sign_batch_pct"] == pytest.approx(100 * one_sign_fraction(second_layer_gradient(
+        twin, images[:batch], labels[:batch])))
+    section = optimizer_section(name="SGD" if dying else "Momentum", lr={"name": "Constant", "learning_rate":
+                                                                         setting["lr"]})
+    history = fit(model, (images, labels), ctx.data("test"), 1, batch, seed=0, optimizer=section,
+                  eval_every=len(labels) // batch // 2)
+    assert m["top1_curve"] == pytest.approx([100 * a for a in history.test_accuracy])
+    assert m["top1_pct"] == m["top1_curve"][-1] and m["dead_pct"] == pytest.approx(100 * dead_fraction(model, images))
+    steps = history.steps_to(ctx.params["target"])
+    assert (m["reached"], m["steps_to_target"]) == ((1.0, steps) if steps else (0.0, pytest.approx(math.nan,
+                                                                                                   nan_ok=True)))
+
+
+@pytest.mark.slow
+def test_a_diverged_run_is_counted_and_a_censored_one_has_no_step_count(tmp_path):
+    ctx = _context(tmp_path)
+    ctx.seed_everything(0)
+    m = activation_pitfalls.cell(ctx, {"case": "dying", "act": "elu", "norm": "none", "lr": 1000.0}, 0)
+    assert m["diverged"] == 1.0 and math.isnan(m["dead_pct"]) and math.isfinite(m["dead_at_init_pct"])
+    assert m["reached"] == 0.0 and math.isnan(m["steps_to_target"]) and m["top1_pct"] == pytest.approx(10.0, abs=2)

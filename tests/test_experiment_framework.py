@@ -302,6 +302,24 @@ def test_sweep_bars_stop_at_the_bounds():
     assert [x for end in ends for x in end] == pytest.approx([1, 0.0, 5 + wide, 4, 0.0, 3 + narrow, 32, 90 - wide, 100.0])
 
 
+def test_where_keeps_only_the_runs_it_selects_and_a_heatmap_leaves_non_finite_values_out():
+    """Part "b" is not drawn; the diverged (nan) run of x=2 is left out of its cell's mean, not made nan."""
+    runs = [{"part": part, "x": x, "y": 1, "seed": s, "v": v} for part, x, values in (
+        ("a", 1, (1.0, 3.0)), ("a", 2, (5.0, float("nan"), 7.0)), ("b", 3, (9.0, 9.0))) for s, v in enumerate(values)]
+    ctx = _KeepFigure()
+    draw(ctx, Chart("heatmap", "x", ("v",), ("", ""), x="x", y="y", where={"part": "a"}), runs)
+    texts = [t.get_text().split("\n")[0] for t in ctx.fig.axes[0].texts]
+    assert texts == ["2.00", "6.00"] and [t.get_text() for t in ctx.fig.axes[0].get_xticklabels()] == ["1", "2"]
+
+
+def test_curves_leave_a_diverged_run_out():
+    runs = [{"arm": "a", "seed": 0, "c": [1.0, 2.0]}, {"arm": "a", "seed": 1, "c": [3.0, float("nan")]},
+            {"arm": "a", "seed": 2, "c": [3.0, 4.0]}]
+    ctx = _KeepFigure()
+    draw(ctx, Chart("curves", "x", ("c",), ("", ""), by="arm"), runs)
+    assert ctx.fig.axes[0].lines[0].get_ydata().tolist() == [2.0, 3.0]
+
+
 def test_resolve_claims_checks_selectors_against_the_grid():
     grid = [{"lr": 0.05}, {"lr": 0.4}]
     declared = {"x": Claim("", "", "gain", {"lr": 0.05})}
@@ -354,7 +372,12 @@ def test_ported_quick_presets_follow_the_framework(tmp_path, name):
             b = _by_seed(runs, claim.metric, claim.b)
             values = [a[s] - b[s] for s in sorted(a)]
         row = next(c for c in ctx.claims if c["claim_en"] == claim.text(claim.en, ctx.params))
-        expected = mean_interval(values).scaled(claim.scale)
+        kept = [v for v in values if np.isfinite(v)]  # a diverged or censored run: counted as failed, not in the interval
+        assert row["failed"] == len(values) - len(kept)
+        if not kept:
+            assert row["n"] == 0
+            continue
+        expected = mean_interval(kept).scaled(claim.scale)
         assert (row["mean"], row["low"], row["high"]) == pytest.approx((expected.mean, expected.low, expected.high))
     table = ctx.tables[declared.table.name]["rows"]
     stat = next(c for c in declared.table.columns if isinstance(c, framework.Stat))

@@ -18,7 +18,7 @@ KINDS = ("curves", "sweep", "heatmap")
 class Chart:
     """``kind``: curves (list metrics, one line per ``by`` value and metric), sweep (a scalar metric against
     setting ``x``) or heatmap (a scalar metric over settings ``x`` by ``y``, one panel per ``by`` value).
-    Texts are ``(english, chinese)``; ``labels`` maps a metric to its legend text; ``bounds`` cut the bands and
+    ``where`` (a claim-style selector) keeps only the runs it matches, e.g. one part of a grid. Texts are ``(english, chinese)``; ``labels`` maps a metric to its legend text; ``bounds`` cut the bands and
     bars where the metric cannot go (e.g. 0 and 100 for an error rate)."""
 
     kind: str
@@ -33,6 +33,7 @@ class Chart:
     labels: dict = field(default_factory=dict)
     bounds: tuple = None
     log2: bool = False
+    where: dict = None
 
 
 def ink_for(rgba):
@@ -62,6 +63,9 @@ def _curves(ctx, chart, runs, fig, ax):
         selector = {chart.by: value} if chart.by else {}
         for j, metric in enumerate(chart.metrics):
             curves = _values(runs, selector, metric)
+            curves = curves[np.isfinite(curves).all(axis=1)]  # a diverged run is left out, as in the table
+            if not len(curves):
+                continue
             label = _label(ctx, chart, metric, chart.by, value)
             plot_band(ax, np.arange(1, curves.shape[1] + 1), curves, f"C{i if chart.by else j}", label, None,
                       marker=styles[j % 4])
@@ -98,6 +102,7 @@ def _heatmap(ctx, chart, runs, fig, ax_first):
     xs, ys, panels = _groups(runs, chart.x), _groups(runs, chart.y), _groups(runs, chart.by)
     cells = {p: [[_values(runs, {chart.x: x, chart.y: y, **({chart.by: p} if chart.by else {})}, metric)
                   for x in xs] for y in ys] for p in panels}
+    cells = {p: [[v[np.isfinite(v)] for v in row] for row in grid] for p, grid in cells.items()}  # diverged: left out
     means = {p: np.array([[v.mean() if len(v) else np.nan for v in row] for row in grid]) for p, grid in cells.items()}
     low, high = min(np.nanmin(m) for m in means.values()), max(np.nanmax(m) for m in means.values())
     panel_axes = list(fig.axes)
@@ -121,6 +126,7 @@ def draw(ctx, chart, runs):
     """Draw ``chart`` from ``runs`` and save it as ``<name>.png``; returns the path."""
     if chart.kind not in KINDS:
         raise ValueError(f"chart kind must be one of {KINDS}, got {chart.kind!r}")
+    runs = [run for run in runs if matches(run, chart.where)] if chart.where else runs
     panels = len(_groups(runs, chart.by)) if chart.kind == "heatmap" else 1
     fig, axes = ctx.figure(panels, width=5.0 if panels == 1 else 4.0, height=3.8)
     {"curves": _curves, "sweep": _sweep, "heatmap": _heatmap}[chart.kind](ctx, chart, runs, fig, axes[0][0])
