@@ -64,8 +64,8 @@ HEADERS_ZH = {
     "ms per batch (median)": "每个 batch 的毫秒数（中位数）", "time / none": "用时 / 无归一化时的用时",
     # norm_axes
     "averages over": "求统计量的轴", "values per statistic": "每个统计量用到的值数", "number of statistics": "统计量个数",
-    "paddle.nn vs numpy over these axes": "按这些轴用 numpy 与 paddle.nn 的差", "output err": "输出误差",
-    "dx err": "dx 误差", "dgamma err": "dgamma 误差", "dbeta err": "dbeta 误差",
+    "paddle.nn vs numpy over these axes (eps)": "按这些轴用 numpy 与 paddle.nn 的差（eps）", "output err (eps)": "输出误差（eps）",
+    "dx err (eps)": "dx 误差（eps）", "dgamma err (eps)": "dgamma 误差（eps）", "dbeta err (eps)": "dbeta 误差（eps）",
     # init_stats
     "case": "情形", "first layer std": "第一层 std", "middle layer std": "中间层 std", "last layer std": "最后一层 std",
     "log2(last/first std)": "log2(最后一层 / 第一层 std)", "saturated % (last layer)": "饱和 %（最后一层，|a| > 0.9）",
