@@ -35,7 +35,7 @@ def test_numpy_norm_and_paddle_nn_average_over_the_declared_axes(kind):
     x = _tensor()
     by_loops = _by_loops(x, kind, groups=2)
     assert np.abs(norm_axes.numpy_norm(x, kind, 2, 1e-5) - by_loops).max() < 1e-5
-    layer = norm_axes.layers(kind, x.shape, 2, 1e-5)[0]()
+    layer = norm_axes.layers(kind, x.shape, 2, 1e-5)[0]
     assert np.abs(layer(paddle.to_tensor(x)).numpy() - by_loops).max() < 1e-5
 
 
