@@ -198,9 +198,13 @@ def test_a_pre_registered_claim_the_grid_cannot_test_is_an_error():
     load_experiment_config("configs/experiments/group_sweep.yaml", ["params.groups=[1, 32]", "claims={}"], experiments())
 
 
-def test_claims_on_an_experiment_not_on_the_framework_are_refused():
-    with pytest.raises(ConfigError, match="norm_axes does not declare its claims as data"):
-        load_experiment_config("configs/experiments/norm_axes.yaml", ["claims.x.side=less"], experiments())
+def test_claims_on_an_experiment_not_on_the_framework_are_refused(tmp_path):
+    """A module that writes run(ctx) by hand (no EXPERIMENT) has no declared claims for the YAML to register."""
+    by_hand = type("ByHand", (), {"DEFAULTS": {}, "QUICK": {}, "run": staticmethod(lambda ctx: "")})
+    path = tmp_path / "by_hand.yaml"
+    path.write_text("experiment: by_hand\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="by_hand does not declare its claims as data"):
+        load_experiment_config(str(path), ["claims.x.side=less"], {"by_hand": by_hand})
 
 
 @pytest.mark.parametrize("lang, words", [("en", ["confirmed", "refuted", "no effect", "inconclusive"]),

@@ -71,7 +71,11 @@ HEADERS_ZH = {
     "running_var (Paddle)": "running_var（Paddle）", "PyTorch (unbiased)": "PyTorch（无偏）",
     "PyTorch momentum": "PyTorch 的 momentum", "Paddle momentum": "Paddle 的 momentum",
     "max abs diff Paddle vs PyTorch formula": "Paddle 与 PyTorch 公式的最大绝对差",
-    "normalizes with": "归一化所用的统计量", "running stats updated": "滑动统计量是否更新",
+    "normalizes with": "归一化所用的统计量", "running stats updated": "滑动统计量是否更新", "the rule says": "规则要求",
+    "output err": "输出误差", "mean err": "均值误差", "var err": "方差误差",
+    "train output vs numpy (eps)": "训练输出与 numpy 的差（eps）",
+    "running_mean vs PyTorch formula (eps)": "running_mean 与 PyTorch 公式的差（eps）",
+    "running_var vs biased formula (eps)": "running_var 与有偏方差公式的差（eps）",
     "input shape": "输入形状", "output": "输出", "output == input": "输出 == 输入", "running_mean after": "之后的 running_mean",
     "loss": "损失", "max |BN(x) - x|": "max |BN(x) - x|", "|dx - w| / |w|": "|dx - w| / |w|（与恒等映射梯度的相对差）",
     "expected dx": "应有的 dx", "max |dx - expected|": "max |dx - 应有的 dx|",
@@ -79,8 +83,8 @@ HEADERS_ZH = {
     "ms per batch (median)": "每个 batch 的毫秒数（中位数）", "time / none": "用时 / 无归一化时的用时",
     # norm_axes
     "averages over": "求统计量的轴", "values per statistic": "每个统计量用到的值数", "number of statistics": "统计量个数",
-    "paddle.nn vs numpy over these axes": "按这些轴用 numpy 与 paddle.nn 的差", "output err": "输出误差",
-    "dx err": "dx 误差", "dgamma err": "dgamma 误差", "dbeta err": "dbeta 误差",
+    "paddle.nn vs numpy over these axes (eps)": "按这些轴用 numpy 与 paddle.nn 的差（eps）", "output err (eps)": "输出误差（eps）",
+    "dx err (eps)": "dx 误差（eps）", "dgamma err (eps)": "dgamma 误差（eps）", "dbeta err (eps)": "dbeta 误差（eps）",
     # init_stats
     "case": "情形", "first layer std": "第一层 std", "middle layer std": "中间层 std", "last layer std": "最后一层 std",
     "log2(last/first std)": "log2(最后一层 / 第一层 std)", "saturated % (last layer)": "饱和 %（最后一层，|a| > 0.9）",
