@@ -92,6 +92,7 @@ def test_bn_claim_is_the_largest_ratio_over_the_cases_per_seed(tmp_path):
     assert (tmp_path / "init_stats_log2_std_none.png").is_file() and (tmp_path / "init_stats_saturated_bn.png").is_file()
 
 
+@pytest.mark.slow
 def test_init_stats_in_chinese(tmp_path):
     run_quick("init_stats", tmp_path, "lang=zh", "params.cases=[[\"relu\", \"kaiming\", 0.0]]", "claims={}")
     report = (tmp_path / "report.md").read_text(encoding="utf-8")
