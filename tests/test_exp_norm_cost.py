@@ -1,32 +1,22 @@
-"""norm_cost: the case builder, the alternating timer, the per-round ratios and the claims decided from them
-(recomputed by hand from runs.csv); no speed is asserted."""
+"""norm_cost: the case builder, the alternating timer, the per-round ratios pooled over sessions and the claims
+decided from them, the cell; no speed is asserted. (The framework's duties: tests/test_experiment_framework.py.)"""
 import csv
 import math
+from math import nan
 
 import numpy as np
 import paddle
 import pytest
-from scipy import stats as scipy_stats
 
-from experiment_runs import read_runs, run_quick
 from ppnorm.benchmark.cli import benchmark_main
-from ppnorm.benchmark.norm_cost import Case, case_models, cost_rows, gn_groups, parse_case, time_ratios
+from ppnorm.benchmark.norm_cost import NORMS, Case, case_models, cost_rows, gn_groups, parse_case, time_ratios
 from ppnorm.benchmark.timing import timed_repeats
+from ppnorm.engine.config import ConfigError
+from ppnorm.experiments import experiments, norm_cost
+from ppnorm.experiments.config import load_experiment_config
+from ppnorm.experiments.context import Context
+from ppnorm.experiments.framework import Results, aggregate
 from ppnorm.nn import is_batch_norm, is_norm
-
-
-def _by_hand(values):
-    """Mean and 95% t half-width, computed here without ppnorm.experiments.stats."""
-    values = np.asarray(values, dtype="float64")
-    half = scipy_stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / math.sqrt(len(values))
-    return values.mean(), half
-
-
-def _verdict_by_hand(low, high, side, margin):
-    if side == "greater":
-        return "confirmed" if low > margin else "refuted" if high <= margin else "inconclusive"
-    inside, outside = -margin < low and high < margin, low >= margin or high <= -margin
-    return "confirmed" if inside else "refuted" if outside else "inconclusive"
 
 
 def test_time_ratios_pair_rounds_and_refuse_unequal_counts():
@@ -81,31 +71,69 @@ def test_cases_parse_and_build_the_right_models():
     assert models["none"](paddle.zeros([2, 3, 8, 8])).shape == [2, 10]
 
 
+def _context(tmp_path, **params):
+    settings = {"seed": 0, "quick": True, "output_dir": str(tmp_path), "use_visualdl": False}
+    return Context("norm_cost", norm_cost, settings, {**norm_cost.DEFAULTS, **params}, log=lambda *a: None)
+
+
+def test_claims_bn_against_no_norm_per_case_and_mode_and_unfolded_norms_against_folded_bn_in_the_last_case():
+    claims = norm_cost._claims({**norm_cost.DEFAULTS, "cases": ["resnet20:8:32", "resnet50:224:8"]})
+    assert list(claims) == [f"{c}_case{i}" for i in (1, 2) for c in ("bn_slows_train", "bn_slows_eval",
+                                                                     "folded_bn_infer_free")] + \
+        [f"{n}_infer_slower_than_folded_bn" for n in ("gn", "ln", "in")]
+    assert all(c.a is None and "decided over rounds, not seeds" in c.evidence for c in claims.values())
+    assert [(c.side, c.margin) for c in list(claims.values())[:3]] == [("greater", 0.0), ("greater", 0.0), ("within", 5.0)]
+    assert "resnet50 224x224, batch 8" in claims["gn_infer_slower_than_folded_bn"].en
+    assert list(norm_cost._claims({**norm_cost.DEFAULTS, "modes": ["eval"]})) == ["bn_slows_eval_case1",
+                                                                                   "bn_slows_eval_case2"]
+
+
+@pytest.mark.parametrize("override, message", [
+    ("params.modes=[train, fly]", "params.modes: ['train', 'fly'] is not a choice of train, eval, infer"),
+    ("params.clock=sundial", "params.clock: ['sundial'] is not a choice of cpu, wall"),
+    ("params.repeats=1", "params.repeats must be at least 2"),
+    ("params.cases=[resnet20:32]", "params.cases: a norm-cost case is MODEL:SIZE:BATCH"),
+    ("claims.bn_slows_train_case9.side=less", "claims.bn_slows_train_case9 is not a claim these params declare"),
+])
+def test_bad_params_are_one_line_errors_when_the_config_loads(override, message):
+    with pytest.raises(ConfigError) as error:
+        load_experiment_config("configs/experiments/norm_cost.yaml", [override], experiments())
+    assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_rounds_pair_within_a_session_and_pool_over_sessions(tmp_path, monkeypatch):
+    """Session 1 takes 1 s for no norm, session 2 twice as long: each round's ratio is the same in both, so BN's cost
+    is exactly +10 % over 6 rounds, GN's +50 % over BN; the table's ratio and rounds.csv hold the same seconds."""
+    charted = []
+    monkeypatch.setattr(norm_cost, "_chart", lambda ctx, rows, cases, modes: charted.append(rows))
+    ctx = _context(tmp_path, cases=["resnet20:8:2"], modes=["train", "infer"], repeats=3)
+    factor = {"bn": 1.1, "none": 1.0, "gn": 1.65, "ln": 1.2, "in": 1.3}
+    runs = [{"case": "resnet20:8:2", "mode": mode, "seed": seed, "export_rel_diff": 1e-7 if mode == "infer" else nan,
+             **{f"seconds_{n}": [f * (seed + 1) * (1 + r / 10) for r in range(3)] for n, f in factor.items()},
+             **{f"ms_{n}": 1000.0 for n in factor}} for mode in ("train", "infer") for seed in (0, 1)]
+    results = Results(ctx.params, {}, runs=runs, store={"load": (0.0, 0.0, 0.0)})
+    grid = norm_cost.EXPERIMENT.grid(ctx.params)
+    results.rows = aggregate(norm_cost.EXPERIMENT.table, grid, runs, ctx.params)
+    norm_cost.EXPERIMENT.after(ctx, results)
+    for cid in ("bn_slows_train_case1", "folded_bn_infer_free_case1"):
+        assert (results.estimates[cid].mean, results.estimates[cid].half_width, results.estimates[cid].n) == \
+            pytest.approx((10.0, 0.0, 6))
+    assert results.estimates["gn_infer_slower_than_folded_bn"].mean == pytest.approx(50.0)
+    assert (results.rows[0]["gn / none mean"], results.rows[0]["gn / none half-width"]) == pytest.approx((1.65, 0.0))
+    rows = list(csv.DictReader(open(tmp_path / "rounds.csv", encoding="utf-8")))
+    assert len(rows) == 2 * 2 * 3 * 5 and float(rows[-1]["seconds"]) == pytest.approx(1.3 * 2 * 1.2)
+    assert [c["verdict"] for c in ctx.claims] == ["passed"] and charted[0]["resnet20:8:2", "infer"] is results.rows[1]
+
+
 @pytest.mark.slow
-def test_quick_run_claims_recomputed_from_runs_csv(tmp_path):
-    ctx = run_quick("norm_cost", tmp_path)
-    runs = read_runs(tmp_path)
-    seconds = {}
-    for row in runs:
-        seconds.setdefault(row["mode"], {}).setdefault(row["norm"], []).append(float(row["seconds"]))
-    assert set(seconds) == {"train", "eval", "infer"} and all(len(v) == 3 for s in seconds.values() for v in s.values())
-    with open(tmp_path / "claims.csv", newline="", encoding="utf-8") as handle:
-        claims = list(csv.DictReader(handle))
-    expected = [("train", "bn", "none", "greater", 0.0), ("eval", "bn", "none", "greater", 0.0),
-                ("infer", "bn", "none", "within", 5.0), ("infer", "gn", "bn", "greater", 0.0)]
-    assert len(claims) == len(expected)
-    for claim, (mode, norm, reference, side, margin) in zip(claims, expected):
-        percent = [(a / b - 1) * 100 for a, b in zip(seconds[mode][norm], seconds[mode][reference])]
-        mean, half = _by_hand(percent)
-        assert float(claim["mean"]) == pytest.approx(mean) and float(claim["high"]) == pytest.approx(mean + half)
-        assert claim["side"] == side and float(claim["margin"]) == margin
-        assert claim["raw_verdict"] == _verdict_by_hand(mean - half, mean + half, side, margin)
-    table = {(r["mode"], r["norm"]): r for r in ctx.tables["cost"]["rows"]}
-    ratio_mean, _ = _by_hand([a / b for a, b in zip(seconds["train"]["gn"], seconds["train"]["none"])])
-    assert table[("train", "gn")]["ratio mean"] == pytest.approx(ratio_mean)
-    assert table[("train", "none")]["time / none"] == "1 (reference)"
-    report = (tmp_path / "report.md").read_text(encoding="utf-8")
-    assert "norm_cost.png" in report and "Load average" in report
+@pytest.mark.parametrize("mode", ["train", "infer"])
+def test_a_cell_is_one_alternating_session_of_every_norm(tmp_path, mode):
+    ctx = _context(tmp_path, warmup=0, repeats=2, min_sample_seconds=0.0)
+    ctx.seed_everything(0)
+    m = norm_cost.cell(ctx, {"case": "resnet20:8:2", "mode": mode}, 0)
+    for norm in NORMS:
+        assert len(m[f"seconds_{norm}"]) == 2 and m[f"ms_{norm}"] == pytest.approx(1000 * np.median(m[f"seconds_{norm}"]))
+    assert m["export_rel_diff"] < 1e-4 if mode == "infer" else math.isnan(m["export_rel_diff"])
 
 
 def test_benchmark_norm_cost_rows(tmp_path, capsys):

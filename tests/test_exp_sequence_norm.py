@@ -1,5 +1,6 @@
 """sequence_norm: masked BN, masked pooling and per-time-step LN against numpy; the waveform generator's
-determinism; the seq_conv1d model; the experiment's verdicts recomputed from its runs."""
+determinism; the seq_conv1d model; the experiment's data, batch / padding gaps, cell and claims.
+(The framework's seeding, runs, aggregation and verdicts: tests/test_experiment_framework.py.)"""
 
 import numpy as np
 import paddle
@@ -7,10 +8,13 @@ import pytest
 
 import ppnorm
 from ppnorm.data.waveforms import pad_batch, waveforms
+from ppnorm.engine.config import ConfigError
+from ppnorm.engine.loop import TrainLoop
+from ppnorm.experiments import experiments, sequence_norm
+from ppnorm.experiments.config import load_experiment_config
+from ppnorm.experiments.context import Context
 from ppnorm.nn.norm import build_norm
 from ppnorm.nn.sequence import MaskedBatchNorm1D, TimeLayerNorm, masked_batch_norm, masked_mean
-
-from experiment_runs import read_runs, run_quick, seed_interval
 
 
 def _batch(seed=0):
@@ -104,21 +108,69 @@ def test_seq_conv1d_ignores_padding_in_eval(norm):
         ppnorm.build_model("seq_conv1d", norm="gn")
 
 
+def test_the_data_are_the_waveforms_data_set_packed_with_their_mask():
+    samples, labels = sequence_norm.waveform_tensors(5, [8, 16], 7, "test")
+    sequences, expected = waveforms(5, 8, 16, [7, 1])  # the test split's draw of seed 7
+    x, mask = pad_batch(sequences, 16)
+    np.testing.assert_array_equal(samples.numpy(), np.concatenate([x, mask[:, None]], axis=1))
+    np.testing.assert_array_equal(labels.numpy(), expected)
+
+
+@pytest.mark.parametrize("norm, zero_gaps", [("ln", ("eval_gap", "pad_gap", "alone_gap")),
+                                             ("bn_masked", ("eval_gap", "pad_gap")), ("bn", ("eval_gap",))])
+def test_batch_gaps_are_zero_exactly_where_the_norm_ignores_batch_and_padding(norm, zero_gaps):
+    paddle.seed(0)
+    model = ppnorm.build_model("seq_conv1d", in_channels=2, mask_channel=True, widths=[8, 8], norm=norm)
+    sequences, _ = waveforms(6, 5, 20, seed=1)
+    gaps = sequence_norm.batch_gaps(model, sequences, extra_pad=10)
+    for gap, value in gaps.items():
+        assert (value < 1e-5) if gap in zero_gaps else (value > 1e-3), (gap, value)
+    plain = ppnorm.build_model("seq_conv1d", in_channels=1, widths=[8, 8], norm=norm)
+    plain.set_state_dict(model.state_dict())
+    plain.eval()
+    x, mask = pad_batch(sequences, 30)
+    np.testing.assert_allclose(sequence_norm.logits(model, sequences, 30),
+                               plain(paddle.to_tensor(x), paddle.to_tensor(mask)).numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_the_claims_are_accuracy_differences_paired_by_seed_on_one_split():
+    claims = sequence_norm._claims(dict(sequence_norm.DEFAULTS))
+    assert [(c.a["norm"], c.b["norm"], c.metric, c.side, c.paired) for c in claims.values()] == [
+        ("ln", "none", "acc_mix_pct", "greater", True), ("ln", "bn", "acc_mix_pct", "greater", True),
+        ("ln", "bn", "acc_short_pct", "greater", True), ("ln", "bn", "acc_long_pct", "greater", True),
+        ("ln", "bn_masked", "acc_long_pct", "greater", True), ("bn_masked", "bn", "acc_long_pct", "greater", True)]
+    assert list(sequence_norm._claims(dict(sequence_norm.DEFAULTS, norms=["ln", "bn"]))) == [
+        "ln_beats_bn_mix", "ln_beats_bn_short", "ln_beats_bn_long"]
+    _, settings, params = load_experiment_config("configs/experiments/sequence_norm.yaml", [], experiments())
+    resolved = sequence_norm.EXPERIMENT.resolve(params, settings["claims"])
+    assert {(c.sesoi, c.expected, c.margin) for c in resolved.values()} == {(2.0, 2.0, 0.0)}
+    with pytest.raises(ConfigError, match="params.norms must be some of none, bn, bn_masked, ln"):
+        load_experiment_config("configs/experiments/sequence_norm.yaml", ["params.norms=[ln, gn]"], experiments())
+
+
+def test_full_preset_trains_longer_on_more_data():
+    _, settings, params = load_experiment_config("configs/experiments/sequence_norm_full.yaml", [], experiments())
+    assert (params["epochs"], params["train_size"], params["seeds"]) == (20, 4000, 20)
+    assert settings["output_dir"].endswith("sequence_norm_full")
+
+
 @pytest.mark.slow
-def test_sequence_norm_verdicts_follow_from_its_runs(tmp_path):
-    ctx = run_quick("sequence_norm", tmp_path)
-    runs = read_runs(tmp_path)
-    value = {(r["norm"], r["seed"]): r for r in runs}
-    diff = [float(value[("ln", s)]["acc long"]) - float(value[("bn", s)]["acc long"]) for s in ("0", "1")]
-    mean, half = seed_interval(diff)
-    claim = next(c for c in ctx.claims if c["claim_en"].startswith("LN beats plain BN on sequences longer"))
-    assert claim["mean"] == pytest.approx(mean)
-    expected = "confirmed" if mean - half > 0 else "refuted" if mean + half < 0 else "inconclusive"
-    assert claim["raw_verdict"] == ("inconclusive" if diff[0] == diff[1] else expected)  # 2 identical runs: sign rule
-    pad = [float(value[("bn", s)]["pad gap"]) for s in ("0", "1")]
-    bn_pad = next(c for c in ctx.claims if c["claim_en"].startswith("Plain BN (padding counted)"))
-    assert bn_pad["mean"] == pytest.approx(np.mean(pad)) and np.mean(pad) > 1e-3
-    for start in ("LN: a sequence alone", "LN: alone vs batched", "Masked BN: training-mode"):
-        assert next(c for c in ctx.claims if c["claim_en"].startswith(start))["verdict"] == "passed"
-    assert max(float(value[("ln", s)]["alone gap"]) for s in ("0", "1")) <= 1e-4
-    assert (tmp_path / "sequence_norm.png").stat().st_size > 10_000
+def test_the_cell_trains_through_the_engine_loop_and_measures_accuracy_by_numpy(tmp_path, monkeypatch):
+    built, steps = [], []
+    build, run_step = sequence_norm.build_model, TrainLoop.run_step
+    monkeypatch.setattr(sequence_norm, "build_model", lambda *a, **k: built.append(build(*a, **k)) or built[-1])
+    monkeypatch.setattr(TrainLoop, "run_step", lambda loop, batch: steps.append(batch[0].shape) or run_step(loop, batch))
+    params = {**sequence_norm.DEFAULTS, **sequence_norm.QUICK}
+    ctx = Context("sequence_norm", sequence_norm, {"seed": 0, "quick": True, "output_dir": str(tmp_path),
+                                                   "use_visualdl": False}, params, log=lambda *a: None)
+    ctx.seed_everything(3)
+    m = sequence_norm.cell(ctx, {"norm": "bn"}, 3)
+    assert len(steps) == params["epochs"] * (params["train_size"] // params["batch"]) and steps[0] == [64, 2, 40]
+    (model,) = built
+    model.eval()
+    for k, (split, key) in enumerate(sequence_norm.SPLITS.items()):
+        samples, labels = sequence_norm.waveform_tensors(params["test_size"], params[key], 10_000 + 300 + k, "test")
+        predicted = model(samples).numpy().argmax(axis=1)
+        assert m[f"acc_{split}_pct"] == pytest.approx(100 * (predicted == labels.numpy()).mean())
+    assert len(m["acc_mix_curve"]) == params["epochs"] and m["acc_mix_curve"][-1] == pytest.approx(m["acc_mix_pct"])
+    assert m["pad_gap"] > 1e-3 and m["eval_gap"] < 1e-4
