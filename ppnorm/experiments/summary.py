@@ -86,13 +86,30 @@ def read_claims_file(path):
     return [row for _, row in rows]
 
 
+def latest_replication(directory):
+    """``{claim_en: row}`` of the newest ``replication_<start>/replication.csv`` in ``directory`` (empty if none)."""
+    starts = [int(entry.split("_", 1)[1]) for entry in os.listdir(directory)
+              if entry.startswith("replication_") and entry.split("_", 1)[1].isdigit()
+              and os.path.isfile(os.path.join(directory, entry, "replication.csv"))]
+    if not starts:
+        return {}
+    with open(os.path.join(directory, f"replication_{max(starts)}", "replication.csv"), newline="",
+              encoding="utf-8") as handle:
+        return {row["claim_en"]: row for row in csv.DictReader(handle)}
+
+
 def read_claims(root, names):
-    """Every claim row of ``<root>/<name>/claims.csv`` for the experiments ``names`` that have been run."""
+    """Every claim row of ``<root>/<name>/claims.csv`` for the experiments ``names`` that have been run; a claim that
+    was replicated carries its fresh verdict (``fresh``) and interval (``fresh_low``, ``fresh_high``)."""
     rows = []
     for name in names:
         path = os.path.join(root, name, "claims.csv")
         if os.path.isfile(path):
-            rows += read_claims_file(path)
+            fresh = latest_replication(os.path.dirname(path))
+            for row in read_claims_file(path):
+                again = fresh.get(row["claim_en"]) if row["kind"] == "interval" else None
+                rows.append(dict(row, **({"fresh": again["fresh"], "fresh_low": again["fresh_low"],
+                                           "fresh_high": again["fresh_high"]} if again else {})))
     return rows
 
 
@@ -104,6 +121,8 @@ def adjust_table(rows):
         row["p_bh"] = float(adjusted)
         both = float("nan") if math.isnan(row["p_holm"]) or math.isnan(adjusted) else max(row["p_holm"], adjusted)
         row["final"] = adjusted_verdict(row["raw_verdict"], both, ALPHA)
+        if row.get("fresh") and row["fresh"] != row["final"]:  # a verdict that does not replicate
+            row["final"] = "inconclusive"
     for row in rows:
         row.setdefault("final", row["verdict"])
     return rows
@@ -121,15 +140,24 @@ def _runs(row, lang):
     return f"{row['n']}（另有 {failed} 次失败）" if lang == "zh" else f"{row['n']} (+{failed} failed)"
 
 
+def _fresh(row, lang):
+    if not row.get("fresh"):
+        return {}
+    interval = _interval({"low": row["fresh_low"], "high": row["fresh_high"]})
+    return {"fresh": verdict_word(row["fresh"], lang), "fresh interval": interval}
+
+
 def verdict_table(rows, lang="en"):
-    """Markdown: the statistical claims (verdict after Holm and BH, deciding number, n, 95 % interval, raw / Holm /
-    BH p, experiment), then the numerical checks (result, error against tolerance, experiment)."""
+    """Markdown: the statistical claims (verdict after Holm, BH and replication, deciding number, n, 95 % interval,
+    raw / Holm / BH p, the replication's verdict and interval when there is one, experiment), then the numerical
+    checks (result, error against tolerance, experiment). A verdict the replication does not repeat is inconclusive."""
     rows = adjust_table(rows)
     claim = [row for row in rows if row["kind"] == "interval"]
     shown = [{"claim": row[f"claim_{lang}"] or row["claim_en"], "verdict": verdict_word(row["final"], lang),
               "deciding": row["deciding"], "n": _runs(row, lang), "interval": _interval(row), "p": format_p(row["p"]),
-              "Holm p": format_p(row["p_holm"]), "BH p": format_p(row["p_bh"]), "experiment": f"`{row['experiment']}`"}
-             for row in claim]
+              "Holm p": format_p(row["p_holm"]), "BH p": format_p(row["p_bh"]),
+              **({"fresh": "", "fresh interval": ""} if any(r.get("fresh") for r in claim) else {}),
+              **_fresh(row, lang), "experiment": f"`{row['experiment']}`"} for row in claim]
     parts = [markdown_table(shown, list(shown[0]), lang)] if shown else []
     checks = [{"claim": row[f"claim_{lang}"] or row["claim_en"], "result": verdict_word(row["final"], lang),
                "error (tolerance)": row["deciding"], "experiment": f"`{row['experiment']}`"}
