@@ -156,3 +156,13 @@ def test_sizing_from_the_committed_design_runs_from_the_command_line(tmp_path, c
     with pytest.raises(SystemExit):
         experiment_main(command + ["--size_from", str(tmp_path), "--replicate"])
     assert "--replicate and --size_from are different runs" in capsys.readouterr().err
+
+
+def test_a_claim_whose_pilot_runs_all_failed_is_not_sized():
+    from ppnorm.experiments.claims import Claim
+    from ppnorm.experiments.pilot import power_rows
+    claims = {"c": Claim("c", "c", "m", {"arm": "a"}, expected=1.0)}
+    measured = [{"claim_en": "c", "claim_zh": "c", "kind": "interval", "n": "0", "failed": "5", "mean": "nan",
+                 "low": "nan", "high": "nan"}]
+    (row,) = power_rows(claims, {}, measured, configured=5, pilot_seeds=5)
+    assert row["note"] == power.ALL_FAILED and row["seeds_needed"] == "" and row["pilot_failed"] == "5"

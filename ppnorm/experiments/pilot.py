@@ -10,7 +10,7 @@ design them. The pilot's own verdicts are not evidence and say so in its report'
 import math
 import os
 
-from .power import NOT_MEASURED, NOT_SEEDS, POWER_FILE, TOO_MANY, Target, claim_alpha, pilot_spread, power_at, power_table, seeds_needed, target
+from .power import ALL_FAILED, NOT_MEASURED, NOT_SEEDS, POWER_FILE, TOO_MANY, Target, claim_alpha, pilot_spread, power_at, power_table, seeds_needed, target
 from .runner import run_experiment, write_csv
 from .summary import read_claims_file
 from .seedblocks import PILOT, PILOT_BASE, SeedBlock, next_start, record, seeds_in_runs
@@ -49,8 +49,8 @@ def power_rows(claims, params, measured, configured, pilot_seeds, ids=None):
         over_seeds = found is not None and 0 < n <= pilot_seeds
         goal = target(claim.side, claim.margin, claim.sesoi, claim.expected) if over_seeds else Target()
         needed = seeds_needed(goal, spread, alpha)
-        note = (NOT_MEASURED if found is None else NOT_SEEDS.format(n=n) if not over_seeds else goal.reason
-                or ("" if needed else TOO_MANY))
+        note = (NOT_MEASURED if found is None else ALL_FAILED if n == 0 else NOT_SEEDS.format(n=n)
+                if not over_seeds else goal.reason or ("" if needed else TOO_MANY))
         rows.append({"claim_id": cid, "claim_en": found["claim_en"] if found else claim.en,
                      "claim_zh": found["claim_zh"] if found else claim.zh, "side": claim.side,
                      "margin": claim.margin, "sesoi": _round(claim.sesoi), "expected": _round(claim.expected),

@@ -29,10 +29,11 @@ from .tables import markdown_table
 POWER_FILE = "power.csv"  # the pilot's table, in the experiment's output_dir
 POWER = 0.8
 MAX_SEEDS = 200
-SPREAD_CONFIDENCE = 0.8
+SPREAD_CONFIDENCE = 0.8  # the pilot's SD is raised to this one-sided upper confidence bound
 NO_EXPECTED, WRONG_SIDE = "no expected effect declared", "expected effect exactly at the margin"
 TOO_MANY = f"more than {MAX_SEEDS}"
-NOT_MEASURED, NOT_SEEDS = "not measured by the pilot", "decided over {n} draws, not over seeds"  # the pilot's SD is raised to this one-sided upper confidence bound
+NOT_MEASURED, NOT_SEEDS = "not measured by the pilot", "decided over {n} draws, not over seeds"
+ALL_FAILED = "no pilot run gave a value (all failed or censored)"
 
 
 def pilot_spread(half_width, n, confidence=0.95):
@@ -118,7 +119,8 @@ def claim_alpha(claim_count):
 
 
 ZH = {"one-sided": "单侧 t 检验", "opposite": "反方向的单侧 t 检验", "equivalence": "等价性检验（TOST）",
-      NO_EXPECTED: "未声明预期效应", WRONG_SIDE: "预期效应正好在界限上", NOT_MEASURED: "pilot 没有测到", TOO_MANY: f"超过 {MAX_SEEDS}"}
+      NO_EXPECTED: "未声明预期效应", WRONG_SIDE: "预期效应正好在界限上", NOT_MEASURED: "pilot 没有测到",
+      ALL_FAILED: "pilot 的运行全部失败或未达到（无值）", TOO_MANY: f"超过 {MAX_SEEDS}"}
 
 
 def _zh(text):
