@@ -1,4 +1,8 @@
-"""The claim that BatchNorm hurts an extremely imbalanced (99:1) binary task: BN vs GN vs no norm, paired by seed."""
+"""The claim that BatchNorm hurts an extremely imbalanced (99:1) binary task: BN vs no norm, paired by seed.
+
+GN (8 groups) is no baseline here: on a validation split carved from the training images (20 %, pilot seeds
+100000-100002) it never learned the rare class, balanced accuracy 0.500 at every lr of 0.005, 0.01, 0.02, 0.05, 0.1
+and 0.2 within 10 epochs, so it is left out of the default norms (``-o params.norms=[bn,gn,none]`` adds it back)."""
 import numpy as np
 import paddle
 
@@ -9,12 +13,12 @@ from .claims import Claim
 from .framework import Experiment, Stat, Table
 from .training import balanced_accuracy, fit, optimizer_section, predict
 
-QUESTION = ("On a 99:1 binary task (is this digit a 0?), does BatchNorm do worse than GroupNorm or no "
-            "normalization, measured by balanced accuracy?")
-QUESTION_ZH = "在 99:1 的二分类任务（这个数字是不是 0？）上，按 balanced accuracy 衡量，BatchNorm 是否比 GroupNorm 或不用归一化更差？"
-# 6 seeds x 10 epochs fit the 330 s CPU budget (8 x 15 would take about 530 s: 22 s per run on the author's CPU)
-DEFAULTS = {"norms": ["bn", "gn", "none"], "ratio": 99, "positive_digit": 0, "epochs": 10, "batch_size": 32,
-            "lr": 0.05, "seeds": 6}
+QUESTION = ("On a 99:1 binary task (is this digit a 0?), does BatchNorm do worse than no normalization, measured by "
+            "balanced accuracy?")
+QUESTION_ZH = "在 99:1 的二分类任务（这个数字是不是 0？）上，按 balanced accuracy 衡量，BatchNorm 是否比不用归一化更差？"
+# 18 seeds: the power to refute the claim at the design runs' effect (+0.23 balanced accuracy, SD 0.29)
+DEFAULTS = {"norms": ["bn", "none"], "ratio": 99, "positive_digit": 0, "epochs": 10, "batch_size": 32,
+            "lr": 0.05, "seeds": 18}
 QUICK = {"norms": ["bn", "none"], "epochs": 1, "seeds": 2}
 DATA = True  # any image data set (ctx.data); positive_digit is then the positive class's index
 
