@@ -18,7 +18,7 @@ QUESTION = ("Do ReLU units die (never fire on the training set) when the learnin
 QUESTION_ZH = ("学习率过大时 ReLU 单元是否会\"死亡\"（在训练集上从不激活）？BN、leaky ReLU、ELU 能否避免？"
                "sigmoid 的输出全为正，是否让下一层权重梯度的每一行同号，并因此比 tanh 训练得慢？")
 DEFAULTS = {"depth": 4, "width": 64, "lrs": [0.01, 0.1, 0.5], "dying": [["relu", "none"], ["relu", "bn"], ["leaky_relu",
-            "none"], ["elu", "none"]], "epochs": 8, "batch": 64, "seeds": 5, "sign_acts": ["sigmoid", "tanh"], "norms":
+            "none"], ["elu", "none"]], "epochs": 8, "batch": 64, "seeds": 20, "sign_acts": ["sigmoid", "tanh"], "norms":
             ["none", "bn"], "sign_lr": 0.05, "sign_epochs": 10, "sign_samples": 32, "target": 0.85}
 DATA = True  # any image data set (ctx.data)
 PLAIN = ["dying", "relu", "none"]  # the ReLU MLP without BN that the fixes are compared with

@@ -17,7 +17,7 @@ QUESTION = ("Is a layer's output variance n·D(x)·D(w) at initialization, layer
             "much a deep layer's input distribution moves during training (Santurkar et al. 2018 say it does not)?")
 QUESTION_ZH = "初始化时各层输出的方差是否等于 n·D(x)·D(w)？BN 是否减小训练中深层输入分布的移动（Santurkar 等 2018 的测量说不减小）？"
 DEFAULTS = {"init_width": 256, "init_depth": 6, "depth": 6, "width": 64, "probe": 512, "steps": 400, "every": 10,
-            "batch": 64, "lr": 0.05, "tolerance": 0.1, "seeds": 5}
+            "batch": 64, "lr": 0.05, "tolerance": 0.1, "seeds": 8}
 DATA = True  # any image data set (ctx.data)
 QUICK = {"init_width": 32, "init_depth": 3, "depth": 3, "width": 16, "probe": 64, "steps": 20, "every": 5, "seeds": 2}
 FORMULA = {"product": "n·D(x)·D(w)", "corrected": "n·E[x²]·D(w)"}  # a layer's output variance at init, predicted

@@ -12,7 +12,7 @@ from .stats import mean_interval
 QUESTION = ("How do the per-layer activation statistics of a deep MLP depend on the initialization "
             "(std 0.01, 0.05, Xavier, Kaiming) and the activation, and what does BatchNorm change?")
 QUESTION_ZH = "深层 MLP 每层激活的统计量如何随初始化（std 0.01、0.05、Xavier、Kaiming）和激活函数变化？BatchNorm 改变了什么？"
-DEFAULTS = {"layers": 10, "width": 500, "samples": 1000, "seeds": 5, "cases": [
+DEFAULTS = {"layers": 10, "width": 500, "samples": 1000, "seeds": 8, "cases": [
     ["tanh", "normal", 0.01], ["tanh", "normal", 0.05], ["tanh", "normal", 1.0], ["tanh", "xavier", 0.0],
     ["relu", "xavier", 0.0], ["relu", "kaiming", 0.0]]}
 QUICK = {"layers": 4, "width": 64, "samples": 128, "seeds": 2}
