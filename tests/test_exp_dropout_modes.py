@@ -21,7 +21,7 @@ def _context(tmp_path, **params):
 
 def test_paddle_follows_both_formulas_and_channel_dropout_zeroes_whole_channels(tmp_path):
     ctx = _context(tmp_path)
-    assert dropout_modes._example(ctx, 0.5) < 1e-6
+    assert dropout_modes._formulas(ctx, 0.5, 200, {}) < 1e-6
     rows = {r["mode"]: r for r in ctx.tables["example"]["rows"]}
     assert rows["downscale_in_infer"]["eval output"] == "[[0.5, 1.0, 1.5], [2.0, 2.5, 3.0]]"  # x * (1 - p)
     assert rows["upscale_in_train"]["eval output"] == "[[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]"
@@ -34,12 +34,14 @@ def test_paddle_follows_both_formulas_and_channel_dropout_zeroes_whole_channels(
 def test_the_mean_train_output_is_the_eval_output_within_its_monte_carlo_error(tmp_path, p):
     """Over N masks the relative deviation per draw has sd sqrt(p / (1 - p)) (100 % at p = 0.5): the 95 % interval's
     half-width is 1.96 of that over sqrt(5 N) (5 nonzero x), and it holds 0."""
-    deviations = dropout_modes._monte_carlo(_context(tmp_path), p, 4000)
+    ctx, deviations = _context(tmp_path), {}
+    dropout_modes._formulas(ctx, p, 4000, deviations)
+    assert sorted(deviations) == ["expectation_downscale_in_infer", "expectation_upscale_in_train"]
     for estimate in deviations.values():
         assert estimate.n == 5 * 4000
         assert estimate.half_width == pytest.approx(196 * math.sqrt(p / (1 - p) / (5 * 4000)), rel=0.03)
         assert abs(estimate.mean) < estimate.half_width
-    assert (tmp_path / "monte_carlo.png").is_file()
+    assert all(len(eval(row["mean train output per x"])) == 6 for row in ctx.tables["monte_carlo"]["rows"])
 
 
 @pytest.mark.slow

@@ -6,7 +6,7 @@ import numpy as np
 import paddle
 
 from ..models import build_model
-from .bands import plot_band
+from .charts import Chart
 from .claims import Claim
 from .framework import Experiment, Stat, Table
 from .stats import mean_interval
@@ -21,8 +21,8 @@ DEFAULTS = {"acts": ["sigmoid", "tanh", "relu"], "hidden": [100, 100, 100], "epo
 DATA = True  # any image data set (ctx.data)
 QUICK = {"acts": ["sigmoid", "relu"], "epochs": 2, "seeds": 2}
 NEAR_CHANCE = 5.0  # points: "at chance" means within 5 points of 1 / classes (18 of the 360 held-out digits)
-COLORS = {"sigmoid": "C0", "tanh": "C1", "relu": "C2"}
 PERCENTILES = ("p15_curve", "p50_curve", "p85_curve")
+EVALUATIONS = ("evaluation (every eval_every steps)", "评估次序（每 eval_every 步一次）")
 
 
 def cell(ctx, setting, seed):
@@ -99,37 +99,17 @@ def _before(ctx, results):
 
 
 def _after(ctx, results):
-    """Runs that reached the target and the pre-activation percentiles at the end; per activation, the accuracy
-    (mean ± 95% band over seeds, top) and the pre-activation percentiles (p50, p15-p85 band, bottom)."""
+    """Sigmoid at chance (final top-1 minus 100 / classes, per seed); runs that reached the target and the mean
+    pre-activation percentiles at the end."""
     prm, rows, plain = ctx.params, [], {"activation": "sigmoid", "norm": "none"}
-    if "sigmoid_at_chance" in results.claims:  # final top-1 minus chance (100 / classes), per seed
+    if "sigmoid_at_chance" in results.claims:
         results.estimates["sigmoid_at_chance"] = mean_interval(np.subtract(results.values("top1_pct", plain),
                                                                            results.params["chance"]))
-    fig, axes = ctx.figure(len(prm["acts"]), 2, width=4.4, height=3.4)
-    for col, act in enumerate(prm["acts"]):
-        top, bottom, color = axes[0][col], axes[1][col], COLORS.get(act, "C3")
-        for norm, name, line in (("none", ctx.chart_text("no BN", "无 BN"), "--"),
-                                 ("bn", ctx.chart_text("BN", "有 BN"), "-")):
-            mine = [r for r in results.runs if (r["activation"], r["norm"]) == (act, norm)]
-            p15, p50, p85 = (np.mean([r[p] for r in mine], axis=0) for p in PERCENTILES)
-            rows.append({"activation": act, "norm": norm, "reached": f"{sum(r['reached'] for r in mine)}/{len(mine)}",
-                         "pre-act p15/p50/p85 at end": f"{p15[-1]:.2f} / {p50[-1]:.2f} / {p85[-1]:.2f}"})
-            steps = prm["eval_every"] * np.arange(1, len(p50) + 1)
-            plot_band(top, steps, [r["top1_curve"] for r in mine], color, f"{act} {name}", ctx.chart_text(
-                f"{name}: 95% interval over seeds", f"{name}：95% 区间（多个种子）"), line)
-            bottom.plot(steps, p50, line, color=color, label=f"{act} {name} p50")
-            bottom.fill_between(steps, p15, p85, linewidth=0, facecolor=color if norm == "bn" else "none",
-                                edgecolor=color, hatch=None if norm == "bn" else "///", alpha=0.25 if norm == "bn"
-                                else 0.6, label=f"{act} {name} p15-p85")
-        top.axhline(100 * prm["target"], color="grey", linestyle=":", linewidth=1,
-                    label=ctx.chart_text(f"target {prm['target']:.0%}", f"目标 {prm['target']:.0%}"))
-        top.set(ylim=(0, 100), ylabel=ctx.chart_text("held-out top-1 (%)", "留出集 top-1（%）"))
-        bottom.set_ylabel(ctx.chart_text("last hidden pre-activation", "最后一层隐藏层的激活前值"))
-        for ax in (top, bottom):
-            ax.set_xlabel(ctx.chart_text("training step", "训练步数"))
-            ax.legend(fontsize=7, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False)  # off the data
-    ctx.save_figure(fig, "activation_with_bn", ctx.tr("accuracy curves and pre-activation percentiles",
-                                                      "准确率曲线与激活前分位数"))
+    for act, norm in ((act, norm) for act in prm["acts"] for norm in ("none", "bn")):
+        mine = [r for r in results.runs if (r["activation"], r["norm"]) == (act, norm)]
+        p15, p50, p85 = (np.mean([r[p] for r in mine], axis=0) for p in PERCENTILES)
+        rows.append({"activation": act, "norm": norm, "reached": f"{sum(r['reached'] for r in mine)}/{len(mine)}",
+                     "pre-act p15/p50/p85 at end": f"{p15[-1]:.2f} / {p50[-1]:.2f} / {p85[-1]:.2f}"})
     ctx.table("pre_activations", rows, title=ctx.tr(
         f"Runs that reached {prm['target']:.0%} and the last hidden layer's pre-activation percentiles at the end "
         "(mean over seeds)", f"达到 {prm['target']:.0%} 的运行数，以及最后时刻最后一层隐藏层激活前的分位数（各种子平均）"))
@@ -152,5 +132,14 @@ EXPERIMENT = Experiment(
         "MLP {hidden}，{data}，SGD 学习率 {lr}，batch {batch_size}，{epochs} 轮，Xavier 初始化，{seeds} 个种子的均值 ± "
         "95% 区间；每 {eval_every} 步评估达到 {target:.0%} 所需步数，只统计达到的运行"),
                 ("activation", "norm", Stat("final top1 %", "top1_pct"),
-                 Stat("steps to target", "steps_to_target", 0))))
+                 Stat("steps to target", "steps_to_target", 0))),
+    charts=(Chart("curves", "activation_with_bn", ("top1_curve",), (
+        "held-out top-1 during training, with and without BN (mean, 95% band over seeds)",
+        "训练过程中的留出集 top-1，有无 BN（各种子的均值与 95% 区间）"), ("held-out top-1 (%)", "留出集 top-1（%）"), EVALUATIONS,
+                  by="norm", panel="activation", bounds=(0.0, 100.0), labels={"top1_curve": ("top-1", "top-1")}),
+            Chart("curves", "pre_activation_percentiles", PERCENTILES, (
+                "15th, 50th and 85th percentiles of the last hidden layer's pre-activation (the BN paper's figure 1; "
+                "mean, 95% band over seeds)", "最后一层隐藏层激活前的第 15、50、85 百分位数（BN 论文图 1；各种子的均值与 95% 区间）"),
+                  ("pre-activation", "激活前值"), EVALUATIONS, by="norm", panel="activation",
+                  labels={p: (p[:3], p[:3]) for p in PERCENTILES})))
 run = EXPERIMENT.run

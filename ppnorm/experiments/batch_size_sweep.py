@@ -11,6 +11,7 @@ from ..models import build_model
 from ..registry import unknown_message
 from ..nn import NORMS
 from ..nn.ghost_bn import ghost_batches
+from .charts import Chart
 from .claims import Claim
 from .framework import Experiment, Stat, Table
 from .stats import mean_interval
@@ -27,7 +28,6 @@ DATA = True  # any image data set (ctx.data)
 QUICK = {"batch_sizes": [32, 4], "epochs": 1, "seeds": 2, "train_samples": 192}
 PAPER_BN = {32: 23.6, 16: 23.7, 8: 24.8, 4: 27.3, 2: 34.7}  # Wu & He 2018, ResNet-50 ImageNet val error (%)
 PAPER_GN = 24.1  # "~24.1 at every batch size"
-COLORS = {"bn": "C0", "gn": "C1", "ln": "C2", "in": "C3", "none": "C4"}  # the same in both panels
 
 
 def error_pct(model, images, labels, batch_statistics=False, size=32):
@@ -101,44 +101,17 @@ def _claims(params):
 
 
 def _after(ctx, results):
-    """The train/eval gap (running minus batch statistics, per seed) into the table, the chart, GN's check."""
+    """The train/eval gap (running minus batch statistics, per seed) into the table; GN's check."""
     for row in results.rows:
         pick = {"norm": row["norm"], "batch": row["batch"]}
         gap = mean_interval(np.subtract(*(results.values(m, pick) for m in ("error_pct", "batch_stats_error_pct"))))
         row["train/eval gap"], row["gap mean"], row["gap half-width"] = gap.format(2), gap.mean, gap.half_width
-    _chart(ctx, results.rows, ctx.chart_text, ctx.params["batch_sizes"])
     if "gn" in ctx.params["norms"]:
         ctx.check(("By construction, not a finding: GN's outputs do not depend on how a batch is split (per-sample "
                    "statistics), so GN trained once per seed stands for every batch size",
                    "由构造决定，不是实验发现：GN 的输出与 batch 怎么切分无关（统计量按样本计算），所以每个种子只训练一次 GN，"
                    "代表所有 batch 大小"), gn_is_batch_independent(ctx, ctx.params["groups"]),
                   1e-5, "largest difference of GN ResNet-20 logits for 32 images computed together vs in groups of 2")
-
-
-def _chart(ctx, rows, text, sizes):
-    """Ours (running and batch statistics, 95% intervals; GN's one training at every batch) beside the paper's."""
-    (fig, ((ours, paper),)), band = ctx.figure(2, width=5.2, height=3.8), text("mean ± 95% interval", "均值 ± 95% 区间")
-    for index, norm in enumerate(ctx.params["norms"]):
-        mine, up = [r for r in rows if r["norm"] == norm] * (1 if norm == "bn" else len(sizes)), norm.upper()
-        series = [("error %", "o-", [b * 1.06 ** (2 * index - 1) for b in sizes], "running")]  # side by side
-        for key, fmt, xs, kind in series + [("batch-stats error %", "s:", sizes, "batch")] * (norm == "bn"):
-            ours.errorbar(xs, [r[f"{key} mean"] for r in mine], yerr=[r[f"{key} half-width"] for r in mine], fmt=fmt,
-                          capsize=3, color=COLORS.get(norm, "C5"), mfc="none" if kind == "batch" else None,
-                          label=text(f"{up}, {kind} statistics ({band})", f"{up}，{kind} 统计量（{band}）"))
-    paper.plot(list(PAPER_BN), list(PAPER_BN.values()), "o-", color=COLORS["bn"], label="BN")
-    paper.plot(list(PAPER_BN), [PAPER_GN] * len(PAPER_BN), "o-", color=COLORS["gn"], label="GN")
-    info = ctx.data_info
-    texts = (((f"ppnorm: ResNet-20 on {info.name}", f"ppnorm：{info.name} 上的 ResNet-20"),
-              (f"held-out error (%), {info.test_size} images", f"留出集错误率（%），{info.test_size} 张")),
-             (("Wu & He 2018: ResNet-50 on ImageNet", "Wu & He 2018：ImageNet 上的 ResNet-50"),
-              ("ImageNet val error (%)", "ImageNet 验证集错误率（%）")))
-    for ax, (title, label) in zip((ours, paper), texts):
-        ax.set_xscale("log", base=2), ax.invert_xaxis(), ax.set_xticks(list(PAPER_BN), [str(b) for b in PAPER_BN])
-        ax.set(xlabel=text("images per BN batch", "BN 的 batch 大小（张）"), ylabel=text(*label), ylim=(0, None))
-        ax.set_title(text(*title), fontsize=10)
-        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)  # off the data
-    ctx.save_figure(fig, "batch_size_sweep", ctx.tr("error vs BN batch size, ours beside the paper's",
-                                                    "错误率与 BN 的 batch 大小：我们的结果与论文对照"))
 
 
 def _summary(ctx, results):
@@ -160,5 +133,13 @@ EXPERIMENT = Experiment(
         "差距 = running 统计量减 batch 统计量；论文：ImageNet 上的 ResNet-50"),
         ("norm", "batch", Stat("error %", "error_pct"), Stat("batch-stats error %", "batch_stats_error_pct"),
          "train/eval gap", "paper %"),
-        extra=lambda s, p: {"paper %": {"bn": PAPER_BN.get(s["batch"], np.nan), "gn": PAPER_GN}.get(s["norm"], np.nan)}))
+        extra=lambda s, p: {"paper %": {"bn": PAPER_BN.get(s["batch"], np.nan), "gn": PAPER_GN}.get(s["norm"], np.nan)}),
+    charts=(Chart("sweep", "batch_size_sweep", ("error_pct", "batch_stats_error_pct"), (
+        "held-out error vs the images per BN batch (mean ± 95% interval; GN: its one training per seed, at the first "
+        "batch size); the paper's ResNet-50 ImageNet errors are the table's paper % column",
+        "留出集错误率与 BN 的 batch 大小（均值 ± 95% 区间；GN：每个种子训练一次，画在第一个 batch 大小处）；论文中 ImageNet 上 "
+        "ResNet-50 的错误率见表中的“论文 %”一列"), ("held-out error (%)", "留出集错误率（%）"),
+                  ("images per BN batch", "BN 的 batch 大小（张）"), x="batch", by="norm", log2=True, bounds=(0.0, 100.0),
+                  labels={"error_pct": ("running statistics", "running 统计量"),
+                          "batch_stats_error_pct": ("batch statistics", "batch 统计量")}),))
 run = EXPERIMENT.run

@@ -18,8 +18,9 @@ KINDS = ("curves", "sweep", "heatmap")
 class Chart:
     """``kind``: curves (list metrics, one line per ``by`` value and metric), sweep (a scalar metric against
     setting ``x``) or heatmap (a scalar metric over settings ``x`` by ``y``, one panel per ``by`` value).
-    ``where`` (a claim-style selector) keeps only the runs it matches, e.g. one part of a grid. Texts are ``(english, chinese)``; ``labels`` maps a metric to its legend text; ``bounds`` cut the bands and
-    bars where the metric cannot go (e.g. 0 and 100 for an error rate)."""
+    ``where`` (a claim-style selector) keeps only the runs it matches, e.g. one part of a grid; ``panel`` (curves,
+    sweep): one panel per value of that setting key. Texts are ``(english, chinese)``; ``labels`` maps a metric to its
+    legend text; ``bounds`` cut the bands and bars where the metric cannot go (e.g. 0 and 100 for an error rate)."""
 
     kind: str
     name: str
@@ -34,6 +35,7 @@ class Chart:
     bounds: tuple = None
     log2: bool = False
     where: dict = None
+    panel: str = None
 
 
 def ink_for(rgba):
@@ -82,16 +84,20 @@ def _interval(values):
 
 
 def _sweep(ctx, chart, runs, fig, ax):
-    xs = _groups(runs, chart.x)
-    for j, metric in enumerate(chart.metrics):
-        means = np.array([_values(runs, {chart.x: x}, metric).mean() for x in xs])
-        half = np.nan_to_num([_interval(_values(runs, {chart.x: x}, metric)) for x in xs])
-        low, high = chart.bounds or (-np.inf, np.inf)
-        bars = [np.clip(np.minimum(half, means - low), 0, None), np.clip(np.minimum(half, high - means), 0, None)]
-        ax.errorbar(xs, means, yerr=bars, fmt="o-", color=f"C{j}", capsize=3, label=_label(ctx, chart, metric, None, None))
+    """One line per metric (and per ``by`` value: one colour each), its interval bars cut at ``bounds``."""
+    ticks, low, high = _groups(runs, chart.x), *(chart.bounds or (-np.inf, np.inf))
+    for i, value in enumerate(_groups(runs, chart.by)):
+        mine = [run for run in runs if run[chart.by] == value] if chart.by else runs
+        xs = _groups(mine, chart.x)
+        for j, metric in enumerate(chart.metrics):
+            means = np.array([_values(mine, {chart.x: x}, metric).mean() for x in xs])
+            half = np.nan_to_num([_interval(_values(mine, {chart.x: x}, metric)) for x in xs])
+            bars = [np.clip(np.minimum(half, means - low), 0, None), np.clip(np.minimum(half, high - means), 0, None)]
+            ax.errorbar(xs, means, yerr=bars, fmt=["o-", "s:", "^--", "d-."][j % 4] if chart.by else "o-", capsize=3,
+                        color=f"C{i if chart.by else j}", label=_label(ctx, chart, metric, chart.by, value))
     if chart.log2:
         ax.set_xscale("log", base=2)
-        ax.set_xticks(xs, [str(x) for x in xs])
+        ax.set_xticks(ticks, [str(x) for x in ticks])
         ax.minorticks_off()
     ax.legend(fontsize=7)
 
@@ -127,14 +133,20 @@ def draw(ctx, chart, runs):
     if chart.kind not in KINDS:
         raise ValueError(f"chart kind must be one of {KINDS}, got {chart.kind!r}")
     runs = [run for run in runs if matches(run, chart.where)] if chart.where else runs
-    panels = len(_groups(runs, chart.by)) if chart.kind == "heatmap" else 1
-    fig, axes = ctx.figure(panels, width=5.0 if panels == 1 else 4.0, height=3.8)
-    {"curves": _curves, "sweep": _sweep, "heatmap": _heatmap}[chart.kind](ctx, chart, runs, fig, axes[0][0])
+    heatmap = chart.kind == "heatmap"
+    panels = [None] if heatmap else _groups(runs, chart.panel)
+    count = len(_groups(runs, chart.by)) if heatmap else len(panels)
+    fig, axes = ctx.figure(count, width=5.0 if count == 1 else 4.0, height=3.8)
+    for ax, panel in zip(axes[0], panels):
+        mine = [run for run in runs if run[chart.panel] == panel] if chart.panel else runs
+        {"curves": _curves, "sweep": _sweep, "heatmap": _heatmap}[chart.kind](ctx, chart, mine, fig, ax)
+        if chart.panel:
+            ax.set_title(f"{chart.panel} = {_tick(panel)}", fontsize=9)
     for ax in axes[0]:
         ax.set_xlabel(ctx.chart_text(*chart.xlabel) or (chart.x or ""))
-        if chart.kind != "heatmap":
+        if not heatmap:
             ax.set_ylabel(ctx.chart_text(*chart.ylabel))
-    if chart.bounds and chart.kind != "heatmap":
-        bottom, top = axes[0][0].get_ylim()
-        axes[0][0].set_ylim(max(bottom, chart.bounds[0]), min(top, chart.bounds[1]))
+        if chart.bounds and not heatmap:
+            bottom, top = ax.get_ylim()
+            ax.set_ylim(max(bottom, chart.bounds[0]), min(top, chart.bounds[1]))
     return ctx.save_figure(fig, chart.name, ctx.tr(*chart.caption))

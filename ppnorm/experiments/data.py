@@ -52,6 +52,11 @@ class DataInfo(NamedTuple):
         """``in_channels`` and ``num_classes`` for :func:`ppnorm.build_model` of a conv net."""
         return {"in_channels": self.channels, "num_classes": self.num_classes}
 
+    @property
+    def mlp_options(self):
+        """``in_features`` (the flattened image) and ``num_classes`` for :func:`ppnorm.build_model` of an MLP."""
+        return {"in_features": self.features, "num_classes": self.num_classes}
+
     def describe(self):
         return (f"{self.name} ({self.train_size} train / {self.test_size} test images, {self.channels}x{self.height}x"
                 f"{self.width}, {self.num_classes} classes)")

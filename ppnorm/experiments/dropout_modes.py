@@ -22,129 +22,108 @@ MODES = ("upscale_in_train", "downscale_in_infer")
 EXPECTATION_MARGIN = 2.0  # %: a wrong formula is off by p/(1-p) or more (100% at p = 0.5)
 SAME_MARGIN = 1.0  # points of held-out top-1: under 4 of the 360 digits, well below a "trains differently"
 RATIO_MARGIN = 0.1  # relative: the same-lr norm ratio counts as 1/(1-p) when within 10% of it
+METRICS = ("top1 % upscale_in_train", "top1 % downscale_in_infer", "difference (points)",
+           "norm ratio W_down/W_up after dropout", "error % upscale_in_train", "error % downscale_in_infer")
 
 
-def _example(ctx, p):
-    """Both modes on one x with the same mask: the largest gap of Paddle's outputs from the formulas."""
-    x, rows, worst = paddle.to_tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]), [], 0.0
+def _formulas(ctx, p, samples, estimates):
+    """Paddle against the formulas, per mode: on one x with the mask Paddle drew (a check; returns its largest gap),
+    and the relative deviation (%) of train outputs from the eval output over ``samples`` masks (into ``estimates``:
+    two claims measured over masks, not seeds)."""
+    examples, rows, worst = [], [], 0.0
+    x = paddle.to_tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    xs = paddle.to_tensor(np.linspace(-2, 3, 6, dtype="float32"))
     formulas = {MODES[0]: ("x*mask/(1-p)", "x", 1 / (1 - p), 1.0), MODES[1]: ("x*mask", "x*(1-p)", 1.0, 1 - p)}
     for mode, (train_formula, eval_formula, train_scale, eval_scale) in formulas.items():
         paddle.seed(ctx.seed)
         train, evaluated = (F.dropout(x, p, training=t, mode=mode).numpy() for t in (True, False))
         expected_train = x.numpy() * (train != 0) * train_scale  # the mask Paddle drew
         worst = max(worst, np.abs(train - expected_train).max(), np.abs(evaluated - x.numpy() * eval_scale).max())
-        rows.append({"mode": mode, "train output": str(train.tolist()), "eval output": str(evaluated.tolist()),
-                     "train formula": train_formula, "eval formula": eval_formula})
-    ctx.table("example", rows, title=ctx.tr(f"x = [[1,2,3],[4,5,6]], p = {p}, the same seed for both modes",
-                                            f"x = [[1,2,3],[4,5,6]]，p = {p}，两种模式用同一个种子"))
-    return float(worst)
-
-
-def _monte_carlo(ctx, p, samples):
-    """Per mode: the relative deviation of train outputs from the eval output over many masks (in %)."""
-    x = paddle.to_tensor(np.linspace(-2, 3, 6, dtype="float32"))
-    rows, curves, deviations = [], [], {}
-    for mode in MODES:
+        examples.append({"mode": mode, "train output": str(train.tolist()), "eval output": str(evaluated.tolist()),
+                         "train formula": train_formula, "eval formula": eval_formula})
         paddle.seed(ctx.seed)  # the same masks for both modes
-        draws = F.dropout(paddle.tile(x[None], [samples, 1]), p, training=True, mode=mode).numpy()
-        evaluated = F.dropout(x[None], p, training=False, mode=mode).numpy()[0]  # (1-D input fails in Paddle 3.3)
-        mean, se = draws.mean(axis=0), draws.std(axis=0, ddof=1) / np.sqrt(samples)
-        nonzero = evaluated != 0
-        deviations[mode] = mean_interval((100 * (draws[:, nonzero] / evaluated[nonzero] - 1)).ravel())
+        draws = F.dropout(paddle.tile(xs[None], [samples, 1]), p, training=True, mode=mode).numpy()
+        evaluated = F.dropout(xs[None], p, training=False, mode=mode).numpy()[0]  # (1-D input fails in Paddle 3.3)
+        mean, se, nonzero = draws.mean(axis=0), draws.std(axis=0, ddof=1) / np.sqrt(samples), evaluated != 0
+        deviation = estimates[f"expectation_{mode}"] = mean_interval(
+            (100 * (draws[:, nonzero] / evaluated[nonzero] - 1)).ravel())
         rows.append({"mode": mode, "masks": samples, "max abs(mean train - eval)": float(np.abs(mean - evaluated).max()),
-                     "standard error": float(se.max()), "relative deviation %": deviations[mode].format(2)})
-        curves.append((mode, x.numpy(), mean, se, evaluated))
-    ctx.table("monte_carlo", rows, ["mode", "masks", "max abs(mean train - eval)", "standard error",
-                                    "relative deviation %"], title=ctx.tr(
+                     "standard error": float(se.max()), "relative deviation %": deviation.format(2),
+                     "mean train output per x": str([round(float(v), 3) for v in mean]),
+                     "eval output per x": str([round(float(v), 3) for v in evaluated])})
+    ctx.table("example", examples, title=ctx.tr(f"x = [[1,2,3],[4,5,6]], p = {p}, the same seed for both modes",
+                                                f"x = [[1,2,3],[4,5,6]]，p = {p}，两种模式用同一个种子"))
+    ctx.check(("Train and eval outputs follow the formulas (upscale: x*mask/(1-p), x; downscale: x*mask, x*(1-p))",
+               "训练与推理输出符合公式（upscale：x*mask/(1-p)、x；downscale：x*mask、x*(1-p)）"),
+              float(worst), 1e-6, "max |Paddle - formula| on x = [[1,2,3],[4,5,6]] with the mask Paddle drew")
+    ctx.table("monte_carlo", rows, title=ctx.tr(
         "Mean train-mode output over many masks vs the eval output (x = 6 values from -2 to 3); relative deviation: "
         "train output / eval output - 1 over every mask and nonzero x, mean ± 95% interval",
         "多个 mask 下训练输出的均值与推理输出（x 为 -2 到 3 的 6 个值）；相对偏差：训练输出 / 推理输出 - 1，"
         "对所有 mask 和非零 x 求均值 ± 95% 区间"))
-    _monte_carlo_chart(ctx, curves, samples)
-    return deviations
-
-
-def _monte_carlo_chart(ctx, curves, samples):
-    fig, axes = ctx.figure(2, width=5.0, height=3.8)
-    for ax, (mode, inputs, mean, se, evaluated) in zip(axes[0], curves):
-        ax.plot(inputs, evaluated, "k-", label=ctx.chart_text("eval output", "推理输出"))
-        ax.errorbar(inputs, mean, yerr=1.96 * se, fmt="o", color="C0", capsize=3, label=ctx.chart_text(
-            f"mean of {samples} train outputs (95% interval)", f"{samples} 个训练输出的均值（95% 区间）"))
-        ax.set(title=mode, xlabel=ctx.chart_text("input x", "输入 x"), ylabel=ctx.chart_text("output", "输出"))
-        ax.legend(loc="upper left", fontsize=8)
-    axes[0][1].sharey(axes[0][0])
-    ctx.save_figure(fig, "monte_carlo", ctx.tr("train-mode mean vs eval output for both modes",
-                                               "两种模式下训练输出的均值与推理输出"))
+    return float(worst)
 
 
 def _axis(ctx, p):
-    """Element and channel dropout of a [8, 16, 4, 4] tensor of ones."""
-    rows = []
+    """Element and channel dropout of a [8, 16, 4, 4] tensor of ones (a table and a note)."""
+    axes = []
     for label, axis in (("element (axis=None)", None), ("channel (axis=[0, 1])", [0, 1])):
         paddle.seed(ctx.seed)
         y = F.dropout(paddle.ones([8, 16, 4, 4]), p, axis=axis, training=True).numpy()
-        rows.append({"dropout": label, "zeroed elements": float((y == 0).mean()),
+        axes.append({"dropout": label, "zeroed elements": float((y == 0).mean()),
                      "fully zeroed channels": float((y.reshape(8, 16, -1) == 0).all(axis=-1).mean()),
                      "values inside a kept channel all equal": all(len(set(c)) == 1
                                                                    for c in y.reshape(128, -1) if c.any())})
-    ctx.table("axis", rows, title=ctx.tr(f"The axis argument on a [8, 16, 4, 4] tensor of ones, p = {p}",
+    ctx.table("axis", axes, title=ctx.tr(f"The axis argument on a [8, 16, 4, 4] tensor of ones, p = {p}",
                                          f"axis 参数，输入为全 1 的 [8, 16, 4, 4] 张量，p = {p}"))
-    return rows
-
-
-def _train(ctx, mode, p, seed, scaled_like_upscale=False):
-    """The MLP trained with dropout ``mode`` and ``seed`` (the same init and masks in both modes): the model, its
-    held-out top-1 (%) and error curve. ``scaled_like_upscale``: start from W / (1 - p) after every dropout and train
-    those weights with lr / (1 - p)^2, which makes downscale_in_infer compute exactly what upscale_in_train computes."""
-    ctx.seed_everything(seed)
-    model = build_model("mlp", hidden=ctx.params["hidden"], dropout=p, dropout_mode=mode,
-                        in_features=ctx.data_info.features, num_classes=ctx.data_info.num_classes)
-    for param in _after_dropout(model) if scaled_like_upscale else []:
-        param.set_value(param / (1 - p))
-        param.optimize_attr["learning_rate"] = 1.0 / (1 - p) ** 2
-    # cosine decay: the last epoch is a settled model, not a snapshot of a noisy constant-lr walk
-    section = optimizer_section(name="Momentum", lr={"name": "Cosine", "learning_rate": ctx.params["lr"]})
-    history = fit(model, ctx.data("train"), ctx.data("test"), ctx.params["epochs"], 32, seed=seed, optimizer=section)
-    return model, 100 * history.test_accuracy[-1], [100 * (1 - a) for a in history.test_accuracy]
-
-
-def _after_dropout(model):
-    """Weights whose input comes out of a dropout layer: every layer after the first hidden one, and fc."""
-    return [layer.linear.weight for layer in list(model.layers)[1:]] + [model.fc.weight]
-
-
-def cell(ctx, setting, seed):
-    """Both modes trained alike: top-1 (%), their difference, and the mean after-dropout ||W_down|| / ||W_up||."""
-    (up, up_top1, up_curve), (down, down_top1, down_curve) = (_train(ctx, m, ctx.params["p"], seed) for m in MODES)
-    ratio = float(np.mean([np.linalg.norm(b.numpy()) / np.linalg.norm(a.numpy())
-                           for a, b in zip(_after_dropout(up), _after_dropout(down))]))
-    return {"top1 % upscale_in_train": up_top1, "top1 % downscale_in_infer": down_top1,
-            "difference (points)": down_top1 - up_top1, "norm ratio W_down/W_up after dropout": ratio,
-            "error % upscale_in_train": up_curve, "error % downscale_in_infer": down_curve}
+    element, channel = (r["fully zeroed channels"] for r in axes)
+    ctx.note(ctx.tr(f"Channel dropout zeroes {channel:.2f} of the channels, element dropout {element:.2f}.",
+                    f"按通道 dropout 整通道置零的比例为 {channel:.2f}，按元素的为 {element:.2f}。"))
+    return axes
 
 
 def _before(ctx, results):
     """Formulas (a check), the Monte Carlo expectations (two claims over masks, not seeds), the axis table."""
-    p = ctx.params["p"]
-    ctx.check(("Train and eval outputs follow the formulas (upscale: x*mask/(1-p), x; downscale: x*mask, x*(1-p))",
-               "训练与推理输出符合公式（upscale：x*mask/(1-p)、x；downscale：x*mask、x*(1-p)）"),
-              _example(ctx, p), 1e-6, "max |Paddle - formula| on x = [[1,2,3],[4,5,6]] with the mask Paddle drew")
-    for mode, estimate in _monte_carlo(ctx, p, ctx.params["mc_samples"]).items():
-        results.estimates[f"expectation_{mode}"] = estimate
-    results.store["axis"] = _axis(ctx, p)
+    _formulas(ctx, ctx.params["p"], ctx.params["mc_samples"], results.estimates)
+    _axis(ctx, ctx.params["p"])
+
+
+def _pair(ctx, seed, scaled=False):
+    """The MLP trained in both modes with ``seed`` (the same init and masks): per mode the model, its after-dropout
+    weights, held-out top-1 (%) and error curve. ``scaled``: downscale_in_infer starts from W / (1 - p) after every
+    dropout, trained with lr / (1 - p)^2, and so computes exactly what upscale_in_train computes."""
+    p, trained = ctx.params["p"], []
+    for mode in MODES:
+        ctx.seed_everything(seed)
+        model = build_model("mlp", **ctx.data_info.mlp_options, hidden=ctx.params["hidden"], dropout=p,
+                            dropout_mode=mode)
+        weights = [layer.linear.weight for layer in list(model.layers)[1:]] + [model.fc.weight]  # inputs: a dropout's
+        for param in weights if scaled and mode == MODES[1] else []:
+            param.set_value(param / (1 - p))
+            param.optimize_attr["learning_rate"] = 1.0 / (1 - p) ** 2
+        # cosine decay: the last epoch is a settled model, not a snapshot of a noisy constant-lr walk
+        history = fit(model, ctx.data("train"), ctx.data("test"), ctx.params["epochs"], 32, seed=seed,
+                      optimizer=optimizer_section("Momentum", ctx.params["lr"], "Cosine"))
+        trained.append((model, [w.numpy() for w in weights], 100 * history.test_accuracy[-1],
+                        [100 * (1 - a) for a in history.test_accuracy]))
+    return trained
+
+
+def cell(ctx, setting, seed):
+    """Both modes trained alike: top-1 (%), their difference, and the mean after-dropout ||W_down|| / ||W_up||."""
+    (_, ups, up_top1, up_curve), (_, downs, down_top1, down_curve) = _pair(ctx, seed)
+    ratio = float(np.mean([np.linalg.norm(b) / np.linalg.norm(a) for a, b in zip(ups, downs)]))
+    return dict(zip(METRICS, (up_top1, down_top1, down_top1 - up_top1, ratio, up_curve, down_curve)))
 
 
 def _after(ctx, results):
     """The exact correspondence: downscale trained from W_up / (1 - p) with lr / (1 - p)^2 ends at W_up / (1 - p)."""
-    p = ctx.params["p"]
-    (up, up_top1, _), (down, down_top1, _) = (_train(ctx, MODES[0], p, ctx.seed),
-                                              _train(ctx, MODES[1], p, ctx.seed, scaled_like_upscale=True))
+    p, images = ctx.params["p"], ctx.data("test")[0]
+    (up, ups, up_top1, _), (down, downs, down_top1, _) = _pair(ctx, ctx.seed, scaled=True)
     ctx.run_done(f"{MODES[0]} and {MODES[1]}_scaled seed={ctx.seed}", f"top-1 {up_top1:.2f}%, {down_top1:.2f}%")
-    exact = max(float(np.abs(b.numpy() * (1 - p) - a.numpy()).max() / np.abs(a.numpy()).max())
-                for a, b in zip(_after_dropout(up), _after_dropout(down)))
+    exact = max(float(np.abs(b * (1 - p) - a).max() / np.abs(a).max()) for a, b in zip(ups, downs))
     up.eval(), down.eval()
-    test_images = ctx.data("test")[0]
-    gap = float((up(test_images) - down(test_images)).abs().max())
+    gap = float((up(images) - down(images)).abs().max())
     ctx.table("equivalence", [{"top1 % upscale": up_top1, "top1 % downscale (scaled start, lr/(1-p)^2)": down_top1,
                                "max rel diff W_down*(1-p) vs W_up": exact, "max abs logit difference": gap}],
               title=ctx.tr("Exact correspondence: W_down = W_up / (1 - p) when trained from W_up/(1-p) with lr/(1-p)^2",
@@ -152,9 +131,6 @@ def _after(ctx, results):
     ctx.check(("Downscale weights equal upscale weights / (1-p) when trained from W_up/(1-p) with lr/(1-p)^2",
                "从 W_up/(1-p) 出发、学习率乘 1/(1-p)^2 训练时，downscale 的权重等于 upscale 的权重 / (1-p)"),
               exact, 1e-5, f"max relative |W_down*(1-p) - W_up| after training; max logit difference {gap:.2g}")
-    element, channel = (r["fully zeroed channels"] for r in results.store["axis"])
-    ctx.note(ctx.tr(f"Channel dropout zeroes {channel:.2f} of the channels, element dropout {element:.2f}.",
-                    f"按通道 dropout 整通道置零的比例为 {channel:.2f}，按元素的为 {element:.2f}。"))
 
 
 def _claims(params):
@@ -178,9 +154,8 @@ def _claims(params):
 
 
 def _summary(ctx, results):
-    up, down = (mean_interval(results.values(f"top1 % {mode}")).format(2) for mode in MODES)
-    diff, ratio = results.estimates["modes_train_alike"].format(2), np.mean(results.values(METRICS[3]))
-    target = 1 / (1 - ctx.params["p"])
+    (row,), diff, target = results.rows, results.estimates["modes_train_alike"].format(2), 1 / (1 - ctx.params["p"])
+    up, down, ratio = row[METRICS[0]], row[METRICS[1]], row[f"{METRICS[3]} mean"]
     return ctx.tr(f"Both modes have the eval output as their mean; trained the same way they reach {up}% vs {down}% "
                   f"top-1 (difference {diff} points); downscale_in_infer's weights are upscale_in_train's / (1-p) exactly "
                   f"when its lr is scaled by 1/(1-p)^2 (with the same lr the norm ratio is {ratio:.2f}, not {target:g}).",
@@ -189,8 +164,6 @@ def _summary(ctx, results):
                   f"（学习率相同时范数比为 {ratio:.2f}，不是 {target:g}）。")
 
 
-METRICS = ("top1 % upscale_in_train", "top1 % downscale_in_infer", "difference (points)",
-           "norm ratio W_down/W_up after dropout", "error % upscale_in_train", "error % downscale_in_infer")
 def _validate(params):
     if not 0.0 <= params["p"] < 1.0:
         raise ConfigError(f"params.p must be a drop probability in [0, 1), got {params['p']!r} (p = 1 drops everything)")

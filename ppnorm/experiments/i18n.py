@@ -91,6 +91,7 @@ HEADERS_ZH = {
     # dropout_modes
     "train output": "训练输出", "eval output": "推理输出", "train formula": "训练公式", "eval formula": "推理公式",
     "masks": "mask 数", "max abs(mean train - eval)": "max |训练均值 - 推理输出|", "standard error": "标准误差",
+    "mean train output per x": "每个 x 的训练输出均值", "eval output per x": "每个 x 的推理输出",
     "relative deviation %": "相对偏差 %", "zeroed elements": "置零元素的比例", "fully zeroed channels": "整通道置零的比例",
     "values inside a kept channel all equal": "保留的通道内各值相同", "difference (points)": "差（个百分点）",
     "norm ratio W_down/W_up after dropout": "dropout 之后的权重范数比 W_down/W_up",

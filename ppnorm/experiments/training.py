@@ -36,11 +36,11 @@ def check_eval_every(eval_every, epochs, steps_per_epoch, data_name):
                           f"{data_name}; lower params.eval_every or train longer")
 
 
-def optimizer_section(**values):
-    """A complete ``Optimizer`` section: ``optimizer_section(name="SGD", lr={"name": "Constant", ...})``."""
-    lr = values.pop("lr", {})
-    section = fill_defaults(SCHEMA["Optimizer"], dict(values, lr=lr), "Optimizer", "experiment")
-    return section
+def optimizer_section(name="Momentum", lr=0.05, schedule="Constant", **values):
+    """A complete ``Optimizer`` section: ``optimizer_section("SGD", 0.1)``, ``optimizer_section("Momentum", 0.1,
+    "Cosine", weight_decay=5e-4)``; a dict ``lr`` is the whole lr section (e.g. with ``warmup_epochs``)."""
+    lr = lr if isinstance(lr, dict) else {"name": schedule, "learning_rate": lr}
+    return fill_defaults(SCHEMA["Optimizer"], dict(values, name=name, lr=lr), "Optimizer", "experiment")
 
 
 @paddle.no_grad()
@@ -131,7 +131,7 @@ def fit(model, train, test, epochs, batch_size, seed=0, optimizer=None, eval_eve
     :class:`History` as ``loop.history``. With ``log`` (e.g. ``ctx.log``), a long run prints the engine's
     ``[Train]`` console line every ``print_every`` steps. Returns the History."""
     data = TensorBatches(*train, batch_size, seed)
-    section = optimizer or optimizer_section(name="Momentum", lr={"name": "Constant", "learning_rate": 0.05})
+    section = optimizer or optimizer_section()  # Momentum, constant lr 0.05
     opt, scheduler = build_optimizer(section, model, epochs, data.steps_per_epoch)
     history = History(test, eval_every or data.steps_per_epoch, metric, train if track_train else None)
     console = [TrainLog(print_every)] if log is not None else []
