@@ -13,6 +13,7 @@ import signal
 import time
 
 from . import cell_store
+from ..engine.run_lock import remove_empty_dirs
 from .context import Context
 from .i18n import WORDS, verdict_word
 from .seedblocks import SeedBlock, record
@@ -112,8 +113,8 @@ def _keep_finished_runs(ctx, stop):
     with deferred():
         _write_runs(ctx, path + ".tmp")
         os.replace(path + ".tmp", path)
-    again = ("run the same command again: it reuses them" if os.path.exists(os.path.join(ctx.output_dir, cell_store.FILE))
-             else "run the same command again for them")
+    kept_cells = os.path.exists(os.path.join(ctx.output_dir, cell_store.FILE))
+    again = "run the same command again: it reuses them" if kept_cells else "run the same command again for them"
     return Stopped(signum, f"the {len(ctx.runs)} run(s) that finished are kept in {path}; tables, claims and report "
                            f"need every run: {again}")
 
@@ -128,6 +129,10 @@ def run_experiment(name, module, settings, params, command="", log=print, purpos
         verdict = module.run(ctx)
     except KeyboardInterrupt as stop:  # Ctrl-C, SIGTERM, SIGHUP: keep the runs that finished
         raise _keep_finished_runs(ctx, stop) from None
+    except Exception:  # refused (e.g. at its data check) before writing anything: no empty folder is left
+        ctx.close()
+        remove_empty_dirs(ctx.created_dirs)
+        raise
     finally:
         ctx.close()
     ctx.finish_claims()
