@@ -10,10 +10,16 @@ import pytest
 from ppnorm.data.synthetic import Synthetic
 from ppnorm.engine import load_config
 from ppnorm.engine.builder import model_from_config
+from ppnorm import quiet
 from ppnorm.quiet import without_fd2_lines
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PIR = b"W1207 16:38:20.466866 27962 eager_utils.cc:3584] Paddle static graph(PIR) not support input out tensor for now!!\n"
+
+
+@pytest.fixture(autouse=True)
+def _not_verbose(monkeypatch):
+    monkeypatch.setattr(quiet, "_SHOW_ALL", [False])  # an earlier in-process tool run with -v turned it on
 
 
 def test_only_the_pir_warning_is_dropped_and_the_rest_passes_in_order(capfd):
