@@ -8,6 +8,10 @@ __version__ = "0.1.0"
 import os as _os  # noqa: E402
 import sys as _sys  # noqa: E402
 
+from . import boot as _boot  # noqa: E402
+
+_boot.start()  # a tool process: a deleted working directory is one line; stop signals wait until Paddle is in
+
 # The user's OMP_NUM_THREADS as it was before Paddle was imported (Paddle sets it to 1 when unset); the
 # ``ppnorm`` command reads it here, as the tools in tools/ read it before they import anything.
 USER_OMP_NUM_THREADS = _os.environ.get("OMP_NUM_THREADS") if "paddle" not in _sys.modules else None

@@ -21,6 +21,7 @@ import tempfile
 import traceback
 
 from . import __version__
+from .boot import release
 from .errors import first_line
 from .quiet import show_all_warnings
 from .signals import Stopped, exit_code, handling, label, raised
@@ -199,6 +200,7 @@ def _interrupted(tool, stop):
 
 def _run(tool, function, verbose, user_errors):
     try:
+        release()  # a stop signal held since the start (ppnorm.boot) now raises Stopped here
         return function()
     except KeyboardInterrupt as stop:
         return _interrupted(tool, stop)

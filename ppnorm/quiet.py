@@ -4,7 +4,10 @@ Imported before Paddle (``ppnorm/__init__``), so it must not import Paddle itsel
 is harmless for ppnorm; a warning not listed here is always shown.
 """
 import contextlib
+import os
+import re
 import sys
+import threading
 import warnings
 
 KNOWN_HARMLESS = [
@@ -23,6 +26,7 @@ def quiet_known_warnings():
 
 def show_all_warnings():
     """Undo :func:`quiet_known_warnings` (``-v``): every warning from here on is printed."""
+    _SHOW_ALL[0] = True
     for message, category in KNOWN_HARMLESS:
         warnings.filters[:] = [f for f in warnings.filters
                                if not (f[0] == "ignore" and f[1] is not None and f[1].pattern == message
@@ -70,3 +74,56 @@ def without_paddle_omp_notice():
     finally:
         sys.stderr.close_pending()
         sys.stderr = original
+
+
+# Paddle's C++ logging (glog) writes this to file descriptor 2 while paddle.jit.save converts a model (tools/export.py):
+# "W1207 16:38:20.466866 27962 eager_utils.cc:3584] Paddle static graph(PIR) not support input out tensor for now!!!!!"
+# The exported model is checked against the trained one right after; nothing in ppnorm passes an `out` tensor.
+PADDLE_PIR_WARNING = re.compile(r"W\d{4} [\d:.]+ +\d+ [\w./]+:\d+\] Paddle static graph\(PIR\) not support input out "
+                                r"tensor")
+_GLOG_WARNING_START = re.compile(r"W(\d|$)")  # a glog warning's start: held until its line is complete
+_SHOW_ALL = [False]  # -v: nothing is filtered
+
+
+@contextlib.contextmanager
+def without_fd2_lines(pattern=PADDLE_PIR_WARNING):
+    """Within the block, drop the lines written to file descriptor 2 (C++ code writes there directly) that start
+    with a match of ``pattern``; everything else passes on at once, line by line (or as it comes, when it cannot
+    become such a line). After ``-v`` (:func:`show_all_warnings`) nothing is dropped."""
+    if _SHOW_ALL[0]:
+        yield
+        return
+    sys.stderr.flush()
+    saved, (read_end, write_end) = os.dup(2), os.pipe()
+    os.dup2(write_end, 2)
+    os.close(write_end)
+    thread = threading.Thread(target=_pass_lines, args=(read_end, saved, pattern), daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)  # the pipe's last writer closes: the thread reads the rest, then end of file
+        thread.join(timeout=5)
+        os.close(saved)
+
+
+def _pass_lines(read_end, target, pattern):
+    pending = b""
+    with os.fdopen(read_end, "rb", buffering=0) as source:
+        while True:
+            chunk = source.read(65536)
+            if not chunk:
+                break
+            *lines, pending = (pending + chunk).split(b"\n")
+            out = b"".join(line + b"\n" for line in lines if not pattern.match(line.decode("utf-8", "replace")))
+            if pending and not _GLOG_WARNING_START.match(pending.decode("utf-8", "replace")):
+                out, pending = out + pending, b""
+            _write_all(target, out)
+    if pending and not pattern.match(pending.decode("utf-8", "replace")):
+        _write_all(target, pending)
+
+
+def _write_all(fd, data):
+    while data:
+        data = data[os.write(fd, data):]

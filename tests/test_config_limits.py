@@ -130,7 +130,8 @@ def test_home_of_a_named_user_and_an_unknown_user(monkeypatch, tmp_path):
     me = pwd.getpwuid(os.getuid())
     config = load_config(DIGITS, [f"Global.output_dir=~{me.pw_name}/runs"])
     assert config["Global"]["output_dir"] == os.path.join(me.pw_dir, "runs")
-    with pytest.raises(ConfigError, match=r"^~nosuchuser9/x: there is no user 'nosuchuser9'"):
+    with pytest.raises(ConfigError, match=r"resnet20\.yaml with -o overrides: Global\.output_dir=~nosuchuser9/x: there "
+                                          r"is no user 'nosuchuser9'"):
         load_config(DIGITS, ["Global.output_dir=~nosuchuser9/x"])
 
 

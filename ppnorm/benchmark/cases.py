@@ -21,9 +21,32 @@ def reference_model(name, num_classes):
     return constructor(num_classes=num_classes) if constructor is not None else None
 
 
-def ppnorm_model(name, norm, num_classes):
-    options = {"groups": 32} if norm == "gn" else None
-    return build_model(name, num_classes=num_classes, norm=norm, norm_options=options)
+GN_GROUPS = 32  # GroupNorm's groups when --norms gives none (gn:G sets them)
+
+
+def split_norm(norm):
+    """``"gn:8"`` -> ``("gn", 8)``; ``"bn"`` -> ``("bn", None)`` (the forms ``--norms`` takes)."""
+    kind, _, groups = norm.partition(":")
+    return kind, int(groups) if groups else None
+
+
+def ppnorm_model(name, norm, num_classes, default_groups=GN_GROUPS):
+    kind, groups = split_norm(norm)
+    options = {"groups": groups or default_groups} if kind == "gn" else None
+    return build_model(name, num_classes=num_classes, norm=kind, norm_options=options)
+
+
+def check_norms_fit(models, norms, num_classes=10):
+    """Build each ppnorm model with each GroupNorm of ``norms`` once, before any timing: groups that do not divide a
+    layer's channels are one line naming the flag value and the model."""
+    for name in models:
+        for norm in norms:
+            if split_norm(norm)[0] != "gn":
+                continue
+            try:
+                ppnorm_model(name, norm, num_classes)
+            except ValueError as error:
+                raise ValueError(f"--norms {norm} does not fit --models {name}: {error}") from None
 
 
 def train_step(model, images, labels):

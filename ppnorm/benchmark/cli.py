@@ -13,7 +13,7 @@ from ..engine.run_lock import check_output_dir
 from ..models import list_models
 from ..nn import NORM_KINDS
 from ..engine.threads import use_cpu_threads
-from .cases import MODES
+from .cases import MODES, check_norms_fit
 from .norm_cost import CLOCKS, DEFAULT_CASES, NORMS, check_norms, norm_cost_rows, parse_case
 from .suite import Suite, loader_vs_tensors, write_tables
 
@@ -27,13 +27,25 @@ def _case(text):
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
+def _norm(text):
+    """``--norms`` values: a norm kind, or ``gn:G`` for GroupNorm with G groups."""
+    kind, colon, groups = text.partition(":")
+    if kind not in CPU_NORMS:
+        raise argparse.ArgumentTypeError(f"invalid choice: {text!r} (choose from {', '.join(CPU_NORMS)}; gn:G "
+                                         f"sets GroupNorm's groups)")
+    if colon and (kind != "gn" or not groups.isdigit() or int(groups) < 1):
+        raise argparse.ArgumentTypeError(f"invalid choice: {text!r} (only gn takes a group count, as gn:G with G "
+                                         f"an integer >= 1, e.g. gn:8)")
+    return f"gn:{int(groups)}" if colon else kind
+
+
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--models", nargs="+", default=["resnet18", "resnet50", "densenet121"], choices=list_models(),
                         metavar="MODEL", help="registered model names (ppnorm.list_models())")
-    parser.add_argument("--norms", nargs="+", default=None, choices=CPU_NORMS,
-                        help=f"{' '.join(CPU_NORMS)} (default: bn; with --norm_cost all but sync_bn; gn uses 32 "
-                             "groups, with --norm_cost the most up to 32 that fit the model)")
+    parser.add_argument("--norms", nargs="+", default=None, type=_norm, metavar="NORM",
+                        help=f"{' '.join(CPU_NORMS)} (default: bn; with --norm_cost all but sync_bn); gn:G sets "
+                             "GroupNorm's groups (gn alone: 32, with --norm_cost the most up to 32 that fit the model)")
     parser.add_argument("--norm_cost", nargs="*", type=_case, metavar="MODEL:SIZE:BATCH", default=None,
                         help="instead of the model suite: what normalization costs, each norm's train step, dygraph "
                              "eval and exported inference (BN folded) as a ratio against the same model without "
@@ -81,6 +93,7 @@ def benchmark_main(argv=None, omp_num_threads=None):
         if args.onnx:
             require_extra("--onnx")
         check_output_dir(args.output_dir, "--output_dir")  # before minutes of timing, not after
+        _check_norms_fit(args)
         skip_loader = args.loader_config == "none" or args.norm_cost is not None
         loader_config = None if skip_loader else load_config(args.loader_config)  # fail fast
         threads, note = use_cpu_threads(args.cpu_threads, omp_threads(omp_num_threads))
@@ -99,6 +112,15 @@ def benchmark_main(argv=None, omp_num_threads=None):
 def _load_line(when):
     one, five, fifteen = os.getloadavg()
     return f"[Bench] load average {when}: {one:.2f} {five:.2f} {fifteen:.2f} ({os.cpu_count()} cores)"
+
+
+def _check_norms_fit(args):
+    """gn:G whose groups do not divide a model's channels: one line before any timing."""
+    if args.norm_cost is not None:
+        check_norms_fit(sorted({case.model for case in args.norm_cost or map(parse_case, DEFAULT_CASES)}),
+                        [n for n in args.norms or [] if ":" in n])
+    else:
+        check_norms_fit(args.models, args.norms or [])
 
 
 def _norm_cost(args, threads):

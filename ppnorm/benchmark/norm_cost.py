@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from ..models import build_model, list_models
 from ..nn import is_batch_norm
-from .cases import MODES, make_batch, make_run, temporary_dir
+from .cases import MODES, make_batch, make_run, ppnorm_model, temporary_dir
 from .suite import bench_row, format_row
 from .timing import timed_repeats
 
@@ -60,9 +60,8 @@ def gn_groups(model, preferred=32):
 
 def case_models(case, norms):
     """``{norm: model}``: the case's model built once per norm (GN with :func:`gn_groups` groups)."""
-    groups = gn_groups(case.model) if "gn" in norms else None
-    return {norm: build_model(case.model, num_classes=case.num_classes, norm=norm,
-                              norm_options={"groups": groups} if norm == "gn" else None) for norm in norms}
+    groups = gn_groups(case.model) if "gn" in norms else None  # gn:G gives its own
+    return {norm: ppnorm_model(case.model, norm, case.num_classes, groups) for norm in norms}
 
 
 def check_norms(norms):

@@ -25,6 +25,7 @@ from ..engine.builder import input_layout, model_from_config
 from ..engine.classes import align_eval_data, check_outside_image_folders
 from ..engine.cli import print_summary
 from ..nn.fuse import fuse_conv_bn
+from ..quiet import without_fd2_lines
 from ..engine.config.unique_yaml import safe_load_unique
 from .onnx import ONNX_FILE, OnnxPredictor, convert, require_extra
 from .predictor import INFERENCE_CONFIG, MODEL_PREFIX, Predictor, model_files
@@ -69,7 +70,8 @@ def save_for_inference(model, example_input, directory, fuse_bn=True):
     if len(dims) == 3:  # sequences [N, C, L]: any length
         dims[-1] = None
     spec = InputSpec(dims, "float32", name="x")
-    paddle.jit.save(deployed, os.path.join(directory, MODEL_PREFIX), input_spec=[spec])
+    with without_fd2_lines():  # Paddle's "W... static graph(PIR) not support input out tensor" (ppnorm/quiet.py)
+        paddle.jit.save(deployed, os.path.join(directory, MODEL_PREFIX), input_spec=[spec])
     return pairs
 
 

@@ -77,9 +77,13 @@ def check_outside_image_folders(path, key, config):
     for mode in ("Train", "Eval"):
         spec = config["DataLoader"][mode]["dataset"] or {}
         root = spec.get("root")
-        if spec.get("name") != "image_folder" or not root:
+        if not root:
             continue
-        real_root = os.path.realpath(root)
-        if real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep):
+        real_root = os.path.realpath(os.path.expanduser(str(root)))
+        if real == real_root and spec.get("name") != "image_folder":
+            raise DataError(f"{key}={path} is DataLoader.{mode}.dataset.root: a run's files would mix with the data; "
+                            f"choose a directory outside that data root")
+        inside = real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep)
+        if spec.get("name") == "image_folder" and inside:
             raise DataError(f"{key}={path} is inside DataLoader.{mode}.dataset.root={root}: its files would become "
                             f"a class of the next run; choose a directory outside that data root")

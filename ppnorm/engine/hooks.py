@@ -17,7 +17,7 @@ from .config import save_config
 from .distributed import average_norm_statistics
 from .ema import UpdateEma
 from .logger import format_eta
-from .loop import FINISHED, INTERRUPTED, HookBase
+from .loop import DATA_FAILED, FINISHED, INTERRUPTED, HookBase
 from .metrics import AverageMeter
 from .run_lock import OutputDirLock
 
@@ -192,7 +192,7 @@ class NormHistograms(HookBase):
 
 
 class SaveCheckpoints(HookBase):
-    """``latest`` after every epoch and on a requested stop; ``epoch_N`` every ``interval`` epochs."""
+    """``latest`` after every epoch, on a stop and when a batch cannot be read; ``epoch_N`` every ``interval``."""
 
     def __init__(self, interval):
         self.interval = interval
@@ -203,8 +203,9 @@ class SaveCheckpoints(HookBase):
             loop.save(f"epoch_{loop.epoch + 1}")
 
     def after_train(self, loop):
-        if loop.outcome == INTERRUPTED:
+        if loop.outcome in (INTERRUPTED, DATA_FAILED):  # the steps done since the last epoch end are kept
             loop.save("latest")
+        if loop.outcome == INTERRUPTED:
             loop.logger.info(resume_note(loop))
 
 

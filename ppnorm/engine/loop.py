@@ -14,6 +14,7 @@ from ..signals import StopWhileWaiting, waits_end_on_stop
 from .loss import CrossEntropy
 
 FINISHED, INTERRUPTED, PAUSED = "finished", "interrupted", "paused"
+DATA_FAILED = "data_failed"  # reading the next batch raised a ValueError (a corrupt file): the steps so far are whole
 
 
 class HookBase:
@@ -77,6 +78,7 @@ class TrainLoop:
         self.outcome = None  # FINISHED, INTERRUPTED (request_stop) or PAUSED (stop_after_epoch)
         self.stop_requested = False
         self.stop_signal = None  # the signal that asked for the stop (Ctrl-C: signal.SIGINT)
+        self.data_error = None  # the error that ended the run with outcome DATA_FAILED
 
     @property
     def steps_per_epoch(self):
@@ -110,20 +112,25 @@ class TrainLoop:
         return StepOutput(logits, float(loss), labels)
 
     def train(self, stop_after_epoch=None):
-        """Run to ``epochs`` (or until a stop); returns ``outcome``: FINISHED, INTERRUPTED or PAUSED."""
-        self.outcome = None
+        """Run to ``epochs`` (or until a stop); returns ``outcome``: FINISHED, INTERRUPTED or PAUSED.
+
+        A ``ValueError`` while reading a batch (a corrupt file) ends the run like a stop (``outcome`` DATA_FAILED,
+        so the hooks can save the steps done) and is then raised again."""
+        self.outcome, self.data_error = None, None
         try:
             self._call("before_train")
             self.outcome = self._run_epochs(stop_after_epoch)
         finally:
             self._call("after_train")
+        if self.outcome == DATA_FAILED:
+            raise self.data_error
         return self.outcome
 
     def _run_epochs(self, stop_after_epoch):
         for epoch in range(self.states["epoch"], self.epochs):
             self.epoch = epoch
             if not self._run_epoch(epoch):
-                return INTERRUPTED
+                return DATA_FAILED if self.data_error is not None else INTERRUPTED
             self.states["epoch"], self.states["step"] = epoch + 1, 0
             self._call("after_epoch")
             if stop_after_epoch is not None and epoch + 1 >= stop_after_epoch:
@@ -142,6 +149,9 @@ class TrainLoop:
             except StopIteration:
                 return True
             except StopWhileWaiting:
+                return False
+            except ValueError as error:  # e.g. DataError: a truncated image; the steps done so far are whole
+                self.data_error = error
                 return False
             self._call("before_step")
             self.last = self.run_step(batch)

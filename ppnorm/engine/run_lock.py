@@ -1,4 +1,5 @@
 """One run per output directory: an advisory lock file that the operating system releases when the process dies."""
+import errno
 import os
 
 try:
@@ -20,18 +21,59 @@ class OutputDirError(ValueError):
 
 
 def check_output_dir(path, key="Global.output_dir"):
-    """Create ``path`` if needed; a file in the way, a missing permission or a full disk is one-line error."""
+    """``path`` can be written: an existing directory takes a probe file; a new one is not created here (a run refused
+    later, e.g. at its data check, leaves no empty folder) but its nearest existing parent must be a writable
+    directory. A file in the way, a missing permission, a full disk or a folder that is no run's to take over
+    (:func:`check_not_a_root`) is a one-line error."""
+    check_not_a_root(path, key)
     try:
-        os.makedirs(path, exist_ok=True)
-        probe = os.path.join(path, ".ppnorm.write-test")
-        with open(probe, "w", encoding="utf-8") as handle:
-            handle.write("ok")
-        os.remove(probe)
+        if os.path.isdir(path):
+            probe = os.path.join(path, ".ppnorm.write-test")
+            with open(probe, "w", encoding="utf-8") as handle:
+                handle.write("ok")
+            os.remove(probe)
+        else:
+            _check_creatable(path)
     except OSError as error:
-        reason = error.strerror or type(error).__name__
-        raise OutputDirError(f"{key}={path} cannot be used for writing ({reason}: {error.filename or path}); "
-                             f"choose a writable directory") from None
+        raise unusable(key, path, error) from None
     return path
+
+
+def unusable(key, path, error):
+    """The one-line :class:`OutputDirError` for an ``OSError`` met while preparing output directory ``path``."""
+    reason = error.strerror or type(error).__name__
+    return OutputDirError(f"{key}={path} cannot be used for writing ({reason}: {error.filename or path}); "
+                          f"choose a writable directory")
+
+
+PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # ppnorm/
+
+
+def _roots():
+    """Folders no run may take over as its output directory, each with what it is."""
+    return {os.path.realpath(os.sep): "the file system's root", os.path.realpath(os.path.expanduser("~")):
+            "your home directory", os.path.realpath(PACKAGE_DIR): "the ppnorm package",
+            os.path.realpath(os.path.dirname(PACKAGE_DIR)): "the folder holding the ppnorm package (the checkout)"}
+
+
+def check_not_a_root(path, key="Global.output_dir"):
+    """Refuse ``/``, the home directory and ppnorm's own folders as an output directory: a run writes checkpoints,
+    logs and config.yaml there and treats the folder as its own."""
+    what = _roots().get(os.path.realpath(os.path.expanduser(str(path))))
+    if what:
+        raise OutputDirError(f"{key}={path} is {what}: a run writes its checkpoints, logs and config there; give it a "
+                             f"folder of its own, e.g. {key}=output/<run name>")
+
+
+def _check_creatable(path):
+    """Raise the OSError that ``os.makedirs(path)`` would meet first, without creating anything."""
+    parent = os.path.abspath(path)
+    while not os.path.lexists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), parent)
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), parent)
 
 
 def _same_dir(prefix, directory):
@@ -61,8 +103,11 @@ class OutputDirLock:
     def acquire(self):
         if fcntl is None or self.handle is not None:
             return self
-        os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
-        handle = open(self.path, "a+", encoding="utf-8")
+        try:  # the run is accepted: its output directory is created now, not at the checks before
+            os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
+            handle = open(self.path, "a+", encoding="utf-8")
+        except OSError as error:
+            raise unusable("Global.output_dir", os.path.dirname(self.path), error) from None
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -89,3 +134,22 @@ class OutputDirLock:
 
     def __exit__(self, *exc):
         self.release()
+
+
+def missing_dirs(path):
+    """The folders ``os.makedirs(path)`` would create, deepest first (none when ``path`` exists)."""
+    found, path = [], os.path.abspath(path)
+    while not os.path.lexists(path):
+        found.append(path)
+        path = os.path.dirname(path)
+    return found
+
+
+def remove_empty_dirs(created):
+    """Remove those of ``created`` (from :func:`missing_dirs`, made by this run) that are still empty, deepest first:
+    a run refused after making its output directory leaves nothing behind, and nothing it did not make is touched."""
+    for path in created:
+        try:
+            os.rmdir(path)
+        except OSError:  # not empty (the run wrote something), or already gone
+            return

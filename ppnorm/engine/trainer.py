@@ -4,7 +4,8 @@ import os
 import numpy as np
 import paddle
 
-from ..data import align_classes, build_dataloader, check_same_sample_size, summary_line
+from ..data import DataError, align_classes, build_dataloader, check_same_sample_size, summary_line
+from ..errors import first_line
 from ..signals import deferred
 from .builder import input_layout, model_from_config
 from .checkpoint import load_checkpoint, save_checkpoint
@@ -139,5 +140,14 @@ class Trainer(TrainLoop):
 
     def train(self, stop_after_epoch=None):
         """Train to ``Global.epochs``; returns the final evaluation, or None when stopped before the end
-        (``self.outcome`` then says ``interrupted`` (Ctrl-C, SIGTERM, SIGHUP: ``latest`` saved) or ``paused`` (stop_after_epoch))."""
-        return self.last_eval if super().train(stop_after_epoch) == FINISHED else None
+        (``self.outcome`` then says ``interrupted`` (Ctrl-C, SIGTERM, SIGHUP: ``latest`` saved) or ``paused`` (stop_after_epoch)).
+        A batch that cannot be read (a corrupt image) saves ``latest`` at the step reached, then raises a
+        :class:`DataError` naming the file and the resume flag."""
+        try:
+            return self.last_eval if super().train(stop_after_epoch) == FINISHED else None
+        except ValueError as error:
+            if error is not self.data_error:
+                raise
+            kept = (f"'latest' saved at epoch {self.epoch + 1}, step {self.states['step']}; fix or remove that file, "
+                    f"then resume with -o Global.checkpoints={os.path.join(self.output_dir, 'latest')}")
+            raise DataError(f"{first_line(error)}; {kept}") from None

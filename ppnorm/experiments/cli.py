@@ -24,7 +24,7 @@ def _parser():
     parser.add_argument("--list", action="store_true", help="list the experiments and their questions")
     parser.add_argument("--lang", choices=LANGS, default="en", help="language of --list and --verdicts (runs: -o lang=zh)")
     parser.add_argument("--verdicts", metavar="DIR", help="print the verdict table of every claims.csv under DIR "
-                        "(e.g. output/experiments)")
+                        "(e.g. output/experiments), or of one experiment's folder or claims.csv")
     parser.add_argument("--against", metavar="DIR2", help="with --verdicts: compare each claim's verdict with the runs "
                         "under DIR2 (e.g. the same experiments run on another CPU); differing verdicts first")
     parser.add_argument("--replicate", action="store_true", help="with -c: run again on a seed block disjoint from "

@@ -65,7 +65,7 @@ def _check_takes_data(name, module, data, source):
 
 def resolve_experiment_config(raw, experiments, source="config"):
     """Validate a raw experiment config against the registry; returns (module, settings, params)."""
-    settings = fill_defaults(settings_schema(experiments), expand_home(raw), "", source)
+    settings = fill_defaults(settings_schema(experiments), expand_home(raw, source), "", source)
     name = settings["experiment"]
     module = experiments[name]
     settings["output_dir"] = settings["output_dir"] or f"output/experiments/{name}"

@@ -10,7 +10,12 @@ import numpy as np
 import paddle
 
 from ..engine.logger import format_eta
+<<<<<<< HEAD
 from .i18n import unit_word, use_chinese_font, verdict_word
+=======
+from ..engine.run_lock import missing_dirs
+from .i18n import use_chinese_font, verdict_word
+>>>>>>> sig24
 from .stats import ALPHA, SIDES, Estimate, adjusted_verdict, decision, holm
 from .tables import markdown_table
 
@@ -36,6 +41,7 @@ class Context:
         self.tables, self.charts, self.claims, self.notes, self.runs = {}, [], [], [], []
         self.chinese_charts = self.lang == "zh" and use_chinese_font()
         self._writer, self._runs, self._finished, self._start = None, 0, 0, time.perf_counter()
+        self.created_dirs = missing_dirs(self.output_dir)  # removed again if they stay empty (a refused run)
         os.makedirs(self.output_dir, exist_ok=True)
 
     def tr(self, en, zh):

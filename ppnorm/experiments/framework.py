@@ -13,6 +13,7 @@ from typing import Callable
 
 import numpy as np
 
+from .cell_store import open_store
 from .charts import draw
 from .claims import matches, per_seed, resolve_claims
 from .claims import estimate as claim_estimate
@@ -125,12 +126,17 @@ class Experiment:
     def block(self, ctx):
         return SeedBlock(ctx.seed, ctx.params.get("seeds", 1))
 
-    def run_cell(self, ctx, setting, seed):
-        """Seed everything with ``seed``, run the cell, record one run (progress line, runs.csv row, curves)."""
-        ctx.seed_everything(seed)
-        metrics = self.cell(ctx, setting, seed)
-        if set(metrics) != set(self.metrics):
-            raise RuntimeError(f"the cell returned {sorted(metrics)}, declared metrics {sorted(self.metrics)}")
+    def run_cell(self, ctx, setting, seed, store=None):
+        """Seed everything with ``seed``, run the cell, record one run (progress line, runs.csv row, curves).
+        A cell ``store`` (:mod:`.cell_store`) holds from a stopped run is reused instead; a new one is added to it."""
+        metrics = store.get(setting, seed) if store is not None else None
+        if metrics is None:
+            ctx.seed_everything(seed)
+            metrics = self.cell(ctx, setting, seed)
+            if set(metrics) != set(self.metrics):
+                raise RuntimeError(f"the cell returned {sorted(metrics)}, declared metrics {sorted(self.metrics)}")
+            if store is not None:
+                store.put(setting, seed, metrics)
         scalars = {k: v for k, v in metrics.items() if not isinstance(v, (list, tuple, np.ndarray))}
         for name, curve in metrics.items():
             if name not in scalars:
@@ -147,7 +153,9 @@ class Experiment:
             self.before(ctx, results)
         grid, block = self.grid(params), self.block(ctx)
         ctx.plan(len(grid) * block.count + self.extra_runs(params))
-        results.runs = [self.run_cell(ctx, setting, seed) for setting in grid for seed in block.seeds]
+        cells = [(setting, seed) for setting in grid for seed in block.seeds]
+        store = open_store(ctx, cells)  # the cells a stopped run with the same fingerprint finished
+        results.runs = [self.run_cell(ctx, setting, seed, store) for setting, seed in cells]
         if self.table:
             results.rows = aggregate(self.table, grid, results.runs, params)
             columns = [c.header if isinstance(c, Stat) else c for c in self.table.columns]

@@ -12,6 +12,8 @@ import platform
 import signal
 import time
 
+from . import cell_store
+from ..engine.run_lock import remove_empty_dirs
 from .context import Context
 from .i18n import WORDS, verdict_word
 from .power import power_section
@@ -112,8 +114,10 @@ def _keep_finished_runs(ctx, stop):
     with deferred():
         _write_runs(ctx, path + ".tmp")
         os.replace(path + ".tmp", path)
+    kept_cells = os.path.exists(os.path.join(ctx.output_dir, cell_store.FILE))
+    again = "run the same command again: it reuses them" if kept_cells else "run the same command again for them"
     return Stopped(signum, f"the {len(ctx.runs)} run(s) that finished are kept in {path}; tables, claims and report "
-                           f"need every run: run the same command again for them")
+                           f"need every run: {again}")
 
 
 def run_experiment(name, module, settings, params, command="", log=print, purpose="run"):
@@ -129,6 +133,10 @@ def run_experiment(name, module, settings, params, command="", log=print, purpos
         verdict = module.run(ctx)
     except KeyboardInterrupt as stop:  # Ctrl-C, SIGTERM, SIGHUP: keep the runs that finished
         raise _keep_finished_runs(ctx, stop) from None
+    except Exception:  # refused (e.g. at its data check) before writing anything: no empty folder is left
+        ctx.close()
+        remove_empty_dirs(ctx.created_dirs)
+        raise
     finally:
         ctx.close()
     ctx.finish_claims()
@@ -139,6 +147,7 @@ def run_experiment(name, module, settings, params, command="", log=print, purpos
     partial = os.path.join(ctx.output_dir, PARTIAL_RUNS)
     if os.path.exists(partial):  # a stopped run's rows, now superseded by runs.csv
         os.remove(partial)
+    cell_store.remove(ctx.output_dir)  # the finished cells a stopped framework run kept for its rerun
     log(f"\n[{name}] verdict: {verdict}\n[{name}] {seconds:.1f}s; results.csv, claims.csv, report.md and charts "
         f"in {ctx.output_dir}")
     return ctx

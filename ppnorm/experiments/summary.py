@@ -98,18 +98,28 @@ def latest_replication(directory):
         return {row["claim_en"]: row for row in csv.DictReader(handle)}
 
 
+def claims_files(root, names):
+    """``(paths, missing)``: the ``claims.csv`` files of ``root`` and the experiments of ``names`` without one.
+    ``root`` is a folder of experiment folders (``<root>/<name>/claims.csv``), one experiment's folder (holding
+    ``claims.csv`` itself) or a ``claims.csv`` file."""
+    if os.path.isfile(root):
+        return [root], []
+    if os.path.isfile(os.path.join(root, "claims.csv")):
+        return [os.path.join(root, "claims.csv")], []
+    paths = {name: os.path.join(root, name, "claims.csv") for name in names}
+    return [p for p in paths.values() if os.path.isfile(p)], [n for n, p in paths.items() if not os.path.isfile(p)]
+
+
 def read_claims(root, names):
-    """Every claim row of ``<root>/<name>/claims.csv`` for the experiments ``names`` that have been run; a claim that
-    was replicated carries its fresh verdict (``fresh``) and interval (``fresh_low``, ``fresh_high``)."""
+    """Every claim row of the ``claims.csv`` files :func:`claims_files` finds under ``root``; a claim that was
+    replicated carries its fresh verdict (``fresh``) and interval (``fresh_low``, ``fresh_high``)."""
     rows = []
-    for name in names:
-        path = os.path.join(root, name, "claims.csv")
-        if os.path.isfile(path):
-            fresh = latest_replication(os.path.dirname(path))
-            for row in read_claims_file(path):
-                again = fresh.get(row["claim_en"]) if row["kind"] == "interval" else None
-                rows.append(dict(row, **({"fresh": again["fresh"], "fresh_low": again["fresh_low"],
-                                           "fresh_high": again["fresh_high"]} if again else {})))
+    for path in claims_files(root, names)[0]:
+        fresh = latest_replication(os.path.dirname(os.path.abspath(path)))
+        for row in read_claims_file(path):
+            again = fresh.get(row["claim_en"]) if row["kind"] == "interval" else None
+            rows.append(dict(row, **({"fresh": again["fresh"], "fresh_low": again["fresh_low"],
+                                       "fresh_high": again["fresh_high"]} if again else {})))
     return rows
 
 
@@ -171,9 +181,9 @@ def verdict_table(rows, lang="en"):
 def print_verdicts(root, names, lang="en"):
     rows = read_claims(root, names)
     if not rows:
-        raise ValueError(f"no claims.csv under {root}/<experiment>/: run the experiments first "
+        raise ValueError(f"no claims.csv under {root}/<experiment>/ (nor in {root} itself): run the experiments first "
                          f"(python tools/experiment.py -c configs/experiments/<name>.yaml)")
-    missing = [n for n in names if not os.path.isfile(os.path.join(root, n, "claims.csv"))]
+    missing = claims_files(root, names)[1]
     print(verdict_table(rows, lang))
     if missing:
         print(f"\n(not run yet: {', '.join(missing)})")

@@ -79,24 +79,28 @@ def _check_number(dotted, value, source):
         raise ConfigError(f"{source}: {dotted} must be at most {MAX_INT} in size, got {value!r}")
 
 
-def expand_user(path):
-    """``~``, ``~/...`` and ``~user/...`` as a shell expands them; an unknown user is a one-line error."""
+def expand_user(path, where=None):
+    """``~``, ``~/...`` and ``~user/...`` as a shell expands them; an unknown user is a one-line error that starts
+    with ``where`` (the file and key) when given."""
     expanded = os.path.expanduser(path)
     if expanded.startswith("~"):
         user = path[1:].split("/", 1)[0]
-        raise ConfigError(f"{path}: there is no user {user!r} whose home '~{user}' could stand for")
+        prefix = f"{where}={path}" if where else path
+        raise ConfigError(f"{prefix}: there is no user {user!r} whose home '~{user}' could stand for; write the path "
+                          f"in full, or with ~/ for your own home")
     return expanded
 
 
-def expand_home(value):
+def expand_home(value, source=None, dotted=""):
     """:func:`expand_user` on every string of a config value that starts with ``~`` and has no space (a path),
-    lists and mappings included."""
+    lists and mappings included; an error names ``source`` (the file) and the key."""
     if isinstance(value, str) and value.startswith("~") and " " not in value:
-        return expand_user(value)
+        return expand_user(value, f"{source}: {dotted}" if source and dotted else dotted or None)
     if isinstance(value, list):
-        return [expand_home(item) for item in value]
+        return [expand_home(item, source, f"{dotted}[{i}]") for i, item in enumerate(value)]
     if isinstance(value, dict):
-        return {name: expand_home(item) for name, item in value.items()}
+        return {name: expand_home(item, source, f"{dotted}.{name}" if dotted else str(name))
+                for name, item in value.items()}
     return value
 
 

@@ -97,7 +97,7 @@ def _base_paths(path, bases):
 
 def _base_file(path, base):
     """A ``_base_`` entry: relative to the including file, with ``~`` expanded; else a shipped config's name."""
-    base = expand_user(base) if base.startswith("~") else base
+    base = expand_user(base, f"{path}: _base_") if base.startswith("~") else base
     candidate = os.path.join(os.path.dirname(path), base)
     if os.path.exists(candidate):
         return candidate

@@ -168,7 +168,7 @@ def _check_sections(raw, source):
 def validate(raw, source="config"):
     """Return the complete config (defaults filled in) or raise a one-line :class:`ConfigError`."""
     _check_sections(raw, source)
-    raw = expand_home(raw)
+    raw = expand_home(raw, source)
     config = {}
     for section, spec in SCHEMA.items():
         if isinstance(spec, dict):

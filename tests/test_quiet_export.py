@@ -1,0 +1,56 @@
+"""tools/export.py prints no "W... Paddle static graph(PIR) not support input out tensor" line (Paddle's C++ log on
+file descriptor 2), -v still shows it, and the filter drops that line only: other output on fd 2 passes, in order."""
+import os
+import subprocess
+import sys
+
+import paddle
+import pytest
+
+from ppnorm.data.synthetic import Synthetic
+from ppnorm.engine import load_config
+from ppnorm.engine.builder import model_from_config
+from ppnorm import quiet
+from ppnorm.quiet import without_fd2_lines
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PIR = b"W1207 16:38:20.466866 27962 eager_utils.cc:3584] Paddle static graph(PIR) not support input out tensor for now!!\n"
+
+
+@pytest.fixture(autouse=True)
+def _not_verbose(monkeypatch):
+    monkeypatch.setattr(quiet, "_SHOW_ALL", [False])  # an earlier in-process tool run with -v turned it on
+
+
+def test_only_the_pir_warning_is_dropped_and_the_rest_passes_in_order(capfd):
+    with without_fd2_lines():
+        os.write(2, b"before\n" + PIR)
+        os.write(2, b"W1207 16:38:20.4 1 x.cc:1] another warning\nE1207 16:38:20.5 1 x.cc:2] a real error\n")
+        os.write(2, PIR[:30])  # a line written in two pieces
+        os.write(2, PIR[30:] + b"no newline at the end")
+    assert capfd.readouterr().err == ("before\nW1207 16:38:20.4 1 x.cc:1] another warning\n"
+                                      "E1207 16:38:20.5 1 x.cc:2] a real error\nno newline at the end")
+
+
+def test_an_error_inside_the_block_restores_fd2(capfd):
+    with pytest.raises(KeyboardInterrupt), without_fd2_lines():
+        os.write(2, b"kept\n")
+        raise KeyboardInterrupt
+    os.write(2, PIR)
+    assert capfd.readouterr().err == "kept\n" + PIR.decode()
+
+
+@pytest.mark.slow
+def test_export_prints_no_pir_warning_and_v_shows_it(tmp_path):
+    model = model_from_config(load_config("configs/digits/resnet20.yaml"), Synthetic(10, (1, 8, 8)))
+    paddle.save(model.state_dict(), str(tmp_path / "weights.pdparams"))
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=ROOT)
+    for verbose in (False, True):
+        out = tmp_path / f"export_{verbose}"
+        command = [sys.executable, "tools/export.py", "-c", "digits/resnet20", "-o",
+                   f"Global.pretrained_model={tmp_path / 'weights'}", "--output_dir", str(out)] + (["-v"] * verbose)
+        result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr
+        assert ("not support input out tensor" in result.stderr) == verbose, result.stderr
+        assert verbose or result.stderr == ""
+        assert (out / "inference.pdiparams").is_file()
