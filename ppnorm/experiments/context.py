@@ -10,12 +10,8 @@ import numpy as np
 import paddle
 
 from ..engine.logger import format_eta
-<<<<<<< HEAD
-from .i18n import unit_word, use_chinese_font, verdict_word
-=======
 from ..engine.run_lock import missing_dirs
-from .i18n import use_chinese_font, verdict_word
->>>>>>> sig24
+from .i18n import unit_word, use_chinese_font, verdict_word
 from .stats import ALPHA, SIDES, Estimate, adjusted_verdict, decision, holm
 from .tables import markdown_table
 
