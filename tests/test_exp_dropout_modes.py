@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from ppnorm.experiments import dropout_modes
+from ppnorm.experiments import dropout_formulas, dropout_modes
 from ppnorm.experiments.context import Context
 from ppnorm.experiments.training import digits
 
@@ -21,11 +21,11 @@ def _context(tmp_path, **params):
 
 def test_paddle_follows_both_formulas_and_channel_dropout_zeroes_whole_channels(tmp_path):
     ctx = _context(tmp_path)
-    assert dropout_modes._formulas(ctx, 0.5, 200, {}) < 1e-6
+    assert dropout_formulas.formulas(ctx, 0.5, 200, {}) < 1e-6
     rows = {r["mode"]: r for r in ctx.tables["example"]["rows"]}
     assert rows["downscale_in_infer"]["eval output"] == "[[0.5, 1.0, 1.5], [2.0, 2.5, 3.0]]"  # x * (1 - p)
     assert rows["upscale_in_train"]["eval output"] == "[[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]"
-    element, channel = dropout_modes._axis(ctx, 0.5)
+    element, channel = dropout_formulas.axis_table(ctx, 0.5)
     assert channel["values inside a kept channel all equal"] and channel["fully zeroed channels"] > 0.3
     assert element["fully zeroed channels"] < 0.01 and 0.4 < element["zeroed elements"] < 0.6
 
@@ -35,7 +35,7 @@ def test_the_mean_train_output_is_the_eval_output_within_its_monte_carlo_error(t
     """Over N masks the relative deviation per draw has sd sqrt(p / (1 - p)) (100 % at p = 0.5): the 95 % interval's
     half-width is 1.96 of that over sqrt(5 N) (5 nonzero x), and it holds 0."""
     ctx, deviations = _context(tmp_path), {}
-    dropout_modes._formulas(ctx, p, 4000, deviations)
+    dropout_formulas.formulas(ctx, p, 4000, deviations)
     assert sorted(deviations) == ["expectation_downscale_in_infer", "expectation_upscale_in_train"]
     for estimate in deviations.values():
         assert estimate.n == 5 * 4000
