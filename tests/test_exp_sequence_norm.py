@@ -150,7 +150,7 @@ def test_the_claims_are_accuracy_differences_paired_by_seed_on_one_split():
 
 def test_full_preset_trains_longer_on_more_data():
     _, settings, params = load_experiment_config("configs/experiments/sequence_norm_full.yaml", [], experiments())
-    assert (params["epochs"], params["train_size"], params["seeds"]) == (20, 4000, 20)
+    assert (params["epochs"], params["train_size"], params["seeds"]) == (20, 4000, 30)
     assert settings["output_dir"].endswith("sequence_norm_full")
 
 

@@ -81,7 +81,7 @@ def test_brightness_leak_matches_numpy(padding):
 
 def test_full_preset_is_wider_longer_with_more_seeds():
     _, settings, params = load_experiment_config("configs/experiments/style_norm_full.yaml", [], experiments())
-    assert (params["widths"], params["groups"], params["epochs"], params["seeds"]) == ([32, 64], 8, 30, 10)
+    assert (params["widths"], params["groups"], params["epochs"], params["seeds"]) == ([32, 64], 8, 30, 30)
     assert settings["output_dir"].endswith("style_norm_full") and params["norms"] == ["bn", "gn", "ln", "in"]
 
 

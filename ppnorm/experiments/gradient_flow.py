@@ -15,7 +15,7 @@ QUESTION = ("Do gradients shrink layer by layer in deep sigmoid networks (the si
 QUESTION_ZH = ("深层 sigmoid 网络的梯度是否逐层衰减（sigmoid 的导数至多 1/4），而 ReLU 能完整传回？"
                "初始化时和训练中各如何？BN 改变了什么？")
 DEFAULTS = {"acts": ["sigmoid", "tanh", "relu"], "norms": ["none", "bn"], "depth": 10, "width": 64,
-            "cnn_convs": 8, "cnn_width": 16, "batch": 256, "steps": 300, "record_every": 50, "lr": 0.02, "seeds": 5}
+            "cnn_convs": 8, "cnn_width": 16, "batch": 256, "steps": 300, "record_every": 50, "lr": 0.02, "seeds": 12}
 QUICK = {"acts": ["sigmoid", "relu"], "depth": 4, "cnn_convs": 3, "steps": 10, "record_every": 5, "seeds": 2,
          "width": 16, "cnn_width": 4, "batch": 64}
 DATA = True  # any image data set (ctx.data)

@@ -14,7 +14,7 @@ QUESTION = ("Does BN make training insensitive to the initialization (std 0.01, 
             "(with and without BN, with and without dropout)?")
 QUESTION_ZH = "BN 是否让训练对初始化（std 0.01、0.05、Xavier、Kaiming、10 倍 Kaiming）不敏感？常数初始化是否让一层的所有单元在训练后仍完全相同（有无 BN、有无 dropout）？"
 DEFAULTS = {"depth": 6, "width": 64, "inits": ["std 0.01", "std 0.05", "xavier", "kaiming", "10x kaiming"],
-            "norms": ["none", "bn"], "epochs": 12, "batch": 64, "lr": 0.05, "target": 0.9, "seeds": 5,
+            "norms": ["none", "bn"], "epochs": 12, "batch": 64, "lr": 0.05, "target": 0.9, "seeds": 10,
             "constant": 0.015, "dropout": 0.2, "tolerance": 0.001}
 DATA = True  # any image data set (ctx.data)
 QUICK = {"depth": 3, "width": 16, "inits": ["std 0.01", "kaiming", "10x kaiming"], "epochs": 1, "seeds": 2,

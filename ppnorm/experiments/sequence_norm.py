@@ -24,7 +24,7 @@ QUESTION_ZH = ("LayerNorm 是否适合输入长度可变的网络（Ba、Kiros �
                "单条推理与成批推理是否一致？")
 DEFAULTS = {"norms": ["none", "bn", "bn_masked", "ln"], "train_len": [20, 40], "short_len": [8, 16],
             "long_len": [60, 100], "train_size": 2000, "test_size": 600, "epochs": 10, "batch": 64, "lr": 0.003,
-            "width": 32, "extra_pad": 40, "probe": 32, "seeds": 5}
+            "width": 32, "extra_pad": 40, "probe": 32, "seeds": 15}
 QUICK = {"train_size": 256, "test_size": 64, "epochs": 3, "width": 8, "probe": 8, "seeds": 2}
 SPLITS = {"mix": "train_len", "short": "short_len", "long": "long_len"}  # test split: its lengths' param
 DATA = "it needs variable-length sequences (the generated waveforms), not images"

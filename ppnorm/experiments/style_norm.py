@@ -20,7 +20,7 @@ QUESTION = ("Is InstanceNorm more robust than BatchNorm (and GroupNorm / LayerNo
             "(contrast, brightness, inversion, gamma) not seen in training, and does it fail when the style is the label?")
 QUESTION_ZH = "InstanceNorm 对训练中没见过的逐图像风格变化（对比度、亮度、反色、gamma）是否比 BatchNorm（以及 GroupNorm / LayerNorm）更稳健？当风格本身就是标签时，它是否失效？"
 DEFAULTS = {"norms": ["bn", "gn", "ln", "in"], "widths": [16, 32], "groups": 4, "epochs": 20, "label_epochs": 8,
-            "batch_size": 64, "lr": 0.05, "seeds": 5, "train_contrast": [0.6, 1.4], "train_brightness": [-0.2, 0.2],
+            "batch_size": 64, "lr": 0.05, "seeds": 20, "train_contrast": [0.6, 1.4], "train_brightness": [-0.2, 0.2],
             "shifts": [["contrast", 3.0], ["brightness", 0.8], ["invert", True], ["gamma", 0.4]],
             "label_tasks": [["brightness", -0.25, 0.25], ["contrast", 0.5, 1.5], ["invert", False, True]]}
 QUICK = {"norms": ["bn", "in"], "widths": [8, 8], "epochs": 1, "label_epochs": 1, "seeds": 2}
