@@ -234,7 +234,8 @@ def test_committed_claims_files_are_well_formed_and_readme_shows_their_verdict_t
                 estimate = Estimate(float(record["mean"]), (float(record["high"]) - float(record["low"])) / 2,
                                     int(record["n"]))
                 if int(record["n"]) >= 2 and estimate.half_width > 0:
-                    p = decision(estimate, record["side"], float(record["margin"] or 0), None)[1]
+                    sesoi = float(record["sesoi"]) if record["sesoi"] else None
+                    p = decision(estimate, record["side"], float(record["margin"] or 0), sesoi)[1]
                     assert float(record["p"]) == pytest.approx(p, rel=1e-6), (path, record["claim_en"])
     assert experiment_main(["--verdicts", "docs/experiments", "--lang", "zh"]) == 0
     table = capsys.readouterr().out.strip()
