@@ -166,3 +166,12 @@ def test_a_claim_whose_pilot_runs_all_failed_is_not_sized():
                  "low": "nan", "high": "nan"}]
     (row,) = power_rows(claims, {}, measured, configured=5, pilot_seeds=5)
     assert row["note"] == power.ALL_FAILED and row["seeds_needed"] == "" and row["pilot_failed"] == "5"
+
+
+def test_a_claim_with_no_finite_run_says_so_instead_of_nan(tmp_path):
+    from ppnorm.experiments.context import Context
+    from ppnorm.experiments.stats import Estimate
+    settings = {"seed": 0, "quick": True, "output_dir": str(tmp_path), "use_visualdl": False, "lang": "zh"}
+    ctx = Context("toy", Toy, settings, dict(Toy.DEFAULTS), log=lambda *a: None)
+    ctx.compare(("c", "说法"), Estimate(math.nan, math.nan, 0), "greater", failed=5)
+    assert ctx.claims[-1]["deciding"] == "无有效值（说法：> 0，n=0，另有 5 次失败）"

@@ -147,8 +147,8 @@ class Context:
         bound = {"greater": f"> {margin:g}{unit}", "less": f"< {margin:g}{unit}",
                  "within": self.tr(f"within ±{margin:g}{unit}", f"在 ±{margin:g}{unit} 之内")}[side]
         runs = f"n={estimate.n}" + (self.tr(f", {failed} failed", f"，另有 {failed} 次失败") if failed else "")
-        deciding = self.tr(f"{estimate.format(digits, unit)} (claim: {bound}, {runs})",
-                           f"{estimate.format(digits, unit)}（说法：{bound}，{runs}）")
+        value = estimate.format(digits, unit) if estimate.n else self.tr("no value", "无有效值")
+        deciding = self.tr(f"{value} (claim: {bound}, {runs})", f"{value}（说法：{bound}，{runs}）")
         return self._record(claim, "interval", verdict, deciding, evidence, estimate, failed=int(failed), side=side,
                             margin=margin, sesoi="" if sesoi is None else sesoi, p=p)
 
