@@ -108,7 +108,7 @@ def _after(ctx, results):
     for act, norm in ((act, norm) for act in prm["acts"] for norm in ("none", "bn")):
         mine = [r for r in results.runs if (r["activation"], r["norm"]) == (act, norm)]
         p15, p50, p85 = (np.mean([r[p] for r in mine], axis=0) for p in PERCENTILES)
-        rows.append({"activation": act, "norm": norm, "reached": f"{sum(r['reached'] for r in mine)}/{len(mine)}",
+        rows.append({"activation": act, "norm": norm, "reached": f"{sum(r['reached'] for r in mine):.0f}/{len(mine)}",
                      "pre-act p15/p50/p85 at end": f"{p15[-1]:.2f} / {p50[-1]:.2f} / {p85[-1]:.2f}"})
     ctx.table("pre_activations", rows, title=ctx.tr(
         f"Runs that reached {prm['target']:.0%} and the last hidden layer's pre-activation percentiles at the end "
@@ -116,7 +116,8 @@ def _after(ctx, results):
 
 
 def _summary(ctx, results):
-    by = {(r["activation"], r["norm"]): r["steps to target"] for r in results.rows}
+    never = ctx.tr("never", "未达到")
+    by = {(r["activation"], r["norm"]): r["steps to target"] or never for r in results.rows}
     listed = ", ".join(f"{a} {by[(a, 'bn')]} vs {by[(a, 'none')]}" for a in ctx.params["acts"])
     return ctx.tr(f"Steps to {ctx.params['target']:.0%} with vs without BN: {listed}.",
                   f"达到 {ctx.params['target']:.0%} 所需步数（有 BN vs 无 BN）：{listed}。")
