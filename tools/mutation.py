@@ -34,6 +34,8 @@ GROUPS = {
                    ["tests/test_checkpoint.py", "tests/test_checkpoint_values.py", "tests/test_pretrained.py",
                     "tests/test_ema.py", "tests/test_safe_load.py", "-k", "not sigkill"]),
     "ema": ([ENGINE + "ema.py"], ["tests/test_ema.py"]),
+    # a tiny real TrainLoop with recorded save/evaluate/logger: every hook's promise in well under a second each
+    "hooks": ([ENGINE + "hooks.py"], ["tests/test_hooks_contract.py"]),
     # paddle.io.DataLoader aborts (SIGABRT) in mutmut's forked test processes: the test comparing batches with it
     # is left out (tests/test_loader.py checks the batches against numpy)
     "transforms": ([DATA + "transforms.py"], ["tests/test_transforms.py", "tests/test_data.py", "tests/test_data_errors.py",
