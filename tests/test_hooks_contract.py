@@ -5,11 +5,13 @@ fraction of a second: the loop is the real :class:`TrainLoop`; saving, evaluatio
 import math
 import os
 import signal
+import time
 
 import numpy as np
 import paddle
 import pytest
 
+from ppnorm import signals
 from ppnorm.engine import hooks as H
 from ppnorm.engine.ema import UpdateEma
 from ppnorm.engine.loop import FINISHED, INTERRUPTED, PAUSED, HookBase, TrainLoop
@@ -19,14 +21,17 @@ STEPS, BATCH = 3, 4
 
 
 class Batches:
-    """``STEPS`` fixed batches per epoch (different per epoch), the first ``skip`` left out."""
+    """``STEPS`` fixed batches per epoch (different per epoch) of ``sizes`` samples, the first ``skip`` left out."""
     steps_per_epoch = STEPS
+
+    def __init__(self, sizes=(BATCH,) * STEPS):
+        self.sizes = sizes
 
     def batches(self, epoch, skip=0):
         rng = np.random.default_rng(epoch)
-        return [(paddle.to_tensor(rng.normal(size=(BATCH, 3)).astype("float32")),
-                 paddle.to_tensor(rng.integers(0, 2, size=(BATCH, 1)).astype("int64")))
-                for _ in range(STEPS)][skip:]
+        return [(paddle.to_tensor(rng.normal(size=(size, 3)).astype("float32")),
+                 paddle.to_tensor(rng.integers(0, 2, size=(size, 1)).astype("int64")))
+                for size in self.sizes][skip:]
 
 
 class Log:
@@ -53,11 +58,11 @@ class Log:
 class Loop(TrainLoop):
     """A :class:`TrainLoop` with what the hooks expect of a Trainer; ``save`` and ``evaluate`` are recorded."""
 
-    def __init__(self, tmp_path, hooks, epochs=2, results=(), states=None, rank=0, **kwargs):
+    def __init__(self, tmp_path, hooks, epochs=2, results=(), states=None, rank=0, sizes=(BATCH,) * STEPS, **kwargs):
         paddle.seed(0)
         model = paddle.nn.Sequential(paddle.nn.Linear(3, 4), paddle.nn.BatchNorm1D(4), paddle.nn.Linear(4, 2))
         optimizer = paddle.optimizer.SGD(learning_rate=0.1, parameters=model.parameters())
-        super().__init__(model, optimizer, None, Batches(), epochs, hooks=hooks, states=states or dict(
+        super().__init__(model, optimizer, None, Batches(sizes), epochs, hooks=hooks, states=states or dict(
             epoch=0, step=0, global_step=0, best_top1=-1.0, best_epoch=0), **kwargs)
         self.output_dir, self.rank, self.world_size, self.logger = str(tmp_path), rank, 1, Log()
         self.config = {"Global": {"epochs": epochs}}
@@ -300,6 +305,21 @@ def test_train_lines_every_print_every_steps_and_at_the_epochs_end_with_window_a
     assert loop.logger.scalar_calls == scalars
 
 
+def test_the_averages_weigh_each_batch_by_its_size(tmp_path):
+    steps = []
+    loop = Loop(tmp_path, [At("after_step", lambda l: steps.append(l.last)), H.TrainLog(STEPS)], epochs=1,
+                sizes=(4, 1, 3))
+    loop.train()
+    sizes = [out.batch_size for out in steps]
+    loss = sum(out.loss * n for out, n in zip(steps, sizes)) / 8
+    top1 = sum(float((out.logits.argmax(axis=1) == out.labels.reshape([-1])).astype("float32").sum())
+               for out in steps) / 8
+    assert sizes == [4, 1, 3] and f"loss: {loss:.5f}, top1: {top1:.5f}," in loop.logger.lines[0]
+    assert f"[Avg]loss: {loss:.5f}, top1: {top1:.5f}," in loop.logger.lines[1]
+    unweighted = sum(out.loss for out in steps) / 3
+    assert f"{unweighted:.5f}" != f"{loss:.5f}"
+
+
 def test_the_batch_cost_averages_the_timed_steps_and_the_eta_counts_the_steps_left(tmp_path, monkeypatch):
     class Uneven:  # the clock moves only in `tick`
         now = 0.0
@@ -390,11 +410,19 @@ def test_a_finished_checkpoint_says_there_is_nothing_to_train(tmp_path):
     assert not fresh.logger.lines[0].startswith("nothing to train")
 
 
+def _train(loop):
+    """``loop.train()``; a :class:`Stopped` (a KeyboardInterrupt, which would end pytest) is returned instead."""
+    try:
+        return loop.train()
+    except KeyboardInterrupt as stopped:
+        return stopped
+
+
 def test_a_signal_stops_after_the_step_and_the_handler_is_restored(tmp_path):
     before = signal.getsignal(signal.SIGTERM)
     loop = Loop(tmp_path, [H.StopOnSignal(), At("after_step", lambda l: os.kill(os.getpid(), signal.SIGTERM),
                                                   step=2)], epochs=2)
-    assert loop.train() == INTERRUPTED and loop.states["global_step"] == 2 and loop.stop_signal == signal.SIGTERM
+    assert _train(loop) == INTERRUPTED and loop.states["global_step"] == 2 and loop.stop_signal == signal.SIGTERM
     assert len(loop.logger.lines) == 1 and "saving 'latest' after this step" in loop.logger.lines[0]
     assert signal.getsignal(signal.SIGTERM) == before
 
@@ -406,14 +434,32 @@ def test_a_signal_still_stops_when_the_console_is_gone(tmp_path):
     def closed(message):
         raise OSError("closed terminal")
     loop.logger.info = closed
-    assert loop.train() == INTERRUPTED and loop.states["global_step"] == 1
+    assert _train(loop) == INTERRUPTED and loop.states["global_step"] == 1
+
+
+def test_the_signal_hook_cleans_up_after_a_failed_start_and_after_a_second_run(tmp_path):
+    before = signal.getsignal(signal.SIGTERM)
+    hook = H.StopOnSignal()
+
+    def fail(loop):
+        raise RuntimeError("before_train failed")
+    with pytest.raises(RuntimeError, match="before_train failed"):  # StopOnSignal.before_train never ran
+        Loop(tmp_path, [At("before_train", fail), hook], epochs=1).train()
+    assert Loop(tmp_path, [hook], epochs=1).train() == FINISHED
+    with pytest.raises(RuntimeError, match="before_train failed"):  # the same hook, after a finished run
+        Loop(tmp_path, [At("before_train", fail), hook], epochs=1).train()
+    assert signal.getsignal(signal.SIGTERM) == before
+    with signals.handling(), pytest.raises(signals.Stopped):  # no finished loop still takes the stop requests
+        os.kill(os.getpid(), signal.SIGHUP)
+        time.sleep(1)
 
 
 # --- the default hooks ------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("ema", [False, True])
+@pytest.mark.parametrize("ema", [None, False, True])
 def test_default_hooks_in_order_with_their_settings(ema):
-    hooks = H.default_hooks({"seed": 5, "print_batch_step": 7, "eval_interval": 3, "save_interval": 4}, ema=ema)
+    settings = {"seed": 5, "print_batch_step": 7, "eval_interval": 3, "save_interval": 4}
+    hooks = H.default_hooks(settings) if ema is None else H.default_hooks(settings, ema=ema)
     names = [type(hook).__name__ for hook in hooks]
     assert names == ["OwnOutputDir", "StepSeed", "FiniteLoss", "TrainLog", "SyncNormStatistics",
                      *(["UpdateEma"] if ema else []), "FiniteNormStatistics", "EvalAndKeepBest", "NormHistograms",
