@@ -385,3 +385,118 @@ def test_preprocess_keeps_the_exported_resizing_and_takes_no_transforms():
                              "transforms": [{named: {"size": 2}}]}).resize is None
     plain = I.Preprocess({"data_format": "NHWC", "input_shape": [2, 2, 1], "transforms": None})
     np.testing.assert_allclose(plain(np.ones((1, 4, 4), dtype="float32")), np.ones((2, 2, 1)), rtol=1e-6)
+
+
+# --- kills of the first mutation run ----------------------------------------------------------------------------------
+
+def test_paddleclas_resizing_ops_in_inference_yml_are_not_preceded_by_a_forced_resize():
+    from ppnorm.data import build_transforms
+    specs = [{"ResizeImage": {"resize_short": 8}}, {"CropImage": {"size": 4}}]
+    prepare = I.Preprocess({"data_format": "NCHW", "input_shape": [1, 4, 4], "transforms": specs})
+    image = np.random.default_rng(0).random((1, 16, 12)).astype("float32")
+    alone = build_transforms(specs, "t")(image, np.random.default_rng(0))
+    np.testing.assert_array_equal(prepare(image), alone)  # not squeezed to 4x4 first
+
+
+def test_preprocess_draws_from_a_fixed_generator_so_predictions_repeat():
+    description = {"data_format": "NCHW", "input_shape": [1, 1, 2], "transforms": ["RandomHorizontalFlip"]}
+    image = np.array([[[0.0, 1.0]]], dtype="float32")
+    rng = np.random.default_rng(0)
+    expected = [image[..., ::-1] if rng.random() < 0.5 else image for _ in range(8)]
+    for _ in range(2):
+        prepare = I.Preprocess(description)
+        got = [prepare(image) for _ in range(8)]
+        assert [g.tolist() for g in got] == [e.tolist() for e in expected]
+    assert len({str(e.tolist()) for e in expected}) == 2
+
+
+def test_image_files_are_read_in_the_models_colour_mode(tmp_path):
+    from PIL import Image
+    Image.fromarray(np.array([[[255, 0, 0], [0, 0, 255]]], dtype="uint8")).save(tmp_path / "c.png")
+    [(name, rgb)] = I.read_images(str(tmp_path / "c.png"), 3)
+    assert name == str(tmp_path / "c.png") and rgb.shape == (3, 1, 2)
+    np.testing.assert_allclose(rgb[:, 0, 0], [1, 0, 0]) and np.testing.assert_allclose(rgb[:, 0, 1], [0, 0, 1])
+    [(_, gray)] = I.read_images(str(tmp_path / "c.png"), 1)
+    assert gray.shape == (1, 1, 2) and 0 < gray[0, 0, 0] < 1 and gray[0, 0, 0] != gray[0, 0, 1]
+
+
+def test_a_pickled_npy_is_refused_without_unpickling(tmp_path):
+    path = str(tmp_path / "obj.npy")
+    np.save(path, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(DataError) as error:
+        I.read_images(path, 1)
+    assert str(error.value) == f"cannot read {path} as a .npy array (Object arrays cannot be loaded when " \
+                               f"allow_pickle=False)"
+
+
+def test_one_finite_pixel_above_one_and_floats_up_to_two_are_read_as_0_255(tmp_path):
+    [(_, one)] = I.read_images(_npy(tmp_path, np.array([[[np.nan, 51.0]]])), 1, warn=[].append)
+    np.testing.assert_allclose(one[0, 0, 1], 0.2, rtol=1e-6)
+    [(_, small)] = I.read_images(_npy(tmp_path, np.array([[[0.0, 1.5]]]), "s.npy"), 1)
+    np.testing.assert_allclose(small, [[[0.0, 1.5 / 255]]], rtol=1e-6)
+
+
+def test_three_channel_sequences_read_the_mask_from_the_last_channel(tmp_path):
+    array = np.ones((2, 3, 4))
+    array[:, 1] = 5.0  # a middle channel is data, not the mask
+    assert len(I.read_sequences(_npy(tmp_path, array), 3)) == 2
+    array[1, 2] = 0.0
+    with pytest.raises(DataError, match="sequence 1 has no real time step"):
+        I.read_sequences(_npy(tmp_path, array, "e.npy"), 3)
+    array[1, 2, 0], array[0, 2, 1] = 1.0, 3.0
+    with pytest.raises(DataError, match="got 3 in sequence 0 at step 1 "):
+        I.read_sequences(_npy(tmp_path, array, "m.npy"), 3)
+
+
+def test_one_sequence_of_three_channels_pads_to_itself():
+    sequence = np.arange(6, dtype="float32").reshape(3, 2)
+    np.testing.assert_array_equal(I.pad_to_longest([sequence]), sequence[None])
+    batch = I.pad_to_longest([sequence, np.ones((3, 5), dtype="float32")])
+    assert batch.shape == (2, 3, 5) and batch[0, :, 2:].tolist() == [[0.0] * 3] * 3
+
+
+def test_several_folders_are_all_read_and_each_skipped_file_counted(tmp_path):
+    for name in ("a/1.png", "b/2.png", "b/x.txt", "b/y.txt"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text("x")
+    notes = []
+    assert I.expand_paths([str(tmp_path / "a"), str(tmp_path / "b")], notice=notes.append) == [
+        str(tmp_path / "a" / "1.png"), str(tmp_path / "b" / "2.png")]
+    assert notes == ["[Infer] --input folders: 2 input file(s); skipped 2 files (2 .txt)"]
+    (tmp_path / "c").mkdir()
+    with pytest.raises(DataError, match=f"files in {tmp_path}/c, {tmp_path}/c \\(extensions"):
+        I.expand_paths([str(tmp_path / "c"), str(tmp_path / "c")])
+
+
+def test_an_old_export_with_exactly_the_three_keys_is_recognised(tmp_path):
+    (tmp_path / "inference.yml").write_text("folded_batch_norms: 1\nmax_abs_diff: 0.0\ninput_shape: [1, 2, 2]\n")
+    assert X.written_by_export(str(tmp_path / "inference.yml")) is True
+
+
+def test_a_fifo_is_refused_like_a_file(tmp_path):
+    os.mkfifo(tmp_path / "pipe")
+    with pytest.raises(X.ExportError, match="pipe is an existing file"):
+        X.check_target(str(tmp_path / "pipe"))
+
+
+def test_stage_needs_the_bytes_and_says_how_many_mebibytes_are_free(tmp_path, monkeypatch):
+    monkeypatch.setattr(X.shutil, "disk_usage", lambda path: type("Usage", (), {"free": 3 << 20})())
+    assert os.path.isdir(X.stage(str(tmp_path / "inference"), needed_bytes=3 << 20))
+    with pytest.raises(X.ExportError) as error:
+        X.stage(str(tmp_path / "inference"), needed_bytes=(3 << 20) + 1)
+    assert str(error.value) == (f"Export.save_dir={tmp_path}/inference: {tmp_path} has 3.0 MiB free, the exported "
+                                f"model needs about 3.0 MiB; free space or choose another Export.save_dir")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(X.ExportError, match=r"in .*/file \(Not a directory\); choose"):
+        X.stage(str(tmp_path / "file" / "inference"))
+
+
+def test_publish_moves_the_previous_export_aside_beside_it_not_elsewhere(tmp_path, monkeypatch):
+    import tempfile
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no-such-tmp"))  # the system's temp dir is not used
+    (tmp_path / "cwd").mkdir()
+    monkeypatch.chdir(tmp_path / "cwd")
+    old = _previous_export(tmp_path / "inference")
+    staging = X.stage(str(old))
+    X.publish(staging, str(old))
+    assert os.listdir(tmp_path / "cwd") == [] and sorted(os.listdir(tmp_path)) == ["cwd", "inference"]
