@@ -487,7 +487,7 @@ def test_stage_needs_the_bytes_and_says_how_many_mebibytes_are_free(tmp_path, mo
     assert str(error.value) == (f"Export.save_dir={tmp_path}/inference: {tmp_path} has 3.0 MiB free, the exported "
                                 f"model needs about 3.0 MiB; free space or choose another Export.save_dir")
     (tmp_path / "file").write_text("x")
-    with pytest.raises(X.ExportError, match=r"in .*/file \(Not a directory\); choose"):
+    with pytest.raises(X.ExportError, match=r"in .*/file \(File exists\); choose"):
         X.stage(str(tmp_path / "file" / "inference"))
 
 
