@@ -500,3 +500,13 @@ def test_publish_moves_the_previous_export_aside_beside_it_not_elsewhere(tmp_pat
     staging = X.stage(str(old))
     X.publish(staging, str(old))
     assert os.listdir(tmp_path / "cwd") == [] and sorted(os.listdir(tmp_path)) == ["cwd", "inference"]
+
+
+def test_a_bad_transform_in_inference_yml_is_named_as_such():
+    with pytest.raises(ValueError, match=r"^inference.yml transforms: the options of Normalize must be a mapping"):
+        I.Preprocess({"data_format": "NCHW", "input_shape": [1, 2, 2], "transforms": [{"Normalize": 3}]})
+
+
+def test_stage_on_a_full_disk_needs_nothing_by_default(tmp_path, monkeypatch):
+    monkeypatch.setattr(X.shutil, "disk_usage", lambda path: type("Usage", (), {"free": 0})())
+    assert os.path.isdir(X.stage(str(tmp_path / "inference")))
