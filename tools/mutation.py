@@ -33,7 +33,13 @@ GROUPS = {
                    # the 4 SIGKILL tests train resnet20 in subprocesses (~90 s per mutant): left out
                    ["tests/test_checkpoint.py", "tests/test_checkpoint_values.py", "tests/test_pretrained.py",
                     "tests/test_ema.py", "tests/test_safe_load.py", "-k", "not sigkill"]),
-    "ema": ([ENGINE + "ema.py"], ["tests/test_ema.py"]),
+    # the slow test (two digits trainings, a bitwise resume) is left out: tests/test_ema_values.py checks the update
+    # and its warm-up counter over a resume on a tiny loop
+    "ema": ([ENGINE + "ema.py"], ["tests/test_ema.py", "tests/test_ema_values.py", "-m", "not slow"]),
+    # a tiny real TrainLoop with recorded save/evaluate/logger: every hook's promise in well under a second each
+    "hooks": ([ENGINE + "hooks.py"], ["tests/test_hooks_contract.py"]),
+    # the verifier, inference.yml, the export target checks and infer's inputs, without training or paddle.jit.save
+    "export": (["ppnorm/deploy/export.py", "ppnorm/deploy/inputs.py"], ["tests/test_export_verify.py"]),
     # paddle.io.DataLoader aborts (SIGABRT) in mutmut's forked test processes: the test comparing batches with it
     # is left out (tests/test_loader.py checks the batches against numpy)
     "transforms": ([DATA + "transforms.py"], ["tests/test_transforms.py", "tests/test_data.py", "tests/test_data_errors.py",

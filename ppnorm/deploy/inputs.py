@@ -12,7 +12,7 @@ from ..data.pipeline import to_layout
 from ..data.transforms import TRANSFORMS
 from ..errors import first_line
 
-_RESIZING = ("Resize", "CenterCrop", "RandomResizedCrop", "RandomCrop")
+_RESIZING = ("Resize", "CenterCrop", "RandomResizedCrop", "RandomCrop", "ResizeImage", "CropImage", "RandCropImage")
 
 
 def expand_paths(paths, notice=None):

@@ -1,0 +1,140 @@
+"""The EMA's values, step by step: every state entry (integer buffers copied, not averaged), the warm-up counter
+continuing across epochs and a resume (the loop's global step, not the step in the epoch), the copy left apart
+from the trained model, and the per-epoch averaging over ranks. Tiny models: each test well under a second."""
+import numpy as np
+import paddle
+import pytest
+
+from ppnorm.engine import ema as E
+from ppnorm.engine.ema import ModelEma, UpdateEma, ema_decay
+from ppnorm.engine.loop import HookBase, TrainLoop
+
+
+class Counted(paddle.nn.Layer):
+    """Linear + BatchNorm1D, and an integer buffer counting the forward passes."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc, self.bn = paddle.nn.Linear(3, 2), paddle.nn.BatchNorm1D(2)
+        self.register_buffer("calls", paddle.to_tensor([7], dtype="int64"))
+
+    def forward(self, x):
+        paddle.assign(self.calls + 1, output=self.calls)
+        return self.bn(self.fc(x))
+
+
+def _state(model):
+    return {key: value.numpy().copy() for key, value in model.state_dict().items()}
+
+
+class Batches:
+    steps_per_epoch = 3
+
+    def batches(self, epoch, skip=0):
+        rng = np.random.default_rng(epoch)
+        return [(paddle.to_tensor(rng.normal(size=(4, 3)).astype("float32")),
+                 paddle.to_tensor(rng.integers(0, 2, size=(4, 1)).astype("int64"))) for _ in range(3)][skip:]
+
+
+class Record(HookBase):
+    def __init__(self):
+        self.states = []
+
+    def after_step(self, loop):
+        self.states.append((loop.states["global_step"], _state(loop.model)))
+
+
+def _loop(decay, epochs=2, states=None, world_size=1):
+    paddle.seed(1)
+    model = Counted()
+    optimizer = paddle.optimizer.Momentum(learning_rate=0.5, parameters=model.parameters())
+    record = Record()
+    loop = TrainLoop(model, optimizer, None, Batches(), epochs, hooks=[record, UpdateEma()], states=states)
+    loop.ema, loop.world_size = ModelEma(model, decay), world_size
+    return loop, record, _state(model)
+
+
+def _replay(start, recorded, decay):
+    expected = dict(start)
+    for step, state in recorded:
+        d = min(decay, (1 + step) / (10 + step))
+        expected = {k: v if v.dtype.kind == "i" else d * expected[k] + (1 - d) * v for k, v in state.items()}
+    return expected
+
+
+@pytest.mark.parametrize("decay", [0.3, 0.95])
+def test_every_entry_follows_the_average_with_the_warm_up_counted_in_global_steps_across_epochs(decay):
+    loop, record, start = _loop(decay)
+    loop.train()
+    assert [step for step, _ in record.states] == [1, 2, 3, 4, 5, 6]
+    got, expected = _state(loop.ema.model), _replay(start, record.states, decay)
+    assert sorted(got) == ["bn._mean", "bn._variance", "bn.bias", "bn.weight", "calls", "fc.bias", "fc.weight"]
+    for key in got:
+        np.testing.assert_allclose(got[key], expected[key], rtol=1e-6, atol=1e-7, err_msg=key)
+    assert got["calls"].tolist() == [13] and got["calls"].dtype == np.int64  # copied: 7 + 6 forward passes
+
+
+def test_a_resumed_loop_continues_the_warm_up_from_its_global_step():
+    loop, record, start = _loop(0.95, epochs=3, states={"epoch": 1, "step": 1, "global_step": 4})
+    loop.train()
+    assert [step for step, _ in record.states] == [5, 6, 7, 8, 9]  # the rest of epoch 2, then epoch 3
+    got, expected = _state(loop.ema.model), _replay(start, record.states, 0.95)
+    for key in got:
+        np.testing.assert_allclose(got[key], expected[key], rtol=1e-6, atol=1e-7, err_msg=key)
+
+
+def test_each_epoch_averages_the_ema_models_statistics_over_the_ranks(monkeypatch):
+    calls = []
+    monkeypatch.setattr(E, "average_norm_statistics", lambda model, world: calls.append((model, world)))
+    loop, _, _ = _loop(0.9, epochs=2, world_size=4)
+    loop.train()
+    assert calls == [(loop.ema.model, 4), (loop.ema.model, 4)] and loop.ema.model is not loop.model
+
+
+def test_the_average_is_a_separate_frozen_eval_copy_and_the_trained_model_is_untouched():
+    paddle.seed(2)
+    model = Counted()
+    model.train()
+    ema = ModelEma(model, 0.5)
+    assert model.training and not ema.model.training
+    trained = [name for name, p in model.named_parameters() if not p.stop_gradient]
+    assert trained == ["fc.weight", "fc.bias", "bn.weight", "bn.bias"]  # BatchNorm's statistics never train
+    assert all(p.stop_gradient for p in ema.model.parameters())
+    before = _state(ema.model)
+    with paddle.no_grad():
+        model.fc.weight.set_value(model.fc.weight + 1.0)
+    np.testing.assert_array_equal(_state(ema.model)["fc.weight"], before["fc.weight"])  # not shared
+    ema.update(model, 100)  # d = min(0.5, 101/110) = 0.5
+    np.testing.assert_allclose(ema.model.fc.weight.numpy(), before["fc.weight"] + 0.5, rtol=1e-6)
+
+
+def test_state_dict_is_the_averages_and_set_state_dict_loads_into_it():
+    paddle.seed(3)
+    model = Counted()
+    ema = ModelEma(model, 0.5)
+    ema.update(Counted(), 50)
+    assert {k: v.tolist() for k, v in _state(ema.model).items()} == \
+        {k: v.numpy().tolist() for k, v in ema.state_dict().items()}
+    other = Counted()
+    ema.set_state_dict(other.state_dict())
+    for key, value in _state(other).items():
+        np.testing.assert_array_equal(_state(ema.model)[key], value)
+
+
+def test_a_model_cast_to_another_float_type_is_averaged_in_the_emas_type():
+    paddle.seed(4)
+    model = paddle.nn.Linear(3, 2)
+    ema = ModelEma(model, 0.5)
+    start = model.weight.numpy().astype("float64")
+    model.to(dtype="float64")
+    with paddle.no_grad():
+        model.weight.set_value(model.weight + 1.0)
+    ema.update(model, 100)
+    assert ema.model.weight.dtype == paddle.float32
+    np.testing.assert_allclose(ema.model.weight.numpy(), (start + 0.5).astype("float32"), rtol=1e-6)
+
+
+@pytest.mark.parametrize("decay", [1e-9, 0.5, 1 - 1e-9])
+def test_any_decay_strictly_between_zero_and_one_is_taken(decay):
+    assert ModelEma(paddle.nn.Linear(2, 2), decay).decay == decay
+    assert ema_decay(decay, 10 ** 12) == decay and ema_decay(decay, 0) == min(decay, 0.1)
