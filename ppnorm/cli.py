@@ -201,7 +201,10 @@ def _interrupted(tool, stop):
 def _run(tool, function, verbose, user_errors):
     try:
         release()  # a stop signal held since the start (ppnorm.boot) now raises Stopped here
-        return function()
+        code = function()
+        if raised() is not None:  # a library caught our Stopped and went on: the run was still stopped
+            return _interrupted(tool, Stopped(raised()))
+        return code
     except KeyboardInterrupt as stop:
         return _interrupted(tool, stop)
     except Exception:  # noqa: BLE001 - a stop signal that a library wrapped in an error of its own is still a stop

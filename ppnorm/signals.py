@@ -98,6 +98,9 @@ def stop_requests(callback):
     """Within the block the first stop signal calls ``callback(signum)`` instead of raising :class:`Stopped`."""
     with handling():
         _STATE["on_stop"], _STATE["stopping"] = callback, False
+        if _STATE["raised"] is not None:  # a stop raised before the block that a library swallowed: stop now
+            _STATE["stopping"] = True
+            callback(_STATE["raised"])
         try:
             yield
         finally:
