@@ -119,7 +119,8 @@ def _after(ctx, results):
 
 
 def _summary(ctx, results):
-    dead = {r["lr"]: r["dead after training %"] for r in results.rows if [r["case"], r["act"], r["norm"]] == PLAIN}
+    dead = "; ".join(f"lr {r['lr']:g}: {r['dead after training %']}" for r in results.rows if [r["case"], r["act"],
+                                                                                                r["norm"]] == PLAIN)
     return ctx.tr(f"Dead ReLU units (%) by lr without BN: {dead}.", f"无 BN 时各学习率下死亡 ReLU 单元（%）：{dead}。")
 
 
