@@ -27,8 +27,7 @@ QUICK = {"depth": 2, "width": 16, "lrs": [0.01, 0.5], "epochs": 1, "seeds": 2, "
 
 @paddle.no_grad()
 def dead_fraction(model, images):
-    """Fraction of the MLP's hidden units whose pre-activation (the norm's output, eval mode) is never
-    positive on ``images``: a ReLU unit that never fires. A non-finite pre-activation counts as dead."""
+    """Share of hidden units whose pre-activation (eval mode) is never positive on ``images``; non-finite is dead."""
     model.eval()
     dead, x = [], paddle.flatten(images, start_axis=1)
     for block in model.layers:
@@ -119,8 +118,8 @@ def _after(ctx, results):
 
 
 def _summary(ctx, results):
-    dead = "; ".join(f"lr {r['lr']:g}: {r['dead after training %']}" for r in results.rows if [r["case"], r["act"],
-                                                                                                r["norm"]] == PLAIN)
+    dead = "; ".join(f"lr {r['lr']:g}: {r['dead after training %']}" for r in results.rows
+                     if [r["case"], r["act"], r["norm"]] == PLAIN)
     return ctx.tr(f"Dead ReLU units (%) by lr without BN: {dead}.", f"无 BN 时各学习率下死亡 ReLU 单元（%）：{dead}。")
 
 
