@@ -12,7 +12,7 @@ def run_tool(tool, *args):
     """Run tools/<tool>.py; return (exit code, stderr lines that are not Paddle/Python warnings)."""
     env = dict(os.environ, PYTHONPATH=ROOT)
     done = subprocess.run([sys.executable, os.path.join("tools", f"{tool}.py"), *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=600)  # a training on a shared 2-core machine
     noise = ("warn", "W1", "I1")
     lines = [line for line in done.stderr.splitlines()
              if line.strip() and not any(mark in line for mark in noise)]
