@@ -1,5 +1,5 @@
-"""Shared by the tests/test_exp_*.py files: run an experiment in its quick setting, read the runs it wrote,
-recompute a per-seed interval by hand."""
+"""Shared by the tests/test_exp_*.py files: run an experiment in its quick setting, capture the models a cell builds,
+read the runs it wrote, recompute a per-seed interval by hand."""
 import csv
 import os
 
@@ -16,6 +16,13 @@ def run_quick(name, tmp_path, *overrides):
     module, settings, params = load_experiment_config(
         f"configs/experiments/{name}.yaml", [f"output_dir={tmp_path}", "quick=true", *overrides], experiments())
     return run_experiment(name, module, settings, params, log=lambda *a: None)
+
+
+def capture_models(monkeypatch, module):
+    """The list that every model ``module.build_model`` builds from now on is appended to (to inspect a cell's model)."""
+    built, build = [], module.build_model
+    monkeypatch.setattr(module, "build_model", lambda *a, **k: built.append(build(*a, **k)) or built[-1])
+    return built
 
 
 def read_runs(directory):

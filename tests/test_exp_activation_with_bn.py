@@ -10,7 +10,7 @@ from ppnorm.experiments import activation_with_bn
 from ppnorm.experiments.context import Context
 from ppnorm.experiments.training import digits
 
-from experiment_runs import read_runs, run_quick
+from experiment_runs import capture_models, read_runs, run_quick
 
 
 def _numpy_mlp(model, x):
@@ -25,9 +25,7 @@ def _numpy_mlp(model, x):
 
 
 def _cell(tmp_path, monkeypatch, **params):
-    built = []
-    build = activation_with_bn.build_model
-    monkeypatch.setattr(activation_with_bn, "build_model", lambda *a, **k: built.append(build(*a, **k)) or built[-1])
+    built = capture_models(monkeypatch, activation_with_bn)
     settings = {"seed": 0, "quick": True, "output_dir": str(tmp_path), "use_visualdl": False}
     prm = {**activation_with_bn.DEFAULTS, "hidden": [16, 16], "epochs": 1, **params}
     ctx = Context("activation_with_bn", activation_with_bn, settings, prm, log=lambda *a: None)

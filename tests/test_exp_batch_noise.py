@@ -10,7 +10,7 @@ from ppnorm.experiments.context import Context
 from ppnorm.experiments.framework import Results
 from ppnorm.experiments.training import digits
 
-from experiment_runs import run_quick
+from experiment_runs import capture_models, run_quick
 
 
 def _context(tmp_path, **params):
@@ -29,9 +29,7 @@ def test_step_noise_by_hand():
 def test_the_full_batch_cell_against_numpy(tmp_path, monkeypatch):
     """Batch 0 is the whole training set: 6 steps of 6 epochs' samples; the last loss and the accuracy at the budget
     are the final model's, by numpy."""
-    built = []
-    build = batch_noise.build_model
-    monkeypatch.setattr(batch_noise, "build_model", lambda *a, **k: built.append(build(*a, **k)) or built[-1])
+    built = capture_models(monkeypatch, batch_noise)
     ctx = _context(tmp_path, epochs=6, noise_steps=6)
     ctx.seed_everything(0)
     m = batch_noise.cell(ctx, {"batch": 0}, 0)

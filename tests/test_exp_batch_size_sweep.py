@@ -14,7 +14,7 @@ from ppnorm.experiments.context import Context
 from ppnorm.experiments.training import digits
 from ppnorm.models import build_model
 
-from experiment_runs import read_runs, run_quick
+from experiment_runs import capture_models, read_runs, run_quick
 
 
 def _context(tmp_path, **params):
@@ -84,9 +84,7 @@ def test_the_claims_compare_bn_across_batches_and_with_gn_at_each_batch_up_to_4(
 @pytest.mark.slow
 def test_the_cell_measures_the_trained_model(tmp_path, monkeypatch):
     """Running-statistics error is the eval model's numpy error; GN's batch-statistics error is the same."""
-    built = []
-    build = bss.build_model
-    monkeypatch.setattr(bss, "build_model", lambda *a, **k: built.append(build(*a, **k)) or built[-1])
+    built = capture_models(monkeypatch, bss)
     ctx = _context(tmp_path, train_samples=64)
     ctx.seed_everything(0)
     m = {norm: bss.cell(ctx, {"norm": norm, "batch": 4}, 0) for norm in ("bn", "gn")}
@@ -104,7 +102,8 @@ def test_quick_preset_runs_and_reports_in_chinese(tmp_path):
     ctx = run_quick("batch_size_sweep", tmp_path, "lang=zh")
     runs = read_runs(tmp_path)
     assert [(r["norm"], r["batch"], r["seed"]) for r in runs] == [
-        ("bn", "32", "0"), ("bn", "32", "1"), ("bn", "4", "0"), ("bn", "4", "1"), ("gn", "32", "0"), ("gn", "32", "1")]
+        ("bn", "32", "1000"), ("bn", "32", "1001"), ("bn", "4", "1000"), ("bn", "4", "1001"), ("gn", "32", "1000"),
+        ("gn", "32", "1001")]  # the config's confirmatory block starts at seed 1000
     gn = ctx.tables["errors"]["rows"][-1]
     assert gn["gap mean"] == 0.0 and gn["paper %"] == 24.1
     assert [c["verdict"] for c in ctx.claims if c["kind"] == "check"] == ["passed"]

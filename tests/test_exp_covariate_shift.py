@@ -11,6 +11,8 @@ from ppnorm.experiments.config import load_experiment_config
 from ppnorm.experiments.context import Context
 from ppnorm.experiments.training import digits
 
+from experiment_runs import capture_models
+
 
 def test_distribution_shift_by_hand():
     rng = np.random.default_rng(0)
@@ -81,9 +83,7 @@ def test_the_claims_are_amplification_without_bn_and_the_bn_reduction_by_constru
 def test_the_cell_measures_the_trained_model(tmp_path, monkeypatch):
     """Its accuracy is the trained model's (numpy argmax); the shifts are the means of the curve, their logs as
     declared; BN's batch moments stay fixed after training (the check's identity on the trained weights)."""
-    built = []
-    build = covariate_shift.build_model
-    monkeypatch.setattr(covariate_shift, "build_model", lambda *a, **k: built.append(build(*a, **k)) or built[-1])
+    built = capture_models(monkeypatch, covariate_shift)
     params = {**covariate_shift.DEFAULTS, **covariate_shift.QUICK}
     ctx = Context("covariate_shift", covariate_shift, {"seed": 0, "quick": True, "output_dir": str(tmp_path),
                                                         "use_visualdl": False}, params, log=lambda *a: None)

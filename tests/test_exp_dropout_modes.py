@@ -10,7 +10,7 @@ from ppnorm.experiments import dropout_formulas, dropout_modes
 from ppnorm.experiments.context import Context
 from ppnorm.experiments.training import digits
 
-from experiment_runs import read_runs, run_quick
+from experiment_runs import capture_models, read_runs, run_quick
 
 
 def _context(tmp_path, **params):
@@ -46,9 +46,7 @@ def test_the_mean_train_output_is_the_eval_output_within_its_monte_carlo_error(t
 
 @pytest.mark.slow
 def test_the_cell_trains_both_modes_alike_and_measures_them_by_numpy(tmp_path, monkeypatch):
-    built = []
-    build = dropout_modes.build_model
-    monkeypatch.setattr(dropout_modes, "build_model", lambda *a, **k: built.append(build(*a, **k)) or built[-1])
+    built = capture_models(monkeypatch, dropout_modes)
     ctx = _context(tmp_path, epochs=1)
     m = dropout_modes.cell(ctx, {}, 0)
     up, down = built

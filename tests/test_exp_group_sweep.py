@@ -9,7 +9,7 @@ from ppnorm.experiments.context import Context
 from ppnorm.experiments.training import digits
 from ppnorm.nn import build_norm, norm_groups
 
-from experiment_runs import run_quick
+from experiment_runs import capture_models, run_quick
 
 
 def _group_norm(x, groups, eps=1e-5):
@@ -37,9 +37,7 @@ def test_the_ends_are_compared_with_the_per_seed_mean_of_the_middle_groupings():
 
 @pytest.mark.slow
 def test_the_cell_is_the_held_out_error_of_a_groupnorm_net(tmp_path, monkeypatch):
-    built = []
-    build = group_sweep.build_model
-    monkeypatch.setattr(group_sweep, "build_model", lambda *a, **k: built.append(build(*a, **k)) or built[-1])
+    built = capture_models(monkeypatch, group_sweep)
     settings = {"seed": 0, "quick": True, "output_dir": str(tmp_path), "use_visualdl": False}
     ctx = Context("group_sweep", group_sweep, settings, dict(group_sweep.DEFAULTS, epochs=1), log=lambda *a: None)
     ctx.seed_everything(0)

@@ -9,7 +9,7 @@ from ppnorm.experiments.context import Context
 from ppnorm.experiments.imbalanced_bn import _imbalanced
 from ppnorm.experiments.training import digits
 
-from experiment_runs import run_quick
+from experiment_runs import capture_models, run_quick
 
 
 def test_training_set_is_99_to_1_and_seeded():
@@ -42,9 +42,7 @@ def test_a_positive_class_without_images_is_a_one_line_error(tmp_path):
 
 @pytest.mark.slow
 def test_the_cell_is_balanced_accuracy_and_rare_recall_of_the_trained_net(tmp_path, monkeypatch):
-    built = []
-    build = imbalanced_bn.build_model
-    monkeypatch.setattr(imbalanced_bn, "build_model", lambda *a, **k: built.append(build(*a, **k)) or built[-1])
+    built = capture_models(monkeypatch, imbalanced_bn)
     settings = {"seed": 0, "quick": True, "output_dir": str(tmp_path), "use_visualdl": False}
     params = dict(imbalanced_bn.DEFAULTS, epochs=2, positive_digit=3, ratio=9)
     ctx = Context("imbalanced_bn", imbalanced_bn, settings, params, log=lambda *a: None)

@@ -14,7 +14,7 @@ from ppnorm.experiments.context import Context
 from ppnorm.experiments.stats import paired_difference
 from ppnorm.experiments.training import digits
 
-from experiment_runs import read_runs, run_quick
+from experiment_runs import capture_models, read_runs, run_quick
 
 
 def test_distinct_units_matches_numpy_grouping():
@@ -69,9 +69,7 @@ def test_the_grid_and_what_it_refuses():
 
 
 def _cell(tmp_path, monkeypatch, setting, **params):
-    built = []
-    build = init_sensitivity.build_model
-    monkeypatch.setattr(init_sensitivity, "build_model", lambda *a, **k: built.append(build(*a, **k)) or built[-1])
+    built = capture_models(monkeypatch, init_sensitivity)
     params = {**init_sensitivity.DEFAULTS, "depth": 2, "width": 16, "epochs": 1, "constant": 0.06, **params}
     ctx = Context("init_sensitivity", init_sensitivity, {"seed": 0, "quick": True, "output_dir": str(tmp_path),
                                                          "use_visualdl": False}, params, log=lambda *a: None)

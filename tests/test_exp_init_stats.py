@@ -11,7 +11,7 @@ from ppnorm.experiments.config import load_experiment_config
 from ppnorm.experiments.context import Context
 from ppnorm.experiments.stats import mean_interval
 
-from experiment_runs import read_runs, run_quick
+from experiment_runs import capture_models, read_runs, run_quick
 
 SMALL = dict(init_stats.DEFAULTS, layers=3, width=16, samples=64)
 ACTS = {"tanh": np.tanh, "relu": lambda z: np.maximum(z, 0.0)}
@@ -32,9 +32,7 @@ def _numpy_forward(model, x, act, norm):
 
 @pytest.mark.parametrize("case,norm", [("tanh normal 1.0", "none"), ("tanh xavier", "bn"), ("relu kaiming", "none")])
 def test_the_cell_measures_each_layers_std_and_saturation_like_numpy(tmp_path, monkeypatch, case, norm):
-    built = []
-    build = init_stats.build_model
-    monkeypatch.setattr(init_stats, "build_model", lambda *a, **k: built.append(build(*a, **k)) or built[-1])
+    built = capture_models(monkeypatch, init_stats)
     ctx = Context("init_stats", init_stats, {"seed": 0, "quick": True, "output_dir": str(tmp_path),
                                              "use_visualdl": False}, SMALL, log=lambda *a: None)
     ctx.seed_everything(3)

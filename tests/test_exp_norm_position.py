@@ -8,16 +8,14 @@ from ppnorm.experiments.config import load_experiment_config
 from ppnorm.experiments.context import Context
 from ppnorm.experiments.training import digits
 
-from experiment_runs import run_quick
+from experiment_runs import capture_models, run_quick
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("position, order", [("before_act", ["linear", "norm", "act", "dropout"]),
                                              ("after_act", ["linear", "act", "norm", "dropout"])])
 def test_the_cell_trains_the_order_it_names_and_measures_it_by_numpy(tmp_path, monkeypatch, position, order):
-    built = []
-    build = norm_position.build_model
-    monkeypatch.setattr(norm_position, "build_model", lambda *a, **k: built.append(build(*a, **k)) or built[-1])
+    built = capture_models(monkeypatch, norm_position)
     settings = {"seed": 0, "quick": True, "output_dir": str(tmp_path), "use_visualdl": False}
     params = {**norm_position.DEFAULTS, **norm_position.QUICK, "epochs_mlp": 1}
     ctx = Context("norm_position", norm_position, settings, params, log=lambda *a: None)

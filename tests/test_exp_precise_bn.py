@@ -13,6 +13,8 @@ from ppnorm.experiments.context import Context
 from ppnorm.experiments.training import digits
 from ppnorm.nn.precise_bn import update_bn_stats
 
+from experiment_runs import capture_models
+
 
 def test_precise_bn_recomputes_the_equal_weight_average_of_batch_statistics():
     paddle.seed(0)
@@ -50,9 +52,7 @@ def test_the_claims_are_the_gain_per_lr_and_its_growth_from_the_lowest_to_the_hi
 def test_the_cell_measures_ema_and_precise_bn_on_the_same_weights(tmp_path, monkeypatch):
     """The last EMA accuracy is the trained model's own (eval mode, numpy argmax); the gain is PreciseBN - EMA per
     epoch, and the scalars are the means over the epochs."""
-    built = []
-    build = precise_bn.build_model
-    monkeypatch.setattr(precise_bn, "build_model", lambda *a, **k: built.append(build(*a, **k)) or built[-1])
+    built = capture_models(monkeypatch, precise_bn)
     params = {**precise_bn.DEFAULTS, **precise_bn.QUICK, "epochs": 2}
     settings = {"seed": 0, "quick": True, "output_dir": str(tmp_path), "use_visualdl": False}
     ctx = Context("precise_bn", precise_bn, settings, params, log=lambda *a: None)
