@@ -93,8 +93,8 @@ def test_the_cell_trains_once_per_downsample_and_seed_and_measures_each_shift(tm
 def test_quick_preset_measures_one_training_under_every_shift(tmp_path):
     ctx = run_quick("pooling_shift", tmp_path)
     runs = read_runs(tmp_path)
-    assert [(r["downsample"], r["shift"], r["seed"]) for r in runs][:4] == [("max", "1", "0"), ("max", "1", "1"),
-                                                                           ("max", "2", "0"), ("max", "2", "1")]
+    assert [(r["downsample"], r["shift"], r["seed"]) for r in runs][:4] == [  # the config's block starts at 1000
+        ("max", "1", "1000"), ("max", "1", "1001"), ("max", "2", "1000"), ("max", "2", "1001")]
     for r in runs:  # the same training under both shifts
         assert r["top1"] == next(o["top1"] for o in runs if o["downsample"] == r["downsample"] and o["seed"] == r["seed"])
     assert len(ctx.claims) == 6 and all((tmp_path / f"pooling_shift_{m}.png").is_file()
