@@ -11,7 +11,7 @@ QUESTION_ZH = ("BatchNorm 放在线性层/卷积层与激活函数之间（BN �
                "ReLU 与 sigmoid 网络分别如何（训练预算相同）？")
 DEFAULTS = {"models": ["mlp", "simple_cnn"], "acts": ["relu", "sigmoid"], "epochs_mlp": 30,
             "epochs_simple_cnn": 8, "epochs_resnet20": 10, "batch_size": 32, "lr": 0.05, "seeds": 20}
-QUICK = {"models": ["mlp"], "epochs_mlp": 2, "seeds": 2}
+QUICK = {"models": ["mlp", "simple_cnn"], "epochs_mlp": 2, "epochs_simple_cnn": 1, "seeds": 2}
 DATA = True  # any image data set (ctx.data)
 POSITIONS = ("before_act", "after_act")
 MODEL_OPTIONS = {"mlp": {"hidden": [100, 100, 100]}, "simple_cnn": {}, "resnet20": {}}
