@@ -395,7 +395,8 @@ def test_ported_quick_presets_follow_the_framework(tmp_path, name):
 
 @pytest.mark.slow
 def test_replicate_from_the_command_line(tmp_path, capsys):
-    """The committed run uses seeds 0, 1; --replicate runs seeds 2, 3 into replication_2 and prints both verdicts."""
+    """The committed run uses the config's block (seeds 1000, 1001 in the quick setting); --replicate runs 1002, 1003
+    into replication_1002 and prints both verdicts."""
     from ppnorm.experiments.cli import experiment_main
     command = ["-c", "configs/experiments/group_sweep.yaml", "-o", f"output_dir={tmp_path}", "quick=true",
                "use_visualdl=false"]
@@ -404,8 +405,8 @@ def test_replicate_from_the_command_line(tmp_path, capsys):
     assert experiment_main(command) == 0 and experiment_main(command + ["--replicate"]) == 0
     out = capsys.readouterr().out
     assert "| claim | committed | fresh | replicated | committed interval | fresh interval |" in out
-    assert sorted({int(r["seed"]) for r in read_runs(tmp_path / "replication_2")}) == [2, 3]
-    assert [(b.start, b.count) for b, _ in read_ledger(tmp_path)] == [(0, 2), (2, 2)]
+    assert sorted({int(r["seed"]) for r in read_runs(tmp_path / "replication_1002")}) == [1002, 1003]
+    assert [(b.start, b.count) for b, _ in read_ledger(tmp_path)] == [(1000, 2), (1002, 2)]
     with pytest.raises(SystemExit):
         experiment_main(["--replicate"])
     assert "works on the experiment of -c CONFIG: give it" in capsys.readouterr().err

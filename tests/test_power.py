@@ -146,13 +146,16 @@ def test_seed_counts_sized_from_earlier_runs_reserve_their_seeds(tmp_path):
     run_experiment("toy", Toy, _settings(home, seed=1000), dict(Toy.DEFAULTS), **QUIET)  # a fresh block runs
 
 
-def test_sizing_from_the_committed_design_runs_from_the_command_line(tmp_path, capsys):
+def test_sizing_from_committed_runs_from_the_command_line(tmp_path, capsys):
     from ppnorm.experiments.cli import experiment_main
     command = ["-c", "configs/experiments/group_sweep.yaml", "-o", f"output_dir={tmp_path}"]
     assert experiment_main(command + ["--size_from", "docs/experiments/group_sweep"]) == 0
     with open(tmp_path / "power.csv", newline="", encoding="utf-8") as handle:
         rows = {row["claim_en"][:2]: row for row in csv.DictReader(handle)}
-    assert rows["IN"]["test"] == "one-sided" and int(rows["IN"]["pilot_n"]) == 5 and int(rows["IN"]["seeds_needed"]) >= 2
+    seeds = {int(r["seed"]) for r in read_runs("docs/experiments/group_sweep")}
+    assert rows["IN"]["test"] == "one-sided" and int(rows["IN"]["pilot_n"]) == len(seeds)
+    assert int(rows["IN"]["seeds_needed"]) >= 2
+    assert [(b.start, b.end) for b, _ in read_ledger(tmp_path)] == [(min(seeds), max(seeds) + 1)]  # now a pilot block
     with pytest.raises(SystemExit):
         experiment_main(command + ["--size_from", str(tmp_path), "--replicate"])
     assert "--replicate and --size_from are different runs" in capsys.readouterr().err
