@@ -5,16 +5,16 @@ block already in the ledger) into ``<output_dir>/pilot_<start>/``, records the b
 pilot, and writes ``power.csv`` there and in ``<output_dir>``: per claim, its expected effect, the pilot's spread,
 the seeds needed for 80 % power (:mod:`.power`) and the power at the configured seed count. A later run whose seeds
 overlap a pilot block is refused (:func:`.seedblocks.check_not_pilot`): verdicts come from seeds never used to
-design them. The pilot's own verdicts are not evidence and say so in its report's folder name only.
+design them. The pilot writes a full report too; its verdicts are not evidence (only its spreads are used).
 """
 import math
 import os
 
-from .power import ALL_FAILED, NOT_MEASURED, NOT_SEEDS, POWER_FILE, TOO_MANY, Target, claim_alpha, pilot_spread, power_at, power_table, seeds_needed, target
+from .power import (ALL_FAILED, NOT_MEASURED, NOT_SEEDS, POWER_FILE, TOO_MANY, Target, claim_alpha, pilot_spread,
+                    power_at, power_table, seeds_needed, target)
 from .runner import run_experiment, write_csv
 from .summary import read_claims_file
 from .seedblocks import PILOT, PILOT_BASE, SeedBlock, next_start, record, seeds_in_runs
-from .tables import markdown_table
 
 COLUMNS = ["claim_id", "claim_en", "claim_zh", "side", "margin", "sesoi", "expected", "test", "pilot_mean", "pilot_n",
            "pilot_failed", "spread", "alpha", "seeds_needed", "seeds_configured", "power_configured", "note"]
