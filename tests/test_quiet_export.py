@@ -1,5 +1,5 @@
 """tools/export.py prints no "W... Paddle static graph(PIR) not support input out tensor" line (Paddle's C++ log on
-file descriptor 2), -v still shows it, and the filter drops that line only: other output on fd 2 passes, in order."""
+file descriptor 2), -v lets it through, and the filter drops that line only: other output on fd 2 passes, in order."""
 import os
 import subprocess
 import sys
@@ -41,7 +41,7 @@ def test_an_error_inside_the_block_restores_fd2(capfd):
 
 
 @pytest.mark.slow
-def test_export_prints_no_pir_warning_and_v_shows_it(tmp_path):
+def test_export_prints_no_pir_warning(tmp_path):
     model = model_from_config(load_config("configs/digits/resnet20.yaml"), Synthetic(10, (1, 8, 8)))
     paddle.save(model.state_dict(), str(tmp_path / "weights.pdparams"))
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=ROOT)
@@ -51,6 +51,14 @@ def test_export_prints_no_pir_warning_and_v_shows_it(tmp_path):
                    f"Global.pretrained_model={tmp_path / 'weights'}", "--output_dir", str(out)] + (["-v"] * verbose)
         result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
         assert result.returncode == 0, result.stderr
-        assert ("not support input out tensor" in result.stderr) == verbose, result.stderr
-        assert verbose or result.stderr == ""
+        # Paddle does not print the warning on every export (not after an earlier export in the same session of a
+        # test run): that -v lets it through is checked on the filter itself below
+        assert verbose or result.stderr == "", result.stderr
         assert (out / "inference.pdiparams").is_file()
+
+
+def test_verbose_lets_the_pir_warning_through(capfd, monkeypatch):
+    monkeypatch.setattr(quiet, "_SHOW_ALL", [True])  # what -v sets
+    with without_fd2_lines():
+        os.write(2, PIR)
+    assert capfd.readouterr().err == PIR.decode()
