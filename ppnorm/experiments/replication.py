@@ -1,13 +1,12 @@
 """Replication: an experiment re-run on a seed block disjoint from every earlier one, its verdicts against the
 committed ones. A verdict stands only when both runs give it; otherwise it is inconclusive, shown with both intervals.
 """
-import math
 import os
 
 from .i18n import verdict_word
 from .runner import run_experiment, write_csv
 from .seedblocks import SeedBlock, next_start, record
-from .summary import read_claims_file
+from .summary import interval_text, read_claims_file
 from .tables import markdown_table
 
 COLUMNS = ["claim_en", "committed", "fresh", "replicated", "committed_low", "committed_high", "fresh_low",
@@ -17,11 +16,6 @@ COLUMNS = ["claim_en", "committed", "fresh", "replicated", "committed_low", "com
 def replicated(committed, fresh):
     """The verdict after a replication: the one both runs gave, else inconclusive."""
     return committed if committed == fresh else "inconclusive"
-
-
-def _interval(row):
-    low, high = float(row["low"]), float(row["high"])
-    return f"[{low:.3g}, {high:.3g}]" if math.isfinite(high - low) else ""
 
 
 def compare(committed_rows, fresh_rows):
@@ -35,7 +29,8 @@ def compare(committed_rows, fresh_rows):
                      "fresh": theirs["verdict"], "replicated": replicated(mine["verdict"], theirs["verdict"]),
                      "committed_low": mine["low"], "committed_high": mine["high"], "fresh_low": theirs["low"],
                      "fresh_high": theirs["high"], "committed_n": mine["n"], "fresh_n": theirs["n"],
-                     "committed interval": _interval(mine), "fresh interval": _interval(theirs)})
+                     "committed interval": interval_text(mine["low"], mine["high"]),
+                     "fresh interval": interval_text(theirs["low"], theirs["high"])})
     return rows
 
 

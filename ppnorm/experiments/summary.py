@@ -138,8 +138,9 @@ def adjust_table(rows):
     return rows
 
 
-def _interval(row):
-    low, high = float(row["low"]), float(row["high"])
+def interval_text(low, high):
+    """``"[low, high]"`` of a stored interval (3 significant digits); blank when it has no finite ends."""
+    low, high = float(low), float(high)
     return f"[{low:.3g}, {high:.3g}]" if math.isfinite(high - low) else ""
 
 
@@ -153,8 +154,8 @@ def _runs(row, lang):
 def _fresh(row, lang):
     if not row.get("fresh"):
         return {}
-    interval = _interval({"low": row["fresh_low"], "high": row["fresh_high"]})
-    return {"fresh": verdict_word(row["fresh"], lang), "fresh interval": interval}
+    return {"fresh": verdict_word(row["fresh"], lang),
+            "fresh interval": interval_text(row["fresh_low"], row["fresh_high"])}
 
 
 def verdict_table(rows, lang="en"):
@@ -164,7 +165,8 @@ def verdict_table(rows, lang="en"):
     rows = adjust_table(rows)
     claim = [row for row in rows if row["kind"] == "interval"]
     shown = [{"claim": row[f"claim_{lang}"] or row["claim_en"], "verdict": verdict_word(row["final"], lang),
-              "deciding": row["deciding"], "n": _runs(row, lang), "interval": _interval(row), "p": format_p(row["p"]),
+              "deciding": row["deciding"], "n": _runs(row, lang), "interval": interval_text(row["low"], row["high"]),
+              "p": format_p(row["p"]),
               "Holm p": format_p(row["p_holm"]), "BH p": format_p(row["p_bh"]),
               **({"fresh": "", "fresh interval": ""} if any(r.get("fresh") for r in claim) else {}),
               **_fresh(row, lang), "experiment": f"`{row['experiment']}`"} for row in claim]
