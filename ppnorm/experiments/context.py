@@ -21,6 +21,13 @@ def _tag(text):
     return re.sub(r"[^0-9A-Za-z_/.\-^*()=+]+", "_", text.replace("%", "pct")).strip("_")
 
 
+def holm_over(claims):
+    """``[(row, Holm p)]`` for the statistical claims (``kind`` "interval") among ``claims``: the adjustment that
+    :meth:`Context.finish_claims` records and a framework summary reads ahead of it."""
+    stats = [c for c in claims if c["kind"] == "interval"]
+    return [(c, float(p)) for c, p in zip(stats, holm([c["p"] for c in stats]))]
+
+
 class Context:
     """What ``run(ctx)`` works with: ``params``, ``seed``, ``quick``, ``lang``, ``output_dir`` and the recorders below."""
 
@@ -155,13 +162,13 @@ class Context:
     def finish_claims(self):
         """Holm over this experiment's statistical claims: each gets ``p_holm``, and a decisive verdict whose
         ``p_holm`` exceeds ALPHA becomes inconclusive. The runner calls it after ``run(ctx)``."""
-        stats = [c for c in self.claims if c["kind"] == "interval"]
-        for claim, adjusted in zip(stats, holm([c["p"] for c in stats])):
-            claim["p_holm"] = float(adjusted)
-            claim["verdict"] = adjusted_verdict(claim["raw_verdict"], adjusted, ALPHA)
-            if claim["verdict"] != claim["raw_verdict"]:
-                self.log(f"[{self.name}] Holm over {len(stats)} claims: {claim['raw_verdict']} -> {claim['verdict']} "
-                         f"(p={claim['p']:.2g}, adjusted {adjusted:.2g}): {claim['claim']}")
+        adjusted = holm_over(self.claims)
+        for claim, p_holm in adjusted:
+            claim["p_holm"] = p_holm
+            claim["verdict"] = verdict = adjusted_verdict(claim["raw_verdict"], p_holm, ALPHA)
+            if verdict != claim["raw_verdict"]:
+                self.log(f"[{self.name}] Holm over {len(adjusted)} claims: {claim['raw_verdict']} -> {verdict} "
+                         f"(p={claim['p']:.2g}, adjusted {p_holm:.2g}): {claim['claim']}")
         return self.claims
 
     def figure(self, ncols=1, nrows=1, width=5.0, height=3.6, projection=None):

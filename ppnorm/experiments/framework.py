@@ -17,8 +17,9 @@ from .cell_store import open_store
 from .charts import draw
 from .claims import matches, per_seed, resolve_claims
 from .claims import estimate as claim_estimate
+from .context import holm_over
 from .seedblocks import SeedBlock
-from .stats import adjusted_verdict, holm, mean_interval
+from .stats import adjusted_verdict, mean_interval
 
 
 @dataclass(frozen=True)
@@ -75,8 +76,7 @@ def _stat(values, digits):
 def final_verdicts(recorded, rows):
     """``{id: verdict}`` of the claims' ``rows`` (``{id: claims row}``) after Holm over every statistical claim
     ``recorded`` (what :meth:`Context.finish_claims` applies after ``run``): a summary can say what the verdicts say."""
-    stats = [row for row in recorded if row["kind"] == "interval"]
-    adjusted = {id(row): p for row, p in zip(stats, holm([row["p"] for row in stats]))}
+    adjusted = {id(row): p for row, p in holm_over(recorded)}
     return {cid: adjusted_verdict(row["raw_verdict"], adjusted[id(row)]) for cid, row in rows.items()}
 
 
