@@ -12,7 +12,7 @@ import os
 
 from .power import (ALL_FAILED, NOT_MEASURED, NOT_SEEDS, POWER_FILE, TOO_MANY, Target, claim_alpha, pilot_spread,
                     power_at, power_table, seeds_needed, target)
-from .runner import run_experiment, write_csv
+from .runner import run_on_block, write_csv
 from .summary import read_claims_file
 from .seedblocks import PILOT, PILOT_BASE, SeedBlock, next_start, record, seeds_in_runs
 
@@ -92,12 +92,9 @@ def run_pilot(name, module, settings, params, count=5, command="", log=print):
     if block.start < next_start(home):
         raise ValueError(f"{home} has runs on seeds from {PILOT_BASE} on: pilot seeds must be disjoint from them; "
                          f"give the pilot its own output_dir")
-    pilot_dir = os.path.join(home, f"pilot_{block.start}")
     log(f"[{name}] pilot on seeds {block.start}..{block.end - 1}; these seeds size the seed counts and never decide "
         f"a verdict")
-    ctx = run_experiment(name, module, dict(settings, seed=block.start, output_dir=pilot_dir),
-                         dict(params, seeds=count), command, log, purpose=PILOT)
-    record(home, block, f"{PILOT} in {os.path.basename(pilot_dir)}")
+    ctx, pilot_dir = run_on_block(name, module, settings, params, block, PILOT, command, log)
     return _size(name, experiment, settings, params, ctx.claims, count, [pilot_dir, home], log, ctx.claim_ids)
 
 

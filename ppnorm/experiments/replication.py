@@ -4,8 +4,8 @@ committed ones. A verdict stands only when both runs give it; otherwise it is in
 import os
 
 from .i18n import verdict_word
-from .runner import run_experiment, write_csv
-from .seedblocks import SeedBlock, next_start, record
+from .runner import run_on_block, write_csv
+from .seedblocks import SeedBlock, next_start
 from .summary import interval_text, read_claims_file
 from .tables import markdown_table
 
@@ -50,11 +50,8 @@ def replicate(name, module, settings, params, command="", log=print):
     if not os.path.isfile(claims):
         raise ValueError(f"{claims} does not exist: run the experiment first (the committed run), then --replicate")
     block = SeedBlock(next_start(committed, settings["seed"] + params.get("seeds", 1)), params.get("seeds", 1))
-    fresh_dir = os.path.join(committed, f"replication_{block.start}")
     log(f"[{name}] replication on seeds {block.start}..{block.end - 1} (disjoint from every block used in {committed})")
-    run_experiment(name, module, dict(settings, seed=block.start, output_dir=fresh_dir), params, command, log,
-                   purpose="replication")
-    record(committed, block, f"replication in {os.path.basename(fresh_dir)}")
+    _, fresh_dir = run_on_block(name, module, settings, params, block, "replication", command, log)
     rows = compare(read_claims_file(claims), read_claims_file(os.path.join(fresh_dir, "claims.csv")))
     write_csv(os.path.join(fresh_dir, "replication.csv"), rows, COLUMNS)
     same = sum(row["committed"] == row["fresh"] for row in rows)

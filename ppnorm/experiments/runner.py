@@ -151,3 +151,14 @@ def run_experiment(name, module, settings, params, command="", log=print, purpos
     log(f"\n[{name}] verdict: {verdict}\n[{name}] {seconds:.1f}s; results.csv, claims.csv, report.md and charts "
         f"in {ctx.output_dir}")
     return ctx
+
+
+def run_on_block(name, module, settings, params, block, purpose, command="", log=print):
+    """Run ``name`` on the seeds of ``block`` into ``<output_dir>/<purpose>_<start>/`` and record the block in the
+    output_dir's ``seed_blocks.json`` (a pilot or a replication); returns ``(Context, folder)``."""
+    home, folder = settings["output_dir"], f"{purpose}_{block.start}"
+    path = os.path.join(home, folder)
+    ctx = run_experiment(name, module, dict(settings, seed=block.start, output_dir=path),
+                         dict(params, seeds=block.count), command, log, purpose=purpose)
+    record(home, block, f"{purpose} in {folder}")
+    return ctx, path
