@@ -16,6 +16,7 @@ from .summary import print_comparison, print_verdicts
 from .pilot import run_pilot, size_from
 from .replication import replicate
 from .runner import run_experiment
+from .tuning import run_tuning
 
 
 def _parser():
@@ -35,6 +36,9 @@ def _parser():
     parser.add_argument("--size_from", metavar="DIR", help="with -c: write power.csv from an earlier run in DIR "
                         "(e.g. the runs the claims were designed on) instead of a new pilot; DIR's seeds become a "
                         "pilot block that no confirmatory run may use")
+    parser.add_argument("--tune", nargs="?", const=5, type=int, metavar="N", help="with -c: run each value of the "
+                        "config's 'tuning' section on N seeds (default 5, never used for verdicts), scored on a "
+                        "validation split of the training data, and write tune.csv with the best value")
     add_runtime_options(parser, "where the tables, charts and logs go (the config's output_dir)")
     return parser
 
@@ -57,7 +61,8 @@ def experiment_main(argv=None, omp_num_threads=None):
     if args.verdicts:
         return run_tool("experiment", lambda: print_verdicts(args.verdicts, list(NAMES), args.lang) or 0, args.verbose)
     chosen = [flag for flag, given in (("--replicate", args.replicate), ("--pilot", args.pilot is not None),
-                                       ("--size_from", args.size_from)) if given]
+                                       ("--size_from", args.size_from), ("--tune", args.tune is not None))
+              if given]
     if chosen and not args.config:
         parser.error(f"{chosen[0]} works on the experiment of -c CONFIG: give it")
     if len(chosen) > 1:
@@ -74,6 +79,8 @@ def experiment_main(argv=None, omp_num_threads=None):
         command = tool_command("experiment") + " " + " ".join(shlex.quote(a) for a in argv)
         if args.size_from:
             size_from(settings["experiment"], module, settings, params, args.size_from)
+        elif args.tune is not None:
+            run_tuning(settings["experiment"], module, settings, params, args.tune)
         elif args.pilot is not None:
             run_pilot(settings["experiment"], module, settings, params, args.pilot, command)
         else:

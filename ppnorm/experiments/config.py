@@ -9,7 +9,7 @@ import copy
 from .data import check_data, is_default
 from .i18n import LANGS
 from ..engine.config import (MAX_SEED, ConfigError, Key, as_kind, check_known_keys, check_numbers, check_value,
-                             expand_home, fill_defaults, load_raw, type_name)
+                             did_you_mean, expand_home, fill_defaults, load_raw, type_name)
 
 # params that count something: 0 or less can only be a mistake
 _COUNTS = {"epochs", "batch_size", "seeds", "steps", "samples", "mc_samples", "layers", "width", "channels",
@@ -29,6 +29,8 @@ def settings_schema(experiments):
         "claims": Key({}, dict, optional=True, help="pre-registered claims: {claim id: {metric, a, b, side, margin, "
                       "sesoi, paired}} overriding the experiment's declaration"),
         "params": Key({}, dict, optional=True, help="overrides of the experiment's DEFAULTS"),
+        "tuning": Key({}, dict, optional=True, help="pre-registered tuning (--tune): {param: {values, metric, where, "
+                      "goal: min|max, params}} scored on a validation split"),
         "data": Key(None, object, help="the data set: a name or {name: cifar10, data_file: ...} (default digits; "
                     "see ppnorm/experiments/data.py)"),
     }
@@ -63,6 +65,30 @@ def _check_takes_data(name, module, data, source):
     raise ConfigError(f"{source}: data: experiment {name} takes no data set option: {why}")
 
 
+_TUNING_KEYS = ("values", "metric", "where", "goal", "params")
+
+
+def _check_tuning(tuning, keys, source):
+    """Each tuned param is one of ``keys`` (the experiment's params) with values valid for it, a metric, a goal."""
+    for param, spec in tuning.items():
+        where = f"{source}: tuning.{param}"
+        if param not in keys:
+            raise ConfigError(f"{where}: not a param of this experiment{did_you_mean(param, keys)}")
+        if not isinstance(spec, dict) or not isinstance(spec.get("values"), list) or not spec["values"] \
+                or not isinstance(spec.get("metric"), str):
+            raise ConfigError(f"{where}: give {{values: [a list], metric: <a metric of the cell>}}")
+        unknown = sorted(set(spec) - set(_TUNING_KEYS))
+        if unknown:
+            raise ConfigError(f"{where}: unknown key '{unknown[0]}'; valid: {', '.join(_TUNING_KEYS)}")
+        if spec.get("goal", "min") not in ("min", "max"):
+            raise ConfigError(f"{where}.goal must be min or max, got {spec['goal']!r}")
+        if not isinstance(spec.get("where", {}), dict) or not isinstance(spec.get("params", {}), dict):
+            raise ConfigError(f"{where}: where and params are mappings, e.g. where: {{norm: gn}}")
+        spec["values"] = [_check_param(param, keys[param], value, where) for value in spec["values"]]
+        check_known_keys(keys, spec.get("params", {}), f"tuning.{param}.params", source)
+        spec["params"] = {k: _check_param(k, keys[k], v, where) for k, v in spec.get("params", {}).items()}
+
+
 def resolve_experiment_config(raw, experiments, source="config"):
     """Validate a raw experiment config against the registry; returns (module, settings, params)."""
     settings = fill_defaults(settings_schema(experiments), expand_home(raw, source), "", source)
@@ -81,6 +107,8 @@ def resolve_experiment_config(raw, experiments, source="config"):
         params[key] = _check_param(key, keys[key], value, source)
     check_numbers(params, source, "params")  # inside lists and mappings too: finite, and no count beyond a C int
     settings["claims"] = settings["claims"] or {}
+    settings["tuning"] = settings["tuning"] or {}
+    _check_tuning(settings["tuning"], keys, source)
     declared = getattr(module, "EXPERIMENT", None)
     if declared is not None:
         declared.resolve(params, settings["claims"], source)  # a bad claim or param fails here, before any run

@@ -1,12 +1,14 @@
 """The data an experiment trains on: any registered image data set, held in memory as normalized tensors.
 
 An experiment config's ``data`` is a mapping ``{name: <data set>, <its options>}`` with the options of the data set
-registry (those of a training config's ``DataLoader.*.dataset``, without ``split``), plus four of its own:
+registry (those of a training config's ``DataLoader.*.dataset``, without ``split``), plus five of its own:
 
 - ``train_samples`` / ``test_samples``: keep a fixed random subset of that many images (default: all);
 - ``image_size``: resize every image to ``image_size`` x ``image_size`` once at load time;
 - ``test_fraction``: for a data set without splits (``image_folder``, ``file_list``), the share of each class held
-  out as the test split (default 0.2).
+  out as the test split (default 0.2);
+- ``validation``: the share of each class of the training split held out and scored instead of the test split,
+  which is then never loaded (what ``--tune`` runs on: :mod:`.tuning`).
 
 A bare name (``data: mnist``) means ``{name: mnist}``; the default name is ``digits``. Images are normalized like
 :func:`.training.digits` does for digits (its fixed mean and std), and per channel with the training split's mean
@@ -27,7 +29,7 @@ from ..engine.config import ConfigError, did_you_mean
 from .training import DIGITS_MEAN, DIGITS_STD
 
 DEFAULT = {"name": "digits"}
-OWN_KEYS = ("train_samples", "test_samples", "image_size", "test_fraction")
+OWN_KEYS = ("train_samples", "test_samples", "image_size", "test_fraction", "validation")
 PATH_KEYS = ("data_file", "data_dir", "root", "list_file")  # registry options that name a file or folder
 
 
@@ -108,12 +110,13 @@ def check_data(value, source="config"):
     _count(spec.get("train_samples"), "train_samples", source)
     _count(spec.get("test_samples"), "test_samples", source)
     _count(spec.get("image_size"), "image_size", source)
-    fraction = spec.get("test_fraction")
-    if fraction is not None:
-        if _has_split(name):
-            raise ConfigError(f"{source}: data.test_fraction: '{name}' has its own test split; leave it out")
-        if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 < fraction < 1:
-            raise ConfigError(f"{source}: data.test_fraction must be a number between 0 and 1, got {fraction!r}")
+    if spec.get("test_fraction") is not None and _has_split(name):
+        raise ConfigError(f"{source}: data.test_fraction: '{name}' has its own test split; leave it out")
+    for key in ("test_fraction", "validation"):
+        fraction = spec.get(key)
+        if fraction is not None and (isinstance(fraction, bool) or not isinstance(fraction, (int, float))
+                                     or not 0 < fraction < 1):
+            raise ConfigError(f"{source}: data.{key} must be a number between 0 and 1, got {fraction!r}")
     return spec
 
 
@@ -146,8 +149,8 @@ def _holdout(labels, fraction, name):
     test = np.sort(np.asarray(test, dtype="int64"))
     train = np.setdiff1d(np.arange(len(labels)), test)
     if not len(test) or not len(train):
-        raise ConfigError(f"data '{name}': {len(labels)} images leave no train or no test images with "
-                          f"test_fraction={fraction}; add images")
+        raise ConfigError(f"data '{name}': {len(labels)} images leave no train or no held-out images when "
+                          f"{fraction} of each class is held out; add images")
     return train, test
 
 
@@ -175,6 +178,10 @@ def _arrays(key):
         images, labels = _stack(data, size, name)
         train, test = _holdout(labels, own["test_fraction"] or 0.2, name)
         splits = {"train": (images[train], labels[train]), "test": (images[test], labels[test])}
+    if own["validation"]:  # the training split's own holdout is scored; the test images are dropped unseen
+        images, labels = splits["train"]
+        train, held = _holdout(labels, own["validation"], name)
+        splits = {"train": (images[train], labels[train]), "test": (images[held], labels[held])}
     splits = {"train": _subset(*splits["train"], own["train_samples"], 0),
               "test": _subset(*splits["test"], own["test_samples"], 1)}
     return splits, list(classes)

@@ -16,6 +16,7 @@ WORDS = {
            "evidence": "evidence", "seconds": "{seconds:.1f} s on the author's machine ({cpu})",
            "quick": ", quick setting", "power": "Seed counts from the pilot (80 % power at the expected effect; "
                                                           "pilot seeds never decide a verdict)", "checks": "Numerical checks (no seed noise: error against tolerance)",
+           "tuning": "Tuned on a validation split of the training data (--tune; tuning seeds never decide a verdict)",
            "protocol": "Verdicts at one-sided α = 2.5 % (the 95 % interval) after Holm's adjustment over this "
                        "experiment's claims (Holm p); p is the raw p-value of the decision. A constant sample is "
                        "decided by the sign rule (p = 0.5^n), never by its zero spread."},
@@ -24,6 +25,7 @@ WORDS = {
            "evidence": "依据", "seconds": "作者的机器（{cpu}）上 {seconds:.1f} 秒",
            "quick": "，quick 设置", "power": "由预实验（pilot）定的种子数（对预期效应有 80 % 的检验功效；pilot 的种子从不参与判定）",
            "checks": "数值核对（没有种子噪声：误差对容差）",
+           "tuning": "在训练数据划出的验证集上调参（--tune；调参用的种子从不参与判定）",
            "protocol": "判定用单侧 α = 2.5 %（即 95% 区间），并经本实验各说法的 Holm 校正（Holm p）；p 是判定所用检验的"
                        "原始 p 值。各次运行完全相同的样本按符号规则判定（p = 0.5^n），不因方差为 0 而成立。"},
 }

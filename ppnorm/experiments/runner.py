@@ -19,6 +19,7 @@ from .i18n import WORDS, verdict_word
 from .power import power_section
 from .seedblocks import PILOT, SeedBlock, check_not_pilot, record
 from .tables import format_p, markdown_table
+from .tune_report import tuning_lines
 
 # kind: "interval" (a statistical claim: verdict is one of stats.VERDICTS after Holm within the experiment, raw_verdict
 # before it) or "check" (a numerical identity: passed / failed). p: the p-value of the raw decision; p_holm: Holm's.
@@ -73,7 +74,8 @@ def _report(ctx, verdict, seconds, command):
         lines += [f"## {table['title']}", "", markdown_table(table["rows"], table["columns"], lang), ""]
     if ctx.notes:
         lines += [f"## {words['notes']}", ""] + [f"- {note}" for note in ctx.notes] + [""]
-    lines += claims_lines(ctx.claims, lang) + power_section(ctx.output_dir, words["power"], lang)
+    lines += claims_lines(ctx.claims, lang) + tuning_lines(ctx.output_dir, words["tuning"])
+    lines += power_section(ctx.output_dir, words["power"], lang)
     for file, caption in ctx.charts:
         lines += [f"![{caption or file}]({file})", ""]
     return "\n".join(lines)
