@@ -11,6 +11,8 @@ from ppnorm.engine import CheckpointError, load_checkpoint, save_checkpoint
 from ppnorm.engine.cli import train_main
 from ppnorm.engine.run_lock import OutputDirLock, RunLockError
 
+pytestmark = pytest.mark.oldest_paddle  # runs on the oldest supported Paddle too (.ci/run)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUN = ["-c", "configs/digits/resnet20.yaml", "-o", "Global.epochs=3", "Global.use_visualdl=false",
        "Global.eval_interval=1", "DataLoader.Train.batch_size=256", "Arch.dropout=0.2"]

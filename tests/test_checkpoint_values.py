@@ -17,6 +17,8 @@ from ppnorm.engine.checkpoint_load import load_line, load_strict
 
 from test_checkpoint import _tiny  # the same Linear + BatchNorm1D model and Momentum optimizer
 
+pytestmark = pytest.mark.oldest_paddle  # runs on the oldest supported Paddle too (.ci/run)
+
 STATES = {"epoch": 1, "step": 0, "global_step": 4, "best_top1": 0.5, "best_epoch": 1}
 
 

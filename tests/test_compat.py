@@ -7,6 +7,8 @@ from ppnorm.compat import kept_training_modes, set_training_mode
 from ppnorm.nn.fuse import find_conv_norm_pairs
 from ppnorm.nn.precise_bn import update_bn_stats
 
+pytestmark = pytest.mark.oldest_paddle  # runs on the oldest supported Paddle too (.ci/run)
+
 
 def _net():
     return nn.Sequential(nn.Conv2D(1, 2, 3), nn.BatchNorm2D(2), nn.ReLU(), nn.Dropout(0.5))

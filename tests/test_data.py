@@ -13,6 +13,8 @@ from PIL import Image
 
 from ppnorm.data import DataError, EpochBatchSampler, build_dataloader, build_dataset, build_transforms
 
+pytestmark = pytest.mark.oldest_paddle  # runs on the oldest supported Paddle too (.ci/run)
+
 
 def test_digits_default_split():
     train, test = (build_dataset({"name": "digits", "split": split}) for split in ("train", "test"))

@@ -22,6 +22,8 @@ from PIL import Image
 from ppnorm.data import DataError, align_classes, build_dataset
 from test_data import _idx, make_cifar100, make_mnist
 
+pytestmark = pytest.mark.oldest_paddle  # runs on the oldest supported Paddle too (.ci/run)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TIMEOUT = 60
 

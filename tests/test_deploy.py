@@ -21,6 +21,8 @@ from ppnorm.deploy.predictor import Predictor, PredictorError, cpu_supports_bf16
 from ppnorm.nn import is_batch_norm
 from ppnorm.nn.fuse import ChannelBias, fold_batch_norm, fuse_conv_bn
 
+pytestmark = pytest.mark.oldest_paddle  # runs on the oldest supported Paddle too (.ci/run)
+
 DIGITS = "configs/digits/resnet20.yaml"
 
 
@@ -186,6 +188,7 @@ def trained(tmp_path_factory):
 
 
 @pytest.mark.slow
+@pytest.mark.oldest_paddle_slow
 def test_export_writes_a_verified_model_and_its_description(trained):
     out, _, _ = trained
     model_dir = out / "inference"
@@ -199,6 +202,7 @@ def test_export_writes_a_verified_model_and_its_description(trained):
 
 
 @pytest.mark.slow
+@pytest.mark.oldest_paddle_slow
 def test_infer_on_the_eval_split_reproduces_the_training_accuracy(trained, capsys):
     out, overrides, result = trained
     capsys.readouterr()
@@ -280,6 +284,7 @@ def test_nhwc_model_evaluates_an_nchw_checkpoint_identically(trained, capsys):
 
 
 @pytest.mark.slow
+@pytest.mark.oldest_paddle_slow
 def test_an_nhwc_model_exports_and_paddle_inference_reproduces_its_accuracy(trained, tmp_path, capsys):
     out, overrides, result = trained
     nhwc = overrides + ["Arch.data_format=NHWC"]

@@ -13,6 +13,8 @@ from ppnorm.data import build_dataset
 from ppnorm.deploy.cli import export_main, infer_main
 from ppnorm.deploy.export import EXPORT_MARK
 
+pytestmark = pytest.mark.oldest_paddle  # runs on the oldest supported Paddle too (.ci/run)
+
 DIGITS = "configs/digits/resnet20.yaml"
 
 

@@ -8,6 +8,8 @@ import numpy as np
 import paddle
 import pytest
 
+pytestmark = pytest.mark.oldest_paddle  # runs on the oldest supported Paddle too (.ci/run)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 

@@ -12,6 +12,8 @@ from ppnorm.experiments.cli import experiment_main
 from ppnorm.experiments.config import load_experiment_config
 from ppnorm.experiments.runner import Context
 
+pytestmark = pytest.mark.oldest_paddle  # runs on the oldest supported Paddle too (.ci/run)
+
 
 def test_every_experiment_has_a_config_and_the_module_contract():
     for name, module in experiments().items():

@@ -10,6 +10,8 @@ import paddle.nn.functional as PF
 
 import ppnorm.nn.functional as F
 
+pytestmark = pytest.mark.oldest_paddle  # runs on the oldest supported Paddle too (.ci/run)
+
 TOL = 1e-5
 
 

@@ -19,7 +19,7 @@ from test_functional import channels_first, assert_match  # noqa: E402
 
 import ppnorm.nn.functional as F  # noqa: E402
 
-pytestmark = pytest.mark.filterwarnings("ignore:Tensor do not have 'place'")
+pytestmark = [pytest.mark.oldest_paddle, pytest.mark.filterwarnings("ignore:Tensor do not have 'place'")]
 PROPERTY = settings(max_examples=30, derandomize=True, database=None, deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])
 FORMATS = {2: ("NC", "NC"), 3: ("NCL", "NLC"), 4: ("NCHW", "NHWC"), 5: ("NCDHW", "NDHWC")}

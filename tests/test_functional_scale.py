@@ -9,7 +9,8 @@ from test_functional import assert_match
 
 import ppnorm.nn.functional as F
 
-pytestmark = pytest.mark.filterwarnings("ignore:Tensor do not have 'place'")  # Paddle's own, in PIR graphs
+# the warning is Paddle's own, in PIR graphs
+pytestmark = [pytest.mark.oldest_paddle, pytest.mark.filterwarnings("ignore:Tensor do not have 'place'")]
 
 
 def _float64_batch_norm(x_np):

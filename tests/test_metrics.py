@@ -6,6 +6,8 @@ import pytest
 from ppnorm.engine.evaluator import evaluate
 from ppnorm.engine.metrics import AverageMeter, topk_correct
 
+pytestmark = pytest.mark.oldest_paddle  # runs on the oldest supported Paddle too (.ci/run)
+
 
 def _numpy_topk(logits, labels, k):
     return np.array([label in np.argsort(-row)[:k] for row, label in zip(logits, labels)], dtype="float64")

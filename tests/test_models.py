@@ -7,6 +7,8 @@ import ppnorm
 from ppnorm.models import from_paddle_vision, model_options
 from ppnorm.nn import bn_momentum, is_batch_norm, norm_epsilon, norm_groups, running_stats, set_running_stats
 
+pytestmark = pytest.mark.oldest_paddle  # runs on the oldest supported Paddle too (.ci/run)
+
 
 def _n_params(model):
     return sum(int(p.numel()) for p in model.parameters() if not p.stop_gradient)

@@ -9,6 +9,8 @@ import pytest
 import ppnorm
 from ppnorm.models import BasicBlock
 
+pytestmark = pytest.mark.oldest_paddle  # runs on the oldest supported Paddle too (.ci/run)
+
 # Trainable parameters of PaddleClas 2.6.0's own networks (class_num=1000), measured with
 #   sys.path += [<site-packages>/paddleclas]; ppcls.utils.logger.init_logger()
 #   m = ppcls.arch.backbone.legendary_models.resnet.ResNet50_vd()

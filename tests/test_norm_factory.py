@@ -9,6 +9,8 @@ from ppnorm.nn import (NORM_KINDS, bn_momentum, build_norm, is_batch_norm, is_no
                        norm_groups, running_stats, set_bn_momentum, set_running_stats)
 from ppnorm.nn.norm import check_norm_options
 
+pytestmark = pytest.mark.oldest_paddle  # runs on the oldest supported Paddle too (.ci/run)
+
 
 @pytest.mark.parametrize("dims,bn,inorm", [(1, nn.BatchNorm1D, nn.InstanceNorm1D), (2, nn.BatchNorm2D, nn.InstanceNorm2D),
                                           (3, nn.BatchNorm3D, nn.InstanceNorm3D)])

@@ -22,6 +22,8 @@ from ppnorm.deploy.predictor import Predictor
 from ppnorm.engine import load_config
 from ppnorm.engine.builder import model_from_config
 
+pytestmark = pytest.mark.oldest_paddle  # runs on the oldest supported Paddle too (.ci/run)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DIGITS = os.path.join(ROOT, "configs", "digits", "resnet20.yaml")
 HAS_EXTRA = all(importlib.util.find_spec(name) is not None for name in ("paddle2onnx", "onnxruntime"))

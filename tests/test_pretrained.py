@@ -17,6 +17,8 @@ from ppnorm.models import pretrained as pretrained_module
 from ppnorm.models.convert import to_ppnorm
 from ppnorm.models.convert_paddleclas import from_paddleclas, import_ppcls
 
+pytestmark = pytest.mark.oldest_paddle  # runs on the oldest supported Paddle too (.ci/run)
+
 INSTALL = "pip install --no-deps paddleclas==2.6.0 six requests tqdm"
 PROJECTED = ", basic blocks with a first-block projection: needs first_projection=True"
 

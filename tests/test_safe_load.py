@@ -26,6 +26,8 @@ from ppnorm.models import pretrained as pretrained_module
 
 from malicious_pickles import memo_stack_global, payloads
 
+pytestmark = pytest.mark.oldest_paddle  # runs on the oldest supported Paddle too (.ci/run)
+
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "weights")
 REFUSED = ("which a Paddle {what} file never needs (they hold only arrays, numbers, strings and containers) and "
            "which could run code; nothing of it was run: use a file from a source you trust")

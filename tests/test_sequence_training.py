@@ -17,6 +17,8 @@ from ppnorm.deploy.predictor import PredictorError, _check_description
 from ppnorm.engine.builder import check_input_kind
 from ppnorm.engine.config import ConfigError
 
+pytestmark = pytest.mark.oldest_paddle  # runs on the oldest supported Paddle too (.ci/run)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG = "configs/sequence/seq_conv1d.yaml"
 

@@ -5,6 +5,8 @@ import pytest
 
 import ppnorm
 
+pytestmark = pytest.mark.oldest_paddle  # runs on the oldest supported Paddle too (.ci/run)
+
 
 def _downsampling_layer(kind):
     model = ppnorm.build_model("simple_cnn", widths=[3, 4], convs_per_stage=1, in_channels=1, num_classes=5,

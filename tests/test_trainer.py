@@ -11,6 +11,8 @@ from ppnorm.engine import CheckpointError, ConfigError, Trainer, TrainingError, 
 from ppnorm.engine.cli import eval_main, train_main
 from ppnorm.engine.loop import FINISHED, INTERRUPTED, HookBase
 
+pytestmark = pytest.mark.oldest_paddle  # runs on the oldest supported Paddle too (.ci/run)
+
 DIGITS = "configs/digits/resnet20.yaml"
 
 
@@ -31,6 +33,7 @@ def uninterrupted(tmp_path_factory):
 
 
 @pytest.mark.slow
+@pytest.mark.oldest_paddle_slow
 def test_training_writes_checkpoints_and_learns(uninterrupted):
     out, result = uninterrupted
     for name in ("latest", "best_model"):
@@ -44,6 +47,7 @@ def test_training_writes_checkpoints_and_learns(uninterrupted):
 
 
 @pytest.mark.slow
+@pytest.mark.oldest_paddle_slow
 def test_resume_after_an_epoch_gives_exactly_the_same_weights(tmp_path, uninterrupted):
     Trainer(_config(tmp_path, "Arch.dropout=0.2")).train(stop_after_epoch=2)
     assert paddle.load(str(tmp_path / "run" / "latest.pdstates"))["epoch"] == 2
@@ -79,6 +83,7 @@ def test_resuming_a_finished_run_says_nothing_was_trained(tmp_path, uninterrupte
 
 
 @pytest.mark.slow
+@pytest.mark.oldest_paddle_slow
 def test_ctrl_c_mid_epoch_saves_latest_and_resume_is_exact(tmp_path, uninterrupted):
     trainer = Trainer(_config(tmp_path, "Arch.dropout=0.2"))
     trainer.register_hooks([_AtGlobalStep(15, lambda loop: os.kill(os.getpid(), signal.SIGINT))])  # epoch 2, step 4
@@ -140,6 +145,7 @@ def test_run_step_does_one_optimizer_step(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.oldest_paddle_slow
 def test_eval_tool_prints_the_final_evaluation_of_training(uninterrupted, capsys):
     out, result = uninterrupted
     code = eval_main(["-c", DIGITS, "-o", "Arch.dropout=0.2", f"Global.pretrained_model={out / 'latest'}"])

@@ -16,7 +16,8 @@ Which BatchNorm follows which convolution is found by running one forward pass w
 BatchNorm whose input tensor *is* a convolution's output tensor is folded into that convolution.
 Pre-activation layouts (norm -> act -> conv, as in DenseNet's dense layers) have no such pair and
 are left alone. GroupNorm / LayerNorm / InstanceNorm
-depend on each input's own statistics and can never be folded.
+depend on each input's own statistics and can never be folded; a batch norm that takes a padding mask
+(``MaskedBatchNorm1D``) also zeroes the padded steps, so it is left alone too.
 
 Hooks see which layer consumes a tensor, not plain tensor arithmetic: a conv output that feeds two
 batch norms is left unfolded, but one that feeds a batch norm *and* an addition outside any layer
@@ -27,7 +28,7 @@ import paddle
 import paddle.nn as nn
 
 from ..compat import kept_training_modes
-from .norm import is_batch_norm, norm_epsilon, running_stats
+from .norm_layers import is_batch_norm, norm_epsilon, running_stats
 
 _CONVS = (nn.Conv1D, nn.Conv2D, nn.Conv3D)
 
@@ -50,7 +51,7 @@ def find_conv_norm_pairs(model, example_input):
     for layer in model.sublayers():
         if isinstance(layer, _CONVS):  # not Conv*DTranspose: their weight layout is [in, out, ...]
             hooks.append(layer.register_forward_post_hook(after_conv))
-        elif is_batch_norm(layer):
+        elif is_batch_norm(layer, with_mask=False):
             hooks.append(layer.register_forward_pre_hook(before_norm))
     try:
         with kept_training_modes(model, training=False), paddle.no_grad():

@@ -2,7 +2,7 @@
 import paddle
 import paddle.nn as nn
 
-from .norm import is_batch_norm
+from .norm_layers import is_batch_norm
 
 
 class GhostBatchNorm(nn.Layer):
@@ -24,7 +24,7 @@ def ghost_batches(model, size):
     wrapped = 0
     for layer in [model, *model.sublayers()]:
         for name, child in list(layer.named_children()):
-            if is_batch_norm(child):
+            if is_batch_norm(child, with_mask=False):
                 setattr(layer, name, GhostBatchNorm(child, size))
                 wrapped += 1
     return wrapped

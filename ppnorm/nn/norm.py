@@ -1,11 +1,15 @@
 """The one norm factory: every normalization layer in ppnorm is built here.
 
 Each norm kind is one builder in the ``NORMS`` registry, called with the checked :class:`NormArgs`;
-adding a kind is one decorated function::
+adding a kind is one decorated function that also names the layer classes it builds and their traits
+(see :mod:`.norm_layers`)::
 
-    @NORMS.register("my_norm")
+    @norm_kind("my_norm", [MyNorm], batch_stats=True)
     def _my_norm(args):
         return MyNorm(args.num_channels, epsilon=args.epsilon)
+
+A new option is one row of ``_OPTIONS`` (default, check, what is expected): ``build_norm`` takes it,
+``norm_options`` in configs accepts it and builders read it from ``args``.
 
 Paddle's BatchNorm momentum convention is the opposite of PyTorch's::
 
@@ -15,18 +19,19 @@ Paddle's BatchNorm momentum convention is the opposite of PyTorch's::
 so PyTorch's ``momentum=0.1`` is Paddle's ``momentum=0.9`` (see :func:`momentum_from_torch`).
 Paddle stores the *biased* batch variance as the running variance; PyTorch stores the unbiased one.
 Paddle's private attributes of norm layers (``_mean``, ``_epsilon``, ...) are read only by the
-helpers at the end of this file (:func:`running_stats`, :func:`norm_epsilon`, ...), so a Paddle upgrade
-touches this file alone.
+helpers in :mod:`.norm_layers` (:func:`running_stats`, :func:`norm_epsilon`, ...), re-exported here.
 """
 import math
 import numbers
+from collections import namedtuple
 from collections.abc import Mapping
-from typing import NamedTuple
 
 import paddle.nn as nn
 
 from ..errors import NormOptionError
 from ..registry import Registry, unknown_message
+from .norm_layers import (bn_momentum, declare_norm_layers, is_batch_norm, is_norm,  # noqa: F401 (re-exported)
+                          norm_epsilon, norm_groups, running_stats, set_bn_momentum, set_running_stats)
 
 NORMS = Registry("norm kind", ordered=True, valid="valid kinds")
 NORM_KINDS = NORMS.keys()  # a live view: a kind registered later is listed too
@@ -37,18 +42,6 @@ _BATCH_NORMS = {1: nn.BatchNorm1D, 2: nn.BatchNorm2D, 3: nn.BatchNorm3D}
 _INSTANCE_NORMS = {1: nn.InstanceNorm1D, 2: nn.InstanceNorm2D, 3: nn.InstanceNorm3D}
 
 
-class NormArgs(NamedTuple):
-    """What a norm builder gets, already checked; ``param`` is Paddle's weight/bias attr (False: not affine)."""
-    num_channels: int
-    dims: int
-    data_format: str
-    momentum: float
-    epsilon: float
-    param: object
-    groups: int
-    use_global_stats: object
-
-
 def momentum_from_torch(torch_momentum):
     """Convert a PyTorch BatchNorm momentum (weight of the new batch) to Paddle's (weight of the old value)."""
     if not 0.0 <= float(torch_momentum) <= 1.0:
@@ -56,11 +49,10 @@ def momentum_from_torch(torch_momentum):
     return 1.0 - float(torch_momentum)
 
 
-def build_norm(kind, num_channels, dims=2, momentum=0.9, epsilon=1e-5, data_format=None, affine=True, groups=32,
-               use_global_stats=None):
+def build_norm(kind, num_channels, dims=2, data_format=None, **options):
     """Build a normalization layer.
 
-    Args:
+    Args (the ones after ``data_format`` are the options of ``_OPTIONS``, by keyword):
         kind: a registered kind: ``bn``, ``sync_bn``, ``gn``, ``ln``, ``in``, ``none``.
         num_channels: number of channels C (features K for ``[N, K]`` input).
         dims: spatial dimensions of the input: 1 for ``[N, K]`` / ``[N, C, L]``, 2 for
@@ -85,21 +77,27 @@ def build_norm(kind, num_channels, dims=2, momentum=0.9, epsilon=1e-5, data_form
     data_format = check_layout(dims, data_format)
     if isinstance(num_channels, bool) or not isinstance(num_channels, int) or num_channels < 1:
         raise ValueError(f"num_channels must be a positive integer, got {num_channels!r}")
-    options = dict(momentum=momentum, epsilon=epsilon, affine=affine, groups=groups, use_global_stats=use_global_stats)
-    for name, value in options.items():
-        check_norm_option(name, value)
-    return builder(NormArgs(num_channels, dims, data_format, momentum, epsilon, None if affine else False, groups,
-                            use_global_stats))
+    options = {**_DEFAULTS, **check_norm_options(options, "build_norm", "")}
+    return builder(NormArgs(num_channels=num_channels, dims=dims, data_format=data_format, **options))
 
 
-@NORMS.register("bn")
+def norm_kind(name, layers, **traits):
+    """Decorator registering a norm kind's builder as ``name``; ``layers`` are the norm layer classes it builds,
+    declared with ``traits`` (see :class:`~ppnorm.nn.norm_layers.NormTraits`)."""
+    def register(builder):
+        declare_norm_layers(layers, **traits)
+        return NORMS.register(name, builder)
+    return register
+
+
+@norm_kind("bn", [nn.layer.norm._BatchNormBase], batch_stats=True)
 def _batch_norm(args):
     return _BATCH_NORMS[args.dims](args.num_channels, momentum=args.momentum, epsilon=args.epsilon,
                                    weight_attr=args.param, bias_attr=args.param, data_format=args.data_format,
                                    use_global_stats=args.use_global_stats)
 
 
-@NORMS.register("sync_bn")
+@norm_kind("sync_bn", [nn.SyncBatchNorm], batch_stats=True)
 def _sync_batch_norm(args):
     if args.use_global_stats is not None:  # Paddle's SyncBatchNorm passes use_global_stats=False to its kernel
         raise ValueError(f"use_global_stats={args.use_global_stats} is not supported by sync_bn (Paddle's "
@@ -109,7 +107,7 @@ def _sync_batch_norm(args):
                             weight_attr=args.param, bias_attr=args.param, data_format=args.data_format)
 
 
-@NORMS.register("gn")
+@norm_kind("gn", [nn.GroupNorm])
 def _gn(args):
     if args.num_channels % args.groups:
         suggestion = _suggest_groups(args.num_channels, args.groups)
@@ -118,7 +116,7 @@ def _gn(args):
     return _group_norm(args.groups, args)
 
 
-@NORMS.register("ln")
+@norm_kind("ln", [nn.LayerNorm, nn.GroupNorm])
 def _layer_norm(args):
     if args.dims == 1:
         if args.epsilon > 1e-3:  # the layer_norm kernel refuses it, but only at the first forward pass
@@ -127,7 +125,7 @@ def _layer_norm(args):
     return _group_norm(1, args)
 
 
-@NORMS.register("in")
+@norm_kind("in", [nn.layer.norm._InstanceNormBase, nn.GroupNorm])
 def _instance_norm(args):
     if args.data_format in _CHANNELS_LAST:
         return _group_norm(args.num_channels, args)
@@ -135,7 +133,7 @@ def _instance_norm(args):
                                       bias_attr=args.param, data_format=args.data_format)
 
 
-@NORMS.register("none")
+@norm_kind("none", [])
 def _no_norm(args):
     return nn.Identity()
 
@@ -156,33 +154,45 @@ def _real(value):
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
-_OPTION_RULES = {  # option -> (is the value valid?, what is expected)
-    "momentum": (lambda v: _real(v) and 0 <= v <= 1, "a number in [0, 1] (Paddle's convention, default 0.9)"),
-    "epsilon": (lambda v: _real(v) and math.isfinite(v) and v > 0, "a positive number (default 1e-5)"),
-    "affine": (lambda v: isinstance(v, bool), "true or false"),
-    "groups": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1, "a positive integer"),
-    "use_global_stats": (lambda v: v is None or isinstance(v, bool), "None, true or false"),
+_OPTIONS = {  # option -> (default, is the value valid?, what is expected); the one list of build_norm's options
+    "momentum": (0.9, lambda v: _real(v) and 0 <= v <= 1, "a number in [0, 1] (Paddle's convention, default 0.9)"),
+    "epsilon": (1e-5, lambda v: _real(v) and math.isfinite(v) and v > 0, "a positive number (default 1e-5)"),
+    "affine": (True, lambda v: isinstance(v, bool), "true or false"),
+    "groups": (32, lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1, "a positive integer"),
+    "use_global_stats": (None, lambda v: v is None or isinstance(v, bool), "None, true or false"),
 }
-NORM_OPTIONS = tuple(_OPTION_RULES)  # what norm_options may hold: build_norm's keyword options
+NORM_OPTIONS = tuple(_OPTIONS)  # what norm_options may hold: build_norm's keyword options
+_DEFAULTS = {name: default for name, (default, _, _) in _OPTIONS.items()}
+
+
+class NormArgs(namedtuple("NormArgs", ("num_channels", "dims", "data_format") + NORM_OPTIONS)):
+    """What a norm builder gets, already checked: the layer's size and layout, and every option."""
+
+    @property
+    def param(self):
+        """Paddle's weight/bias attr: None (learned) when affine, False (none) when not."""
+        return None if self.affine else False
 
 
 def check_norm_option(name, value, where=""):
     """One-line ``ValueError`` naming ``where + name`` when ``value`` is not valid for build_norm's option."""
-    valid, expected = _OPTION_RULES[name]
+    _, valid, expected = _OPTIONS[name]
     if not valid(value):
         raise ValueError(f"{where}{name} must be {expected}, got {value!r}")
 
 
-def check_norm_options(options, where="norm_options"):
-    """A dict copy of ``options`` (None: empty) after checking every name and value; sizes are checked per layer."""
+def check_norm_options(options, where="norm_options", prefix=None):
+    """A dict copy of ``options`` (None: empty) after checking every name and value; sizes are checked per layer.
+
+    Errors name ``where`` and a value ``prefix + name`` (default ``where + "."``)."""
     if options is None:
         return {}
     if not isinstance(options, Mapping):
         raise ValueError(f"{where} must be a mapping of norm options such as {{'groups': 8}}, got {options!r}")
     for name, value in options.items():
-        if name not in _OPTION_RULES:
+        if name not in _OPTIONS:
             raise ValueError(unknown_message(f"{where} key", name, NORM_OPTIONS))
-        check_norm_option(name, value, f"{where}.")
+        check_norm_option(name, value, f"{where}." if prefix is None else prefix)
     return dict(options)
 
 
@@ -196,55 +206,3 @@ def check_layout(dims, data_format):
         raise ValueError(f"data_format '{data_format}' does not fit dims={dims}; "
                          f"use one of {', '.join(_DATA_FORMATS[dims])}")
     return data_format
-
-
-# The only place that reads Paddle's private norm-layer attributes.
-
-def is_batch_norm(layer):
-    """True for the batch-norm layers that keep running statistics (BatchNorm1D/2D/3D, SyncBatchNorm)."""
-    return isinstance(layer, nn.layer.norm._BatchNormBase)
-
-
-def is_norm(layer):
-    """True for every normalization layer the norm factory can build."""
-    return isinstance(layer, (nn.layer.norm._BatchNormBase, nn.GroupNorm, nn.LayerNorm,
-                              nn.layer.norm._InstanceNormBase))
-
-
-def _require_batch_norm(layer):
-    if not is_batch_norm(layer):
-        raise TypeError(f"{type(layer).__name__} is not a batch norm: it keeps no running statistics")
-
-
-def running_stats(layer):
-    """A batch norm's ``(running_mean, running_variance)`` buffers (Paddle's biased variance); in place."""
-    _require_batch_norm(layer)
-    return layer._mean, layer._variance
-
-
-def set_running_stats(layer, mean, variance):
-    """Overwrite a batch norm's running mean and variance (tensors or arrays of shape [C])."""
-    _require_batch_norm(layer)
-    layer._mean.set_value(mean)
-    layer._variance.set_value(variance)
-
-
-def bn_momentum(layer):
-    """A batch norm's momentum (Paddle's convention: the weight of the old running value)."""
-    _require_batch_norm(layer)
-    return layer._momentum
-
-
-def set_bn_momentum(layer, momentum):
-    _require_batch_norm(layer)
-    layer._momentum = momentum
-
-
-def norm_epsilon(layer):
-    """The epsilon a norm layer adds to the variance."""
-    return layer._epsilon
-
-
-def norm_groups(layer):
-    """The number of groups of a GroupNorm."""
-    return layer._num_groups

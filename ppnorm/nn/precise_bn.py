@@ -8,7 +8,7 @@ batch statistics of ``num_batches`` batches with equal weight.
 import paddle
 
 from ..compat import kept_training_modes
-from .norm import bn_momentum, is_batch_norm, running_stats, set_bn_momentum, set_running_stats
+from .norm_layers import bn_momentum, is_batch_norm, running_stats, set_bn_momentum, set_running_stats
 
 
 def update_bn_stats(model, batches, num_batches=200):

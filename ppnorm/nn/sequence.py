@@ -6,7 +6,8 @@ each time step (Ba, Kiros & Hinton 2016): it never looks at other samples or oth
 """
 import paddle
 import paddle.nn as nn
-import paddle.nn.functional as F
+
+from .norm_layers import norm_layer
 
 
 def masked_mean(x, mask):
@@ -31,13 +32,16 @@ def masked_batch_norm(x, mask, weight=None, bias=None, epsilon=1e-5):
     return y * m, mean, var
 
 
+@norm_layer(batch_stats=True, takes_mask=True)
 class MaskedBatchNorm1D(nn.Layer):
     """BatchNorm over the valid positions of a padded batch; running stats updated as in Paddle
-    (``running = momentum * running + (1 - momentum) * batch``), used in eval mode."""
+    (``running = momentum * running + (1 - momentum) * batch``), used in eval mode. A batch norm to the
+    engine (weight decay, cross-rank averaging, the non-finite guard, PreciseBN): it keeps its state under
+    Paddle's names (``_mean``, ``_variance``, ``_momentum``, ``_epsilon``; see :mod:`.norm_layers`)."""
 
     def __init__(self, num_channels, momentum=0.9, epsilon=1e-5):
         super().__init__()
-        self.momentum, self.epsilon = momentum, epsilon
+        self._momentum, self._epsilon = momentum, epsilon
         self.weight = self.create_parameter([num_channels], default_initializer=nn.initializer.Constant(1.0))
         self.bias = self.create_parameter([num_channels], is_bias=True)
         self.register_buffer("_mean", paddle.zeros([num_channels]))
@@ -45,12 +49,13 @@ class MaskedBatchNorm1D(nn.Layer):
 
     def forward(self, x, mask):
         if not self.training:
-            y = (x - self._mean.reshape([1, -1, 1])) / paddle.sqrt(self._variance + self.epsilon).reshape([1, -1, 1])
+            std = paddle.sqrt(self._variance + self._epsilon)
+            y = (x - self._mean.reshape([1, -1, 1])) / std.reshape([1, -1, 1])
             return (y * self.weight.reshape([1, -1, 1]) + self.bias.reshape([1, -1, 1])) * mask.unsqueeze(1)
-        y, mean, var = masked_batch_norm(x, mask, self.weight, self.bias, self.epsilon)
+        y, mean, var = masked_batch_norm(x, mask, self.weight, self.bias, self._epsilon)
         with paddle.no_grad():
-            self._mean.set_value(self.momentum * self._mean + (1 - self.momentum) * mean)
-            self._variance.set_value(self.momentum * self._variance + (1 - self.momentum) * var)
+            self._mean.set_value(self._momentum * self._mean + (1 - self._momentum) * mean)
+            self._variance.set_value(self._momentum * self._variance + (1 - self._momentum) * var)
         return y
 
 

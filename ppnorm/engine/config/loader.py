@@ -21,19 +21,15 @@ import yaml
 from ...config_files import not_found_hint, resolve_config, shipped_config
 from . import paddleclas
 from .keys import ConfigError, expand_user
+from .overrides import parse_override
 from .schema import SCHEMA, validate
-from .unique_yaml import DuplicateKeyError, OversizedError, safe_load_unique
+from .unique_yaml import DuplicateKeyError, OversizedError, safe_load_unique, yaml_problem
+
+__all__ = ["apply_override", "check_config_target", "dump_config", "load_config", "load_raw", "load_with_bases",
+           "merge", "parse_override", "read_yaml", "save_config"]
 
 DELETE = "_delete_"
 MAX_BASE_DEPTH = 32  # _base_ files inheriting from _base_ files: ppnorm's own configs use at most 2
-
-
-def _yaml_problem(error):
-    """The first line of what ``yaml`` says, with a plainer word for refused ``!!python`` tags."""
-    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-    if isinstance(error, yaml.constructor.ConstructorError) and "tag" in str(problem):
-        return f"{problem.strip()} (configs hold plain data only; YAML tags that build objects are refused)"
-    return problem
 
 
 def read_yaml(path):
@@ -55,7 +51,7 @@ def read_yaml(path):
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else path
-        raise ConfigError(f"{where}: malformed YAML: {_yaml_problem(error)}") from None
+        raise ConfigError(f"{where}: malformed YAML: {yaml_problem(error)}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -119,29 +115,6 @@ def load_with_bases(path, _seen=()):
     for base in _base_paths(path, data.pop("_base_")):
         merged = merge(merged, load_with_bases(base, _seen + (path,)))
     return merge(merged, data)
-
-
-def parse_override(override):
-    """``"Section.key=value"`` -> ``(["Section", "key"], value)``; the value is YAML, never code."""
-    if "=" not in override:
-        raise ConfigError(f"override '{override}' must look like Section.key=value, e.g. Global.epochs=3")
-    dotted, raw = override.split("=", 1)
-    keys = dotted.strip().split(".")
-    if not all(keys):
-        raise ConfigError(f"override '{override}': '{dotted}' is not a dotted key like Section.key")
-    try:
-        value = safe_load_unique(raw) if raw.strip() else None
-    except DuplicateKeyError as error:
-        raise ConfigError(f"override '{override}': key {error.key!r} is given twice; keep one") from None
-    except OversizedError as error:
-        raise ConfigError(f"override '{dotted}=...': refused: the YAML value {error}") from None
-    except RecursionError:
-        raise ConfigError(f"override '{dotted}=...': refused: the YAML value is nested too deeply") from None
-    except yaml.constructor.ConstructorError as error:
-        raise ConfigError(f"override '{override}': {_yaml_problem(error)}") from None
-    except yaml.YAMLError:
-        value = raw  # not YAML (e.g. 'a: b: c'): the text itself
-    return keys, value
 
 
 def apply_override(config, override):

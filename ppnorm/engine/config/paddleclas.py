@@ -15,6 +15,7 @@ import os
 import sys
 
 from .keys import ConfigError
+from .overrides import parse_override
 from .paddleclas_arch import ARCHS, translate_arch
 from .paddleclas_data import check_keys, translate_dataloader, translate_ops
 from .paddleclas_parts import translate_loss, translate_metric, translate_optimizer
@@ -87,7 +88,6 @@ def _python_literal(text, parsed):
 
 def apply_override(raw, override):
     """``a.b.0.c=value`` as PaddleClas applies it: list indices allowed, missing mappings created."""
-    from .loader import parse_override  # (the loader imports this module)
     keys, value = parse_override(override)
     value = _python_literal(override.split("=", 1)[1], value)
     node = raw

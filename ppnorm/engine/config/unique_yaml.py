@@ -69,6 +69,14 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep)
 
 
+def yaml_problem(error):
+    """The first line of what ``yaml`` says, with a plainer word for refused ``!!python`` tags."""
+    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+    if isinstance(error, yaml.constructor.ConstructorError) and "tag" in str(problem):
+        return f"{problem.strip()} (configs hold plain data only; YAML tags that build objects are refused)"
+    return problem
+
+
 def safe_load_unique(stream):
     """``yaml.safe_load(stream)``, raising :class:`DuplicateKeyError` for a key repeated within one mapping."""
     loader = _UniqueKeyLoader(stream)  # a SafeLoader subclass: plain data only, never Python objects
