@@ -43,6 +43,8 @@ setup(
                  "nbformat>=5.9,<6", "ipykernel>=6.20,<8"],
         "onnx": ["paddle2onnx==2.1.0", "onnxruntime"],  # tools/export.py --format onnx
         "zh": ["noto-cjk-sans-otc"],  # a CJK font, so experiment charts with lang: zh draw Chinese
+        # the documentation site (mkdocs.yml): mkdocs build --strict; tests/test_docs_site.py builds it when installed
+        "docs": ["mkdocs>=1.6,<2", "mkdocs-material>=9.5,<10"],
     },
     license="Apache-2.0",
 )

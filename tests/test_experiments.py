@@ -202,8 +202,8 @@ def test_verdicts_against_a_second_run_list_differing_verdicts_first(tmp_path, c
 
 @pytest.mark.parametrize("name", NAMES)
 def test_every_experiment_has_a_larger_full_preset_that_validates(name):
-    """Each experiment's ``<name>_full.yaml`` (the GPU preset README_cn documents) loads, writes apart from the
-    default run, and changes at least one parameter (more seeds wherever the experiment has seeds)."""
+    """Each experiment's ``<name>_full.yaml`` (the GPU preset each experiment's page documents) loads, writes apart
+    from the default run, and changes at least one parameter (more seeds wherever the experiment has seeds)."""
     module = importlib.import_module(f"ppnorm.experiments.{name}")
     _, settings, params = load_experiment_config(f"configs/experiments/{name}_full.yaml", [], experiments())
     assert settings["output_dir"] == f"output/experiments/{name}_full"
@@ -212,9 +212,10 @@ def test_every_experiment_has_a_larger_full_preset_that_validates(name):
         assert params["seeds"] > module.DEFAULTS["seeds"]
 
 
-def test_committed_claims_files_are_well_formed_and_readme_shows_their_verdict_table(capsys):
+def test_committed_claims_files_are_well_formed_and_the_docs_show_their_verdict_table(capsys):
     """Every ``claims.csv`` under docs/ parses into the runner's columns (a hand edit that breaks CSV quoting
-    fails here), and README_cn's verdict table is exactly what ``--verdicts docs/experiments --lang zh`` prints."""
+    fails here), and the experiments page's verdict table (docs/zh_CN/experiments/index.md, which README_cn links)
+    is exactly what ``--verdicts docs/experiments --lang zh`` prints."""
     import csv
     import glob
 
@@ -242,7 +243,7 @@ def test_committed_claims_files_are_well_formed_and_readme_shows_their_verdict_t
     assert experiment_main(["--verdicts", "docs/experiments", "--lang", "zh"]) == 0
     table = capsys.readouterr().out.strip()
     assert "(not run yet" not in table
-    with open("README_cn.md", encoding="utf-8") as handle:
+    with open("docs/zh_CN/experiments/index.md", encoding="utf-8") as handle:
         assert table in handle.read()
 
 

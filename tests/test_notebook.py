@@ -231,16 +231,16 @@ def test_committed_outputs_are_a_clean_full_run():
 
 
 def test_committed_notebook_names_its_cpu_once_as_printed():
-    """The CPU is named by the cell that prints lscpu's model name, one of the machines README_cn names; no
-    markdown cell types a CPU model (the old intro said AMD EPYC while README_cn said Xeon)."""
+    """The CPU is named by the cell that prints lscpu's model name, the machine the AI Studio page's note about the
+    committed run names; no markdown cell types a CPU model (the old intro said AMD EPYC while README_cn said Xeon)."""
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     printed = CPU_LINE.findall(_all_texts(notebook))
     assert len(printed) == 1, printed
-    assert f"`{printed[0]}`" in (ROOT / "README_cn.md").read_text(encoding="utf-8")
+    page = (ROOT / "docs" / "zh_CN" / "aistudio.md").read_text(encoding="utf-8")
     markdown = "\n".join(c.source for c in notebook.cells if c.cell_type == "markdown")
     assert not CPU_NAMES.findall(markdown), CPU_NAMES.findall(markdown)
-    notebook_section = (ROOT / "README_cn.md").read_text(encoding="utf-8").split("5. Notebook：", 1)[1][:1500]
-    assert printed[0] in notebook_section  # README_cn's note about the committed run names the same CPU
+    notebook_section = page.split("5. Notebook：", 1)[1][:1500]
+    assert f"`{printed[0]}`" in notebook_section  # the page's note about the committed run names the same CPU
 
 
 @pytest.mark.slow

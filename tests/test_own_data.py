@@ -7,11 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 import yaml
-from PIL import Image
 
+from ppnorm.data.example_images import CLASSES, write_example
 from ppnorm.deploy.cli import export_main
 from ppnorm.engine import load_config
 from ppnorm.engine.cli import eval_main, train_main
@@ -20,31 +19,14 @@ from ppnorm.engine.run_lock import OutputDirError, check_no_other_run
 
 ROOT = Path(__file__).resolve().parents[1]
 FOLDER, LIST = "configs/custom/image_folder.yaml", "configs/custom/file_list.yaml"
-CLASSES = ("cat", "dog", "fox")  # each class a dominant colour, images of varied sizes
 TIMEOUT = 300
-
-
-def make_images(root, per_class, seed):
-    """``root/<class>/<i>.png`` RGB images of 34..45 px; returns the ``(relative path, label)`` pairs."""
-    rng, pairs = np.random.default_rng(seed), []
-    for label, name in enumerate(CLASSES):
-        (root / name).mkdir(parents=True)
-        for i in range(per_class):
-            h, w = rng.integers(34, 46, size=2)
-            pixels = rng.integers(0, 120, (h, w, 3))
-            pixels[..., label] += 130
-            Image.fromarray(pixels.astype("uint8")).save(root / name / f"{i}.png")
-            pairs.append((f"{root.name}/{name}/{i}.png", label))
-    return pairs
 
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     """A tiny own data set both ways: folders train/ and val/, and list files naming the same images."""
     root = tmp_path_factory.mktemp("my_images")
-    for split, per_class, seed in (("train", 8, 0), ("val", 4, 1)):
-        pairs = make_images(root / split, per_class, seed)
-        (root / f"{split}_list.txt").write_text("".join(f"{path} {label}\n" for path, label in pairs))
+    write_example(root, train_per_class=8, val_per_class=4)
     return root
 
 
@@ -174,3 +156,19 @@ def test_eval_labels_beyond_the_models_classes_are_one_line_through_the_training
     line = _train_error(capsys, LIST, data, tmp_path / "run", f"DataLoader.Eval.dataset.list_file={bad}")
     assert line == (f"error: DataLoader.Eval.dataset (for a model of 3 classes): sample 12 has label 7, outside "
                     f"0..2 (1 such label(s)); labels must be class indices")
+
+
+def test_the_example_generator_writes_folders_and_lists_that_agree_and_never_writes_into_an_existing_folder(
+        tmp_path, capsys):
+    """``python -m ppnorm.data.example_images`` (the own-data docs' first command) needs no checkout."""
+    from ppnorm.data.example_images import main
+    root = tmp_path / "my_images"
+    assert main([str(root), "--train", "2", "--val", "1"]) == 0
+    for split, per_class in (("train", 2), ("val", 1)):
+        lines = (root / f"{split}_list.txt").read_text().splitlines()
+        assert len(lines) == per_class * len(CLASSES) == len(list((root / split).glob("*/*.png")))
+        for line in lines:
+            path, label = line.split()
+            assert (root / path).is_file() and CLASSES[int(label)] == Path(path).parent.name
+    assert main([str(root)]) == 2
+    assert "already exists" in capsys.readouterr().err
