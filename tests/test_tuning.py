@@ -132,3 +132,14 @@ def test_the_data_validation_share_is_checked():
 
 def test_no_tune_csv_no_section(tmp_path):
     assert tuning_lines(tmp_path, "Tuned") == []
+
+
+def test_the_tool_refuses_tune_without_a_tuning_section_in_one_line_and_creates_nothing(tmp_path, capsys):
+    from ppnorm.experiments.cli import experiment_main
+    out = tmp_path / "out"
+    code = experiment_main(["-c", "configs/experiments/residual_vs_plain.yaml", "--tune", "-o", f"output_dir={out}"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "no 'tuning' section" in err and err.count("\n") == 0 and not out.exists()
+    with pytest.raises(SystemExit) as stop:
+        experiment_main(["-c", "configs/experiments/batch_size_sweep.yaml", "--tune", "--pilot"])
+    assert stop.value.code == 2 and "are different runs" in capsys.readouterr().err
