@@ -128,8 +128,8 @@ def fit(model, train, test, epochs, batch_size, seed=0, optimizer=None, eval_eve
         metric=accuracy, track_train=False, log=None, print_every=50):
     """Train ``model`` on ``train=(images, labels)`` with the engine's loop; evaluate ``metric`` on ``test`` every
     ``eval_every`` steps (default: once per epoch). ``hooks`` run after the recording, and find the
-    :class:`History` as ``ctx.history`` (an extra of the run context). With ``log`` (e.g. ``ctx.log``), a long run prints the engine's
-    ``[Train]`` console line every ``print_every`` steps. Returns the History."""
+    :class:`History` as ``ctx.history`` (an extra of the run context). With ``log`` (e.g. ``ctx.log``), a long
+    run prints the engine's ``[Train]`` console line every ``print_every`` steps. Returns the History."""
     data = TensorBatches(*train, batch_size, seed)
     section = optimizer or optimizer_section()  # Momentum, constant lr 0.05
     opt, scheduler = build_optimizer(section, model, epochs, data.steps_per_epoch)
