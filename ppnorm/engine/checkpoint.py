@@ -6,7 +6,8 @@ them over the old files and removes the record. A kill at any instant therefore 
 previous complete checkpoint (no record: the temporary files are leftovers) or the new one (a
 record: the temporary files that match it are the checkpoint; the next save or load finishes the
 job). ``.pdstates`` also stores the hashes of its ``.pdparams`` and ``.pdopt``, so files of
-different checkpoints are never loaded together.
+different checkpoints are never loaded together, and (``hooks``) the states of the run's hooks that have
+a ``state_dict`` (:mod:`ppnorm.engine.hook_api`), so they are committed with the weights.
 
 A load reads each file whole once and checks the hashes on the bytes it then loads. While another
 process commits a save into the same prefix, a load that fails because the files changed under it

@@ -8,7 +8,9 @@ A hook is an object with six methods, each called with the run context (:class:`
 ``after_train`` runs even when training or another hook raised (``ctx.outcome`` is then None).
 :class:`HookBase` gives empty methods; override the ones you need. At every stage the hooks run by
 ``priority`` (an int from :data:`FIRST` 0 to :data:`LAST` 100, lower first; :data:`NORMAL` 50 unless the
-class or the config says otherwise), hooks of equal priority in the order they were added.
+class or the config says otherwise), hooks of equal priority in the order they were added: the Trainer
+orders its hooks so and ``register_hooks`` inserts by priority (a bare ``TrainLoop(hooks=[...])`` runs its
+list as given).
 
 The context holds (all read-only for hooks unless noted):
 
