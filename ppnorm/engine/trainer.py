@@ -55,9 +55,10 @@ class Trainer:
     ``register_hooks`` add to them.
     """
 
-    states, epoch, outcome, stop_signal, optimizer, data, steps_per_epoch, run_step, register_hooks, request_stop = (
-        delegated("loop", name) for name in ("states", "epoch", "outcome", "stop_signal", "optimizer", "data",
-                                             "steps_per_epoch", "run_step", "register_hooks", "request_stop"))
+    (states, epoch, outcome, stop_signal, optimizer, data, steps_per_epoch, hooks, run_step, register_hooks,
+     request_stop) = (delegated("loop", name) for name in ("states", "epoch", "outcome", "stop_signal", "optimizer",
+                                                           "data", "steps_per_epoch", "hooks", "run_step",
+                                                           "register_hooks", "request_stop"))
 
     def __init__(self, config, stream=None, hooks=None, verbose=False):
         self.config = config
