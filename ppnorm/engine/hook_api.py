@@ -19,7 +19,7 @@ The context holds (all read-only for hooks unless noted):
 - the counters: ``states`` (``epoch`` epochs done, ``step`` steps done in this epoch, ``global_step``; the
   Trainer adds ``best_top1`` and ``best_epoch``, which the evaluation hook writes and every checkpoint saves),
   ``epoch`` (the current epoch, from 0), ``epochs``, ``steps_per_epoch``;
-- ``last`` (the latest step's :class:`~ppnorm.engine.ctx.StepOutput`), ``outcome`` (in ``after_train``:
+- ``last`` (the latest step's :class:`~ppnorm.engine.loop.StepOutput`), ``outcome`` (in ``after_train``:
   ``finished``, ``interrupted``, ``paused``, ``data_failed``), ``stop_signal``;
 - ``metrics`` (:class:`MetricStore`): after each step the loop writes ``loss``, ``top1``, ``lr`` and
   ``batch_size`` of that step; :meth:`RunContext.evaluate` writes ``eval/<metric>``; hooks may add their own;
@@ -35,8 +35,9 @@ survive a resume goes in ``state_dict()`` (plain numbers, strings, lists and dic
 weights (one unit, see :mod:`ppnorm.engine.checkpoint`), keyed by the hook's class name (``Name#2`` for the
 second of a class).
 
-Hooks are registered in :data:`HOOKS` by name; ``Hooks:`` in a config adds registered hooks to a run
-(``[{name: MyHook, priority: 60, <its options>}]``). A built-in hook says with ``from_global`` whether
+Hooks are registered in :data:`HOOKS` by name (the built-ins when :mod:`ppnorm.engine` is imported; a
+hook of your own in its module, imported before a config naming it is loaded); ``Hooks:`` in a config adds
+registered hooks to a run (``[{name: MyHook, priority: 60, <its options>}]``). A built-in hook says with ``from_global`` whether
 and how a default run uses it: :func:`~ppnorm.engine.hooks.default_hooks` builds those.
 """
 import signal
