@@ -65,7 +65,8 @@ NAMES = ("densenet121, densenet161, densenet169, densenet201, densenet264, dense
     ("Arch.data_format=NHCW", "Arch norm 'bn': data_format 'NHCW' does not fit dims=2; use one of NCHW, NHWC"),
     ("Arch.norm=xx", "Arch norm 'xx': unknown norm kind 'xx'; valid kinds: bn, sync_bn, gn, ln, in, none"),
     ("Arch={norm: gn}", f"Arch needs a 'name' (one of {NAMES})"),
-    ("Foo.x=1", "unknown section 'Foo'; valid sections: Global, Arch, Loss, Optimizer, DataLoader, EMA, Metric, Export"),
+    ("Foo.x=1", "unknown section 'Foo'; valid sections: Global, Arch, Loss, Optimizer, DataLoader, EMA, Metric, "
+                "Export, Hooks"),
     ("Loss.nam=x", "unknown key 'Loss.nam' (did you mean 'name'?); valid keys in Loss: name, label_smoothing"),
     ("DataLoader.Train.transforms=[3]",
      "DataLoader.Train.transforms: each entry must be one 'Name: {options}' mapping, got 3"),

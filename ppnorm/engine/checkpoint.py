@@ -6,7 +6,8 @@ them over the old files and removes the record. A kill at any instant therefore 
 previous complete checkpoint (no record: the temporary files are leftovers) or the new one (a
 record: the temporary files that match it are the checkpoint; the next save or load finishes the
 job). ``.pdstates`` also stores the hashes of its ``.pdparams`` and ``.pdopt``, so files of
-different checkpoints are never loaded together.
+different checkpoints are never loaded together, and (``hooks``) the states of the run's hooks that have
+a ``state_dict`` (:mod:`ppnorm.engine.hook_api`), so they are committed with the weights.
 
 A load reads each file whole once and checks the hashes on the bytes it then loads. While another
 process commits a save into the same prefix, a load that fails because the files changed under it
@@ -140,7 +141,8 @@ def _load_weights(files, data, states, model, ema):
 
 
 def load_checkpoint(prefix, model, optimizer, ema=None):
-    """Restore model, optimizer (and ``ema``) from ``prefix``; returns the saved training states."""
+    """Restore model, optimizer (and ``ema``) from ``prefix``; returns the saved training states (with ``hooks``,
+    the hooks' states, when the run had hooks with state)."""
     files, data, states = read_checkpoint(strip_suffix(prefix))
     saved_with = states.get("optimizer", type(optimizer).__name__)
     if saved_with != type(optimizer).__name__:
@@ -155,7 +157,10 @@ def load_checkpoint(prefix, model, optimizer, ema=None):
         raise CheckpointError(f"{files['.pdopt']} does not fit Optimizer.name={type(optimizer).__name__} "
                               f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else 'mismatch'}); "
                               f"resume with the optimizer the run was trained with") from None
-    return {k: v for k, v in states.items() if k in STATE_KEYS}
+    kept = {k: v for k, v in states.items() if k in STATE_KEYS}
+    if isinstance(states.get("hooks"), dict):  # the hooks' own states (ppnorm.engine.hook_api), saved with the rest
+        kept["hooks"] = states["hooks"]
+    return kept
 
 
 def load_pretrained(path, model, skip=(), skip_mismatched=False, fix=None):

@@ -11,7 +11,7 @@ import copy
 import paddle
 
 from .distributed import average_norm_statistics
-from .loop import HookBase
+from .hook_api import HOOKS, HookBase
 
 
 def ema_decay(decay, step):
@@ -50,11 +50,18 @@ class ModelEma:
         self.model.set_state_dict(state)
 
 
+@HOOKS.register("UpdateEma")
 class UpdateEma(HookBase):
-    """Update ``loop.ema`` after every step; average its BatchNorm statistics over ranks after each epoch."""
+    """Update ``ctx.ema`` after every step; average its BatchNorm statistics over ranks after each epoch."""
 
-    def after_step(self, loop):
-        loop.ema.update(loop.model, loop.states["global_step"])
+    priority = 30
 
-    def after_epoch(self, loop):
-        average_norm_statistics(loop.ema.model, loop.world_size)
+    @classmethod
+    def from_global(cls, settings, ema=False):
+        return cls() if ema else None
+
+    def after_step(self, ctx):
+        ctx.ema.update(ctx.model, ctx.states["global_step"])
+
+    def after_epoch(self, ctx):
+        average_norm_statistics(ctx.ema.model, ctx.world_size)

@@ -1,7 +1,8 @@
 """The one training loop: epochs of ``run_step`` calls, with hooks for everything else.
 
 In the spirit of detectron2's ``TrainerBase``: the loop only steps; logging, evaluation,
-checkpoints, seeding and stopping live in hooks (:mod:`ppnorm.engine.hooks`). The config-driven
+checkpoints, seeding and stopping live in hooks (:mod:`ppnorm.engine.hooks`), which see the run through a
+:class:`~ppnorm.engine.hook_api.RunContext` (the contract: :mod:`ppnorm.engine.hook_api`). The config-driven
 :class:`~ppnorm.engine.trainer.Trainer`, the experiments and the benchmark all run this loop.
 """
 import contextlib
@@ -11,35 +12,11 @@ from typing import NamedTuple
 import paddle
 
 from ..signals import StopWhileWaiting, waits_end_on_stop
+from .config import save_config
+from .hook_api import DATA_FAILED, FINISHED, INTERRUPTED, PAUSED, HookBase, RunContext, hook_keys, priority_of
 from .loss import CrossEntropy
 
-FINISHED, INTERRUPTED, PAUSED = "finished", "interrupted", "paused"
-DATA_FAILED = "data_failed"  # reading the next batch raised a ValueError (a corrupt file): the steps so far are whole
-
-
-class HookBase:
-    """Override what you need; each method gets the loop (``loop.states``, ``loop.model``, ``loop.last``, ...).
-
-    Hooks run in the order they were registered, at every stage.
-    """
-
-    def before_train(self, loop):
-        pass
-
-    def before_epoch(self, loop):
-        pass
-
-    def before_step(self, loop):
-        pass
-
-    def after_step(self, loop):
-        pass
-
-    def after_epoch(self, loop):
-        pass
-
-    def after_train(self, loop):
-        """Runs even when training (or another hook's ``before_train``) raised; ``loop.outcome`` is None then."""
+__all__ = ["DATA_FAILED", "FINISHED", "INTERRUPTED", "PAUSED", "HookBase", "StepOutput", "TrainLoop", "top1_of"]
 
 
 class StepOutput(NamedTuple):
@@ -54,6 +31,11 @@ class StepOutput(NamedTuple):
         return int(self.labels.shape[0])
 
 
+def top1_of(out):
+    """The fraction of ``out``'s batch whose highest logit is the label."""
+    return float((out.logits.argmax(axis=1) == out.labels.reshape([-1])).astype("float32").mean())
+
+
 class TrainLoop:
     """Train ``model`` on ``data`` for ``epochs``.
 
@@ -64,15 +46,20 @@ class TrainLoop:
     """
 
     def __init__(self, model, optimizer, scheduler, data=None, epochs=0, loss_fn=None, hooks=(), states=None,
-                 amp_level=None, scaler=None, train_model=None):
+                 amp_level=None, scaler=None, train_model=None, *, logger=None, rank=0, world_size=1,
+                 output_dir=None, config=None, ema=None, save=None, evaluate=None, extras=None):
         self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
         self.train_model = train_model or model  # the model called in a step (e.g. paddle.DataParallel(model))
         self.data, self.epochs = data, epochs
         self.loss_fn = loss_fn or CrossEntropy()  # the Loss section's default
         self.amp_level, self.scaler = amp_level, scaler
         self.states = dict(states or {"epoch": 0, "step": 0, "global_step": 0})
-        self.hooks = []
-        self.register_hooks(hooks)
+        # what the hooks see through the context (see ppnorm.engine.hook_api); save and evaluate come from the owner
+        self.logger, self.rank, self.world_size, self.output_dir = logger, rank, world_size, output_dir
+        self.config, self.ema, self._save, self._evaluate = config, ema, save, evaluate
+        self.context = RunContext(self, extras)
+        self.hooks = list(hooks)  # run in this order (the Trainer orders them by priority)
+        self._hook_states = {}  # restored into the hooks when training starts
         self.epoch = self.states["epoch"]
         self.last = None  # the latest StepOutput
         self.outcome = None  # FINISHED, INTERRUPTED (request_stop) or PAUSED (stop_after_epoch)
@@ -85,7 +72,36 @@ class TrainLoop:
         return self.data.steps_per_epoch
 
     def register_hooks(self, hooks):
-        self.hooks.extend(hooks)
+        """Add each of ``hooks`` after the hooks of lower or equal priority (before the first of a higher one)."""
+        for hook in hooks:
+            later = [i for i, other in enumerate(self.hooks) if priority_of(other) > priority_of(hook)]
+            self.hooks.insert(later[0] if later else len(self.hooks), hook)
+
+    def hook_states(self):
+        """``{key: state_dict()}`` of the hooks that have state (see :func:`~.hook_api.hook_keys`)."""
+        return {key: hook.state_dict() for key, hook in hook_keys(self.hooks)}
+
+    def restore_hook_states(self, states):
+        """Give each hook its state from ``states`` (as :meth:`hook_states` returned) when training starts."""
+        self._hook_states = dict(states or {})
+
+    def save(self, name):
+        """Write checkpoint ``name`` (the owner's ``save``)."""
+        self._service(self._save, "save")(name)
+
+    def evaluate(self):
+        """Evaluate the model (the owner's ``evaluate``); returns the metrics."""
+        return self._service(self._evaluate, "evaluate")()
+
+    def save_config(self):
+        """Write ``config`` as ``<output_dir>/config.yaml``."""
+        save_config(self.config, self.output_dir)
+
+    @staticmethod
+    def _service(function, name):
+        if function is None:
+            raise TypeError(f"this loop was built without {name}=...: pass TrainLoop(..., {name}=<function>)")
+        return function
 
     def request_stop(self, signum=signal.SIGINT):
         """Finish the current step, then stop (hooks see ``outcome == INTERRUPTED``); what Ctrl-C, SIGTERM and
@@ -118,6 +134,9 @@ class TrainLoop:
         so the hooks can save the steps done) and is then raised again."""
         self.outcome, self.data_error = None, None
         try:
+            for key, hook in hook_keys(self.hooks):
+                if key in self._hook_states:
+                    hook.set_state_dict(self._hook_states.pop(key))
             self._call("before_train")
             self.outcome = self._run_epochs(stop_after_epoch)
         finally:
@@ -154,7 +173,9 @@ class TrainLoop:
                 self.data_error = error
                 return False
             self._call("before_step")
-            self.last = self.run_step(batch)
+            self.last = out = self.run_step(batch)
+            self.context.metrics.update({"loss": out.loss, "batch_size": out.batch_size, "lr": self.optimizer.get_lr,
+                                         "top1": lambda: top1_of(out)})  # lr, top1: computed when read
             self.states["global_step"] += 1
             self.states["step"] += 1
             self._call("after_step")
@@ -163,4 +184,4 @@ class TrainLoop:
 
     def _call(self, stage):
         for hook in self.hooks:
-            getattr(hook, stage)(self)
+            getattr(hook, stage)(self.context)

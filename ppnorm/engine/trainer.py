@@ -14,6 +14,7 @@ from .config import check_config_target, dump_config
 from .distributed import setup_device
 from .ema import ModelEma
 from .evaluator import evaluate
+from .hook_api import build_hook, by_priority, delegated
 from .hooks import TrainingError, default_hooks
 from .logger import Logger
 from .loss import build_loss
@@ -45,11 +46,19 @@ def with_classes(config, names):
     return dict(config, Arch=arch, Global=dict(config["Global"], class_names=list(names)))
 
 
-class Trainer(TrainLoop):
-    """Everything from a validated config (see :func:`ppnorm.engine.config.load_config`), trained by the loop.
+class Trainer:
+    """Everything from a validated config (see :func:`ppnorm.engine.config.load_config`), trained by its
+    :class:`~ppnorm.engine.loop.TrainLoop` (``self.loop``), whose hooks see a
+    :class:`~ppnorm.engine.hook_api.RunContext` with this trainer's ``save`` and ``evaluate``.
 
-    ``hooks`` replaces :func:`~ppnorm.engine.hooks.default_hooks` (``register_hooks`` adds to them).
+    ``hooks`` replaces :func:`~ppnorm.engine.hooks.default_hooks`; the config's ``Hooks`` section and
+    ``register_hooks`` add to them.
     """
+
+    (states, epoch, outcome, stop_signal, optimizer, data, steps_per_epoch, hooks, run_step, register_hooks,
+     request_stop) = (delegated("loop", name) for name in ("states", "epoch", "outcome", "stop_signal", "optimizer",
+                                                           "data", "steps_per_epoch", "hooks", "run_step",
+                                                           "register_hooks", "request_stop"))
 
     def __init__(self, config, stream=None, hooks=None, verbose=False):
         self.config = config
@@ -79,11 +88,17 @@ class Trainer(TrainLoop):
             self.logger.info(f"[EMA] evaluating and saving the moving average of the weights (EMA.decay={decay}); "
                              f"the raw weights are saved as <checkpoint>.pdtrain for resuming")
         states = self._resume_states(optimizer)
+        hook_states = states.pop("hooks", None)
         scaler, optimizer = self._amp(optimizer)
         train_model = paddle.DataParallel(self.model) if self.world_size > 1 else self.model
-        hooks = default_hooks(settings, self.ema is not None) if hooks is None else hooks
-        super().__init__(self.model, optimizer, scheduler, train_batches, settings["epochs"],
-                         build_loss(config["Loss"]), hooks, states, settings["amp_level"], scaler, train_model)
+        hooks = default_hooks(settings, self.ema is not None) if hooks is None else list(hooks)
+        hooks = by_priority(hooks + [build_hook(spec, f"Hooks[{i}]") for i, spec in enumerate(config["Hooks"])])
+        self.loop = TrainLoop(self.model, optimizer, scheduler, train_batches, settings["epochs"],
+                              build_loss(config["Loss"]), hooks, states, settings["amp_level"], scaler, train_model,
+                              logger=self.logger, rank=self.rank, world_size=self.world_size,
+                              output_dir=self.output_dir, config=config, ema=self.ema, save=self.save,
+                              evaluate=self.evaluate)
+        self.loop.restore_hook_states(hook_states)
         self.topk = config["Metric"]["topk"]
         self.last_eval = None
 
@@ -129,6 +144,9 @@ class Trainer(TrainLoop):
         """Write checkpoint ``<output_dir>/<name>`` (rank 0 only); a stop signal meanwhile waits for the commit."""
         if self.rank == 0:
             states = dict(self.states, class_names=self.class_names)
+            hooks = self.loop.hook_states()
+            if hooks:  # saved in .pdstates, so with the weights as one unit
+                states["hooks"] = hooks
             with deferred():
                 save_checkpoint(os.path.join(self.output_dir, name), self.model, self.optimizer, states, self.ema)
 
@@ -144,9 +162,9 @@ class Trainer(TrainLoop):
         A batch that cannot be read (a corrupt image) saves ``latest`` at the step reached, then raises a
         :class:`DataError` naming the file and the resume flag."""
         try:
-            return self.last_eval if super().train(stop_after_epoch) == FINISHED else None
+            return self.last_eval if self.loop.train(stop_after_epoch) == FINISHED else None
         except ValueError as error:
-            if error is not self.data_error:
+            if error is not self.loop.data_error:
                 raise
             kept = (f"'latest' saved at epoch {self.epoch + 1}, step {self.states['step']}; fix or remove that file, "
                     f"then resume with -o Global.checkpoints={os.path.join(self.output_dir, 'latest')}")

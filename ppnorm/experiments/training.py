@@ -128,14 +128,14 @@ def fit(model, train, test, epochs, batch_size, seed=0, optimizer=None, eval_eve
         metric=accuracy, track_train=False, log=None, print_every=50):
     """Train ``model`` on ``train=(images, labels)`` with the engine's loop; evaluate ``metric`` on ``test`` every
     ``eval_every`` steps (default: once per epoch). ``hooks`` run after the recording, and find the
-    :class:`History` as ``loop.history``. With ``log`` (e.g. ``ctx.log``), a long run prints the engine's
-    ``[Train]`` console line every ``print_every`` steps. Returns the History."""
+    :class:`History` as ``ctx.history`` (an extra of the run context). With ``log`` (e.g. ``ctx.log``), a long
+    run prints the engine's ``[Train]`` console line every ``print_every`` steps. Returns the History."""
     data = TensorBatches(*train, batch_size, seed)
     section = optimizer or optimizer_section()  # Momentum, constant lr 0.05
     opt, scheduler = build_optimizer(section, model, epochs, data.steps_per_epoch)
     history = History(test, eval_every or data.steps_per_epoch, metric, train if track_train else None)
     console = [TrainLog(print_every)] if log is not None else []
-    loop = TrainLoop(model, opt, scheduler, data, epochs, hooks=[history, *console, *hooks])
-    loop.history, loop.logger, loop.world_size = history, ConsoleLines(log), 1
+    loop = TrainLoop(model, opt, scheduler, data, epochs, hooks=[history, *console, *hooks], logger=ConsoleLines(log),
+                     extras={"history": history})
     loop.train()
     return history

@@ -9,9 +9,10 @@ import copy
 from ...data import DATASETS, build_transforms
 from ...models.registry import MODELS
 from ...nn import NormSpec, check_norm_position
+from ..hook_api import HOOKS, check_priority
 from ..loss import LOSSES
 from ..optim import OPTIMIZERS, SCHEDULES
-from .keys import NUMBER, ConfigError, Key, check_numbers, did_you_mean, expand_home, fill_defaults
+from .keys import NUMBER, ConfigError, Key, check_numbers, check_value, did_you_mean, expand_home, fill_defaults
 
 MAX_SEED = 2 ** 32 - 1  # numpy and paddle seeds are 32-bit
 
@@ -95,6 +96,9 @@ SCHEMA = {
         "format": Key("paddle", str, choices=("paddle", "onnx"),
                       help="onnx: also write model.onnx (paddle2onnx; pip install -e \".[onnx]\")"),
     },
+    "Hooks": Key([], list, items=Key(None, dict, optional=False),
+                 help="hooks added to the default ones: [{name: <registered hook>, priority: 0-100 (lower runs "
+                      "first, default the hook's own), <its options>}]; see ppnorm.engine.hook_api"),
 }
 _SECTIONS_REQUIRED = ("Arch", "DataLoader")
 
@@ -124,6 +128,18 @@ def _check_arch(arch, source):
         NormSpec(kind, arch.get("norm_options"), arch.get("data_format", "NCHW"))
     except (ValueError, TypeError) as error:
         raise ConfigError(f"{source}: Arch norm {kind!r}: {error}") from None
+
+
+def _check_hooks(hooks, source):
+    """Each ``Hooks`` entry names a registered hook, gives only its options and a valid priority."""
+    for index, spec in enumerate(hooks):
+        where = f"Hooks[{index}]"
+        _check_registered(HOOKS, {k: v for k, v in spec.items() if k != "priority"}, where, source)
+        if "priority" in spec:
+            try:
+                check_priority(spec["priority"], f"{where} '{spec['name']}'")
+            except ValueError as error:
+                raise ConfigError(f"{source}: {error}") from None
 
 
 def _check_data(loaders, source):
@@ -174,7 +190,7 @@ def validate(raw, source="config"):
         if isinstance(spec, dict):
             config[section] = fill_defaults(spec, raw.get(section), section, source)
         else:
-            config[section] = copy.deepcopy(raw.get(section))
+            config[section] = copy.deepcopy(raw.get(section, spec.default))
     check_numbers(config, source)  # the free-form sections too (Arch options, data set options)
     names = config["Global"].get("class_names") or []
     repeated = sorted({str(n) for n in names if [str(m) for m in names].count(str(n)) > 1})
@@ -185,6 +201,7 @@ def validate(raw, source="config"):
         raise ConfigError(f"{source}: Metric.topk must include 1 (top-1 chooses best_model and is the [Done] line), "
                           f"got {config['Metric']['topk']}; e.g. Metric.topk=[1, 5]")
     _check_arch(config["Arch"], source)
+    _check_hooks(check_value("Hooks", SCHEMA["Hooks"], config["Hooks"], source), source)
     _check_data(config["DataLoader"], source)
     _check_schedule(config["Optimizer"]["lr"], config["Global"]["epochs"], source)
     if config["Global"]["amp_level"] and config["Global"]["device"] != "gpu":
