@@ -67,6 +67,8 @@ def test_only_configs_ppnorm_wrote_count_as_its_own(tmp_path):
     assert saved.read_text().startswith(WRITTEN_BY) and load_config(str(saved)) == config
     legacy = _write(tmp_path / "legacy.yaml", dump_config(config))  # written by an older version: no first line
     assert written_by_ppnorm(saved) and written_by_ppnorm(legacy)
+    before_hooks = {key: value for key, value in config.items() if key != "Hooks"}  # versions before the Hooks section
+    assert written_by_ppnorm(_write(tmp_path / "before_hooks.yaml", dump_config(before_hooks)))
     for text in ("# mine\n" + dump_config(config), "_base_: run.yaml\n", BASE):
         assert not written_by_ppnorm(_write(tmp_path / "user.yaml", text))
     assert not written_by_ppnorm(str(tmp_path / "missing.yaml"))

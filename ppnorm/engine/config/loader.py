@@ -172,6 +172,7 @@ def dump_config(config):
 WRITTEN_BY = ("# ppnorm: the resolved config of the run in this directory, written by tools/train.py "
               "(rewritten whenever a run trains here)\n")
 CONFIG_NAME = "config.yaml"
+ADDED_SECTIONS = ("Hooks",)  # sections a resolved config of an older version (without WRITTEN_BY) does not have
 
 
 def written_by_ppnorm(path):
@@ -186,7 +187,8 @@ def written_by_ppnorm(path):
         data = yaml.safe_load(text)
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return False
-    return isinstance(data, dict) and list(data) == list(SCHEMA) and text == dump_config(data)
+    older = [section for section in SCHEMA if section not in ADDED_SECTIONS]  # the sections older versions wrote
+    return isinstance(data, dict) and list(data) in (list(SCHEMA), older) and text == dump_config(data)
 
 
 def check_config_target(output_dir):
