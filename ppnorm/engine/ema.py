@@ -38,8 +38,9 @@ class ModelEma:
         own = self.model.state_dict()
         for key, value in model.state_dict().items():
             target = own[key]
-            if paddle.is_floating_point(target):
-                paddle.assign(target * d + value.astype(target.dtype) * (1.0 - d), output=target)
+            if paddle.is_floating_point(target):  # in place: 3 kernels per entry instead of 5 (the same arithmetic)
+                value = value if value.dtype == target.dtype else value.astype(target.dtype)
+                target.scale_(d).add_(paddle.scale(value, 1.0 - d))
             else:
                 paddle.assign(value, output=target)
 
