@@ -38,8 +38,10 @@ GROUPS = {
     "ema": ([ENGINE + "ema.py"], ["tests/test_ema.py", "tests/test_ema_values.py", "-m", "not slow"]),
     # a tiny real TrainLoop with recorded save/evaluate/logger: every hook's promise in well under a second each
     "hooks": ([ENGINE + "hooks.py"], ["tests/test_hooks_contract.py"]),
-    # the verifier, inference.yml, the export target checks and infer's inputs, without training or paddle.jit.save
-    "export": (["ppnorm/deploy/export.py", "ppnorm/deploy/inputs.py"], ["tests/test_export_verify.py"]),
+    # the verifier, inference.yml, the export target checks and infer's inputs without paddle.jit.save; export_model
+    # and its steps on a one-conv model (well under a second each); the slow tools/infer.py subprocess is left out
+    "export": (["ppnorm/deploy/export.py", "ppnorm/deploy/inputs.py"],
+               ["tests/test_export_verify.py", "tests/test_export_model.py", "-m", "not slow"]),
     # paddle.io.DataLoader aborts (SIGABRT) in mutmut's forked test processes: the test comparing batches with it
     # is left out (tests/test_loader.py checks the batches against numpy)
     "transforms": ([DATA + "transforms.py"], ["tests/test_transforms.py", "tests/test_data.py", "tests/test_data_errors.py",
