@@ -362,3 +362,88 @@ def test_an_nhwc_export_runs_through_tools_infer(tmp_path):
     probabilities /= probabilities.sum(axis=1, keepdims=True)
     np.testing.assert_allclose(printed, probabilities, atol=6e-4)
     assert np.ptp(probabilities, axis=0).max() > 0.01  # the predictions depend on the image
+
+
+# --- kills of the first mutation run with these tests ----------------------------------------------------------------
+
+def test_save_for_inference_leaves_the_trained_model_untouched(tmp_path):
+    model = ppnorm.build_model("simple_cnn", in_channels=3, num_classes=3, widths=[4], convs_per_stage=1)
+    model.features[0].norm._mean.set_value(np.full([4], 0.3, "float32"))
+    model.train()
+    before = {name: value.numpy().copy() for name, value in model.state_dict().items()}
+    X.save_for_inference(model, paddle.to_tensor(_eval_images(2)), str(tmp_path))
+    assert all(layer.training for layer in model.sublayers(include_self=True))
+    after = model.state_dict()
+    assert sorted(after) == sorted(before)
+    for name, value in before.items():
+        np.testing.assert_array_equal(after[name].numpy(), value, err_msg=name)
+
+
+@pytest.mark.parametrize("kind", ["image", "sequence"])
+def test_the_saved_graph_takes_one_float32_input_x_with_a_free_batch_and_length(tmp_path, kind):
+    if kind == "image":
+        model = ppnorm.build_model("simple_cnn", in_channels=3, num_classes=3, widths=[4], convs_per_stage=1)
+        example, shape = paddle.to_tensor(_eval_images(2)), [-1, 3, 6, 4]
+    else:
+        model = ppnorm.build_model("seq_conv1d", in_channels=2, num_classes=4, widths=[4], mask_channel=True)
+        example, shape = paddle.ones([2, 2, 10]), [-1, 2, -1]
+    X.save_for_inference(model, example, str(tmp_path))
+    [spec] = paddle.jit.load(str(tmp_path / "inference"))._input_spec()
+    assert (list(spec.shape), spec.dtype, spec.name) == (shape, paddle.float32, "x")
+
+
+def _image_folder(root):
+    """Two classes with Chinese names, two 6x4 RGB images each."""
+    from PIL import Image
+    rng = np.random.default_rng(0)
+    for name in ("猫", "狗"):
+        (root / name).mkdir(parents=True)
+        for index in range(2):
+            Image.fromarray(rng.integers(0, 256, (6, 4, 3), dtype="uint8")).save(root / name / f"{index}.png")
+    return root
+
+
+def test_an_image_folder_export_keeps_the_trained_class_order_and_writes_names_as_text(tmp_path, capsys):
+    data = _image_folder(tmp_path / "data")
+    target = tmp_path / "exported"
+    config = _config(tmp_path, save_dir=target, extra=["Global.class_names=[猫, 狗, 鸟]"])
+    config["DataLoader"]["Eval"]["dataset"] = {"name": "image_folder", "root": str(data)}
+    X.export_model(config, log=[].append)
+    assert f"[Data] image_folder eval ({data}): 2 classes (狗, 猫), 4 images" in capsys.readouterr().out.splitlines()
+    text = (target / "inference.yml").read_text(encoding="utf-8")
+    assert "- 猫\n- 狗\n- 鸟\n" in text  # the trained order, readable
+    description = yaml.safe_load(text)
+    assert description["classes"] == ["猫", "狗", "鸟"]
+    assert list(description) == ["arch", "weights", "format", "data_format", "input_kind", "input_shape", "channels",
+                                 "transforms", "classes", "topk", "folded_batch_norms", "max_abs_diff"]
+
+
+def test_export_loads_the_whole_trained_model_even_with_pretrained_skip(tmp_path):
+    target = tmp_path / "exported"
+    config = _config(tmp_path, save_dir=target, extra=["Global.pretrained_skip=[fc]"])
+    X.export_model(config, log=[].append)
+    images = _eval_images(4)
+    np.testing.assert_allclose(Predictor(str(target))(images), _model(config)(paddle.to_tensor(images)).numpy(),
+                               atol=1e-5)
+
+
+def test_errors_in_the_eval_data_name_the_eval_section(tmp_path):
+    config = _config(tmp_path)
+    config["Arch"]["num_classes"] = 2
+    with pytest.raises(Exception, match=r"^Arch.num_classes=2 but DataLoader.Eval.dataset has labels up to 2"):
+        X.reference(config, "NCHW")
+    config = _config(tmp_path)
+    config["DataLoader"]["Eval"]["transforms"] = [{"CenterCrop": {"size": 9}}]
+    with pytest.raises(Exception, match=r"^DataLoader.Eval.dataset: sample 0: CenterCrop: size 9x9 is larger"):
+        X.reference(config, "NCHW")
+
+
+def test_the_checked_batch_draws_random_eval_transforms_from_the_configs_seed(tmp_path):
+    from ppnorm.data import build_dataloader
+    config = _config(tmp_path, extra=["Global.seed=3"])
+    config["DataLoader"]["Eval"]["transforms"] = ["RandomHorizontalFlip"]
+    _, images, _, _ = X.reference(config, "NCHW")
+    section = dict(config["DataLoader"]["Eval"], batch_size=X.CHECK_IMAGES)
+    for seed, same in ((3, True), (0, False)):
+        loader, _, _ = build_dataloader(section, seed, where="DataLoader.Eval")
+        assert np.array_equal(next(iter(loader))[0].numpy(), images.numpy()) is same
