@@ -42,6 +42,12 @@ GROUPS = {
     # and its steps on a one-conv model (well under a second each); the slow tools/infer.py subprocess is left out
     "export": (["ppnorm/deploy/export.py", "ppnorm/deploy/inputs.py"],
                ["tests/test_export_verify.py", "tests/test_export_model.py", "-m", "not slow"]),
+    # the loop on fixed batches (stages, counters, stops, one SGD step in numpy) and the hooks' tiny real loop
+    "loop": ([ENGINE + "loop.py"], ["tests/test_loop.py", "tests/test_hooks_contract.py"]),
+    # the lock, the refused folders and the checkpoint check under every spelling of the output dir
+    "run_lock": ([ENGINE + "run_lock.py"], ["tests/test_run_lock.py"]),
+    # the experiments' Context without training (seeds, progress, claims, VisualDL with a fake writer)
+    "context": (["ppnorm/experiments/context.py"], ["tests/test_context.py"]),
     # paddle.io.DataLoader aborts (SIGABRT) in mutmut's forked test processes: the test comparing batches with it
     # is left out (tests/test_loader.py checks the batches against numpy)
     "transforms": ([DATA + "transforms.py"], ["tests/test_transforms.py", "tests/test_data.py", "tests/test_data_errors.py",
