@@ -75,6 +75,7 @@ def test_stages_run_in_order_and_the_counters_count_steps_and_epochs():
     events = []
     loop = _loop(events)
     assert loop.states == {"epoch": 0, "step": 0, "global_step": 0} and loop.outcome is None and loop.last is None
+    assert loop.data_error is None and loop.stop_requested is False
     assert loop.train() == L.FINISHED and loop.outcome == L.FINISHED
     per_epoch = ["before_epoch"] + ["before_step", "after_step"] * STEPS + ["after_epoch"]
     assert _stages(events) == ["before_train"] + per_epoch * 2 + ["after_train"]
@@ -105,6 +106,12 @@ def test_a_resume_mid_epoch_skips_the_steps_done_and_keeps_counting():
     assert [e[3]["global_step"] for e in events if e[1] == "before_step"] == [5, 6, 7, 8]
     assert loop.states == {"epoch": 3, "step": 0, "global_step": 9, "best_top1": 0.5}
     assert states == {"epoch": 1, "step": 2, "global_step": 5, "best_top1": 0.5}  # the caller's dict is not changed
+
+
+def test_a_loop_without_epochs_trains_nothing():
+    model, optimizer = _linear()
+    loop = L.TrainLoop(model, optimizer, None, data=Data())
+    assert loop.epochs == 0 and loop.train() == L.FINISHED and loop.data.asked == [] and loop.states["global_step"] == 0
 
 
 def test_a_finished_run_trains_nothing():

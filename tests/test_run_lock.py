@@ -62,7 +62,7 @@ def test_acquiring_creates_the_output_directory_and_refuses_a_file_in_the_way(cw
     with R.OutputDirLock("new/deep"):
         assert os.listdir(cwd / "new" / "deep") == [".ppnorm.lock"]
     with R.OutputDirLock("") as here:  # the current directory
-        assert here.path == ".ppnorm.lock" and (cwd / ".ppnorm.lock").exists()
+        assert here.path == ".ppnorm.lock" and sorted(os.listdir(cwd)) == [".ppnorm.lock", "link", "new", "out"]
     (cwd / "file").write_text("x")
     with pytest.raises(R.OutputDirError) as error:
         R.OutputDirLock("file/run").acquire()
@@ -140,6 +140,11 @@ def test_the_root_home_and_the_package_are_refused_under_any_spelling(tmp_path, 
                                     f"there; give it a folder of its own, e.g. output_dir=output/<run name>")
     with pytest.raises(R.OutputDirError, match=r"^Global.output_dir=~ is your home"):
         R.check_output_dir("~")
+    with pytest.raises(R.OutputDirError, match=r"^--output_dir=/ is the file system's root: "):
+        R.check_output_dir("/", "--output_dir")
+    with pytest.raises(R.OutputDirError, match=r"^Global.output_dir=/ is the file system's root: .* e.g. "
+                                               r"Global.output_dir=output/<run name>$"):
+        R.check_not_a_root("/")
     for fine in (str(home / "run"), "~/run", os.path.join(package, "engine"), str(tmp_path)):
         R.check_not_a_root(fine)
     R.check_not_a_root(tmp_path / "run")  # a Path
