@@ -253,3 +253,73 @@ def test_a_saved_figure_is_a_png_in_the_output_dir_and_listed_with_its_caption(t
     assert axes.shape == (2, 1) and axes[0, 0].name == "polar"
     ctx.save_figure(fig, "polar")
     assert ctx.charts[-1] == ("polar.png", "")
+
+
+# --- kills of the first mutation run --------------------------------------------------------------------------------
+
+def test_tags_keep_capitals_and_strip_only_underscores():
+    assert C._tag("BN loss") == "BN_loss" and C._tag("_X_") == "X" and C._tag("top-1 %") == "top-1_pct"
+
+
+def test_a_new_context_knows_no_claim_ids_and_counts_from_zero(tmp_path):
+    ctx = _ctx(tmp_path)
+    assert ctx.claim_ids == {} and ctx._runs == 0 and ctx._finished == 0 and ctx._writer is None
+
+
+def test_data_and_data_info_read_the_configs_data_set(tmp_path, monkeypatch):
+    from ppnorm.experiments import data
+    calls = []
+    monkeypatch.setattr(data, "load", lambda *args: calls.append(("load", *args)) or "arrays")
+    monkeypatch.setattr(data, "info", lambda *args: calls.append(("info", *args)) or "information")
+    ctx = _ctx(tmp_path, data={"name": "cifar10"})
+    assert ctx.data("train") == "arrays" and ctx.data("test", normalize=False) == "arrays"
+    assert ctx.data_info == "information"
+    assert calls == [("load", {"name": "cifar10"}, "train", True), ("load", {"name": "cifar10"}, "test", False),
+                     ("info", {"name": "cifar10"})]
+
+
+def test_a_table_takes_its_columns_from_the_first_row_and_its_headers_in_the_reports_language(tmp_path):
+    lines = []
+    ctx = _ctx(tmp_path, lines, lang="zh")
+    ctx.table("t", [{"seed": 1}])
+    ctx.table("u", [{"seed": 1, "norm": "bn"}, {"seed": 2}])
+    assert ctx.tables["t"]["columns"] == ["seed"] and ctx.tables["u"]["columns"] == ["seed", "norm"]
+    assert lines[0].startswith("\n[toy] t\n| 种子 |") and lines[1].startswith("\n[toy] u\n| 种子 | 归一化 |")
+
+
+def test_every_row_has_every_field_whatever_its_kind(tmp_path):
+    ctx = _ctx(tmp_path, lang="zh")
+    ctx.check(("identity", "恒等"), 0.0, 1.0)
+    ctx.compare(("claim", "说法"), Estimate(1.0, 0.5, 4), "greater")
+    check, claim = ctx.claims
+    assert {k: check[k] for k in ("claim", "failed", "side", "margin", "sesoi", "evidence")} == {
+        "claim": "恒等", "failed": "", "side": "", "margin": "", "sesoi": "", "evidence": ""}
+    assert claim["claim"] == "说法" and claim["evidence"] == "" and claim["failed"] == 0
+
+
+def test_a_sesoi_lets_a_claim_be_no_effect_and_units_and_no_value_follow_the_language(tmp_path):
+    ctx = _ctx(tmp_path)
+    assert ctx.compare("a", Estimate(0.0, 0.1, 10), "greater", sesoi=0.5) == "no effect"
+    assert ctx.compare("b", Estimate(0.0, 0.1, 10), "greater") == "inconclusive"
+    ctx.compare("c", Estimate(float("nan"), float("nan"), 0), "less", 1.0, unit=" pts")
+    assert ctx.claims[-1]["deciding"] == "no value (claim: < 1 points, n=0)"
+    zh = _ctx(tmp_path, lang="zh")
+    zh.compare("d", Estimate(2.0, 0.5, 4), "greater", 1.0, unit=" pts", digits=1)
+    assert zh.claims[-1]["deciding"] == "2.0 ± 0.5 个百分点（说法：> 1 个百分点，n=4）"
+
+
+def test_figure_sizes_and_the_saved_pixels(tmp_path):
+    import matplotlib.pyplot as plt
+    ctx = _ctx(tmp_path)
+    fig, _ = ctx.figure()
+    assert tuple(fig.get_size_inches()) == (5.0, 3.6)
+    tall, _ = ctx.figure(nrows=2, width=2.0, height=1.5)
+    assert tuple(tall.get_size_inches()) == (2.0, 3.0)
+    other, _ = ctx.figure()
+    path = ctx.save_figure(tall, "tall")
+    with open(path, "rb") as handle:
+        header = handle.read(24)
+    assert (int.from_bytes(header[16:20], "big"), int.from_bytes(header[20:24], "big")) == (220, 330)  # 110 dpi
+    open_figures = plt.get_fignums()
+    assert tall.number not in open_figures and other.number in open_figures  # the saved one is closed, not another
+    plt.close("all")
