@@ -48,6 +48,8 @@ GROUPS = {
     "run_lock": ([ENGINE + "run_lock.py"], ["tests/test_run_lock.py"]),
     # the experiments' Context without training (seeds, progress, claims, VisualDL with a fake writer)
     "context": (["ppnorm/experiments/context.py"], ["tests/test_context.py"]),
+    # image_folder and file_list on tiny trees: pixels, labels, summaries, every refusal
+    "folder": ([DATA + "folder.py"], ["tests/test_folder_values.py"]),
     # paddle.io.DataLoader aborts (SIGABRT) in mutmut's forked test processes: the test comparing batches with it
     # is left out (tests/test_loader.py checks the batches against numpy)
     "transforms": ([DATA + "transforms.py"], ["tests/test_transforms.py", "tests/test_data.py", "tests/test_data_errors.py",
