@@ -219,3 +219,11 @@ def test_hidden_path_looks_at_every_folder_of_the_entry():
     assert [F._hidden_path(p) for p in ("a/b.png", ".a/b.png", "a/.b.png", "./a.png", "../a.png", "a//b.png",
                                         "__MACOSX/a.png", "a\\.b\\c.png")] == [
         False, True, True, False, False, False, True, True]
+
+
+def test_a_path_may_hold_the_delimiter_and_no_root_means_the_current_folder(images, monkeypatch):
+    _png(images / "x,y.png", RGB)
+    monkeypatch.chdir(images)
+    data = F.FileList(_list(images, "x,y.png,1\nsub/d.png,0\n"), delimiter=",")
+    assert data.paths == ["x,y.png", os.path.join("sub", "d.png")] and data.labels.tolist() == [1, 0]
+    np.testing.assert_array_equal(data[0][0], F.load_image_file(str(images / "x,y.png")))
