@@ -50,6 +50,10 @@ GROUPS = {
     "context": (["ppnorm/experiments/context.py"], ["tests/test_context.py"]),
     # image_folder and file_list on tiny trees: pixels, labels, summaries, every refusal
     "folder": ([DATA + "folder.py"], ["tests/test_folder_values.py"]),
+    # the PaddleClas config translator: defaults, precedences, -o overrides with list indices, refusals
+    "paddleclas": ([ENGINE + "config/paddleclas.py", ENGINE + "config/paddleclas_arch.py",
+                    ENGINE + "config/paddleclas_data.py", ENGINE + "config/paddleclas_parts.py"],
+                   ["tests/test_paddleclas_config.py"]),
     # paddle.io.DataLoader aborts (SIGABRT) in mutmut's forked test processes: the test comparing batches with it
     # is left out (tests/test_loader.py checks the batches against numpy)
     "transforms": ([DATA + "transforms.py"], ["tests/test_transforms.py", "tests/test_data.py", "tests/test_data_errors.py",
