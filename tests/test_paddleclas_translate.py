@@ -1,0 +1,347 @@
+"""The PaddleClas translator's defaults and -o overrides with list indices, value by value: what a key left out
+becomes (PaddleClas's default, not ppnorm's), which key wins when two say the same, and how an index override
+reaches into transform_ops. A silently different default would train another model than PaddleClas would."""
+import copy
+
+import pytest
+import yaml
+
+from ppnorm.engine.config import ConfigError
+from ppnorm.engine.config.paddleclas import apply_override, translate
+from ppnorm.engine.config.schema import SCHEMA
+
+R50 = "tests/data/paddleclas/ResNet50.yaml"
+
+
+def raw():
+    with open(R50, encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
+
+
+def _translate(config, *overrides):
+    return translate(copy.deepcopy(config), overrides, "test")
+
+
+# --- -o with list indices ----------------------------------------------------------------------------------------------
+
+def test_an_index_override_changes_that_op_only():
+    config = raw()
+    apply_override(config, "DataLoader.Train.dataset.transform_ops.1.RandCropImage.size=32")
+    apply_override(config, "DataLoader.Eval.dataset.transform_ops.-2.CropImage.size=28")
+    apply_override(config, "Metric.Eval.0.TopkAcc.topk=[1, 2]")
+    ops = raw()["DataLoader"]["Train"]["dataset"]["transform_ops"]
+    ops[1]["RandCropImage"]["size"] = 32
+    assert config["DataLoader"]["Train"]["dataset"]["transform_ops"] == ops
+    assert config["DataLoader"]["Eval"]["dataset"]["transform_ops"][2] == {"CropImage": {"size": 28}}
+    assert config["Metric"]["Eval"] == [{"TopkAcc": {"topk": [1, 2]}}]
+
+
+def test_index_overrides_reach_the_translated_config():
+    out = _translate(raw(), "DataLoader.Train.dataset.transform_ops.1.RandCropImage.size=32",
+                     "DataLoader.Eval.dataset.transform_ops.2.CropImage.size=28")
+    train = [op for op in raw()["DataLoader"]["Train"]["dataset"]["transform_ops"]]
+    train[1] = {"RandCropImage": {"size": 32}}
+    assert out["DataLoader"]["Train"]["transforms"] == train
+    assert [list(op) for op in out["DataLoader"]["Eval"]["transforms"]] == [
+        ["DecodeImage"], ["ResizeImage"], ["CropImage"], ["NormalizeImage"]]
+    assert out["DataLoader"]["Eval"]["transforms"][2] == {"CropImage": {"size": 28}}
+
+
+@pytest.mark.parametrize("override, message", [
+    ("Metric.Eval.1.TopkAcc.topk=1", "override 'Metric.Eval.1.TopkAcc.topk=1': Metric.Eval.1: '1' is not an index of "
+                                     "the 1-item list Metric.Eval"),
+    ("Metric.Eval.-2.TopkAcc.topk=1", "override 'Metric.Eval.-2.TopkAcc.topk=1': Metric.Eval.-2: '-2' is not an index "
+                                      "of the 1-item list Metric.Eval"),
+    ("Metric.Eval.first.TopkAcc=1", "override 'Metric.Eval.first.TopkAcc=1': Metric.Eval.first: 'first' is not an "
+                                    "index of the 1-item list Metric.Eval"),
+    ("Metric.Eval.--1.TopkAcc=1", "override 'Metric.Eval.--1.TopkAcc=1': Metric.Eval.--1: '--1' is not an index of "
+                                  "the 1-item list Metric.Eval"),
+    ("Metric.Eval.\u00b2.TopkAcc=1", "override 'Metric.Eval.\u00b2.TopkAcc=1': Metric.Eval.\u00b2: '\u00b2' is not an "
+                                     "index of the 1-item list Metric.Eval"),
+    ("Global.epochs.x=1", "override 'Global.epochs.x=1': Global.epochs is a value, not a section"),
+])
+def test_bad_index_overrides_are_one_line_errors(override, message):
+    config = raw()
+    with pytest.raises(ConfigError) as error:
+        apply_override(config, override)
+    assert str(error.value) == message
+    assert config == raw()
+
+
+def test_the_last_index_and_minus_one_are_the_same_item():
+    for index in ("0", "-1"):
+        config = raw()
+        apply_override(config, f"Loss.Train.{index}.CELoss.epsilon=0.1")
+        assert config["Loss"]["Train"] == [{"CELoss": {"weight": 1.0, "epsilon": 0.1}}]
+
+
+def test_missing_or_null_sections_are_created_and_a_list_item_may_be_replaced_whole():
+    config = raw()
+    apply_override(config, "EMA.decay=0.99")
+    apply_override(config, "Global.checkpoints.x=1")  # null in the file: becomes a section
+    apply_override(config, "Metric.Train.0={TopkAcc: {topk: 1}}")
+    assert config["EMA"] == {"decay": 0.99} and config["Global"]["checkpoints"] == {"x": 1}
+    assert config["Metric"]["Train"] == [{"TopkAcc": {"topk": 1}}]
+
+
+# --- defaults: what a key left out means -------------------------------------------------------------------------------
+
+def test_without_loss_metric_or_optimizer_names_paddleclas_defaults_apply():
+    config = raw()
+    del config["Metric"]
+    config["Optimizer"] = {"lr": {"name": "Cosine", "learning_rate": 0.1}}
+    config["Loss"] = {"Train": [{"CELoss": {}}]}
+    out = _translate(config)
+    assert out["Metric"] == {"topk": [1, 5]} and out["Loss"] == {"name": "CrossEntropy", "label_smoothing": 0.0}
+    assert out["Optimizer"] == {"name": "Momentum", "lr": {"name": "Cosine", "learning_rate": 0.1, "warmup_epochs": 0,
+                                                            "warmup_start_lr": 0.0}}
+
+
+def test_a_topk_given_as_one_number_and_train_only_metrics(capsys):
+    config = raw()
+    config["Metric"] = {"Train": [{"TopkAcc": {"topk": 3}}]}
+    assert _translate(config)["Metric"] == {"topk": [3]}
+    config["Metric"] = {"Train": [{"TopkAcc": {}}], "Eval": [{"TopkAcc": {"topk": [1, 2]}}]}
+    assert _translate(config)["Metric"] == {"topk": [1, 2]}
+    assert "Metric.Train[0].TopkAcc.topk = [1, 5]: ppnorm reports Metric.Eval's [1, 2] in training and evaluation" \
+        in capsys.readouterr().err
+
+
+def test_global_defaults_follow_paddleclas(capsys):
+    config = raw()
+    config["Global"] = {"epochs": 7, "eval_during_train": False, "save_inference_dir": "./inf", "device": "cpu"}
+    out = _translate(config)
+    assert out["Global"] == {"epochs": 7, "device": "cpu", "pretrained_skip_mismatched": True, "eval_interval": 7}
+    assert out["Export"] == {"save_dir": "./inf"}
+    config["Global"] = {"eval_during_train": False, "device": "cpu", "pretrained_skip_mismatched": False}
+    config["Export"] = {"save_dir": "given"}
+    out = _translate(config)
+    assert out["Global"]["eval_interval"] == SCHEMA["Global"]["epochs"].default  # ppnorm's default epochs
+    assert out["Global"]["pretrained_skip_mismatched"] is False and out["Export"] == {"save_dir": "given"}
+    config["Global"] = {"eval_during_train": True, "device": "cpu", "epochs": 0}
+    assert "eval_interval" not in _translate(config)["Global"]
+
+
+def test_an_ema_section_without_decay_is_paddleclas_0_9999():
+    config = raw()
+    config["EMA"] = {}
+    assert _translate(config)["EMA"] == {"decay": 0.9999}
+    config["EMA"] = None
+    assert "EMA" not in _translate(config)
+
+
+def test_amp_defaults_are_paddleclas_and_its_level_falls_back_to_o1(capsys):
+    config = raw()
+    config["Global"]["device"] = "gpu"
+    config["AMP"] = {"use_amp": True}
+    out = _translate(config)
+    assert out["Global"]["amp_level"] == "O1"
+    err = capsys.readouterr().err
+    assert "AMP.scale_loss = 1.0: ppnorm's GradScaler starts at 2**15 (PaddleClas's default: not in the file)" in err
+    assert "AMP.use_dynamic_loss_scaling = False: ppnorm scales the loss dynamically (PaddleClas's default" in err
+    assert "AMP.use_promote = False: " in err and "AMP.use_fp16_test" not in err
+    config["AMP"] = {"level": "O3", "scale_loss": 32768.0, "use_dynamic_loss_scaling": True, "use_promote": True}
+    assert _translate(config)["Global"]["amp_level"] == "O1"
+    err = capsys.readouterr().err
+    assert "[PaddleClas] test: warning (as PaddleClas): AMP.level='O3' is not O1 or O2: set to O1" in err
+    assert "AMP.scale_loss" not in err and "AMP.use_promote" not in err
+    config["AMP"] = {"level": "O2", "use_amp": True}
+    assert _translate(config)["Global"]["amp_level"] == "O2"
+    assert "AMP.level = 'O2': PaddleClas evaluates in float16 after O2 training" in capsys.readouterr().err
+    for off in ({}, {"use_amp": False, "level": "O2"}):
+        config["AMP"] = off
+        assert "amp_level" not in _translate(config)["Global"]
+
+
+def _err(config, *overrides):
+    with pytest.raises(ConfigError) as error:
+        _translate(config, *overrides)
+    return str(error.value)
+
+
+def test_a_value_holding_an_equals_sign_is_kept_whole():
+    config = raw()
+    apply_override(config, "Global.output_dir=./out=1")
+    assert config["Global"]["output_dir"] == "./out=1"
+
+
+# --- the optimizer: every key passes, and what a key left out means ------------------------------------------------------
+
+def test_every_optimizer_key_passes_value_for_value(capsys):
+    config = raw()
+    config["Optimizer"] = {"name": "AdamW", "beta1": 0.8, "beta2": 0.99, "weight_decay": 0.05,
+                           "one_dim_param_no_weight_decay": True, "multi_precision": False,
+                           "lr": {"name": "Constant", "learning_rate": 0.01, "by_epoch": True}}
+    assert _translate(config)["Optimizer"] == {
+        "name": "AdamW", "beta1": 0.8, "beta2": 0.99, "weight_decay": 0.05, "no_weight_decay_on_norm_and_bias": True,
+        "lr": {"name": "Constant", "learning_rate": 0.01, "warmup_epochs": 0, "warmup_start_lr": 0.0}}
+    err = capsys.readouterr().err
+    assert ("  Optimizer.multi_precision = False: ppnorm's AMP O2 keeps float32 master weights (paddle.amp.decorate); "
+            "O1 and float32 training need none\n") in err
+    assert "  Optimizer.lr.by_epoch = True: ppnorm changes the rate every iteration (smoothly within epochs)" in err
+    config["Optimizer"] = {"momentum": 0.8, "use_nesterov": True, "regularizer": {"name": "L2"},
+                           "one_dim_param_no_weight_decay": False, "multi_precision": True}
+    assert _translate(config)["Optimizer"] == {"name": "Momentum", "momentum": 0.8, "nesterov": True,
+                                               "weight_decay": 0.0}
+    assert "multi_precision" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("section, key, where, allowed", [
+    ("Optimizer", "nesterov", "Optimizer", "name, momentum, use_nesterov"),
+    ("Loss", "Test", "Loss", "Train, Eval"), ("Metric", "Infer", "Metric", "Train, Eval"),
+    ("AMP", "scale", "AMP", "use_amp, level"), ("EMA", "warmup", "EMA", "decay")])
+def test_an_unknown_key_names_its_section(section, key, where, allowed):
+    config = raw()
+    config[section] = dict(config.get(section) or {}, **{key: 1})
+    assert _err(config).startswith(f"test: {where}.{key} is not a key the PaddleClas translator knows; supported in "
+                                   f"{where}: {allowed}")
+
+
+@pytest.mark.parametrize("path, key, where", [
+    (("Optimizer", "lr"), "step", "Optimizer.lr"), (("Optimizer", "regularizer"), "factor", "Optimizer.regularizer"),
+    (("Loss", "Train", 0, "CELoss"), "margin", "Loss.Train[0].CELoss"),
+    (("Metric", "Eval", 0, "TopkAcc"), "k", "Metric.Eval[0].TopkAcc")])
+def test_an_unknown_key_inside_a_section_names_its_full_path(path, key, where):
+    config = raw()
+    node = config
+    for step in path:
+        node = node[step]
+    node[key] = 1
+    assert _err(config).startswith(f"test: {where}.{key} is not a key the PaddleClas translator knows; ")
+
+
+def test_loss_and_metric_entries_are_checked_with_their_names():
+    config = raw()
+    config["Loss"] = {"Train": [{"CELoss": {}}, {"CELoss": {}}]}
+    assert _err(config).startswith("test: Loss.Train must be a list of one CELoss entry, got ")
+    config["Loss"] = {"Eval": [{"CELoss": {"weight": 0.5}}]}
+    assert _err(config) == ("test: Loss.Eval[0].CELoss.weight=0.5: ppnorm trains one CELoss of weight 1.0; scale "
+                            "Optimizer.lr.learning_rate instead")
+    config = raw()
+    config["Metric"] = {"Eval": [{"Topk": {}}]}
+    assert _err(config) == "test: Metric.Eval[0]: 'Topk' is not supported; supported: TopkAcc"
+
+
+def test_an_eval_loss_alone_means_no_smoothing_and_its_epsilon_is_noted(capsys):
+    config = raw()
+    config["Loss"] = {"Eval": [{"CELoss": {"epsilon": 0.1}}]}
+    assert _translate(config)["Loss"] == {"name": "CrossEntropy", "label_smoothing": 0.0}
+    assert ("  Loss.Eval[0].CELoss.epsilon = 0.1: ppnorm's eval loss is plain cross entropy (no smoothing)"
+            in capsys.readouterr().err)
+    config["Loss"] = {"Train": [{"CELoss": {"epsilon": 0.2}}], "Eval": [{"CELoss": {"epsilon": 0.0}}]}
+    assert _translate(config)["Loss"]["label_smoothing"] == 0.2
+    assert "Loss.Eval" not in capsys.readouterr().err
+
+
+def test_a_topkacc_without_topk_is_paddleclas_1_5():
+    for mode in ("Train", "Eval"):
+        config = raw()
+        config["Metric"] = {mode: [{"TopkAcc": None}]}
+        assert _translate(config)["Metric"] == {"topk": [1, 5]}
+
+
+# --- the learning rate ---------------------------------------------------------------------------------------------------
+
+def _lr(lr, epochs=10, **global_keys):
+    config = raw()
+    config["Global"] = dict(config["Global"], epochs=epochs, **global_keys)
+    config["Optimizer"] = {"name": "Momentum", "lr": lr}
+    return _translate(config)["Optimizer"]["lr"]
+
+
+@pytest.mark.parametrize("epochs, warmup, capped", [(5, 5, True), (5, 6, True), (5, 4, False), (1, 1, True),
+                                                    (0, 0, False), ("many", 1, True)])
+def test_a_warmup_as_long_as_the_run_is_capped(capsys, epochs, warmup, capped):
+    lr = _lr({"name": "Cosine", "learning_rate": 0.1, "warmup_epoch": warmup}, epochs)
+    run = epochs if isinstance(epochs, int) else 1  # a non-integer Global.epochs is refused later; the lr reads 1
+    if capped:
+        assert lr == {"name": "Constant", "learning_rate": 0.1, "warmup_epochs": run, "warmup_start_lr": 0.0}
+        assert (f"warning (as PaddleClas): Optimizer.lr.warmup_epoch={warmup} is not shorter than Global.epochs="
+                f"{run}: set to {run}") in capsys.readouterr().err
+    else:
+        assert lr == {"name": "Cosine", "learning_rate": 0.1, "warmup_epochs": warmup, "warmup_start_lr": 0.0}
+        assert "warmup_epoch" not in capsys.readouterr().err
+
+
+def test_constant_and_cosine_rates_and_their_options():
+    assert _lr({"name": "Constant", "learning_rate": 0.3, "warmup_epoch": 2, "warmup_start_lr": 0.01}) == {
+        "name": "Constant", "learning_rate": 0.3, "warmup_epochs": 2, "warmup_start_lr": 0.01}
+    assert _lr({"name": "Cosine", "learning_rate": 0.3, "eta_min": 0.001}) == {
+        "name": "Cosine", "learning_rate": 0.3, "eta_min": 0.001, "warmup_epochs": 0, "warmup_start_lr": 0.0}
+
+
+def test_piecewise_refusals_name_the_file(capsys):
+    config = raw()
+    config["Optimizer"]["lr"] = {"name": "Piecewise", "decay_epochs": [3], "values": 0.1}
+    assert _err(config) == ("test: Optimizer.lr Piecewise needs learning_rate, or decay_epochs [e1, ...] with one "
+                            "more value in values, got [3] and 0.1")
+    config["Optimizer"]["lr"] = {"name": "Piecewise", "decay_epochs": 3, "values": [0.1, 0.01]}
+    assert _err(config).startswith("test: Optimizer.lr Piecewise needs learning_rate")
+    config["Optimizer"]["lr"] = {"name": "Piecewise", "decay_epochs": [3, 6], "values": [0.1, 0.01, 0.005]}
+    assert _err(config).startswith("test: Optimizer.lr.values=[0.1, 0.01, 0.005]: ppnorm's Piecewise multiplies ")
+
+
+@pytest.mark.parametrize("given, noted", [((None, None), False), (([30, 60, 90], [0.1, 0.01, 0.001, 0.0001]), False),
+                                          (([30, 60], [0.1, 0.01, 0.001]), True),
+                                          (([30, 60, 90], [0.1, 0.01, 0.001, 0.001]), True),
+                                          (([30, 60, 90], [0.1, 0.01, 0.001]), True),
+                                          (([30, 60, 90], None), True)])
+def test_piecewise_with_a_learning_rate_notes_decay_values_it_ignores(capsys, given, noted):
+    lr = {"name": "Piecewise", "learning_rate": 0.1}
+    lr.update({k: v for k, v in zip(("decay_epochs", "values"), given) if v is not None})
+    assert _lr(lr, 120)["decay_epochs"] == [30, 60, 90]
+    line = (f"  Optimizer.lr.decay_epochs/values = {list(given)!r}: PaddleClas ignores them when learning_rate is "
+            f"set (x0.1 every 30 epochs, Global.epochs=120); ppnorm does the same: decay at epochs [30, 60, 90]")
+    assert (line in capsys.readouterr().err) is noted
+
+
+# --- Global, AMP and EMA notes --------------------------------------------------------------------------------------------
+
+def test_eval_interval_is_at_least_one_and_global_notes_are_word_for_word(capsys):
+    config = raw()
+    config["Global"] = {"epochs": 1, "eval_during_train": False, "device": "cpu", "to_static": True, "use_dali": True}
+    out = _translate(config)
+    assert out["Global"]["eval_interval"] == 1 and "Export" not in out
+    err = capsys.readouterr().err
+    for line in ("  Global.eval_during_train = False: ppnorm still evaluates once, after the last epoch (it picks "
+                 "best_model)", "  Global.to_static = True: ppnorm trains in dygraph with its own loader (same math)",
+                 "  Global.use_dali = True: ppnorm trains in dygraph with its own loader (same math)"):
+        assert line in err.splitlines()
+    config["Global"] = {"device": "cpu", "save_inference_dir": "./inf"}
+    config["Export"] = {"save_dir": "mine"}
+    assert _translate(config)["Export"] == {"save_dir": "mine"}
+
+
+def test_amp_notes_say_which_values_came_from_the_file(capsys):
+    config = raw()
+    config["AMP"] = {"use_amp": True, "level": "O1", "scale_loss": 128.0}
+    assert _translate(config)["Global"]["amp_level"] == "O1"  # the file says device: gpu
+    err = capsys.readouterr().err
+    assert "  AMP.scale_loss = 128.0: ppnorm's GradScaler starts at 2**15\n" in err + "\n"
+    assert "is not O1 or O2" not in err and "AMP.level" not in err
+    config["AMP"] = {"use_amp": True, "level": "O2", "use_fp16_test": True}
+    _translate(config)
+    assert "AMP.level" not in capsys.readouterr().err
+    config["AMP"] = {"use_amp": True, "level": "O2"}
+    _translate(config)
+    assert ("  AMP.level = 'O2': PaddleClas evaluates in float16 after O2 training (it sets use_fp16_test with a "
+            "warning); ppnorm evaluates in float32") in capsys.readouterr().err.splitlines()
+
+
+def test_amp_without_a_gpu_device_is_refused_naming_the_device():
+    config = raw()
+    del config["Global"]["device"]
+    config["AMP"] = {"use_amp": True}
+    assert _err(config) == ("test: AMP.use_amp needs Global.device=gpu (ppnorm's mixed precision is for GPUs), got "
+                            f"{SCHEMA['Global']['device'].default!r}; to train in float32: -o AMP.use_amp=False")
+
+
+def test_the_ema_note_word_for_word(capsys):
+    config = raw()
+    config["EMA"] = {"decay": 0.999}
+    assert _translate(config)["EMA"] == {"decay": 0.999}
+    assert ("  EMA.decay = 0.999: ppnorm warms the decay up as min(decay, (1+t)/(10+t)) (PaddleClas: decay from step "
+            "1) and evaluates and saves the average itself as best_model/latest (.pdparams; raw weights in "
+            ".pdtrain), not as a separate best_model_ema") in capsys.readouterr().err.splitlines()
+    config["EMA"] = "0.9"
+    assert _err(config) == "test: EMA must be a mapping, got '0.9'"
