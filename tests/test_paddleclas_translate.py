@@ -139,7 +139,7 @@ def test_amp_defaults_are_paddleclas_and_its_level_falls_back_to_o1(capsys):
     err = capsys.readouterr().err
     assert "AMP.scale_loss = 1.0: ppnorm's GradScaler starts at 2**15 (PaddleClas's default: not in the file)" in err
     assert "AMP.use_dynamic_loss_scaling = False: ppnorm scales the loss dynamically (PaddleClas's default" in err
-    assert "AMP.use_promote = False: " in err and "AMP.use_fp16_test" not in err
+    assert "AMP.use_promote = False: " in err and "AMP.use_fp16_test" not in err and "is not O1 or O2" not in err
     config["AMP"] = {"level": "O3", "scale_loss": 32768.0, "use_dynamic_loss_scaling": True, "use_promote": True}
     assert _translate(config)["Global"]["amp_level"] == "O1"
     err = capsys.readouterr().err
@@ -163,6 +163,14 @@ def test_a_value_holding_an_equals_sign_is_kept_whole():
     config = raw()
     apply_override(config, "Global.output_dir=./out=1")
     assert config["Global"]["output_dir"] == "./out=1"
+    apply_override(config, "Global.output_dir=1=2")  # not "1", the number before the second "="
+    assert config["Global"]["output_dir"] == "1=2"
+
+
+def test_an_unsupported_optimizer_lists_the_supported_ones():
+    config = raw()
+    config["Optimizer"]["name"] = "RMSProp"
+    assert _err(config) == "test: Optimizer.name='RMSProp' is not supported; supported: Momentum, SGD, Adam, AdamW"
 
 
 # --- the optimizer: every key passes, and what a key left out means ------------------------------------------------------
