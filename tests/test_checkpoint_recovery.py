@@ -205,3 +205,54 @@ def test_build_model_applies_pretrained_skip_to_a_new_head(tmp_path, capsys):
     with pytest.raises(CheckpointError, match=r"^Global.pretrained_skip: 'head' names no tensor"):
         ppnorm.build_model("mlp", in_features=4, hidden=[3], num_classes=5, pretrained=str(tmp_path / "m"),
                            pretrained_skip=["head"])
+
+
+def test_the_error_names_an_example_layer_of_the_model():
+    from ppnorm.engine.checkpoint_load import load_strict
+    model = Net()
+    with pytest.raises(CheckpointError) as error:
+        load_strict(model, model.state_dict(), "w.pdparams", ["head"])
+    assert str(error.value) == ("Global.pretrained_skip: 'head' names no tensor of the model or of w.pdparams; give "
+                                "layer names or prefixes as in the tensor names, e.g. 'fc' for fc.bias")
+    model.tail = paddle.nn.Sequential(paddle.nn.Linear(2, 2))  # registered last: its name has two dots
+    with pytest.raises(CheckpointError, match=r"e.g. 'tail.0' for tail.0.bias$"):
+        load_strict(model, model.state_dict(), "f", ["head"])
+    with pytest.raises(CheckpointError, match=r"e.g. 'fc' for fc.weight$"):
+        load_strict(paddle.nn.ReLU(), {}, "f", ["head"])  # a model without tensors
+
+
+def test_skip_and_skip_mismatched_together_keep_both_as_initialized(tmp_path, capsys):
+    source, path = _pretrained(tmp_path)
+    paddle.seed(9)
+    model = Net(classes=5)
+    fresh = _arrays(model)
+    load_pretrained(path, model, ["fc2"], skip_mismatched=True)
+    for key, value in _arrays(model).items():
+        kept = key.startswith(("fc2.", "fc."))
+        np.testing.assert_array_equal(value, fresh[key] if kept else source.state_dict()[key].numpy(), err_msg=key)
+    line = capsys.readouterr().out
+    assert "skipped 2 by pretrained_skip ['fc2'], kept as initialized: fc2.weight, fc2.bias; skipped 2 of another " \
+           "shape" in line
+
+
+def test_a_shape_mismatch_gives_the_callers_advice_and_names_the_file(tmp_path):
+    source, path = _pretrained(tmp_path)
+    with pytest.raises(CheckpointError) as error:
+        load_pretrained(path, Net(classes=5), fix="load the whole model")
+    assert str(error.value) == (f"{path}.pdparams (ppnorm/paddle.vision names): fc.weight has shape [2, 3] but the "
+                                f"model has [2, 5]; load the whole model")
+
+
+def test_a_missing_first_projection_names_the_file():
+    from ppnorm.engine.checkpoint_load import load_strict
+
+    class Block(paddle.nn.Layer):
+        def __init__(self):
+            super().__init__()
+            self.layer1 = paddle.nn.LayerList([paddle.nn.Layer()])
+            self.layer1[0].downsample = paddle.nn.Linear(2, 2)
+            self.fc = paddle.nn.Linear(2, 2)
+    model = Block()
+    state = {"fc.weight": model.fc.weight.numpy(), "fc.bias": model.fc.bias.numpy()}
+    with pytest.raises(CheckpointError, match=r"^w.pdparams has no weights for the first block's projection"):
+        load_strict(model, state, "w.pdparams", ())
