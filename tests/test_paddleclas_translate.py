@@ -353,3 +353,50 @@ def test_the_ema_note_word_for_word(capsys):
             ".pdtrain), not as a separate best_model_ema") in capsys.readouterr().err.splitlines()
     config["EMA"] = "0.9"
     assert _err(config) == "test: EMA must be a mapping, got '0.9'"
+
+
+# --- DataLoader: sampler and loader keys ---------------------------------------------------------------------------------
+
+def test_every_sampler_and_loader_key_passes(capsys):
+    config = raw()
+    config["DataLoader"]["Train"]["sampler"] = {"batch_size": 8, "drop_last": True, "shuffle": False}  # no name
+    config["DataLoader"]["Train"]["loader"] = {"use_shared_memory": False}
+    config["DataLoader"]["Eval"]["sampler"] = {"name": "BatchSampler", "batch_size": 4, "shuffle": True}
+    out = _translate(config)["DataLoader"]
+    assert {k: out["Train"][k] for k in ("batch_size", "drop_last", "shuffle")} == {
+        "batch_size": 8, "drop_last": True, "shuffle": False}
+    assert "num_workers" not in out["Train"] and out["Eval"]["num_workers"] == 4
+    assert {k: out["Eval"][k] for k in ("batch_size", "drop_last", "shuffle")} == {
+        "batch_size": 4, "drop_last": False, "shuffle": True}
+    assert "  DataLoader.Eval.loader.use_shared_memory = True: ppnorm's loader passes batches its own way (same " \
+           "values)" in capsys.readouterr().err.splitlines()
+    assert out["Train"]["dataset"] == {"name": "file_list", "list_file": "./dataset/ILSVRC2012/train_list.txt",
+                                       "root": "./dataset/ILSVRC2012/"}
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda d: d["Train"]["sampler"].update(name="RandomSampler"),
+     "test: DataLoader.Train.sampler.name='RandomSampler' is not supported; supported: DistributedBatchSampler, "
+     "BatchSampler"),
+    (lambda d: d["Eval"]["sampler"].pop("batch_size"),
+     "test: DataLoader.Eval.sampler.batch_size is missing (samples per device per step)"),
+    (lambda d: d["Train"]["sampler"].update(seed=1),
+     "test: DataLoader.Train.sampler.seed is not a key the PaddleClas translator knows; supported in "
+     "DataLoader.Train.sampler: name, batch_size, drop_last, shuffle"),
+    (lambda d: d["Train"]["loader"].update(timeout=1),
+     "test: DataLoader.Train.loader.timeout is not a key the PaddleClas translator knows; supported in "
+     "DataLoader.Train.loader: num_workers, use_shared_memory"),
+    (lambda d: d["Eval"].update(collate_fn=1),
+     "test: DataLoader.Eval.collate_fn is not a key the PaddleClas translator knows; supported in DataLoader.Eval: "
+     "dataset, sampler, loader"),
+    (lambda d: d.update(Test={}),
+     "test: DataLoader.Test is not a key the PaddleClas translator knows; supported in DataLoader: Train, Eval"),
+    (lambda d: d["Train"]["dataset"].update(name="MultiLabelDataset"),
+     "test: DataLoader.Train.dataset.name='MultiLabelDataset' is not supported; supported: ImageNetDataset"),
+    (lambda d: d["Train"].update(file_list="x.txt"),
+     "test: DataLoader.Train uses PaddleClas's old reader keys (file_list, data_dir, batch_size, ...); write it as "
+     "dataset / sampler / loader like ppcls/configs/ImageNet today")])
+def test_dataloader_refusals_name_the_key_and_the_file(change, message):
+    config = raw()
+    change(config["DataLoader"])
+    assert _err(config) == message
