@@ -400,3 +400,14 @@ def test_dataloader_refusals_name_the_key_and_the_file(change, message):
     config = raw()
     change(config["DataLoader"])
     assert _err(config) == message
+
+
+def test_ops_without_normalize_feed_raw_pixels_with_a_note(capsys):
+    config = raw()
+    config["DataLoader"]["Train"]["dataset"]["transform_ops"] = [{"DecodeImage": {"to_rgb": True}},
+                                                                 {"RandCropImage": {"size": 8}}]
+    train = _translate(config)["DataLoader"]["Train"]
+    assert train["transforms"][-1] == {"NormalizeImage": {"scale": 1.0, "mean": [0.0] * 3, "std": [1.0] * 3,
+                                                          "order": "hwc"}}
+    assert ("  DataLoader.Train.dataset.transform_ops = 'no NormalizeImage': PaddleClas feeds 0..255 pixel values; so "
+            "does ppnorm (NormalizeImage scale 1, mean 0, std 1 appended)") in capsys.readouterr().err.splitlines()
