@@ -411,3 +411,40 @@ def test_ops_without_normalize_feed_raw_pixels_with_a_note(capsys):
                                                           "order": "hwc"}}
     assert ("  DataLoader.Train.dataset.transform_ops = 'no NormalizeImage': PaddleClas feeds 0..255 pixel values; so "
             "does ppnorm (NormalizeImage scale 1, mean 0, std 1 appended)") in capsys.readouterr().err.splitlines()
+
+
+# --- Piecewise factors, list entries, Arch refusals ---------------------------------------------------------------------
+
+def test_piecewise_values_give_one_factor_within_a_millionth():
+    two = _lr({"name": "Piecewise", "decay_epochs": [3], "values": [0.1, 0.01]})
+    assert two["decay_epochs"] == [3] and two["gamma"] == pytest.approx(0.1, rel=1e-12)
+    close = _lr({"name": "Piecewise", "decay_epochs": [3, 6], "values": [1.0, 0.5, 0.2500001]})
+    assert close["gamma"] == 0.5
+    config = raw()
+    config["Optimizer"]["lr"] = {"name": "Piecewise", "decay_epochs": [3], "values": [0.1, 0.0]}
+    assert _err(config).startswith("test: Optimizer.lr.values=[0.1, 0.0]: ppnorm's Piecewise multiplies the rate ")
+    config["Optimizer"]["lr"] = {"name": "Piecewise", "decay_epochs": [3, 6], "values": [1.0, 0.5, 0.2501]}
+    assert _err(config).startswith("test: Optimizer.lr.values=[1.0, 0.5, 0.2501]: ")
+
+
+@pytest.mark.parametrize("train, message", [
+    ({"CELoss": {}}, "test: Loss.Train must be a list of one CELoss entry, got {'CELoss': {}}"),
+    ([{"CELoss": {}, "MixCELoss": {}}], "test: Loss.Train[0] must be one 'Name: {options}' mapping, got "
+                                        "{'CELoss': {}, 'MixCELoss': {}}")])
+def test_loss_entries_that_are_no_single_mapping_are_named(train, message):
+    config = raw()
+    config["Loss"] = {"Train": train}
+    assert _err(config) == message
+
+
+@pytest.mark.parametrize("name, why", [
+    ("ResNet50", "its first block changes the channel count and needs that shortcut"),
+    ("ResNet50_vd", "ppnorm's resnet*_vd always have that shortcut")])
+def test_use_first_short_conv_false_says_why_per_model(name, why):
+    from ppnorm.models.registry import MODELS
+    if name.endswith("_vd") and "resnet50_vd" not in MODELS:
+        pytest.skip("resnet*_vd not in the zoo")
+    config = raw()
+    config["Arch"].update(name=name, use_first_short_conv=False)
+    assert _err(config) == (f"test: Arch.use_first_short_conv=False is not supported for {name}: {why}; remove the "
+                            f"key")
