@@ -448,3 +448,35 @@ def test_use_first_short_conv_false_says_why_per_model(name, why):
     config["Arch"].update(name=name, use_first_short_conv=False)
     assert _err(config) == (f"test: Arch.use_first_short_conv=False is not supported for {name}: {why}; remove the "
                             f"key")
+
+
+def test_arch_names_outside_the_table_or_the_zoo_are_refused_with_the_lists(monkeypatch):
+    from ppnorm.engine.config import paddleclas_arch as A
+    config = raw()
+    config["Arch"]["name"] = "MobileNetV3"
+    assert _err(config) == (f"test: Arch.name='MobileNetV3' is not a model ppnorm has; PaddleClas names it translates: "
+                            f"{', '.join(A.ARCHS)}")
+    assert ", ResNet18, ResNet34, " not in _err(config) and "ResNet152, ResNet18_vd, " in _err(config)
+
+    class Zoo:
+        def __contains__(self, name):
+            return False
+
+        def names(self):
+            return ["mlp", "resnet20"]
+    monkeypatch.setattr(A, "MODELS", Zoo())
+    assert _err(raw()) == ("test: Arch.name=ResNet50 needs ppnorm's 'resnet50', which this ppnorm's model zoo lacks; "
+                           "registered: mlp, resnet20")
+
+
+def test_arch_pretrained_true_without_the_cached_file_names_where_to_get_it(tmp_path, monkeypatch, capsys):
+    from ppnorm.engine.config import paddleclas_arch as A
+    from ppnorm.models import pretrained as pretrained_module
+    monkeypatch.setattr(pretrained_module, "PADDLECLAS_CACHE", str(tmp_path))
+    for name, url in (("DenseNet121", A.PADDLECLAS_DENSENET_URL), ("ResNet50", pretrained_module.PADDLECLAS_URL)):
+        config = raw()
+        config["Global"]["pretrained_model"] = None
+        config["Arch"].update(name=name, pretrained=True)
+        assert _translate(config)["Global"]["pretrained_model"] is None  # random weights, said in the notes
+        err = capsys.readouterr().err
+        assert f"put {url.format(name)} at {tmp_path}/{name}_pretrained.pdparams (PaddleClas's cache)" in err
