@@ -480,3 +480,73 @@ def test_arch_pretrained_true_without_the_cached_file_names_where_to_get_it(tmp_
         assert _translate(config)["Global"]["pretrained_model"] is None  # random weights, said in the notes
         err = capsys.readouterr().err
         assert f"put {url.format(name)} at {tmp_path}/{name}_pretrained.pdparams (PaddleClas's cache)" in err
+
+
+# --- detection and the translate() frame -------------------------------------------------------------------------------
+
+PPNORM = {"Global": {"epochs": 3}, "Arch": {"name": "resnet20"}, "Loss": {"name": "CrossEntropy"},
+          "Metric": {"topk": [1]}, "DataLoader": {"Train": {"dataset": {"name": "digits"}, "batch_size": 8}}}
+
+
+@pytest.mark.parametrize("marker", [
+    {"TRAIN": {}}, {"Infer": {}}, {"AMP": {}}, {"Loss": {"Train": []}}, {"Loss": {"Eval": []}},
+    {"Metric": {"Train": []}}, {"Metric": {"Eval": []}}, {"Arch": {"name": "ResNet50"}},
+    {"Arch": {"name": "resnet20", "class_num": 3}}, {"Global": {"epochs": 3, "class_num": 3}},
+    {"DataLoader": {"Train": {"dataset": {}, "sampler": {}}}}, {"DataLoader": {"Eval": {"loader": {}}}}])
+def test_one_paddleclas_marker_is_enough_and_ppnorms_own_config_has_none(marker):
+    from ppnorm.engine.config.paddleclas import looks_like_paddleclas
+    assert looks_like_paddleclas(PPNORM) is False
+    config = copy.deepcopy(PPNORM)
+    for section, value in marker.items():
+        config[section] = value
+    assert looks_like_paddleclas(config) is True
+
+
+def test_values_that_are_no_mappings_are_no_markers():
+    from ppnorm.engine.config.paddleclas import looks_like_paddleclas
+    assert looks_like_paddleclas(["Global"]) is False and looks_like_paddleclas(None) is False
+    assert looks_like_paddleclas(dict(PPNORM, Arch="ResNet50", Loss=["Train"], Global="class_num")) is False
+
+
+def test_translate_names_its_source_and_refuses_the_old_layout():
+    with pytest.raises(ConfigError) as error:
+        translate({"TRAIN": {}, "ARCHITECTURE": {}, "Global": {}})
+    assert str(error.value) == ("config: PaddleClas 2.0's old layout (ARCHITECTURE, TRAIN); ppnorm reads today's "
+                                "ppcls/configs layout (Global, Arch, Loss, Optimizer, DataLoader, ...)")
+    config = raw()
+    config["Unknown"] = {}
+    assert _err(config).startswith("test: the config.Unknown is not a key the PaddleClas translator knows")
+
+
+def test_export_passes_and_global_epochs_default_to_ppnorms(capsys):
+    config = raw()
+    config["Export"] = {"save_dir": "here", "fuse_bn": False}
+    del config["Global"]["epochs"]
+    config["Optimizer"]["lr"] = {"name": "Cosine", "learning_rate": 0.1, "warmup_epoch": 1000}
+    out = _translate(config)
+    assert out["Export"] == {"save_dir": "here", "fuse_bn": False}
+    epochs = SCHEMA["Global"]["epochs"].default
+    assert out["Optimizer"]["lr"]["warmup_epochs"] == epochs  # capped at ppnorm's default run length
+    del config["DataLoader"]["Eval"]
+    assert "Eval" not in _translate(config)["DataLoader"]
+
+
+def test_notes_are_printed_once_from_rank_zero_only(capsys, monkeypatch):
+    config = raw()
+    config["Global"]["to_static"] = True
+    monkeypatch.setenv("PADDLE_TRAINER_ID", "1")
+    _translate(config)
+    assert capsys.readouterr().err == ""
+    monkeypatch.setenv("PADDLE_TRAINER_ID", "0")
+    _translate(config)
+    assert "Global.to_static = True" in capsys.readouterr().err
+    monkeypatch.delenv("PADDLE_TRAINER_ID")
+    _translate(config)
+    assert "Global.to_static = True" in capsys.readouterr().err
+    quiet = raw()
+    del quiet["Infer"]
+    quiet["Arch"]["pretrained"] = False
+    for mode in ("Train", "Eval"):
+        quiet["DataLoader"][mode]["loader"]["use_shared_memory"] = False
+    _translate(quiet)
+    assert capsys.readouterr().err == ""  # nothing to say: not even an empty line
