@@ -550,3 +550,14 @@ def test_notes_are_printed_once_from_rank_zero_only(capsys, monkeypatch):
         quiet["DataLoader"][mode]["loader"]["use_shared_memory"] = False
     _translate(quiet)
     assert capsys.readouterr().err == ""  # nothing to say: not even an empty line
+
+
+@pytest.mark.parametrize("change, start", [
+    (lambda c: c["Global"].update(bogus=1), "test: Global.bogus is not a key the PaddleClas translator knows"),
+    (lambda c: c["Global"].update(image_shape=[224, 224]),
+     "test: Global.image_shape must be [channels, height, width], got [224, 224]"),
+    (lambda c: c["Infer"].update(bogus=1), "test: Infer.bogus is not a key the PaddleClas translator knows")])
+def test_global_image_shape_and_infer_refusals_name_the_file(change, start):
+    config = raw()
+    change(config)
+    assert _err(config).startswith(start)
