@@ -30,16 +30,32 @@ GROUPS = {
                ["tests/test_config.py", "tests/test_config_values.py", "tests/test_config_messages.py"]),
     "checkpoint": ([ENGINE + "checkpoint.py", ENGINE + "checkpoint_format.py", ENGINE + "checkpoint_read.py",
                     ENGINE + "checkpoint_load.py", "ppnorm/safe_pickle.py"],
-                   # the 4 SIGKILL tests train resnet20 in subprocesses (~90 s per mutant): left out
+                   # the 4 SIGKILL tests train resnet20 in subprocesses (~90 s per mutant): left out; so are the
+                   # other slow tests (an EMA training resumed, PaddleClas DenseNet-121 weights; minutes per mutant)
                    ["tests/test_checkpoint.py", "tests/test_checkpoint_values.py", "tests/test_pretrained.py",
-                    "tests/test_ema.py", "tests/test_safe_load.py", "-k", "not sigkill"]),
+                    "tests/test_ema.py", "tests/test_safe_load.py", "tests/test_checkpoint_recovery.py",
+                    "-k", "not sigkill", "-m", "not slow"]),
     # the slow test (two digits trainings, a bitwise resume) is left out: tests/test_ema_values.py checks the update
     # and its warm-up counter over a resume on a tiny loop
     "ema": ([ENGINE + "ema.py"], ["tests/test_ema.py", "tests/test_ema_values.py", "-m", "not slow"]),
     # a tiny real TrainLoop with recorded save/evaluate/logger: every hook's promise in well under a second each
     "hooks": ([ENGINE + "hooks.py"], ["tests/test_hooks_contract.py"]),
-    # the verifier, inference.yml, the export target checks and infer's inputs, without training or paddle.jit.save
-    "export": (["ppnorm/deploy/export.py", "ppnorm/deploy/inputs.py"], ["tests/test_export_verify.py"]),
+    # the verifier, inference.yml, the export target checks and infer's inputs without paddle.jit.save; export_model
+    # and its steps on a one-conv model (well under a second each); the slow tools/infer.py subprocess is left out
+    "export": (["ppnorm/deploy/export.py", "ppnorm/deploy/inputs.py"],
+               ["tests/test_export_verify.py", "tests/test_export_model.py", "-m", "not slow"]),
+    # the loop on fixed batches (stages, counters, stops, one SGD step in numpy) and the hooks' tiny real loop
+    "loop": ([ENGINE + "loop.py"], ["tests/test_loop.py", "tests/test_hooks_contract.py"]),
+    # the lock, the refused folders and the checkpoint check under every spelling of the output dir
+    "run_lock": ([ENGINE + "run_lock.py"], ["tests/test_run_lock.py"]),
+    # the experiments' Context without training (seeds, progress, claims, VisualDL with a fake writer)
+    "context": (["ppnorm/experiments/context.py"], ["tests/test_context.py"]),
+    # image_folder and file_list on tiny trees: pixels, labels, summaries, every refusal
+    "folder": ([DATA + "folder.py"], ["tests/test_folder_values.py"]),
+    # the PaddleClas config translator: defaults, precedences, -o overrides with list indices, refusals
+    "paddleclas": ([ENGINE + "config/paddleclas.py", ENGINE + "config/paddleclas_arch.py",
+                    ENGINE + "config/paddleclas_data.py", ENGINE + "config/paddleclas_parts.py"],
+                   ["tests/test_paddleclas_config.py", "tests/test_paddleclas_translate.py"]),
     # paddle.io.DataLoader aborts (SIGABRT) in mutmut's forked test processes: the test comparing batches with it
     # is left out (tests/test_loader.py checks the batches against numpy)
     "transforms": ([DATA + "transforms.py"], ["tests/test_transforms.py", "tests/test_data.py", "tests/test_data_errors.py",

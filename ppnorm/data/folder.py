@@ -1,5 +1,6 @@
 """Image files on disk: ``image_folder`` (one sub-folder per class) and ``file_list`` (PaddleClas lists)."""
 import os
+import re
 from collections import Counter
 
 import numpy as np
@@ -8,6 +9,7 @@ from PIL import Image
 from .base import DATASETS, DataError, ImageDataset, check_label_range, shown_path
 from .folder_scan import IMAGE_EXTENSIONS, is_hidden, scan_image_folder, skipped_text
 
+LABEL = re.compile(r"-?[0-9]+")  # a list line's class index
 HIGH_DEPTH_MODES = ("I", "F")  # 16/32-bit integer and float images: converting to 8 bits would clip them
 
 
@@ -94,7 +96,7 @@ def parse_list(list_file, root, delimiter=None, skipped=None):
         if not line.strip():
             continue
         parts = line.rsplit(maxsplit=1) if delimiter is None else line.strip().rsplit(delimiter, 1)
-        if len(parts) != 2 or not parts[1].lstrip("-").isdigit():
+        if len(parts) != 2 or not LABEL.fullmatch(parts[1].strip()):  # int() as PaddleClas, but ASCII digits only
             raise DataError(f"file_list: {list_file} line {number}: expected 'path{delimiter or ' '}label', "
                             f"got {line.strip()!r}")
         path, label = os.path.join(root, parts[0].strip()), int(parts[1])

@@ -109,6 +109,12 @@ def load_strict(model, state, file, skip, reshaped=None, fix=None):
     if not isinstance(state, dict):
         raise CheckpointError(f"{file} holds a {type(state).__name__}, not a state_dict of weights")
     own = model.state_dict()
+    unmatched = [s for s in skip if not any(_skipped(k, (s,)) for k in list(own) + list(state))]
+    if unmatched:  # a misspelt entry would otherwise load that layer's weights without a word
+        example = list(own)[-1] if own else "fc.weight"
+        raise CheckpointError(f"Global.pretrained_skip: {unmatched[0]!r} names no tensor of the model or of {file}; "
+                              f"give layer names or prefixes as in the tensor names, e.g. "
+                              f"{example.rsplit('.', 1)[0]!r} for {example}")
     missing = [k for k in own if k not in state and not _skipped(k, skip)]
     extra = [k for k in state if k not in own and not _skipped(k, skip)]
     _check_first_projection(missing, extra, file)

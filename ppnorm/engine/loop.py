@@ -152,7 +152,7 @@ class TrainLoop:
                 return DATA_FAILED if self.data_error is not None else INTERRUPTED
             self.states["epoch"], self.states["step"] = epoch + 1, 0
             self._call("after_epoch")
-            if stop_after_epoch is not None and epoch + 1 >= stop_after_epoch:
+            if stop_after_epoch is not None and stop_after_epoch <= epoch + 1 < self.epochs:  # the last: finished
                 return PAUSED
         return FINISHED
 

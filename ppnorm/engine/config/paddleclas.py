@@ -12,6 +12,7 @@ one ``warning (as PaddleClas)`` line says so.
 """
 import ast
 import os
+import re
 import sys
 
 from .keys import ConfigError
@@ -35,6 +36,7 @@ AMP_DIFFERENCES = {  # key: (the value ppnorm's AMP matches, what it does otherw
 AMP_PADDLECLAS_DEFAULTS = {"scale_loss": 1.0, "use_dynamic_loss_scaling": False, "use_promote": False,
                            "use_fp16_test": False}  # what PaddleClas's engine uses when the key is absent
 INFER_KEYS = ("infer_imgs", "batch_size", "transforms", "PostProcess")
+INDEX = re.compile(r"-?[0-9]+")  # a list index in an -o key ('--1' and '²' pass isdigit() checks, not int())
 
 
 class Notes:
@@ -94,7 +96,7 @@ def apply_override(raw, override):
     for depth, key in enumerate(keys):
         last, dotted = depth == len(keys) - 1, ".".join(keys[:depth + 1])
         if isinstance(node, list):
-            if not key.lstrip("-").isdigit() or not -len(node) <= int(key) < len(node):
+            if not INDEX.fullmatch(key) or not -len(node) <= int(key) < len(node):
                 raise ConfigError(f"override '{override}': {dotted}: {key!r} is not an index of the "
                                   f"{len(node)}-item list {'.'.join(keys[:depth])}")
             key = int(key)
