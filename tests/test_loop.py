@@ -40,7 +40,7 @@ class Record(L.HookBase):
         self._add("before_train", loop)
 
     def before_epoch(self, loop):
-        assert loop.train_model.training  # the loop switched to training first
+        assert loop.model.training  # the loop switched to training first
         self._add("before_epoch", loop)
 
     def before_step(self, loop):
