@@ -38,8 +38,10 @@ GROUPS = {
     # the slow test (two digits trainings, a bitwise resume) is left out: tests/test_ema_values.py checks the update
     # and its warm-up counter over a resume on a tiny loop
     "ema": ([ENGINE + "ema.py"], ["tests/test_ema.py", "tests/test_ema_values.py", "-m", "not slow"]),
-    # a tiny real TrainLoop with recorded save/evaluate/logger: every hook's promise in well under a second each
-    "hooks": ([ENGINE + "hooks.py"], ["tests/test_hooks_contract.py"]),
+    # a tiny real TrainLoop with recorded save/evaluate/logger: every hook's promise in well under a second each; the
+    # hook contract (run context, metric store, priorities, the Hooks section, hook state) through the real Trainer
+    "hooks": ([ENGINE + f for f in ("hooks.py", "hook_api.py", "hook_checks.py", "hook_run.py")],
+              ["tests/test_hooks_contract.py", "tests/test_hook_api.py", "-m", "not slow"]),
     # the verifier, inference.yml, the export target checks and infer's inputs without paddle.jit.save; export_model
     # and its steps on a one-conv model (well under a second each); the slow tools/infer.py subprocess is left out
     "export": (["ppnorm/deploy/export.py", "ppnorm/deploy/inputs.py"],

@@ -11,8 +11,9 @@ from .training import fit, optimizer_section
 
 QUESTION = ("With BatchNorm, does a network gain less from dropout and from weight decay (L2) than without it?")
 QUESTION_ZH = "有 BatchNorm 时，网络从 dropout 和 weight decay（L2）中得到的提升是否比没有 BN 时更少？"
+# 112 seeds: the design runs (seeds 0-4) size the dropout claim's equivalence test at 112 for 80 % power
 DEFAULTS = {"norms": ["none", "bn"], "dropouts": [0.0, 0.5], "weight_decays": [0.0, 0.005],
-            "epochs": 10, "batch_size": 32, "lr": 0.05, "seeds": 5, "train_subset": 500}
+            "epochs": 10, "batch_size": 32, "lr": 0.05, "seeds": 112, "train_subset": 500}
 DATA = True  # any image data set (ctx.data)
 QUICK = {"epochs": 1, "seeds": 2, "train_subset": 96}
 
