@@ -2,13 +2,16 @@
 the ends of the priority range, a hook built from a config entry outside the schema, the metric store's ``get``,
 and what the run context says when it lacks a name. No training beyond a 3-step loop of a Linear model."""
 import copy
+import signal
 
 import numpy as np
 import paddle
 import pytest
 
 from ppnorm.engine.hook_api import FIRST, HOOKS, LAST, HookBase, MetricStore, RunContext, build_hook, check_priority
-from ppnorm.engine.loop import TrainLoop
+from ppnorm.engine.hook_run import StopOnSignal
+from ppnorm.engine.loop import FINISHED, TrainLoop
+from ppnorm.signals import STOP_SIGNALS
 
 
 @HOOKS.register("ValueProbe")
@@ -26,6 +29,13 @@ class _Data:
         rng = np.random.default_rng(epoch)
         return [(paddle.to_tensor(rng.normal(size=(4, 3)).astype("float32")),
                  paddle.to_tensor(rng.integers(0, 2, size=(4, 1)).astype("int64"))) for _ in range(3)][skip:]
+
+
+class At(HookBase):
+    """Calls ``action(ctx)`` at ``stage``."""
+
+    def __init__(self, stage, action):
+        setattr(self, stage, action)
 
 
 def _loop(hooks=(), **services):
@@ -88,3 +98,15 @@ def test_a_context_copies_and_a_bare_one_still_raises_attribute_error():
     assert not hasattr(bare, "history")
     with pytest.raises(AttributeError, match="extras: none"):
         bare.history
+
+
+# --- the signal hook ----------------------------------------------------------------------------------------------
+
+def test_the_signal_hook_gives_back_every_stop_signal_handler_after_a_quiet_run():
+    before = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
+    during = []
+    hook = StopOnSignal()
+    probe = At("before_step", lambda ctx: during.append({s: signal.getsignal(s) for s in STOP_SIGNALS}))
+    assert _loop([hook, probe]).train() == FINISHED
+    assert len(during) == 3 and all(during[0][signum] != before[signum] for signum in STOP_SIGNALS)
+    assert {signum: signal.getsignal(signum) for signum in STOP_SIGNALS} == before and hook.scope is None
