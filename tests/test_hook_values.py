@@ -8,7 +8,8 @@ import numpy as np
 import paddle
 import pytest
 
-from ppnorm.engine.hook_api import FIRST, HOOKS, LAST, HookBase, MetricStore, RunContext, build_hook, check_priority
+from ppnorm.engine.hook_api import (FIRST, HOOKS, LAST, HookBase, MetricStore, RunContext, build_hook, by_priority,
+                                   check_priority, priority_of)
 from ppnorm.engine.hook_run import StopOnSignal
 from ppnorm.engine.loop import FINISHED, TrainLoop
 from ppnorm.signals import STOP_SIGNALS
@@ -71,6 +72,19 @@ def test_build_hook_passes_the_options_sets_the_priority_and_names_its_entry():
         build_hook({"name": "ValueProbe", "priority": -1}, "Hooks[4]")
 
 
+class Plain:
+    """A hook that is not a HookBase and has no ``priority``: it runs at NORMAL (50)."""
+
+    def after_step(self, ctx):
+        pass
+
+
+def test_a_hook_without_a_priority_runs_at_normal():
+    early, late, plain = HookBase(), HookBase(), Plain()
+    early.priority, late.priority = 49, 51
+    assert priority_of(plain) == 50 and by_priority([late, plain, early]) == [early, plain, late]
+
+
 # --- the metric store and the run context -----------------------------------------------------------------------
 
 def test_get_returns_a_written_value_and_computes_a_lazy_one():
@@ -78,6 +92,12 @@ def test_get_returns_a_written_value_and_computes_a_lazy_one():
     store.update({"loss": 1.5, "top1": lambda: 0.25, "zero": 0.0})
     assert store.get("loss") == 1.5 and store.get("top1") == 0.25 and store["top1"] == 0.25
     assert store.get("zero", 9.0) == 0.0 and store.get("lr", 9.0) == 9.0
+
+
+def test_no_evaluation_yet_is_none():
+    ctx = _loop(evaluate=lambda: {"top1": 0.0, "samples": 0}).context
+    assert ctx.last_eval is None
+    assert ctx.evaluate() == {"top1": 0.0, "samples": 0} and ctx.last_eval == {"top1": 0.0, "samples": 0}
 
 
 def test_a_missing_name_lists_the_extras_or_says_none():
