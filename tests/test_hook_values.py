@@ -94,6 +94,12 @@ def test_get_returns_a_written_value_and_computes_a_lazy_one():
     assert store.get("zero", 9.0) == 0.0 and store.get("lr", 9.0) == 9.0
 
 
+def test_an_empty_store_says_nothing_was_written():
+    with pytest.raises(KeyError) as error:
+        MetricStore()["loss"]
+    assert error.value.args[0].endswith("written so far: none")
+
+
 def test_no_evaluation_yet_is_none():
     ctx = _loop(evaluate=lambda: {"top1": 0.0, "samples": 0}).context
     assert ctx.last_eval is None
