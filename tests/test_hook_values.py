@@ -1,6 +1,7 @@
 """Values of the hook contract that the contract tests leave open (found by mutation testing, group ``hooks``):
 the ends of the priority range, a hook built from a config entry outside the schema, the metric store's ``get``,
-and what the run context says when it lacks a name. No training beyond a 3-step loop of a Linear model."""
+what the run context says when it lacks a name, and the signal handlers StopOnSignal gives back. No training beyond a
+3-step loop of a Linear model."""
 import copy
 import signal
 
