@@ -182,7 +182,7 @@ def test_register_hooks_places_a_hook_by_priority_and_the_loop_list_runs_as_give
 
 
 def test_the_context_offers_the_services_the_owner_gave_and_names_what_it_lacks():
-    saved, log = [], []
+    saved = []
     loop = _loop(save=saved.append, evaluate=lambda: {"top1": 0.5, "samples": 3}, logger="L", rank=1,
                  extras={"history": "H"})
     ctx = loop.context
@@ -191,7 +191,7 @@ def test_the_context_offers_the_services_the_owner_gave_and_names_what_it_lacks(
     assert saved == ["latest"] and ctx.evaluate() == {"top1": 0.5, "samples": 3}
     assert ctx.last_eval["top1"] == 0.5 and ctx.metrics["eval/top1"] == 0.5 and ctx.history == "H"
     with pytest.raises(AttributeError, match="no 'run_step'.*history"):
-        ctx.run_step
+        ctx.run_step  # noqa: B018 (reading it must raise)
     with pytest.raises(TypeError, match="without evaluate="):
         _loop().context.evaluate()
 

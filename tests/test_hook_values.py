@@ -109,10 +109,10 @@ def test_no_evaluation_yet_is_none():
 
 def test_a_missing_name_lists_the_extras_or_says_none():
     with pytest.raises(AttributeError) as error:
-        _loop(extras={"history": [], "run_id": 3}).context.missing
+        _loop(extras={"history": [], "run_id": 3}).context.missing  # noqa: B018 (reading it must raise)
     assert str(error.value).endswith("the loop's extras: history, run_id)")
     with pytest.raises(AttributeError) as error:
-        _loop().context.missing
+        _loop().context.missing  # noqa: B018 (reading it must raise)
     assert str(error.value).startswith("the run context has no 'missing'")
     assert str(error.value).endswith("the loop's extras: none)")
 
@@ -124,7 +124,7 @@ def test_a_context_copies_and_a_bare_one_still_raises_attribute_error():
     bare = RunContext.__new__(RunContext)
     assert not hasattr(bare, "history")
     with pytest.raises(AttributeError, match="extras: none"):
-        bare.history
+        bare.history  # noqa: B018 (reading it must raise)
 
 
 # --- the signal hook ----------------------------------------------------------------------------------------------

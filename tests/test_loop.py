@@ -17,7 +17,7 @@ class Data:
     """``STEPS`` batches per epoch of 2 samples; batch ``i`` of epoch ``e`` is marked by its images' value."""
     steps_per_epoch = STEPS
 
-    def __init__(self, fail_at=None, error=ValueError("truncated image")):
+    def __init__(self, fail_at=None, error=ValueError("truncated image")):  # noqa: B008 (one shared instance is fine)
         self.asked, self.fail_at, self.error = [], fail_at, error
 
     def batches(self, epoch, skip=0):

@@ -41,7 +41,8 @@ GROUPS = {
     # a tiny real TrainLoop with recorded save/evaluate/logger: every hook's promise in well under a second each; the
     # hook contract (run context, metric store, priorities, the Hooks section, hook state) through the real Trainer
     "hooks": ([ENGINE + f for f in ("hooks.py", "hook_api.py", "hook_checks.py", "hook_run.py")],
-              ["tests/test_hooks_contract.py", "tests/test_hook_api.py", "tests/test_hook_values.py", "-m", "not slow"]),
+              ["tests/test_hooks_contract.py", "tests/test_hook_api.py", "tests/test_hook_values.py",
+               "-m", "not slow"]),
     # the verifier, inference.yml, the export target checks and infer's inputs without paddle.jit.save; export_model
     # and its steps on a one-conv model (well under a second each); the slow tools/infer.py subprocess is left out
     "export": (["ppnorm/deploy/export.py", "ppnorm/deploy/inputs.py"],

@@ -175,7 +175,7 @@ class TrainLoop:
             self._call("before_step")
             self.last = out = self.run_step(batch)
             self.context.metrics.update({"loss": out.loss, "batch_size": out.batch_size, "lr": self.optimizer.get_lr,
-                                         "top1": lambda: top1_of(out)})  # lr, top1: computed when read
+                                         "top1": lambda out=out: top1_of(out)})  # lr, top1: computed when read
             self.states["global_step"] += 1
             self.states["step"] += 1
             self._call("after_step")
