@@ -58,7 +58,8 @@ GROUPS = {
     # the PaddleClas config translator: defaults, precedences, -o overrides with list indices, refusals
     "paddleclas": ([ENGINE + "config/paddleclas.py", ENGINE + "config/paddleclas_arch.py",
                     ENGINE + "config/paddleclas_data.py", ENGINE + "config/paddleclas_parts.py"],
-                   ["tests/test_paddleclas_config.py", "tests/test_paddleclas_translate.py"]),
+                   ["tests/test_paddleclas_config.py", "tests/test_paddleclas_translate.py",
+                    "tests/test_paddleclas_data_values.py"]),
     # paddle.io.DataLoader aborts (SIGABRT) in mutmut's forked test processes: the test comparing batches with it
     # is left out (tests/test_loader.py checks the batches against numpy)
     "transforms": ([DATA + "transforms.py"], ["tests/test_transforms.py", "tests/test_data.py", "tests/test_data_errors.py",
