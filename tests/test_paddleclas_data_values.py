@@ -35,7 +35,10 @@ def with_dataset(**changes):
     section = _resnet50()
     dataset = section["Train"]["dataset"]
     for key, value in changes.items():
-        dataset.pop(key, None) if value is None else dataset.__setitem__(key, value)
+        if value is None:
+            dataset.pop(key, None)
+        else:
+            dataset[key] = value
     return section
 
 
@@ -58,7 +61,7 @@ def infer(ops):
     return translate_ops(copy.deepcopy(ops), "Infer.transforms", SOURCE, notes, in_dataset=False), notes.lines
 
 
-# --- what passes -------------------------------------------------------------------------------------------------------
+# --- what passes ------------------------------------------------------------------------------------------------------
 
 def test_resnet50s_loaders_keep_their_ops_and_note_no_op():
     out, lines = run(_resnet50())
@@ -122,7 +125,7 @@ def test_output_fp16_is_dropped_with_a_note_only_when_true():
     assert [line for line in lines if "transform_ops" in line] == []
 
 
-# --- the dataset -------------------------------------------------------------------------------------------------------
+# --- the dataset ------------------------------------------------------------------------------------------------------
 
 def test_a_delimiter_other_than_a_space_is_kept_and_relabel_false_passes():
     out, _ = run(with_dataset(delimiter="\t", relabel=False, batch_transform_ops=None))
@@ -171,7 +174,7 @@ def test_relabel_names_the_label_file():
     assert refusal(with_dataset(relabel=True)).endswith(" ./dataset/ILSVRC2012/train_list.txt")
 
 
-# --- the op list -------------------------------------------------------------------------------------------------------
+# --- the op list ------------------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("ops", [None, [], {"DecodeImage": None}])
 def test_an_op_list_must_be_a_non_empty_list(ops):
