@@ -143,3 +143,10 @@ def test_the_tool_refuses_tune_without_a_tuning_section_in_one_line_and_creates_
     with pytest.raises(SystemExit) as stop:
         experiment_main(["-c", "configs/experiments/batch_size_sweep.yaml", "--tune", "--pilot"])
     assert stop.value.code == 2 and "are different runs" in capsys.readouterr().err
+
+
+def test_tuning_refuses_an_output_dir_whose_runs_reach_the_tuning_seeds(tmp_path):
+    run_experiment("tunable", Tunable, dict(_settings(tmp_path, {}), seed=PILOT_BASE), dict(Tunable.DEFAULTS), **QUIET)
+    with pytest.raises(ValueError, match="tuning seeds must be disjoint"):
+        run_tuning("tunable", Tunable, _settings(tmp_path, TUNING), dict(Tunable.DEFAULTS), count=2, **QUIET)
+    assert not (tmp_path / f"tune_{PILOT_BASE}").exists()
