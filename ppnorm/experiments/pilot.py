@@ -14,7 +14,7 @@ from .power import (ALL_FAILED, NOT_MEASURED, NOT_SEEDS, POWER_FILE, TOO_MANY, T
                     power_at, power_table, seeds_needed, target)
 from .runner import run_on_block, write_csv
 from .summary import read_claims_file
-from .seedblocks import PILOT, PILOT_BASE, SeedBlock, next_start, record, seeds_in_runs
+from .seedblocks import PILOT, SeedBlock, next_pilot_block, record, seeds_in_runs
 
 COLUMNS = ["claim_id", "claim_en", "claim_zh", "side", "margin", "sesoi", "expected", "test", "pilot_mean", "pilot_n",
            "pilot_failed", "spread", "alpha", "seeds_needed", "seeds_configured", "power_configured", "note"]
@@ -88,10 +88,7 @@ def run_pilot(name, module, settings, params, count=5, command="", log=print):
     if count < 2:
         raise ValueError(f"--pilot needs at least 2 seeds to measure a spread, got {count}")
     home = settings["output_dir"]
-    block = SeedBlock(next_start(home, PILOT_BASE, pilots=True), count)
-    if block.start < next_start(home):
-        raise ValueError(f"{home} has runs on seeds from {PILOT_BASE} on: pilot seeds must be disjoint from them; "
-                         f"give the pilot its own output_dir")
+    block = next_pilot_block(home, count)
     log(f"[{name}] pilot on seeds {block.start}..{block.end - 1}; these seeds size the seed counts and never decide "
         f"a verdict")
     ctx, pilot_dir = run_on_block(name, module, settings, params, block, PILOT, command, log)

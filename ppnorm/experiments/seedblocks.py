@@ -74,6 +74,16 @@ def next_start(directory, at_least=0, pilots=False):
     return max([block.end for block in ledger] + [seed + 1 for seed in seeds] + [at_least])
 
 
+def next_pilot_block(directory, count, use="pilot"):
+    """The next pilot-kind block of ``count`` seeds in ``directory`` (from PILOT_BASE, after every pilot block); a
+    ValueError when the directory's runs already reach those seeds. ``use`` names the block in the message."""
+    block = SeedBlock(next_start(directory, PILOT_BASE, pilots=True), count)
+    if block.start < next_start(directory):
+        raise ValueError(f"{directory} has runs on seeds from {PILOT_BASE} on: {use} seeds must be disjoint from "
+                         f"them; give the {use} its own output_dir")
+    return block
+
+
 def check_not_pilot(directory, block):
     """Refuse a run whose seeds overlap a pilot block of ``directory``'s ledger (ValueError, one line)."""
     for used, purpose in read_ledger(directory):

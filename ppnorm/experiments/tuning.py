@@ -20,7 +20,7 @@ import numpy as np
 
 from .data import DEFAULT
 from .runner import run_experiment, write_csv
-from .seedblocks import PILOT, PILOT_BASE, SeedBlock, next_start, record
+from .seedblocks import PILOT, next_pilot_block, record
 from .stats import mean_interval
 from .tune_report import COLUMNS, TUNE_FILE, row_interval
 
@@ -79,10 +79,7 @@ def run_tuning(name, module, settings, params, count=5, log=print):
     if count < 2:
         raise ValueError(f"--tune needs at least 2 seeds for an interval, got {count}")
     home = settings["output_dir"]
-    block = SeedBlock(next_start(home, PILOT_BASE, pilots=True), count)
-    if block.start < next_start(home):
-        raise ValueError(f"{home} has runs on seeds from {PILOT_BASE} on: tuning seeds must be disjoint from them; "
-                         f"give the tuning its own output_dir")
+    block = next_pilot_block(home, count, "tuning")
     log(f"[{name}] tuning on seeds {block.start}..{block.end - 1}, scored on a validation split of {VALIDATION:.0%} "
         f"of each class of the training data; these seeds never decide a verdict")
     rows = []
