@@ -45,6 +45,8 @@ setup(
         "zh": ["noto-cjk-sans-otc"],  # a CJK font, so experiment charts with lang: zh draw Chinese
         # the documentation site (mkdocs.yml): mkdocs build --strict; tests/test_docs_site.py builds it when installed
         "docs": ["mkdocs>=1.6,<2", "mkdocs-material>=9.5,<10"],
+        # the linter CI runs (ruff.toml): `ruff check .` from the repository root
+        "lint": ["ruff>=0.15,<1"],
     },
     license="Apache-2.0",
 )
