@@ -3,8 +3,9 @@
 One ``Registry`` instance per extension point: models (``ppnorm.models.registry.MODELS``), data
 sets and transforms (``ppnorm.data``), norm kinds (``ppnorm.nn.norm.NORMS``), activations
 (``ppnorm.nn.layers.ACTIVATIONS``), optimizers and learning-rate schedules
-(``ppnorm.engine.optim.OPTIMIZERS`` / ``SCHEDULES``), losses (``ppnorm.engine.loss.LOSSES``) and
-experiments (``ppnorm.experiments.EXPERIMENTS``). Adding one is one decorated function or class::
+(``ppnorm.engine.optim.OPTIMIZERS`` / ``SCHEDULES``), losses (``ppnorm.engine.loss.LOSSES``),
+experiments (``ppnorm.experiments.EXPERIMENTS``), config dialects (``ppnorm.engine.config.dialects.DIALECTS``)
+and weight converters (``ppnorm.models.convert.CONVERTERS``). Adding one is one decorated function or class::
 
     @NORMS.register("my_norm")
     def my_norm(args): ...
@@ -33,10 +34,14 @@ def unknown_message(what, word, candidates, valid="valid"):
 
 
 class _Lazy:
-    """A registered module that is imported when its name is first looked up."""
+    """A registered module (or one of its attributes) that is imported when its name is first looked up."""
 
-    def __init__(self, module):
-        self.module = module
+    def __init__(self, module, attribute=None):
+        self.module, self.attribute = module, attribute
+
+    def load(self):
+        module = importlib.import_module(self.module)
+        return module if self.attribute is None else getattr(module, self.attribute)
 
 
 class Registry(Mapping):
@@ -64,9 +69,13 @@ class Registry(Mapping):
         self._entries[name] = (target, fixed, dict(defaults or {}))
         return target
 
-    def register_lazy(self, name, module):
-        """Register ``name`` as the module ``module`` (a dotted path), imported on first lookup."""
-        return self.register(name, _Lazy(module))
+    def register_lazy(self, name, module, attribute=None):
+        """Register ``name`` as the module ``module`` (a dotted path), or its ``attribute``, imported on first lookup.
+
+        A package registers an adapter this way without importing it (nor making a cycle): e.g. ``TRANSFORMS``
+        names PaddleClas's ops in ``ppnorm.paddleclas.ops``, loaded when one of them is first built.
+        """
+        return self.register(name, _Lazy(module, attribute))
 
     def names(self):
         return list(self._entries) if self.ordered else sorted(self._entries)
@@ -94,7 +103,7 @@ class Registry(Mapping):
             raise ValueError(unknown_message(self.kind, name, self.names(), self.valid))
         target, fixed, defaults = self._entries[name]
         if isinstance(target, _Lazy):
-            target = importlib.import_module(target.module)
+            target = target.load()
             self._entries[name] = (target, fixed, defaults)
         return target, fixed, defaults
 

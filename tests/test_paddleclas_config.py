@@ -7,7 +7,9 @@ import pytest
 import yaml
 
 from ppnorm.engine.config import ConfigError, load_config, validate
-from ppnorm.engine.config.paddleclas import ARCHS, looks_like_paddleclas, translate
+from ppnorm.paddleclas.dialect import detect
+from ppnorm.paddleclas.names import ARCHS
+from ppnorm.paddleclas.translator import translate
 from ppnorm.engine.optim import build_lr_scheduler
 from ppnorm.models import pretrained as pretrained_module
 from ppnorm.models.registry import MODELS
@@ -36,9 +38,9 @@ def run(config, *overrides):
 
 
 def test_detects_paddleclas_files_and_not_ppnorms():
-    assert all(looks_like_paddleclas(raw(path)) for path in (R50, DENSE, VD))
-    assert not looks_like_paddleclas(raw("configs/digits/resnet20.yaml"))
-    assert not looks_like_paddleclas(raw("configs/imagenet/resnet50.yaml"))
+    assert all(detect(raw(path)) for path in (R50, DENSE, VD))
+    assert not detect(raw("configs/digits/resnet20.yaml"))
+    assert not detect(raw("configs/imagenet/resnet50.yaml"))
 
 
 def test_resnet50_file_translates_key_by_key(capsys):

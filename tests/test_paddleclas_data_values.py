@@ -7,8 +7,8 @@ import pytest
 import yaml
 
 from ppnorm.engine.config import ConfigError
-from ppnorm.engine.config.paddleclas import Notes
-from ppnorm.engine.config.paddleclas_data import OP_NAMES, translate_dataloader, translate_ops
+from ppnorm.paddleclas.translator import Notes
+from ppnorm.paddleclas.dataloader import OP_NAMES, translate_dataloader, translate_ops
 
 SOURCE = "ResNet50.yaml"
 TRAIN = "DataLoader.Train.dataset"

@@ -8,9 +8,9 @@ from PIL import Image
 
 from ppnorm.data import DataError, build_dataset, build_transforms
 from ppnorm.data.folder import load_image_file
-from ppnorm.data.paddleclas_ops import (CropImage, DecodeImage, NormalizeImage, RandCropImage, RandFlipImage,
+from ppnorm.paddleclas.ops import (CropImage, DecodeImage, NormalizeImage, RandCropImage, RandFlipImage,
                                         ResizeImage, ToCHWImage, parse_scale)
-from ppnorm.data.paddleclas_resize import cv2_linear
+from ppnorm.paddleclas.resize import cv2_linear
 
 MEAN, STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
 

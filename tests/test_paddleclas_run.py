@@ -14,7 +14,7 @@ from PIL import Image
 from ppnorm.deploy.cli import export_main, infer_main
 from ppnorm.engine.cli import eval_main, train_main
 from ppnorm.engine.config import ConfigError, load_config, validate
-from ppnorm.engine.config.paddleclas import translate
+from ppnorm.paddleclas.translator import translate
 from ppnorm.models.registry import MODELS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

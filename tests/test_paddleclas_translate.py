@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from ppnorm.engine.config import ConfigError
-from ppnorm.engine.config.paddleclas import apply_override, translate
+from ppnorm.paddleclas.translator import apply_override, translate
 from ppnorm.engine.config.schema import SCHEMA
 
 R50 = "tests/data/paddleclas/ResNet50.yaml"
@@ -451,7 +451,7 @@ def test_use_first_short_conv_false_says_why_per_model(name, why):
 
 
 def test_arch_names_outside_the_table_or_the_zoo_are_refused_with_the_lists(monkeypatch):
-    from ppnorm.engine.config import paddleclas_arch as A
+    from ppnorm.paddleclas import arch as A
     config = raw()
     config["Arch"]["name"] = "MobileNetV3"
     assert _err(config) == (f"test: Arch.name='MobileNetV3' is not a model ppnorm has; PaddleClas names it translates: "
@@ -470,7 +470,7 @@ def test_arch_names_outside_the_table_or_the_zoo_are_refused_with_the_lists(monk
 
 
 def test_arch_pretrained_true_without_the_cached_file_names_where_to_get_it(tmp_path, monkeypatch, capsys):
-    from ppnorm.engine.config import paddleclas_arch as A
+    from ppnorm.paddleclas import arch as A
     from ppnorm.models import pretrained as pretrained_module
     monkeypatch.setattr(pretrained_module, "PADDLECLAS_CACHE", str(tmp_path))
     for name, url in (("DenseNet121", A.PADDLECLAS_DENSENET_URL), ("ResNet50", pretrained_module.PADDLECLAS_URL)):
@@ -494,18 +494,18 @@ PPNORM = {"Global": {"epochs": 3}, "Arch": {"name": "resnet20"}, "Loss": {"name"
     {"Arch": {"name": "resnet20", "class_num": 3}}, {"Global": {"epochs": 3, "class_num": 3}},
     {"DataLoader": {"Train": {"dataset": {}, "sampler": {}}}}, {"DataLoader": {"Eval": {"loader": {}}}}])
 def test_one_paddleclas_marker_is_enough_and_ppnorms_own_config_has_none(marker):
-    from ppnorm.engine.config.paddleclas import looks_like_paddleclas
-    assert looks_like_paddleclas(PPNORM) is False
+    from ppnorm.paddleclas.dialect import detect
+    assert detect(PPNORM) is False
     config = copy.deepcopy(PPNORM)
     for section, value in marker.items():
         config[section] = value
-    assert looks_like_paddleclas(config) is True
+    assert detect(config) is True
 
 
 def test_values_that_are_no_mappings_are_no_markers():
-    from ppnorm.engine.config.paddleclas import looks_like_paddleclas
-    assert looks_like_paddleclas(["Global"]) is False and looks_like_paddleclas(None) is False
-    assert looks_like_paddleclas(dict(PPNORM, Arch="ResNet50", Loss=["Train"], Global="class_num")) is False
+    from ppnorm.paddleclas.dialect import detect
+    assert detect(["Global"]) is False and detect(None) is False
+    assert detect(dict(PPNORM, Arch="ResNet50", Loss=["Train"], Global="class_num")) is False
 
 
 def test_translate_names_its_source_and_refuses_the_old_layout():

@@ -15,7 +15,8 @@ from ppnorm.engine import CheckpointError, load_pretrained
 from ppnorm.engine.builder import model_from_config
 from ppnorm.models import pretrained as pretrained_module
 from ppnorm.models.convert import to_ppnorm
-from ppnorm.models.convert_paddleclas import from_paddleclas, import_ppcls
+from ppnorm.models.convert import from_paddleclas
+from ppnorm.paddleclas.installed import import_ppcls
 
 pytestmark = pytest.mark.oldest_paddle  # runs on the oldest supported Paddle too (.ci/run)
 

@@ -61,6 +61,16 @@ def test_lazy_entries_import_their_module_on_first_lookup(tmp_path, monkeypatch)
     monkeypatch.delitem(sys.modules, "ppnorm_lazy_probe")
 
 
+def test_a_lazy_entry_may_name_an_attribute_of_its_module(tmp_path, monkeypatch):
+    (tmp_path / "ppnorm_lazy_attr.py").write_text("def scale(size=2):\n    return size * 10\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    things = Registry("thing")
+    things.register_lazy("scale", "ppnorm_lazy_attr", "scale")
+    assert "ppnorm_lazy_attr" not in sys.modules and things.options("scale") == ["size"]
+    assert things.build("scale", size=3) == 30 and things.get_target("scale").__name__ == "scale"
+    monkeypatch.delitem(sys.modules, "ppnorm_lazy_attr")
+
+
 def test_experiments_are_a_lazy_registry_with_the_old_names():
     assert experiments() is EXPERIMENTS and list(NAMES) == EXPERIMENTS.names()
     assert list(NAMES)[:3] == ["batchnorm_basics", "norm_axes", "dropout_modes"] and len(NAMES) == 22

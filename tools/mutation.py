@@ -56,8 +56,8 @@ GROUPS = {
     # image_folder and file_list on tiny trees: pixels, labels, summaries, every refusal
     "folder": ([DATA + "folder.py"], ["tests/test_folder_values.py"]),
     # the PaddleClas config translator: defaults, precedences, -o overrides with list indices, refusals
-    "paddleclas": ([ENGINE + "config/paddleclas.py", ENGINE + "config/paddleclas_arch.py",
-                    ENGINE + "config/paddleclas_data.py", ENGINE + "config/paddleclas_parts.py"],
+    "paddleclas": (["ppnorm/paddleclas/" + name for name in ("dialect.py", "translator.py", "arch.py",
+                                                              "dataloader.py", "parts.py")],
                    ["tests/test_paddleclas_config.py", "tests/test_paddleclas_translate.py",
                     "tests/test_paddleclas_data_values.py"]),
     # paddle.io.DataLoader aborts (SIGABRT) in mutmut's forked test processes: the test comparing batches with it

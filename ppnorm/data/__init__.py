@@ -1,5 +1,5 @@
 """Data sets (digits, CIFAR, MNIST, image folders, file lists, synthetic), transforms and loaders."""
-from . import cifar, digits, folder, mnist, paddleclas_ops, synthetic, waveforms  # noqa: F401  (they register)
+from . import cifar, digits, folder, mnist, synthetic, waveforms  # noqa: F401  (they register)
 from .base import (DATASETS, ArrayDataset, DataError, ImageDataset, align_classes, align_to_classes,
                    check_label_range, input_kind, summary_line)
 from .loader import BatchLoader

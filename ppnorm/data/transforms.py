@@ -175,6 +175,10 @@ class RandomResizedCrop:
 
 for _cls in (Normalize, RandomCrop, CenterCrop, RandomHorizontalFlip, Resize, RandomResizedCrop):
     TRANSFORMS.register(_cls.__name__, _cls)
+PADDLECLAS_OPS = ("DecodeImage", "ResizeImage", "RandCropImage", "RandFlipImage", "CropImage", "NormalizeImage",
+                  "ToCHWImage")  # the PaddleClas adapter's ops, with PaddleClas's values: imported when first built
+for _name in PADDLECLAS_OPS:
+    TRANSFORMS.register_lazy(_name, "ppnorm.paddleclas.ops", _name)
 
 
 class Compose:

@@ -3,12 +3,17 @@
 ResNet already uses paddle.vision's names, so its state_dict passes through unchanged. DenseNet
 keys are renamed, e.g. ``db_conv_2.conv2_1.bn_ac_func1._batch_norm.weight`` ->
 ``block1.layer1.bottleneck.norm.weight`` (PaddleClas's DenseNet saved with layer names is the same
-network). PaddleClas's ResNet / ResNet_vd and parameter-named DenseNet files: convert_paddleclas.py.
-:func:`to_ppnorm` detects which of these a state_dict is from its keys.
+network). Other projects' files are renamed by the converters in ``CONVERTERS`` (PaddleClas's ResNet /
+ResNet_vd and parameter-named DenseNet: ``ppnorm/paddleclas/weights.py``), each a module with
+``detect(state_dict)`` (its family's name, or None) and ``convert(state_dict)`` (``(renamed, family)``),
+imported when first asked. :func:`to_ppnorm` detects which of these a state_dict is from its keys.
 """
 import re
 
-from .convert_paddleclas import from_paddleclas, paddleclas_family
+from ..registry import Registry
+
+CONVERTERS = Registry("weight converter", ordered=True)
+CONVERTERS.register_lazy("PaddleClas", "ppnorm.paddleclas.weights")
 
 _DENSENET_RULES = [
     (r"^conv1_func\._conv\.", "stem.conv_norm_act.conv."),
@@ -49,9 +54,16 @@ def to_ppnorm(state_dict):
     Sources: a PaddleClas ResNet / ResNet_vd / DenseNet, a ``paddle.vision`` (or PaddleClas,
     layer-named) DenseNet, or else ppnorm / ``paddle.vision`` ResNet names, kept as they are.
     """
-    if paddleclas_family(state_dict):
-        converted, family = from_paddleclas(state_dict)
-        return converted, f"PaddleClas {family}"
+    for name in CONVERTERS.names():
+        converter = CONVERTERS.get_target(name)
+        if converter.detect(state_dict):
+            converted, family = converter.convert(state_dict)
+            return converted, f"{name} {family}"
     if _is_paddle_densenet(state_dict):
         return from_paddle_vision(state_dict), "paddle.vision/PaddleClas DenseNet"
     return dict(state_dict), "ppnorm/paddle.vision names"
+
+
+def from_paddleclas(state_dict):
+    """``(state_dict with ppnorm names, family)`` for a PaddleClas ResNet/ResNet_vd/DenseNet state_dict."""
+    return CONVERTERS.get_target("PaddleClas").convert(state_dict)

@@ -19,7 +19,7 @@ import os
 import yaml
 
 from ...config_files import not_found_hint, resolve_config, shipped_config
-from . import paddleclas
+from .dialects import find_dialect
 from .keys import ConfigError, expand_user
 from .overrides import parse_override
 from .schema import SCHEMA, validate
@@ -153,13 +153,15 @@ def load_raw(path, overrides=()):
 def load_config(path, overrides=()):
     """Load a config file (with ``_base_``), apply ``-o`` overrides, validate, fill in defaults.
 
-    A PaddleClas config (its own layout) takes ``-o`` in PaddleClas's key names and is translated first.
+    A config in another layout (a dialect, e.g. PaddleClas's; :mod:`.dialects`) takes ``-o`` in its own key
+    names and is translated first.
     """
     path = config_file(path)
     source = path + (" with -o overrides" if overrides else "")
     raw = load_with_bases(path)
-    if paddleclas.looks_like_paddleclas(raw):
-        return validate(paddleclas.translate(raw, overrides, source), source)
+    dialect = find_dialect(raw)
+    if dialect is not None:
+        return validate(dialect.translate(raw, overrides, source), source)
     for override in overrides or ():
         apply_override(raw, override)
     return validate(raw, source)

@@ -1,7 +1,7 @@
 """``-o Section.key=value`` overrides: the text parsed into keys and a YAML value (never code).
 
-Both readers of overrides use :func:`parse_override`: the loader for ppnorm's configs and the PaddleClas
-translator (:mod:`.paddleclas`, with list indices). Everything after the first ``=`` is the value.
+Both readers of overrides use :func:`parse_override`: the loader for ppnorm's configs and the config dialects
+(e.g. ``ppnorm.paddleclas.translator``, with list indices). Everything after the first ``=`` is the value.
 """
 import yaml
 

@@ -1,4 +1,5 @@
-"""PaddleClas configs as they are: detect PaddleClas's layout and translate it into ppnorm's config.
+"""PaddleClas configs as they are: a config in PaddleClas's layout (:mod:`.dialect` detects it) translated into
+ppnorm's.
 
 ``-o`` overrides are applied *before* the translation, in PaddleClas's key names and with its list
 indices (``-o DataLoader.Train.dataset.image_root=./data/``,
@@ -15,17 +16,14 @@ import os
 import re
 import sys
 
-from .keys import ConfigError
-from .overrides import parse_override
-from .paddleclas_arch import ARCHS, translate_arch
-from .paddleclas_data import check_keys, translate_dataloader, translate_ops
-from .paddleclas_parts import translate_loss, translate_metric, translate_optimizer
-from .schema import SCHEMA
+from ..engine.config.keys import ConfigError
+from ..engine.config.overrides import parse_override
+from ..engine.config.schema import SCHEMA
+from .arch import translate_arch
+from .dataloader import check_keys, translate_dataloader, translate_ops
+from .names import GLOBAL_EXTRA, LEGACY_SECTIONS, SECTIONS
+from .parts import translate_loss, translate_metric, translate_optimizer
 
-SECTIONS = ("Global", "AMP", "Arch", "Loss", "Optimizer", "DataLoader", "Metric", "Infer", "Export", "EMA")
-GLOBAL_EXTRA = ("class_num", "eval_during_train", "image_shape", "image_channel", "save_inference_dir", "to_static",
-                "use_dali")  # image_channel: only a YAML anchor in PaddleClas's files, read by no code
-LEGACY_SECTIONS = ("ARCHITECTURE", "TRAIN", "VALID", "LEARNING_RATE", "OPTIMIZER")  # PaddleClas 2.0's layout
 AMP_KEYS = ("use_amp", "level", "scale_loss", "use_dynamic_loss_scaling", "use_promote", "use_fp16_test")
 AMP_DIFFERENCES = {  # key: (the value ppnorm's AMP matches, what it does otherwise)
     "scale_loss": (2.0 ** 15, "ppnorm's GradScaler starts at 2**15"),
@@ -59,20 +57,6 @@ class Notes:
     def text(self):
         """The warnings, one a line, then the block (if any); empty when there is nothing to say."""
         return "\n".join(self.warnings + ([self.block()] if self.lines else []))
-
-
-def looks_like_paddleclas(raw):
-    """True for PaddleClas's layout (sections or keys ppnorm's own configs never have)."""
-    if not isinstance(raw, dict):
-        return False
-    sections = {name: raw.get(name) if isinstance(raw.get(name), dict) else {} for name in SECTIONS}
-    loaders = [spec for spec in sections["DataLoader"].values() if isinstance(spec, dict)]
-    return bool(
-        set(LEGACY_SECTIONS) & set(raw) or "Infer" in raw or "AMP" in raw
-        or {"Train", "Eval"} & (set(sections["Loss"]) | set(sections["Metric"]))
-        or str(sections["Arch"].get("name")) in ARCHS or "class_num" in sections["Arch"]
-        or set(GLOBAL_EXTRA) & set(sections["Global"])
-        or any({"sampler", "loader"} & set(spec) for spec in loaders))
 
 
 def _python_literal(text, parsed):

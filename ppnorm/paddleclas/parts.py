@@ -1,8 +1,8 @@
 """PaddleClas's ``Loss``, ``Optimizer`` (with ``lr`` and ``regularizer``) and ``Metric`` sections in ppnorm's terms."""
 import math
 
-from .keys import ConfigError
-from .paddleclas_data import check_keys, one_entry
+from ..engine.config.keys import ConfigError
+from .dataloader import check_keys, one_entry
 
 OPTIMIZERS = ("Momentum", "SGD", "Adam", "AdamW")
 OPTIMIZER_KEYS = ("name", "momentum", "use_nesterov", "beta1", "beta2", "weight_decay", "regularizer", "lr",

@@ -2,13 +2,11 @@
 ``use_first_short_conv``, ``use_sync_bn`` and ``pretrained``, translated as PaddleClas reads them."""
 import os
 
-from ...models import pretrained as pretrained_module
-from ...models.registry import MODELS
-from .keys import ConfigError
+from ..engine.config.keys import ConfigError
+from ..models import pretrained as pretrained_module
+from ..models.registry import MODELS
+from .names import ARCHS
 
-ARCHS = {f"ResNet{d}": f"resnet{d}" for d in (18, 34, 50, 101, 152)}
-ARCHS.update({f"ResNet{d}_vd": f"resnet{d}_vd" for d in (18, 34, 50, 101, 152)})
-ARCHS.update({f"DenseNet{d}": f"densenet{d}" for d in (121, 161, 169, 201, 264)})
 PADDLECLAS_CLASS_NUM = 1000  # the class_num default of PaddleClas's ResNet and DenseNet builders
 PADDLECLAS_DENSENET_URL = "https://paddle-imagenet-models-name.bj.bcebos.com/dygraph/{}_pretrained.pdparams"
 

@@ -5,15 +5,12 @@
   A stage starts at block 0 and at every block with a ``short`` projection.
 * DenseNet (``ppcls/arch/backbone/model_zoo/densenet.py``) saved with its parameter names
   (``conv1_weights``, ``conv2_1_x1_bn_scale``, ``conv2_blk_bn_mean``, ``fc_offset`` ...). Saved with
-  layer names (``conv1_func._conv.weight`` ...) it is ``paddle.vision``'s DenseNet: see convert.py.
-"""
-import importlib
-import importlib.util
-import os
-import re
-import sys
+  layer names (``conv1_func._conv.weight`` ...) it is ``paddle.vision``'s DenseNet: see ppnorm/models/convert.py.
 
-PADDLECLAS_INSTALL = "pip install --no-deps paddleclas==2.6.0 six requests tqdm"
+``ppnorm.models.convert.CONVERTERS`` names this module lazily: ``to_ppnorm`` asks its ``detect`` and renames with
+its ``convert``.
+"""
+import re
 
 # PaddleClas ResNet -> ppnorm ResNet, applied after ``blocks.N`` became ``layerS.I``; ``last``: the last stem conv.
 RESNET_TABLE = [
@@ -39,7 +36,7 @@ DENSENET_PARTS = {"weights": "conv.weight", "bn_scale": "norm.weight", "bn_offse
 FC_PARTS = {"weights": "weight", "offset": "bias"}
 
 
-def paddleclas_family(state_dict):
+def detect(state_dict):
     """``"ResNet"``, ``"ResNet_vd"`` or ``"DenseNet"`` for a PaddleClas state_dict, else ``None``."""
     if "stem.0.conv.weight" in state_dict:
         return "ResNet_vd" if "stem.1.conv.weight" in state_dict else "ResNet"
@@ -103,29 +100,12 @@ def _densenet(state_dict):
     return converted
 
 
-def from_paddleclas(state_dict):
+def convert(state_dict):
     """``(state_dict with ppnorm names, family)`` for a PaddleClas ResNet/ResNet_vd/DenseNet state_dict."""
-    family = paddleclas_family(state_dict)
+    family = detect(state_dict)
     if family is None:
         raise ValueError("not a PaddleClas ResNet/DenseNet state_dict (no 'stem.0.conv.weight' or 'conv1_weights')")
     basic = "blocks.0.conv2.conv.weight" not in state_dict  # two convs per block: ResNet18/34
     if family == "ResNet" and basic and "blocks.0.short.conv.weight" in state_dict:
         family += ", basic blocks with a first-block projection: needs first_projection=True"
     return (_densenet if family == "DenseNet" else _resnet)(state_dict), family
-
-
-def import_ppcls(module="ppcls.arch.backbone"):
-    """A module of the installed ``paddleclas`` package (it imports itself as ``ppcls``), its logger set up.
-
-    Only needed to build PaddleClas's own networks (e.g. to save weights in its format); without the
-    package it is a one-line ImportError with the install command.
-    """
-    spec = importlib.util.find_spec("paddleclas")
-    if spec is None or spec.origin is None:
-        raise ImportError(f"importing {module} needs the paddleclas package, which is not installed: "
-                          f"{PADDLECLAS_INSTALL} (--no-deps: paddleclas pins numpy==1.24.4; keep yours)")
-    root = os.path.dirname(spec.origin)
-    if root not in sys.path:
-        sys.path.insert(0, root)
-    importlib.import_module("ppcls.utils.logger").init_logger()
-    return importlib.import_module(module)

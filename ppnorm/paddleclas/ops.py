@@ -9,7 +9,8 @@ As in PaddleClas, a size given as a list is ``[width, height]`` (it is passed to
 and an int is a square. Random choices come from the sample's ``numpy.random.Generator`` (PaddleClas
 uses Python's ``random``) in PaddleClas's order, so crops and flips follow its distribution.
 
-Resizing (``backend: cv2`` re-done in numpy, or ``pil``) is in :mod:`.paddleclas_resize`.
+Resizing (``backend: cv2`` re-done in numpy, or ``pil``) is in :mod:`.resize`. ppnorm's ``TRANSFORMS``
+names these ops lazily (``ppnorm/data/transforms.py``): this module is imported when one is first built.
 """
 import math
 import numbers
@@ -17,9 +18,8 @@ import re
 
 import numpy as np
 
-from .base import DataError
-from .paddleclas_resize import Resizer, from_pixels, to_pixels, wh
-from .transforms import TRANSFORMS
+from ..data.base import DataError
+from .resize import Resizer, from_pixels, to_pixels, wh
 
 _NUMBER = r"\s*(\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)\s*"
 
@@ -188,5 +188,3 @@ class ToCHWImage:
 
 
 OPS = (DecodeImage, ResizeImage, RandCropImage, RandFlipImage, CropImage, NormalizeImage, ToCHWImage)
-for _op in OPS:
-    TRANSFORMS.register(_op.__name__, _op)

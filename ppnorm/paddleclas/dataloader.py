@@ -1,13 +1,13 @@
 """PaddleClas's ``DataLoader`` sections (dataset / sampler / loader) and op lists, in ppnorm's terms.
 
 ``ImageNetDataset`` (``image_root`` + ``cls_label_path`` lines ``relative/path label``) becomes
-ppnorm's ``file_list``; ``transform_ops`` keep their names and options (ppnorm registers PaddleClas's
-ops, :mod:`ppnorm.data.paddleclas_ops`); ``sampler`` and ``loader`` fill batch size, shuffling,
+ppnorm's ``file_list``; ``transform_ops`` keep their names and options (PaddleClas's ops, :mod:`.ops`, are
+registered in ppnorm's ``TRANSFORMS``); ``sampler`` and ``loader`` fill batch size, shuffling,
 ``drop_last`` and workers.
 """
-from ...data import build_transforms
-from ...data.paddleclas_ops import OPS
-from .keys import ConfigError
+from ..data.transforms import build_transforms
+from ..engine.config.keys import ConfigError
+from .ops import OPS
 
 OP_NAMES = tuple(op.__name__ for op in OPS)
 SAMPLERS = ("DistributedBatchSampler", "BatchSampler")
