@@ -29,7 +29,7 @@ GROUPS = {
     "config": ([ENGINE + "config/keys.py", ENGINE + "config/loader.py", ENGINE + "config/schema.py"],
                ["tests/test_config.py", "tests/test_config_values.py", "tests/test_config_messages.py"]),
     "checkpoint": ([ENGINE + "checkpoint.py", ENGINE + "checkpoint_format.py", ENGINE + "checkpoint_read.py",
-                    ENGINE + "checkpoint_load.py", "ppnorm/safe_pickle.py"],
+                    "ppnorm/weights.py", "ppnorm/models/pretrained.py", "ppnorm/safe_pickle.py"],
                    # the 4 SIGKILL tests train resnet20 in subprocesses (~90 s per mutant): left out; so are the
                    # other slow tests (an EMA training resumed, PaddleClas DenseNet-121 weights; minutes per mutant)
                    ["tests/test_checkpoint.py", "tests/test_checkpoint_values.py", "tests/test_pretrained.py",
