@@ -305,7 +305,7 @@ def test_bad_norm_options_are_refused_before_building(name, options, message):
     ("mlp", {"num_classes": 0}, r"num_classes must be an integer >= 1, got 0"),
     ("mlp", {"in_features": 0}, r"in_features must be an integer >= 1, got 0"),
     ("resnet20", {"data_format": "NCWH"}, r"data_format must be one of NCHW, NHWC, got 'NCWH'"),
-    ("mlp", {"norm": "batchnorm"}, r"unknown norm kind 'batchnorm'; valid kinds: bn, sync_bn, gn, ln, in, none"),
+    ("mlp", {"norm": "batchnorm"}, r"unknown norm kind 'batchnorm'; valid kinds: bn, sync_bn, gn, ln, in, none, rms"),
     ("mlp", {"act": "rleu"}, r"unknown activation 'rleu' \(did you mean 'relu'\?\)"),
 ])
 def test_bad_model_arguments_are_one_line_errors(name, kwargs, message):

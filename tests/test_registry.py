@@ -216,4 +216,4 @@ def test_bad_loss_configs_are_one_line_errors(config, message):
 def test_build_norm_still_builds_the_documented_layers_for_every_registered_kind():
     kinds = {kind: type(build_norm(kind, 8, groups=4)).__name__ for kind in NORM_KINDS}
     assert kinds == {"bn": "BatchNorm2D", "sync_bn": "SyncBatchNorm", "gn": "GroupNorm", "ln": "GroupNorm",
-                     "in": "InstanceNorm2D", "none": "Identity"}
+                     "in": "InstanceNorm2D", "none": "Identity", "rms": "RMSNorm"}
