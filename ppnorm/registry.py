@@ -13,12 +13,18 @@ and weight converters (``ppnorm.models.convert.CONVERTERS``). Adding one is one 
 or one call, ``MODELS.register("resnet20", ResNet, defaults, depths=(3, 3, 3), ...)``, where the
 keyword arguments are fixed for that name and ``defaults`` may be overridden by the user.
 ``build`` checks keyword arguments against the signature, so a typo names the closest valid option.
-A registry is also a read-only mapping ``name -> registered class or function``.
+A registry is also a read-only mapping ``name -> registered class or function``. The modules that register
+are found, not listed: a package imports all of its modules (:func:`import_submodules`).
 """
 import difflib
 import importlib
 import inspect
+import pkgutil
+import re
 from collections.abc import Mapping
+from pathlib import Path
+
+_SCRIPT = re.compile(r"""^if __name__ == ["']__main__["']""", re.MULTILINE)
 
 
 def did_you_mean(word, candidates):
@@ -140,3 +146,17 @@ class Registry(Mapping):
         target, fixed, defaults = self.lookup(name)
         self.check_options(name, kwargs)
         return target(**fixed, **{**defaults, **kwargs})
+
+
+def import_submodules(package, path):
+    """Import every module of the package named ``package`` (``path`` is its ``__path__``), so each one that
+    registers something is found without a list: a new module is picked up by being there.
+
+    A module meant for ``python -m`` (it tests ``__name__ == "__main__"``) is left out: imported with its package
+    first, runpy would warn that it runs a module already imported."""
+    for info in pkgutil.iter_modules(path):
+        folder = Path(info.module_finder.path)
+        source = folder / info.name / "__init__.py" if info.ispkg else folder / f"{info.name}.py"
+        if source.is_file() and _SCRIPT.search(source.read_text(encoding="utf-8")):
+            continue
+        importlib.import_module(f"{package}.{info.name}")

@@ -208,7 +208,7 @@ def test_build_model_applies_pretrained_skip_to_a_new_head(tmp_path, capsys):
 
 
 def test_the_error_names_an_example_layer_of_the_model():
-    from ppnorm.engine.checkpoint_load import load_strict
+    from ppnorm.weights import load_strict
     model = Net()
     with pytest.raises(CheckpointError) as error:
         load_strict(model, model.state_dict(), "w.pdparams", ["head"])
@@ -244,7 +244,7 @@ def test_a_shape_mismatch_gives_the_callers_advice_and_names_the_file(tmp_path):
 
 
 def test_a_missing_first_projection_names_the_file():
-    from ppnorm.engine.checkpoint_load import load_strict
+    from ppnorm.weights import load_strict
 
     class Block(paddle.nn.Layer):
         def __init__(self):

@@ -13,7 +13,7 @@ import pytest
 
 from ppnorm.engine import CheckpointError, load_checkpoint, load_pretrained, save_checkpoint
 from ppnorm.engine import checkpoint as ckpt
-from ppnorm.engine.checkpoint_load import load_line, load_strict
+from ppnorm.weights import load_line, load_strict
 
 from test_checkpoint import _tiny  # the same Linear + BatchNorm1D model and Momentum optimizer
 

@@ -49,7 +49,7 @@ def test_base_inheritance_and_overrides(tmp_path):
     ("Optimizer.name=Adamw", r"Optimizer.name must be one of SGD, Momentum, Adam, AdamW, got 'Adamw' \(did you mean"),
     ("Arch.name=resnet21", r"unknown model 'resnet21'"),
     ("Arch.normm=gn", r"unknown option 'normm' for Arch 'resnet20' \(did you mean 'norm'\?\)"),
-    ("Arch.norm=group", r"Arch norm 'group': unknown norm kind 'group'; valid kinds: bn, sync_bn, gn, ln, in, none"),
+    ("Arch.norm=group", r"Arch norm 'group': unknown norm kind 'group'; valid kinds: bn, sync_bn, gn, ln, in, none, rms"),
     ("DataLoader.Train.dataset.splitt=train", r"unknown option 'splitt' for DataLoader.Train.dataset 'digits'"),
     ("DataLoader.Eval.transforms=[{Normalise: {}}]", r"unknown transform 'Normalise' \(did you mean 'Normalize'\?\)"),
     ("Global.amp_level=O1", r"Global.amp_level=O1 needs Global.device=gpu"),

@@ -63,7 +63,7 @@ NAMES = ("densenet121, densenet161, densenet169, densenet201, densenet264, dense
 @pytest.mark.parametrize("override, message", [
     ("Arch.norm_options={groups: 0}", "Arch norm 'bn': norm_options.groups must be a positive integer, got 0"),
     ("Arch.data_format=NHCW", "Arch norm 'bn': data_format 'NHCW' does not fit dims=2; use one of NCHW, NHWC"),
-    ("Arch.norm=xx", "Arch norm 'xx': unknown norm kind 'xx'; valid kinds: bn, sync_bn, gn, ln, in, none"),
+    ("Arch.norm=xx", "Arch norm 'xx': unknown norm kind 'xx'; valid kinds: bn, sync_bn, gn, ln, in, none, rms"),
     ("Arch={norm: gn}", f"Arch needs a 'name' (one of {NAMES})"),
     ("Foo.x=1", "unknown section 'Foo'; valid sections: Global, Arch, Loss, Optimizer, DataLoader, EMA, Metric, "
                 "Export, Hooks"),

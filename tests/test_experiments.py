@@ -20,7 +20,7 @@ def test_every_experiment_has_a_config_and_the_module_contract():
         assert os.path.isfile(f"configs/experiments/{name}.yaml")
         assert module.QUESTION.endswith("?") and set(module.QUICK) <= set(module.DEFAULTS) and callable(module.run)
         assert module.QUESTION_ZH.endswith("？"), name
-    assert len(NAMES) == 22
+    assert len(NAMES) >= 22  # every module declaring an experiment is registered: tests/test_registry.py
 
 
 @pytest.mark.slow
@@ -32,7 +32,7 @@ def test_experiment_config_errors_and_cli(tmp_path, capsys):
     with pytest.raises(ConfigError, match="experiment must be one of"):
         load_experiment_config("configs/experiments/precise_bn.yaml", ["experiment=precise"], experiments())
     assert experiment_main(["--list"]) == 0
-    assert len(capsys.readouterr().out.strip().splitlines()) == len(NAMES) == 22
+    assert len(capsys.readouterr().out.strip().splitlines()) == len(NAMES)
     assert experiment_main(["--list", "--lang", "zh"]) == 0
     listed = capsys.readouterr().out.strip().splitlines()
     assert listed[0].startswith("batchnorm_basics") and all(line.rstrip().endswith("？") for line in listed)

@@ -85,7 +85,11 @@ def _dropout_all(x, w, b):
     return F.dropout(x, 1.0, axis=[0, 1]) + F.dropout(x, 0.3, training=False, mode="downscale_in_infer")
 
 
-STATIC_CASES = [_bn, _bn_eval, _ln, _in_nhwc, _gn, _dropout_given_mask, _dropout_all]
+def _rms(x, w, b):
+    return F.rms_norm(x, w, b, epsilon=1e-3)
+
+
+STATIC_CASES = [_bn, _bn_eval, _ln, _in_nhwc, _gn, _rms, _dropout_given_mask, _dropout_all]
 
 
 def _first(fn):

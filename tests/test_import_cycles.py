@@ -1,10 +1,15 @@
 """ppnorm's imports form no cycle: not between modules (any import, also inside a function, which would only hide
-one), and not between subpackages at module level (nn <- models <- engine <- deploy <- benchmark <- experiments,
-data below the engine). Read from the source with ast; nothing is imported."""
+one), and not between subpackages at module level; and every import, also inside a function, goes down the layers
+(:data:`LAYERS`). Read from the source with ast; nothing is imported."""
 import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# Subpackage -> layer: a module may import only from a lower layer (or its own subpackage). The modules at the
+# package's root (registry, errors, safe_pickle, weights, cli, ...) are the base, layer 0, and may import each other;
+# its entry points (ENTRY) may import anything. nn and data share a layer and so may not import each other.
+LAYERS = {"nn": 1, "data": 1, "models": 2, "engine": 3, "deploy": 4, "benchmark": 5, "experiments": 6}
+ENTRY = {"__main__", "hubconf"}
 
 
 def _modules(package_dir):
@@ -71,6 +76,28 @@ def import_graph(package_dir, module_level=False, depth=None):
     return graph
 
 
+def _layer(unit):
+    """The layer of ``pkg.<unit>`` (a subpackage or a root module): LAYERS, the base 0, or above all for ENTRY."""
+    name = unit.split(".")[1]
+    return LAYERS.get(name, len(LAYERS) + 1 if name in ENTRY else 0)
+
+
+def layer_violations(package_dir):
+    """``[(module, imported module)]`` for every import, also inside a function, that is not down the layers.
+
+    The package's own ``__init__`` is left out as a target (``from . import __version__``)."""
+    modules = _modules(package_dir)
+    found = []
+    for module, path in modules.items():
+        for target in sorted(_imported(module, path, modules, module_level=False)):
+            a, b = (".".join(name.split(".")[:2]) for name in (module, target))
+            if package_dir.name in (a, b) or a == b or _layer(a) == _layer(b) == 0:
+                continue
+            if _layer(b) >= _layer(a):
+                found.append((module, target))
+    return found
+
+
 def test_no_module_of_ppnorm_imports_one_that_imports_it_back():
     assert find_cycle(import_graph(ROOT / "ppnorm")) is None
 
@@ -93,3 +120,25 @@ def test_the_check_finds_a_cycle_hidden_in_a_function(tmp_path):
     assert find_cycle(import_graph(package, module_level=True)) is None
     assert find_cycle(import_graph(package, depth=2)) == ["pkg.a", "pkg.b", "pkg.a"]
     assert import_graph(package)["pkg.y"] == {"pkg.b"}
+
+
+def test_every_import_goes_down_the_layers_also_inside_functions():
+    assert layer_violations(ROOT / "ppnorm") == []
+    assert set(LAYERS) == {p.name for p in (ROOT / "ppnorm").iterdir() if (p / "__init__.py").is_file()}
+
+
+def test_the_layer_check_finds_an_upward_import_hidden_in_a_function(tmp_path):
+    package = tmp_path / "ppnorm"
+    for sub in ("nn", "models", "engine", "data"):
+        (package / sub).mkdir(parents=True)
+        (package / sub / "__init__.py").write_text("")
+    (package / "__init__.py").write_text("from . import models\n")
+    (package / "errors.py").write_text("from . import registry\n")
+    (package / "registry.py").write_text("")
+    (package / "hubconf.py").write_text("import ppnorm.engine\n")
+    (package / "engine" / "run.py").write_text("from ..models import net\nfrom ..data import sets\n")
+    (package / "data" / "sets.py").write_text("from ..errors import x\n")
+    (package / "models" / "net.py").write_text("from ..nn import norm\n\ndef f():\n    from ..engine import run\n")
+    (package / "nn" / "norm.py").write_text("import ppnorm.data.sets\n")
+    assert layer_violations(package) == [("ppnorm.models.net", "ppnorm.engine.run"),
+                                         ("ppnorm.nn.norm", "ppnorm.data.sets")]

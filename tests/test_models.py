@@ -4,8 +4,9 @@ import paddle.nn as nn
 import pytest
 
 import ppnorm
-from ppnorm.models import from_paddle_vision, model_options
-from ppnorm.nn import bn_momentum, is_batch_norm, norm_epsilon, norm_groups, running_stats, set_running_stats
+from ppnorm.models import from_paddle_vision, list_models, model_options
+from ppnorm.models.pretrained import weight_urls
+from ppnorm.nn import bn_momentum, is_batch_norm, is_norm, norm_epsilon, norm_groups, running_stats, set_running_stats
 
 pytestmark = pytest.mark.oldest_paddle  # runs on the oldest supported Paddle too (.ci/run)
 
@@ -23,6 +24,34 @@ def _randomize_norm_stats(model):
                               np.random.uniform(0.5, 1.5, c).astype("float32"))
             layer.weight.set_value(np.random.uniform(0.5, 1.5, c).astype("float32"))
             layer.bias.set_value(np.random.randn(c).astype("float32") * 0.1)
+
+
+def _example_input(model):
+    """A batch of 2 of what ``model`` takes, read from its first layer: [N, K] features (Linear), [N, C, 16]
+    sequences (Conv1D) or [N, C, 32, 32] images (Conv2D)."""
+    first = next(layer for layer in model.sublayers() if isinstance(layer, (nn.Linear, nn.Conv1D, nn.Conv2D)))
+    if isinstance(first, nn.Linear):
+        return paddle.rand([2, first.weight.shape[0]])
+    return paddle.rand([2, first.weight.shape[1]] + ([16] if isinstance(first, nn.Conv1D) else [32, 32]))
+
+
+# every registered model, so a new one is tested without being named here; those with ImageNet weights
+# (ImageNet-sized, seconds to build each) are slow
+EVERY_MODEL = [pytest.param(name, marks=pytest.mark.slow) if name in weight_urls() else name for name in list_models()]
+
+
+@pytest.mark.parametrize("name", EVERY_MODEL)
+def test_every_registered_model_runs_backward_and_switches_its_norm(name):
+    assert "norm" in model_options(name)
+    for norm in ("bn", "none"):
+        model = ppnorm.build_model(name, num_classes=3, norm=norm)
+        out = model(_example_input(model))
+        assert out.shape == [2, 3]
+        norms = [layer for layer in model.sublayers() if is_norm(layer)]
+        assert (norms and all(is_batch_norm(layer) for layer in norms)) if norm == "bn" else norms == []
+        (out * paddle.rand(out.shape)).sum().backward()
+        assert all(p.grad is not None and float(p.grad.abs().sum()) > 0 for p in model.parameters()
+                   if not p.stop_gradient), norm
 
 
 @pytest.mark.slow
@@ -276,7 +305,7 @@ def test_bad_norm_options_are_refused_before_building(name, options, message):
     ("mlp", {"num_classes": 0}, r"num_classes must be an integer >= 1, got 0"),
     ("mlp", {"in_features": 0}, r"in_features must be an integer >= 1, got 0"),
     ("resnet20", {"data_format": "NCWH"}, r"data_format must be one of NCHW, NHWC, got 'NCWH'"),
-    ("mlp", {"norm": "batchnorm"}, r"unknown norm kind 'batchnorm'; valid kinds: bn, sync_bn, gn, ln, in, none"),
+    ("mlp", {"norm": "batchnorm"}, r"unknown norm kind 'batchnorm'; valid kinds: bn, sync_bn, gn, ln, in, none, rms"),
     ("mlp", {"act": "rleu"}, r"unknown activation 'rleu' \(did you mean 'relu'\?\)"),
 ])
 def test_bad_model_arguments_are_one_line_errors(name, kwargs, message):

@@ -6,7 +6,7 @@ import paddle.nn as nn
 import pytest
 
 from ppnorm.nn import (NORM_KINDS, bn_momentum, build_norm, is_batch_norm, is_norm, momentum_from_torch, norm_epsilon,
-                       norm_groups, running_stats, set_bn_momentum, set_running_stats)
+                       norm_groups, norm_traits, running_stats, set_bn_momentum, set_running_stats)
 from ppnorm.nn.norm import check_norm_options
 
 pytestmark = pytest.mark.oldest_paddle  # runs on the oldest supported Paddle too (.ci/run)
@@ -178,7 +178,7 @@ def test_state_helpers_read_and_write_the_layer():
     mean, variance = running_stats(bn)
     assert mean.numpy().tolist() == [1, 2, 3] and variance.numpy().tolist() == [4, 5, 6]
     assert bn.state_dict()["_mean"].numpy().tolist() == [1, 2, 3]  # the buffers themselves, saved with the model
-    assert [is_norm(build_norm(k, 4, groups=2)) for k in NORM_KINDS if k != "none"] == [True] * 5
+    assert all(is_norm(build_norm(k, 4, groups=2)) for k in NORM_KINDS if k != "none")
     assert not is_norm(nn.Identity()) and not is_batch_norm(build_norm("gn", 4, groups=2))
     with pytest.raises(TypeError, match="GroupNorm is not a batch norm"):
         running_stats(build_norm("gn", 4, groups=2))
@@ -213,14 +213,45 @@ def test_ln_and_in_normalize_the_documented_axes():
     np.testing.assert_allclose(build_norm("ln", 6, dims=1)(paddle.to_tensor(k)).numpy(), _numpy_norm(k, (1,)), atol=1e-5)
 
 
-@pytest.mark.parametrize("kind", ["bn", "gn", "ln", "in"])
-def test_channels_last_matches_channels_first(kind):
-    x = np.random.randn(3, 8, 4, 4).astype("float32")
-    first = build_norm(kind, 8, groups=4)
-    last = build_norm(kind, 8, groups=4, data_format="NHWC")
+# every registered kind, so a new one is tested without being named here; SyncBatchNorm has no CPU kernel
+RUNNABLE_KINDS = [kind for kind in NORM_KINDS if kind != "sync_bn" or paddle.is_compiled_with_cuda()]
+
+
+@pytest.mark.parametrize("kind", RUNNABLE_KINDS)
+@pytest.mark.parametrize("shape,channels_last", [((3, 8, 4, 4), "NHWC"), ((3, 8, 2, 3, 2), "NDHWC")])
+def test_every_kind_gives_the_same_output_channels_last(kind, shape, channels_last):
+    x = np.random.randn(*shape).astype("float32") * 2 + 1
+    dims = len(shape) - 2
+    first = build_norm(kind, 8, dims=dims, groups=4)
+    last = build_norm(kind, 8, dims=dims, groups=4, data_format=channels_last)  # both: scale 1, shift 0
     y_first = first(paddle.to_tensor(x)).numpy()
-    y_last = last(paddle.to_tensor(x.transpose(0, 2, 3, 1))).numpy().transpose(0, 3, 1, 2)
-    np.testing.assert_allclose(y_last, y_first, atol=1e-5)
+    y_last = last(paddle.to_tensor(np.moveaxis(x, 1, -1))).numpy()
+    assert y_first.shape == shape
+    np.testing.assert_allclose(np.moveaxis(y_last, -1, 1), y_first, atol=1e-5)
+    assert kind == "none" or np.abs(y_first - x).max() > 0.1  # it changed the input
+
+
+@pytest.mark.parametrize("kind", NORM_KINDS)
+def test_every_kind_declares_its_traits_and_drops_its_affine_parameters_on_request(kind):
+    layer, bare = build_norm(kind, 6, groups=3), build_norm(kind, 6, groups=3, affine=False)
+    assert is_norm(layer) == (kind != "none") and is_norm(bare) == is_norm(layer)
+    trainable = [p for p in layer.parameters() if not p.stop_gradient]
+    assert [list(p.shape) for p in trainable] == ([] if kind == "none" else [[6], [6]])
+    assert [p for p in bare.parameters() if not p.stop_gradient] == []
+    assert is_batch_norm(layer) == bool(norm_traits(layer) and norm_traits(layer).batch_stats)
+    if is_batch_norm(layer):
+        assert [list(t.shape) for t in running_stats(layer)] == [[6], [6]]
+
+
+@pytest.mark.parametrize("kind", RUNNABLE_KINDS)
+def test_every_kind_runs_on_features_and_passes_gradients(kind):
+    features = build_norm(kind, 6, dims=1, data_format="NC", groups=3)(paddle.rand([5, 6]))
+    assert features.shape == [5, 6]
+    x = paddle.to_tensor(np.random.randn(4, 6, 3, 3).astype("float32") * 2 + 1, stop_gradient=False)
+    layer = build_norm(kind, 6, groups=3)
+    (layer(x) * paddle.rand([4, 6, 3, 3])).sum().backward()
+    assert float(x.grad.abs().sum()) > 0
+    assert all(float(p.grad.abs().sum()) > 0 for p in layer.parameters() if not p.stop_gradient)
 
 
 def test_defaults_and_edges_of_build_norm():

@@ -46,7 +46,7 @@ def test_every_kind_and_masked_batch_norm_declare_what_they_are():
     kinds = {kind: (is_norm(layer), is_batch_norm(layer)) for kind in NORM_KINDS
              for layer in [build_norm(kind, 4, groups=2)]}
     assert kinds == {"bn": (True, True), "sync_bn": (True, True), "gn": (True, False), "ln": (True, False),
-                     "in": (True, False), "none": (False, False)}
+                     "in": (True, False), "none": (False, False), "rms": (True, False)}
     masked = MaskedBatchNorm1D(4)
     assert is_norm(masked) and is_batch_norm(masked) and not is_batch_norm(masked, with_mask=False)
     assert norm_traits(masked).takes_mask and norm_traits(paddle.nn.Linear(2, 2)) is None

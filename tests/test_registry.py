@@ -1,5 +1,8 @@
 """The one Registry behind every extension point, and the registries built on it."""
+import importlib
+import pkgutil
 import sys
+from pathlib import Path
 
 import numpy as np
 import paddle
@@ -10,9 +13,9 @@ import pytest
 import ppnorm
 from ppnorm.engine.loss import LOSSES, build_loss
 from ppnorm.engine.optim import OPTIMIZERS, SCHEDULES, build_lr_scheduler, build_optimizer
-from ppnorm.experiments import EXPERIMENTS, NAMES, experiments
+from ppnorm.experiments import EXPERIMENTS, NAMES, declared_experiments, experiments
 from ppnorm.nn import ACTIVATIONS, NORM_KINDS, NORMS, build_act, build_norm, norm_epsilon
-from ppnorm.registry import Registry, did_you_mean, unknown_message
+from ppnorm.registry import Registry, did_you_mean, import_submodules, unknown_message
 
 
 def test_did_you_mean_and_unknown_message_text():
@@ -71,9 +74,53 @@ def test_a_lazy_entry_may_name_an_attribute_of_its_module(tmp_path, monkeypatch)
     monkeypatch.delitem(sys.modules, "ppnorm_lazy_attr")
 
 
+def test_a_package_imports_every_module_but_its_scripts(tmp_path, monkeypatch):
+    package = tmp_path / "probe_pkg"
+    (package / "sub").mkdir(parents=True)
+    (package / "__init__.py").write_text("from ppnorm.registry import Registry, import_submodules\n"
+                                         "THINGS = Registry('thing')\nimport_submodules(__name__, __path__)\n")
+    (package / "zeta.py").write_text("from . import THINGS\nTHINGS.register('zeta', dict)\n")
+    (package / "tool.py").write_text("raise RuntimeError('imported')\n\nif __name__ == '__main__':\n    pass\n")
+    (package / "sub" / "__init__.py").write_text("from .. import THINGS\nTHINGS.register('sub', list)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    probe = importlib.import_module("probe_pkg")
+    assert probe.THINGS.names() == ["sub", "zeta"] and "probe_pkg.tool" not in sys.modules
+    for name in [m for m in sys.modules if m.startswith("probe_pkg")]:
+        monkeypatch.delitem(sys.modules, name)
+    assert import_submodules("ppnorm.models", ppnorm.models.__path__) is None  # imported already: nothing changes
+
+
+@pytest.mark.parametrize("package", ["ppnorm.models", "ppnorm.data"])
+def test_the_model_and_data_packages_import_all_their_modules(package):
+    module = importlib.import_module(package)
+    names = [info.name for info in pkgutil.iter_modules(module.__path__)]
+    scripts = [name for name in names if "__main__" in Path(module.__path__[0], f"{name}.py").read_text()]
+    assert scripts == (["example_images"] if package == "ppnorm.data" else [])
+    assert all(f"{package}.{name}" in sys.modules for name in names if name not in scripts)
+
+
+def test_experiments_are_the_modules_that_declare_an_order_in_its_order(tmp_path):
+    for name, text in [("b", "ORDER = 20\n"), ("a", "ORDER = 30  # last\n"), ("c", "x = 1\n"),
+                       ("d", '"""Say\nORDER = 5 in a module."""\n'), ("e", "ORDER = 10\nQUESTION = 'e?'\n")]:
+        (tmp_path / f"{name}.py").write_text(text)
+    assert declared_experiments(tmp_path) == ["e", "b", "a"]
+    (tmp_path / "f.py").write_text("ORDER = 20\n")
+    with pytest.raises(ValueError, match="experiments b and f both declare ORDER = 20; give each its own place"):
+        declared_experiments(tmp_path)
+
+
+def test_every_module_with_an_experiment_is_registered_by_its_order():
+    package = importlib.import_module("ppnorm.experiments")
+    modules = [importlib.import_module(f"{package.__name__}.{info.name}")
+               for info in pkgutil.iter_modules(package.__path__)]
+    declaring = sorted((m for m in modules if any(hasattr(m, name) for name in ("EXPERIMENT", "QUESTION", "run"))),
+                       key=lambda m: m.ORDER)  # a module with an experiment but no ORDER fails here
+    assert [m.__name__.rsplit(".", 1)[1] for m in declaring] == list(NAMES)
+
+
 def test_experiments_are_a_lazy_registry_with_the_old_names():
     assert experiments() is EXPERIMENTS and list(NAMES) == EXPERIMENTS.names()
-    assert list(NAMES)[:3] == ["batchnorm_basics", "norm_axes", "dropout_modes"] and len(NAMES) == 22
+    assert list(NAMES)[:3] == ["batchnorm_basics", "norm_axes", "dropout_modes"] and len(NAMES) >= 22
     assert EXPERIMENTS["norm_axes"].__name__ == "ppnorm.experiments.norm_axes"
     with pytest.raises(ValueError, match=r"unknown experiment 'norm_axis' \(did you mean 'norm_axes'\?\)"):
         EXPERIMENTS.lookup("norm_axis")
@@ -179,4 +226,4 @@ def test_bad_loss_configs_are_one_line_errors(config, message):
 def test_build_norm_still_builds_the_documented_layers_for_every_registered_kind():
     kinds = {kind: type(build_norm(kind, 8, groups=4)).__name__ for kind in NORM_KINDS}
     assert kinds == {"bn": "BatchNorm2D", "sync_bn": "SyncBatchNorm", "gn": "GroupNorm", "ln": "GroupNorm",
-                     "in": "InstanceNorm2D", "none": "Identity"}
+                     "in": "InstanceNorm2D", "none": "Identity", "rms": "RMSNorm"}

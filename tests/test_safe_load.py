@@ -20,7 +20,7 @@ import pytest
 import ppnorm
 from ppnorm.engine import CheckpointError, load_checkpoint, load_pretrained, save_checkpoint
 from ppnorm import safe_pickle
-from ppnorm.engine.checkpoint_load import read_file
+from ppnorm.weights import read_file
 from ppnorm.engine.ema import ModelEma
 from ppnorm.models import pretrained as pretrained_module
 

@@ -29,7 +29,7 @@ GROUPS = {
     "config": ([ENGINE + "config/keys.py", ENGINE + "config/loader.py", ENGINE + "config/schema.py"],
                ["tests/test_config.py", "tests/test_config_values.py", "tests/test_config_messages.py"]),
     "checkpoint": ([ENGINE + "checkpoint.py", ENGINE + "checkpoint_format.py", ENGINE + "checkpoint_read.py",
-                    ENGINE + "checkpoint_load.py", "ppnorm/safe_pickle.py"],
+                    "ppnorm/weights.py", "ppnorm/models/pretrained.py", "ppnorm/safe_pickle.py"],
                    # the 4 SIGKILL tests train resnet20 in subprocesses (~90 s per mutant): left out; so are the
                    # other slow tests (an EMA training resumed, PaddleClas DenseNet-121 weights; minutes per mutant)
                    ["tests/test_checkpoint.py", "tests/test_checkpoint_values.py", "tests/test_pretrained.py",
@@ -69,9 +69,9 @@ GROUPS = {
                 "-k", "not those_of_paddle_dataloader"]),
     "functional": ([NN + "functional.py"],
                    # paddle.jit.to_static cannot convert mutmut's trampolines (IndentationError): left out
-                   ["tests/test_functional.py", "tests/test_functional_properties.py",
+                   ["tests/test_functional.py", "tests/test_functional_properties.py", "tests/test_rms_norm.py",
                     "tests/test_functional_scale.py", "-k", "not to_static and not fresh_masks_in_a_static"]),
-    "norm": ([NN + "norm.py"], ["tests/test_norm_factory.py"]),
+    "norm": ([NN + "norm.py", NN + "rms_norm.py"], ["tests/test_norm_factory.py", "tests/test_rms_norm.py"]),
     "fuse": ([NN + "fuse.py", NN + "precise_bn.py"],
              # test_exp_precise_bn's cell test trains (~3 s) and checks the experiment's cell, not update_bn_stats;
              # exporting an NHWC model converts ChannelBias.forward, which to_static cannot do to mutmut's

@@ -1,5 +1,11 @@
-"""Data sets (digits, CIFAR, MNIST, image folders, file lists, synthetic), transforms and loaders."""
-from . import cifar, digits, folder, mnist, synthetic, waveforms  # noqa: F401  (they register)
+"""Data sets (digits, CIFAR, MNIST, image folders, file lists, synthetic), transforms and loaders.
+
+Every module of this package is imported here (but ``python -m`` scripts), so a new file that calls
+``DATASETS.register`` or ``TRANSFORMS.register`` is found without a list."""
+from ..registry import import_submodules
+
+import_submodules(__name__, __path__)
+
 from .base import (DATASETS, ArrayDataset, DataError, ImageDataset, align_classes, align_to_classes,
                    check_label_range, input_kind, summary_line)
 from .loader import BatchLoader

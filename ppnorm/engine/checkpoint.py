@@ -17,15 +17,18 @@ With an EMA of the weights (``EMA.decay``, :mod:`ppnorm.engine.ema`) ``.pdparams
 averaged weights, the ones the run evaluates and that eval/export/infer/pretrained read, and
 ``.pdtrain`` the raw training weights a resume continues from; ``.pdtrain`` is then part of the
 unit (its hash in the commit record and in ``.pdstates``).
+
+Files are read by :mod:`ppnorm.weights`; pretrained weights are loaded by
+:func:`ppnorm.models.pretrained.load_pretrained` (re-exported here, part of the engine's API).
 """
 import json
 import os
 
 import paddle
 
-from ..models.convert import to_ppnorm
-from .checkpoint_format import COMMIT, STATE_KEYS, SUFFIXES, TMP, TRAIN, WHAT, commit_record, sha256, strip_suffix
-from .checkpoint_load import CheckpointError, load_bytes, load_line, load_strict, read_file
+from ..models.pretrained import load_pretrained
+from ..weights import SUFFIXES, CheckpointError, load_bytes, load_strict, strip_suffix
+from .checkpoint_format import COMMIT, STATE_KEYS, TMP, TRAIN, WHAT, commit_record, sha256
 from .checkpoint_read import read_checkpoint
 
 __all__ = ["CheckpointError", "load_checkpoint", "load_pretrained", "save_checkpoint", "strip_suffix"]
@@ -162,29 +165,3 @@ def load_checkpoint(prefix, model, optimizer, ema=None):
         kept["hooks"] = states["hooks"]
     return kept
 
-
-def load_pretrained(path, model, skip=(), skip_mismatched=False, fix=None):
-    """Load weights from ``path`` (prefix or .pdparams); ``skip`` lists parameter-name prefixes to leave out.
-
-    ppnorm checkpoints, ``paddle.vision.models`` and PaddleClas ResNet / ResNet_vd / DenseNet
-    state_dicts are recognised by their keys and renamed to ppnorm's names. A missing parameter or
-    a shape mismatch is an error unless its name starts with one of ``skip``; ``skip_mismatched``
-    keeps tensors of another shape as initialized (PaddleClas's way); ``fix`` is the advice of a shape
-    mismatch error (see :func:`~ppnorm.engine.checkpoint_load.load_strict`). Prints one line (see
-    :func:`load_line`) and returns it.
-    """
-    file = strip_suffix(path) + ".pdparams"
-    if not os.path.isfile(file):
-        raise CheckpointError(f"Global.pretrained_model: {file} not found")
-    state = read_file(file, "weights")
-    if not isinstance(state, dict):
-        raise CheckpointError(f"{file} holds a {type(state).__name__}, not a state_dict of weights")
-    try:
-        state, source = to_ppnorm(state)
-    except ValueError as error:
-        raise CheckpointError(f"{file}: {error}") from None
-    reshaped = [] if skip_mismatched else None
-    loaded, skipped = load_strict(model, state, f"{file} ({source})", skip, reshaped, fix)
-    line = load_line(file, source, loaded, skipped, skip, reshaped or ())
-    print(line, flush=True)
-    return line

@@ -4,18 +4,12 @@ save writes first (``TMP``) and the commit record (``COMMIT``) that makes them t
 import hashlib
 import json
 
-SUFFIXES = (".pdparams", ".pdopt", ".pdstates")
+from ..weights import SUFFIXES
+
 TRAIN = ".pdtrain"  # the raw training weights of a checkpoint whose .pdparams hold the EMA weights
 COMMIT, TMP = ".pdcommit", ".tmp"
 STATE_KEYS = {"epoch": int, "step": int, "global_step": int, "best_top1": float, "best_epoch": int}
 WHAT = {".pdparams": "weights", ".pdopt": "optimizer state", ".pdstates": "training states", TRAIN: "weights"}
-
-
-def strip_suffix(path):
-    for suffix in SUFFIXES:
-        if path.endswith(suffix):
-            return path[: -len(suffix)]
-    return path
 
 
 def sha256(path):

@@ -4,8 +4,8 @@ import hashlib
 import os
 import time
 
+from ..weights import CheckpointError, load_bytes, read_bytes
 from .checkpoint_format import COMMIT, STATE_KEYS, SUFFIXES, TMP, TRAIN, WHAT, commit_record, sha256
-from .checkpoint_load import CheckpointError, load_bytes, read_bytes
 
 READ_ATTEMPTS = 30  # reads of a checkpoint that another process keeps committing saves into, then a one-line error
 

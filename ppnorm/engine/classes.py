@@ -3,8 +3,7 @@ and ``class_names`` in each checkpoint's ``.pdstates``; eval, export and infer l
 import os
 
 from ..data import DataError, align_to_classes
-from .checkpoint import strip_suffix
-from .checkpoint_load import CheckpointError, read_file
+from ..weights import CheckpointError, read_file, strip_suffix
 from .config import ConfigError
 
 FOREIGN_FIX = "evaluate on folders of the trained classes (or some of them), or give the run's own config.yaml"

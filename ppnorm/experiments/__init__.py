@@ -2,17 +2,37 @@
 
 ``python tools/experiment.py --list`` shows them; ``-c configs/experiments/<name>.yaml`` runs one.
 ``EXPERIMENTS`` maps each name to its module ``ppnorm.experiments.<name>``, imported when first
-looked up; adding an experiment is its module plus its name in the list below. A module either declares
-``EXPERIMENT = framework.Experiment(...)`` (docs/experiment_framework.md) or writes ``run(ctx)`` on the Context.
+looked up. An experiment is a module of this package with a top-level line ``ORDER = <number>``, its place in
+``--list`` and the docs (numbered in tens, so a new one fits between two); the line is read from the source, so
+nothing is imported until a name is looked up, and adding an experiment is its module alone. A module either
+declares ``EXPERIMENT = framework.Experiment(...)`` (docs/experiment_framework.md) or writes ``run(ctx)`` on the
+Context.
 """
+import pkgutil
+import re
+from pathlib import Path
+
 from ..registry import Registry
 
+_ORDER = re.compile(r"^ORDER = (\d+)[ \t]*(?:#.*)?$", re.MULTILINE)  # the whole line: ORDER = <n>  # comment
+
+
+def declared_experiments(folder):
+    """The names of the modules in ``folder`` that declare ``ORDER``, by ORDER; two with one number are an error."""
+    places = {}
+    for info in pkgutil.iter_modules([str(folder)]):
+        path = Path(folder, f"{info.name}.py")
+        match = _ORDER.search(path.read_text(encoding="utf-8")) if path.is_file() else None
+        if match and int(match[1]) in places:
+            raise ValueError(f"experiments {places[int(match[1])]} and {info.name} both declare ORDER = {match[1]}; "
+                             f"give each its own place in the list")
+        if match:
+            places[int(match[1])] = info.name
+    return [places[order] for order in sorted(places)]
+
+
 EXPERIMENTS = Registry("experiment", ordered=True)
-for _name in ("batchnorm_basics", "norm_axes", "dropout_modes", "batch_size_sweep", "group_sweep",
-              "activation_with_bn", "init_stats", "precise_bn", "residual_vs_plain", "imbalanced_bn",
-              "dropout_with_bn", "pooling_shift", "gradient_flow", "norm_position", "norm_cost",
-              "init_sensitivity", "activation_pitfalls", "input_scaling", "batch_noise", "covariate_shift",
-              "style_norm", "sequence_norm"):
+for _name in declared_experiments(Path(__file__).parent):
     EXPERIMENTS.register_lazy(_name, f"{__name__}.{_name}")
 
 NAMES = EXPERIMENTS.keys()  # a live view of the registered names, in registration order

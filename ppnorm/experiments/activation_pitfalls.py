@@ -12,6 +12,7 @@ from .claims import Claim
 from .framework import Experiment, Stat, Table
 from .training import fit, optimizer_section
 
+ORDER = 170  # place in --list and the docs; this line makes the module an experiment (see __init__)
 QUESTION = ("Do ReLU units die (never fire on the training set) when the learning rate is too large, and do BN, "
             "leaky ReLU or ELU prevent it? Do sigmoid outputs, being all positive, make a layer's weight-gradient "
             "rows share one sign, and does that slow training compared with tanh?")

@@ -12,6 +12,7 @@ from .framework import Experiment, Stat, Table
 from .stats import mean_interval
 from .training import EveryNSteps, check_eval_every, fit, optimizer_section
 
+ORDER = 60  # place in --list and the docs; this line makes the module an experiment (see __init__)
 QUESTION = ("Does BatchNorm speed up training for sigmoid, tanh and ReLU networks, does it rescue sigmoid "
             "networks, and how does it change the distribution of pre-activations (the BN paper's figure 1)?")
 QUESTION_ZH = ("BatchNorm 能否加速 sigmoid、tanh、ReLU 网络的训练？能否“救活”sigmoid 网络？"

@@ -12,6 +12,7 @@ from .framework import Experiment, Stat, Table
 from .stats import mean_interval, paired_difference
 from .training import EveryNSteps, fit, optimizer_section
 
+ORDER = 190  # place in --list and the docs; this line makes the module an experiment (see __init__)
 QUESTION = ("Without normalization, is SGD with batch 1 noisy and oscillating while the whole data set gives a smooth "
             "but costly descent?")
 QUESTION_ZH = "无归一化时，batch 1 的 SGD 是否噪声大、来回震荡，而整个数据集作一个 batch 时下降平滑但代价高？"

@@ -17,6 +17,7 @@ from .framework import Experiment, Stat, Table
 from .stats import mean_interval
 from .training import fit, optimizer_section, predict
 
+ORDER = 40  # place in --list and the docs; this line makes the module an experiment (see __init__)
 QUESTION = ("How does held-out error change when BN normalizes over fewer images (32 down to 2; ResNet-20 on "
             "digits), against GN, and does it reproduce Wu & He's ResNet-50 ImageNet trend?")
 QUESTION_ZH = ("当 BN 求统计量的图片从 32 张减到 2 张时（digits 上的 ResNet-20），留出集错误率如何变化？与 GN 相比呢？"

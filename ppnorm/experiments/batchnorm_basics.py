@@ -10,6 +10,7 @@ from .bn_identity import undo_normalization
 from .charts import Chart, draw
 from .framework import Experiment, Stat, Table
 
+ORDER = 10  # place in --list and the docs; this line makes the module an experiment (see __init__)
 QUESTION = ("Does Paddle's BatchNorm compute exactly what the formulas say (per-feature / per-channel batch "
             "statistics, moving averages with momentum 0.9, biased running variance, use_global_stats)?")
 QUESTION_ZH = ("Paddle 的 BatchNorm 是否正好按公式计算（训练时按特征 / 按通道的 batch 统计量、momentum 0.9 的滑动平均、"

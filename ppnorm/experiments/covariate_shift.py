@@ -13,6 +13,7 @@ from .input_scaling import zscore
 from .stats import mean_interval
 from .training import EveryNSteps, fit, optimizer_section
 
+ORDER = 200  # place in --list and the docs; this line makes the module an experiment (see __init__)
 QUESTION = ("Is a layer's output variance n·D(x)·D(w) at initialization, layer by layer, and does BN reduce how "
             "much a deep layer's input distribution moves during training (Santurkar et al. 2018 say it does not)?")
 QUESTION_ZH = "初始化时各层输出的方差是否等于 n·D(x)·D(w)？BN 是否减小训练中深层输入分布的移动（Santurkar 等 2018 的测量说不减小）？"

@@ -9,6 +9,7 @@ from .dropout_formulas import MODES, axis_table, formulas
 from .framework import Experiment, Stat, Table
 from .training import fit, optimizer_section
 
+ORDER = 30  # place in --list and the docs; this line makes the module an experiment (see __init__)
 QUESTION = ("Do upscale_in_train and downscale_in_infer give the same expected output, and do networks trained "
             "with either mode behave the same, with weights related by the factor (1 - p)?")
 QUESTION_ZH = ("upscale_in_train 与 downscale_in_infer 的训练输出期望是否相同？用两种模式训练的网络是否表现一样，"

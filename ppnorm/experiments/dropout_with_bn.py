@@ -9,6 +9,7 @@ from .framework import Experiment, Stat, Table
 from .stats import mean_interval, paired_difference
 from .training import fit, optimizer_section
 
+ORDER = 110  # place in --list and the docs; this line makes the module an experiment (see __init__)
 QUESTION = ("With BatchNorm, does a network gain less from dropout and from weight decay (L2) than without it?")
 QUESTION_ZH = "有 BatchNorm 时，网络从 dropout 和 weight decay（L2）中得到的提升是否比没有 BN 时更少？"
 # 112 seeds: the design runs (seeds 0-4) size the dropout claim's equivalence test at 112 for 80 % power

@@ -10,6 +10,7 @@ from .claims import Claim
 from .framework import Experiment, Stat, Table
 from .training import EveryNSteps, fit, optimizer_section
 
+ORDER = 130  # place in --list and the docs; this line makes the module an experiment (see __init__)
 QUESTION = ("Do gradients shrink layer by layer in deep sigmoid networks (the sigmoid's derivative is at most 1/4) "
             "while ReLU passes them whole, at initialization and during training, and what does BN change?")
 QUESTION_ZH = ("深层 sigmoid 网络的梯度是否逐层衰减（sigmoid 的导数至多 1/4），而 ReLU 能完整传回？"

@@ -9,6 +9,7 @@ from .claims import Claim
 from .framework import Experiment, Stat, Table
 from .training import fit, optimizer_section
 
+ORDER = 50  # place in --list and the docs; this line makes the module an experiment (see __init__)
 QUESTION = ("How does GroupNorm's error depend on the number of groups, and are its two ends really LN "
             "(1 group) and IN (one channel per group)?")
 QUESTION_ZH = "GroupNorm 的错误率如何随组数变化？它的两端真的就是 LN（1 组）和 IN（每组一个通道）吗？"

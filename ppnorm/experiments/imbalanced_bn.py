@@ -13,6 +13,7 @@ from .claims import Claim
 from .framework import Experiment, Stat, Table
 from .training import balanced_accuracy, fit, optimizer_section, predict
 
+ORDER = 100  # place in --list and the docs; this line makes the module an experiment (see __init__)
 QUESTION = ("On a 99:1 binary task (is this digit a 0?), does BatchNorm do worse than no normalization, measured by "
             "balanced accuracy?")
 QUESTION_ZH = "在 99:1 的二分类任务（这个数字是不是 0？）上，按 balanced accuracy 衡量，BatchNorm 是否比不用归一化更差？"

@@ -9,6 +9,7 @@ from .framework import Experiment, Stat, Table
 from .stats import paired_difference
 from .training import fit, optimizer_section
 
+ORDER = 160  # place in --list and the docs; this line makes the module an experiment (see __init__)
 QUESTION = ("Does BN make training insensitive to the initialization (std 0.01, 0.05, Xavier, Kaiming, 10x Kaiming), "
             "and does a constant initialization leave every unit of a layer identical after training "
             "(with and without BN, with and without dropout)?")

@@ -9,6 +9,7 @@ from .claims import Claim
 from .framework import Experiment, Stat, Table
 from .stats import mean_interval
 
+ORDER = 70  # place in --list and the docs; this line makes the module an experiment (see __init__)
 QUESTION = ("How do the per-layer activation statistics of a deep MLP depend on the initialization "
             "(std 0.01, 0.05, Xavier, Kaiming) and the activation, and what does BatchNorm change?")
 QUESTION_ZH = "深层 MLP 每层激活的统计量如何随初始化（std 0.01、0.05、Xavier、Kaiming）和激活函数变化？BatchNorm 改变了什么？"

@@ -11,6 +11,7 @@ from .framework import Experiment, Stat, Table
 from .stats import mean_interval
 from .training import check_eval_every, fit, optimizer_section
 
+ORDER = 180  # place in --list and the docs; this line makes the module an experiment (see __init__)
 QUESTION = ("Does standardizing the inputs (z-score per pixel) help a shallow model, does PCA whitening add anything "
             "over it for images, and does a deep model with BN care?")
 QUESTION_ZH = "标准化输入（逐像素 z-score）是否帮助浅层模型？对图像而言 PCA 白化是否比 z-score 多带来什么？有 BN 的深层模型是否在意？"

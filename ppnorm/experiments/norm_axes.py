@@ -12,6 +12,7 @@ from ..engine.config import ConfigError
 from ..nn import functional as PF
 from .framework import Experiment, Stat, Table
 
+ORDER = 20  # place in --list and the docs; this line makes the module an experiment (see __init__)
 QUESTION = ("Over which axes does each normalization compute its statistics, and do ppnorm's from-scratch "
             "versions match paddle.nn in outputs and gradients?")
 QUESTION_ZH = "每种归一化在哪些轴上求统计量？ppnorm 从零实现的版本与 paddle.nn 的输出和梯度是否一致？"

@@ -18,6 +18,7 @@ from .claims import Claim
 from .framework import Experiment, Stat, Table
 from .stats import mean_interval
 
+ORDER = 150  # place in --list and the docs; this line makes the module an experiment (see __init__)
 QUESTION = ("How much time does BN add to a train step, a dygraph eval and exported inference (BN folded into the "
             "conv), timed side by side against the same model without normalization (and with GN, LN, IN)?")
 QUESTION_ZH = ("与同一模型不加归一化（以及用 GN、LN、IN）在同一进程内交替计时，BN 让训练一步、动态图推理和导出后推理"

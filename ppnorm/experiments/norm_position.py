@@ -5,6 +5,7 @@ from .claims import Claim, matches
 from .framework import Experiment, Stat, Table
 from .training import fit, optimizer_section
 
+ORDER = 140  # place in --list and the docs; this line makes the module an experiment (see __init__)
 QUESTION = ("Does BatchNorm work better between the linear/conv layer and the activation (the BN paper's order) "
             "than after the activation, for ReLU and for sigmoid networks, at the same training budget?")
 QUESTION_ZH = ("BatchNorm 放在线性层/卷积层与激活函数之间（BN 论文的顺序），是否比放在激活函数之后更好？"

@@ -11,6 +11,7 @@ from .claims import Claim
 from .framework import Experiment, Stat, Table
 from .training import digits, fit, optimizer_section
 
+ORDER = 120  # place in --list and the docs; this line makes the module an experiment (see __init__)
 QUESTION = ("When the input shifts by 1 or 2 pixels, do most outputs of a max / average pooling layer stay the same, "
             "and are pooled networks' predictions more stable than with a strided-conv downsampling?")
 QUESTION_ZH = "输入平移 1～2 个像素时，max / average pooling 层的大多数输出是否不变？池化网络的预测是否比步长卷积下采样更稳定？"

@@ -11,6 +11,7 @@ from .claims import Claim
 from .framework import Experiment, Stat, Table
 from .training import EveryNSteps, accuracy, fit, optimizer_section
 
+ORDER = 80  # place in --list and the docs; this line makes the module an experiment (see __init__)
 QUESTION = ("How far is evaluation with BatchNorm's EMA running statistics from evaluation with PreciseBN "
             "(population statistics recomputed with the weights frozen), at a normal and at a high learning rate?")
 QUESTION_ZH = ("用 BatchNorm 的 EMA 滑动统计量评估，与用 PreciseBN（冻结权重后重新计算的总体统计量）评估，"

@@ -8,6 +8,7 @@ from .claims import Claim
 from .framework import Experiment, Stat, Table
 from .training import fit, optimizer_section
 
+ORDER = 90  # place in --list and the docs; this line makes the module an experiment (see __init__)
 QUESTION = ("Does a deeper plain network train worse than a shallower one (the degradation that motivated "
             "ResNet), and do residual connections remove it?")
 QUESTION_ZH = "更深的普通（plain）网络是否比浅的训练得更差（促成 ResNet 的退化问题）？残差连接能否消除它？"

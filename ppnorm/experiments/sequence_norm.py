@@ -16,6 +16,7 @@ from .claims import Claim
 from .framework import Experiment, Stat, Table
 from .training import accuracy, fit, optimizer_section
 
+ORDER = 220  # place in --list and the docs; this line makes the module an experiment (see __init__)
 QUESTION = ("Does LayerNorm suit networks whose inputs vary in length (Ba, Kiros & Hinton 2016): on padded "
             "variable-length sequences, how do BN counting the padding, BN over valid steps, LN and no norm "
             "compare on the training length mix, on shorter and longer sequences, and alone versus in a batch?")

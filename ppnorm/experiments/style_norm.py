@@ -16,6 +16,7 @@ from .stats import VERDICTS
 from .styles import brightness, random_style, shifted, style_label_task
 from .training import DIGITS_MEAN, DIGITS_STD, accuracy, fit, optimizer_section
 
+ORDER = 210  # place in --list and the docs; this line makes the module an experiment (see __init__)
 QUESTION = ("Is InstanceNorm more robust than BatchNorm (and GroupNorm / LayerNorm) to per-image style shifts "
             "(contrast, brightness, inversion, gamma) not seen in training, and does it fail when the style is the label?")
 QUESTION_ZH = "InstanceNorm 对训练中没见过的逐图像风格变化（对比度、亮度、反色、gamma）是否比 BatchNorm（以及 GroupNorm / LayerNorm）更稳健？当风格本身就是标签时，它是否失效？"

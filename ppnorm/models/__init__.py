@@ -1,5 +1,10 @@
-"""Model zoo: ResNet and DenseNet with a switchable norm layer, behind one registry."""
-from . import densenet, resnet, sequence, simple  # noqa: F401  (registers the models)
+"""Model zoo: ResNet and DenseNet with a switchable norm layer, behind one registry.
+
+Every module of this package is imported here, so a new file that calls ``register_model`` is a new model."""
+from ..registry import import_submodules
+
+import_submodules(__name__, __path__)
+
 from .base import ConvClassifier
 from .convert import from_paddle_vision, from_paddleclas, to_ppnorm
 from .densenet import DenseNet

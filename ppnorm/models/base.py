@@ -16,7 +16,7 @@ class ConvClassifier(nn.Layer):
         num_classes: size of the fc layer; 0 leaves the fc out (pooled features are returned).
         in_channels: channels of the input image (>= 1).
         with_pool: ``False`` returns the last feature map (no pooling, no fc).
-        norm: a norm-factory kind (``bn``, ``sync_bn``, ``gn``, ``ln``, ``in``, ``none``).
+        norm: a norm-factory kind (``bn``, ``sync_bn``, ``gn``, ``ln``, ``in``, ``none``, ``rms``).
         norm_options: extra factory options, e.g. ``{"groups": 8}`` for ``gn``, ``{"momentum": 0.99}``.
         norm_position: ``before_act`` (conv -> norm -> act, the default) or ``after_act`` (conv -> act -> norm);
             see :class:`~ppnorm.nn.layers.NormSpec` and each model's docstring for what it switches.

@@ -1,11 +1,15 @@
-"""``pretrained=True``: the ImageNet weight file of a model name, found where Paddle caches downloads.
+"""Pretrained weights: the file of ``pretrained=True`` and :func:`load_pretrained`, the one loader of weight files.
 
-ppnorm never downloads. ``resnet*`` and ``densenet*`` use the files (and URLs) of
+``pretrained=True`` is the ImageNet weight file of a model name, found where Paddle caches downloads; ppnorm never
+downloads. ``resnet*`` and ``densenet*`` use the files (and URLs) of
 ``paddle.vision.models``; ``resnet*_vd`` use PaddleClas's. The file is looked for in Paddle's
 weight cache (``paddle.utils.download.WEIGHTS_HOME``, ``~/.cache/paddle/hapi/weights``), then in
 PaddleClas's (``~/.paddleclas/weights``).
 """
 import os
+
+from ..weights import CheckpointError, load_line, load_strict, read_file, strip_suffix
+from .convert import to_ppnorm
 
 PADDLECLAS_URL = "https://paddle-imagenet-models-name.bj.bcebos.com/dygraph/legendary_models/{}_pretrained.pdparams"
 PADDLECLAS_CACHE = os.path.join("~", ".paddleclas", "weights")
@@ -43,3 +47,30 @@ def pretrained_file(name, pretrained):
             return os.path.join(folder, filename)
     raise FileNotFoundError(f"pretrained=True: {filename} is not in {cache_dirs()[0]} (ppnorm does not download): "
                             f"download {urls[name]} and put it there, or pass pretrained='<path to .pdparams>'")
+
+
+def load_pretrained(path, model, skip=(), skip_mismatched=False, fix=None):
+    """Load weights from ``path`` (prefix or .pdparams); ``skip`` lists parameter-name prefixes to leave out.
+
+    ppnorm checkpoints, ``paddle.vision.models`` and PaddleClas ResNet / ResNet_vd / DenseNet
+    state_dicts are recognised by their keys and renamed to ppnorm's names. A missing parameter or
+    a shape mismatch is an error unless its name starts with one of ``skip``; ``skip_mismatched``
+    keeps tensors of another shape as initialized (PaddleClas's way); ``fix`` is the advice of a shape
+    mismatch error (see :func:`~ppnorm.weights.load_strict`). Prints one line (see
+    :func:`~ppnorm.weights.load_line`) and returns it.
+    """
+    file = strip_suffix(path) + ".pdparams"
+    if not os.path.isfile(file):
+        raise CheckpointError(f"Global.pretrained_model: {file} not found")
+    state = read_file(file, "weights")
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{file} holds a {type(state).__name__}, not a state_dict of weights")
+    try:
+        state, source = to_ppnorm(state)
+    except ValueError as error:
+        raise CheckpointError(f"{file}: {error}") from None
+    reshaped = [] if skip_mismatched else None
+    loaded, skipped = load_strict(model, state, f"{file} ({source})", skip, reshaped, fix)
+    line = load_line(file, source, loaded, skipped, skip, reshaped or ())
+    print(line, flush=True)
+    return line

@@ -1,6 +1,6 @@
 """The model registry and its public helpers."""
 from ..registry import Registry
-from .pretrained import pretrained_file
+from .pretrained import load_pretrained, pretrained_file
 
 MODELS = Registry("model")
 
@@ -38,6 +38,5 @@ def build_model(name_or_config, **kwargs):
     file = pretrained_file(name_or_config, pretrained) if pretrained else None  # a bad value fails before building
     model = MODELS.build(name_or_config, **kwargs)
     if file:
-        from ..engine.checkpoint import load_pretrained  # the one loader; imported late: models never need the engine
         load_pretrained(file, model, skip)
     return model

@@ -176,6 +176,17 @@ def group_norm(x, groups, weight=None, bias=None, epsilon=1e-5, data_format="NCH
     return y if channel_axis == 1 else paddle.moveaxis(y, 1, channel_axis)
 
 
+def rms_norm(x, weight=None, bias=None, epsilon=1e-5, data_format="NCHW"):
+    """RMS normalization (Zhang & Sennrich 2019): layer norm without the centring. Each sample is divided by
+    the root mean square of all its values (C and spatial), ``x / sqrt(mean(x^2) + epsilon)``, in float64 as
+    :func:`_normalize`; then the per-channel gamma and beta."""
+    _check_has_channels("rms_norm", x)
+    x64 = x.astype("float64")
+    mean_square = (x64 * x64).mean(axis=list(range(1, x.ndim)), keepdim=True)
+    x_hat = (x64 * paddle.rsqrt(mean_square + epsilon)).astype(x.dtype)
+    return _affine(x_hat, weight, bias, _channel_axis(x.ndim, data_format))
+
+
 def _dropout_axes(axis, ndim):
     """Check Paddle's ``axis`` argument of dropout: distinct axes of the input, in [0, ndim)."""
     axes = [axis] if isinstance(axis, int) else list(axis)

@@ -32,6 +32,7 @@ from ..errors import NormOptionError
 from ..registry import Registry, unknown_message
 from .norm_layers import (bn_momentum, declare_norm_layers, is_batch_norm, is_norm,  # noqa: F401 (re-exported)
                           norm_epsilon, norm_groups, running_stats, set_bn_momentum, set_running_stats)
+from .rms_norm import RMSNorm
 
 NORMS = Registry("norm kind", ordered=True, valid="valid kinds")
 NORM_KINDS = NORMS.keys()  # a live view: a kind registered later is listed too
@@ -53,7 +54,7 @@ def build_norm(kind, num_channels, dims=2, data_format=None, **options):
     """Build a normalization layer.
 
     Args (the ones after ``data_format`` are the options of ``_OPTIONS``, by keyword):
-        kind: a registered kind: ``bn``, ``sync_bn``, ``gn``, ``ln``, ``in``, ``none``.
+        kind: a registered kind: ``bn``, ``sync_bn``, ``gn``, ``ln``, ``in``, ``none``, ``rms``.
         num_channels: number of channels C (features K for ``[N, K]`` input).
         dims: spatial dimensions of the input: 1 for ``[N, K]`` / ``[N, C, L]``, 2 for
             ``[N, C, H, W]``, 3 for ``[N, C, D, H, W]``.
@@ -71,7 +72,7 @@ def build_norm(kind, num_channels, dims=2, data_format=None, **options):
     GroupNorm with one group (Wu & He 2018); on ``[N, K]`` input (dims=1) it is ``nn.LayerNorm(K)``.
     ``in`` is ``nn.InstanceNorm*D`` (learnable scale/shift, no running statistics); for
     channels-last layouts, which Paddle's InstanceNorm does not support, it is the equivalent
-    GroupNorm with one channel per group.
+    GroupNorm with one channel per group. ``rms`` is ``ln`` without the centring (:mod:`.rms_norm`).
     """
     builder = NORMS.get_target(kind)
     data_format = check_layout(dims, data_format)
@@ -136,6 +137,12 @@ def _instance_norm(args):
 @norm_kind("none", [])
 def _no_norm(args):
     return nn.Identity()
+
+
+@norm_kind("rms", [RMSNorm])
+def _rms_norm(args):
+    return RMSNorm(args.num_channels, epsilon=args.epsilon, weight_attr=args.param, bias_attr=args.param,
+                   data_format=args.data_format)
 
 
 def _group_norm(groups, args):

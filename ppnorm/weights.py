@@ -1,14 +1,29 @@
-"""Reading weight files safely: damaged files, wrong architectures and wrong dtypes are one-line errors."""
+"""Reading weight files safely: damaged files, wrong architectures and wrong dtypes are one-line errors.
+
+The base layer's one reader of every ``.pdparams`` (pretrained weights, :mod:`ppnorm.models.pretrained`) and
+checkpoint file (:mod:`ppnorm.engine.checkpoint`): it imports no ppnorm subpackage, so models and engine both
+import it downward.
+"""
 import io
 
 import numpy as np
 import paddle
 
-from .. import safe_pickle
+from . import safe_pickle
+
+SUFFIXES = (".pdparams", ".pdopt", ".pdstates")  # a checkpoint's files: <prefix> + each (see engine.checkpoint)
 
 
 class CheckpointError(ValueError):
     """A checkpoint or pretrained file is missing or does not fit the model (the message says what to do)."""
+
+
+def strip_suffix(path):
+    """``path`` without one of :data:`SUFFIXES`: the prefix a checkpoint's files share."""
+    for suffix in SUFFIXES:
+        if path.endswith(suffix):
+            return path[: -len(suffix)]
+    return path
 
 
 def read_file(path, what):
