@@ -8,7 +8,8 @@ ROOT = Path(__file__).resolve().parents[1]
 # Subpackage -> layer: a module may import only from a lower layer (or its own subpackage). The modules at the
 # package's root (registry, errors, safe_pickle, weights, cli, ...) are the base, layer 0, and may import each other;
 # its entry points (ENTRY) may import anything. nn and data share a layer and so may not import each other.
-LAYERS = {"nn": 1, "data": 1, "models": 2, "engine": 3, "deploy": 4, "benchmark": 5, "experiments": 6}
+# The PaddleClas adapter (ppnorm/paddleclas) sits on the engine: the core reaches it only by lazy registry entries.
+LAYERS = {"nn": 1, "data": 1, "models": 2, "engine": 3, "paddleclas": 4, "deploy": 5, "benchmark": 6, "experiments": 7}
 ENTRY = {"__main__", "hubconf"}
 
 
