@@ -28,7 +28,8 @@ class Key:
     """One config key: its default, accepted type and limits.
 
     ``minimum``/``maximum`` are inclusive bounds, ``below`` an exclusive upper bound; ``items`` is a
-    :class:`Key` every list element must satisfy; ``nonempty`` refuses an empty list; ``kind=object``
+    :class:`Key` every list element must satisfy; ``choices`` is a tuple or a registry (its names when a value is
+    checked); ``nonempty`` refuses an empty list; ``kind=object``
     accepts any value.
     """
 
@@ -45,10 +46,16 @@ class Key:
         limits = [f">= {self.minimum}"] if self.minimum is not None else []
         limits += [f"<= {self.maximum}"] if self.maximum is not None else []
         limits += [f"< {self.below}"] if self.below is not None else []
-        limits += [f"one of {', '.join(map(str, self.choices))}"] if self.choices else []
+        limits += [f"one of {', '.join(map(str, choice_names(self.choices)))}"] if self.choices else []
         kind = "number" if self.kind == NUMBER else getattr(self.kind, "__name__", str(self.kind))
         text = " ".join([kind] + limits)
         return f"{text}, default {self.default!r}" + (f": {self.help}" if self.help else "")
+
+
+def choice_names(choices):
+    """The valid values of a key: its tuple, or a registry's names as they are now (``Global.custom_imports``
+    may have added some since the schema was built)."""
+    return choices.names() if callable(getattr(choices, "names", None)) else choices
 
 
 def type_name(kind):
@@ -105,9 +112,10 @@ def expand_home(value, source=None, dotted=""):
 
 
 def _check_range(dotted, key, value, source):
-    if key.choices and value not in key.choices:
-        raise ConfigError(f"{source}: {dotted} must be one of {', '.join(map(str, key.choices))}, got {value!r}"
-                          f"{did_you_mean(value, key.choices)}")
+    choices = choice_names(key.choices)
+    if choices and value not in choices:
+        raise ConfigError(f"{source}: {dotted} must be one of {', '.join(map(str, choices))}, got {value!r}"
+                          f"{did_you_mean(value, choices)}")
     if key.minimum is not None and value < key.minimum:
         raise ConfigError(f"{source}: {dotted} must be >= {key.minimum}, got {value!r}")
     if key.maximum is not None and value > key.maximum:

@@ -20,6 +20,7 @@ import yaml
 
 from ...config_files import not_found_hint, resolve_config, shipped_config
 from .dialects import find_dialect
+from .imports import import_custom, resolve_files
 from .keys import ConfigError, expand_user
 from .overrides import parse_override
 from .schema import SCHEMA, validate
@@ -109,6 +110,7 @@ def load_with_bases(path, _seen=()):
         raise ConfigError(f"{_seen[0]}: _base_ chain is more than {MAX_BASE_DEPTH} files deep (at {path}); "
                           f"inherit from fewer files")
     data = read_yaml(path)
+    resolve_files(data, os.path.dirname(path), path)  # a .py in Global.custom_imports is relative to its file
     if "_base_" not in data:
         return strip_delete(data)
     merged = {}
@@ -151,7 +153,8 @@ def load_raw(path, overrides=()):
 
 
 def load_config(path, overrides=()):
-    """Load a config file (with ``_base_``), apply ``-o`` overrides, validate, fill in defaults.
+    """Load a config file (with ``_base_``), apply ``-o`` overrides, import ``Global.custom_imports``
+    (:mod:`.imports`), validate, fill in defaults.
 
     A config in another layout (a dialect, e.g. PaddleClas's; :mod:`.dialects`) takes ``-o`` in its own key
     names and is translated first.
@@ -161,9 +164,12 @@ def load_config(path, overrides=()):
     raw = load_with_bases(path)
     dialect = find_dialect(raw)
     if dialect is not None:
-        return validate(dialect.translate(raw, overrides, source), source)
-    for override in overrides or ():
-        apply_override(raw, override)
+        raw = dialect.translate(raw, overrides, source)
+    else:
+        for override in overrides or ():
+            apply_override(raw, override)
+    resolve_files(raw, os.path.dirname(os.path.abspath(path)), source)  # -o entries: relative to the -c file
+    import_custom(raw, source)  # before validation: the config may name what these modules register
     return validate(raw, source)
 
 
