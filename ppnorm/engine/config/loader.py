@@ -13,8 +13,11 @@ A mapping in a file may say ``_delete_: true`` to replace the mapping it inherit
       Train:
         dataset: {_delete_: true, name: image_folder, root: data/train}
 """
+from __future__ import annotations
+
 import copy
 import os
+from typing import Any, Iterable, List
 
 import yaml
 
@@ -33,7 +36,7 @@ DELETE = "_delete_"
 MAX_BASE_DEPTH = 32  # _base_ files inheriting from _base_ files: ppnorm's own configs use at most 2
 
 
-def read_yaml(path):
+def read_yaml(path: str) -> dict:
     """Read one YAML file as a mapping; a missing, binary or malformed file is a one-line error."""
     if not os.path.isfile(path):
         raise ConfigError(f"config file not found: {path}")
@@ -61,7 +64,7 @@ def read_yaml(path):
     return data
 
 
-def merge(base, override):
+def merge(base: dict, override: dict) -> dict:
     """Deep-merge dicts; lists and scalars in ``override`` replace those in ``base``.
 
     A mapping in ``override`` holding ``_delete_: true`` replaces the one in ``base`` whole.
@@ -77,14 +80,14 @@ def merge(base, override):
     return merged
 
 
-def strip_delete(value):
+def strip_delete(value: Any) -> Any:
     """A deep copy of ``value`` without ``_delete_`` markers (they mean nothing without a base)."""
     if isinstance(value, dict):
         return {k: strip_delete(v) for k, v in value.items() if k != DELETE}
     return copy.deepcopy(value)
 
 
-def _base_paths(path, bases):
+def _base_paths(path: str, bases: Any) -> List[str]:
     if isinstance(bases, str):
         bases = [bases]
     if not isinstance(bases, list) or not all(isinstance(b, str) and b for b in bases):
@@ -92,7 +95,7 @@ def _base_paths(path, bases):
     return [_base_file(path, base) for base in bases]
 
 
-def _base_file(path, base):
+def _base_file(path: str, base: str) -> str:
     """A ``_base_`` entry: relative to the including file, with ``~`` expanded; else a shipped config's name."""
     base = expand_user(base, f"{path}: _base_") if base.startswith("~") else base
     candidate = os.path.join(os.path.dirname(path), base)
@@ -101,7 +104,7 @@ def _base_file(path, base):
     return shipped_config(base) or candidate
 
 
-def load_with_bases(path, _seen=()):
+def load_with_bases(path: str, _seen: tuple = ()) -> dict:
     """A YAML file merged over its ``_base_`` file(s), resolved relative to it."""
     path = os.path.abspath(path)
     if path in _seen:
@@ -119,7 +122,7 @@ def load_with_bases(path, _seen=()):
     return merge(merged, data)
 
 
-def apply_override(config, override):
+def apply_override(config: dict, override: str) -> None:
     """Apply one ``Section.key=value`` override to the raw ``config`` mapping, in place."""
     keys, value = parse_override(override)
     node = config
@@ -136,7 +139,7 @@ def apply_override(config, override):
     node[keys[-1]] = strip_delete(value) if isinstance(value, dict) else value
 
 
-def config_file(path):
+def config_file(path: str) -> str:
     """The file ``path`` names: a path on disk, else a shipped config's name (``digits/resnet20``)."""
     resolved = resolve_config(str(path))
     if not os.path.isfile(resolved):
@@ -144,7 +147,7 @@ def config_file(path):
     return resolved
 
 
-def load_raw(path, overrides=()):
+def load_raw(path: str, overrides: Iterable[str] = ()) -> dict:
     """The config file (with ``_base_``) with ``-o`` overrides applied, not yet validated."""
     raw = load_with_bases(config_file(path))
     for override in overrides or ():
@@ -152,7 +155,7 @@ def load_raw(path, overrides=()):
     return raw
 
 
-def load_config(path, overrides=()):
+def load_config(path: str, overrides: Iterable[str] = ()) -> dict:
     """Load a config file (with ``_base_``), apply ``-o`` overrides, import ``Global.custom_imports``
     (:mod:`.imports`), validate, fill in defaults.
 
@@ -173,7 +176,7 @@ def load_config(path, overrides=()):
     return validate(raw, source)
 
 
-def dump_config(config):
+def dump_config(config: dict) -> str:
     return yaml.safe_dump(config, sort_keys=False, allow_unicode=True)
 
 
@@ -183,7 +186,7 @@ CONFIG_NAME = "config.yaml"
 ADDED_SECTIONS = ("Hooks",)  # sections a resolved config of an older version (without WRITTEN_BY) does not have
 
 
-def written_by_ppnorm(path):
+def written_by_ppnorm(path: str) -> bool:
     """True when ``path`` holds a config :func:`save_config` wrote: its first line says so, or (runs of older
     versions) it is a complete resolved config (every section, no ``_base_``) whose text is exactly its own
     dump (no comments, ppnorm's layout)."""
@@ -199,7 +202,7 @@ def written_by_ppnorm(path):
     return isinstance(data, dict) and list(data) in (list(SCHEMA), older) and text == dump_config(data)
 
 
-def check_config_target(output_dir):
+def check_config_target(output_dir: str) -> str:
     """Refuse an ``output_dir/config.yaml`` ppnorm did not write (e.g. the user's own ``-c`` file, with its
     ``_base_`` and comments): the resolved config must never replace it."""
     path = os.path.join(output_dir, CONFIG_NAME)
@@ -210,7 +213,7 @@ def check_config_target(output_dir):
     return path
 
 
-def save_config(config, output_dir):
+def save_config(config: dict, output_dir: str) -> str:
     """Write the resolved config as output_dir/config.yaml (atomically, marked as ppnorm's by its first line);
     a config.yaml ppnorm did not write is never replaced (see :func:`check_config_target`)."""
     os.makedirs(output_dir, exist_ok=True)

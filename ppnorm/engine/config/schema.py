@@ -4,6 +4,8 @@ Validation checks every value the config can hold, including the ones that depen
 (warmup against epochs, Piecewise milestones, registered names and options), so builders never meet
 a bad value.
 """
+from __future__ import annotations
+
 import copy
 
 from ...data import DATASETS, build_transforms
@@ -183,7 +185,7 @@ def _check_sections(raw, source):
             raise ConfigError(f"{source}: the '{section}' section is missing")
 
 
-def validate(raw, source="config"):
+def validate(raw: dict, source: str = "config") -> dict:
     """Return the complete config (defaults filled in) or raise a one-line :class:`ConfigError`."""
     _check_sections(raw, source)
     raw = expand_home(raw, source)
