@@ -2,8 +2,9 @@
 
 YAML is only ever read with ``yaml.safe_load`` (see :mod:`.unique_yaml`, which also refuses a key given
 twice in one mapping): a config or an override holds plain data, never a Python object (``!!python/...``
-tags are refused). Override values are parsed as YAML scalars/lists
-(``-o Global.epochs=3``, ``-o Metric.topk=[1,3]``); everything after the first ``=`` is the value.
+tags are refused); the one way a config runs code is the user's own list ``Global.custom_imports``
+(:mod:`.imports`). Override values are parsed as YAML scalars/lists (``-o Global.epochs=3``,
+``-o Metric.topk=[1,3]``); everything after the first ``=`` is the value.
 
 A mapping in a file may say ``_delete_: true`` to replace the mapping it inherits from its
 ``_base_`` instead of merging into it (mmengine's convention), e.g. switching a data set::
