@@ -22,7 +22,7 @@ setup(
     # from a wheel too (ppnorm/config_files.py finds them in either place).
     packages=find_packages(include=["ppnorm", "ppnorm.*"]) + ["ppnorm.configs"],
     package_dir={"ppnorm.configs": "configs"},
-    package_data={"ppnorm.configs": ["*/*.yaml"]},
+    package_data={"ppnorm.configs": ["*/*.yaml", "custom/*.py"]},  # custom/my_extensions.yaml imports its .py
     entry_points={"console_scripts": ["ppnorm = ppnorm.__main__:main"]},
     python_requires=">=3.9",
     install_requires=[

@@ -16,6 +16,8 @@ keyword arguments are fixed for that name and ``defaults`` may be overridden by 
 A registry is also a read-only mapping ``name -> registered class or function``. The modules that register
 are found, not listed: a package imports all of its modules (:func:`import_submodules`).
 """
+from __future__ import annotations
+
 import difflib
 import importlib
 import inspect
@@ -23,17 +25,18 @@ import pkgutil
 import re
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
 
 _SCRIPT = re.compile(r"""^if __name__ == ["']__main__["']""", re.MULTILINE)
 
 
-def did_you_mean(word, candidates):
+def did_you_mean(word: Any, candidates: Iterable[Any]) -> str:
     """``" (did you mean 'x'?)"`` for the closest candidate, or ``""`` when none is close."""
     close = difflib.get_close_matches(str(word), [str(c) for c in candidates], n=1)
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
-def unknown_message(what, word, candidates, valid="valid"):
+def unknown_message(what: str, word: Any, candidates: Iterable[Any], valid: str = "valid") -> str:
     """The one-line error for a name that is not among ``candidates``: the closest one and all of them."""
     names = [str(c) for c in candidates]
     return f"unknown {what} '{word}'{did_you_mean(word, names)}; {valid}: {', '.join(names)}"
@@ -42,10 +45,10 @@ def unknown_message(what, word, candidates, valid="valid"):
 class _Lazy:
     """A registered module (or one of its attributes) that is imported when its name is first looked up."""
 
-    def __init__(self, module, attribute=None):
+    def __init__(self, module: str, attribute: Optional[str] = None) -> None:
         self.module, self.attribute = module, attribute
 
-    def load(self):
+    def load(self) -> Any:
         module = importlib.import_module(self.module)
         return module if self.attribute is None else getattr(module, self.attribute)
 
@@ -57,13 +60,13 @@ class Registry(Mapping):
     before the list of names in the unknown-name error.
     """
 
-    def __init__(self, kind, ordered=False, valid="valid"):
+    def __init__(self, kind: str, ordered: bool = False, valid: str = "valid") -> None:
         self.kind = kind
         self.ordered = ordered
         self.valid = valid
-        self._entries = {}
+        self._entries: Dict[str, Tuple[Any, dict, dict]] = {}
 
-    def register(self, name, target=None, defaults=None, **fixed):
+    def register(self, name: str, target: Any = None, defaults: Optional[dict] = None, **fixed: Any) -> Any:
         """Register ``name`` as ``target(**fixed, **defaults, **user_kwargs)``; users may override ``defaults``.
 
         Without ``target`` it returns a decorator: ``@REGISTRY.register("name")``.
@@ -75,7 +78,7 @@ class Registry(Mapping):
         self._entries[name] = (target, fixed, dict(defaults or {}))
         return target
 
-    def register_lazy(self, name, module, attribute=None):
+    def register_lazy(self, name: str, module: str, attribute: Optional[str] = None) -> Any:
         """Register ``name`` as the module ``module`` (a dotted path), or its ``attribute``, imported on first lookup.
 
         A package registers an adapter this way without importing it (nor making a cycle): e.g. ``TRANSFORMS``
@@ -83,27 +86,27 @@ class Registry(Mapping):
         """
         return self.register(name, _Lazy(module, attribute))
 
-    def names(self):
+    def names(self) -> List[str]:
         return list(self._entries) if self.ordered else sorted(self._entries)
 
-    def __contains__(self, name):
+    def __contains__(self, name: object) -> bool:
         try:
             return name in self._entries
         except TypeError:  # an unhashable value is never a registered name
             return False
 
-    def __getitem__(self, name):
+    def __getitem__(self, name: str) -> Any:
         if name not in self:
             raise KeyError(name)
         return self.lookup(name)[0]
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[str]:
         return iter(self._entries)
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self._entries)
 
-    def lookup(self, name):
+    def lookup(self, name: str) -> Tuple[Any, dict, dict]:
         """``(target, fixed, defaults)`` for ``name``, or a one-line ``ValueError`` naming the closest name."""
         if name not in self:
             raise ValueError(unknown_message(self.kind, name, self.names(), self.valid))
@@ -113,11 +116,11 @@ class Registry(Mapping):
             self._entries[name] = (target, fixed, defaults)
         return target, fixed, defaults
 
-    def get_target(self, name):
+    def get_target(self, name: str) -> Any:
         """The class or function registered as ``name`` (a one-line ``ValueError`` if there is none)."""
         return self.lookup(name)[0]
 
-    def options(self, name):
+    def options(self, name: str) -> List[str]:
         """The keyword arguments a user may pass for ``name``."""
         target, fixed, _ = self.lookup(name)
         names = []
@@ -130,7 +133,7 @@ class Registry(Mapping):
                 break
         return [n for n in names if n not in fixed]
 
-    def check_options(self, name, kwargs, where=None):
+    def check_options(self, name: str, kwargs: Optional[dict], where: Optional[str] = None) -> None:
         """Raise a one-line error for the first keyword ``name`` does not take."""
         if not kwargs:
             self.lookup(name)
@@ -142,7 +145,7 @@ class Registry(Mapping):
                 raise ValueError(f"unknown option '{key}' for {place}{did_you_mean(key, valid)}; "
                                  f"valid: {', '.join(valid)}")
 
-    def build(self, name, **kwargs):
+    def build(self, name: str, **kwargs: Any) -> Any:
         target, fixed, defaults = self.lookup(name)
         self.check_options(name, kwargs)
         return target(**fixed, **{**defaults, **kwargs})

@@ -201,7 +201,8 @@ def test_help_config_lists_every_key_with_its_help(capsys):
     assert "float >= 0.0 < 1.0, default 0.999" in by_key["Optimizer.beta2"]
     assert "checkpoints, logs and the resolved config go here" in by_key["Global.output_dir"]
     assert "already holds another run's latest/best_model" in by_key["Global.overwrite"]
-    assert len(out) == 54 and {"Export.format", "Export.tolerance", "Global.class_names", "Hooks"} <= set(by_key)
+    assert len(out) == 55 and {"Export.format", "Export.tolerance", "Global.class_names", "Global.custom_imports",
+                               "Hooks"} <= set(by_key)
     assert "0: off" in by_key["EMA.decay"] and "float >= 0.0 < 1.0, default 0.0" in by_key["EMA.decay"]
     assert "DataLoader.Eval.num_workers" in by_key
 

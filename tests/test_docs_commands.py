@@ -54,6 +54,9 @@ RUN = {
     "python -m ppnorm.data.example_images data/my_images": (
         True, lambda out, cwd: len(list((cwd / "data" / "my_images" / "train").glob("*/*.png"))) == 90
         and len((cwd / "data" / "my_images" / "val_list.txt").read_text().split("\n")) == 31),
+    "python tools/train.py -c configs/custom/my_extensions.yaml -o Global.epochs=1": (  # Global.custom_imports
+        False, lambda out, cwd: "[Done]" in out
+        and (cwd / "output" / "my_extensions" / "loss.csv").read_text().split("\n")[1].startswith("1,")),
     "python tools/experiment.py --verdicts docs/experiments --against docs/reruns/intel_xeon --lang zh": (
         False, lambda out, cwd: "claims have the same verdict" in out),
     "python tools/experiment.py -c configs/experiments/norm_axes.yaml -o lang=zh --cpu_threads 1": (

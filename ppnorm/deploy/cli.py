@@ -1,8 +1,11 @@
 """Command-line entry points behind tools/export.py and tools/infer.py."""
+from __future__ import annotations
+
 import argparse
 import os
 import sys
 import time
+from typing import List, Optional
 
 import numpy as np
 
@@ -24,7 +27,7 @@ DEPLOY_ERRORS = (ExportError, PredictorError)
 
 
 @reader_may_leave
-def export_main(argv=None, omp_num_threads=None):
+def export_main(argv: Optional[List[str]] = None, omp_num_threads: Optional[str] = None) -> int:
     parser = config_parser("Export a trained model (Global.pretrained_model) for paddle.inference, with "
                            "BatchNorm folded into the convs.", "where the inference model goes (Export.save_dir)")
     parser.add_argument("--format", choices=("paddle", "onnx"), default=None,
@@ -127,7 +130,7 @@ def _stack(samples, preprocess):
 
 
 @reader_may_leave
-def infer_main(argv=None, omp_num_threads=None):
+def infer_main(argv: Optional[List[str]] = None, omp_num_threads: Optional[str] = None) -> int:
     args = _infer_args(argv)
 
     def run():

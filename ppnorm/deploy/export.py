@@ -9,10 +9,13 @@ directory), :func:`verify` (``paddle.inference``, and onnxruntime for ``model.on
 those logits within ``Export.tolerance``) and :func:`describe` (the ``inference.yml``). Only then is
 the temporary directory renamed to ``Export.save_dir``, which may replace nothing but a previous export.
 """
+from __future__ import annotations
+
 import copy
 import os
 import shutil
 import tempfile
+from typing import Any, Callable, Dict, List, Tuple
 
 import numpy as np
 import paddle
@@ -38,7 +41,7 @@ EXPORT_FILES = {INFERENCE_CONFIG, MODEL_PREFIX + ".json", MODEL_PREFIX + ".pdmod
 EXPORT_MARK = "# written by ppnorm export: a directory whose inference.yml starts with this line may be replaced"
 
 
-def written_by_export(path):
+def written_by_export(path: str) -> bool:
     """True when ``path`` (an inference.yml) is ppnorm's: its first line is :data:`EXPORT_MARK`, or it is an older
     ppnorm export's description (a mapping with the keys only ppnorm writes)."""
     try:
@@ -59,7 +62,8 @@ class ExportError(ValueError):
     """Export cannot write where it was asked to, or the exported model does not reproduce the trained one."""
 
 
-def save_for_inference(model, example_input, directory, fuse_bn=True):
+def save_for_inference(model: paddle.nn.Layer, example_input: paddle.Tensor, directory: str,
+                       fuse_bn: bool = True) -> List[Tuple[str, str]]:
     """``paddle.jit.save`` a copy of ``model`` (eval mode, batch norms folded when ``fuse_bn``) as
     ``directory/inference.*`` with a dynamic batch dimension (and length, for sequences); returns the folded
     ``(conv, norm)`` names."""
@@ -75,7 +79,7 @@ def save_for_inference(model, example_input, directory, fuse_bn=True):
     return pairs
 
 
-def check_target(save_dir):
+def check_target(save_dir: str) -> None:
     """Refuse a ``save_dir`` whose replacement would lose anything: a file, or a directory no export wrote."""
     where = f"Export.save_dir={save_dir}"
     if os.path.isfile(save_dir) or (os.path.exists(save_dir) and not os.path.isdir(save_dir)):
@@ -95,7 +99,7 @@ def check_target(save_dir):
                           f"move them away or give a new directory")
 
 
-def reference(config, layout):
+def reference(config: dict, layout: str) -> Tuple[paddle.nn.Layer, paddle.Tensor, np.ndarray, Any]:
     """The model (weights from ``Global.pretrained_model``), a batch of eval images, their eval-mode logits
     and the eval data set."""
     check_section = dict(config["DataLoader"]["Eval"], batch_size=CHECK_IMAGES)  # read only what is checked
@@ -111,7 +115,7 @@ def reference(config, layout):
     return model, images, logits, data
 
 
-def stage(save_dir, needed_bytes=0):
+def stage(save_dir: str, needed_bytes: int = 0) -> str:
     """A new temporary directory beside ``save_dir`` (same file system, so the final rename is atomic), on a
     disk with room for ``needed_bytes`` (paddle.jit.save can leave a truncated file on a full disk without a word)."""
     parent = os.path.dirname(save_dir)
@@ -128,12 +132,13 @@ def stage(save_dir, needed_bytes=0):
                           f"({error.strerror or error}); choose a writable directory") from None
 
 
-def weight_bytes(model):
+def weight_bytes(model: paddle.nn.Layer) -> int:
     """Bytes of the model's parameters and buffers: about what ``inference.pdiparams`` takes (folding only shrinks it)."""
     return sum(int(np.prod(value.shape)) * value.element_size() for value in model.state_dict().values())
 
 
-def verify(predictor, label, images, logits, tolerance, save_dir, log=print):
+def verify(predictor: Callable[[np.ndarray], np.ndarray], label: str, images: paddle.Tensor, logits: np.ndarray,
+           tolerance: float, save_dir: str, log: Callable[[str], Any] = print) -> float:
     """Run ``predictor`` (a staged model) on ``images``; its max abs difference from ``logits``."""
     exported = predictor(images.numpy())
     max_diff = float(np.abs(exported - logits).max())
@@ -145,7 +150,8 @@ def verify(predictor, label, images, logits, tolerance, save_dir, log=print):
     return max_diff
 
 
-def describe(config, layout, sample_shape, classes, folded, diffs, input_kind="image"):
+def describe(config: dict, layout: str, sample_shape: List[int], classes: List[Any], folded: int,
+             diffs: Dict[str, float], input_kind: str = "image") -> dict:
     """The ``inference.yml`` mapping: what a deployment needs besides the graph. ``diffs``: the max abs
     logit difference of each checked model (``paddle``, and ``onnx`` when ``model.onnx`` was written)."""
     description = {
@@ -173,7 +179,7 @@ def _umask():
     return mask
 
 
-def publish(staging, save_dir):
+def publish(staging: str, save_dir: str) -> None:
     """Give ``staging`` the usual permissions and rename it to ``save_dir``, replacing a previous export."""
     os.chmod(staging, 0o777 & ~_umask())  # mkdtemp made it 0700
     old = None
@@ -186,7 +192,8 @@ def publish(staging, save_dir):
         shutil.rmtree(old)
 
 
-def check_staged(staging, images, logits, export, save_dir, log=print):
+def check_staged(staging: str, images: paddle.Tensor, logits: np.ndarray, export: dict, save_dir: str,
+                 log: Callable[[str], Any] = print) -> Dict[str, float]:
     """Verify the staged Paddle model, and with ``Export.format: onnx`` convert it to ``model.onnx`` and
     verify that too; returns ``{"paddle": max abs diff[, "onnx": max abs diff]}``."""
     tolerance = export["tolerance"]
@@ -199,7 +206,7 @@ def check_staged(staging, images, logits, export, save_dir, log=print):
     return diffs
 
 
-def export_model(config, log=print):
+def export_model(config: dict, log: Callable[[str], Any] = print) -> dict:
     """Export ``config``'s model (weights from ``Global.pretrained_model``); returns a summary dict."""
     export = config["Export"]
     shown = export["save_dir"] or os.path.join(config["Global"]["output_dir"], "inference")  # as the user gave it

@@ -1,7 +1,10 @@
 """What tools/infer.py reads: image files, folders of images, ``.npy`` arrays (images or padded sequences),
 prepared like the eval data."""
+from __future__ import annotations
+
 import os
 from collections import Counter
+from typing import Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -15,7 +18,7 @@ from ..errors import first_line
 _RESIZING = ("Resize", "CenterCrop", "RandomResizedCrop", "RandomCrop", "ResizeImage", "CropImage", "RandCropImage")
 
 
-def expand_paths(paths, notice=None):
+def expand_paths(paths: Sequence[str], notice: Optional[Callable[[str], None]] = None) -> List[str]:
     """Files named directly, plus every image / .npy file under named folders (sorted).
 
     In folders, hidden files and folders (``.ipynb_checkpoints``, ``.x.png``, ``__pycache__``) are never
@@ -51,7 +54,8 @@ def _folder_files(folder, extensions, skipped):
     return found
 
 
-def read_images(path, channels, warn=None):
+def read_images(path: str, channels: int,
+                warn: Optional[Callable[[str], None]] = None) -> List[Tuple[str, np.ndarray]]:
     """``[(name, CHW float32 in [0, 1]), ...]`` from one file.
 
     ``.npy``: one image [C, H, W] or a stack [N, C, H, W] of numbers, in [0, 1] or in [0, 255]: integer
@@ -95,7 +99,7 @@ def _load_npy(path, channels):
     return array
 
 
-def read_sequences(path, channels):
+def read_sequences(path: str, channels: int) -> List[Tuple[str, np.ndarray]]:
     """``[(name, [C, L] float32), ...]`` from a ``.npy`` of padded sequences ``[C, L]`` or ``[N, C, L]`` whose
     last channel is the padding mask (0 or 1), as the ``waveforms`` data set yields them; values are used as
     they are (no pixel scaling)."""
@@ -120,7 +124,7 @@ def read_sequences(path, channels):
     return [(f"{path}[{i}]", sequence.astype("float32")) for i, sequence in enumerate(array)]
 
 
-def pad_to_longest(sequences):
+def pad_to_longest(sequences: Sequence[np.ndarray]) -> np.ndarray:
     """Stack ``[C, L_i]`` sequences into ``[N, C, max L]``, zero-padded at the end (mask 0 there)."""
     length = max(sequence.shape[-1] for sequence in sequences)
     batch = np.zeros((len(sequences), sequences[0].shape[0], length), dtype="float32")
@@ -143,7 +147,7 @@ def _to_unit_range(array, finite, path):
 class Preprocess:
     """The exported eval transforms, plus a Resize to the model's size when they would not produce it."""
 
-    def __init__(self, description):
+    def __init__(self, description: dict) -> None:
         self.layout = description["data_format"]
         shape = description["input_shape"]
         self.size = tuple(shape[1:]) if self.layout == "NCHW" else tuple(shape[:2])
@@ -155,7 +159,7 @@ class Preprocess:
             self.resize = TRANSFORMS.build("Resize", size=list(self.size))
         self.rng = np.random.default_rng(0)
 
-    def __call__(self, image):
+    def __call__(self, image: np.ndarray) -> np.ndarray:
         if self.resize is not None and tuple(image.shape[1:]) != self.size:
             image = self.resize(image, self.rng)
         return to_layout(self.transform(image, self.rng), self.layout)

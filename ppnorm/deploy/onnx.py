@@ -6,8 +6,12 @@ The conversion reads the ``inference.json`` (PIR program) + ``inference.pdiparam
 either, and translates an old ``.pdmodel`` first) and returns the ONNX bytes, which are written to a new
 file only (never over an existing one).
 """
+from __future__ import annotations
+
 import importlib
 import os
+from types import ModuleType
+from typing import List, Optional
 
 import numpy as np
 
@@ -24,7 +28,7 @@ class OnnxError(PredictorError):
     """The ONNX extra is missing, a conversion failed, or a ``model.onnx`` cannot be loaded."""
 
 
-def require(module, flag):
+def require(module: str, flag: str) -> ModuleType:
     """Import ``module`` of the ONNX extra, or one line naming ``flag`` and the install command."""
     try:
         return importlib.import_module(module)
@@ -33,12 +37,12 @@ def require(module, flag):
                         f"install the ONNX extra: {INSTALL}") from None
 
 
-def require_extra(flag):
+def require_extra(flag: str) -> List[ModuleType]:
     """Check every module of the extra up front (before minutes of work that would end in an ImportError)."""
     return [require(module, flag) for module in EXTRA_MODULES]
 
 
-def convert(graph, params, target, opset=OPSET):
+def convert(graph: str, params: str, target: str, opset: int = OPSET) -> Optional[int]:
     """paddle2onnx ``graph`` + ``params`` into the new file ``target``; returns the opset in the model."""
     paddle2onnx = require("paddle2onnx", "--format onnx")
     try:
@@ -69,7 +73,7 @@ def _opset_of(data):
     return max((entry.version for entry in model.opset_import if entry.domain in ("", "ai.onnx")), default=None)
 
 
-def onnx_file(model_dir):
+def onnx_file(model_dir: str) -> str:
     """``model_dir/model.onnx``, or an error saying how to write it."""
     path = os.path.join(model_dir, ONNX_FILE)
     if not os.path.isfile(path):
@@ -81,7 +85,7 @@ def onnx_file(model_dir):
 class OnnxPredictor:
     """``OnnxPredictor(model_dir)(batch) -> logits``: an onnxruntime CPU session on ``model.onnx``."""
 
-    def __init__(self, model_dir, cpu_threads=1):
+    def __init__(self, model_dir: str, cpu_threads: int = 1) -> None:
         ort = require("onnxruntime", "--backend onnxruntime")
         path = onnx_file(model_dir)
         options = ort.SessionOptions()
@@ -95,6 +99,6 @@ class OnnxPredictor:
                             f"truncated or damaged, export the model again") from None
         self.input_name = self.session.get_inputs()[0].name
 
-    def __call__(self, batch):
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
         feed = {self.input_name: np.ascontiguousarray(batch, dtype="float32")}
         return self.session.run(None, feed)[0]

@@ -1,5 +1,8 @@
 """Run an exported model with ``paddle.inference`` (oneDNN on CPU, GPU when asked for)."""
+from __future__ import annotations
+
 import os
+from typing import Tuple
 
 import numpy as np
 import yaml
@@ -17,7 +20,7 @@ class PredictorError(ValueError):
     """An exported model directory is missing a file or cannot run (the message names it)."""
 
 
-def model_files(model_dir):
+def model_files(model_dir: str) -> Tuple[str, str]:
     """``(graph file, params file)`` of an exported model: ``inference.json`` (PIR) or ``inference.pdmodel``."""
     params = os.path.join(model_dir, MODEL_PREFIX + ".pdiparams")
     for suffix in (".json", ".pdmodel"):
@@ -53,7 +56,7 @@ def _check_description(description, path):
     return description
 
 
-def load_inference_config(model_dir):
+def load_inference_config(model_dir: str) -> dict:
     """The ``inference.yml`` export writes beside the model: input shape, layout, transforms, class names."""
     model_files(model_dir)  # first say so if this is no export directory at all
     path = os.path.join(model_dir, INFERENCE_CONFIG)
@@ -72,7 +75,7 @@ def load_inference_config(model_dir):
 PRECISIONS = ("fp32", "bf16", "fp16")
 
 
-def cpu_supports_bf16():
+def cpu_supports_bf16() -> bool:
     """True when the CPU has bf16 instructions (AVX512-BF16 or AMX) that oneDNN's bf16 kernels use."""
     try:
         with open("/proc/cpuinfo") as handle:
@@ -100,7 +103,8 @@ class Predictor:
     ``device="gpu"`` needs a CUDA build of Paddle (``precision="fp16"`` for half precision there).
     """
 
-    def __init__(self, model_dir, device="cpu", use_onednn=True, cpu_threads=1, gpu_id=0, precision="fp32"):
+    def __init__(self, model_dir: str, device: str = "cpu", use_onednn: bool = True, cpu_threads: int = 1,
+                 gpu_id: int = 0, precision: str = "fp32") -> None:
         if precision not in PRECISIONS:
             raise PredictorError(f"precision must be one of {', '.join(PRECISIONS)}, got '{precision}'")
         if precision == "bf16" and (device != "cpu" or not use_onednn or not cpu_supports_bf16()):
@@ -129,7 +133,7 @@ class Predictor:
         self.input = self.predictor.get_input_handle(self.predictor.get_input_names()[0])
         self.output_name = self.predictor.get_output_names()[0]
 
-    def __call__(self, batch):
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
         self.input.reshape(list(batch.shape))
         self.input.copy_from_cpu(np.ascontiguousarray(batch, dtype="float32"))
         self.predictor.run()

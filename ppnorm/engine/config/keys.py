@@ -4,9 +4,12 @@ A schema is a dict whose values are :class:`Key` (a leaf) or another dict (a sec
 machinery checks the training configs (:mod:`.schema`) and the experiment configs
 (:mod:`ppnorm.experiments.config`).
 """
+from __future__ import annotations
+
 import copy
 import math
 import os
+from typing import Any, List, Optional, Tuple
 
 from ...registry import did_you_mean  # the one "did you mean" helper, re-exported for config users
 
@@ -28,36 +31,44 @@ class Key:
     """One config key: its default, accepted type and limits.
 
     ``minimum``/``maximum`` are inclusive bounds, ``below`` an exclusive upper bound; ``items`` is a
-    :class:`Key` every list element must satisfy; ``nonempty`` refuses an empty list; ``kind=object``
+    :class:`Key` every list element must satisfy; ``choices`` is a tuple or a registry (its names when a value is
+    checked); ``nonempty`` refuses an empty list; ``kind=object``
     accepts any value.
     """
 
-    def __init__(self, default, kind, choices=None, minimum=None, maximum=None, below=None, items=None,
-                 nonempty=False, optional=None, help=""):
+    def __init__(self, default: Any, kind: Any, choices: Any = None, minimum: Optional[float] = None,
+                 maximum: Optional[float] = None, below: Optional[float] = None, items: Optional[Key] = None,
+                 nonempty: bool = False, optional: Optional[bool] = None, help: str = "") -> None:
         self.default, self.kind, self.choices = default, kind, choices
         self.minimum, self.maximum, self.below = minimum, maximum, below
         self.items, self.nonempty = items, nonempty
         self.optional = default is None if optional is None else optional  # None may stand for 'unset'
         self.help = help
 
-    def describe(self):
+    def describe(self) -> str:
         """``int >= 1, default 30: help`` for listings such as ``--help-config``."""
         limits = [f">= {self.minimum}"] if self.minimum is not None else []
         limits += [f"<= {self.maximum}"] if self.maximum is not None else []
         limits += [f"< {self.below}"] if self.below is not None else []
-        limits += [f"one of {', '.join(map(str, self.choices))}"] if self.choices else []
+        limits += [f"one of {', '.join(map(str, choice_names(self.choices)))}"] if self.choices else []
         kind = "number" if self.kind == NUMBER else getattr(self.kind, "__name__", str(self.kind))
         text = " ".join([kind] + limits)
         return f"{text}, default {self.default!r}" + (f": {self.help}" if self.help else "")
 
 
-def type_name(kind):
+def choice_names(choices: Any) -> Any:
+    """The valid values of a key: its tuple, or a registry's names as they are now (``Global.custom_imports``
+    may have added some since the schema was built)."""
+    return choices.names() if callable(getattr(choices, "names", None)) else choices
+
+
+def type_name(kind: Any) -> str:
     names = {int: "an integer", float: "a number", NUMBER: "a number", bool: "true or false", str: "a string", list: "a list",
              dict: "a mapping"}
     return names.get(kind, f"a {getattr(kind, '__name__', kind)}")
 
 
-def as_kind(kind, value):
+def as_kind(kind: Any, value: Any) -> Tuple[Any, bool]:
     """``(value, ok)``: ``value`` as ``kind`` if it is one (ints are numbers; bools are not integers)."""
     if kind is float and isinstance(value, str):
         try:  # YAML 1.1 reads 1e-4 (no dot) as a string
@@ -79,7 +90,7 @@ def _check_number(dotted, value, source):
         raise ConfigError(f"{source}: {dotted} must be at most {MAX_INT} in size, got {value!r}")
 
 
-def expand_user(path, where=None):
+def expand_user(path: str, where: Optional[str] = None) -> str:
     """``~``, ``~/...`` and ``~user/...`` as a shell expands them; an unknown user is a one-line error that starts
     with ``where`` (the file and key) when given."""
     expanded = os.path.expanduser(path)
@@ -91,7 +102,7 @@ def expand_user(path, where=None):
     return expanded
 
 
-def expand_home(value, source=None, dotted=""):
+def expand_home(value: Any, source: Optional[str] = None, dotted: str = "") -> Any:
     """:func:`expand_user` on every string of a config value that starts with ``~`` and has no space (a path),
     lists and mappings included; an error names ``source`` (the file) and the key."""
     if isinstance(value, str) and value.startswith("~") and " " not in value:
@@ -105,9 +116,10 @@ def expand_home(value, source=None, dotted=""):
 
 
 def _check_range(dotted, key, value, source):
-    if key.choices and value not in key.choices:
-        raise ConfigError(f"{source}: {dotted} must be one of {', '.join(map(str, key.choices))}, got {value!r}"
-                          f"{did_you_mean(value, key.choices)}")
+    choices = choice_names(key.choices)
+    if choices and value not in choices:
+        raise ConfigError(f"{source}: {dotted} must be one of {', '.join(map(str, choices))}, got {value!r}"
+                          f"{did_you_mean(value, choices)}")
     if key.minimum is not None and value < key.minimum:
         raise ConfigError(f"{source}: {dotted} must be >= {key.minimum}, got {value!r}")
     if key.maximum is not None and value > key.maximum:
@@ -117,7 +129,7 @@ def _check_range(dotted, key, value, source):
     _check_number(dotted, value, source)
 
 
-def check_value(dotted, key, value, source):
+def check_value(dotted: str, key: Key, value: Any, source: str) -> Any:
     """Return ``value`` checked against ``key`` (ints become floats where a number belongs)."""
     if value is None:
         if key.optional:
@@ -137,7 +149,7 @@ def check_value(dotted, key, value, source):
     return value
 
 
-def check_numbers(value, source, dotted=""):
+def check_numbers(value: Any, source: str, dotted: str = "") -> None:
     """Every number anywhere in a raw config (free-form sections and option mappings included) is finite and fits
     a C int; the first that is not is a one-line error naming its key."""
     if isinstance(value, dict):
@@ -154,7 +166,7 @@ def _join(prefix, name):
     return f"{prefix}.{name}" if prefix else str(name)
 
 
-def check_known_keys(schema, data, prefix, source, owner=""):
+def check_known_keys(schema: dict, data: dict, prefix: str, source: str, owner: str = "") -> None:
     """One line for the first key of the mapping ``data`` that ``schema`` lacks, naming the closest one."""
     for key in data:
         if key not in schema:
@@ -163,7 +175,7 @@ def check_known_keys(schema, data, prefix, source, owner=""):
                               f"valid keys{where}: {', '.join(schema)}")
 
 
-def fill_defaults(schema, data, prefix, source):
+def fill_defaults(schema: dict, data: Optional[dict], prefix: str, source: str) -> dict:
     """Check the section ``data`` against ``schema``; return a copy with every default filled in.
 
     ``prefix`` is the section's dotted name in messages ("" for the top level).
@@ -183,7 +195,7 @@ def fill_defaults(schema, data, prefix, source):
     return out
 
 
-def describe_schema(schema, prefix=""):
+def describe_schema(schema: dict, prefix: str = "") -> List[str]:
     """One line per key: ``Section.key  int >= 1, default 30: help``."""
     lines = []
     for name, spec in schema.items():

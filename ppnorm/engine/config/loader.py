@@ -2,8 +2,9 @@
 
 YAML is only ever read with ``yaml.safe_load`` (see :mod:`.unique_yaml`, which also refuses a key given
 twice in one mapping): a config or an override holds plain data, never a Python object (``!!python/...``
-tags are refused). Override values are parsed as YAML scalars/lists
-(``-o Global.epochs=3``, ``-o Metric.topk=[1,3]``); everything after the first ``=`` is the value.
+tags are refused); the one way a config runs code is the user's own list ``Global.custom_imports``
+(:mod:`.imports`). Override values are parsed as YAML scalars/lists (``-o Global.epochs=3``,
+``-o Metric.topk=[1,3]``); everything after the first ``=`` is the value.
 
 A mapping in a file may say ``_delete_: true`` to replace the mapping it inherits from its
 ``_base_`` instead of merging into it (mmengine's convention), e.g. switching a data set::
@@ -13,13 +14,17 @@ A mapping in a file may say ``_delete_: true`` to replace the mapping it inherit
       Train:
         dataset: {_delete_: true, name: image_folder, root: data/train}
 """
+from __future__ import annotations
+
 import copy
 import os
+from typing import Any, Iterable, List
 
 import yaml
 
 from ...config_files import not_found_hint, resolve_config, shipped_config
 from .dialects import find_dialect
+from .imports import import_custom, resolve_files
 from .keys import ConfigError, expand_user
 from .overrides import parse_override
 from .schema import SCHEMA, validate
@@ -32,7 +37,7 @@ DELETE = "_delete_"
 MAX_BASE_DEPTH = 32  # _base_ files inheriting from _base_ files: ppnorm's own configs use at most 2
 
 
-def read_yaml(path):
+def read_yaml(path: str) -> dict:
     """Read one YAML file as a mapping; a missing, binary or malformed file is a one-line error."""
     if not os.path.isfile(path):
         raise ConfigError(f"config file not found: {path}")
@@ -60,7 +65,7 @@ def read_yaml(path):
     return data
 
 
-def merge(base, override):
+def merge(base: dict, override: dict) -> dict:
     """Deep-merge dicts; lists and scalars in ``override`` replace those in ``base``.
 
     A mapping in ``override`` holding ``_delete_: true`` replaces the one in ``base`` whole.
@@ -76,14 +81,14 @@ def merge(base, override):
     return merged
 
 
-def strip_delete(value):
+def strip_delete(value: Any) -> Any:
     """A deep copy of ``value`` without ``_delete_`` markers (they mean nothing without a base)."""
     if isinstance(value, dict):
         return {k: strip_delete(v) for k, v in value.items() if k != DELETE}
     return copy.deepcopy(value)
 
 
-def _base_paths(path, bases):
+def _base_paths(path: str, bases: Any) -> List[str]:
     if isinstance(bases, str):
         bases = [bases]
     if not isinstance(bases, list) or not all(isinstance(b, str) and b for b in bases):
@@ -91,7 +96,7 @@ def _base_paths(path, bases):
     return [_base_file(path, base) for base in bases]
 
 
-def _base_file(path, base):
+def _base_file(path: str, base: str) -> str:
     """A ``_base_`` entry: relative to the including file, with ``~`` expanded; else a shipped config's name."""
     base = expand_user(base, f"{path}: _base_") if base.startswith("~") else base
     candidate = os.path.join(os.path.dirname(path), base)
@@ -100,7 +105,7 @@ def _base_file(path, base):
     return shipped_config(base) or candidate
 
 
-def load_with_bases(path, _seen=()):
+def load_with_bases(path: str, _seen: tuple = ()) -> dict:
     """A YAML file merged over its ``_base_`` file(s), resolved relative to it."""
     path = os.path.abspath(path)
     if path in _seen:
@@ -109,6 +114,7 @@ def load_with_bases(path, _seen=()):
         raise ConfigError(f"{_seen[0]}: _base_ chain is more than {MAX_BASE_DEPTH} files deep (at {path}); "
                           f"inherit from fewer files")
     data = read_yaml(path)
+    resolve_files(data, os.path.dirname(path), path)  # a .py in Global.custom_imports is relative to its file
     if "_base_" not in data:
         return strip_delete(data)
     merged = {}
@@ -117,7 +123,7 @@ def load_with_bases(path, _seen=()):
     return merge(merged, data)
 
 
-def apply_override(config, override):
+def apply_override(config: dict, override: str) -> None:
     """Apply one ``Section.key=value`` override to the raw ``config`` mapping, in place."""
     keys, value = parse_override(override)
     node = config
@@ -134,7 +140,7 @@ def apply_override(config, override):
     node[keys[-1]] = strip_delete(value) if isinstance(value, dict) else value
 
 
-def config_file(path):
+def config_file(path: str) -> str:
     """The file ``path`` names: a path on disk, else a shipped config's name (``digits/resnet20``)."""
     resolved = resolve_config(str(path))
     if not os.path.isfile(resolved):
@@ -142,7 +148,7 @@ def config_file(path):
     return resolved
 
 
-def load_raw(path, overrides=()):
+def load_raw(path: str, overrides: Iterable[str] = ()) -> dict:
     """The config file (with ``_base_``) with ``-o`` overrides applied, not yet validated."""
     raw = load_with_bases(config_file(path))
     for override in overrides or ():
@@ -150,8 +156,9 @@ def load_raw(path, overrides=()):
     return raw
 
 
-def load_config(path, overrides=()):
-    """Load a config file (with ``_base_``), apply ``-o`` overrides, validate, fill in defaults.
+def load_config(path: str, overrides: Iterable[str] = ()) -> dict:
+    """Load a config file (with ``_base_``), apply ``-o`` overrides, import ``Global.custom_imports``
+    (:mod:`.imports`), validate, fill in defaults.
 
     A config in another layout (a dialect, e.g. PaddleClas's; :mod:`.dialects`) takes ``-o`` in its own key
     names and is translated first.
@@ -161,13 +168,16 @@ def load_config(path, overrides=()):
     raw = load_with_bases(path)
     dialect = find_dialect(raw)
     if dialect is not None:
-        return validate(dialect.translate(raw, overrides, source), source)
-    for override in overrides or ():
-        apply_override(raw, override)
+        raw = dialect.translate(raw, overrides, source)
+    else:
+        for override in overrides or ():
+            apply_override(raw, override)
+    resolve_files(raw, os.path.dirname(os.path.abspath(path)), source)  # -o entries: relative to the -c file
+    import_custom(raw, source)  # before validation: the config may name what these modules register
     return validate(raw, source)
 
 
-def dump_config(config):
+def dump_config(config: dict) -> str:
     return yaml.safe_dump(config, sort_keys=False, allow_unicode=True)
 
 
@@ -177,7 +187,7 @@ CONFIG_NAME = "config.yaml"
 ADDED_SECTIONS = ("Hooks",)  # sections a resolved config of an older version (without WRITTEN_BY) does not have
 
 
-def written_by_ppnorm(path):
+def written_by_ppnorm(path: str) -> bool:
     """True when ``path`` holds a config :func:`save_config` wrote: its first line says so, or (runs of older
     versions) it is a complete resolved config (every section, no ``_base_``) whose text is exactly its own
     dump (no comments, ppnorm's layout)."""
@@ -193,7 +203,7 @@ def written_by_ppnorm(path):
     return isinstance(data, dict) and list(data) in (list(SCHEMA), older) and text == dump_config(data)
 
 
-def check_config_target(output_dir):
+def check_config_target(output_dir: str) -> str:
     """Refuse an ``output_dir/config.yaml`` ppnorm did not write (e.g. the user's own ``-c`` file, with its
     ``_base_`` and comments): the resolved config must never replace it."""
     path = os.path.join(output_dir, CONFIG_NAME)
@@ -204,7 +214,7 @@ def check_config_target(output_dir):
     return path
 
 
-def save_config(config, output_dir):
+def save_config(config: dict, output_dir: str) -> str:
     """Write the resolved config as output_dir/config.yaml (atomically, marked as ppnorm's by its first line);
     a config.yaml ppnorm did not write is never replaced (see :func:`check_config_target`)."""
     os.makedirs(output_dir, exist_ok=True)

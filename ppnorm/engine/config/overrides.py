@@ -3,13 +3,17 @@
 Both readers of overrides use :func:`parse_override`: the loader for ppnorm's configs and the config dialects
 (e.g. ``ppnorm.paddleclas.translator``, with list indices). Everything after the first ``=`` is the value.
 """
+from __future__ import annotations
+
+from typing import Any, List, Tuple
+
 import yaml
 
 from .keys import ConfigError
 from .unique_yaml import DuplicateKeyError, OversizedError, safe_load_unique, yaml_problem
 
 
-def parse_override(override):
+def parse_override(override: str) -> Tuple[List[str], Any]:
     """``"Section.key=value"`` -> ``(["Section", "key"], value)``; the value is YAML, never code."""
     if "=" not in override:
         raise ConfigError(f"override '{override}' must look like Section.key=value, e.g. Global.epochs=3")

@@ -4,6 +4,8 @@ Validation checks every value the config can hold, including the ones that depen
 (warmup against epochs, Piecewise milestones, registered names and options), so builders never meet
 a bad value.
 """
+from __future__ import annotations
+
 import copy
 
 from ...data import DATASETS, build_transforms
@@ -12,6 +14,7 @@ from ...nn import NormSpec, check_norm_position
 from ..hook_api import HOOKS, check_priority
 from ..loss import LOSSES
 from ..optim import OPTIMIZERS, SCHEDULES
+from .imports import CUSTOM_IMPORTS
 from .keys import NUMBER, ConfigError, Key, check_numbers, check_value, did_you_mean, expand_home, fill_defaults
 
 MAX_SEED = 2 ** 32 - 1  # numpy and paddle seeds are 32-bit
@@ -52,14 +55,15 @@ SCHEMA = {
         "sync_bn": Key(False, bool, help="convert every BatchNorm to SyncBatchNorm (multi-GPU)"),
         "amp_level": Key(None, str, choices=("O1", "O2"), help="automatic mixed precision on GPU"),
         "cpu_threads": Key(None, int, minimum=1, maximum=1024, help="threads for Paddle's CPU kernels (default: all cores)"),
+        "custom_imports": CUSTOM_IMPORTS,
     },
     "Arch": Key(None, dict, help="name: a registered model, plus its options (norm, act, ...)"),
     "Loss": {
-        "name": Key("CrossEntropy", str, choices=tuple(LOSSES.names())),
+        "name": Key("CrossEntropy", str, choices=LOSSES),
         "label_smoothing": Key(0.0, float, minimum=0.0, below=1.0),
     },
     "Optimizer": {
-        "name": Key("Momentum", str, choices=tuple(OPTIMIZERS.names())),
+        "name": Key("Momentum", str, choices=OPTIMIZERS),
         "momentum": Key(0.9, float, minimum=0.0, below=1.0),
         "nesterov": Key(False, bool),
         "beta1": Key(0.9, float, minimum=0.0, below=1.0),
@@ -68,7 +72,7 @@ SCHEMA = {
         "no_weight_decay_on_norm_and_bias": Key(False, bool),
         "grad_clip": Key(None, float, minimum=0.0, help="clip the global gradient norm to this value"),
         "lr": {
-            "name": Key("Cosine", str, choices=tuple(SCHEDULES.names())),
+            "name": Key("Cosine", str, choices=SCHEDULES),
             "learning_rate": Key(0.1, float, minimum=0.0, help="base (OneCycle: maximum) learning rate"),
             "warmup_epochs": Key(0, float, minimum=0.0, help="must be shorter than Global.epochs"),
             "warmup_start_lr": Key(0.0, float, minimum=0.0),
@@ -181,7 +185,7 @@ def _check_sections(raw, source):
             raise ConfigError(f"{source}: the '{section}' section is missing")
 
 
-def validate(raw, source="config"):
+def validate(raw: dict, source: str = "config") -> dict:
     """Return the complete config (defaults filled in) or raise a one-line :class:`ConfigError`."""
     _check_sections(raw, source)
     raw = expand_home(raw, source)

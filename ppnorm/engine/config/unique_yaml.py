@@ -1,5 +1,9 @@
 """``yaml.safe_load`` that refuses a key given twice in one mapping (plain YAML lets the last one win silently),
 and a document that anchors and aliases would blow up (a "billion laughs" file), before anything is built."""
+from __future__ import annotations
+
+from typing import IO, Any, Union
+
 import yaml
 
 MERGE_TAG = "tag:yaml.org,2002:merge"  # '<<: *anchor' may repeat keys on purpose: the explicit ones win
@@ -8,7 +12,7 @@ MERGE_TAG = "tag:yaml.org,2002:merge"  # '<<: *anchor' may repeat keys on purpos
 class DuplicateKeyError(yaml.YAMLError):
     """A mapping holds the same key twice; ``first`` and ``second`` are 1-based line numbers."""
 
-    def __init__(self, key, first, second):
+    def __init__(self, key: Any, first: int, second: int) -> None:
         super().__init__(f"key {key!r} appears twice (lines {first} and {second})")
         self.key, self.first, self.second = key, first, second
 
@@ -69,7 +73,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep)
 
 
-def yaml_problem(error):
+def yaml_problem(error: yaml.YAMLError) -> str:
     """The first line of what ``yaml`` says, with a plainer word for refused ``!!python`` tags."""
     problem = getattr(error, "problem", None) or str(error).splitlines()[0]
     if isinstance(error, yaml.constructor.ConstructorError) and "tag" in str(problem):
@@ -77,7 +81,7 @@ def yaml_problem(error):
     return problem
 
 
-def safe_load_unique(stream):
+def safe_load_unique(stream: Union[str, bytes, IO]) -> Any:
     """``yaml.safe_load(stream)``, raising :class:`DuplicateKeyError` for a key repeated within one mapping."""
     loader = _UniqueKeyLoader(stream)  # a SafeLoader subclass: plain data only, never Python objects
     try:
