@@ -11,6 +11,7 @@ import copy
 from ...data import DATASETS, build_transforms
 from ...models.registry import MODELS
 from ...nn import NormSpec, check_norm_position
+from ...registry import unknown_message
 from ..hook_api import HOOKS, check_priority
 from ..loss import LOSSES
 from ..optim import OPTIMIZERS, SCHEDULES
@@ -138,6 +139,9 @@ def _check_hooks(hooks, source):
     """Each ``Hooks`` entry names a registered hook, gives only its options and a valid priority."""
     for index, spec in enumerate(hooks):
         where = f"Hooks[{index}]"
+        if isinstance(spec, dict) and "name" in spec and spec["name"] not in HOOKS:  # name the entry's position
+            unknown = unknown_message(HOOKS.kind, spec["name"], HOOKS.names(), HOOKS.valid)
+            raise ConfigError(f"{source}: {where}: {unknown}")
         _check_registered(HOOKS, {k: v for k, v in spec.items() if k != "priority"}, where, source)
         if "priority" in spec:
             try:
