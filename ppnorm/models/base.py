@@ -1,4 +1,8 @@
 """ConvClassifier: the options every ppnorm model shares, and the pooling + dropout + fc head."""
+from __future__ import annotations
+
+from typing import Optional
+
 import paddle
 import paddle.nn as nn
 
@@ -27,9 +31,10 @@ class ConvClassifier(nn.Layer):
             for conv and fc weights.
     """
 
-    def __init__(self, num_classes=1000, in_channels=3, with_pool=True, norm="bn", norm_options=None,
-                 norm_position="before_act", act="relu", dropout=0.0, dropout_mode="upscale_in_train",
-                 data_format="NCHW", zero_init_residual=False, init="kaiming", init_std=0.01):
+    def __init__(self, num_classes: int = 1000, in_channels: int = 3, with_pool: bool = True, norm: str = "bn",
+                 norm_options: Optional[dict] = None, norm_position: str = "before_act", act: str = "relu",
+                 dropout: float = 0.0, dropout_mode: str = "upscale_in_train", data_format: str = "NCHW",
+                 zero_init_residual: bool = False, init: str = "kaiming", init_std: float = 0.01) -> None:
         super().__init__()
         if data_format not in DATA_FORMATS:
             raise ValueError(f"data_format must be one of {', '.join(DATA_FORMATS)}, got '{data_format}'")
@@ -57,10 +62,10 @@ class ConvClassifier(nn.Layer):
                 self.fc = nn.Linear(num_features, self.num_classes)
         init_weights(self, *self._init)
 
-    def forward_features(self, x):
+    def forward_features(self, x: paddle.Tensor) -> paddle.Tensor:
         raise NotImplementedError
 
-    def forward(self, x):
+    def forward(self, x: paddle.Tensor) -> paddle.Tensor:
         x = self.forward_features(x)
         if not self.with_pool:
             return x

@@ -8,7 +8,10 @@ ResNet_vd and parameter-named DenseNet: ``ppnorm/paddleclas/weights.py``), each 
 ``detect(state_dict)`` (its family's name, or None) and ``convert(state_dict)`` (``(renamed, family)``),
 imported when first asked. :func:`to_ppnorm` detects which of these a state_dict is from its keys.
 """
+from __future__ import annotations
+
 import re
+from typing import Any, Dict, Mapping, Tuple
 
 from ..registry import Registry
 
@@ -31,7 +34,7 @@ def _is_paddle_densenet(state_dict):
     return any(key.startswith("conv1_func.") for key in state_dict)
 
 
-def from_paddle_vision(state_dict):
+def from_paddle_vision(state_dict: Mapping[str, Any]) -> Dict[str, Any]:
     """Return a state_dict with ppnorm names for a ``paddle.vision.models`` ResNet or DenseNet."""
     if not _is_paddle_densenet(state_dict):
         return dict(state_dict)
@@ -48,7 +51,7 @@ def from_paddle_vision(state_dict):
     return converted
 
 
-def to_ppnorm(state_dict):
+def to_ppnorm(state_dict: Mapping[str, Any]) -> Tuple[Dict[str, Any], str]:
     """``(state_dict with ppnorm names, where it came from)``, the source detected from the keys.
 
     Sources: a PaddleClas ResNet / ResNet_vd / DenseNet, a ``paddle.vision`` (or PaddleClas,
@@ -64,6 +67,6 @@ def to_ppnorm(state_dict):
     return dict(state_dict), "ppnorm/paddle.vision names"
 
 
-def from_paddleclas(state_dict):
+def from_paddleclas(state_dict: Mapping[str, Any]) -> Tuple[Dict[str, Any], str]:
     """``(state_dict with ppnorm names, family)`` for a PaddleClas ResNet/ResNet_vd/DenseNet state_dict."""
     return CONVERTERS.get_target("PaddleClas").convert(state_dict)

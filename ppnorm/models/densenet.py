@@ -3,10 +3,14 @@
 Each layer is pre-activation (norm -> act -> conv) and concatenates its output to its input.
 ``paddle.vision.models.densenet`` state_dicts load through :func:`ppnorm.models.convert.from_paddle_vision`.
 """
+from __future__ import annotations
+
+from typing import Any, Sequence
+
 import paddle
 import paddle.nn as nn
 
-from ..nn.layers import ConvNormAct, NormActConv, build_act
+from ..nn.layers import ConvNormAct, NormActConv, NormSpec, build_act
 from .base import ConvClassifier
 from .registry import register_model
 
@@ -14,7 +18,8 @@ from .registry import register_model
 class DenseLayer(nn.Layer):
     """[1x1 bottleneck to bn_size*growth] -> 3x3 conv to ``growth_rate``; output = concat(input, new)."""
 
-    def __init__(self, in_channels, growth_rate, bn_size, norm, act, data_format, channel_axis):
+    def __init__(self, in_channels: int, growth_rate: int, bn_size: int, norm: NormSpec, act: str, data_format: str,
+                 channel_axis: int) -> None:
         super().__init__()
         mid = in_channels
         self.bottleneck = None
@@ -24,7 +29,7 @@ class DenseLayer(nn.Layer):
         self.conv = NormActConv(mid, growth_rate, 3, norm, act, data_format)
         self.channel_axis = channel_axis
 
-    def forward(self, x):
+    def forward(self, x: paddle.Tensor) -> paddle.Tensor:
         new = x if self.bottleneck is None else self.bottleneck(x)
         return paddle.concat([x, self.conv(new)], axis=self.channel_axis)
 
@@ -32,7 +37,7 @@ class DenseLayer(nn.Layer):
 class Transition(nn.Sequential):
     """norm -> act -> 1x1 conv (compress channels) -> 2x2 average pool (halve the size)."""
 
-    def __init__(self, in_channels, out_channels, norm, act, data_format):
+    def __init__(self, in_channels: int, out_channels: int, norm: NormSpec, act: str, data_format: str) -> None:
         super().__init__(
             ("reduce", NormActConv(in_channels, out_channels, 1, norm, act, data_format)),
             ("pool", nn.AvgPool2D(2, stride=2, data_format=data_format)),
@@ -49,8 +54,9 @@ class DenseNet(ConvClassifier):
     residual branch to zero; nor is ``norm_position="after_act"`` (its layers are pre-activation).
     """
 
-    def __init__(self, growth_rate=32, block_config=(6, 12, 24, 16), num_init_features=64, bn_size=4,
-                 compression=0.5, stem="imagenet", **options):
+    def __init__(self, growth_rate: int = 32, block_config: Sequence[int] = (6, 12, 24, 16),
+                 num_init_features: int = 64, bn_size: int = 4, compression: float = 0.5, stem: str = "imagenet",
+                 **options: Any) -> None:
         super().__init__(**options)
         if self.zero_init_residual:
             raise ValueError("zero_init_residual=True does not apply to DenseNet (no residual sum); remove it")
@@ -90,7 +96,7 @@ class DenseNet(ConvClassifier):
         self.add_sublayer(name, layer)
         self.stage_names.append(name)
 
-    def forward_features(self, x):
+    def forward_features(self, x: paddle.Tensor) -> paddle.Tensor:
         x = self.stem(x)
         for name in self.stage_names:
             x = getattr(self, name)(x)

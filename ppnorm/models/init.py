@@ -1,4 +1,6 @@
 """Weight initialization schemes shared by all models."""
+from __future__ import annotations
+
 import paddle.nn as nn
 from paddle.nn.initializer import Constant, KaimingNormal, Normal, XavierNormal
 
@@ -19,7 +21,7 @@ def _weight_initializer(scheme, std):
     raise ValueError(f"init must be one of {', '.join(INIT_SCHEMES)}, got '{scheme}'")
 
 
-def init_weights(model, scheme="kaiming", std=0.01):
+def init_weights(model: nn.Layer, scheme: str = "kaiming", std: float = 0.01) -> None:
     """Conv/Linear weights by ``scheme`` (``normal``: N(0, ``std``); ``constant``: all ``std``), their biases 0; norm layers scale 1, shift 0."""
     weight_init = _weight_initializer(scheme, std)
     for layer in model.sublayers(include_self=True):
@@ -35,7 +37,7 @@ def init_weights(model, scheme="kaiming", std=0.01):
                     Constant(0.0)(param)
 
 
-def zero_last_norm(norm_layer):
+def zero_last_norm(norm_layer: nn.Layer) -> None:
     """Set a norm's scale to 0 so its residual branch starts as the identity (Goyal et al. 2017)."""
     weight = getattr(norm_layer, "weight", None)
     if weight is None:

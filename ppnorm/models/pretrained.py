@@ -6,16 +6,22 @@ downloads. ``resnet*`` and ``densenet*`` use the files (and URLs) of
 weight cache (``paddle.utils.download.WEIGHTS_HOME``, ``~/.cache/paddle/hapi/weights``), then in
 PaddleClas's (``~/.paddleclas/weights``).
 """
+from __future__ import annotations
+
 import os
+from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Union
 
 from ..weights import CheckpointError, load_line, load_strict, read_file, strip_suffix
 from .convert import to_ppnorm
+
+if TYPE_CHECKING:
+    import paddle
 
 PADDLECLAS_URL = "https://paddle-imagenet-models-name.bj.bcebos.com/dygraph/legendary_models/{}_pretrained.pdparams"
 PADDLECLAS_CACHE = os.path.join("~", ".paddleclas", "weights")
 
 
-def weight_urls():
+def weight_urls() -> Dict[str, str]:
     """``{model name: download URL}`` for every name with published ImageNet weights."""
     from paddle.vision.models import densenet, resnet
     urls = {name: url for name, (url, _md5) in {**resnet.model_urls, **densenet.model_urls}.items()
@@ -25,13 +31,13 @@ def weight_urls():
     return urls
 
 
-def cache_dirs():
+def cache_dirs() -> List[str]:
     """Where downloaded weights are looked for: Paddle's cache first, then PaddleClas's."""
     from paddle.utils import download
     return [download.WEIGHTS_HOME, os.path.expanduser(PADDLECLAS_CACHE)]
 
 
-def pretrained_file(name, pretrained):
+def pretrained_file(name: str, pretrained: Union[bool, str]) -> str:
     """The weight file for ``build_model(name, pretrained=...)``: ``True`` -> the cached file, a str -> itself."""
     if isinstance(pretrained, str):
         return pretrained
@@ -49,7 +55,8 @@ def pretrained_file(name, pretrained):
                             f"download {urls[name]} and put it there, or pass pretrained='<path to .pdparams>'")
 
 
-def load_pretrained(path, model, skip=(), skip_mismatched=False, fix=None):
+def load_pretrained(path: str, model: paddle.nn.Layer, skip: Sequence[str] = (), skip_mismatched: bool = False,
+                    fix: Optional[str] = None) -> str:
     """Load weights from ``path`` (prefix or .pdparams); ``skip`` lists parameter-name prefixes to leave out.
 
     ppnorm checkpoints, ``paddle.vision.models`` and PaddleClas ResNet / ResNet_vd / DenseNet

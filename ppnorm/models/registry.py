@@ -1,26 +1,33 @@
 """The model registry and its public helpers."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Union
+
 from ..registry import Registry
 from .pretrained import load_pretrained, pretrained_file
+
+if TYPE_CHECKING:
+    import paddle
 
 MODELS = Registry("model")
 
 
-def register_model(name, cls, defaults=None, **fixed):
+def register_model(name: str, cls: Any, defaults: Optional[dict] = None, **fixed: Any) -> Any:
     """Register ``name`` as ``cls(**fixed, **defaults, **user_kwargs)``."""
     return MODELS.register(name, cls, defaults, **fixed)
 
 
-def list_models():
+def list_models() -> List[str]:
     """Sorted names of every registered model."""
     return MODELS.names()
 
 
-def model_options(name):
+def model_options(name: str) -> List[str]:
     """The keyword arguments a user may pass for model ``name``."""
     return MODELS.options(name)
 
 
-def build_model(name_or_config, **kwargs):
+def build_model(name_or_config: Union[str, Dict[str, Any]], **kwargs: Any) -> paddle.nn.Layer:
     """Build a registered model: ``build_model("resnet20", num_classes=10, norm="gn")``.
 
     Also accepts a config dict ``{"name": "resnet20", "num_classes": 10, ...}``; keyword arguments

@@ -11,9 +11,14 @@ shortcut's conv + norm has no activation either. So the identity path stays un-n
 ``zero_init_residual`` keeps its meaning in both orders. A conv whose norm moved keeps a bias
 (:meth:`ppnorm.nn.layers.NormSpec.bias_attr`).
 """
+from __future__ import annotations
+
+from typing import Any, Optional, Sequence, Type
+
+import paddle
 import paddle.nn as nn
 
-from ..nn.layers import ConvNormAct, build_act
+from ..nn.layers import ConvNormAct, NormSpec, build_act
 from .base import ConvClassifier
 from .init import zero_last_norm
 from .registry import register_model
@@ -31,7 +36,8 @@ class BasicBlock(nn.Layer):
 
     expansion = 1
 
-    def __init__(self, in_channels, channels, stride, downsample, norm, act, data_format, residual=True):
+    def __init__(self, in_channels: int, channels: int, stride: int, downsample: Optional[nn.Layer], norm: NormSpec,
+                 act: str, data_format: str, residual: bool = True) -> None:
         super().__init__()
         self.residual = residual
         self.norm_act = norm.norm_act
@@ -43,10 +49,10 @@ class BasicBlock(nn.Layer):
         self.act = build_act(act)
         self.downsample = downsample
 
-    def last_norm(self):
+    def last_norm(self) -> nn.Layer:
         return self.bn2
 
-    def forward(self, x):
+    def forward(self, x: paddle.Tensor) -> paddle.Tensor:
         out = self.norm_act(self.conv1(x), self.bn1, self.act)
         out = self.bn2(self.conv2(out))
         return self.act(_add_shortcut(self, x, out))
@@ -57,7 +63,8 @@ class BottleneckBlock(nn.Layer):
 
     expansion = 4
 
-    def __init__(self, in_channels, channels, stride, downsample, norm, act, data_format, residual=True):
+    def __init__(self, in_channels: int, channels: int, stride: int, downsample: Optional[nn.Layer], norm: NormSpec,
+                 act: str, data_format: str, residual: bool = True) -> None:
         super().__init__()
         self.residual = residual
         out_channels = channels * self.expansion
@@ -72,10 +79,10 @@ class BottleneckBlock(nn.Layer):
         self.act = build_act(act)
         self.downsample = downsample
 
-    def last_norm(self):
+    def last_norm(self) -> nn.Layer:
         return self.bn3
 
-    def forward(self, x):
+    def forward(self, x: paddle.Tensor) -> paddle.Tensor:
         out = self.norm_act(self.conv1(x), self.bn1, self.act)
         out = self.norm_act(self.conv2(out), self.bn2, self.act)
         out = self.bn3(self.conv3(out))
@@ -112,8 +119,9 @@ class ResNet(ConvClassifier):
     See :class:`ConvClassifier` for the options every model shares.
     """
 
-    def __init__(self, block, depths, widths=(64, 128, 256, 512), stem="imagenet", residual=True,
-                 avg_down=False, first_projection=False, lr_mult_list=None, **options):
+    def __init__(self, block: Type[nn.Layer], depths: Sequence[int], widths: Sequence[int] = (64, 128, 256, 512),
+                 stem: str = "imagenet", residual: bool = True, avg_down: bool = False, first_projection: bool = False,
+                 lr_mult_list: Optional[Sequence[float]] = None, **options: Any) -> None:
         super().__init__(**options)
         if self.zero_init_residual and not residual:
             raise ValueError("zero_init_residual=True zeroes the last norm of each residual branch; a plain "
@@ -187,7 +195,7 @@ class ResNet(ConvClassifier):
                 for param in layer.parameters():
                     param.optimize_attr["learning_rate"] = float(mult)
 
-    def forward_features(self, x):
+    def forward_features(self, x: paddle.Tensor) -> paddle.Tensor:
         x = self.maxpool(self.norm_spec.norm_act(self.conv1(x), self.bn1, self.act))
         for name in self.stage_names:
             x = getattr(self, name)(x)

@@ -1,4 +1,8 @@
 """A small 1-D convolutional classifier for padded variable-length sequences ``[N, C, L]`` with a mask."""
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
 import paddle
 import paddle.nn as nn
 
@@ -11,7 +15,7 @@ from .registry import register_model
 SEQUENCE_NORMS = ("none", "bn", "bn_masked", "ln")
 
 
-def sequence_norm(kind, channels):
+def sequence_norm(kind: str, channels: int) -> nn.Layer:
     """The norm of one conv block: ``bn`` is BatchNorm1D counting padding (via ``build_norm``),
     ``bn_masked`` counts valid steps only, ``ln`` is LayerNorm over the channels of each time step.
 
@@ -35,8 +39,8 @@ class SeqConv1D(nn.Layer):
     channel of ``x``, so ``in_channels`` counts it and ``forward(x)`` takes one tensor ``[N, C + 1, L]``.
     """
 
-    def __init__(self, in_channels=1, widths=(32, 32, 32), kernel_size=5, num_classes=4, norm="ln", act="relu",
-                 mask_channel=False):
+    def __init__(self, in_channels: int = 1, widths: Sequence[int] = (32, 32, 32), kernel_size: int = 5,
+                 num_classes: int = 4, norm: str = "ln", act: str = "relu", mask_channel: bool = False) -> None:
         super().__init__()
         check_count("num_classes", num_classes, 1)
         if not isinstance(mask_channel, bool):
@@ -53,7 +57,7 @@ class SeqConv1D(nn.Layer):
         self.act = build_act(act)
         self.fc = nn.Linear(chans[-1], num_classes)
 
-    def forward(self, x, mask=None):
+    def forward(self, x: paddle.Tensor, mask: Optional[paddle.Tensor] = None) -> paddle.Tensor:
         if len(x.shape) != 3:
             raise ValueError(f"seq_conv1d takes sequences [N, C, L] (and a padding mask [N, L]), got a "
                              f"{len(x.shape)}-D input {list(x.shape)}; train it on a sequence data set "

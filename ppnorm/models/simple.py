@@ -1,4 +1,8 @@
 """Small models for the experiments: an MLP and a plain CNN, with the same norm / act / dropout switches."""
+from __future__ import annotations
+
+from typing import Any, Optional, Sequence
+
 import paddle
 import paddle.nn as nn
 
@@ -17,7 +21,8 @@ class DenseNormAct(nn.Sequential):
     order the norm's input (``linear``'s output) is the "pre-activation" the BN paper plots.
     """
 
-    def __init__(self, in_features, out_features, norm, act, dropout=0.0, dropout_mode="upscale_in_train"):
+    def __init__(self, in_features: int, out_features: int, norm: NormSpec, act: str, dropout: float = 0.0,
+                 dropout_mode: str = "upscale_in_train") -> None:
         super().__init__(
             ("linear", nn.Linear(in_features, out_features, bias_attr=norm.bias_attr(without_norm=None))),
             *norm.order(("norm", norm(out_features)), ("act", build_act(act))),
@@ -33,9 +38,10 @@ class MLP(nn.Layer):
     puts each norm after its activation; the Linear then keeps its bias (the activation sits between).
     """
 
-    def __init__(self, in_features=64, hidden=(100, 100, 100), num_classes=10, norm="none", norm_options=None,
-                 norm_position="before_act", act="relu", dropout=0.0, dropout_mode="upscale_in_train", init="kaiming",
-                 init_std=0.01):
+    def __init__(self, in_features: int = 64, hidden: Sequence[int] = (100, 100, 100), num_classes: int = 10,
+                 norm: str = "none", norm_options: Optional[dict] = None, norm_position: str = "before_act",
+                 act: str = "relu", dropout: float = 0.0, dropout_mode: str = "upscale_in_train", init: str = "kaiming",
+                 init_std: float = 0.01) -> None:
         super().__init__()
         check_count("in_features", in_features, 1)
         check_count("num_classes", num_classes, 1)
@@ -47,7 +53,7 @@ class MLP(nn.Layer):
         self.fc = nn.Linear(widths[-1], num_classes)
         init_weights(self, init, init_std)
 
-    def forward(self, x):
+    def forward(self, x: paddle.Tensor) -> paddle.Tensor:
         x = paddle.flatten(x, start_axis=1)
         for layer in self.layers:
             x = layer(x)
@@ -67,7 +73,8 @@ class SimpleCNN(ConvClassifier):
     strided-conv alternative to pooling).
     """
 
-    def __init__(self, widths=(32, 64), convs_per_stage=2, downsample="max", **options):
+    def __init__(self, widths: Sequence[int] = (32, 64), convs_per_stage: int = 2, downsample: str = "max",
+                 **options: Any) -> None:
         super().__init__(**options)
         if downsample not in DOWNSAMPLES:
             raise ValueError(f"downsample must be one of {', '.join(DOWNSAMPLES)}, got {downsample!r}")
@@ -89,7 +96,7 @@ class SimpleCNN(ConvClassifier):
             return nn.AvgPool2D(2, data_format=self.data_format)
         return nn.Conv2D(channels, channels, 2, stride=2, data_format=self.data_format)
 
-    def forward_features(self, x):
+    def forward_features(self, x: paddle.Tensor) -> paddle.Tensor:
         return self.features(x)
 
 
