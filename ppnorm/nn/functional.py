@@ -16,7 +16,10 @@ group norm over (C/G, H, W) inside each of G channel groups.
 The functions work in eager mode, under ``paddle.jit.to_static`` and in ``paddle.enable_static()``
 programs (no Python branch depends on a tensor's value; unknown static dims are read at run time).
 """
+from __future__ import annotations
+
 import math
+from typing import Optional, Sequence, Tuple, Union
 
 import paddle
 
@@ -85,8 +88,10 @@ def _one_value_per_channel(x, channel_axis):
     return paddle.prod(shape) == shape[channel_axis]
 
 
-def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=True, momentum=0.9,
-               epsilon=1e-5, data_format="NCHW", use_global_stats=None):
+def batch_norm(x: paddle.Tensor, running_mean: paddle.Tensor, running_var: paddle.Tensor,
+               weight: Optional[paddle.Tensor] = None, bias: Optional[paddle.Tensor] = None, training: bool = True,
+               momentum: float = 0.9, epsilon: float = 1e-5, data_format: str = "NCHW",
+               use_global_stats: Optional[bool] = None) -> Tuple[paddle.Tensor, paddle.Tensor, paddle.Tensor]:
     """Batch normalization; returns ``(y, new_running_mean, new_running_var)``.
 
     Train mode normalizes with the statistics of this batch (per channel over N and all spatial
@@ -128,7 +133,8 @@ def _checked_normalized_shape(x, normalized_shape):
     return shape
 
 
-def layer_norm(x, normalized_shape, weight=None, bias=None, epsilon=1e-5):
+def layer_norm(x: paddle.Tensor, normalized_shape: Union[int, Sequence[int]], weight: Optional[paddle.Tensor] = None,
+               bias: Optional[paddle.Tensor] = None, epsilon: float = 1e-5) -> paddle.Tensor:
     """Layer normalization over the last ``len(normalized_shape)`` axes of each sample.
 
     ``normalized_shape`` must equal those trailing dims of x; ``weight``/``bias`` hold one value
@@ -143,7 +149,8 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, epsilon=1e-5):
     return y
 
 
-def instance_norm(x, weight=None, bias=None, epsilon=1e-5, data_format="NCHW"):
+def instance_norm(x: paddle.Tensor, weight: Optional[paddle.Tensor] = None, bias: Optional[paddle.Tensor] = None,
+                  epsilon: float = 1e-5, data_format: str = "NCHW") -> paddle.Tensor:
     """Instance normalization: each (sample, channel) over its own spatial positions.
 
     On an [N, C] input each (sample, channel) is a single value, so x_hat is 0 and the output is
@@ -159,7 +166,8 @@ def instance_norm(x, weight=None, bias=None, epsilon=1e-5, data_format="NCHW"):
     return _affine(x_hat, weight, bias, channel_axis)
 
 
-def group_norm(x, groups, weight=None, bias=None, epsilon=1e-5, data_format="NCHW"):
+def group_norm(x: paddle.Tensor, groups: int, weight: Optional[paddle.Tensor] = None,
+               bias: Optional[paddle.Tensor] = None, epsilon: float = 1e-5, data_format: str = "NCHW") -> paddle.Tensor:
     """Group normalization: split C into ``groups`` groups, normalize each sample's group over (C/G, spatial).
 
     ``groups=1`` is layer norm over (C, H, W); ``groups=C`` is instance norm.
@@ -176,7 +184,8 @@ def group_norm(x, groups, weight=None, bias=None, epsilon=1e-5, data_format="NCH
     return y if channel_axis == 1 else paddle.moveaxis(y, 1, channel_axis)
 
 
-def rms_norm(x, weight=None, bias=None, epsilon=1e-5, data_format="NCHW"):
+def rms_norm(x: paddle.Tensor, weight: Optional[paddle.Tensor] = None, bias: Optional[paddle.Tensor] = None,
+             epsilon: float = 1e-5, data_format: str = "NCHW") -> paddle.Tensor:
     """RMS normalization (Zhang & Sennrich 2019): layer norm without the centring. Each sample is divided by
     the root mean square of all its values (C and spatial), ``x / sqrt(mean(x^2) + epsilon)``, in float64 as
     :func:`_normalize`; then the per-channel gamma and beta."""
@@ -195,7 +204,7 @@ def _dropout_axes(axis, ndim):
     return axes
 
 
-def dropout_mask(x, p, axis=None):
+def dropout_mask(x: paddle.Tensor, p: float, axis: Union[int, Sequence[int], None] = None) -> paddle.Tensor:
     """A {0, 1} float32 mask for x that keeps each entry with probability 1 - p.
 
     With ``axis`` (Paddle's meaning), one decision is drawn per index of those axes and shared
@@ -208,7 +217,8 @@ def dropout_mask(x, p, axis=None):
     return paddle.bernoulli(paddle.full(_shape_of(x), 1.0 - p, dtype="float32"))
 
 
-def dropout(x, p=0.5, training=True, mode="upscale_in_train", axis=None, mask=None):
+def dropout(x: paddle.Tensor, p: float = 0.5, training: bool = True, mode: str = "upscale_in_train",
+            axis: Union[int, Sequence[int], None] = None, mask: Optional[paddle.Tensor] = None) -> paddle.Tensor:
     """Dropout; ``p`` is the probability of *dropping* an entry.
 
     ============  ==================  ==============

@@ -24,6 +24,10 @@ batch norms is left unfolded, but one that feeds a batch norm *and* an addition 
 would be folded wrongly. No ppnorm model does that, and tools/export.py compares the folded model
 with the original before writing anything.
 """
+from __future__ import annotations
+
+from typing import List, Tuple
+
 import paddle
 import paddle.nn as nn
 
@@ -33,7 +37,7 @@ from .norm_layers import is_batch_norm, norm_epsilon, running_stats
 _CONVS = (nn.Conv1D, nn.Conv2D, nn.Conv3D)
 
 
-def find_conv_norm_pairs(model, example_input):
+def find_conv_norm_pairs(model: nn.Layer, example_input: paddle.Tensor) -> List[Tuple[str, str]]:
     """``[(conv_name, norm_name), ...]``: batch norms whose input is exactly a convolution's output."""
     names = {id(layer): name for name, layer in model.named_sublayers()}
     produced_by = {}
@@ -67,12 +71,12 @@ def find_conv_norm_pairs(model, example_input):
 class ChannelBias(nn.Layer):
     """``x + bias`` with a ``[C]`` bias on the last (channel) axis: the folded shift of a channels-last conv."""
 
-    def __init__(self, bias):
+    def __init__(self, bias: paddle.Tensor) -> None:
         super().__init__()
         self.bias = self.create_parameter([int(bias.shape[0])], dtype=bias.dtype, is_bias=True)
         self.bias.set_value(bias)
 
-    def forward(self, x):
+    def forward(self, x: paddle.Tensor) -> paddle.Tensor:
         return x + self.bias
 
 
@@ -80,7 +84,7 @@ def _channels_last(conv):
     return getattr(conv, "_data_format", "NCHW")[-1] == "C"
 
 
-def fold_batch_norm(conv, norm):
+def fold_batch_norm(conv: nn.Layer, norm: nn.Layer) -> nn.Layer:
     """Fold eval-mode ``norm`` into ``conv`` in place; returns the layer that replaces ``norm``.
 
     That is ``nn.Identity()`` when the folded bias went into ``conv``, or a :class:`ChannelBias`
@@ -113,7 +117,7 @@ def _replace(model, dotted, new_layer):
     setattr(parent, last, new_layer)
 
 
-def fuse_conv_bn(model, example_input):
+def fuse_conv_bn(model: nn.Layer, example_input: paddle.Tensor) -> List[Tuple[str, str]]:
     """Fold every batch norm that directly follows a convolution; returns the folded ``(conv, norm)`` names.
 
     Works in place on ``model`` (copy it first to keep the original), which is left in eval mode.

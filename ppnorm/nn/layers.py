@@ -1,4 +1,9 @@
 """Activation and dropout factories and the conv + norm + act block shared by every model."""
+from __future__ import annotations
+
+from typing import Any, Optional, Tuple
+
+import paddle
 import paddle.nn as nn
 
 from ..registry import Registry, did_you_mean
@@ -12,12 +17,12 @@ for _name, _layer in (("relu", nn.ReLU), ("sigmoid", nn.Sigmoid), ("tanh", nn.Ta
     ACTIVATIONS.register(_name, _layer)
 
 
-def build_act(name):
+def build_act(name: str) -> nn.Layer:
     """An activation layer by name (``relu``, ``sigmoid``, ``tanh``, ``leaky_relu``, ``gelu``, ...)."""
     return ACTIVATIONS.build(name)
 
 
-def build_dropout(p, mode="upscale_in_train"):
+def build_dropout(p: float, mode: str = "upscale_in_train") -> nn.Layer:
     """``nn.Dropout(p, mode)`` (p = drop probability), or Identity when p is 0."""
     if not 0.0 <= float(p) < 1.0:
         raise ValueError(f"dropout must be a drop probability in [0, 1), got {p}")
@@ -29,7 +34,7 @@ def build_dropout(p, mode="upscale_in_train"):
 NORM_POSITIONS = ("before_act", "after_act")
 
 
-def check_norm_position(position):
+def check_norm_position(position: str) -> str:
     """Return ``position`` if it is one of :data:`NORM_POSITIONS`, else raise a one-line ``ValueError``."""
     if position not in NORM_POSITIONS:
         raise ValueError(f"norm_position must be one of {', '.join(NORM_POSITIONS)}, got {position!r}"
@@ -46,7 +51,8 @@ class NormSpec:
     (linear/conv -> act -> norm); :meth:`order` is the one place that decides the order.
     """
 
-    def __init__(self, kind="bn", options=None, data_format="NCHW", dims=2, position="before_act"):
+    def __init__(self, kind: str = "bn", options: Optional[dict] = None, data_format: Optional[str] = "NCHW",
+                 dims: int = 2, position: str = "before_act") -> None:
         NORMS.lookup(kind)
         self.position = check_norm_position(position)
         self.kind = kind
@@ -54,14 +60,14 @@ class NormSpec:
         self.dims = dims
         self.data_format = check_layout(dims, data_format)
 
-    def __call__(self, num_channels):
+    def __call__(self, num_channels: int) -> nn.Layer:
         return build_norm(self.kind, num_channels, dims=self.dims, data_format=self.data_format, **self.options)
 
-    def order(self, norm, act):
+    def order(self, norm: Any, act: Any) -> Tuple[Any, Any]:
         """``(norm, act)`` or ``(act, norm)``: the two (layers or named layers) in the order they are applied."""
         return (norm, act) if self.position == "before_act" else (act, norm)
 
-    def bias_attr(self, without_norm=False):
+    def bias_attr(self, without_norm: Optional[bool] = False) -> Optional[bool]:
         """``bias_attr`` of the linear/conv layer this norm follows: ``False`` (no bias) when the norm comes
         straight after it, since its shift replaces a bias; with ``after_act`` the activation sits between, so
         the layer keeps its bias (``None``). ``without_norm`` is the choice for kind ``none`` (linear layers
@@ -70,7 +76,7 @@ class NormSpec:
             return None
         return without_norm if self.kind == "none" else False
 
-    def norm_act(self, x, norm, act):
+    def norm_act(self, x: paddle.Tensor, norm: nn.Layer, act: nn.Layer) -> paddle.Tensor:
         """``act(norm(x))`` or ``norm(act(x))``, as :meth:`order` says."""
         for layer in self.order(norm, act):
             x = layer(x)
@@ -82,7 +88,8 @@ class ConvNormAct(nn.Sequential):
     the activation out). Sub-layers: conv, norm, act (the names, hence the state-dict keys, do not depend on
     the order). The conv has a bias only in the ``after_act`` order (see :meth:`NormSpec.bias_attr`)."""
 
-    def __init__(self, in_channels, out_channels, kernel_size, norm, stride=1, act=None, data_format="NCHW"):
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, norm: NormSpec, stride: int = 1,
+                 act: Optional[str] = None, data_format: str = "NCHW") -> None:
         conv = nn.Conv2D(in_channels, out_channels, kernel_size, stride=stride, padding=kernel_size // 2,
                          bias_attr=norm.bias_attr() if act else False, data_format=data_format)
         named_norm = ("norm", norm(out_channels))
@@ -92,7 +99,8 @@ class ConvNormAct(nn.Sequential):
 class NormActConv(nn.Sequential):
     """Pre-activation order norm -> act -> conv (DenseNet). Sub-layers: norm, act, conv."""
 
-    def __init__(self, in_channels, out_channels, kernel_size, norm, act="relu", data_format="NCHW"):
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, norm: NormSpec, act: str = "relu",
+                 data_format: str = "NCHW") -> None:
         super().__init__(
             ("norm", norm(in_channels)),
             ("act", build_act(act)),

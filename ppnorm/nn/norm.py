@@ -21,10 +21,13 @@ Paddle stores the *biased* batch variance as the running variance; PyTorch store
 Paddle's private attributes of norm layers (``_mean``, ``_epsilon``, ...) are read only by the
 helpers in :mod:`.norm_layers` (:func:`running_stats`, :func:`norm_epsilon`, ...), re-exported here.
 """
+from __future__ import annotations
+
 import math
 import numbers
 from collections import namedtuple
 from collections.abc import Mapping
+from typing import Any, Callable, Dict, Optional, Sequence
 
 import paddle.nn as nn
 
@@ -43,14 +46,15 @@ _BATCH_NORMS = {1: nn.BatchNorm1D, 2: nn.BatchNorm2D, 3: nn.BatchNorm3D}
 _INSTANCE_NORMS = {1: nn.InstanceNorm1D, 2: nn.InstanceNorm2D, 3: nn.InstanceNorm3D}
 
 
-def momentum_from_torch(torch_momentum):
+def momentum_from_torch(torch_momentum: float) -> float:
     """Convert a PyTorch BatchNorm momentum (weight of the new batch) to Paddle's (weight of the old value)."""
     if not 0.0 <= float(torch_momentum) <= 1.0:
         raise ValueError(f"momentum must be in [0, 1], got {torch_momentum}")
     return 1.0 - float(torch_momentum)
 
 
-def build_norm(kind, num_channels, dims=2, data_format=None, **options):
+def build_norm(kind: str, num_channels: int, dims: int = 2, data_format: Optional[str] = None,
+               **options: Any) -> nn.Layer:
     """Build a normalization layer.
 
     Args (the ones after ``data_format`` are the options of ``_OPTIONS``, by keyword):
@@ -82,7 +86,7 @@ def build_norm(kind, num_channels, dims=2, data_format=None, **options):
     return builder(NormArgs(num_channels=num_channels, dims=dims, data_format=data_format, **options))
 
 
-def norm_kind(name, layers, **traits):
+def norm_kind(name: str, layers: Sequence[type], **traits: bool) -> Callable[[Callable], Callable]:
     """Decorator registering a norm kind's builder as ``name``; ``layers`` are the norm layer classes it builds,
     declared with ``traits`` (see :class:`~ppnorm.nn.norm_layers.NormTraits`)."""
     def register(builder):
@@ -176,19 +180,20 @@ class NormArgs(namedtuple("NormArgs", ("num_channels", "dims", "data_format") + 
     """What a norm builder gets, already checked: the layer's size and layout, and every option."""
 
     @property
-    def param(self):
+    def param(self) -> Optional[bool]:
         """Paddle's weight/bias attr: None (learned) when affine, False (none) when not."""
         return None if self.affine else False
 
 
-def check_norm_option(name, value, where=""):
+def check_norm_option(name: str, value: Any, where: str = "") -> None:
     """One-line ``ValueError`` naming ``where + name`` when ``value`` is not valid for build_norm's option."""
     _, valid, expected = _OPTIONS[name]
     if not valid(value):
         raise ValueError(f"{where}{name} must be {expected}, got {value!r}")
 
 
-def check_norm_options(options, where="norm_options", prefix=None):
+def check_norm_options(options: Optional[Mapping[str, Any]], where: str = "norm_options",
+                       prefix: Optional[str] = None) -> Dict[str, Any]:
     """A dict copy of ``options`` (None: empty) after checking every name and value; sizes are checked per layer.
 
     Errors name ``where`` and a value ``prefix + name`` (default ``where + "."``)."""
@@ -203,7 +208,7 @@ def check_norm_options(options, where="norm_options", prefix=None):
     return dict(options)
 
 
-def check_layout(dims, data_format):
+def check_layout(dims: int, data_format: Optional[str]) -> str:
     """The data format for ``dims`` spatial dimensions (None: channels-first), or a one-line ``ValueError``."""
     if isinstance(dims, bool) or dims not in (1, 2, 3):
         raise ValueError(f"dims must be 1, 2 or 3 (spatial dimensions of the input), got {dims!r}")

@@ -12,7 +12,12 @@ a new norm class is seen by every one of those places without touching them. A l
 statistics stores them as Paddle's batch norms do (``_mean``, ``_variance``, ``_momentum``, ``_epsilon``);
 only the helpers below read those attributes, so a Paddle upgrade touches this file alone.
 """
-from typing import NamedTuple
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable, Iterable, NamedTuple, Optional, Tuple
+
+if TYPE_CHECKING:
+    import paddle
 
 
 class NormTraits(NamedTuple):
@@ -26,7 +31,7 @@ class NormTraits(NamedTuple):
 _DECLARED = {}  # layer class -> NormTraits
 
 
-def declare_norm_layers(classes, **traits):
+def declare_norm_layers(classes: Iterable[type], **traits: bool) -> None:
     """Declare ``classes`` (and their subclasses) norm layers with ``traits`` (see :class:`NormTraits`)."""
     declared = NormTraits(**traits)
     for klass in classes:
@@ -36,7 +41,7 @@ def declare_norm_layers(classes, **traits):
         _DECLARED[klass] = declared
 
 
-def norm_layer(**traits):
+def norm_layer(**traits: bool) -> Callable[[type], type]:
     """Class decorator: ``@norm_layer(batch_stats=True)`` declares the class a norm layer."""
     def declare(klass):
         declare_norm_layers([klass], **traits)
@@ -44,7 +49,7 @@ def norm_layer(**traits):
     return declare
 
 
-def norm_traits(layer):
+def norm_traits(layer: paddle.nn.Layer) -> Optional[NormTraits]:
     """The :class:`NormTraits` of ``layer``'s class (its nearest declared base class), or None: not a norm."""
     for klass in type(layer).__mro__:
         if klass in _DECLARED:
@@ -52,12 +57,12 @@ def norm_traits(layer):
     return None
 
 
-def is_norm(layer):
+def is_norm(layer: paddle.nn.Layer) -> bool:
     """True for every declared normalization layer (all the norm factory builds, and ppnorm's own)."""
     return norm_traits(layer) is not None
 
 
-def is_batch_norm(layer, with_mask=True):
+def is_batch_norm(layer: paddle.nn.Layer, with_mask: bool = True) -> bool:
     """True for the norm layers that keep running statistics (BatchNorm1D/2D/3D, SyncBatchNorm,
     MaskedBatchNorm1D); ``with_mask=False`` leaves out those whose forward also takes a mask."""
     traits = norm_traits(layer)
@@ -69,35 +74,35 @@ def _require_batch_norm(layer):
         raise TypeError(f"{type(layer).__name__} is not a batch norm: it keeps no running statistics")
 
 
-def running_stats(layer):
+def running_stats(layer: paddle.nn.Layer) -> Tuple[paddle.Tensor, paddle.Tensor]:
     """A batch norm's ``(running_mean, running_variance)`` buffers (Paddle's biased variance); in place."""
     _require_batch_norm(layer)
     return layer._mean, layer._variance
 
 
-def set_running_stats(layer, mean, variance):
+def set_running_stats(layer: paddle.nn.Layer, mean: Any, variance: Any) -> None:
     """Overwrite a batch norm's running mean and variance (tensors or arrays of shape [C])."""
     _require_batch_norm(layer)
     layer._mean.set_value(mean)
     layer._variance.set_value(variance)
 
 
-def bn_momentum(layer):
+def bn_momentum(layer: paddle.nn.Layer) -> float:
     """A batch norm's momentum (Paddle's convention: the weight of the old running value)."""
     _require_batch_norm(layer)
     return layer._momentum
 
 
-def set_bn_momentum(layer, momentum):
+def set_bn_momentum(layer: paddle.nn.Layer, momentum: float) -> None:
     _require_batch_norm(layer)
     layer._momentum = momentum
 
 
-def norm_epsilon(layer):
+def norm_epsilon(layer: paddle.nn.Layer) -> float:
     """The epsilon a norm layer adds to the variance."""
     return layer._epsilon
 
 
-def norm_groups(layer):
+def norm_groups(layer: paddle.nn.Layer) -> int:
     """The number of groups of a GroupNorm."""
     return layer._num_groups

@@ -5,13 +5,17 @@ batch statistics computed by *different* weights along the way; with a high lear
 in training, it does not describe the final model. PreciseBN freezes the weights and averages the
 batch statistics of ``num_batches`` batches with equal weight.
 """
+from __future__ import annotations
+
+from typing import Any, Iterable
+
 import paddle
 
 from ..compat import kept_training_modes
 from .norm_layers import bn_momentum, is_batch_norm, running_stats, set_bn_momentum, set_running_stats
 
 
-def update_bn_stats(model, batches, num_batches=200):
+def update_bn_stats(model: paddle.nn.Layer, batches: Iterable[Any], num_batches: int = 200) -> int:
     """Replace every BatchNorm's running mean/variance with the average over ``num_batches`` batches.
 
     ``batches`` yields input tensors (or tuples whose first item is the input). The weights are not

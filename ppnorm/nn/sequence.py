@@ -4,19 +4,25 @@
 (``build_norm("bn", C, dims=1)``) counts the padding. ``TimeLayerNorm`` is LayerNorm over the channels of
 each time step (Ba, Kiros & Hinton 2016): it never looks at other samples or other time steps.
 """
+from __future__ import annotations
+
+from typing import Optional, Tuple
+
 import paddle
 import paddle.nn as nn
 
 from .norm_layers import norm_layer
 
 
-def masked_mean(x, mask):
+def masked_mean(x: paddle.Tensor, mask: paddle.Tensor) -> paddle.Tensor:
     """Mean of ``x [N, C, L]`` over the valid time steps of each sample: ``[N, C]``."""
     m = mask.unsqueeze(1)
     return (x * m).sum(axis=2) / m.sum(axis=2).clip(min=1.0)
 
 
-def masked_batch_norm(x, mask, weight=None, bias=None, epsilon=1e-5):
+def masked_batch_norm(x: paddle.Tensor, mask: paddle.Tensor, weight: Optional[paddle.Tensor] = None,
+                      bias: Optional[paddle.Tensor] = None,
+                      epsilon: float = 1e-5) -> Tuple[paddle.Tensor, paddle.Tensor, paddle.Tensor]:
     """BatchNorm of ``x [N, C, L]`` with per-channel statistics over the valid positions only.
 
     Returns ``(y, mean, var)``; ``y`` is zero at padded positions, ``var`` is the biased variance.
@@ -39,7 +45,7 @@ class MaskedBatchNorm1D(nn.Layer):
     engine (weight decay, cross-rank averaging, the non-finite guard, PreciseBN): it keeps its state under
     Paddle's names (``_mean``, ``_variance``, ``_momentum``, ``_epsilon``; see :mod:`.norm_layers`)."""
 
-    def __init__(self, num_channels, momentum=0.9, epsilon=1e-5):
+    def __init__(self, num_channels: int, momentum: float = 0.9, epsilon: float = 1e-5) -> None:
         super().__init__()
         self._momentum, self._epsilon = momentum, epsilon
         self.weight = self.create_parameter([num_channels], default_initializer=nn.initializer.Constant(1.0))
@@ -47,7 +53,7 @@ class MaskedBatchNorm1D(nn.Layer):
         self.register_buffer("_mean", paddle.zeros([num_channels]))
         self.register_buffer("_variance", paddle.ones([num_channels]))
 
-    def forward(self, x, mask):
+    def forward(self, x: paddle.Tensor, mask: paddle.Tensor) -> paddle.Tensor:
         if not self.training:
             std = paddle.sqrt(self._variance + self._epsilon)
             y = (x - self._mean.reshape([1, -1, 1])) / std.reshape([1, -1, 1])
@@ -62,9 +68,9 @@ class MaskedBatchNorm1D(nn.Layer):
 class TimeLayerNorm(nn.Layer):
     """LayerNorm over the channels of each time step of ``[N, C, L]`` (not over the last axis L)."""
 
-    def __init__(self, num_channels, epsilon=1e-5):
+    def __init__(self, num_channels: int, epsilon: float = 1e-5) -> None:
         super().__init__()
         self.norm = nn.LayerNorm(num_channels, epsilon=epsilon)
 
-    def forward(self, x):
+    def forward(self, x: paddle.Tensor) -> paddle.Tensor:
         return self.norm(x.transpose([0, 2, 1])).transpose([0, 2, 1])
