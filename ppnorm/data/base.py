@@ -1,5 +1,8 @@
 """The base of every data set: images as CHW float32 in [0, 1], integer labels, class names."""
+from __future__ import annotations
+
 import os
+from typing import Any, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import paddle
@@ -10,7 +13,7 @@ DATASETS = Registry("dataset")
 SPLITS = ("train", "test")
 
 
-def input_kind(obj):
+def input_kind(obj: Any) -> str:
     """What a data set yields or a model takes: its ``input_kind`` attribute, ``"image"`` when it has none
     (the other kind is ``"sequence+mask"``, the padded sequences of ``waveforms``)."""
     return getattr(obj, "input_kind", "image")
@@ -20,24 +23,24 @@ class DataError(ValueError):
     """A data file is missing, unreadable or not in the expected format (the message says which)."""
 
 
-def check_split(dataset, split, splits=SPLITS):
+def check_split(dataset: str, split: str, splits: Sequence[str] = SPLITS) -> None:
     if split not in splits:
         raise ValueError(f"{dataset}: split must be one of {', '.join(splits)}, got '{split}'")
 
 
-def shown_path(path):
+def shown_path(path: Union[str, os.PathLike]) -> str:
     """``path`` for a message: as given, plus the folder it was looked for in when it is relative."""
     path = str(path)
     return path if os.path.isabs(path) else f"{path} (in {os.getcwd()})"
 
 
-def require_file(dataset, path, expected):
+def require_file(dataset: str, path: str, expected: str) -> str:
     if not os.path.exists(path):
         raise DataError(f"{dataset}: file not found: {shown_path(path)}; expected {expected}")
     return path
 
 
-def check_label_range(labels, num_classes, where):
+def check_label_range(labels: Sequence[int], num_classes: int, where: str) -> None:
     """Raise a :class:`DataError` naming the first label outside ``[0, num_classes)``."""
     labels = np.asarray(labels)
     bad = np.flatnonzero((labels < 0) | (labels >= num_classes))
@@ -46,7 +49,7 @@ def check_label_range(labels, num_classes, where):
                         f"({len(bad)} such label(s)); labels must be class indices")
 
 
-def check_finite(images, where):
+def check_finite(images: np.ndarray, where: str) -> None:
     """Raise a :class:`DataError` naming the first sample of ``images`` [N, ...] holding NaN or Inf."""
     flat = np.asarray(images).reshape(len(images), -1)
     bad = np.flatnonzero(~np.isfinite(flat).all(axis=1))
@@ -62,21 +65,21 @@ class ImageDataset(paddle.io.Dataset):
     labels = ()
     classes = ()
 
-    def load_image(self, index):
+    def load_image(self, index: int) -> np.ndarray:
         raise NotImplementedError
 
-    def describe(self, index):
+    def describe(self, index: int) -> str:
         """Where sample ``index`` comes from, for error messages: its file where there is one."""
         return ""
 
     @property
-    def num_classes(self):
+    def num_classes(self) -> int:
         return len(self.classes)
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.labels)
 
-    def __getitem__(self, index):
+    def __getitem__(self, index: int) -> Tuple[np.ndarray, int]:
         return self.load_image(index), int(self.labels[index])
 
 
@@ -84,7 +87,8 @@ class ArrayDataset(ImageDataset):
     """A data set held in memory as a [N, C, H, W] float32 array in [0, 1] (or other finite samples, e.g. the
     [N, C, L] sequences of ``waveforms``); refuses NaN/Inf and bad labels."""
 
-    def __init__(self, images, labels, classes, source=None):
+    def __init__(self, images: np.ndarray, labels: Sequence[int], classes: Sequence[str],
+                 source: Optional[str] = None) -> None:
         self.images = np.ascontiguousarray(images, dtype="float32")
         self.labels = np.asarray(labels, dtype="int64")
         self.classes = list(classes)
@@ -94,7 +98,7 @@ class ArrayDataset(ImageDataset):
         check_finite(self.images, where)
         check_label_range(self.labels, len(self.classes), where)
 
-    def load_image(self, index):
+    def load_image(self, index: int) -> np.ndarray:
         return self.images[index]
 
 
@@ -103,8 +107,9 @@ def _unnamed(classes):
     return list(classes) == [str(i) for i in range(len(classes))]
 
 
-def align_classes(train, evaluation, num_classes=None, where="DataLoader.Eval.dataset",
-                  train_where="DataLoader.Train.dataset"):
+def align_classes(train: ImageDataset, evaluation: ImageDataset, num_classes: Optional[int] = None,
+                  where: str = "DataLoader.Eval.dataset",
+                  train_where: str = "DataLoader.Train.dataset") -> ImageDataset:
     """Relabel ``evaluation`` by class name so its labels mean the train set's classes.
 
     Eval classes the train set lacks are refused (a model cannot predict them), and with
@@ -115,8 +120,9 @@ def align_classes(train, evaluation, num_classes=None, where="DataLoader.Eval.da
                             "remove them or add them to the training data")
 
 
-def align_to_classes(dataset, classes, num_classes=None, where="DataLoader.Eval.dataset",
-                     known_where="DataLoader.Train.dataset", fix="remove them or add them to the training data"):
+def align_to_classes(dataset: ImageDataset, classes: Sequence[str], num_classes: Optional[int] = None,
+                     where: str = "DataLoader.Eval.dataset", known_where: str = "DataLoader.Train.dataset",
+                     fix: str = "remove them or add them to the training data") -> ImageDataset:
     """Relabel ``dataset`` by class name so its labels index ``classes`` (a subset of them is fine).
 
     A class of ``dataset`` missing from ``classes`` is a one-line :class:`DataError` naming both lists
@@ -145,7 +151,7 @@ def _listed(names, most=20):
     return shown + (f" and {len(names) - most} more" if len(names) > most else "")
 
 
-def summary_line(dataset, split):
+def summary_line(dataset: Any, split: str) -> Optional[str]:
     """``[Data] image_folder train (root): 3 classes (...), 24 images; skipped ...`` for data sets read from
     files (those with a ``summary`` method), else None."""
     summary = getattr(dataset, "summary", None)

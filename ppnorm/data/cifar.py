@@ -1,8 +1,11 @@
 """CIFAR-10 / CIFAR-100 from the local python-version archives (cifar-10-python.tar.gz, cifar-100-python.tar.gz) or
 the folders they extract to (cifar-10-batches-py, cifar-100-python)."""
+from __future__ import annotations
+
 import os
 import pickle
 import tarfile
+from typing import List, Tuple
 
 import numpy as np
 
@@ -36,7 +39,8 @@ def _read_folder(folder, name):
         return check(handle.read(), encoding="bytes")
 
 
-def read_cifar(kind, data_file, split, label_key=b"labels", names_key=b"label_names"):
+def read_cifar(kind: str, data_file: str, split: str, label_key: bytes = b"labels",
+               names_key: bytes = b"label_names") -> Tuple[np.ndarray, np.ndarray, List[str]]:
     """Return (images uint8 [N, 3, 32, 32], labels, class names) from a CIFAR python archive or its extracted folder."""
     layout = _LAYOUT[kind]
     folder = layout["meta"].split("/")[0]
@@ -67,7 +71,7 @@ class Cifar10(ArrayDataset):
 
     name = "cifar10"
 
-    def __init__(self, data_file, split="train"):
+    def __init__(self, data_file: str, split: str = "train") -> None:
         check_split("cifar10", split)
         images, labels, names = read_cifar("cifar10", data_file, split)
         super().__init__(images.astype("float32") / 255.0, labels, names, f"{self.name}: {data_file}")
@@ -78,7 +82,7 @@ class Cifar100(ArrayDataset):
 
     name = "cifar100"
 
-    def __init__(self, data_file, split="train", label_type="fine"):
+    def __init__(self, data_file: str, split: str = "train", label_type: str = "fine") -> None:
         check_split("cifar100", split)
         if label_type not in ("fine", "coarse"):
             raise ValueError(f"cifar100: label_type must be 'fine' or 'coarse', got '{label_type}'")

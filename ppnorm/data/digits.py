@@ -1,4 +1,8 @@
 """scikit-learn's bundled 8x8 handwritten digits: the embedded default data set (no download)."""
+from __future__ import annotations
+
+from typing import Optional, Sequence, Union
+
 import numpy as np
 
 from .base import ArrayDataset, DATASETS, check_split
@@ -12,7 +16,8 @@ class Digits(ArrayDataset):
     1437 train / 360 test images. ``resize`` (int or [h, w]) enlarges the images once at load time.
     """
 
-    def __init__(self, split="train", test_size=0.2, random_state=0, resize=None):
+    def __init__(self, split: str = "train", test_size: float = 0.2, random_state: int = 0,
+                 resize: Optional[Union[int, Sequence[int]]] = None) -> None:
         from sklearn.datasets import load_digits
         from sklearn.model_selection import train_test_split
 

@@ -3,16 +3,20 @@
 ``python -m ppnorm.data.example_images data/my_images`` writes the set the own-data docs train on (30 training
 and 10 evaluation images per class); it works from any directory and refuses to write into a folder that exists.
 """
+from __future__ import annotations
+
 import argparse
 import sys
 from pathlib import Path
+from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 CLASSES = ("cat", "dog", "fox")  # each class has a dominant colour (red, green, blue); image sizes vary
 
 
-def make_images(root, per_class, seed, classes=CLASSES):
+def make_images(root: Union[str, Path], per_class: int, seed: int,
+                classes: Sequence[str] = CLASSES) -> List[Tuple[str, int]]:
     """``root/<class>/<i>.png`` RGB images of 34..45 px; returns the ``(path relative to root's parent, label)``
     pairs."""
     from PIL import Image
@@ -30,7 +34,7 @@ def make_images(root, per_class, seed, classes=CLASSES):
     return pairs
 
 
-def write_example(root, train_per_class=30, val_per_class=10):
+def write_example(root: Union[str, Path], train_per_class: int = 30, val_per_class: int = 10) -> int:
     """``root/train``, ``root/val`` (one folder per class) and ``root/{train,val}_list.txt`` naming the same
     images as ``path label`` lines; returns the number of images written."""
     root, count = Path(root), 0
@@ -41,7 +45,7 @@ def write_example(root, train_per_class=30, val_per_class=10):
     return count
 
 
-def main(argv=None):
+def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ppnorm.data.example_images", description=__doc__.split("\n")[0])
     parser.add_argument("root", nargs="?", default="data/my_images", help="folder to create (default: %(default)s)")
     parser.add_argument("--train", type=int, default=30, help="training images per class (default: %(default)s)")

@@ -1,7 +1,10 @@
 """Image files on disk: ``image_folder`` (one sub-folder per class) and ``file_list`` (PaddleClas lists)."""
+from __future__ import annotations
+
 import os
 import re
 from collections import Counter
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 from PIL import Image
@@ -13,7 +16,7 @@ LABEL = re.compile(r"-?[0-9]+")  # a list line's class index
 HIGH_DEPTH_MODES = ("I", "F")  # 16/32-bit integer and float images: converting to 8 bits would clip them
 
 
-def load_image_file(path, mode="RGB"):
+def load_image_file(path: str, mode: str = "RGB") -> np.ndarray:
     """Decode an image file to CHW float32 in [0, 1], converting its mode (CMYK, palette, ...) to ``mode``."""
     try:
         with Image.open(path) as image:
@@ -61,7 +64,7 @@ class ImageFolder(_FileDataset):
 
     name, skipped_unit = "image_folder", "file"
 
-    def __init__(self, root, mode="RGB"):
+    def __init__(self, root: str, mode: str = "RGB") -> None:
         super().__init__(mode)
         self.source = root
         self.classes, images, self.skipped = scan_image_folder(root)
@@ -70,7 +73,7 @@ class ImageFolder(_FileDataset):
                                  dtype="int64")
 
 
-def read_list_lines(list_file):
+def read_list_lines(list_file: str) -> List[str]:
     """The lines of a UTF-8 text file (a byte-order mark is dropped); a one-line error names a bad line."""
     with open(list_file, "rb") as handle:
         raw = handle.read()
@@ -88,7 +91,8 @@ def _hidden_path(relative):
     return any(is_hidden(part) for part in relative.replace("\\", "/").split("/") if part not in ("", ".", ".."))
 
 
-def parse_list(list_file, root, delimiter=None, skipped=None):
+def parse_list(list_file: str, root: str, delimiter: Optional[str] = None,
+               skipped: Optional[Counter[str]] = None) -> Tuple[List[str], np.ndarray]:
     """``path label`` lines (split at the last ``delimiter``, default whitespace) -> (paths, labels); each path must
     name an existing file. Lines naming a hidden path are left out and counted in the Counter ``skipped``."""
     paths, labels = [], []
@@ -124,7 +128,8 @@ class FileList(_FileDataset):
 
     name, skipped_unit = "file_list", "line"
 
-    def __init__(self, list_file, root="", mode="RGB", class_names=None, delimiter=None):
+    def __init__(self, list_file: str, root: str = "", mode: str = "RGB", class_names: Optional[Sequence[str]] = None,
+                 delimiter: Optional[str] = None) -> None:
         super().__init__(mode)
         if delimiter is not None and (not isinstance(delimiter, str) or not delimiter):
             raise ValueError(f"file_list: delimiter must be a non-empty string, got {delimiter!r}")

@@ -6,9 +6,12 @@ folder without images, a symlink that loops or points back at the root (or above
 output directory inside the tree are one-line :class:`DataError` s naming the path and the fix.
 Everything else that is not an image directly inside a class folder is skipped and counted.
 """
+from __future__ import annotations
+
 import os
 import unicodedata
 from collections import Counter
+from typing import Dict, List, Mapping, Tuple
 
 from .base import DataError, shown_path
 
@@ -19,12 +22,12 @@ RUN_FILES = ("config.yaml", "latest.pdparams", "best_model.pdparams", "inference
 NESTED, AT_ROOT = "nested", "outside class folders"
 
 
-def is_hidden(name):
+def is_hidden(name: str) -> bool:
     """True for names no data set reads: a leading ``.``, and the folders of :data:`TOOL_FOLDERS`."""
     return name.startswith(".") or name in TOOL_FOLDERS
 
 
-def is_image(name):
+def is_image(name: str) -> bool:
     return name.lower().endswith(IMAGE_EXTENSIONS)
 
 
@@ -91,7 +94,7 @@ def _empty_class_error(folder, skipped_here):
                      f"{', '.join(IMAGE_EXTENSIONS)} files to it or remove the folder")
 
 
-def scan_image_folder(root):
+def scan_image_folder(root: str) -> Tuple[List[str], Dict[str, List[str]], Counter[str]]:
     """``(classes, {class: [image paths]}, skipped Counter)`` of ``root/<class>/<image>``; see the module docstring."""
     if not os.path.isdir(root):
         raise DataError(f"image_folder: directory not found: {shown_path(root)}; expected root/<class>/<image files>")
@@ -126,7 +129,7 @@ def scan_image_folder(root):
     return classes, images, skipped
 
 
-def skipped_text(skipped, what="file"):
+def skipped_text(skipped: Mapping[str, int], what: str = "file") -> str:
     """``skipped 2 files (1 .gif, 1 nested)``, or ``""`` when nothing was skipped."""
     total = sum(skipped.values())
     if not total:

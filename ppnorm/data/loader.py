@@ -7,6 +7,8 @@ forked worker processes, whose first error is raised in the main process while t
 down. Batches are what ``paddle.io.DataLoader`` with the default collate function yields:
 each field stacked with ``numpy.stack`` and turned into a ``paddle.Tensor``.
 """
+from __future__ import annotations
+
 import collections
 import ctypes
 import multiprocessing
@@ -15,6 +17,7 @@ import signal
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from typing import Any, Iterable, Iterator, List, Sequence
 
 import numpy as np
 import paddle
@@ -27,7 +30,7 @@ PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 WAIT_SECONDS = 0.2  # how often a wait for a worker's batch looks for a stop request
 
 
-def collate(dataset, indices, samples):
+def collate(dataset: Any, indices: Sequence[int], samples: Sequence[Sequence[Any]]) -> List[np.ndarray]:
     """Stack each field of ``samples``; images of different shapes are a :class:`DataError`."""
     shapes = [np.shape(sample[0]) for sample in samples]
     for index, shape in zip(indices, shapes):
@@ -39,7 +42,7 @@ def collate(dataset, indices, samples):
     return [np.stack(field) if isinstance(field[0], np.ndarray) else np.array(field) for field in zip(*samples)]
 
 
-def load_batch(dataset, indices):
+def load_batch(dataset: Any, indices: Sequence[int]) -> List[np.ndarray]:
     return collate(dataset, indices, [dataset[i] for i in indices])
 
 
@@ -53,7 +56,7 @@ def _init_worker(dataset, parent):
         signal.signal(signum, signal.SIG_IGN)
 
 
-def die_with_parent(parent):
+def die_with_parent(parent: int) -> None:
     """Linux: have the kernel SIGKILL this process when its parent (pid ``parent``) dies, even by SIGKILL.
 
     ``prctl(PR_SET_PDEATHSIG)`` through ctypes; elsewhere (or without libc) nothing is set and the main
@@ -76,16 +79,17 @@ def _worker_batch(indices):
 class BatchLoader:
     """Iterate ``batch_sampler`` over ``dataset``, yielding lists of ``paddle.Tensor`` fields."""
 
-    def __init__(self, dataset, batch_sampler, num_workers=0, prefetch=2):
+    def __init__(self, dataset: Any, batch_sampler: Iterable[List[int]], num_workers: int = 0,
+                 prefetch: int = 2) -> None:
         self.dataset = dataset
         self.batch_sampler = batch_sampler
         self.num_workers = num_workers
         self.prefetch = prefetch
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.batch_sampler)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[List[paddle.Tensor]]:
         batches = self._in_process() if self.num_workers == 0 else self._in_workers()
         for fields in batches:
             yield [paddle.to_tensor(field) for field in fields]

@@ -1,4 +1,6 @@
 """MNIST and Fashion-MNIST from local idx files (``train-images-idx3-ubyte.gz`` etc., gzipped or not)."""
+from __future__ import annotations
+
 import gzip
 import os
 
@@ -22,7 +24,7 @@ def _find(dataset, data_dir, stem):
     raise DataError(f"{dataset}: file not found: {missing}; expected the idx file {stem}[.gz] in data_dir")
 
 
-def read_idx(dataset, path, magic):
+def read_idx(dataset: str, path: str, magic: int) -> np.ndarray:
     """Read an idx file: big-endian int32 magic and dimensions, then uint8 data."""
     opener = gzip.open if path.endswith(".gz") else open
     try:
@@ -48,7 +50,7 @@ class MNIST(ArrayDataset):
     name = "mnist"
     class_names = [str(d) for d in range(10)]
 
-    def __init__(self, data_dir, split="train"):
+    def __init__(self, data_dir: str, split: str = "train") -> None:
         check_split(self.name, split)
         image_stem, label_stem = _FILES[split]
         images = read_idx(self.name, _find(self.name, data_dir, image_stem), _IMAGE_MAGIC)

@@ -4,7 +4,10 @@ Reproducibility: the shuffle order is a function of (seed, epoch) and each sampl
 of (seed, epoch, index), so a run resumed at any step sees exactly the batches an uninterrupted
 run would have seen, with any number of workers.
 """
+from __future__ import annotations
+
 import math
+from typing import Any, Callable, Iterator, List, Mapping, Optional, Tuple
 
 import numpy as np
 import paddle
@@ -15,7 +18,7 @@ from .loader import BatchLoader
 from .transforms import build_transforms
 
 
-def to_layout(image, layout):
+def to_layout(image: np.ndarray, layout: str) -> np.ndarray:
     """A CHW image as the model's layout wants it: unchanged for NCHW, HWC for NHWC."""
     return np.ascontiguousarray(image.transpose(1, 2, 0)) if layout == "NHWC" else image
 
@@ -28,7 +31,8 @@ class TransformedDataset(paddle.io.Dataset):
     the sample index and its file.
     """
 
-    def __init__(self, dataset, transform, seed=0, layout="NCHW", where="dataset"):
+    def __init__(self, dataset: paddle.io.Dataset, transform: Callable[[np.ndarray, np.random.Generator], np.ndarray],
+                 seed: int = 0, layout: str = "NCHW", where: str = "dataset") -> None:
         if layout not in ("NCHW", "NHWC"):
             raise ValueError(f"layout must be 'NCHW' or 'NHWC', got '{layout}'")
         self.dataset = dataset
@@ -38,19 +42,19 @@ class TransformedDataset(paddle.io.Dataset):
         self.where = where
         self.epoch = 0
 
-    def set_epoch(self, epoch):
+    def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.dataset)
 
-    def describe(self, index, message=""):
+    def describe(self, index: int, message: str = "") -> str:
         """``where: sample i (file f)``; the file is left out when ``message`` already names it."""
         origin = self.dataset.describe(index) if hasattr(self.dataset, "describe") else ""
         named = not origin or origin.split(" ", 1)[-1] in message
         return f"{self.where}: sample {index}" + ("" if named else f" ({origin})")
 
-    def __getitem__(self, index):
+    def __getitem__(self, index: int) -> Tuple[np.ndarray, np.int64, np.int64]:
         try:
             image, label = self.dataset[index]
             image = self.transform(image, np.random.default_rng([self.seed, self.epoch, index]))
@@ -72,7 +76,8 @@ class EpochBatchSampler(paddle.io.BatchSampler):
     first batches to leave out.
     """
 
-    def __init__(self, num_samples, batch_size, shuffle=False, drop_last=False, seed=0, rank=0, nranks=1):
+    def __init__(self, num_samples: int, batch_size: int, shuffle: bool = False, drop_last: bool = False, seed: int = 0,
+                 rank: int = 0, nranks: int = 1) -> None:
         self.num_samples = num_samples
         self.batch_size = batch_size
         self.shuffle = shuffle
@@ -82,30 +87,31 @@ class EpochBatchSampler(paddle.io.BatchSampler):
         self.epoch, self.skip = 0, 0
         self.per_rank = math.ceil(num_samples / nranks)
 
-    def set_epoch(self, epoch, skip_batches=0):
+    def set_epoch(self, epoch: int, skip_batches: int = 0) -> None:
         self.epoch, self.skip = epoch, skip_batches
 
-    def rank_indices(self):
+    def rank_indices(self) -> np.ndarray:
         order = np.arange(self.num_samples)
         if self.shuffle:
             order = np.random.default_rng([self.seed, self.epoch]).permutation(self.num_samples)
         padded = np.resize(order, self.per_rank * self.nranks)  # repeats the first indices as padding
         return padded[self.rank::self.nranks]
 
-    def batches_per_epoch(self):
+    def batches_per_epoch(self) -> int:
         full, rest = divmod(self.per_rank, self.batch_size)
         return full + (1 if rest and not self.drop_last else 0)
 
-    def __len__(self):
+    def __len__(self) -> int:
         return self.batches_per_epoch() - self.skip
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[List[int]]:
         indices = self.rank_indices()
         for b in range(self.skip, self.batches_per_epoch()):
             yield indices[b * self.batch_size:(b + 1) * self.batch_size].tolist()
 
 
-def check_same_sample_size(train, evaluation, where="DataLoader"):
+def check_same_sample_size(train: TransformedDataset, evaluation: TransformedDataset,
+                           where: str = "DataLoader") -> None:
     """Train and eval samples (after their transforms) must have the same shape: a model evaluated at
     another size than it was trained at gives numbers without meaning, and no error of its own."""
     kinds = [input_kind(data.dataset) for data in (train, evaluation)]
@@ -123,7 +129,7 @@ def check_same_sample_size(train, evaluation, where="DataLoader"):
                     f"(Resize / CenterCrop), and keep the same image mode")
 
 
-def build_dataset(spec, where="dataset"):
+def build_dataset(spec: Optional[Mapping[str, Any]], where: str = "dataset") -> paddle.io.Dataset:
     """``{"name": "digits", "split": "train"}`` -> the data set."""
     spec = dict(spec or {})
     if "name" not in spec:
@@ -133,7 +139,9 @@ def build_dataset(spec, where="dataset"):
     return DATASETS.build(name, **spec)
 
 
-def build_dataloader(section, seed=0, rank=0, nranks=1, where="DataLoader", layout="NCHW"):
+def build_dataloader(section: Mapping[str, Any], seed: int = 0, rank: int = 0, nranks: int = 1,
+                     where: str = "DataLoader",
+                     layout: str = "NCHW") -> Tuple[BatchLoader, EpochBatchSampler, TransformedDataset]:
     """A DataLoader config section (dataset, transforms, batch_size, ...) -> (loader, sampler, dataset).
 
     ``layout`` is the model's data format: ``NHWC`` batches are [N, H, W, C]. The first sample goes

@@ -1,4 +1,8 @@
 """Synthetic images: a fixed random template per class plus noise (learnable, no files needed)."""
+from __future__ import annotations
+
+from typing import Sequence
+
 import numpy as np
 
 from ..errors import check_count
@@ -6,7 +10,8 @@ from .base import ArrayDataset, DATASETS, check_split
 
 
 class Synthetic(ArrayDataset):
-    def __init__(self, num_samples=256, image_shape=(3, 32, 32), num_classes=10, noise=0.5, seed=0, split="train"):
+    def __init__(self, num_samples: int = 256, image_shape: Sequence[int] = (3, 32, 32), num_classes: int = 10,
+                 noise: float = 0.5, seed: int = 0, split: str = "train") -> None:
         check_split("synthetic", split)
         check_count("synthetic: num_samples", num_samples, 1)
         check_count("synthetic: num_classes", num_classes, 1)

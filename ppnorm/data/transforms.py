@@ -5,7 +5,10 @@ Each random transform takes a ``numpy.random.Generator``; the data pipeline deri
 workers, or where a resumed run starts. Parameters are checked when a transform is built
 (``ValueError``); an image a transform cannot handle raises a one-line ``DataError``.
 """
+from __future__ import annotations
+
 import numbers
+from typing import Any, Callable, Iterable, Optional, Sequence, Union
 
 import numpy as np
 from PIL import Image
@@ -60,14 +63,14 @@ def _size(image):
 class Normalize:
     """(x - mean) / std per channel."""
 
-    def __init__(self, mean, std):
+    def __init__(self, mean: Union[float, Sequence[float]], std: Union[float, Sequence[float]]) -> None:
         self.mean = _numbers("Normalize", "mean", mean)
         self.std = _numbers("Normalize", "std", std, MIN_STD)
         if len(self.mean) != len(self.std):  # each image needs one of each per channel (see __call__)
             raise ValueError(f"Normalize: {len(self.mean)} mean values but {len(self.std)} std values; give as many "
                              f"std values as mean values, one per image channel")
 
-    def __call__(self, image, rng):
+    def __call__(self, image: np.ndarray, rng: Optional[np.random.Generator]) -> np.ndarray:
         channels = image.shape[0]
         for values in (self.mean, self.std):
             if values.shape[0] != channels:
@@ -87,14 +90,14 @@ class Normalize:
 class RandomCrop:
     """Pad by ``padding`` pixels (value ``fill``) on every side, then crop ``size`` at a random place."""
 
-    def __init__(self, size, padding=0, fill=0.0):
+    def __init__(self, size: Union[int, Sequence[int]], padding: int = 0, fill: float = 0.0) -> None:
         self.size = _pair("RandomCrop", "size", size)
         if not isinstance(padding, numbers.Integral) or isinstance(padding, bool) or padding < 0:
             raise ValueError(f"RandomCrop: padding must be an integer >= 0, got {padding!r}")
         self.padding = int(padding)
         self.fill = _number("RandomCrop", "fill", fill)
 
-    def __call__(self, image, rng):
+    def __call__(self, image: np.ndarray, rng: Optional[np.random.Generator]) -> np.ndarray:
         p = self.padding
         if p:  # (np.pad does the same, several times slower on small images)
             padded = np.full((image.shape[0], image.shape[1] + 2 * p, image.shape[2] + 2 * p), self.fill, image.dtype)
@@ -112,10 +115,10 @@ class RandomCrop:
 class CenterCrop:
     """Crop ``size`` from the middle (the extra pixel of an odd difference goes to the bottom/right)."""
 
-    def __init__(self, size):
+    def __init__(self, size: Union[int, Sequence[int]]) -> None:
         self.size = _pair("CenterCrop", "size", size)
 
-    def __call__(self, image, rng):
+    def __call__(self, image: np.ndarray, rng: Optional[np.random.Generator]) -> np.ndarray:
         h, w = self.size
         if h > image.shape[1] or w > image.shape[2]:
             raise DataError(f"CenterCrop: size {h}x{w} is larger than the image {_size(image)}; "
@@ -125,17 +128,17 @@ class CenterCrop:
 
 
 class RandomHorizontalFlip:
-    def __init__(self, prob=0.5):
+    def __init__(self, prob: float = 0.5) -> None:
         self.prob = _number("RandomHorizontalFlip", "prob", prob, 0.0, 1.0)
 
-    def __call__(self, image, rng):
+    def __call__(self, image: np.ndarray, rng: Optional[np.random.Generator]) -> np.ndarray:
         return image[:, :, ::-1] if rng.random() < self.prob else image
 
 
 class Resize:
     """Bilinear resize to ``size`` ((h, w), or the shorter side when an int, keeping the aspect ratio)."""
 
-    def __init__(self, size):
+    def __init__(self, size: Union[int, Sequence[int]]) -> None:
         self.shorter = not isinstance(size, (list, tuple))
         self.size = _pair("Resize", "size", size)
 
@@ -145,7 +148,7 @@ class Resize:
             return max(1, round(h * scale)), max(1, round(w * scale))
         return self.size
 
-    def __call__(self, image, rng):
+    def __call__(self, image: np.ndarray, rng: Optional[np.random.Generator]) -> np.ndarray:
         h, w = self._target(*image.shape[1:])
         if (h, w) == image.shape[1:]:
             return image
@@ -156,12 +159,13 @@ class Resize:
 class RandomResizedCrop:
     """The ImageNet training crop: a random area (``scale``) and aspect ratio, resized to ``size``."""
 
-    def __init__(self, size, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3)):
+    def __init__(self, size: Union[int, Sequence[int]], scale: Sequence[float] = (0.08, 1.0),
+                 ratio: Sequence[float] = (3 / 4, 4 / 3)) -> None:
         self.resize = Resize(list(_pair("RandomResizedCrop", "size", size)))
         self.scale = _range("RandomResizedCrop", "scale", scale, 0.0, 1.0)
         self.ratio = _range("RandomResizedCrop", "ratio", ratio, 1e-3, 1e3)
 
-    def __call__(self, image, rng):
+    def __call__(self, image: np.ndarray, rng: Optional[np.random.Generator]) -> np.ndarray:
         _, height, width = image.shape
         for _ in range(10):
             area = height * width * rng.uniform(*self.scale)
@@ -182,16 +186,16 @@ for _name in PADDLECLAS_OPS:
 
 
 class Compose:
-    def __init__(self, transforms):
+    def __init__(self, transforms: Iterable[Callable[[np.ndarray, Optional[np.random.Generator]], np.ndarray]]) -> None:
         self.transforms = list(transforms)
 
-    def __call__(self, image, rng):
+    def __call__(self, image: np.ndarray, rng: Optional[np.random.Generator]) -> np.ndarray:
         for transform in self.transforms:
             image = transform(image, rng)
         return np.ascontiguousarray(image, dtype="float32")
 
 
-def build_transforms(specs, where="transforms"):
+def build_transforms(specs: Optional[Sequence[Any]], where: str = "transforms") -> Compose:
     """``[{"RandomCrop": {"size": 8, "padding": 1}}, {"Normalize": {...}}]`` -> Compose (parameters checked)."""
     if specs is not None and not isinstance(specs, (list, tuple)):
         raise ValueError(f"{where} must be a list of 'Name: {{options}}' entries, got {specs!r}")

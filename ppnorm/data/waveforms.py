@@ -7,6 +7,10 @@ noise; lengths drawn uniformly from ``[min_len, max_len]``. Fully determined by 
 padded sequence and its padding mask as two channels, so the engine's ``(images, labels)`` batches carry
 both and an exported model has one input.
 """
+from __future__ import annotations
+
+from typing import List, Optional, Sequence, Tuple
+
 import numpy as np
 
 from ..errors import check_count
@@ -27,7 +31,8 @@ def _wave(shape, phase):
     return 2 * frac - 1
 
 
-def waveforms(count, min_len, max_len, seed, noise=0.3):
+def waveforms(count: int, min_len: int, max_len: int, seed: int,
+              noise: float = 0.3) -> Tuple[List[np.ndarray], np.ndarray]:
     """``(sequences, labels)``: a list of ``count`` float32 arrays ``[length]`` and an int64 array of labels."""
     rng = np.random.default_rng(seed)
     labels = rng.integers(0, len(SHAPES), count)
@@ -41,7 +46,7 @@ def waveforms(count, min_len, max_len, seed, noise=0.3):
     return sequences, labels.astype("int64")
 
 
-def pad_batch(sequences, length=None):
+def pad_batch(sequences: Sequence[np.ndarray], length: Optional[int] = None) -> Tuple[np.ndarray, np.ndarray]:
     """``(x [N, 1, L], mask [N, L])`` numpy arrays, zero-padded at the end to ``length`` (default: the longest)."""
     length = length or max(len(s) for s in sequences)
     x = np.zeros((len(sequences), 1, length), dtype="float32")
@@ -66,7 +71,8 @@ class Waveforms(ArrayDataset):
 
     input_kind = "sequence+mask"
 
-    def __init__(self, num_samples=2000, min_len=20, max_len=40, pad_to=None, noise=0.3, seed=0, split="train"):
+    def __init__(self, num_samples: int = 2000, min_len: int = 20, max_len: int = 40, pad_to: Optional[int] = None,
+                 noise: float = 0.3, seed: int = 0, split: str = "train") -> None:
         check_split("waveforms", split)
         check_count("waveforms: num_samples", num_samples, 1)
         pad_to = max_len if pad_to is None else pad_to
