@@ -7,6 +7,8 @@ import pytest
 import ppnorm.nn.functional as F
 from ppnorm.nn import build_norm, is_batch_norm, is_norm, norm_epsilon
 
+pytestmark = pytest.mark.oldest_paddle  # a norm's numbers on the oldest supported Paddle too (.ci/run)
+
 
 def _numpy_rms(x, w, b, dy, eps, channel_axis):
     """``(y, dx, dgamma, dbeta)`` of y = gamma * x / sqrt(mean(x^2 over each sample) + eps) + beta, for the
