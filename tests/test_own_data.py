@@ -1,14 +1,12 @@
 """Own data that works the first time: the configs/custom configs train through the real tools, a finished run's
 config.yaml drives eval and export, obvious mismatches are one-line errors with the fix, and no run silently
 overwrites another run's checkpoints."""
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from helpers import run_tool
 
 from ppnorm.data.example_images import CLASSES, write_example
 from ppnorm.deploy.cli import export_main
@@ -17,7 +15,6 @@ from ppnorm.engine.cli import eval_main, train_main
 from ppnorm.engine.config import save_config
 from ppnorm.engine.run_lock import OutputDirError, check_no_other_run
 
-ROOT = Path(__file__).resolve().parents[1]
 FOLDER, LIST = "configs/custom/image_folder.yaml", "configs/custom/file_list.yaml"
 TIMEOUT = 300
 
@@ -40,15 +37,9 @@ def _data_overrides(config, data):
     return paths + ["DataLoader.Train.batch_size=8"]
 
 
-def _tool(name, *args):
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
-    return subprocess.run([sys.executable, f"tools/{name}.py", *map(str, args)], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=TIMEOUT)
-
-
 def _train(config, data, output_dir, *overrides):
-    return _tool("train", "-c", config, "--output_dir", output_dir, "-o", "Global.epochs=1",
-                 "Global.use_visualdl=false", *_data_overrides(config, data), *overrides)
+    return run_tool("train", "-c", config, "--output_dir", output_dir, "-o", "Global.epochs=1",
+                 "Global.use_visualdl=false", *_data_overrides(config, data), *overrides, timeout=TIMEOUT)
 
 
 @pytest.mark.parametrize("path", [FOLDER, LIST])
@@ -72,6 +63,7 @@ def folder_run(data, tmp_path_factory):
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 def test_image_folder_config_trains_one_epoch_through_tools_train(folder_run):
     out, stdout = folder_run
     assert "[Done] top1" in stdout and "on 12 eval samples" in stdout
@@ -84,6 +76,7 @@ def test_image_folder_config_trains_one_epoch_through_tools_train(folder_run):
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 def test_a_runs_config_yaml_drives_eval_and_export(folder_run, capsys):
     out, stdout = folder_run
     args = ["-c", str(out / "config.yaml"), "-o", f"Global.pretrained_model={out / 'best_model'}"]
@@ -94,6 +87,7 @@ def test_a_runs_config_yaml_drives_eval_and_export(folder_run, capsys):
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 def test_file_list_config_trains_one_epoch_through_tools_train(data, tmp_path):
     result = _train(LIST, data, tmp_path / "list")
     assert result.returncode == 0, result.stderr
@@ -102,6 +96,7 @@ def test_file_list_config_trains_one_epoch_through_tools_train(data, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 def test_training_into_another_runs_directory_is_refused_unless_resumed_or_overwritten(folder_run, tmp_path):
     out, _ = folder_run
     message = (f"Global.output_dir={out} already holds another run's checkpoints (latest, best_model); resume it "
@@ -129,6 +124,7 @@ def _train_error(capsys, config, data, out, *overrides):
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 def test_second_run_into_the_same_directory_is_one_line_through_the_training_tool(folder_run, data, capsys):
     out, _ = folder_run
     line = _train_error(capsys, FOLDER, data, out)
