@@ -1,10 +1,11 @@
 """Helpers shared by the test modules (fixtures are in conftest.py): the tools run in a subprocess (one run, or
-many steps in one process), the one ``error:`` line a refused run prints, small random images, the message of an
-expected exception. ``python tests/helpers.py STEPS`` is the subprocess side of ``run_steps``."""
+many steps in one process), the one ``error:`` line a refused run prints, what a message must name, small random
+images, the message of an expected exception. ``python tests/helpers.py STEPS`` is the subprocess side of ``run_steps``."""
 import contextlib
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import traceback
@@ -15,13 +16,15 @@ import pytest
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
-# printed by `import paddle` when OMP_NUM_THREADS > 1; not an error line
-OMP_NOTICE = "PLEASE USE OMP_NUM_THREADS WISELY."
+# not error lines: Python's and Paddle's warnings, Paddle's glog info/warning lines (I1207 12:00:00.1 ...), and
+# the notice `import paddle` prints when OMP_NUM_THREADS > 1
+NOISE = re.compile(r"warn|^[IW]\d{4} |^PLEASE USE OMP_NUM_THREADS WISELY\.$", re.IGNORECASE)
 
 
 def tool_env(threads=1, **extra):
-    """The environment of a tool run: this checkout on PYTHONPATH, ``threads`` OpenMP threads, then ``extra``."""
-    return dict(os.environ, OMP_NUM_THREADS=str(threads), PYTHONPATH=str(ROOT), **extra)
+    """The environment of a tool run: this checkout first on PYTHONPATH, ``threads`` OpenMP threads, then ``extra``."""
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    return dict(os.environ, OMP_NUM_THREADS=str(threads), PYTHONPATH=path, **extra)
 
 
 def tool_command(tool, *args):
@@ -78,13 +81,23 @@ def error_line(result, *fragments):
     """The one ``error:`` line of a refused run (a CompletedProcess): exit code 2, no traceback, no other line but
     warnings on stderr, and every fragment in that line. Returns the line."""
     returncode, stderr = result.returncode, result.stderr
-    lines = [line for line in stderr.splitlines()
-             if line.strip() and "warn" not in line.lower() and line.strip() != OMP_NOTICE]
+    lines = [line for line in stderr.splitlines() if line.strip() and not NOISE.search(line.strip())]
     assert returncode == 2 and len(lines) == 1 and lines[0].startswith("error: "), stderr
     assert "Traceback" not in stderr and "C++" not in stderr, stderr
     for fragment in fragments:
         assert fragment in lines[0], (fragment, lines[0])
     return lines[0]
+
+
+def assert_says(text, *parts):
+    """``text`` is one line holding each of ``parts`` in this order: what a message must name (the key, the file,
+    the value, the fix), with its wording free."""
+    assert "\n" not in text.strip(), text
+    at = 0
+    for part in parts:
+        found = text.find(part, at)
+        assert found >= 0, f"{part!r} is not in {text[at:]!r} (of {text!r})"
+        at = found + len(part)
 
 
 def png(path, seed=0, size=(8, 8)):
