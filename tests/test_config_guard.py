@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers import error_line, run_tool
+from helpers import assert_says, error_line, run_tool
 
 from ppnorm.engine.config import ConfigError, check_config_target, dump_config, load_config, save_config
 from ppnorm.engine.config.loader import WRITTEN_BY, written_by_ppnorm
@@ -36,8 +36,8 @@ def test_a_key_given_twice_names_the_file_and_both_lines(tmp_path, text, key, li
     _write(tmp_path / "base.yaml", BASE)
     with pytest.raises(ConfigError) as error:
         load_config(path)
-    assert str(error.value) == (f"{tmp_path / 'dup.yaml'}: key {key!r} is given twice in one mapping, at lines "
-                                f"{lines[0] + 1} and {lines[1] + 1} (YAML would silently keep the second); keep one")
+    assert_says(str(error.value), f"{tmp_path / 'dup.yaml'}: key {key!r} ", f" lines {lines[0] + 1} and {lines[1] + 1} ",
+                "keep one")
 
 
 def test_a_key_given_twice_in_a_base_file_or_an_override_is_refused_too(tmp_path):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers import run_tool
+from helpers import assert_says, run_tool
 
 from ppnorm.data.example_images import CLASSES, write_example
 from ppnorm.deploy.cli import export_main
@@ -99,12 +99,10 @@ def test_file_list_config_trains_one_epoch_through_tools_train(data, tmp_path):
 @pytest.mark.e2e
 def test_training_into_another_runs_directory_is_refused_unless_resumed_or_overwritten(folder_run, tmp_path):
     out, _ = folder_run
-    message = (f"Global.output_dir={out} already holds another run's checkpoints (latest, best_model); resume it "
-               f"with -o Global.checkpoints={out / 'latest'}, replace it with -o Global.overwrite=true, or train "
-               f"into another --output_dir")
     with pytest.raises(OutputDirError) as error:
         check_no_other_run(str(out))
-    assert str(error.value) == message
+    assert_says(str(error.value), f"Global.output_dir={out} ", "(latest, best_model)",  # the ways on, in this order
+                f"-o Global.checkpoints={out / 'latest'}", "-o Global.overwrite=true", "--output_dir")
     check_no_other_run(str(out), checkpoints=str(out / "latest"))  # resuming this run
     check_no_other_run(str(out), overwrite=True)
     with pytest.raises(OutputDirError, match="already holds"):  # resuming another run into this one
@@ -138,8 +136,7 @@ def test_second_run_into_the_same_directory_is_one_line_through_the_training_too
      "evaluated on other images than it is trained on; make the train crop/resize size"),
     (["DataLoader.Eval.transforms=[{Resize: {size: [32, 32]}}, {Normalize: {mean: [0.3], std: [0.37]}}]"],
      "error: DataLoader.Eval.dataset: sample 0 (file {data}/val/cat/0.png): Normalize: 1 mean/std value for an "
-     "image with 3 channel(s); give one value per channel, e.g. mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, "
-     "0.225] (ImageNet's), or repeat one value 3 times to treat the channels alike"),
+     "image with 3 channel(s); give one value per channel"),
 ], ids=["train crop vs eval size", "1-channel Normalize on RGB"])
 def test_obvious_mismatches_are_one_line_errors_with_the_fix(data, tmp_path, capsys, overrides, expected):
     line = _train_error(capsys, FOLDER, data, tmp_path / "run", *overrides)
@@ -150,8 +147,7 @@ def test_eval_labels_beyond_the_models_classes_are_one_line_through_the_training
     bad = tmp_path / "val_list.txt"
     bad.write_text((data / "val_list.txt").read_text() + "val/cat/0.png 7\n")
     line = _train_error(capsys, LIST, data, tmp_path / "run", f"DataLoader.Eval.dataset.list_file={bad}")
-    assert line == (f"error: DataLoader.Eval.dataset (for a model of 3 classes): sample 12 has label 7, outside "
-                    f"0..2 (1 such label(s)); labels must be class indices")
+    assert_says(line, "error: DataLoader.Eval.dataset ", "3 classes", "sample 12 ", "label 7", "0..2")
 
 
 def test_the_example_generator_writes_folders_and_lists_that_agree_and_never_writes_into_an_existing_folder(
