@@ -1,7 +1,10 @@
 """Helpers shared by the test modules (fixtures are in conftest.py): the tools run in a subprocess (one run, or
-many steps in one process), the one ``error:`` line a refused run prints, what a message must name, small random
-images, the message of an expected exception. ``python tests/helpers.py STEPS`` is the subprocess side of ``run_steps``."""
+many steps in one process), the one ``error:`` line a refused run prints, what a message must name, the state of
+a folder tree, small random images, the message of an expected exception.
+
+``python tests/helpers.py STEPS`` is the subprocess side of ``run_steps``."""
 import contextlib
+import hashlib
 import io
 import json
 import os
@@ -21,6 +24,17 @@ ROOT = Path(__file__).resolve().parents[1]
 NOISE = re.compile(r"warn|^[IW]\d{4} |^PLEASE USE OMP_NUM_THREADS WISELY\.$", re.IGNORECASE)
 
 
+# the test being set up or run (conftest.py sets it): a tool run in a subprocess from a test without the e2e
+# marker fails, so that `-m e2e` / `-m "not e2e"` stay true as tests are added
+running = {"test": None}
+
+
+def _check_e2e():
+    test = running["test"]
+    assert test is None or test.get_closest_marker("e2e"), \
+        f"{test.nodeid} runs a tool in a subprocess: mark it @pytest.mark.e2e"
+
+
 def tool_env(threads=1, **extra):
     """The environment of a tool run: this checkout first on PYTHONPATH, ``threads`` OpenMP threads, then ``extra``."""
     path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
@@ -34,6 +48,7 @@ def tool_command(tool, *args):
 
 def run_tool(tool, *args, timeout=300, cwd=ROOT, threads=1):
     """Run ``tools/<tool>.py args`` to its end, killed after ``timeout`` s; returns the CompletedProcess (text)."""
+    _check_e2e()
     return subprocess.run(tool_command(tool, *args), cwd=cwd, env=tool_env(threads), capture_output=True, text=True,
                           timeout=timeout, stdin=subprocess.DEVNULL)
 
@@ -41,14 +56,16 @@ def run_tool(tool, *args, timeout=300, cwd=ROOT, threads=1):
 def start_tool(tool, *args, cwd=ROOT, threads=1, **popen):
     """Start ``tools/<tool>.py args``; stdout and stderr are pipes (text), stdin is empty, unless ``popen`` says
     otherwise."""
+    _check_e2e()
     popen = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "stdin": subprocess.DEVNULL, "text": True, **popen}
     return subprocess.Popen(tool_command(tool, *args), cwd=cwd, env=tool_env(threads), **popen)
 
 
 def run_steps(steps, timeout):
     """Run ``[(name, tool, argv), ...]`` through the tools' entry points in one subprocess, in order, to import
-    Paddle once; returns name -> {"rc", "stdout", "stderr"}. A step that hangs is missing, the steps before it
-    are there. Each result is a CompletedProcess (its args are the step's argv)."""
+    Paddle once; returns name -> CompletedProcess (its args are the step's argv). A step that hangs is missing,
+    the steps before it are there."""
+    _check_e2e()
     try:
         stdout = subprocess.run([sys.executable, __file__, json.dumps(steps)], capture_output=True, text=True,
                                 timeout=timeout, cwd=ROOT, env=tool_env(), stdin=subprocess.DEVNULL).stdout
@@ -98,6 +115,22 @@ def assert_says(text, *parts):
         found = text.find(part, at)
         assert found >= 0, f"{part!r} is not in {text[at:]!r} (of {text!r})"
         at = found + len(part)
+
+
+def tree_state(root):
+    """Every path below ``root``: a folder, a link and its target, or a file's mtime and content hash; equal
+    states before and after a run mean the run wrote, removed or touched nothing there."""
+    state = {}
+    for folder, dirs, files in os.walk(root):
+        for name in dirs + files:
+            path = os.path.join(folder, name)
+            if os.path.islink(path):
+                state[path] = ("link", os.readlink(path))
+            elif os.path.isdir(path):
+                state[path] = "dir"
+            else:
+                state[path] = (os.stat(path).st_mtime_ns, hashlib.sha256(Path(path).read_bytes()).hexdigest())
+    return state
 
 
 def png(path, seed=0, size=(8, 8)):

@@ -36,8 +36,8 @@ def test_a_key_given_twice_names_the_file_and_both_lines(tmp_path, text, key, li
     _write(tmp_path / "base.yaml", BASE)
     with pytest.raises(ConfigError) as error:
         load_config(path)
-    assert_says(str(error.value), f"{tmp_path / 'dup.yaml'}: key {key!r} ", f" lines {lines[0] + 1} and {lines[1] + 1} ",
-                "keep one")
+    assert_says(str(error.value), f"{tmp_path / 'dup.yaml'}: key {key!r} ",
+                f" lines {lines[0] + 1} and {lines[1] + 1} ", "keep one")
 
 
 def test_a_key_given_twice_in_a_base_file_or_an_override_is_refused_too(tmp_path):

@@ -55,7 +55,8 @@ def test_truncated_image_ends_the_run_with_one_line(tmp_path, workers, split):
     stdout, stderr = process.communicate(timeout=TIMEOUT)
     assert time.monotonic() - start < 30
     where = "Train" if split == "train" else "Eval"  # sample 6: a/0-3, b/0, b/1, then b/2
-    error_line(subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr), f"{where}.dataset: sample 6", str(bad), "cannot decode")
+    result = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+    error_line(result, f"{where}.dataset: sample 6", str(bad), "cannot decode")
 
 
 @pytest.mark.slow

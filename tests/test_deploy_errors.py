@@ -5,7 +5,7 @@ import os
 import numpy as np
 import paddle
 import pytest
-from helpers import error_line, run_tool
+from helpers import error_line, run_tool, tree_state
 
 import ppnorm
 from ppnorm.data import build_dataset
@@ -17,23 +17,10 @@ pytestmark = pytest.mark.oldest_paddle  # runs on the oldest supported Paddle to
 DIGITS = "configs/digits/resnet20.yaml"
 
 
-def _snapshot(root):
-    """Every file and directory under ``root`` with its size, mtime and content hash."""
-    state = {}
-    for base, dirs, files in os.walk(root):
-        for name in dirs:
-            state[os.path.join(base, name)] = "dir"
-        for name in files:
-            path = os.path.join(base, name)
-            with open(path, "rb") as handle:
-                state[path] = (os.stat(path).st_mtime_ns, hash(handle.read()))
-    return state
-
-
 def _fails_cleanly(main, argv, capsys, root, *expected):
     """Run ``main(argv)``: exit 2, exactly one `error:` line holding ``expected``, no traceback, nothing
     under ``root`` changed."""
-    before = _snapshot(root)
+    before = tree_state(root)
     capsys.readouterr()
     code = main(argv)
     captured = capsys.readouterr()
@@ -41,7 +28,7 @@ def _fails_cleanly(main, argv, capsys, root, *expected):
     assert code == 2, captured.err
     assert len(errors) == 1 and "Traceback" not in captured.err + captured.out, captured.err
     assert all(text in errors[0] for text in expected), errors[0]
-    assert _snapshot(root) == before
+    assert tree_state(root) == before
     return errors[0]
 
 
@@ -227,7 +214,7 @@ def test_tools_infer_py_reports_a_damaged_parameter_file_in_one_line(exported, t
     model_dir = _copy_export(run, tmp_path / "model")
     (model_dir / "inference.pdiparams").write_bytes(os.urandom(4096))
     np.save(tmp_path / "one.npy", np.zeros((1, 8, 8), "float32"))
-    before = _snapshot(tmp_path)
+    before = tree_state(tmp_path)
     error_line(run_tool("infer", "--model_dir", model_dir, "--input", tmp_path / "one.npy", timeout=120),
                "cannot load the exported model", "inference.pdiparams")
-    assert _snapshot(tmp_path) == before
+    assert tree_state(tmp_path) == before

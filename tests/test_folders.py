@@ -8,7 +8,6 @@ The tools run through their entry points, all cases of a table in one subprocess
 (``helpers.run_steps``), to pay for Paddle's import once (marked slow and e2e). No case may
 change a file of the data tree.
 """
-import hashlib
 import os
 from collections import Counter
 from pathlib import Path
@@ -17,7 +16,7 @@ import numpy as np
 import paddle
 import pytest
 import yaml
-from helpers import assert_says, error_line, png, run_steps, run_tool
+from helpers import assert_says, error_line, png, run_steps, run_tool, tree_state
 from PIL import Image
 
 import ppnorm
@@ -38,21 +37,6 @@ def messy_tree(root):
     png(root / "train" / "a" / ".ipynb_checkpoints" / "0-checkpoint.png")
     png(root / "train" / "b" / "nested" / "n.png")
     Image.fromarray(np.zeros((8, 8, 3), "uint8")).save(root / "train" / "c" / "x.gif")
-
-
-def tree_hash(root):
-    """One digest of every path (with symlink targets) and file content below ``root``."""
-    digest = hashlib.sha256()
-    for folder, dirs, files in sorted(os.walk(root)):
-        dirs.sort()
-        for name in sorted(dirs + files):
-            path = os.path.join(folder, name)
-            digest.update(path.encode())
-            if os.path.islink(path):
-                digest.update(os.readlink(path).encode())
-            elif os.path.isfile(path):
-                digest.update(Path(path).read_bytes())
-    return digest.hexdigest()
 
 
 def _config(tmp, name, train="train", eval="eval", output=None, **glob):
@@ -79,7 +63,7 @@ def messy_run(tmp_path_factory):
         png(tmp / "four" / c / "0.png")
     trained_elsewhere = ppnorm.build_model("simple_cnn", num_classes=3)  # weights without ppnorm's .pdstates
     paddle.save(trained_elsewhere.state_dict(), str(tmp / "plain.pdparams"))
-    before = {name: tree_hash(tmp / name) for name in DATA}
+    before = {name: tree_state(tmp / name) for name in DATA}
     out = tmp / "out" / "run"
     _config(tmp, "run")
     steps = [(name, tool, [str(arg).format(t=tmp, out=out) for arg in argv]) for name, tool, argv in STEPS]
@@ -197,7 +181,7 @@ def test_resuming_or_retraining_on_other_classes_is_one_line(messy_run):
 def test_no_tool_changed_the_data_tree(messy_run):
     tmp, _, results, before = messy_run
     assert len(results) == len(STEPS)  # every step reported
-    assert {name: tree_hash(tmp / name) for name in DATA} == before
+    assert {name: tree_state(tmp / name) for name in DATA} == before
 
 
 # ------------------------------------------------------------------ trees that cannot be trained on, one line each
@@ -240,10 +224,10 @@ def bad_trees(tmp_path_factory):
         messy_tree(tmp)
         add(tmp / "train")
         config = _config(tmp, "run", output=base / "out" / name)
-        trees[name] = (tmp, tree_hash(tmp))
+        trees[name] = (tmp, tree_state(tmp))
         steps.append((name, "train", ["-c", config] + [arg.format(t=tmp) for arg in argv]))
     results = run_steps(steps, TIMEOUT)
-    return {name: (tmp, results.get(name), before, tree_hash(tmp)) for name, (tmp, before) in trees.items()}
+    return {name: (tmp, results.get(name), before, tree_state(tmp)) for name, (tmp, before) in trees.items()}
 
 
 @pytest.mark.slow
@@ -264,12 +248,12 @@ def test_a_tree_that_is_no_data_set_is_one_line_and_nothing_changes(bad_trees, n
 def test_tools_train_py_itself_keeps_its_output_out_of_the_data(tmp_path):
     messy_tree(tmp_path)
     config = _config(tmp_path, "run", output=tmp_path / "train" / "output")
-    before = tree_hash(tmp_path)
+    before = tree_state(tmp_path)
     result = run_tool("train", "-c", config, timeout=TIMEOUT)
     line = error_line(result)
     assert_says(line, f"error: Global.output_dir={tmp_path / 'train' / 'output'} ",
                 f" DataLoader.Train.dataset.root={tmp_path / 'train'}", "a directory outside")
-    assert tree_hash(tmp_path) == before
+    assert tree_state(tmp_path) == before
 
 
 # ------------------------------------------------------------------ in-process: the counting rules
@@ -297,8 +281,6 @@ def test_file_list_leaves_out_hidden_paths_and_counts_them(tmp_path):
     (tmp_path / "hidden.txt").write_text("train/.ipynb_checkpoints/0-checkpoint.png 0\n")
     with pytest.raises(DataError, match="has no 'path label' lines"):
         build_dataset({"name": "file_list", "list_file": str(tmp_path / "hidden.txt"), "root": str(tmp_path)})
-
-
 
 
 def test_a_class_folder_linked_to_another_class_is_refused(tmp_path):
