@@ -1,5 +1,5 @@
-"""Shared by the tests/test_exp_*.py files: run an experiment in its quick setting, capture the models a cell builds,
-read the runs it wrote, recompute a per-seed interval by hand."""
+"""Shared by the tests/test_exp_*.py files: run an experiment in its quick setting, the Context a cell gets, capture
+the models a cell builds, read the runs it wrote, recompute a per-seed interval by hand."""
 import csv
 import os
 
@@ -7,6 +7,7 @@ import numpy as np
 
 from ppnorm.experiments import experiments
 from ppnorm.experiments.config import load_experiment_config
+from ppnorm.experiments.context import Context
 from ppnorm.experiments.runner import run_experiment
 from ppnorm.experiments.stats import t_quantile
 
@@ -16,6 +17,14 @@ def run_quick(name, tmp_path, *overrides):
     module, settings, params = load_experiment_config(
         f"configs/experiments/{name}.yaml", [f"output_dir={tmp_path}", "quick=true", *overrides], experiments())
     return run_experiment(name, module, settings, params, log=lambda *a: None)
+
+
+def quick_context(module, tmp_path, quick=True, **params):
+    """The Context a cell of the experiment ``module`` gets in a quick run (seed 0, no VisualDL, into ``tmp_path``):
+    its ``DEFAULTS``, then its ``QUICK`` values when ``quick``, then ``params``; nothing is logged."""
+    settings = {"seed": 0, "quick": True, "output_dir": str(tmp_path), "use_visualdl": False}
+    merged = {**module.DEFAULTS, **(module.QUICK if quick else {}), **params}
+    return Context(module.__name__.rsplit(".", 1)[-1], module, settings, merged, log=lambda *a: None)
 
 
 def capture_models(monkeypatch, module):

@@ -1,12 +1,11 @@
 """The six tools' shared flags and error policy: user errors are one line (exit 2), bugs one line and a log."""
 import os
 import signal
-import subprocess
-import sys
 import tempfile
 
 import paddle
 import pytest
+from helpers import start_tool
 
 import ppnorm.deploy.cli as deploy_cli
 import ppnorm.engine.cli as engine_cli
@@ -48,13 +47,11 @@ def _assert_one_error_line(tool, code, err, expected):
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 def test_user_errors_are_one_line_through_the_real_tools(tmp_path):
     """Two tools as a user runs them (a paddle import each: seconds); the other four in-process below."""
     cases = _user_error_cases(tmp_path)
-    env = dict(os.environ, PYTHONPATH=ROOT)
-    runs = {tool: subprocess.Popen([sys.executable, os.path.join(ROOT, "tools", f"{tool}.py"), *cases[tool][0]],
-                                   cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            for tool in ("train", "infer")}
+    runs = {tool: start_tool(tool, *cases[tool][0]) for tool in ("train", "infer")}
     for tool, run in runs.items():
         _, err = run.communicate(timeout=120)
         _assert_one_error_line(tool, run.returncode, err, cases[tool][1])

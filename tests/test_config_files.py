@@ -3,6 +3,7 @@ import os
 from pathlib import Path
 
 import pytest
+from helpers import start_tool
 
 from ppnorm.__main__ import main
 from ppnorm.config_files import configs_dir, list_configs, resolve_config
@@ -77,6 +78,7 @@ def test_messages_name_the_command_the_user_ran(monkeypatch):
     assert cli.tool_name("train") == "tools/train.py"  # and back afterwards (tests call tools in one process)
 
 
+@pytest.mark.e2e
 def test_the_command_prints_no_paddle_notice_about_omp_num_threads(tmp_path):
     import subprocess
     import sys
@@ -89,12 +91,9 @@ def test_the_command_prints_no_paddle_notice_about_omp_num_threads(tmp_path):
     assert "OMP_NUM_THREADS set to 2" in plain.stderr  # what the filter removes: Paddle still prints it alone
 
 
+@pytest.mark.e2e
 def test_a_reader_that_goes_away_ends_the_tool_quietly(tmp_path):
-    import subprocess
-    import sys
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    tool = subprocess.Popen([sys.executable, str(ROOT / "tools" / "experiment.py"), "--list"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=env, cwd=tmp_path)
+    tool = start_tool("experiment", "--list", cwd=tmp_path, text=False)
     tool.stdout.close()  # as `| head -0` does: the reader leaves before the first line
     assert tool.wait(timeout=300) == 141
     assert tool.stderr.read() == b""

@@ -3,17 +3,15 @@ file and both lines (at any depth, in ``_base_`` files and overrides too), and `
 replaces a ``config.yaml`` in its output directory that it did not write (e.g. the user's own ``-c`` file)."""
 import hashlib
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from helpers import assert_says, error_line, run_tool
 
 from ppnorm.engine.config import ConfigError, check_config_target, dump_config, load_config, save_config
 from ppnorm.engine.config.loader import WRITTEN_BY, written_by_ppnorm
 
-ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT = 120
 BASE = """Arch: {name: simple_cnn}
 DataLoader:
@@ -38,8 +36,8 @@ def test_a_key_given_twice_names_the_file_and_both_lines(tmp_path, text, key, li
     _write(tmp_path / "base.yaml", BASE)
     with pytest.raises(ConfigError) as error:
         load_config(path)
-    assert str(error.value) == (f"{tmp_path / 'dup.yaml'}: key {key!r} is given twice in one mapping, at lines "
-                                f"{lines[0] + 1} and {lines[1] + 1} (YAML would silently keep the second); keep one")
+    assert_says(str(error.value), f"{tmp_path / 'dup.yaml'}: key {key!r} ",
+                f" lines {lines[0] + 1} and {lines[1] + 1} ", "keep one")
 
 
 def test_a_key_given_twice_in_a_base_file_or_an_override_is_refused_too(tmp_path):
@@ -87,19 +85,12 @@ def test_save_config_never_replaces_a_users_config(tmp_path):
         check_config_target(str(tmp_path / "dir"))
 
 
-def _train(*args):
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    return subprocess.run([sys.executable, "tools/train.py", *map(str, args)], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=TIMEOUT)
+def _train_error(*args):
+    return error_line(run_tool("train", *args, timeout=TIMEOUT))
 
 
-def _one_error_line(result):
-    lines = [line for line in result.stderr.splitlines() if line.strip() and "warn" not in line.lower()]
-    assert result.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    return lines[0]
-
-
-@pytest.mark.slow  # tools/train.py in a subprocess
+@pytest.mark.slow
+@pytest.mark.e2e
 def test_tools_train_with_the_users_config_inside_its_output_dir_leaves_it_alone(tmp_path):
     """``-c D/config.yaml`` whose output_dir is D: the file (with ``_base_`` and comments) is the user's."""
     _write(tmp_path / "base.yaml", BASE)
@@ -108,16 +99,17 @@ def test_tools_train_with_the_users_config_inside_its_output_dir_leaves_it_alone
     text = f"# my experiment: digits with 2 epochs\n_base_: ../base.yaml\nGlobal:\n  epochs: 2\n  output_dir: {run}\n"
     _write(run / "config.yaml", text)
     digest = hashlib.sha256(text.encode()).hexdigest()
-    line = _one_error_line(_train("-c", run / "config.yaml"))
+    line = _train_error("-c", run / "config.yaml")
     assert line.startswith(f"error: {run / 'config.yaml'} was not written by ppnorm") and "another --output_dir" in line
     assert hashlib.sha256((run / "config.yaml").read_bytes()).hexdigest() == digest
     assert os.listdir(run) == ["config.yaml"]
 
 
-@pytest.mark.slow  # tools/train.py in a subprocess
+@pytest.mark.slow
+@pytest.mark.e2e
 def test_tools_train_refuses_a_duplicate_key_with_one_line(tmp_path):
     path = _write(tmp_path / "dup.yaml", BASE + "Global:\n  epochs: 2\n  epochs: 30\n")
-    line = _one_error_line(_train("-c", path, "--output_dir", tmp_path / "out"))
+    line = _train_error("-c", path, "--output_dir", tmp_path / "out")
     assert line == (f"error: {path}: key 'epochs' is given twice in one mapping, at lines 6 and 7 (YAML would "
                     f"silently keep the second); keep one")
     assert not (tmp_path / "out").exists()

@@ -6,6 +6,7 @@ missing "with -o overrides" fails a case (they are the mutmut survivors of tools
 import os
 
 import pytest
+from helpers import message_of
 
 from ppnorm.engine.config import ConfigError, load_config, save_config, validate
 from ppnorm.engine.config.keys import Key, check_known_keys, check_value, describe_schema, fill_defaults, type_name
@@ -16,10 +17,8 @@ DIGITS = "configs/digits/resnet20.yaml"
 OVERRIDDEN = DIGITS + " with -o overrides: "
 
 
-def _message(function, *args):
-    with pytest.raises(ConfigError) as error:
-        function(*args)
-    return str(error.value)
+def _message(function, *args, **kwargs):
+    return message_of(ConfigError, function, *args, **kwargs)
 
 
 @pytest.mark.parametrize("name, text, line, problem", [

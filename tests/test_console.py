@@ -1,26 +1,22 @@
 """What a user sees: a quiet console (the resolved config goes to config.yaml and train.log), no known
 harmless warning, and everything with -v."""
-import os
-import subprocess
-import sys
 import warnings
 
 import pytest
+from helpers import run_tool
 
 from ppnorm.quiet import KNOWN_HARMLESS, quiet_known_warnings, show_all_warnings
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FAST = ["-c", "configs/digits/resnet20.yaml", "-o", "Global.epochs=1", "Arch.name=resnet20",
         "DataLoader.Train.batch_size=360", "Global.use_visualdl=false"]
 
 
-def _train(tmp_path, *extra):
-    env = dict(os.environ, OMP_NUM_THREADS="2")
-    return subprocess.run([sys.executable, "tools/train.py", *FAST, "--output_dir", str(tmp_path), *extra],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+def _train(tmp_path, *extra):  # 2 threads: the notice Paddle prints then must not reach the console
+    return run_tool("train", *FAST, "--output_dir", tmp_path, *extra, threads=2)
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 def test_console_is_quiet_and_the_config_goes_to_the_log_file(tmp_path):
     run = _train(tmp_path / "run")
     assert run.returncode == 0, run.stderr
@@ -38,6 +34,7 @@ def test_console_is_quiet_and_the_config_goes_to_the_log_file(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 def test_a_run_refused_before_training_names_no_config_file(tmp_path):
     run = _train(tmp_path / "run", "-o", "Arch.name=simple_cnn", "Arch.downsample=min")
     assert run.returncode == 2 and run.stderr.strip().splitlines() == [
@@ -46,6 +43,7 @@ def test_a_run_refused_before_training_names_no_config_file(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 def test_verbose_prints_the_config_too(tmp_path):
     run = _train(tmp_path / "run", "-v")
     assert run.returncode == 0, run.stderr

@@ -1,22 +1,19 @@
 """Bad data through the real training tool: one 'error:' line naming the file and sample, never a hang.
 
 Before the data pipeline read batches in the calling thread, most of these cases hung forever, so
-every run here is a subprocess with a timeout. The table cases share one subprocess (the runner
-at the bottom of this file) to pay for Paddle's import once.
+every run here is a subprocess with a timeout. The table cases share one subprocess
+(``helpers.run_steps``) to pay for Paddle's import once.
 """
-import contextlib
 import io
-import json
 import os
 import signal
 import subprocess
-import sys
 import time
-import traceback
 
 import numpy as np
 import pytest
 import yaml
+from helpers import error_line, image_folders, png, run_steps, start_tool
 from PIL import Image
 
 from ppnorm.data import DataError, align_classes, build_dataset
@@ -24,20 +21,7 @@ from test_data import _idx, make_cifar100, make_mnist
 
 pytestmark = pytest.mark.oldest_paddle  # runs on the oldest supported Paddle too (.ci/run)
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TIMEOUT = 60
-
-
-def _png(path, size=(8, 8), seed=0):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(np.random.default_rng(seed).integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)).save(path)
-
-
-def _folders(tmp, names=("train", "eval"), classes=("a", "b")):
-    for name in names:
-        for c in classes:
-            for i in range(4):
-                _png(tmp / name / c / f"{i}.png", seed=i)
 
 
 def _config(tmp, name, train=None, eval=None, workers=0, **glob):
@@ -55,38 +39,30 @@ def _config(tmp, name, train=None, eval=None, workers=0, **glob):
     return str(path)
 
 
-def _assert_one_line_error(rc, stderr, *fragments):
-    paddle_notice = "PLEASE USE OMP_NUM_THREADS WISELY."  # printed by `import paddle` when OMP_NUM_THREADS > 1
-    lines = [line for line in stderr.splitlines()
-             if line.strip() and "warn" not in line.lower() and line.strip() != paddle_notice]
-    assert rc == 2 and len(lines) == 1 and lines[0].startswith("error: "), stderr
-    assert "Traceback" not in stderr and "C++" not in stderr, stderr
-    for fragment in fragments:
-        assert fragment in lines[0], (fragment, lines[0])
-
-
-def _train_tool(config, **popen):
-    return subprocess.Popen([sys.executable, os.path.join(ROOT, "tools", "train.py"), "-c", config], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
+def _train_tool(config):
+    return start_tool("train", "-c", config)
 
 
 # ------------------------------------------------------------------ through tools/train.py itself
 @pytest.mark.slow
+@pytest.mark.e2e
 @pytest.mark.parametrize("workers,split", [(0, "train"), (2, "eval")])
 def test_truncated_image_ends_the_run_with_one_line(tmp_path, workers, split):
-    _folders(tmp_path)
+    image_folders(tmp_path)
     bad = tmp_path / split / "b" / "2.png"
     bad.write_bytes(bad.read_bytes()[:60])
     start, process = time.monotonic(), _train_tool(_config(tmp_path, "corrupt", workers=workers))
-    _, stderr = process.communicate(timeout=TIMEOUT)
+    stdout, stderr = process.communicate(timeout=TIMEOUT)
     assert time.monotonic() - start < 30
     where = "Train" if split == "train" else "Eval"  # sample 6: a/0-3, b/0, b/1, then b/2
-    _assert_one_line_error(process.returncode, stderr, f"{where}.dataset: sample 6", str(bad), "cannot decode")
+    result = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+    error_line(result, f"{where}.dataset: sample 6", str(bad), "cannot decode")
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 def test_ctrl_c_with_workers_saves_latest_and_exits(tmp_path):
-    _folders(tmp_path)
+    image_folders(tmp_path)
     process = _train_tool(_config(tmp_path, "ctrl_c", workers=2, epochs=1000, print_batch_step=1))
     try:
         next(line for line in process.stdout if line.startswith("[Train]"))
@@ -140,33 +116,28 @@ CASES = {  # name: (config options, files to write, fragments of the error line;
 
 @pytest.fixture(scope="module")
 def outcomes(tmp_path_factory):
-    """Write every case's files and config, run them all in one subprocess; name -> (rc, stderr)."""
+    """Write every case's files and config, run them all in one subprocess; name -> CompletedProcess."""
     tmp = tmp_path_factory.mktemp("cases")
-    _folders(tmp, ("train", "eval", "mixed"))
-    _png(tmp / "mixed" / "b" / "9.png", size=(10, 8))
+    image_folders(tmp, ("train", "eval", "mixed"))
+    png(tmp / "mixed" / "b" / "9.png", size=(10, 8))
     configs = {}
     for name, (options, files, _) in CASES.items():
         for file, data in files.items():
             (tmp / file).write_bytes(data)
         configs[name] = _config(tmp, name, **options)
-    try:
-        stdout = subprocess.run([sys.executable, __file__, json.dumps(configs)], capture_output=True, text=True,
-                                timeout=TIMEOUT * 2, cwd=ROOT).stdout
-    except subprocess.TimeoutExpired as error:  # a case hung: the cases before it still report
-        stdout = error.stdout.decode() if isinstance(error.stdout, bytes) else error.stdout or ""
-    results = [json.loads(line) for line in stdout.splitlines() if line.startswith('{"name"')]
-    return {o["name"]: (o["rc"], o["stderr"]) for o in results}
+    return run_steps([(name, "train", ["-c", config]) for name, config in configs.items()], TIMEOUT * 2)
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 @pytest.mark.parametrize("name", list(CASES))
 def test_bad_data_through_train_main(outcomes, name):
     assert name in outcomes, f"case {name} did not finish (a hang?)"
-    rc, stderr = outcomes[name]
+    result = outcomes[name]
     if CASES[name][2] is None:
-        assert rc == 0 and "Traceback" not in stderr, stderr
+        assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
     else:
-        _assert_one_line_error(rc, stderr, *CASES[name][2])
+        error_line(result, *CASES[name][2])
 
 
 # ------------------------------------------------------------------ the same checks through the Python API
@@ -196,7 +167,7 @@ def test_image_file_errors(tmp_path, monkeypatch):
         build_dataset({"name": "cifar10", "data_file": "c.tar.gz"})
     listing = tmp_path / "list.txt"
     listing.write_text("a.png 0\nb.png\n")
-    _png(tmp_path / "a.png")
+    png(tmp_path / "a.png")
     with pytest.raises(DataError, match=r"list.txt line 2: expected 'path label', got 'b.png'"):
         build_dataset({"name": "file_list", "list_file": str(listing), "root": str(tmp_path)})
     listing.write_text("broken.png 0\n")
@@ -232,7 +203,7 @@ def test_mnist_errors_name_the_file(tmp_path):
 
 def test_eval_classes_are_matched_by_name(tmp_path):
     for name, classes in (("train", "abc"), ("eval", "ac"), ("other", "ad")):
-        _folders(tmp_path, (name,), classes)
+        image_folders(tmp_path, (name,), classes)
     train, evaluation, other = (build_dataset({"name": "image_folder", "root": str(tmp_path / n)})
                                 for n in ("train", "eval", "other"))
     assert list(align_classes(train, evaluation).labels) == [0] * 4 + [2] * 4 and evaluation.classes == list("abc")
@@ -242,24 +213,6 @@ def test_eval_classes_are_matched_by_name(tmp_path):
         align_classes(train, evaluation, num_classes=2)
 
 
-def _runner(configs):
-    """Subprocess side: each config through the training tool's entry point; one JSON line per case."""
-    sys.path.insert(0, ROOT)
-    from ppnorm.engine.cli import train_main
-
-    for name, config in json.loads(configs).items():
-        stderr = io.StringIO()
-        with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(io.StringIO()):
-            try:
-                rc = train_main(["-c", config])
-            except BaseException as error:  # noqa: BLE001  (a traceback fails the test; the runner goes on)
-                rc = -1
-                stderr.write("Traceback\n" + "".join(traceback.format_exception(error)))
-        print(json.dumps({"name": name, "rc": rc, "stderr": stderr.getvalue()}), flush=True)
-
-
-if __name__ == "__main__":
-    _runner(sys.argv[1])
 
 
 class _RunsCode:

@@ -1,12 +1,11 @@
 """Bad input to tools/export.py and tools/infer.py, through the tools' mains: one `error:` line, exit code 2,
 no traceback, nothing touched outside the output; plus what infer does with 0-255 and non-finite arrays."""
 import os
-import subprocess
-import sys
 
 import numpy as np
 import paddle
 import pytest
+from helpers import error_line, run_tool, tree_state
 
 import ppnorm
 from ppnorm.data import build_dataset
@@ -18,23 +17,10 @@ pytestmark = pytest.mark.oldest_paddle  # runs on the oldest supported Paddle to
 DIGITS = "configs/digits/resnet20.yaml"
 
 
-def _snapshot(root):
-    """Every file and directory under ``root`` with its size, mtime and content hash."""
-    state = {}
-    for base, dirs, files in os.walk(root):
-        for name in dirs:
-            state[os.path.join(base, name)] = "dir"
-        for name in files:
-            path = os.path.join(base, name)
-            with open(path, "rb") as handle:
-                state[path] = (os.stat(path).st_mtime_ns, hash(handle.read()))
-    return state
-
-
 def _fails_cleanly(main, argv, capsys, root, *expected):
     """Run ``main(argv)``: exit 2, exactly one `error:` line holding ``expected``, no traceback, nothing
     under ``root`` changed."""
-    before = _snapshot(root)
+    before = tree_state(root)
     capsys.readouterr()
     code = main(argv)
     captured = capsys.readouterr()
@@ -42,7 +28,7 @@ def _fails_cleanly(main, argv, capsys, root, *expected):
     assert code == 2, captured.err
     assert len(errors) == 1 and "Traceback" not in captured.err + captured.out, captured.err
     assert all(text in errors[0] for text in expected), errors[0]
-    assert _snapshot(root) == before
+    assert tree_state(root) == before
     return errors[0]
 
 
@@ -221,18 +207,14 @@ def test_non_finite_inputs_are_predicted_with_one_warning_per_image(exported, tm
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 def test_tools_infer_py_reports_a_damaged_parameter_file_in_one_line(exported, tmp_path):
     """The real script in a subprocess (under a timeout): Paddle's C++ error becomes one line, exit 2."""
     _, run, _ = exported
     model_dir = _copy_export(run, tmp_path / "model")
     (model_dir / "inference.pdiparams").write_bytes(os.urandom(4096))
     np.save(tmp_path / "one.npy", np.zeros((1, 8, 8), "float32"))
-    before = _snapshot(tmp_path)
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    done = subprocess.run([sys.executable, os.path.join(root, "tools", "infer.py"), "--model_dir", str(model_dir),
-                           "--input", str(tmp_path / "one.npy")], capture_output=True, text=True, timeout=120,
-                          env=dict(os.environ, PYTHONPATH=root))
-    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
-    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
-    assert len(errors) == 1 and "cannot load the exported model" in errors[0] and "inference.pdiparams" in errors[0]
-    assert _snapshot(tmp_path) == before
+    before = tree_state(tmp_path)
+    error_line(run_tool("infer", "--model_dir", model_dir, "--input", tmp_path / "one.npy", timeout=120),
+               "cannot load the exported model", "inference.pdiparams")
+    assert tree_state(tmp_path) == before

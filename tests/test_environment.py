@@ -2,14 +2,11 @@
 reduced to the one line that says what went wrong (issue 24 §5)."""
 import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
+from helpers import tool_command
 
 from ppnorm.errors import first_line
-
-ROOT = Path(__file__).resolve().parents[1]
 
 PADDLE_REPORT = ("In user code:\n\n\n    InvalidArgumentError: The number of input's channels should be equal to "
                  "filter's channels * groups for Op(Conv). But received: the input's channels is 3.\n"
@@ -33,6 +30,7 @@ def test_an_error_without_text_is_named_by_its_type():
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 @pytest.mark.parametrize("home", ["missing", "read-only"])
 def test_training_with_an_unusable_home_folder_logs_to_visualdl_and_creates_no_home(tmp_path, home):
     home_dir = tmp_path / "home"
@@ -43,10 +41,9 @@ def test_training_with_an_unusable_home_folder_logs_to_visualdl_and_creates_no_h
         home_dir.chmod(0o555)
     env = dict(os.environ, HOME=str(home_dir / "user" if home == "missing" else home_dir))
     env.pop("PYTHONPATH", None)
-    result = subprocess.run([sys.executable, str(ROOT / "tools" / "train.py"), "-c", "digits/resnet20",
-                             "-o", "Global.epochs=1", "DataLoader.Train.batch_size=256",
-                             f"Global.output_dir={tmp_path / 'run'}"], capture_output=True, text=True, env=env,
-                            timeout=600, cwd=tmp_path)
+    result = subprocess.run(tool_command("train", "-c", "digits/resnet20", "-o", "Global.epochs=1",
+                                         "DataLoader.Train.batch_size=256", f"Global.output_dir={tmp_path / 'run'}"),
+                            capture_output=True, text=True, env=env, timeout=600, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-1500:]
     assert list((tmp_path / "run" / "vdl").glob("vdlrecords.*.log"))
     if home == "missing":

@@ -6,12 +6,12 @@ import math
 import numpy as np
 import paddle
 import pytest
+from experiment_runs import quick_context
 
 import ppnorm
 from ppnorm.experiments import activation_pitfalls, experiments
 from ppnorm.experiments.activation_pitfalls import dead_fraction, one_sign_fraction, second_layer_gradient
 from ppnorm.experiments.config import load_experiment_config
-from ppnorm.experiments.context import Context
 from ppnorm.experiments.training import fit, optimizer_section
 
 
@@ -84,9 +84,7 @@ def test_the_claims_are_declared_with_their_settings_and_the_yaml_registers_them
 
 
 def _context(tmp_path, **params):
-    settings = {"seed": 0, "quick": True, "output_dir": str(tmp_path), "use_visualdl": False}
-    merged = {**activation_pitfalls.DEFAULTS, **activation_pitfalls.QUICK, **params}
-    return Context("activation_pitfalls", activation_pitfalls, settings, merged, log=lambda *a: None)
+    return quick_context(activation_pitfalls, tmp_path, **params)
 
 
 def _mlp(ctx, act, norm, init):

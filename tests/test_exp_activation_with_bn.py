@@ -7,10 +7,9 @@ import pytest
 
 from ppnorm.engine.config import ConfigError
 from ppnorm.experiments import activation_with_bn
-from ppnorm.experiments.context import Context
 from ppnorm.experiments.training import digits
 
-from experiment_runs import capture_models, read_runs, run_quick
+from experiment_runs import capture_models, quick_context, read_runs, run_quick
 
 
 def _numpy_mlp(model, x):
@@ -26,9 +25,7 @@ def _numpy_mlp(model, x):
 
 def _cell(tmp_path, monkeypatch, **params):
     built = capture_models(monkeypatch, activation_with_bn)
-    settings = {"seed": 0, "quick": True, "output_dir": str(tmp_path), "use_visualdl": False}
-    prm = {**activation_with_bn.DEFAULTS, "hidden": [16, 16], "epochs": 1, **params}
-    ctx = Context("activation_with_bn", activation_with_bn, settings, prm, log=lambda *a: None)
+    ctx = quick_context(activation_with_bn, tmp_path, quick=False, **{"hidden": [16, 16], "epochs": 1, **params})
     ctx.seed_everything(0)
     return activation_with_bn.cell(ctx, {"activation": "sigmoid", "norm": "bn"}, 0), built[0]
 

@@ -6,17 +6,14 @@ import pytest
 from ppnorm.experiments import batch_noise, experiments
 from ppnorm.experiments.batch_noise import step_noise
 from ppnorm.experiments.config import load_experiment_config
-from ppnorm.experiments.context import Context
 from ppnorm.experiments.framework import Results
 from ppnorm.experiments.training import digits
 
-from experiment_runs import capture_models, run_quick
+from experiment_runs import capture_models, quick_context, run_quick
 
 
 def _context(tmp_path, **params):
-    settings = {"seed": 0, "quick": True, "output_dir": str(tmp_path), "use_visualdl": False}
-    prm = {**batch_noise.DEFAULTS, **batch_noise.QUICK, **params}
-    return Context("batch_noise", batch_noise, settings, prm, log=lambda *a: None)
+    return quick_context(batch_noise, tmp_path, **params)
 
 
 def test_step_noise_by_hand():

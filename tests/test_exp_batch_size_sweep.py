@@ -10,16 +10,14 @@ from ppnorm.experiments import batch_size_sweep as bss
 from ppnorm.nn.ghost_bn import GhostBatchNorm, ghost_batches
 from ppnorm.experiments import experiments
 from ppnorm.experiments.config import load_experiment_config
-from ppnorm.experiments.context import Context
 from ppnorm.experiments.training import digits
 from ppnorm.models import build_model
 
-from experiment_runs import capture_models, read_runs, run_quick
+from experiment_runs import capture_models, quick_context, read_runs, run_quick
 
 
 def _context(tmp_path, **params):
-    settings = {"seed": 0, "quick": True, "output_dir": str(tmp_path), "use_visualdl": False}
-    return Context("batch_size_sweep", bss, settings, {**bss.DEFAULTS, **bss.QUICK, **params}, log=lambda *a: None)
+    return quick_context(bss, tmp_path, **params)
 
 
 def test_ghost_batch_norm_normalizes_each_group_and_updates_running_stats_per_group():

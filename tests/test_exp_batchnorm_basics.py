@@ -8,17 +8,15 @@ import numpy as np
 import paddle
 import pytest
 
-from experiment_runs import read_runs, run_quick
+from experiment_runs import quick_context, read_runs, run_quick
 from ppnorm.experiments import batchnorm_basics as basics
 from ppnorm.experiments.bn_identity import train_gradient, undo_batch, undo_normalization
-from ppnorm.experiments.context import Context
 
 GOLDEN = np.arange(12, dtype="float32").reshape(2, 1, 2, 3)
 
 
 def _context(tmp_path):
-    settings = {"seed": 0, "quick": True, "output_dir": str(tmp_path), "use_visualdl": False}
-    return Context("batchnorm_basics", basics, settings, dict(basics.DEFAULTS), log=lambda *a: None)
+    return quick_context(basics, tmp_path, quick=False)
 
 
 def _recursion(batches, torch_momentum, ddof=0):

@@ -8,10 +8,9 @@ import pytest
 import ppnorm
 from ppnorm.experiments import covariate_shift, experiments
 from ppnorm.experiments.config import load_experiment_config
-from ppnorm.experiments.context import Context
 from ppnorm.experiments.training import digits
 
-from experiment_runs import capture_models
+from experiment_runs import capture_models, quick_context
 
 
 def test_distribution_shift_by_hand():
@@ -84,9 +83,7 @@ def test_the_cell_measures_the_trained_model(tmp_path, monkeypatch):
     """Its accuracy is the trained model's (numpy argmax); the shifts are the means of the curve, their logs as
     declared; BN's batch moments stay fixed after training (the check's identity on the trained weights)."""
     built = capture_models(monkeypatch, covariate_shift)
-    params = {**covariate_shift.DEFAULTS, **covariate_shift.QUICK}
-    ctx = Context("covariate_shift", covariate_shift, {"seed": 0, "quick": True, "output_dir": str(tmp_path),
-                                                        "use_visualdl": False}, params, log=lambda *a: None)
+    ctx = quick_context(covariate_shift, tmp_path)
     ctx.seed_everything(0)
     m = covariate_shift.cell(ctx, {"norm": "bn"}, 0)
     (model,) = built

@@ -7,16 +7,13 @@ import numpy as np
 import pytest
 
 from ppnorm.experiments import dropout_formulas, dropout_modes
-from ppnorm.experiments.context import Context
 from ppnorm.experiments.training import digits
 
-from experiment_runs import capture_models, read_runs, run_quick
+from experiment_runs import capture_models, quick_context, read_runs, run_quick
 
 
 def _context(tmp_path, **params):
-    settings = {"seed": 0, "quick": True, "output_dir": str(tmp_path), "use_visualdl": False}
-    prm = {**dropout_modes.DEFAULTS, **dropout_modes.QUICK, **params}
-    return Context("dropout_modes", dropout_modes, settings, prm, log=lambda *a: None)
+    return quick_context(dropout_modes, tmp_path, **params)
 
 
 def test_paddle_follows_both_formulas_and_channel_dropout_zeroes_whole_channels(tmp_path):

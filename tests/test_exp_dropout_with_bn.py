@@ -8,18 +8,15 @@ from ppnorm.engine.config import ConfigError
 from ppnorm.experiments import dropout_with_bn, experiments
 from ppnorm.experiments.charts import ink_for
 from ppnorm.experiments.config import load_experiment_config
-from ppnorm.experiments.context import Context
 from ppnorm.experiments.framework import Results
 from ppnorm.experiments.dropout_with_bn import DEFAULTS
 from ppnorm.experiments.training import digits
 
-from experiment_runs import run_quick
+from experiment_runs import quick_context, run_quick
 
 
 def _context(tmp_path, **params):
-    settings = {"seed": 0, "quick": True, "output_dir": str(tmp_path), "use_visualdl": False}
-    prm = {**dropout_with_bn.DEFAULTS, **dropout_with_bn.QUICK, **params}
-    return Context("dropout_with_bn", dropout_with_bn, settings, prm, log=lambda *a: None)
+    return quick_context(dropout_with_bn, tmp_path, **params)
 
 
 @pytest.mark.slow

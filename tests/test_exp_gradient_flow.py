@@ -6,11 +6,11 @@ import math
 import numpy as np
 import paddle
 import pytest
+from experiment_runs import quick_context
 
 import ppnorm
 from ppnorm.experiments import experiments, gradient_flow
 from ppnorm.experiments.config import load_experiment_config
-from ppnorm.experiments.context import Context
 from ppnorm.experiments.gradient_flow import decay_per_layer, gradient_norms, max_sigmoid_derivative
 
 
@@ -74,9 +74,7 @@ def test_the_claims_are_declared_with_their_settings_and_the_yaml_registers_them
 
 
 def _context(tmp_path, **params):
-    settings = {"seed": 0, "quick": True, "output_dir": str(tmp_path), "use_visualdl": False}
-    merged = {**gradient_flow.DEFAULTS, **gradient_flow.QUICK, **params}
-    return Context("gradient_flow", gradient_flow, settings, merged, log=lambda *a: None)
+    return quick_context(gradient_flow, tmp_path, **params)
 
 
 @pytest.mark.slow

@@ -5,11 +5,10 @@ import paddle
 import pytest
 
 from ppnorm.experiments import group_sweep
-from ppnorm.experiments.context import Context
 from ppnorm.experiments.training import digits
 from ppnorm.nn import build_norm, norm_groups
 
-from experiment_runs import capture_models, run_quick
+from experiment_runs import capture_models, quick_context, run_quick
 
 
 def _group_norm(x, groups, eps=1e-5):
@@ -38,8 +37,7 @@ def test_the_ends_are_compared_with_the_per_seed_mean_of_the_middle_groupings():
 @pytest.mark.slow
 def test_the_cell_is_the_held_out_error_of_a_groupnorm_net(tmp_path, monkeypatch):
     built = capture_models(monkeypatch, group_sweep)
-    settings = {"seed": 0, "quick": True, "output_dir": str(tmp_path), "use_visualdl": False}
-    ctx = Context("group_sweep", group_sweep, settings, dict(group_sweep.DEFAULTS, epochs=1), log=lambda *a: None)
+    ctx = quick_context(group_sweep, tmp_path, quick=False, epochs=1)
     ctx.seed_everything(0)
     metrics = group_sweep.cell(ctx, {"groups": 8}, 0)
     (model,) = built

@@ -5,11 +5,10 @@ import pytest
 
 from ppnorm.engine.config import ConfigError
 from ppnorm.experiments import imbalanced_bn
-from ppnorm.experiments.context import Context
 from ppnorm.experiments.imbalanced_bn import _imbalanced
 from ppnorm.experiments.training import digits
 
-from experiment_runs import capture_models, run_quick
+from experiment_runs import capture_models, quick_context, run_quick
 
 
 def test_training_set_is_99_to_1_and_seeded():
@@ -43,9 +42,7 @@ def test_a_positive_class_without_images_is_a_one_line_error(tmp_path):
 @pytest.mark.slow
 def test_the_cell_is_balanced_accuracy_and_rare_recall_of_the_trained_net(tmp_path, monkeypatch):
     built = capture_models(monkeypatch, imbalanced_bn)
-    settings = {"seed": 0, "quick": True, "output_dir": str(tmp_path), "use_visualdl": False}
-    params = dict(imbalanced_bn.DEFAULTS, epochs=2, positive_digit=3, ratio=9)
-    ctx = Context("imbalanced_bn", imbalanced_bn, settings, params, log=lambda *a: None)
+    ctx = quick_context(imbalanced_bn, tmp_path, quick=False, epochs=2, positive_digit=3, ratio=9)
     ctx.seed_everything(0)
     metrics = imbalanced_bn.cell(ctx, {"norm": "bn"}, 0)
     (model,) = built

@@ -10,11 +10,10 @@ import ppnorm
 from ppnorm.engine.config import ConfigError
 from ppnorm.experiments import experiments, init_sensitivity
 from ppnorm.experiments.config import load_experiment_config
-from ppnorm.experiments.context import Context
 from ppnorm.experiments.stats import paired_difference
 from ppnorm.experiments.training import digits
 
-from experiment_runs import capture_models, read_runs, run_quick
+from experiment_runs import capture_models, quick_context, read_runs, run_quick
 
 
 def test_distinct_units_matches_numpy_grouping():
@@ -70,9 +69,8 @@ def test_the_grid_and_what_it_refuses():
 
 def _cell(tmp_path, monkeypatch, setting, **params):
     built = capture_models(monkeypatch, init_sensitivity)
-    params = {**init_sensitivity.DEFAULTS, "depth": 2, "width": 16, "epochs": 1, "constant": 0.06, **params}
-    ctx = Context("init_sensitivity", init_sensitivity, {"seed": 0, "quick": True, "output_dir": str(tmp_path),
-                                                         "use_visualdl": False}, params, log=lambda *a: None)
+    ctx = quick_context(init_sensitivity, tmp_path, quick=False,
+                        **{"depth": 2, "width": 16, "epochs": 1, "constant": 0.06, **params})
     ctx.seed_everything(0)
     return init_sensitivity.cell(ctx, setting, 0), built[0]
 

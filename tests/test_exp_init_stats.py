@@ -8,10 +8,9 @@ import pytest
 
 from ppnorm.experiments import experiments, init_stats
 from ppnorm.experiments.config import load_experiment_config
-from ppnorm.experiments.context import Context
 from ppnorm.experiments.stats import mean_interval
 
-from experiment_runs import capture_models, read_runs, run_quick
+from experiment_runs import capture_models, quick_context, read_runs, run_quick
 
 SMALL = dict(init_stats.DEFAULTS, layers=3, width=16, samples=64)
 ACTS = {"tanh": np.tanh, "relu": lambda z: np.maximum(z, 0.0)}
@@ -33,8 +32,7 @@ def _numpy_forward(model, x, act, norm):
 @pytest.mark.parametrize("case,norm", [("tanh normal 1.0", "none"), ("tanh xavier", "bn"), ("relu kaiming", "none")])
 def test_the_cell_measures_each_layers_std_and_saturation_like_numpy(tmp_path, monkeypatch, case, norm):
     built = capture_models(monkeypatch, init_stats)
-    ctx = Context("init_stats", init_stats, {"seed": 0, "quick": True, "output_dir": str(tmp_path),
-                                             "use_visualdl": False}, SMALL, log=lambda *a: None)
+    ctx = quick_context(init_stats, tmp_path, quick=False, **SMALL)
     ctx.seed_everything(3)
     m = init_stats.cell(ctx, {"case": case, "norm": norm}, 3)
     x = np.random.default_rng(3).standard_normal((64, 16)).astype("float32").astype("float64")

@@ -4,11 +4,10 @@ import numpy as np
 import pytest
 
 from ppnorm.experiments import input_scaling
-from ppnorm.experiments.context import Context
 from ppnorm.experiments.input_scaling import pca_whiten, zscore
 from ppnorm.experiments.training import digits
 
-from experiment_runs import capture_models, read_runs, run_quick
+from experiment_runs import capture_models, quick_context, read_runs, run_quick
 
 
 def test_zscore_uses_train_statistics_only():
@@ -58,9 +57,7 @@ def test_the_claims_are_in_points_of_top1_and_paired_within_each_model():
 def test_the_cell_measures_the_trained_model(tmp_path, monkeypatch, model, transform):
     """Evaluated at the end of each epoch (eval_every = the steps of an epoch): the last is the trained model's."""
     built = capture_models(monkeypatch, input_scaling)
-    settings = {"seed": 0, "quick": True, "output_dir": str(tmp_path), "use_visualdl": False}
-    params = {**input_scaling.DEFAULTS, **input_scaling.QUICK, "target": 0.5, "epochs": 2}
-    ctx = Context("input_scaling", input_scaling, settings, params, log=lambda *a: None)
+    ctx = quick_context(input_scaling, tmp_path, target=0.5, epochs=2)
     steps = ctx.params["eval_every"] = ctx.data_info.train_size // 32
     ctx.seed_everything(0)
     m = input_scaling.cell(ctx, {"model": model, "input": transform}, 0)

@@ -7,6 +7,7 @@ from math import nan
 import numpy as np
 import paddle
 import pytest
+from experiment_runs import quick_context
 
 from ppnorm.benchmark.cli import benchmark_main
 from ppnorm.benchmark.norm_cost import NORMS, Case, case_models, cost_rows, gn_groups, parse_case, time_ratios
@@ -14,7 +15,6 @@ from ppnorm.benchmark.timing import timed_repeats
 from ppnorm.engine.config import ConfigError
 from ppnorm.experiments import experiments, norm_cost
 from ppnorm.experiments.config import load_experiment_config
-from ppnorm.experiments.context import Context
 from ppnorm.experiments.framework import Results, aggregate
 from ppnorm.nn import is_batch_norm, is_norm
 
@@ -72,8 +72,7 @@ def test_cases_parse_and_build_the_right_models():
 
 
 def _context(tmp_path, **params):
-    settings = {"seed": 0, "quick": True, "output_dir": str(tmp_path), "use_visualdl": False}
-    return Context("norm_cost", norm_cost, settings, {**norm_cost.DEFAULTS, **params}, log=lambda *a: None)
+    return quick_context(norm_cost, tmp_path, quick=False, **params)
 
 
 def test_claims_bn_against_no_norm_per_case_and_mode_and_unfolded_norms_against_folded_bn_in_the_last_case():

@@ -5,10 +5,9 @@ import pytest
 from ppnorm.engine.config import ConfigError
 from ppnorm.experiments import experiments, norm_position
 from ppnorm.experiments.config import load_experiment_config
-from ppnorm.experiments.context import Context
 from ppnorm.experiments.training import digits
 
-from experiment_runs import capture_models, run_quick
+from experiment_runs import capture_models, quick_context, run_quick
 
 
 @pytest.mark.slow
@@ -16,9 +15,7 @@ from experiment_runs import capture_models, run_quick
                                              ("after_act", ["linear", "act", "norm", "dropout"])])
 def test_the_cell_trains_the_order_it_names_and_measures_it_by_numpy(tmp_path, monkeypatch, position, order):
     built = capture_models(monkeypatch, norm_position)
-    settings = {"seed": 0, "quick": True, "output_dir": str(tmp_path), "use_visualdl": False}
-    params = {**norm_position.DEFAULTS, **norm_position.QUICK, "epochs_mlp": 1}
-    ctx = Context("norm_position", norm_position, settings, params, log=lambda *a: None)
+    ctx = quick_context(norm_position, tmp_path, epochs_mlp=1)
     ctx.seed_everything(0)
     m = norm_position.cell(ctx, {"model": "mlp", "activation": "sigmoid", "position": position}, 0)
     (model,) = built

@@ -7,10 +7,9 @@ import pytest
 
 import ppnorm
 from ppnorm.experiments import pooling_shift
-from ppnorm.experiments.context import Context
 from ppnorm.experiments.pooling_shift import measure, padded, shift
 
-from experiment_runs import read_runs, run_quick
+from experiment_runs import quick_context, read_runs, run_quick
 
 
 def _model(kind):
@@ -78,8 +77,7 @@ def test_the_cell_trains_once_per_downsample_and_seed_and_measures_each_shift(tm
         return _model(kind), 0.25
 
     monkeypatch.setattr(pooling_shift, "train_one", train_one)
-    settings = {"seed": 0, "quick": True, "output_dir": str(tmp_path), "use_visualdl": False}
-    ctx = Context("pooling_shift", pooling_shift, settings, {**pooling_shift.DEFAULTS, "pad": 2}, log=lambda *a: None)
+    ctx = quick_context(pooling_shift, tmp_path, quick=False, pad=2)
     cells = {(kind, pixels): pooling_shift.cell(ctx, {"downsample": kind, "shift": pixels}, 0)
              for kind in ("max", "conv") for pixels in (1, 2)}
     assert trained == [("max", 0), ("conv", 0)]

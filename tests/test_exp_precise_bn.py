@@ -9,11 +9,10 @@ import pytest
 import ppnorm
 from ppnorm.experiments import experiments, precise_bn
 from ppnorm.experiments.config import load_experiment_config
-from ppnorm.experiments.context import Context
 from ppnorm.experiments.training import digits
 from ppnorm.nn.precise_bn import update_bn_stats
 
-from experiment_runs import capture_models
+from experiment_runs import capture_models, quick_context
 
 
 def test_precise_bn_recomputes_the_equal_weight_average_of_batch_statistics():
@@ -53,9 +52,7 @@ def test_the_cell_measures_ema_and_precise_bn_on_the_same_weights(tmp_path, monk
     """The last EMA accuracy is the trained model's own (eval mode, numpy argmax); the gain is PreciseBN - EMA per
     epoch, and the scalars are the means over the epochs."""
     built = capture_models(monkeypatch, precise_bn)
-    params = {**precise_bn.DEFAULTS, **precise_bn.QUICK, "epochs": 2}
-    settings = {"seed": 0, "quick": True, "output_dir": str(tmp_path), "use_visualdl": False}
-    ctx = Context("precise_bn", precise_bn, settings, params, log=lambda *a: None)
+    ctx = quick_context(precise_bn, tmp_path, epochs=2)
     ctx.seed_everything(0)
     m = precise_bn.cell(ctx, {"lr": 0.05}, 0)
     (model,) = built

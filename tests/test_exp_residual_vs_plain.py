@@ -6,11 +6,10 @@ import pytest
 from ppnorm.engine.config import ConfigError
 from ppnorm.experiments import experiments, residual_vs_plain
 from ppnorm.experiments.config import load_experiment_config
-from ppnorm.experiments.context import Context
 from ppnorm.experiments.residual_vs_plain import DEFAULTS, _model
 from ppnorm.experiments.training import digits
 
-from experiment_runs import run_quick
+from experiment_runs import quick_context, run_quick
 
 
 @pytest.mark.parametrize("depth", [8, 26])
@@ -50,9 +49,7 @@ def test_full_preset_is_he_et_al_s_depths_with_more_seeds():
 def test_the_cell_is_the_eval_mode_error_of_the_trained_net(network, tmp_path, monkeypatch):
     built = []
     monkeypatch.setattr(residual_vs_plain, "_model", lambda *a, **k: built.append(_model(*a, **k)) or built[-1])
-    settings = {"seed": 0, "quick": True, "output_dir": str(tmp_path), "use_visualdl": False}
-    params = {**residual_vs_plain.DEFAULTS, **residual_vs_plain.QUICK, "epochs": 2}
-    ctx = Context("residual_vs_plain", residual_vs_plain, settings, params, log=lambda *a: None)
+    ctx = quick_context(residual_vs_plain, tmp_path, epochs=2)
     ctx.seed_everything(0)
     metrics = residual_vs_plain.cell(ctx, {"network": network, "depth": 8}, 0)
     (model,) = built

@@ -5,6 +5,7 @@ determinism; the seq_conv1d model; the experiment's data, batch / padding gaps, 
 import numpy as np
 import paddle
 import pytest
+from experiment_runs import quick_context
 
 import ppnorm
 from ppnorm.data.waveforms import pad_batch, waveforms
@@ -12,7 +13,6 @@ from ppnorm.engine.config import ConfigError
 from ppnorm.engine.loop import TrainLoop
 from ppnorm.experiments import experiments, sequence_norm
 from ppnorm.experiments.config import load_experiment_config
-from ppnorm.experiments.context import Context
 from ppnorm.nn.norm import build_norm
 from ppnorm.nn.sequence import MaskedBatchNorm1D, TimeLayerNorm, masked_batch_norm, masked_mean
 
@@ -160,9 +160,8 @@ def test_the_cell_trains_through_the_engine_loop_and_measures_accuracy_by_numpy(
     build, run_step = sequence_norm.build_model, TrainLoop.run_step
     monkeypatch.setattr(sequence_norm, "build_model", lambda *a, **k: built.append(build(*a, **k)) or built[-1])
     monkeypatch.setattr(TrainLoop, "run_step", lambda loop, batch: steps.append(batch[0].shape) or run_step(loop, batch))
-    params = {**sequence_norm.DEFAULTS, **sequence_norm.QUICK}
-    ctx = Context("sequence_norm", sequence_norm, {"seed": 0, "quick": True, "output_dir": str(tmp_path),
-                                                   "use_visualdl": False}, params, log=lambda *a: None)
+    ctx = quick_context(sequence_norm, tmp_path)
+    params = ctx.params
     ctx.seed_everything(3)
     m = sequence_norm.cell(ctx, {"norm": "bn"}, 3)
     assert len(steps) == params["epochs"] * (params["train_size"] // params["batch"]) and steps[0] == [64, 2, 40]

@@ -15,7 +15,7 @@ from ppnorm.experiments.styles import brightness, contrast, gamma, invert, rando
 from ppnorm.experiments.training import digits
 from ppnorm.nn.norm import build_norm
 
-from experiment_runs import capture_models
+from experiment_runs import capture_models, quick_context
 
 
 @pytest.fixture
@@ -145,9 +145,8 @@ def test_the_cell_measures_its_trained_model(tmp_path, monkeypatch):
     """shift: top-1 is the trained model's clean accuracy (numpy argmax) and each drop is clean minus shifted
     accuracy; label: top-1 on the style-as-label test set drawn after the training set from the seed's generator."""
     built = capture_models(monkeypatch, style_norm)
-    params = {**style_norm.DEFAULTS, **style_norm.QUICK}
-    ctx = Context("style_norm", style_norm, {"seed": 0, "quick": True, "output_dir": str(tmp_path),
-                                              "use_visualdl": False}, params, log=lambda *a: None)
+    ctx = quick_context(style_norm, tmp_path)
+    params = ctx.params
 
     def top1(model, images, labels):
         model.eval()

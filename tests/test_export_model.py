@@ -3,12 +3,11 @@ seq_conv1d): what is written, what inference.yml says per layout, what the verif
 that changes the logits), what is left when a step fails, and what save_for_inference, reference and check_staged
 return. Each export takes well under a second after the first."""
 import os
-import subprocess
-import sys
 
 import numpy as np
 import paddle
 import pytest
+from helpers import run_tool
 import yaml
 
 import ppnorm
@@ -336,6 +335,7 @@ def test_check_staged_verifies_with_onednn_and_converts_only_for_onnx(tmp_path, 
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 def test_an_nhwc_export_runs_through_tools_infer(tmp_path):
     target = tmp_path / "nhwc"
     config = _config(tmp_path, "NHWC", save_dir=target)
@@ -347,10 +347,7 @@ def test_an_nhwc_export_runs_through_tools_infer(tmp_path):
     np.save(tmp_path / "six.npy", raw)
     model = _model(config)
     expected = model(paddle.to_tensor(np.ascontiguousarray(_eval_images(6).transpose(0, 2, 3, 1)))).numpy()
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")])))
-    done = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "infer.py"), "--model_dir", str(target),
-                           "--input", str(tmp_path / "six.npy"), "--topk", "3"],
-                          capture_output=True, text=True, timeout=300, env=env, cwd=str(tmp_path))
+    done = run_tool("infer", "--model_dir", target, "--input", tmp_path / "six.npy", "--topk", "3", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     rows = [line.split(": ", 1)[1] for line in done.stdout.splitlines() if line.startswith(str(tmp_path / "six.npy"))]
     printed = np.zeros((len(rows), 3))

@@ -5,6 +5,7 @@ import os
 
 import numpy as np
 import pytest
+from helpers import assert_says
 import yaml
 
 from ppnorm.data import DataError
@@ -52,8 +53,8 @@ def test_a_difference_equal_to_the_tolerance_passes_and_a_larger_one_is_refused(
     assert _verify(exported, tolerance=0.25) == 0.25
     with pytest.raises(X.ExportError) as error:
         _verify(exported, tolerance=0.125)
-    assert str(error.value) == ("the exported model's logits (paddle.inference) differ from the trained model's by "
-                                "0.25 > Export.tolerance=0.125; nothing was written to /out/inference")
+    assert_says(str(error.value), "(paddle.inference)", " 0.25 > Export.tolerance=0.125;",
+                "nothing was written to /out/inference")
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
@@ -484,8 +485,8 @@ def test_stage_needs_the_bytes_and_says_how_many_mebibytes_are_free(tmp_path, mo
     assert os.path.isdir(X.stage(str(tmp_path / "inference"), needed_bytes=3 << 20))
     with pytest.raises(X.ExportError) as error:
         X.stage(str(tmp_path / "inference"), needed_bytes=(3 << 20) + 1)
-    assert str(error.value) == (f"Export.save_dir={tmp_path}/inference: {tmp_path} has 3.0 MiB free, the exported "
-                                f"model needs about 3.0 MiB; free space or choose another Export.save_dir")
+    assert_says(str(error.value), f"Export.save_dir={tmp_path}/inference: ", f"{tmp_path} has 3.0 MiB free",
+                "about 3.0 MiB", "another Export.save_dir")
     (tmp_path / "file").write_text("x")
     with pytest.raises(X.ExportError, match=r"in .*/file \(File exists\); choose"):
         X.stage(str(tmp_path / "file" / "inference"))

@@ -5,6 +5,7 @@ from collections import Counter
 
 import numpy as np
 import pytest
+from helpers import assert_says
 from PIL import Image
 
 from ppnorm.data import DataError
@@ -56,8 +57,7 @@ def test_missing_and_damaged_files_are_one_line_errors(tmp_path):
     (tmp_path / "bad.png").write_bytes(b"not an image")
     with pytest.raises(DataError) as error:
         F.load_image_file(str(tmp_path / "bad.png"))
-    assert str(error.value) == (f"cannot decode image {tmp_path}/bad.png (UnidentifiedImageError: cannot identify "
-                                f"image file); expected an intact {', '.join(F.IMAGE_EXTENSIONS)} file")
+    assert_says(str(error.value), f"{tmp_path}/bad.png (UnidentifiedImageError: ", ", ".join(F.IMAGE_EXTENSIONS))
 
 
 def test_an_error_without_text_still_names_its_type(tmp_path, monkeypatch):
@@ -150,8 +150,7 @@ def test_class_names_name_the_labels_and_must_cover_them(images):
     assert F.FileList(listing, str(images), class_names=("cat", "dog", "eel")).classes == ["cat", "dog", "eel"]
     with pytest.raises(DataError) as error:
         F.FileList(listing, str(images), class_names=["cat"])
-    assert str(error.value) == (f"file_list: {listing} (1 class_names): sample 1 has label 1, outside 0..0 (1 such "
-                                f"label(s)); labels must be class indices")
+    assert_says(str(error.value), f"file_list: {listing} ", "(1 class_names)", "sample 1 ", "label 1", "0..0")
 
 
 def test_a_delimiter_splits_at_its_last_occurrence_and_keeps_spaces_in_paths(images):
@@ -211,8 +210,7 @@ def test_a_missing_list_file_says_where_it_was_looked_for(images, monkeypatch):
     monkeypatch.chdir(images)
     with pytest.raises(DataError) as error:
         F.FileList("nope.txt")
-    assert str(error.value) == (f"file_list: list file not found: nope.txt (in {images}); expected lines "
-                                f"'path label'")
+    assert_says(str(error.value), "file_list: ", "not found: nope.txt", f"(in {images})", "'path label'")
 
 
 def test_hidden_path_looks_at_every_folder_of_the_entry():

@@ -4,18 +4,11 @@ An ``image_folder`` tree with what real ones hold (``.ipynb_checkpoints``, ``__p
 a ``.gif``, a nested image) trains on its real classes and says what it skipped; an empty class folder,
 a symlink to the root and an output directory inside the data are one-line errors; the class names
 travel with the run into config.yaml, the checkpoint and inference.yml, and eval/export/infer use them.
-The tools run through their entry points, all cases of a table in one subprocess with a timeout (the
-runner at the bottom), to pay for Paddle's import once (marked slow: a tool in a subprocess). No case may
+The tools run through their entry points, all cases of a table in one subprocess with a timeout
+(``helpers.run_steps``), to pay for Paddle's import once (marked slow and e2e). No case may
 change a file of the data tree.
 """
-import contextlib
-import hashlib
-import io
-import json
 import os
-import subprocess
-import sys
-import traceback
 from collections import Counter
 from pathlib import Path
 
@@ -23,19 +16,13 @@ import numpy as np
 import paddle
 import pytest
 import yaml
+from helpers import assert_says, error_line, png, run_steps, run_tool, tree_state
 from PIL import Image
 
 import ppnorm
 from ppnorm.data import DataError, build_dataset
 
-ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT = 240
-
-
-def _png(path, seed=0, size=8):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pixels = np.random.default_rng(seed).integers(0, 256, (size, size, 3), dtype=np.uint8)
-    Image.fromarray(pixels).save(path)
 
 
 def messy_tree(root):
@@ -43,28 +30,13 @@ def messy_tree(root):
     for split, count in (("train", 4), ("eval", 2)):
         for c in "abc":
             for i in range(count):
-                _png(root / split / c / f"{i}.png", seed=i + 10 * "abc".index(c))
-        _png(root / split / ".ipynb_checkpoints" / "0-checkpoint.png")  # AI Studio's Jupyter writes these
-    _png(root / "train" / "__pycache__" / "x.png")
-    _png(root / "train" / "a" / ".hidden.png")
-    _png(root / "train" / "a" / ".ipynb_checkpoints" / "0-checkpoint.png")
-    _png(root / "train" / "b" / "nested" / "n.png")
+                png(root / split / c / f"{i}.png", seed=i + 10 * "abc".index(c))
+        png(root / split / ".ipynb_checkpoints" / "0-checkpoint.png")  # AI Studio's Jupyter writes these
+    png(root / "train" / "__pycache__" / "x.png")
+    png(root / "train" / "a" / ".hidden.png")
+    png(root / "train" / "a" / ".ipynb_checkpoints" / "0-checkpoint.png")
+    png(root / "train" / "b" / "nested" / "n.png")
     Image.fromarray(np.zeros((8, 8, 3), "uint8")).save(root / "train" / "c" / "x.gif")
-
-
-def tree_hash(root):
-    """One digest of every path (with symlink targets) and file content below ``root``."""
-    digest = hashlib.sha256()
-    for folder, dirs, files in sorted(os.walk(root)):
-        dirs.sort()
-        for name in sorted(dirs + files):
-            path = os.path.join(folder, name)
-            digest.update(path.encode())
-            if os.path.islink(path):
-                digest.update(os.readlink(path).encode())
-            elif os.path.isfile(path):
-                digest.update(Path(path).read_bytes())
-    return digest.hexdigest()
 
 
 def _config(tmp, name, train="train", eval="eval", output=None, **glob):
@@ -79,26 +51,6 @@ def _config(tmp, name, train="train", eval="eval", output=None, **glob):
     return str(path)
 
 
-def run_tools(steps):
-    """Run ``[(name, tool, argv), ...]`` in one subprocess, in order; name -> {rc, stdout, stderr}."""
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
-    try:
-        stdout = subprocess.run([sys.executable, __file__, json.dumps(steps)], capture_output=True, text=True,
-                                timeout=TIMEOUT, cwd=ROOT, env=env).stdout
-    except subprocess.TimeoutExpired as error:  # a step hung: the steps before it still report
-        stdout = error.stdout.decode() if isinstance(error.stdout, bytes) else error.stdout or ""
-    results = [json.loads(line) for line in stdout.splitlines() if line.startswith('{"name"')]
-    return {r.pop("name"): r for r in results}
-
-
-def error_line(result):
-    """The one ``error:`` line of a failed step (exit code 2, no traceback, nothing else on stderr)."""
-    assert result["rc"] == 2, result
-    lines = [line for line in result["stderr"].splitlines() if line.strip() and "warn" not in line.lower()]
-    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in result["stderr"], result
-    return lines[0]
-
-
 # ------------------------------------------------------------------ a messy tree, trained and used end to end
 @pytest.fixture(scope="module")
 def messy_run(tmp_path_factory):
@@ -106,16 +58,16 @@ def messy_run(tmp_path_factory):
     messy_tree(tmp)
     for c in "abz":  # a folder with a class the model never saw
         for i in range(2):
-            _png(tmp / "stray" / c / f"{i}.png", seed=i)
+            png(tmp / "stray" / c / f"{i}.png", seed=i)
     for c in "abcd":
-        _png(tmp / "four" / c / "0.png")
+        png(tmp / "four" / c / "0.png")
     trained_elsewhere = ppnorm.build_model("simple_cnn", num_classes=3)  # weights without ppnorm's .pdstates
     paddle.save(trained_elsewhere.state_dict(), str(tmp / "plain.pdparams"))
-    before = {name: tree_hash(tmp / name) for name in DATA}
+    before = {name: tree_state(tmp / name) for name in DATA}
     out = tmp / "out" / "run"
     _config(tmp, "run")
     steps = [(name, tool, [str(arg).format(t=tmp, out=out) for arg in argv]) for name, tool, argv in STEPS]
-    return tmp, out, run_tools(steps), before
+    return tmp, out, run_steps(steps, TIMEOUT), before
 
 
 DATA = ("train", "eval", "stray", "four")
@@ -138,18 +90,20 @@ STEPS = [  # name, tool, argv ({t}: the tree, {out}: the run's output_dir), run 
 ]
 
 
-@pytest.mark.slow  # the tools in a subprocess
+@pytest.mark.slow
+@pytest.mark.e2e
 def test_hidden_folders_and_files_are_no_classes_and_skipped_files_are_counted(messy_run):
     tmp, out, results, _ = messy_run
     train = results["train"]
-    assert train["rc"] == 0, train["stderr"]
+    assert train.returncode == 0, train.stderr
     assert (f"[Data] image_folder train ({tmp / 'train'}): 3 classes (a, b, c), 12 images; skipped 2 files "
-            f"(1 .gif, 1 nested)") in train["stdout"].splitlines()
-    assert f"[Data] image_folder eval ({tmp / 'eval'}): 3 classes (a, b, c), 6 images" in train["stdout"].splitlines()
-    assert "on 6 eval samples" in train["stdout"]
+            f"(1 .gif, 1 nested)") in train.stdout.splitlines()
+    assert f"[Data] image_folder eval ({tmp / 'eval'}): 3 classes (a, b, c), 6 images" in train.stdout.splitlines()
+    assert "on 6 eval samples" in train.stdout
 
 
-@pytest.mark.slow  # the tools in a subprocess
+@pytest.mark.slow
+@pytest.mark.e2e
 def test_the_class_names_travel_with_the_run(messy_run):
     _, out, results, _ = messy_run
     saved = yaml.safe_load((out / "config.yaml").read_text())
@@ -157,29 +111,32 @@ def test_the_class_names_travel_with_the_run(messy_run):
     for name in ("latest", "best_model"):
         assert paddle.load(str(out / f"{name}.pdstates"))["class_names"] == ["a", "b", "c"]
         assert paddle.load(str(out / f"{name}.pdparams"))["fc.weight"].shape[-1] == 3
-    assert results["export"]["rc"] == 0, results["export"]["stderr"]
+    assert results["export"].returncode == 0, results["export"].stderr
     assert yaml.safe_load((out / "inference" / "inference.yml").read_text())["classes"] == ["a", "b", "c"]
 
 
-@pytest.mark.slow  # the tools in a subprocess
+@pytest.mark.slow
+@pytest.mark.e2e
 def test_eval_uses_the_trained_classes(messy_run):
     _, _, results, _ = messy_run
-    train_eval = [line for line in results["train"]["stdout"].splitlines() if line.startswith("[Eval][Epoch")][-1]
+    train_eval = [line for line in results["train"].stdout.splitlines() if line.startswith("[Eval][Epoch")][-1]
     for name in ("eval", "eval_plain"):  # the run's config.yaml, or the user's config and the checkpoint's names
-        assert results[name]["rc"] == 0, results[name]["stderr"]
-        assert results[name]["stdout"].splitlines()[-1].split("]")[-1] == train_eval.split("]")[-1]
+        assert results[name].returncode == 0, results[name].stderr
+        assert results[name].stdout.splitlines()[-1].split("]")[-1] == train_eval.split("]")[-1]
 
 
 @pytest.mark.parametrize("step, source", [("eval_stray", "Global.class_names"),
                                           ("eval_stray_plain", "best_model.pdstates")])
-@pytest.mark.slow  # the tools in a subprocess
+@pytest.mark.slow
+@pytest.mark.e2e
 def test_eval_on_other_classes_is_one_line_naming_both_lists(messy_run, step, source):
     line = error_line(messy_run[2][step])
     assert "class(es) 'z' that the trained model (" in line and source in line
     assert "[a, b, z]" in line and "[a, b, c]" in line and "pretrained_skip" not in line
 
 
-@pytest.mark.slow  # the tools in a subprocess
+@pytest.mark.slow
+@pytest.mark.e2e
 def test_eval_of_weights_without_class_names_advises_the_runs_config_not_pretrained_skip(messy_run):
     tmp, _, results, _ = messy_run
     line = error_line(results["eval_old_weights"])
@@ -188,7 +145,8 @@ def test_eval_of_weights_without_class_names_advises_the_runs_config_not_pretrai
     assert "pretrained_skip" not in line
 
 
-@pytest.mark.slow  # the tools in a subprocess
+@pytest.mark.slow
+@pytest.mark.e2e
 def test_export_into_the_data_is_one_line(messy_run):
     tmp, _, results, _ = messy_run
     assert error_line(results["export_inside"]) == (
@@ -196,18 +154,20 @@ def test_export_into_the_data_is_one_line(messy_run):
         f"its files would become a class of the next run; choose a directory outside that data root")
 
 
-@pytest.mark.slow  # the tools in a subprocess
+@pytest.mark.slow
+@pytest.mark.e2e
 def test_infer_on_a_folder_skips_hidden_files_and_counts_the_rest(messy_run):
     tmp, _, results, _ = messy_run
     infer = results["infer"]
-    assert infer["rc"] == 0, infer["stderr"]
-    predicted = [line.split(": ")[0] for line in infer["stdout"].splitlines() if line.startswith(str(tmp))]
+    assert infer.returncode == 0, infer.stderr
+    predicted = [line.split(": ")[0] for line in infer.stdout.splitlines() if line.startswith(str(tmp))]
     assert len(predicted) == 13 and str(tmp / "train" / "b" / "nested" / "n.png") in predicted
     assert not any("checkpoint" in p or "hidden" in p or "__pycache__" in p for p in predicted)
-    assert "[Infer] --input folders: 13 input file(s); skipped 1 file (1 .gif)" in infer["stdout"]
+    assert "[Infer] --input folders: 13 input file(s); skipped 1 file (1 .gif)" in infer.stdout
 
 
-@pytest.mark.slow  # the tools in a subprocess
+@pytest.mark.slow
+@pytest.mark.e2e
 def test_resuming_or_retraining_on_other_classes_is_one_line(messy_run):
     _, out, results, _ = messy_run
     line = error_line(results["resume_other"])
@@ -216,11 +176,12 @@ def test_resuming_or_retraining_on_other_classes_is_one_line(messy_run):
     assert "DataLoader.Train.dataset has class(es) 'z' that Global.class_names lacks" in line and "[a, b, c]" in line
 
 
-@pytest.mark.slow  # the tools in a subprocess
+@pytest.mark.slow
+@pytest.mark.e2e
 def test_no_tool_changed_the_data_tree(messy_run):
     tmp, _, results, before = messy_run
     assert len(results) == len(STEPS)  # every step reported
-    assert {name: tree_hash(tmp / name) for name in DATA} == before
+    assert {name: tree_state(tmp / name) for name in DATA} == before
 
 
 # ------------------------------------------------------------------ trees that cannot be trained on, one line each
@@ -263,13 +224,14 @@ def bad_trees(tmp_path_factory):
         messy_tree(tmp)
         add(tmp / "train")
         config = _config(tmp, "run", output=base / "out" / name)
-        trees[name] = (tmp, tree_hash(tmp))
+        trees[name] = (tmp, tree_state(tmp))
         steps.append((name, "train", ["-c", config] + [arg.format(t=tmp) for arg in argv]))
-    results = run_tools(steps)
-    return {name: (tmp, results.get(name), before, tree_hash(tmp)) for name, (tmp, before) in trees.items()}
+    results = run_steps(steps, TIMEOUT)
+    return {name: (tmp, results.get(name), before, tree_state(tmp)) for name, (tmp, before) in trees.items()}
 
 
-@pytest.mark.slow  # the tools in a subprocess
+@pytest.mark.slow
+@pytest.mark.e2e
 @pytest.mark.parametrize("name", list(BAD_TREES))
 def test_a_tree_that_is_no_data_set_is_one_line_and_nothing_changes(bad_trees, name):
     tmp, result, before, after = bad_trees[name]
@@ -281,19 +243,17 @@ def test_a_tree_that_is_no_data_set_is_one_line_and_nothing_changes(bad_trees, n
     assert not (tmp / "train" / "runs").exists()
 
 
-@pytest.mark.slow  # the tools in a subprocess
+@pytest.mark.slow
+@pytest.mark.e2e
 def test_tools_train_py_itself_keeps_its_output_out_of_the_data(tmp_path):
     messy_tree(tmp_path)
     config = _config(tmp_path, "run", output=tmp_path / "train" / "output")
-    before = tree_hash(tmp_path)
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    result = subprocess.run([sys.executable, "tools/train.py", "-c", config], cwd=ROOT, env=env, capture_output=True,
-                            text=True, timeout=TIMEOUT)
-    line = error_line({"rc": result.returncode, "stderr": result.stderr})
-    assert line == (f"error: Global.output_dir={tmp_path / 'train' / 'output'} is inside DataLoader.Train.dataset.root="
-                    f"{tmp_path / 'train'}: its files would become a class of the next run; choose a directory "
-                    f"outside that data root")
-    assert tree_hash(tmp_path) == before
+    before = tree_state(tmp_path)
+    result = run_tool("train", "-c", config, timeout=TIMEOUT)
+    line = error_line(result)
+    assert_says(line, f"error: Global.output_dir={tmp_path / 'train' / 'output'} ",
+                f" DataLoader.Train.dataset.root={tmp_path / 'train'}", "a directory outside")
+    assert tree_state(tmp_path) == before
 
 
 # ------------------------------------------------------------------ in-process: the counting rules
@@ -301,8 +261,8 @@ def test_hidden_entries_are_never_classes_and_not_counted(tmp_path):
     messy_tree(tmp_path)
     (tmp_path / "train" / "README.md").write_text("my data")
     (tmp_path / "train" / "__MACOSX").mkdir()
-    _png(tmp_path / "train" / "__MACOSX" / "._a.png")
-    _png(tmp_path / "train" / "c" / "._0.png")  # macOS resource fork beside an image
+    png(tmp_path / "train" / "__MACOSX" / "._a.png")
+    png(tmp_path / "train" / "c" / "._0.png")  # macOS resource fork beside an image
     data = build_dataset({"name": "image_folder", "root": str(tmp_path / "train")})
     assert data.classes == ["a", "b", "c"] and len(data) == 12 and list(data.labels) == [0] * 4 + [1] * 4 + [2] * 4
     assert data.skipped == Counter({".gif": 1, "nested": 1, "outside class folders": 1})
@@ -321,29 +281,6 @@ def test_file_list_leaves_out_hidden_paths_and_counts_them(tmp_path):
     (tmp_path / "hidden.txt").write_text("train/.ipynb_checkpoints/0-checkpoint.png 0\n")
     with pytest.raises(DataError, match="has no 'path label' lines"):
         build_dataset({"name": "file_list", "list_file": str(tmp_path / "hidden.txt"), "root": str(tmp_path)})
-
-
-def _runner(steps):
-    """Subprocess side: each ``(name, tool, argv)`` through the tool's entry point; one JSON line per step."""
-    sys.path.insert(0, str(ROOT))
-    from ppnorm.deploy.cli import export_main, infer_main
-    from ppnorm.engine.cli import eval_main, train_main
-
-    tools = {"train": train_main, "eval": eval_main, "export": export_main, "infer": infer_main}
-    for name, tool, argv in json.loads(steps):
-        stdout, stderr = io.StringIO(), io.StringIO()
-        with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(stdout):
-            try:
-                rc = tools[tool](argv, omp_num_threads="1")
-            except BaseException as error:  # noqa: BLE001  (a traceback fails the test; the runner goes on)
-                rc = -1
-                stderr.write("Traceback\n" + "".join(traceback.format_exception(error)))
-        print(json.dumps({"name": name, "rc": rc, "stdout": stdout.getvalue(), "stderr": stderr.getvalue()}),
-              flush=True)
-
-
-if __name__ == "__main__":
-    _runner(sys.argv[1])
 
 
 def test_a_class_folder_linked_to_another_class_is_refused(tmp_path):

@@ -1,17 +1,13 @@
 """The norm_position switch (conv/linear -> norm -> act vs -> act -> norm): values against numpy, the
 default unchanged, and the switch through tools/train.py."""
-import os
-import subprocess
-import sys
-
 import numpy as np
 import paddle
 import paddle.nn.functional as F
 import pytest
+from helpers import error_line, run_tool
 
 import ppnorm
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EPS = 1e-5
 
 
@@ -144,23 +140,20 @@ def test_bad_positions_are_one_line_errors():
 
 
 def _train(*overrides, timeout=240):
-    argv = [sys.executable, os.path.join(ROOT, "tools", "train.py"), "-c", "configs/digits/resnet20.yaml"]
-    for item in overrides:
-        argv += ["-o", item]
-    env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS="1")
-    return subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    return run_tool("train", "-c", "configs/digits/resnet20.yaml", *[arg for o in overrides for arg in ("-o", o)],
+                    timeout=timeout)
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 def test_a_bad_position_through_tools_train_is_one_error_line():
-    run = _train("Arch.norm_position=after", timeout=120)
-    lines = [line for line in run.stderr.splitlines() if line.startswith("error:")]
-    assert run.returncode == 2 and len(lines) == 1 and "Traceback" not in run.stderr
-    assert lines[0].endswith("Arch.norm_position must be one of before_act, after_act, got 'after' "
+    line = error_line(_train("Arch.norm_position=after", timeout=120))
+    assert line.endswith("Arch.norm_position must be one of before_act, after_act, got 'after' "
                              "(did you mean 'after_act'?)")
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 def test_one_epoch_through_tools_train_with_after_act(tmp_path):
     run = _train("Arch.norm_position=after_act", "Global.epochs=1", f"Global.output_dir={tmp_path}",
                  "Global.use_visualdl=false", "Global.cpu_threads=1", "Global.print_batch_step=100")

@@ -117,6 +117,7 @@ def executed(tmp_path_factory, foreign_kernel):
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 def test_no_cell_failed_or_printed_an_error(executed):
     notebook, _ = executed
     for index, cell in enumerate(notebook.cells):
@@ -128,6 +129,7 @@ def test_no_cell_failed_or_printed_an_error(executed):
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 def test_tools_ran_with_the_kernels_interpreter(executed):
     """Every tool cell goes through run(), which starts sys.executable -m ppnorm; none shells out with '!'."""
     notebook, _ = executed
@@ -140,6 +142,7 @@ def test_tools_ran_with_the_kernels_interpreter(executed):
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 def test_both_runs_trained_one_epoch_with_their_norm(executed):
     notebook, out = executed
     for run, norm in [("resnet20_bn", "bn"), ("resnet20_gn", "gn")]:
@@ -155,6 +158,7 @@ def test_both_runs_trained_one_epoch_with_their_norm(executed):
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 def test_scalars_experiment_chart_export_and_infer(executed):
     notebook, out = executed
     scalars = _texts(_source_cell(notebook, "LogReader"))
@@ -171,6 +175,7 @@ def test_scalars_experiment_chart_export_and_infer(executed):
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 def test_quick_run_prints_no_machine_path_no_paddle_log_and_this_cpu(executed):
     """Apart from the output root the test chose, the tools and the kernel print paths as given and no glog
     lines; the CPU line is this machine's lscpu model name."""
@@ -185,6 +190,7 @@ def test_quick_run_prints_no_machine_path_no_paddle_log_and_this_cpu(executed):
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 def test_a_failing_tool_stops_the_notebook_at_its_cell_with_its_error_line(foreign_kernel):
     """The notebook's own run() cell, then a train with a config that does not exist, then a cell that must not
     run: execution stops at the second cell with ToolError carrying the tool's error line."""
@@ -244,6 +250,7 @@ def test_committed_notebook_names_its_cpu_once_as_printed():
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 def test_interrupting_run_stops_the_tool(tmp_path):
     """Jupyter's interrupt arrives as KeyboardInterrupt while run() streams a tool's output: the tool is killed,
     not left training in the background, and the interrupt goes on to stop the notebook."""

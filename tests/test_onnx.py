@@ -2,12 +2,12 @@
 benchmark's onnxruntime row, and the one-line error when the extra is missing."""
 import importlib.util
 import os
-import subprocess
 import sys
 
 import numpy as np
 import paddle
 import pytest
+from helpers import run_tool
 import yaml
 
 import ppnorm
@@ -82,15 +82,14 @@ def test_onnx_export_reproduces_the_unfolded_model_and_says_so(exported):
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 @needs_extra
 def test_infer_tool_with_onnxruntime_predicts_like_paddle_inference(exported, tmp_path, capsys):
     model_dir, model = exported
     images, batch = _eval_batch(5)
     np.save(tmp_path / "five.npy", images)
-    command = [sys.executable, os.path.join(ROOT, "tools", "infer.py"), "--model_dir", str(model_dir),
-               "--backend", "onnxruntime", "--input", str(tmp_path / "five.npy"), "--topk", "3"]
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=ROOT)
-    result = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
+    result = run_tool("infer", "--model_dir", model_dir, "--backend", "onnxruntime", "--input", tmp_path / "five.npy",
+                      "--topk", "3", timeout=120)
     assert result.returncode == 0, result.stderr
     assert "(onnxruntime, CPU, fp32, 1 thread(s))" in result.stdout
     onnx_lines = [line for line in result.stdout.splitlines() if ".npy[" in line]

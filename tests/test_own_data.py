@@ -1,14 +1,12 @@
 """Own data that works the first time: the configs/custom configs train through the real tools, a finished run's
 config.yaml drives eval and export, obvious mismatches are one-line errors with the fix, and no run silently
 overwrites another run's checkpoints."""
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from helpers import assert_says, run_tool
 
 from ppnorm.data.example_images import CLASSES, write_example
 from ppnorm.deploy.cli import export_main
@@ -17,7 +15,6 @@ from ppnorm.engine.cli import eval_main, train_main
 from ppnorm.engine.config import save_config
 from ppnorm.engine.run_lock import OutputDirError, check_no_other_run
 
-ROOT = Path(__file__).resolve().parents[1]
 FOLDER, LIST = "configs/custom/image_folder.yaml", "configs/custom/file_list.yaml"
 TIMEOUT = 300
 
@@ -40,15 +37,9 @@ def _data_overrides(config, data):
     return paths + ["DataLoader.Train.batch_size=8"]
 
 
-def _tool(name, *args):
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
-    return subprocess.run([sys.executable, f"tools/{name}.py", *map(str, args)], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=TIMEOUT)
-
-
 def _train(config, data, output_dir, *overrides):
-    return _tool("train", "-c", config, "--output_dir", output_dir, "-o", "Global.epochs=1",
-                 "Global.use_visualdl=false", *_data_overrides(config, data), *overrides)
+    return run_tool("train", "-c", config, "--output_dir", output_dir, "-o", "Global.epochs=1",
+                 "Global.use_visualdl=false", *_data_overrides(config, data), *overrides, timeout=TIMEOUT)
 
 
 @pytest.mark.parametrize("path", [FOLDER, LIST])
@@ -72,6 +63,7 @@ def folder_run(data, tmp_path_factory):
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 def test_image_folder_config_trains_one_epoch_through_tools_train(folder_run):
     out, stdout = folder_run
     assert "[Done] top1" in stdout and "on 12 eval samples" in stdout
@@ -84,6 +76,7 @@ def test_image_folder_config_trains_one_epoch_through_tools_train(folder_run):
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 def test_a_runs_config_yaml_drives_eval_and_export(folder_run, capsys):
     out, stdout = folder_run
     args = ["-c", str(out / "config.yaml"), "-o", f"Global.pretrained_model={out / 'best_model'}"]
@@ -94,6 +87,7 @@ def test_a_runs_config_yaml_drives_eval_and_export(folder_run, capsys):
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 def test_file_list_config_trains_one_epoch_through_tools_train(data, tmp_path):
     result = _train(LIST, data, tmp_path / "list")
     assert result.returncode == 0, result.stderr
@@ -102,14 +96,13 @@ def test_file_list_config_trains_one_epoch_through_tools_train(data, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 def test_training_into_another_runs_directory_is_refused_unless_resumed_or_overwritten(folder_run, tmp_path):
     out, _ = folder_run
-    message = (f"Global.output_dir={out} already holds another run's checkpoints (latest, best_model); resume it "
-               f"with -o Global.checkpoints={out / 'latest'}, replace it with -o Global.overwrite=true, or train "
-               f"into another --output_dir")
     with pytest.raises(OutputDirError) as error:
         check_no_other_run(str(out))
-    assert str(error.value) == message
+    assert_says(str(error.value), f"Global.output_dir={out} ", "(latest, best_model)",  # the ways on, in this order
+                f"-o Global.checkpoints={out / 'latest'}", "-o Global.overwrite=true", "--output_dir")
     check_no_other_run(str(out), checkpoints=str(out / "latest"))  # resuming this run
     check_no_other_run(str(out), overwrite=True)
     with pytest.raises(OutputDirError, match="already holds"):  # resuming another run into this one
@@ -129,6 +122,7 @@ def _train_error(capsys, config, data, out, *overrides):
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 def test_second_run_into_the_same_directory_is_one_line_through_the_training_tool(folder_run, data, capsys):
     out, _ = folder_run
     line = _train_error(capsys, FOLDER, data, out)
@@ -142,8 +136,7 @@ def test_second_run_into_the_same_directory_is_one_line_through_the_training_too
      "evaluated on other images than it is trained on; make the train crop/resize size"),
     (["DataLoader.Eval.transforms=[{Resize: {size: [32, 32]}}, {Normalize: {mean: [0.3], std: [0.37]}}]"],
      "error: DataLoader.Eval.dataset: sample 0 (file {data}/val/cat/0.png): Normalize: 1 mean/std value for an "
-     "image with 3 channel(s); give one value per channel, e.g. mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, "
-     "0.225] (ImageNet's), or repeat one value 3 times to treat the channels alike"),
+     "image with 3 channel(s); give one value per channel"),
 ], ids=["train crop vs eval size", "1-channel Normalize on RGB"])
 def test_obvious_mismatches_are_one_line_errors_with_the_fix(data, tmp_path, capsys, overrides, expected):
     line = _train_error(capsys, FOLDER, data, tmp_path / "run", *overrides)
@@ -154,8 +147,7 @@ def test_eval_labels_beyond_the_models_classes_are_one_line_through_the_training
     bad = tmp_path / "val_list.txt"
     bad.write_text((data / "val_list.txt").read_text() + "val/cat/0.png 7\n")
     line = _train_error(capsys, LIST, data, tmp_path / "run", f"DataLoader.Eval.dataset.list_file={bad}")
-    assert line == (f"error: DataLoader.Eval.dataset (for a model of 3 classes): sample 12 has label 7, outside "
-                    f"0..2 (1 such label(s)); labels must be class indices")
+    assert_says(line, "error: DataLoader.Eval.dataset ", "3 classes", "sample 12 ", "label 7", "0..2")
 
 
 def test_the_example_generator_writes_folders_and_lists_that_agree_and_never_writes_into_an_existing_folder(

@@ -1,11 +1,10 @@
 """tools/export.py prints no "W... Paddle static graph(PIR) not support input out tensor" line (Paddle's C++ log on
 file descriptor 2), -v lets it through, and the filter drops that line only: other output on fd 2 passes, in order."""
 import os
-import subprocess
-import sys
 
 import paddle
 import pytest
+from helpers import run_tool
 
 from ppnorm.data.synthetic import Synthetic
 from ppnorm.engine import load_config
@@ -13,7 +12,6 @@ from ppnorm.engine.builder import model_from_config
 from ppnorm import quiet
 from ppnorm.quiet import without_fd2_lines
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PIR = b"W1207 16:38:20.466866 27962 eager_utils.cc:3584] Paddle static graph(PIR) not support input out tensor for now!!\n"
 
 
@@ -41,15 +39,14 @@ def test_an_error_inside_the_block_restores_fd2(capfd):
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 def test_export_prints_no_pir_warning(tmp_path):
     model = model_from_config(load_config("configs/digits/resnet20.yaml"), Synthetic(10, (1, 8, 8)))
     paddle.save(model.state_dict(), str(tmp_path / "weights.pdparams"))
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=ROOT)
     for verbose in (False, True):
         out = tmp_path / f"export_{verbose}"
-        command = [sys.executable, "tools/export.py", "-c", "digits/resnet20", "-o",
-                   f"Global.pretrained_model={tmp_path / 'weights'}", "--output_dir", str(out)] + (["-v"] * verbose)
-        result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        result = run_tool("export", "-c", "digits/resnet20", "-o", f"Global.pretrained_model={tmp_path / 'weights'}",
+                          "--output_dir", out, *["-v"] * verbose)
         assert result.returncode == 0, result.stderr
         # Paddle does not print the warning on every export (not after an earlier export in the same session of a
         # test run): that -v lets it through is checked on the filter itself below

@@ -16,6 +16,7 @@ import zipfile
 import numpy as np
 import paddle
 import pytest
+from helpers import message_of
 
 import ppnorm
 from ppnorm.engine import CheckpointError, load_checkpoint, load_pretrained, save_checkpoint
@@ -38,9 +39,7 @@ def refusal(path, name, what="weights"):
 
 
 def _message(function, *args, **kwargs):
-    with pytest.raises(CheckpointError) as error:
-        function(*args, **kwargs)
-    return str(error.value)
+    return message_of(CheckpointError, function, *args, **kwargs)
 
 
 # ------------------------------------------------------------------ the payloads are live; every one is refused

@@ -1,28 +1,23 @@
 """A weights file that would run code, given to the real tools: exit code 2, one line naming the file and the
 global, and the payload's marker file never appears (the unit cases: test_safe_load.py)."""
 import hashlib
-import os
 import shutil
-import subprocess
-import sys
 
 import paddle
 import pytest
+from helpers import start_tool
 
 from malicious_pickles import payloads
 
-pytestmark = pytest.mark.slow  # each test starts tools (a paddle import each: seconds)
+pytestmark = [pytest.mark.slow, pytest.mark.e2e]  # each test starts tools (a paddle import each: seconds)
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DIGITS = ["-c", "configs/digits/resnet20.yaml", "-o", "Global.use_visualdl=false", "Global.cpu_threads=1"]
 REFUSED = ("which a Paddle {what} file never needs (they hold only arrays, numbers, strings and containers) and "
            "which could run code; nothing of it was run: use a file from a source you trust")
 
 
 def _start(tool, *args):
-    env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS="1")
-    return subprocess.Popen([sys.executable, os.path.join(ROOT, "tools", f"{tool}.py"), *DIGITS, *args], cwd=ROOT,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return start_tool(tool, *DIGITS, *args)
 
 
 @pytest.fixture(scope="module")

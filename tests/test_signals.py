@@ -9,13 +9,13 @@ import pty
 import re
 import signal
 import subprocess
-import sys
 import threading
 import time
 
 import numpy as np
 import paddle
 import pytest
+from helpers import start_tool
 from weights import assert_same_weights, load_weights
 
 from ppnorm.cli import run_tool
@@ -28,7 +28,6 @@ from ppnorm.engine.hooks import StopOnSignal
 from ppnorm.engine.loop import INTERRUPTED, HookBase, TrainLoop
 from ppnorm.signals import Stopped, deferred, handling, stop_requests
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DIGITS = "configs/digits/resnet20.yaml"
 TIMEOUT = 120
 # 2 epochs of 11 steps, a [Train] line per step, dropout so that the RNG state matters on resume
@@ -41,10 +40,8 @@ DUMP = ("FatalError", "Termination signal", "Traceback")
 def _start(tmp_path, tool, *args, name="io"):
     """Start ``tools/<tool>.py args`` with stdout/stderr in files; returns ``(process, stdout path, stderr path)``."""
     out, err = tmp_path / f"{name}.out", tmp_path / f"{name}.err"
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=ROOT)
     with open(out, "w") as stdout, open(err, "w") as stderr:
-        process = subprocess.Popen([sys.executable, os.path.join("tools", f"{tool}.py"), *args], cwd=ROOT, env=env,
-                                   stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL)
+        process = start_tool(tool, *args, stdout=stdout, stderr=stderr)
     return process, out, err
 
 
@@ -115,6 +112,7 @@ def uninterrupted(tmp_path_factory):
 
 # ------------------------------------------------------------------ tools/train.py under SIGTERM / SIGHUP
 @pytest.mark.slow
+@pytest.mark.e2e
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
 @pytest.mark.parametrize("workers", [0, 2])
 def test_a_stop_signal_saves_latest_mid_epoch_and_resume_is_exact(tmp_path, uninterrupted, signum, workers):
@@ -141,13 +139,12 @@ def test_a_stop_signal_saves_latest_mid_epoch_and_resume_is_exact(tmp_path, unin
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 def test_sighup_after_the_terminal_closed_still_saves_latest(tmp_path):
     """A closed terminal: the console fails with EIO from then on; training logs to train.log and stops cleanly."""
     master, slave = pty.openpty()
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=ROOT)
-    process = subprocess.Popen([sys.executable, os.path.join("tools", "train.py"), "-c", DIGITS, "--output_dir",
-                                str(tmp_path / "run"), "-o", *TRAIN, "Global.epochs=50"], cwd=ROOT, env=env,
-                               stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
+    process = start_tool("train", "-c", DIGITS, "--output_dir", tmp_path / "run", "-o", *TRAIN, "Global.epochs=50",
+                         stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
     os.close(slave)
     seen, deadline = b"", time.monotonic() + TIMEOUT
     while b"[Train]" not in seen and time.monotonic() < deadline and process.poll() is None:
@@ -160,6 +157,7 @@ def test_sighup_after_the_terminal_closed_still_saves_latest(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 def test_sigkill_of_the_parent_leaves_no_worker_alive(tmp_path):
     process, out, _ = _train(tmp_path, "run", 2, "Global.epochs=50")
     _wait_for(process, out, r"\[Train\]")
@@ -171,6 +169,7 @@ def test_sigkill_of_the_parent_leaves_no_worker_alive(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 def test_eval_under_sigterm_is_one_line_and_exit_143(tmp_path):
     model = model_from_config(load_config(DIGITS), Synthetic(10, (1, 8, 8)))
     paddle.save(model.state_dict(), str(tmp_path / "weights.pdparams"))

@@ -1,21 +1,18 @@
 """A corrupt image met in the middle of an epoch ends tools/train.py like a stop: 'latest' is saved at the step
 reached, the one error line names the file and the resume flag, and once the file is fixed the resumed run ends
 bitwise where an uninterrupted run ends. No worker is left behind and the data folder is not touched."""
-import hashlib
 import os
 import re
-import subprocess
-import sys
 
 import numpy as np
 import paddle
 import pytest
 from PIL import Image
+from helpers import run_tool, tree_state
 from weights import assert_same_weights, load_weights
 
 from ppnorm.data import EpochBatchSampler
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TIMEOUT = 300
 CLASSES, PER_CLASS, BATCH, BAD_STEP = ("a", "b"), 12, 4, 3  # 6 steps per epoch; the bad file is in batch 3
 TRAIN = ["Global.epochs=2", "Global.use_visualdl=false", "Global.print_batch_step=1", "Arch.name=simple_cnn",
@@ -35,11 +32,6 @@ def _images(root):
     return sorted(str(path) for path in root.glob("*/*.png"))
 
 
-def _digest(root):
-    return {str(path): hashlib.sha256(path.read_bytes()).hexdigest() for path in sorted(root.rglob("*"))
-            if path.is_file()}
-
-
 def _bad_file(paths):
     """The file the first epoch's shuffled order meets in batch BAD_STEP (seed 0, as Global.seed)."""
     sampler = EpochBatchSampler(len(paths), BATCH, shuffle=True, drop_last=True, seed=0)
@@ -48,12 +40,10 @@ def _bad_file(paths):
 
 
 def _train(root, output_dir, workers, *extra):
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=ROOT)
     args = ["-c", "configs/custom/image_folder.yaml", "--output_dir", str(output_dir), "-o", *TRAIN,
             f"DataLoader.Train.dataset.root={root / 'train'}", f"DataLoader.Eval.dataset.root={root / 'val'}",
             f"DataLoader.Train.num_workers={workers}", *extra]
-    return subprocess.run([sys.executable, "tools/train.py", *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=TIMEOUT, stdin=subprocess.DEVNULL)
+    return run_tool("train", *args, timeout=TIMEOUT)
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +70,7 @@ def _leftover_workers(marker):
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 @pytest.mark.parametrize("workers, damage", [(0, "truncated"), (2, "garbage")])
 def test_a_corrupt_image_mid_epoch_saves_latest_at_the_step_and_resume_is_exact(folders, tmp_path, workers, damage):
     root, paths, uninterrupted = folders
@@ -87,10 +78,10 @@ def test_a_corrupt_image_mid_epoch_saves_latest_at_the_step_and_resume_is_exact(
     good = open(bad, "rb").read()
     with open(bad, "wb") as handle:
         handle.write(good[:len(good) // 2] if damage == "truncated" else os.urandom(len(good)))
-    before = _digest(root / "train")
+    before = tree_state(root / "train")
     try:
         run = _train(root, tmp_path / "run", workers)
-        after = _digest(root / "train")
+        after = tree_state(root / "train")
     finally:
         with open(bad, "wb") as handle:
             handle.write(good)

@@ -1,43 +1,31 @@
 """A stopped framework experiment resumes: tools/experiment.py stopped by a signal after some cells, then run again
 with the same config, reuses the finished cells (one "resumed K of N runs" line) and writes the same runs.csv,
 results.csv and claims.csv, byte for byte, as a run that was never stopped; a changed param reuses nothing."""
-import os
 import re
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
+from helpers import run_tool, start_tool
 
 from ppnorm.experiments import cell_store
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TIMEOUT = 300
 CONFIG = ["-c", "configs/experiments/pooling_shift.yaml", "-o", "quick=true", "use_visualdl=false", "params.seeds=3"]
 CELLS = 18  # 6 settings x 3 seeds
 SAME = ("runs.csv", "results.csv", "claims.csv")
 
 
-def _command(output_dir, *extra):
-    return [sys.executable, "tools/experiment.py", *CONFIG, *extra, "--output_dir", str(output_dir)]
-
-
-def _env():
-    return dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=ROOT)
-
-
 def _run(output_dir, *extra):
-    return subprocess.run(_command(output_dir, *extra), cwd=ROOT, env=_env(), capture_output=True, text=True,
-                          timeout=TIMEOUT, stdin=subprocess.DEVNULL)
+    return run_tool("experiment", *CONFIG, *extra, "--output_dir", output_dir, timeout=TIMEOUT)
 
 
 def _stop_after(output_dir, runs, signum, tmp_path):
     """Start the experiment, send ``signum`` once ``runs`` runs are reported; returns (exit code, stderr)."""
     out, err = tmp_path / "stopped.out", tmp_path / "stopped.err"
     with open(out, "w") as stdout, open(err, "w") as stderr:
-        process = subprocess.Popen(_command(output_dir), cwd=ROOT, env=_env(), stdout=stdout, stderr=stderr,
-                                   stdin=subprocess.DEVNULL)
+        process = start_tool("experiment", *CONFIG, "--output_dir", output_dir, stdout=stdout, stderr=stderr)
     deadline = time.monotonic() + TIMEOUT
     while not re.search(rf"\] run {runs}/{CELLS} ", out.read_text()):
         assert process.poll() is None and time.monotonic() < deadline, err.read_text()
@@ -60,6 +48,7 @@ def uninterrupted(tmp_path_factory):
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_a_stopped_experiment_resumes_and_writes_what_an_uninterrupted_run_writes(uninterrupted, tmp_path, signum):
     output_dir = tmp_path / "exp"
@@ -81,6 +70,7 @@ def test_a_stopped_experiment_resumes_and_writes_what_an_uninterrupted_run_write
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 def test_a_changed_param_reuses_no_cell(tmp_path):
     output_dir = tmp_path / "exp"
     code, err = _stop_after(output_dir, 3, signal.SIGTERM, tmp_path)

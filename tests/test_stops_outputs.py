@@ -2,10 +2,9 @@
 and a folder that no run may take over (/, the home directory, ppnorm's own folders, the data root) is refused in
 one line naming the key. Through the real tools, in subprocesses."""
 import os
-import subprocess
-import sys
 
 import pytest
+from helpers import run_tool
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TIMEOUT = 180
@@ -14,9 +13,7 @@ POOLING = ["-c", "configs/experiments/pooling_shift.yaml", "-o", "quick=true", "
 
 
 def _tool(tool, *args, cwd=ROOT):
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=ROOT)
-    result = subprocess.run([sys.executable, os.path.join(ROOT, "tools", f"{tool}.py"), *map(str, args)], cwd=cwd,
-                            env=env, capture_output=True, text=True, timeout=TIMEOUT, stdin=subprocess.DEVNULL)
+    result = run_tool(tool, *args, cwd=cwd, timeout=TIMEOUT)
     return result.returncode, result.stderr.splitlines()
 
 
@@ -25,6 +22,7 @@ def _tree(path):
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 def test_a_training_refused_at_its_data_check_creates_no_folder(tmp_path):
     out = tmp_path / "new" / "run"
     code, lines = _tool("train", "-c", "configs/custom/image_folder.yaml", "-o",
@@ -34,6 +32,7 @@ def test_a_training_refused_at_its_data_check_creates_no_folder(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 @pytest.mark.parametrize("existing", [False, True], ids=["new", "the user's"])
 def test_an_experiment_refused_at_its_data_check_leaves_no_folder_and_keeps_the_users(tmp_path, existing):
     (tmp_path / "empty_data").mkdir()
@@ -47,6 +46,7 @@ def test_an_experiment_refused_at_its_data_check_leaves_no_folder_and_keeps_the_
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 def test_an_accepted_run_still_creates_its_folder(tmp_path):
     code, lines = _tool("train", *DIGITS, "Global.epochs=1", "--output_dir", tmp_path / "a" / "run")
     assert code == 0, lines
@@ -58,6 +58,7 @@ DANGEROUS = {"root": "/", "home": os.path.expanduser("~"), "home/": os.path.expa
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 @pytest.mark.parametrize("where", list(DANGEROUS))
 def test_train_refuses_a_folder_no_run_may_take_over(where):
     target = DANGEROUS[where]
@@ -69,6 +70,7 @@ def test_train_refuses_a_folder_no_run_may_take_over(where):
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 @pytest.mark.parametrize("tool, args, key", [("experiment", POOLING, "output_dir"),
                                              ("benchmark", ["--models", "resnet20", "--no_memory"], "--output_dir")])
 def test_experiment_and_benchmark_refuse_the_root_and_home(tool, args, key):
@@ -80,6 +82,7 @@ def test_experiment_and_benchmark_refuse_the_root_and_home(tool, args, key):
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 @pytest.mark.parametrize("name", ["file_list", "image_folder"])
 def test_train_refuses_the_data_root_as_output_dir(tmp_path, name):
     from PIL import Image

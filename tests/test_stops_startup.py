@@ -9,8 +9,8 @@ import sys
 import time
 
 import pytest
+from helpers import tool_command, tool_env
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TIMEOUT = 120
 SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 LABEL = {signal.SIGTERM: "SIGTERM", signal.SIGINT: "Ctrl-C", signal.SIGHUP: "SIGHUP"}
@@ -25,13 +25,9 @@ LONG, SHORT = (0.05, 0.3, 0.8, 1.5), (0.05, 0.2, 0.5)  # eval/export/infer end b
 DUMP = ("FatalError", "Termination signal", "Traceback", "C++")
 
 
-def _env():
-    return dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=ROOT)
-
-
 def _send_after(command, delay, signum, cwd):
     with open(cwd / "out", "w") as out, open(cwd / "err", "w") as err:
-        process = subprocess.Popen(command, cwd=cwd, env=_env(), stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+        process = subprocess.Popen(command, cwd=cwd, env=tool_env(), stdout=out, stderr=err, stdin=subprocess.DEVNULL)
     time.sleep(delay)
     process.send_signal(signum)
     try:
@@ -61,9 +57,10 @@ def _cases():
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 @pytest.mark.parametrize("tool, delay, signum", list(_cases()))
 def test_a_signal_during_startup_is_the_one_stop_line(tmp_path, tool, delay, signum):
-    command = [sys.executable, os.path.join(ROOT, "tools", f"{tool}.py"), *ARGS[tool]]
+    command = tool_command(tool, *ARGS[tool])
     if tool in ("train", "experiment"):
         command += ["--output_dir", str(tmp_path / "run")]
     code, err = _send_after(command, delay, signum, tmp_path)
@@ -83,16 +80,17 @@ def _console_script(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 @pytest.mark.parametrize("how", ["tools", "python -m", "console"])
 def test_a_deleted_working_directory_is_one_line_and_exit_2(tmp_path, how):
     gone = tmp_path / "gone"
     gone.mkdir()
-    start = {"tools": [sys.executable, os.path.join(ROOT, "tools", "train.py")],
+    start = {"tools": tool_command("train"),
              "python -m": [sys.executable, "-m", "ppnorm", "train"], "console": [_console_script(tmp_path), "train"]}
     script = 'cd "$1" && rmdir "$1" && shift && exec "$@"'
     before = sorted(os.listdir(tmp_path))
     result = subprocess.run(["sh", "-c", script, "sh", str(gone), *start[how], "-c", "digits/resnet20"],
-                            env=_env(), capture_output=True, text=True, timeout=TIMEOUT)
+                            env=tool_env(), capture_output=True, text=True, timeout=TIMEOUT)
     lines = result.stderr.splitlines()
     assert result.returncode == 2 and len(lines) == 1, result.stderr
     assert lines[0].startswith("error: the current directory no longer exists") and "train" in lines[0]

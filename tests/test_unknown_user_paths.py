@@ -1,18 +1,15 @@
 """A config path starting with ~user/ for a user that does not exist is one line naming the file and the key (also
 in a list, in a _base_ and in an experiment config), through the real tools; nothing is created."""
 import os
-import subprocess
-import sys
 
 import pytest
+from helpers import run_tool
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _tool(tool, *args, cwd):
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=ROOT)
-    result = subprocess.run([sys.executable, os.path.join(ROOT, "tools", f"{tool}.py"), *map(str, args)], cwd=cwd,
-                            env=env, capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL)
+    result = run_tool(tool, *args, cwd=cwd, timeout=180)
     return result.returncode, result.stderr.splitlines()
 
 
@@ -29,6 +26,7 @@ CASES = {
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 @pytest.mark.parametrize("case", list(CASES))
 def test_an_unknown_user_names_the_file_and_the_key(tmp_path, case):
     (tmp_path / "mine.yaml").write_text("_base_: digits/resnet20\nDataLoader:\n  Train:\n"

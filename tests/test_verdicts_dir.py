@@ -1,18 +1,11 @@
 """tools/experiment.py --verdicts DIR takes one experiment's folder (claims.csv directly in DIR) or a claims.csv file
 as well as a folder of experiment folders; --against too."""
-import os
-import subprocess
-import sys
-
 import pytest
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from helpers import run_tool
 
 
 def _experiment(*args):
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=ROOT)
-    result = subprocess.run([sys.executable, "tools/experiment.py", *map(str, args)], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    result = run_tool("experiment", *args)
     return result.returncode, result.stdout, result.stderr
 
 
@@ -26,6 +19,7 @@ def runs(tmp_path_factory):
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 @pytest.mark.parametrize("where", ["folder of experiments", "experiment folder", "claims.csv"])
 def test_verdicts_of_one_experiment_folder_or_file(runs, where):
     target = {"folder of experiments": runs, "experiment folder": runs / "pooling_shift",
@@ -41,6 +35,7 @@ def test_verdicts_of_one_experiment_folder_or_file(runs, where):
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 def test_a_folder_without_claims_is_still_one_line(tmp_path):
     code, _, err = _experiment("--verdicts", tmp_path)
     assert code == 2 and err.splitlines() == [err.strip()] and str(tmp_path) in err and "claims.csv" in err
