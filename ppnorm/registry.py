@@ -151,13 +151,19 @@ class Registry(Mapping):
         return target(**fixed, **{**defaults, **kwargs})
 
 
+def submodules(path) -> Iterator[pkgutil.ModuleInfo]:
+    """The modules in the folders ``path`` that an import statement can name; a copy an editor, a file manager or
+    Jupyter leaves there (``resnet-Copy1.py``, ``resnet (copy).py``) is not one and is left out."""
+    return (info for info in pkgutil.iter_modules(path) if info.name.isidentifier())
+
+
 def import_submodules(package, path):
     """Import every module of the package named ``package`` (``path`` is its ``__path__``), so each one that
     registers something is found without a list: a new module is picked up by being there.
 
     A module meant for ``python -m`` (it tests ``__name__ == "__main__"``) is left out: imported with its package
     first, runpy would warn that it runs a module already imported."""
-    for info in pkgutil.iter_modules(path):
+    for info in submodules(path):
         folder = Path(info.module_finder.path)
         source = folder / info.name / "__init__.py" if info.ispkg else folder / f"{info.name}.py"
         if source.is_file() and _SCRIPT.search(source.read_text(encoding="utf-8")):
