@@ -1,0 +1,43 @@
+"""Global.custom_imports as a user meets it through tools/train.py: a file imports its neighbours as a script
+does, and a file that exits (sys.exit) is an error line, never a run that silently did nothing."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _train(config, cwd, *args):
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+    return subprocess.run([sys.executable, str(ROOT / "tools" / "train.py"), "-c", str(config), *args], cwd=cwd,
+                          env=env, capture_output=True, text=True, timeout=300)
+
+
+def _project(tmp_path, text):
+    folder = tmp_path / "my project ü"  # a space and a non-ASCII letter, as on AI Studio or Windows
+    folder.mkdir()
+    (folder / "ext.py").write_text(text, encoding="utf-8")
+    (folder / "helper_values.py").write_text("VALUE = 42\n", encoding="utf-8")
+    config = folder / "run.yaml"
+    config.write_text("_base_: digits/resnet20\nGlobal: {custom_imports: [ext.py]}\n", encoding="utf-8")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    return config, elsewhere
+
+
+def test_a_file_imports_a_module_next_to_it_from_any_working_directory(tmp_path):
+    text = "from helper_values import VALUE\nraise RuntimeError(f'helper gave {VALUE}')\n"
+    config, elsewhere = _project(tmp_path, text)
+    result = _train(config, elsewhere, "--output_dir", tmp_path / "out")
+    line, = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and "RuntimeError: helper gave 42" in line and "ext.py:2" in line
+    assert "helper_values" not in sys.modules and not (tmp_path / "out").exists()
+
+
+def test_a_file_that_calls_sys_exit_is_an_error_line_not_a_silent_success(tmp_path):
+    config, elsewhere = _project(tmp_path, "import sys\nprint('setting up')\nsys.exit(0)\n")
+    result = _train(config, elsewhere, "--output_dir", tmp_path / "out")
+    line, = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and "Global.custom_imports[0]" in line and "SystemExit" in line
+    assert "ext.py:3" in line and not (tmp_path / "out").exists()
