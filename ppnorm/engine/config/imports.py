@@ -86,7 +86,7 @@ def _import_file(path: str, where: str) -> ModuleType:
     sys.modules[name] = module
     try:
         spec.loader.exec_module(module)
-    except Exception as error:  # noqa: BLE001 - the user's code may raise anything: one line naming the file
+    except (Exception, SystemExit) as error:  # noqa: BLE001 - the user's code may raise (or exit): one line
         del sys.modules[name]
         raise _raised(where, error) from error
     return module
@@ -104,7 +104,7 @@ def _import_module(name: str, where: str) -> ModuleType:
                                   f"or PYTHONPATH); give its package's folder in PYTHONPATH, or a .py file path"
                                   ) from error
             raise _raised(where, error) from error
-        except Exception as error:  # noqa: BLE001 - the user's code may raise anything: one line naming the file
+        except (Exception, SystemExit) as error:  # noqa: BLE001 - the user's code may raise (or exit): one line
             raise _raised(where, error) from error
 
 
