@@ -11,7 +11,8 @@ tools import it first, so the config may name what it registers::
 
 A module name is imported from the working directory or ``PYTHONPATH``; a ``.py`` path is relative to the
 folder of the config file that gives it (``~`` expanded) and is stored as an absolute path in the run's
-``config.yaml``, so eval, export and resume of that run import the same code. Importing runs that code:
+``config.yaml``, so eval, export and resume of that run import the same code; while it runs, its folder is on
+``sys.path`` (as for a script), so it may import the modules next to it. Importing runs that code:
 list only your own. Every problem is one :class:`ConfigError` line naming the key, the config and the entry.
 """
 from __future__ import annotations
@@ -85,7 +86,8 @@ def _import_file(path: str, where: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     try:
-        spec.loader.exec_module(module)
+        with _on_path(os.path.dirname(path)):  # its neighbours import as they do for a script
+            spec.loader.exec_module(module)
     except (Exception, SystemExit) as error:  # noqa: BLE001 - the user's code may raise (or exit): one line
         del sys.modules[name]
         raise _raised(where, error) from error
@@ -95,7 +97,8 @@ def _import_file(path: str, where: str) -> ModuleType:
 def _import_module(name: str, where: str) -> ModuleType:
     if not _MODULE_NAME.fullmatch(name):
         raise ConfigError(f"{where}: expected a module name such as my_project.hooks or a path ending in .py")
-    with _working_directory_on_path() as cwd:
+    cwd = os.getcwd()
+    with _on_path(cwd):
         try:
             return importlib.import_module(name)
         except ModuleNotFoundError as error:
@@ -109,18 +112,18 @@ def _import_module(name: str, where: str) -> ModuleType:
 
 
 @contextlib.contextmanager
-def _working_directory_on_path() -> Iterator[str]:
-    """The working directory at the end of ``sys.path`` while importing (``tools/train.py`` starts with the
-    tools folder there instead), so a module of the user's project is found as with ``python -m``."""
-    cwd = os.getcwd()
-    added = cwd not in sys.path and "" not in sys.path
+def _on_path(folder: str) -> Iterator[None]:
+    """``folder`` at the end of ``sys.path`` while importing: the working directory for a module name
+    (``tools/train.py`` starts with the tools folder there instead), as with ``python -m``; a file's own folder
+    for a ``.py`` entry, as for a script."""
+    added = folder not in sys.path and not (folder == os.getcwd() and "" in sys.path)
     if added:
-        sys.path.append(cwd)
+        sys.path.append(folder)
     try:
-        yield cwd
+        yield
     finally:
-        if added and cwd in sys.path:
-            sys.path.remove(cwd)
+        if added and folder in sys.path:
+            sys.path.remove(folder)
 
 
 def _raised(where: str, error: BaseException) -> ConfigError:
