@@ -41,3 +41,15 @@ def test_a_file_that_calls_sys_exit_is_an_error_line_not_a_silent_success(tmp_pa
     line, = result.stderr.strip().splitlines()
     assert result.returncode == 2 and "Global.custom_imports[0]" in line and "SystemExit" in line
     assert "ext.py:3" in line and not (tmp_path / "out").exists()
+
+
+def test_a_run_whose_file_moved_names_the_override_that_fixes_it(tmp_path):
+    config = tmp_path / "out" / "config.yaml"  # as a run's config.yaml records it: an absolute path
+    config.parent.mkdir()
+    config.write_text(f"_base_: digits/resnet20\nGlobal: {{custom_imports: ['{tmp_path / 'gone.py'}']}}\n")
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+    result = subprocess.run([sys.executable, str(ROOT / "tools" / "eval.py"), "-c", str(config)], cwd=tmp_path,
+                            env=env, capture_output=True, text=True, timeout=300)
+    line, = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and str(tmp_path / "gone.py") in line and str(config) in line
+    assert "-o Global.custom_imports=[" in line
