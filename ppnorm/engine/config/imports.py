@@ -77,8 +77,8 @@ def import_custom(raw: dict, source: str) -> List[ModuleType]:
 
 def _import_file(path: str, where: str) -> ModuleType:
     if not os.path.isfile(path):
-        raise ConfigError(f"{where}: no such file {path} (a .py entry is a path relative to the config file's "
-                          f"folder)")
+        raise ConfigError(f"{where}: no such file {path}; moved? give its path in the config (relative to that "
+                          f"file's folder) or with -o Global.custom_imports=[/path/to/it.py]")
     name = "ppnorm_custom_" + hashlib.sha1(path.encode("utf-8")).hexdigest()[:12]  # one module per file
     if name in sys.modules:
         return sys.modules[name]
