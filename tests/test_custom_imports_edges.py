@@ -53,3 +53,30 @@ def test_a_run_whose_file_moved_names_the_override_that_fixes_it(tmp_path):
     line, = result.stderr.strip().splitlines()
     assert result.returncode == 2 and str(tmp_path / "gone.py") in line and str(config) in line
     assert "-o Global.custom_imports=[" in line
+
+
+NOTEBOOK = """
+from ppnorm.engine.config import ConfigError, load_config
+from ppnorm.models import list_models
+for attempt in range(2):
+    try:
+        print(load_config("run.yaml")["Arch"]["name"])
+    except ConfigError as error:
+        print("error", error)
+    print("nb_model" in list_models())
+    open("ext.py", "w").write(open("ext.py.fixed").read())  # the user fixes the file and runs the cell again
+"""
+
+
+def test_a_file_fixed_after_it_raised_loads_in_the_same_session(tmp_path):
+    (tmp_path / "ext.py").write_text("from ppnorm.models import register_model\nimport paddle.nn as nn\n"
+                                     "register_model('nb_model', nn.Linear)\nraise RuntimeError('a typo')\n")
+    (tmp_path / "ext.py.fixed").write_text((tmp_path / "ext.py").read_text().replace("raise", "print"))
+    (tmp_path / "run.yaml").write_text("_base_: digits/resnet20\nGlobal: {custom_imports: [ext.py]}\n"
+                                       "Arch: {_delete_: true, name: nb_model, in_features: 64, out_features: 10}\n")
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+    result = subprocess.run([sys.executable, "-c", NOTEBOOK], cwd=tmp_path, env=env, capture_output=True, text=True,
+                            timeout=300)
+    lines = result.stdout.strip().splitlines()
+    assert result.returncode == 0 and lines[0].startswith("error") and "a typo" in lines[0]
+    assert lines[1:] == ["False", "nb_model", "True"]  # nothing of the failed import stays registered
