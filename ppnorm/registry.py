@@ -18,8 +18,10 @@ are found, not listed: a package imports all of its modules (:func:`import_submo
 """
 from __future__ import annotations
 
+import contextlib
 import difflib
 import importlib
+import weakref
 import inspect
 import pkgutil
 import re
@@ -60,7 +62,10 @@ class Registry(Mapping):
     before the list of names in the unknown-name error.
     """
 
+    _instances: List[weakref.ref] = []  # every registry, for :func:`undone_on_error`
+
     def __init__(self, kind: str, ordered: bool = False, valid: str = "valid") -> None:
+        Registry._instances.append(weakref.ref(self))
         self.kind = kind
         self.ordered = ordered
         self.valid = valid
@@ -149,6 +154,21 @@ class Registry(Mapping):
         target, fixed, defaults = self.lookup(name)
         self.check_options(name, kwargs)
         return target(**fixed, **{**defaults, **kwargs})
+
+
+@contextlib.contextmanager
+def undone_on_error() -> Iterator[None]:
+    """What the block registers is unregistered if it raises (or exits): a user's module that failed halfway and
+    is fixed imports again in the same session (a notebook) instead of finding its names registered twice."""
+    registries = [registry for registry in (ref() for ref in Registry._instances) if registry is not None]
+    before = [(registry, set(registry._entries)) for registry in registries]
+    try:
+        yield
+    except BaseException:
+        for registry, names in before:
+            for name in set(registry._entries) - names:
+                del registry._entries[name]
+        raise
 
 
 def submodules(path) -> Iterator[pkgutil.ModuleInfo]:

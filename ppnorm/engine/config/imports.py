@@ -29,6 +29,7 @@ import traceback
 from types import ModuleType
 from typing import Iterator, List
 
+from ...registry import undone_on_error
 from .keys import ConfigError, Key, check_value, expand_user
 
 __all__ = ["CUSTOM_IMPORTS", "KEY", "import_custom", "resolve_files"]
@@ -86,7 +87,7 @@ def _import_file(path: str, where: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     try:
-        with _on_path(os.path.dirname(path)):  # its neighbours import as they do for a script
+        with _on_path(os.path.dirname(path)), undone_on_error():  # neighbours import as for a script
             spec.loader.exec_module(module)
     except (Exception, SystemExit) as error:  # noqa: BLE001 - the user's code may raise (or exit): one line
         del sys.modules[name]
@@ -98,7 +99,7 @@ def _import_module(name: str, where: str) -> ModuleType:
     if not _MODULE_NAME.fullmatch(name):
         raise ConfigError(f"{where}: expected a module name such as my_project.hooks or a path ending in .py")
     cwd = os.getcwd()
-    with _on_path(cwd):
+    with _on_path(cwd), undone_on_error():
         try:
             return importlib.import_module(name)
         except ModuleNotFoundError as error:
