@@ -5,6 +5,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from ppnorm.registry import Registry, undone_on_error
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -26,6 +30,7 @@ def _project(tmp_path, text):
     return config, elsewhere
 
 
+@pytest.mark.slow  # a tool or a Python session in a subprocess
 def test_a_file_imports_a_module_next_to_it_from_any_working_directory(tmp_path):
     text = "from helper_values import VALUE\nraise RuntimeError(f'helper gave {VALUE}')\n"
     config, elsewhere = _project(tmp_path, text)
@@ -35,6 +40,7 @@ def test_a_file_imports_a_module_next_to_it_from_any_working_directory(tmp_path)
     assert "helper_values" not in sys.modules and not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow  # a tool or a Python session in a subprocess
 def test_a_file_that_calls_sys_exit_is_an_error_line_not_a_silent_success(tmp_path):
     config, elsewhere = _project(tmp_path, "import sys\nprint('setting up')\nsys.exit(0)\n")
     result = _train(config, elsewhere, "--output_dir", tmp_path / "out")
@@ -43,6 +49,7 @@ def test_a_file_that_calls_sys_exit_is_an_error_line_not_a_silent_success(tmp_pa
     assert "ext.py:3" in line and not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow  # a tool or a Python session in a subprocess
 def test_a_run_whose_file_moved_names_the_override_that_fixes_it(tmp_path):
     config = tmp_path / "out" / "config.yaml"  # as a run's config.yaml records it: an absolute path
     config.parent.mkdir()
@@ -68,6 +75,7 @@ for attempt in range(2):
 """
 
 
+@pytest.mark.slow  # a tool or a Python session in a subprocess
 def test_a_file_fixed_after_it_raised_loads_in_the_same_session(tmp_path):
     (tmp_path / "ext.py").write_text("from ppnorm.models import register_model\nimport paddle.nn as nn\n"
                                      "register_model('nb_model', nn.Linear)\nraise RuntimeError('a typo')\n")
@@ -80,3 +88,16 @@ def test_a_file_fixed_after_it_raised_loads_in_the_same_session(tmp_path):
     lines = result.stdout.strip().splitlines()
     assert result.returncode == 0 and lines[0].startswith("error") and "a typo" in lines[0]
     assert lines[1:] == ["False", "nb_model", "True"]  # nothing of the failed import stays registered
+
+
+def test_what_a_failed_block_registered_is_unregistered_and_a_good_block_keeps_it():
+    things, other = Registry("thing"), Registry("other")
+    things.register("kept", dict)
+    with pytest.raises(SystemExit), undone_on_error():
+        things.register("half", list)
+        other.register("half", list)
+        raise SystemExit(1)
+    assert things.names() == ["kept"] and other.names() == []
+    with undone_on_error():
+        other.register("done", set)
+    assert other.names() == ["done"]
