@@ -101,3 +101,22 @@ def test_what_a_failed_block_registered_is_unregistered_and_a_good_block_keeps_i
     with undone_on_error():
         other.register("done", set)
     assert other.names() == ["done"]
+
+
+@pytest.mark.slow  # a tool or a Python session in a subprocess
+def test_one_file_reached_through_a_symlink_too_is_imported_once(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a" / "ext_once.py").write_text("from ppnorm.models import register_model\nimport paddle.nn as nn\n"
+                                                "register_model('linear_once', nn.Linear)\n")
+    os.symlink(tmp_path / "a" / "ext_once.py", tmp_path / "b" / "linked.py")
+    (tmp_path / "a" / "base.yaml").write_text("_base_: digits/resnet20\nGlobal: {custom_imports: [ext_once.py]}\n")
+    (tmp_path / "b" / "run.yaml").write_text("_base_: ../a/base.yaml\n"
+                                             "Global: {custom_imports: [../a/ext_once.py, linked.py]}\n")
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+    probe = ("from ppnorm.engine.config import load_config; "
+             "print(len(set(load_config('b/run.yaml')['Global']['custom_imports'])))")
+    result = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-1500:]
+    assert result.stdout.split() == ["2"]  # both entries kept as given; the file ran once
