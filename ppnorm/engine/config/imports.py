@@ -80,7 +80,8 @@ def _import_file(path: str, where: str) -> ModuleType:
     if not os.path.isfile(path):
         raise ConfigError(f"{where}: no such file {path}; moved? give its path in the config (relative to that "
                           f"file's folder) or with -o Global.custom_imports=[/path/to/it.py]")
-    name = "ppnorm_custom_" + hashlib.sha1(path.encode("utf-8")).hexdigest()[:12]  # one module per file
+    real = os.path.realpath(path)  # one module per file, however the path reaches it (a symlink, ..)
+    name = "ppnorm_custom_" + hashlib.sha1(real.encode("utf-8")).hexdigest()[:12]
     if name in sys.modules:
         return sys.modules[name]
     spec = importlib.util.spec_from_file_location(name, path)
