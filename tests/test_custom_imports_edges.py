@@ -120,3 +120,12 @@ def test_one_file_reached_through_a_symlink_too_is_imported_once(tmp_path):
                             timeout=300)
     assert result.returncode == 0, result.stderr[-1500:]
     assert result.stdout.split() == ["2"]  # both entries kept as given; the file ran once
+
+
+@pytest.mark.slow  # a tool or a Python session in a subprocess
+def test_an_override_entry_with_a_shipped_config_is_a_file_of_the_working_directory(tmp_path):
+    (tmp_path / "my_ext.py").write_text("raise RuntimeError('my own file ran')\n")
+    result = _train("digits/resnet20", tmp_path, "-o", "Global.custom_imports=[my_ext.py]", "--output_dir",
+                    tmp_path / "out")  # the shipped config's folder (inside ppnorm) holds nothing of the user's
+    line, = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and "RuntimeError: my own file ran" in line and f"{tmp_path / 'my_ext.py'}:1" in line
