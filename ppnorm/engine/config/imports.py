@@ -10,7 +10,8 @@ tools import it first, so the config may name what it registers::
       - {name: MyHook}
 
 A module name is imported from the working directory or ``PYTHONPATH``; a ``.py`` path is relative to the
-folder of the config file that gives it (``~`` expanded) and is stored as an absolute path in the run's
+folder of the config file that gives it (an ``-o`` entry: the ``-c`` file's, or the working directory when
+that is a shipped config such as ``digits/resnet20``; ``~`` expanded) and is stored as an absolute path in the run's
 ``config.yaml``, so eval, export and resume of that run import the same code; while it runs, its folder is on
 ``sys.path`` (as for a script), so it may import the modules next to it. Importing runs that code:
 list only your own. Every problem is one :class:`ConfigError` line naming the key, the config and the entry.
