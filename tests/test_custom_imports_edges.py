@@ -129,3 +129,28 @@ def test_an_override_entry_with_a_shipped_config_is_a_file_of_the_working_direct
                     tmp_path / "out")  # the shipped config's folder (inside ppnorm) holds nothing of the user's
     line, = result.stderr.strip().splitlines()
     assert result.returncode == 2 and "RuntimeError: my own file ran" in line and f"{tmp_path / 'my_ext.py'}:1" in line
+
+
+NOTEBOOK_HELPER = """
+from ppnorm.engine.config import ConfigError, load_config
+for attempt in range(2):
+    try:
+        print(load_config("run.yaml")["Arch"]["name"])
+    except ConfigError as error:
+        print("error", error)
+    open("ext.py", "w").write("import helper_models\\n")  # the user fixes the file and runs the cell again
+"""
+
+
+@pytest.mark.slow  # a tool or a Python session in a subprocess
+def test_a_module_the_failed_file_imported_registers_again_once_the_file_is_fixed(tmp_path):
+    (tmp_path / "helper_models.py").write_text("from ppnorm.models import register_model\nimport paddle.nn as nn\n"
+                                               "register_model('helper_model', nn.Linear)\n")
+    (tmp_path / "ext.py").write_text("import helper_models\nraise RuntimeError('a typo')\n")
+    (tmp_path / "run.yaml").write_text("_base_: digits/resnet20\nGlobal: {custom_imports: [ext.py]}\n"
+                                       "Arch: {_delete_: true, name: helper_model, in_features: 64, out_features: 10}\n")
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+    result = subprocess.run([sys.executable, "-c", NOTEBOOK_HELPER], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=300)
+    lines = result.stdout.strip().splitlines()
+    assert result.returncode == 0 and lines[0].startswith("error") and lines[1:] == ["helper_model"], result.stdout
