@@ -89,7 +89,7 @@ def _import_file(path: str, where: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     try:
-        with _on_path(os.path.dirname(path)), undone_on_error():  # neighbours import as for a script
+        with _on_path(os.path.dirname(path)), _undone_on_error():  # neighbours import as for a script
             spec.loader.exec_module(module)
     except (Exception, SystemExit) as error:  # noqa: BLE001 - the user's code may raise (or exit): one line
         del sys.modules[name]
@@ -101,7 +101,7 @@ def _import_module(name: str, where: str) -> ModuleType:
     if not _MODULE_NAME.fullmatch(name):
         raise ConfigError(f"{where}: expected a module name such as my_project.hooks or a path ending in .py")
     cwd = os.getcwd()
-    with _on_path(cwd), undone_on_error():
+    with _on_path(cwd), _undone_on_error():
         try:
             return importlib.import_module(name)
         except ModuleNotFoundError as error:
@@ -127,6 +127,21 @@ def _on_path(folder: str) -> Iterator[None]:
     finally:
         if added and folder in sys.path:
             sys.path.remove(folder)
+
+
+@contextlib.contextmanager
+def _undone_on_error() -> Iterator[None]:
+    """If the import fails, what it registered is unregistered and the user's modules it imported are forgotten,
+    so once fixed it imports (and registers) again in the same session."""
+    modules = set(sys.modules)
+    try:
+        with undone_on_error():
+            yield
+    except BaseException:
+        for name in set(sys.modules) - modules:
+            if _users(getattr(sys.modules[name], "__file__", None) or "<none>"):
+                del sys.modules[name]
+        raise
 
 
 def _raised(where: str, error: BaseException) -> ConfigError:
