@@ -9,6 +9,7 @@ import paddle
 import pytest
 
 import ppnorm
+import ppnorm.nn.functional
 from ppnorm.deploy.export import save_for_inference
 from ppnorm.deploy.predictor import Predictor
 from ppnorm.nn import build_norm
@@ -52,3 +53,10 @@ def test_an_rms_model_exports_verified_and_infers_its_logits(tmp_path):
                  cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-1500:]
     assert sum(line.startswith(str(tmp_path / "four.npy")) for line in done.stdout.splitlines()) == 4
+
+
+def test_rms_norm_of_a_bfloat16_input_keeps_its_dtype_far_beyond_its_square_range():
+    x = paddle.to_tensor(np.full([2, 3, 4, 4], 1000.0, dtype="float32")).astype("bfloat16")  # mean square 1e6
+    y = ppnorm.nn.functional.rms_norm(x)
+    assert y.dtype == x.dtype
+    np.testing.assert_allclose(y.astype("float32").numpy(), 1.0, rtol=1e-2)
