@@ -179,12 +179,13 @@ def group_norm(x, groups, weight=None, bias=None, epsilon=1e-5, data_format="NCH
 def rms_norm(x, weight=None, bias=None, epsilon=1e-5, data_format="NCHW"):
     """RMS normalization (Zhang & Sennrich 2019): layer norm without the centring. Each sample is divided by
     the root mean square of all its values (C and spatial), ``x / sqrt(mean(x^2) + epsilon)``, in float64 as
-    :func:`_normalize`; then the per-channel gamma and beta. Only the sum is float64: paddle.inference with
-    oneDNN computes float64 broadcasts wrongly (an exported model's logits were off by ~1e10)."""
+    :func:`_normalize`; then the per-channel gamma and beta. The per-sample scale is float64 too, then cast: the
+    product with ``x`` is in its dtype, as paddle.inference with oneDNN broadcasts float64 wrongly (an exported
+    model's logits were off by ~1e10)."""
     _check_has_channels("rms_norm", x)
     x64 = x.astype("float64")
-    mean_square = (x64 * x64).mean(axis=list(range(1, x.ndim)), keepdim=True).astype(x.dtype)
-    x_hat = x * paddle.rsqrt(mean_square + epsilon)
+    scale = paddle.rsqrt((x64 * x64).mean(axis=list(range(1, x.ndim)), keepdim=True) + epsilon)
+    x_hat = x * scale.astype(x.dtype)
     return _affine(x_hat, weight, bias, _channel_axis(x.ndim, data_format))
 
 
