@@ -18,8 +18,10 @@ are found, not listed: a package imports all of its modules (:func:`import_submo
 """
 from __future__ import annotations
 
+import contextlib
 import difflib
 import importlib
+import weakref
 import inspect
 import pkgutil
 import re
@@ -60,7 +62,10 @@ class Registry(Mapping):
     before the list of names in the unknown-name error.
     """
 
+    _instances: List[weakref.ref] = []  # every registry, for :func:`undone_on_error`
+
     def __init__(self, kind: str, ordered: bool = False, valid: str = "valid") -> None:
+        Registry._instances.append(weakref.ref(self))
         self.kind = kind
         self.ordered = ordered
         self.valid = valid
@@ -151,13 +156,34 @@ class Registry(Mapping):
         return target(**fixed, **{**defaults, **kwargs})
 
 
+@contextlib.contextmanager
+def undone_on_error() -> Iterator[None]:
+    """What the block registers is unregistered if it raises (or exits): a user's module that failed halfway and
+    is fixed imports again in the same session (a notebook) instead of finding its names registered twice."""
+    registries = [registry for registry in (ref() for ref in Registry._instances) if registry is not None]
+    before = [(registry, set(registry._entries)) for registry in registries]
+    try:
+        yield
+    except BaseException:
+        for registry, names in before:
+            for name in set(registry._entries) - names:
+                del registry._entries[name]
+        raise
+
+
+def submodules(path) -> Iterator[pkgutil.ModuleInfo]:
+    """The modules in the folders ``path`` that an import statement can name; a copy an editor, a file manager or
+    Jupyter leaves there (``resnet-Copy1.py``, ``resnet (copy).py``) is not one and is left out."""
+    return (info for info in pkgutil.iter_modules(path) if info.name.isidentifier())
+
+
 def import_submodules(package, path):
     """Import every module of the package named ``package`` (``path`` is its ``__path__``), so each one that
     registers something is found without a list: a new module is picked up by being there.
 
     A module meant for ``python -m`` (it tests ``__name__ == "__main__"``) is left out: imported with its package
     first, runpy would warn that it runs a module already imported."""
-    for info in pkgutil.iter_modules(path):
+    for info in submodules(path):
         folder = Path(info.module_finder.path)
         source = folder / info.name / "__init__.py" if info.ispkg else folder / f"{info.name}.py"
         if source.is_file() and _SCRIPT.search(source.read_text(encoding="utf-8")):

@@ -8,11 +8,10 @@ nothing is imported until a name is looked up, and adding an experiment is its m
 declares ``EXPERIMENT = framework.Experiment(...)`` (docs/experiment_framework.md) or writes ``run(ctx)`` on the
 Context.
 """
-import pkgutil
 import re
 from pathlib import Path
 
-from ..registry import Registry
+from ..registry import Registry, submodules
 
 _ORDER = re.compile(r"^ORDER = (\d+)[ \t]*(?:#.*)?$", re.MULTILINE)  # the whole line: ORDER = <n>  # comment
 
@@ -20,7 +19,7 @@ _ORDER = re.compile(r"^ORDER = (\d+)[ \t]*(?:#.*)?$", re.MULTILINE)  # the whole
 def declared_experiments(folder):
     """The names of the modules in ``folder`` that declare ``ORDER``, by ORDER; two with one number are an error."""
     places = {}
-    for info in pkgutil.iter_modules([str(folder)]):
+    for info in submodules([str(folder)]):
         path = Path(folder, f"{info.name}.py")
         match = _ORDER.search(path.read_text(encoding="utf-8")) if path.is_file() else None
         if match and int(match[1]) in places:

@@ -14,6 +14,11 @@ PADDLECLAS_DENSENET_URL = "https://paddle-imagenet-models-name.bj.bcebos.com/dyg
 def translate_arch(arch, global_section, source, notes):
     """``Arch`` -> ppnorm's model name and options; ``class_num`` (here or in Global) -> ``num_classes``."""
     name = arch.get("name")
+    if name in MODELS:  # a ppnorm config with a PaddleClas-only section or key (a habit from PaddleClas)
+        raise ConfigError(f"{source}: Arch.name={name!r} is ppnorm's own name, but the file reads as a PaddleClas "
+                          f"config: it has a section or key only PaddleClas's have (AMP, Infer, Loss.Train, "
+                          f"Arch.class_num, Global.image_shape, DataLoader.*.sampler ...); remove it, or give a "
+                          f"PaddleClas Arch.name ({', '.join(ARCHS)})")
     if name not in ARCHS:
         raise ConfigError(f"{source}: Arch.name={name!r} is not a model ppnorm has; PaddleClas names it translates: "
                           f"{', '.join(ARCHS)}")

@@ -10,8 +10,10 @@ tools import it first, so the config may name what it registers::
       - {name: MyHook}
 
 A module name is imported from the working directory or ``PYTHONPATH``; a ``.py`` path is relative to the
-folder of the config file that gives it (``~`` expanded) and is stored as an absolute path in the run's
-``config.yaml``, so eval, export and resume of that run import the same code. Importing runs that code:
+folder of the config file that gives it (an ``-o`` entry: the ``-c`` file's, or the working directory when
+that is a shipped config such as ``digits/resnet20``; ``~`` expanded) and is stored as an absolute path in the run's
+``config.yaml``, so eval, export and resume of that run import the same code; while it runs, its folder is on
+``sys.path`` (as for a script), so it may import the modules next to it. Importing runs that code:
 list only your own. Every problem is one :class:`ConfigError` line naming the key, the config and the entry.
 """
 from __future__ import annotations
@@ -28,6 +30,7 @@ import traceback
 from types import ModuleType
 from typing import Iterator, List
 
+from ...registry import undone_on_error
 from .keys import ConfigError, Key, check_value, expand_user
 
 __all__ = ["CUSTOM_IMPORTS", "KEY", "import_custom", "resolve_files"]
@@ -76,17 +79,19 @@ def import_custom(raw: dict, source: str) -> List[ModuleType]:
 
 def _import_file(path: str, where: str) -> ModuleType:
     if not os.path.isfile(path):
-        raise ConfigError(f"{where}: no such file {path} (a .py entry is a path relative to the config file's "
-                          f"folder)")
-    name = "ppnorm_custom_" + hashlib.sha1(path.encode("utf-8")).hexdigest()[:12]  # one module per file
+        raise ConfigError(f"{where}: no such file {path}; moved? give its path in the config (relative to that "
+                          f"file's folder) or with -o Global.custom_imports=[/path/to/it.py]")
+    real = os.path.realpath(path)  # one module per file, however the path reaches it (a symlink, ..)
+    name = "ppnorm_custom_" + hashlib.sha1(real.encode("utf-8")).hexdigest()[:12]
     if name in sys.modules:
         return sys.modules[name]
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     try:
-        spec.loader.exec_module(module)
-    except Exception as error:  # noqa: BLE001 - the user's code may raise anything: one line naming the file
+        with _on_path(os.path.dirname(path)), _undone_on_error():  # neighbours import as for a script
+            spec.loader.exec_module(module)
+    except (Exception, SystemExit) as error:  # noqa: BLE001 - the user's code may raise (or exit): one line
         del sys.modules[name]
         raise _raised(where, error) from error
     return module
@@ -95,7 +100,8 @@ def _import_file(path: str, where: str) -> ModuleType:
 def _import_module(name: str, where: str) -> ModuleType:
     if not _MODULE_NAME.fullmatch(name):
         raise ConfigError(f"{where}: expected a module name such as my_project.hooks or a path ending in .py")
-    with _working_directory_on_path() as cwd:
+    cwd = os.getcwd()
+    with _on_path(cwd), _undone_on_error():
         try:
             return importlib.import_module(name)
         except ModuleNotFoundError as error:
@@ -104,23 +110,38 @@ def _import_module(name: str, where: str) -> ModuleType:
                                   f"or PYTHONPATH); give its package's folder in PYTHONPATH, or a .py file path"
                                   ) from error
             raise _raised(where, error) from error
-        except Exception as error:  # noqa: BLE001 - the user's code may raise anything: one line naming the file
+        except (Exception, SystemExit) as error:  # noqa: BLE001 - the user's code may raise (or exit): one line
             raise _raised(where, error) from error
 
 
 @contextlib.contextmanager
-def _working_directory_on_path() -> Iterator[str]:
-    """The working directory at the end of ``sys.path`` while importing (``tools/train.py`` starts with the
-    tools folder there instead), so a module of the user's project is found as with ``python -m``."""
-    cwd = os.getcwd()
-    added = cwd not in sys.path and "" not in sys.path
+def _on_path(folder: str) -> Iterator[None]:
+    """``folder`` at the end of ``sys.path`` while importing: the working directory for a module name
+    (``tools/train.py`` starts with the tools folder there instead), as with ``python -m``; a file's own folder
+    for a ``.py`` entry, as for a script."""
+    added = folder not in sys.path and not (folder == os.getcwd() and "" in sys.path)
     if added:
-        sys.path.append(cwd)
+        sys.path.append(folder)
     try:
-        yield cwd
+        yield
     finally:
-        if added and cwd in sys.path:
-            sys.path.remove(cwd)
+        if added and folder in sys.path:
+            sys.path.remove(folder)
+
+
+@contextlib.contextmanager
+def _undone_on_error() -> Iterator[None]:
+    """If the import fails, what it registered is unregistered and the user's modules it imported are forgotten,
+    so once fixed it imports (and registers) again in the same session."""
+    modules = set(sys.modules)
+    try:
+        with undone_on_error():
+            yield
+    except BaseException:
+        for name in set(sys.modules) - modules:
+            if _users(getattr(sys.modules[name], "__file__", None) or "<none>"):
+                del sys.modules[name]
+        raise
 
 
 def _raised(where: str, error: BaseException) -> ConfigError:

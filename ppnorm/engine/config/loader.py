@@ -22,7 +22,7 @@ from typing import Any, Iterable, List
 
 import yaml
 
-from ...config_files import not_found_hint, resolve_config, shipped_config
+from ...config_files import configs_dir, not_found_hint, resolve_config, shipped_config
 from .dialects import find_dialect
 from .imports import import_custom, resolve_files
 from .keys import ConfigError, expand_user
@@ -172,9 +172,17 @@ def load_config(path: str, overrides: Iterable[str] = ()) -> dict:
     else:
         for override in overrides or ():
             apply_override(raw, override)
-    resolve_files(raw, os.path.dirname(os.path.abspath(path)), source)  # -o entries: relative to the -c file
+    resolve_files(raw, _overrides_folder(path), source)  # -o entries: relative to the -c file's folder
     import_custom(raw, source)  # before validation: the config may name what these modules register
     return validate(raw, source)
+
+
+def _overrides_folder(path: str) -> str:
+    """Where a relative ``.py`` of ``-o Global.custom_imports`` is: the ``-c`` file's folder, or the working
+    directory for a shipped config (``-c digits/resnet20``), whose folder in ppnorm holds nothing of the user's."""
+    folder, shipped = os.path.dirname(os.path.realpath(path)), configs_dir()
+    inside = shipped is not None and os.path.commonpath([folder, str(shipped)]) == str(shipped)
+    return os.getcwd() if inside else os.path.dirname(os.path.abspath(path))
 
 
 def dump_config(config: dict) -> str:
