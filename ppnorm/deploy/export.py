@@ -30,6 +30,7 @@ from ..engine.cli import print_summary
 from ..nn.fuse import fuse_conv_bn
 from ..quiet import without_fd2_lines
 from ..engine.config.unique_yaml import safe_load_unique
+from .layout import for_inference
 from .onnx import ONNX_FILE, OnnxPredictor, convert, require_extra
 from .predictor import INFERENCE_CONFIG, MODEL_PREFIX, Predictor, model_files
 
@@ -219,7 +220,8 @@ def export_model(config: dict, log: Callable[[str], Any] = print) -> dict:
     model, images, logits, data = reference(config, layout)
     staging = stage(save_dir, needed_bytes=2 * weight_bytes(model) + 2**20)  # weights, graph, ONNX copy
     try:
-        pairs = save_for_inference(model, images, staging, export["fuse_bn"])
+        deployed = for_inference(config, model, layout, data.dataset)  # NHWC: a graph oneDNN runs right
+        pairs = save_for_inference(deployed, images, staging, export["fuse_bn"])
         log(f"[Export] folded {len(pairs)} BatchNorm layer(s) into the preceding conv")
         diffs = check_staged(staging, images, logits, export, save_dir, log)
         description = describe(config, layout, [int(d) for d in images.shape[1:]], data.dataset.classes,
