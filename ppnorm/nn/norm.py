@@ -4,12 +4,13 @@ Each norm kind is one builder in the ``NORMS`` registry, called with the checked
 adding a kind is one decorated function that also names the layer classes it builds and their traits
 (see :mod:`.norm_layers`)::
 
-    @norm_kind("my_norm", [MyNorm], batch_stats=True)
+    @norm_kind("my_norm", [MyNorm], reads=("epsilon",), batch_stats=True)
     def _my_norm(args):
         return MyNorm(args.num_channels, epsilon=args.epsilon)
 
 A new option is one row of ``_OPTIONS`` (default, check, what is expected): ``build_norm`` takes it,
-``norm_options`` in configs accepts it and builders read it from ``args``.
+``norm_options`` in configs accepts it and builders read it from ``args``; a kind names the options it
+reads (``reads``), and another option given to it is one warning line per process, not an error.
 
 Paddle's BatchNorm momentum convention is the opposite of PyTorch's::
 
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 from collections import namedtuple
 from collections.abc import Mapping
 from typing import Any, Callable, Dict, Optional, Sequence
@@ -39,11 +41,29 @@ from .rms_norm import RMSNorm
 
 NORMS = Registry("norm kind", ordered=True, valid="valid kinds")
 NORM_KINDS = NORMS.keys()  # a live view: a kind registered later is listed too
+_READS = {}  # kind -> the options its builder reads (norm_kind's ``reads``)
+_WARNED = set()  # (kind, option) pairs already said in this process
 
 _CHANNELS_LAST = {"NLC", "NHWC", "NDHWC"}
 _DATA_FORMATS = {1: ("NCL", "NLC", "NC"), 2: ("NCHW", "NHWC"), 3: ("NCDHW", "NDHWC")}
 _BATCH_NORMS = {1: nn.BatchNorm1D, 2: nn.BatchNorm2D, 3: nn.BatchNorm3D}
 _INSTANCE_NORMS = {1: nn.InstanceNorm1D, 2: nn.InstanceNorm2D, 3: nn.InstanceNorm3D}
+
+
+def _real(value):
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+_OPTIONS = {  # option -> (default, is the value valid?, what is expected); the one list of build_norm's options
+    "momentum": (0.9, lambda v: _real(v) and 0 <= v <= 1, "a number in [0, 1] (Paddle's convention, default 0.9)"),
+    "epsilon": (1e-5, lambda v: _real(v) and math.isfinite(v) and v > 0, "a positive number (default 1e-5)"),
+    "affine": (True, lambda v: isinstance(v, bool), "true or false"),
+    "groups": (32, lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1, "a positive integer"),
+    "use_global_stats": (None, lambda v: v is None or isinstance(v, bool), "None, true or false"),
+}
+NORM_OPTIONS = tuple(_OPTIONS)  # what norm_options may hold: build_norm's keyword options
+_DEFAULTS = {name: default for name, (default, _, _) in _OPTIONS.items()}
+_BN_READS = ("momentum", "epsilon", "affine", "use_global_stats")
 
 
 def momentum_from_torch(torch_momentum: float) -> float:
@@ -82,27 +102,48 @@ def build_norm(kind: str, num_channels: int, dims: int = 2, data_format: Optiona
     data_format = check_layout(dims, data_format)
     if isinstance(num_channels, bool) or not isinstance(num_channels, int) or num_channels < 1:
         raise ValueError(f"num_channels must be a positive integer, got {num_channels!r}")
-    options = {**_DEFAULTS, **check_norm_options(options, "build_norm", "")}
+    given = check_norm_options(options, "build_norm", "")
+    warn_unread_options(kind, given)
+    options = {**_DEFAULTS, **given}
     return builder(NormArgs(num_channels=num_channels, dims=dims, data_format=data_format, **options))
 
 
-def norm_kind(name: str, layers: Sequence[type], **traits: bool) -> Callable[[Callable], Callable]:
-    """Decorator registering a norm kind's builder as ``name``; ``layers`` are the norm layer classes it builds,
-    declared with ``traits`` (see :class:`~ppnorm.nn.norm_layers.NormTraits`)."""
+def norm_kind(name: str, layers: Sequence[type], reads: Sequence[str] = (), **traits: bool) -> Callable:
+    """Decorator registering a norm kind's builder as ``name``: ``layers`` are the norm layer classes it builds,
+    declared with ``traits`` (see :class:`~ppnorm.nn.norm_layers.NormTraits`); ``reads`` the options of
+    ``_OPTIONS`` it reads (another option given to it is said once, see :func:`warn_unread_options`)."""
+    unknown = sorted(set(reads) - set(_OPTIONS))
+    if unknown:
+        raise ValueError(f"norm kind '{name}' reads '{unknown[0]}', which is no option of build_norm; add it to "
+                         f"_OPTIONS first")
+
     def register(builder):
         declare_norm_layers(layers, **traits)
+        _READS[name] = frozenset(reads)
         return NORMS.register(name, builder)
     return register
 
 
-@norm_kind("bn", [nn.layer.norm._BatchNormBase], batch_stats=True)
+def warn_unread_options(kind: str, options: Mapping[str, Any]) -> None:
+    """One stderr line per process and (kind, option) for each of ``options`` that ``kind`` does not read: a
+    warning, not an error, so ``-o Arch.norm=gn`` on a config written for bn keeps working."""
+    for option, value in options.items():
+        if option in _READS.get(kind, _OPTIONS) or (kind, option) in _WARNED:
+            continue  # a kind registered without the decorator may read anything
+        _WARNED.add((kind, option))
+        users = ", ".join(name for name, reads in _READS.items() if option in reads) or "none"
+        print(f"warning: norm_options.{option}={value!r} has no effect with norm kind '{kind}' (the kinds that "
+              f"read {option}: {users})", file=sys.stderr, flush=True)
+
+
+@norm_kind("bn", [nn.layer.norm._BatchNormBase], reads=_BN_READS, batch_stats=True)
 def _batch_norm(args):
     return _BATCH_NORMS[args.dims](args.num_channels, momentum=args.momentum, epsilon=args.epsilon,
                                    weight_attr=args.param, bias_attr=args.param, data_format=args.data_format,
                                    use_global_stats=args.use_global_stats)
 
 
-@norm_kind("sync_bn", [nn.SyncBatchNorm], batch_stats=True)
+@norm_kind("sync_bn", [nn.SyncBatchNorm], reads=_BN_READS, batch_stats=True)
 def _sync_batch_norm(args):
     if args.use_global_stats is not None:  # Paddle's SyncBatchNorm passes use_global_stats=False to its kernel
         raise ValueError(f"use_global_stats={args.use_global_stats} is not supported by sync_bn (Paddle's "
@@ -112,7 +153,7 @@ def _sync_batch_norm(args):
                             weight_attr=args.param, bias_attr=args.param, data_format=args.data_format)
 
 
-@norm_kind("gn", [nn.GroupNorm])
+@norm_kind("gn", [nn.GroupNorm], reads=("groups", "epsilon", "affine"))
 def _gn(args):
     if args.num_channels % args.groups:
         suggestion = _suggest_groups(args.num_channels, args.groups)
@@ -121,7 +162,7 @@ def _gn(args):
     return _group_norm(args.groups, args)
 
 
-@norm_kind("ln", [nn.LayerNorm, nn.GroupNorm])
+@norm_kind("ln", [nn.LayerNorm, nn.GroupNorm], reads=("epsilon", "affine"))
 def _layer_norm(args):
     if args.dims == 1:
         if args.epsilon > 1e-3:  # the layer_norm kernel refuses it, but only at the first forward pass
@@ -130,7 +171,7 @@ def _layer_norm(args):
     return _group_norm(1, args)
 
 
-@norm_kind("in", [nn.layer.norm._InstanceNormBase, nn.GroupNorm])
+@norm_kind("in", [nn.layer.norm._InstanceNormBase, nn.GroupNorm], reads=("epsilon", "affine"))
 def _instance_norm(args):
     if args.data_format in _CHANNELS_LAST:
         return _group_norm(args.num_channels, args)
@@ -143,7 +184,7 @@ def _no_norm(args):
     return nn.Identity()
 
 
-@norm_kind("rms", [RMSNorm])
+@norm_kind("rms", [RMSNorm], reads=("epsilon", "affine"))
 def _rms_norm(args):
     return RMSNorm(args.num_channels, epsilon=args.epsilon, weight_attr=args.param, bias_attr=args.param,
                    data_format=args.data_format)
@@ -159,21 +200,6 @@ def _suggest_groups(num_channels, groups):
     """The divisor of num_channels closest to the requested number of groups."""
     divisors = [d for d in range(1, num_channels + 1) if num_channels % d == 0]
     return min(divisors, key=lambda d: (abs(d - groups), -d))
-
-
-def _real(value):
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
-_OPTIONS = {  # option -> (default, is the value valid?, what is expected); the one list of build_norm's options
-    "momentum": (0.9, lambda v: _real(v) and 0 <= v <= 1, "a number in [0, 1] (Paddle's convention, default 0.9)"),
-    "epsilon": (1e-5, lambda v: _real(v) and math.isfinite(v) and v > 0, "a positive number (default 1e-5)"),
-    "affine": (True, lambda v: isinstance(v, bool), "true or false"),
-    "groups": (32, lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1, "a positive integer"),
-    "use_global_stats": (None, lambda v: v is None or isinstance(v, bool), "None, true or false"),
-}
-NORM_OPTIONS = tuple(_OPTIONS)  # what norm_options may hold: build_norm's keyword options
-_DEFAULTS = {name: default for name, (default, _, _) in _OPTIONS.items()}
 
 
 class NormArgs(namedtuple("NormArgs", ("num_channels", "dims", "data_format") + NORM_OPTIONS)):
