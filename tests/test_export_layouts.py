@@ -13,7 +13,7 @@ import yaml
 
 import ppnorm
 from ppnorm.deploy import export as X
-from ppnorm.deploy.layout import ChannelsLastInput
+from ppnorm.deploy.layout import ChannelsLastInput, copy_weights
 from ppnorm.deploy.predictor import Predictor
 from ppnorm.engine import load_config
 from ppnorm.nn import NORM_KINDS
@@ -113,3 +113,10 @@ def test_a_channels_last_model_trains_exports_and_infers_through_the_tools(tmp_p
     done = run_tool("infer", "--model_dir", run / "inference", "-c", run / "config.yaml", timeout=600)
     assert done.returncode == 0, done.stderr[-1500:]
     assert _top1(done.stdout, "Infer") == trained > 0.2
+
+
+def test_weights_that_do_not_fit_the_twin_are_refused():
+    arch = _arch("resnet20", "bn", "NHWC")
+    with pytest.raises(ValueError) as error:
+        copy_weights(ppnorm.build_model(dict(arch)), ppnorm.build_model(dict(arch, norm="none")))
+    assert "Arch.data_format=NCHW" in str(error.value)

@@ -57,3 +57,9 @@ def test_a_model_with_an_unread_option_builds_and_warns_once(capsys):
     assert sum(1 for _ in model.sublayers() if type(_).__name__ == "GroupNorm") == 21
     lines = _warnings(capsys)
     assert len(lines) == 1 and "norm_options.momentum=0.5" in lines[0]
+
+
+def test_a_kind_registered_without_norm_kind_may_read_any_option(capsys, monkeypatch):
+    monkeypatch.setitem(norm.NORMS._entries, "plain", (lambda args: norm.nn.Identity(), {}, {}))
+    build_norm("plain", 8, groups=8, momentum=0.5)
+    assert _warnings(capsys) == []
