@@ -26,6 +26,7 @@ DOCS = [ROOT / "README.md", ROOT / "README_cn.md", *sorted((ROOT / "docs").rglob
 REGION = re.compile(r"(<!-- numbers:([\w.]+) -->\n)(.*?)(<!-- /numbers -->)", re.S)
 DONE = re.compile(r"\[Done\] top1 ([\d.]+) on (\d+) eval samples .*?; (\d+) epochs, training time ([\d.]+)s")
 LOG_LINES = ("[Train][Epoch", "[Eval][Epoch", "[Eval][Avg]", "[Done]")  # the last of each is kept
+KEPT_LINES = ("[Export]", "[Infer]", "eval #")  # all of these
 TRAIN = "python tools/train.py -c configs/"
 ONE = "OMP_NUM_THREADS=1 "
 R20 = f"{TRAIN}digits/resnet20.yaml"
@@ -50,13 +51,22 @@ RECIPES = {
                  ("file_list", f"{TRAIN}custom/file_list.yaml -o Global.epochs=5"),
                  ("eval", "python tools/eval.py -c output/custom_image_folder/config.yaml "
                           "-o Global.pretrained_model=output/custom_image_folder/best_model")],
+    "deploy": [("train", R20),
+               ("export", "python tools/export.py -c output/digits_resnet20/config.yaml "
+                          "-o Global.pretrained_model=output/digits_resnet20/best_model"),
+               ("infer", "python tools/infer.py --model_dir output/digits_resnet20/inference -c configs/digits/resnet20.yaml"),
+               ("export onnx", "python tools/export.py -c configs/digits/resnet20.yaml -o Global.pretrained_model="
+                               "output/digits_resnet20/best_model --format onnx --output_dir "
+                               "output/digits_resnet20/inference_onnx"),
+               ("infer onnx", "python tools/infer.py --model_dir output/digits_resnet20/inference_onnx --backend "
+                              "onnxruntime -c configs/digits/resnet20.yaml --show 2")],
     "benchmark_main": [("", f"{BENCH} --output_dir output/benchmark")],
     "benchmark_norms": [("", f"{BENCH} --models resnet50 --norms bn gn ln in --modes train eval infer --precisions "
                              "fp32 --loader_config none --output_dir output/benchmark_norms")],
     "benchmark_norm_cost": [("", f"{ONE}{BENCH} --norm_cost --repeats 5 --warmup 2 --cpu_threads 1 "
                                  "--output_dir output/benchmark_norm_cost")],
 }
-SHARED_OUTPUT = {"own_data"}
+SHARED_OUTPUT = {"own_data", "deploy"}
 # how far a fresh run's top-1 may be from the committed one (thread count and CPU change float sums, so a borderline
 # image can flip); rendered into the docs next to the numbers, and what tests/test_docs_numbers.py allows
 TOLERANCE = {"own_data": 1 / 30, "mainjob": 2 / 360}
@@ -93,7 +103,8 @@ def _run_one(name, index, command, folder):
            "cpu_seconds": round(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime, 1)}
     lines = (result.stdout + result.stderr).split("\n")
     last = {kind: line for line in lines for kind in LOG_LINES if line.startswith(kind)}
-    row["lines"] = [last[kind] for kind in LOG_LINES if kind in last]
+    row["lines"] = [last[kind] for kind in LOG_LINES if kind in last] + [
+        line.replace(str(folder), "...") for line in lines if line.startswith(KEPT_LINES)]
     done = DONE.search("\n".join(lines))
     if done:
         row.update(top1=float(done.group(1)), samples=int(done.group(2)), epochs=int(done.group(3)),
@@ -221,15 +232,38 @@ def _main_job_log(record):
     return ["```", *record["rows"][0]["lines"], "```", "", source_line(record) + f"；{tolerance_note('mainjob')}。"]
 
 
+def _commands_block(record, labels, marker, first=()):
+    """A ```bash block of the recipe's commands named by ``labels``, each followed by its output as comments."""
+    rows = {row["label"]: row for row in record["rows"]}
+    lines = [f"<!-- not-run: {marker.format(cpu=record['cpu'], date=record['date'][:10])} -->", "```bash", *first]
+    for label in labels:
+        shown = [line for line in rows[label]["lines"] if not re.match(r"eval #([2-9]|\d\d)", line)]  # two
+        lines += [rows[label]["command"]] + [f"# {line}" for line in shown]
+    return lines + ["```", "", source_line(record)]
+
+
+def _deploy_paddle(record):
+    return _commands_block(record, ["export", "infer"], "需要先训练出 output/digits_resnet20（约 35 秒 CPU 时间，2 核 {cpu}）；"
+                           "tests/test_deploy.py 导出并推理同样的模型")
+
+
+def _deploy_onnx(record):
+    return _commands_block(record, ["export onnx", "infer onnx"], "安装 onnx extra 需要网络，并要先训练出 "
+                           "output/digits_resnet20（约 35 秒 CPU 时间，2 核 {cpu}）；tests/test_onnx.py 运行同样的导出与推理",
+                           ['pip install -e ".[onnx]"   # 在 ppnorm 目录里；装 paddle2onnx==2.1.0 与 onnxruntime'])
+
+
 RENDER = {"mainjob_seeds": _mainjob_seeds, "norm_switch": _norm_switch, "seq_conv1d": _seq_conv1d,
           "own_data": _own_data, "benchmark_main": _benchmark, "benchmark_norms": _benchmark,
-          "benchmark_norm_cost": _benchmark, "mainjob": _main_job_log}
+          "benchmark_norm_cost": _benchmark, "mainjob": _main_job_log,
+          "deploy.paddle": _deploy_paddle, "deploy.onnx": _deploy_onnx}
 INLINE = re.compile(r"(<!-- n:(\w+):(\d+):(\w+)(%?) -->)(.*?)(<!-- /n -->)")
 
 
 def _inline(match):
     value = load(match.group(2))["rows"][int(match.group(3))][match.group(4)]
-    text = _pct(value) if match.group(5) else (f"{value:.4f}" if match.group(4) == "top1" else f"{value:.1f}")
+    formats = {"top1": "{:.4f}", "ratio": "{:.3f}x", "images_per_s": "{:.2f}"}
+    text = _pct(value) if match.group(5) else formats.get(match.group(4), "{:.1f}").format(float(value))
     return match.group(1) + text + match.group(7)
 
 
