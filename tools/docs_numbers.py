@@ -44,8 +44,8 @@ RECIPES = {
                     ("ResNet-20 / 无归一化", f"{R20} -o Arch.norm=none"),
                     ("ResNet-18 (cifar stem) / bn", f"{TRAIN}digits/resnet18.yaml"),
                     ("DenseNet-small / bn", f"{TRAIN}digits/densenet_small.yaml")],
-    "seq_conv1d": [(f"`{n}`", f"{ONE}{TRAIN}sequence/seq_conv1d.yaml -o Arch.norm={n}")
-                   for n in ("ln", "bn", "bn_masked", "none")],
+    "seq_conv1d": [(label, f"{ONE}{TRAIN}sequence/seq_conv1d.yaml -o Arch.norm={label.split('`')[1]}") for label in (
+        "`ln`（默认）", "`bn`（统计量计入补零）", "`bn_masked`（只统计有效位置）", "`none`")],
     "own_data": [("data", "python -m ppnorm.data.example_images data/my_images"),
                  ("image_folder", f"{TRAIN}custom/image_folder.yaml"),
                  ("file_list", f"{TRAIN}custom/file_list.yaml -o Global.epochs=5"),
