@@ -68,8 +68,9 @@ RECIPES = {
 }
 SHARED_OUTPUT = {"own_data", "deploy"}
 # how far a fresh run's top-1 may be from the committed one (thread count and CPU change float sums, so a borderline
-# image can flip); rendered into the docs next to the numbers, and what tests/test_docs_numbers.py allows
-TOLERANCE = {"own_data": 1 / 30, "mainjob": 2 / 360}
+# image can flip; the main job's seeds 1-4 moved by 1-3 of 360 images from an Intel Xeon to an AMD EPYC, seed 0 and
+# the own-data runs not at all); rendered into the docs next to the numbers, and what tests/test_docs_numbers.py allows
+TOLERANCE = {"own_data": 1 / 30, "mainjob": 3 / 360}
 
 
 def cpu_model():
