@@ -1,6 +1,7 @@
 """Every shell command the user docs show (the ```bash blocks of docs/zh_CN, README_cn.md and README.md) is either run
 here, as written, or its block is marked on the line right above it with ``<!-- not-run: reason -->``, the reason
-naming what it needs (a GPU, the network, your own files) or how long it takes on which CPU."""
+naming what it needs (a GPU, the network, your own files) or how long it takes on which CPU. The numbers those
+commands print in the docs are regions rendered from docs/results and re-run by tests/test_docs_numbers.py."""
 import csv
 import os
 import re
