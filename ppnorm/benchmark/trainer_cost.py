@@ -62,8 +62,9 @@ SIDES = {"trainer": run_trainer, "bare": run_bare}
 
 
 def trainer_vs_bare(config, epochs=None, repeats=3, log=print):
-    """Rows for the bare loop and the Trainer (whose ratio is bare seconds over Trainer seconds, medians over
-    ``repeats`` alternating runs); ``epochs`` (default: the config's) shortens both runs alike."""
+    """Rows for the bare loop and the Trainer: each side's median seconds over ``repeats`` alternating runs, and
+    the Trainer's ratio, the median over the repeats of bare seconds / Trainer seconds (a repeat's two runs are
+    adjacent, so a load that changes between repeats cancels); ``epochs`` (default: the config's) shortens both."""
     from .suite import bench_row, format_row
 
     seconds, steps = {name: [] for name in SIDES}, {}
@@ -81,10 +82,11 @@ def trainer_vs_bare(config, epochs=None, repeats=3, log=print):
     batch = config["DataLoader"]["Train"]["batch_size"]
     label = f"{config['Arch']['name']} on {config['DataLoader']['Train']['dataset']['name']}, {steps['bare']} steps"
     median = {name: statistics.median(values) for name, values in seconds.items()}
+    ratio = statistics.median(bare / trainer for bare, trainer in zip(seconds["bare"], seconds["trainer"]))
     norm = config["Arch"].get("norm", "bn")
     rows = [bench_row(label, "bare Paddle loop", norm, batch, "train run", steps["bare"] * batch / median["bare"]),
             bench_row(label, "Trainer (EMA, eval, checkpoints, logs)", norm, batch, "train run",
-                      steps["trainer"] * batch / median["trainer"], None, median["bare"] / median["trainer"],
+                      steps["trainer"] * batch / median["trainer"], None, ratio,
                       "bare Paddle loop")]
     for row, name in zip(rows, ("bare", "trainer")):
         row.update(steps=steps[name], seconds=round(median[name], 2))
