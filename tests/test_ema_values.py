@@ -9,6 +9,8 @@ from ppnorm.engine import ema as E
 from ppnorm.engine.ema import ModelEma, UpdateEma, ema_decay
 from ppnorm.engine.loop import HookBase, TrainLoop
 
+pytestmark = pytest.mark.oldest_paddle  # the flat update uses a private Paddle op: checked on the oldest Paddle too
+
 
 class Counted(paddle.nn.Layer):
     """Linear + BatchNorm1D, and an integer buffer counting the forward passes."""
@@ -138,3 +140,64 @@ def test_a_model_cast_to_another_float_type_is_averaged_in_the_emas_type():
 def test_any_decay_strictly_between_zero_and_one_is_taken(decay):
     assert ModelEma(paddle.nn.Linear(2, 2), decay).decay == decay
     assert ema_decay(decay, 10 ** 12) == decay and ema_decay(decay, 0) == min(decay, 0.1)
+
+
+def _trained_steps(model, steps, seed=5):
+    optimizer = paddle.optimizer.Momentum(0.1, parameters=model.parameters())
+    rng = np.random.default_rng(seed)
+    for _ in range(steps):
+        model(paddle.to_tensor(rng.normal(size=(4, 3)).astype("float32"))).square().sum().backward()
+        optimizer.step()
+        optimizer.clear_grad()
+        yield
+
+
+def test_the_flat_update_is_bitwise_the_entry_by_entry_one_with_reads_and_loads_between():
+    paddle.seed(6)
+    model = Counted()
+    fused, entries = ModelEma(model, 0.9), ModelEma(model, 0.9)
+    other = Counted()
+    for step, _ in enumerate(_trained_steps(model, 7), start=1):
+        fused.update(model, step)
+        entries._update_entries(model, ema_decay(0.9, step))  # the arithmetic of the flat update, entry by entry
+        if step == 3:  # a read writes the average back; the next update flattens anew
+            assert {k: v.tolist() for k, v in _state(fused.model).items()} == \
+                {k: v.tolist() for k, v in _state(entries.model).items()}
+        if step == 5:  # a load between updates is what the next update averages from
+            fused.set_state_dict(other.state_dict())
+            entries.set_state_dict(other.state_dict())
+    got, expected = _state(fused.model), _state(entries.model)
+    assert sorted(got) == ["bn._mean", "bn._variance", "bn.bias", "bn.weight", "calls", "fc.bias", "fc.weight"]
+    for key in got:
+        np.testing.assert_array_equal(got[key], expected[key], err_msg=key)
+    assert got["calls"].tolist() == [7 + 7]  # the integer buffer copied, not averaged
+
+
+def test_a_second_model_is_flattened_anew_not_averaged_from_the_first():
+    paddle.seed(7)
+    first, second = Counted(), Counted()
+    ema = ModelEma(first, 0.5)
+    start = _state(ema.model)
+    ema.update(first, 100)  # d = 0.5: the average of the copy and first (the same weights)
+    ema.update(second, 100)
+    for key in ("fc.weight", "bn.bias"):
+        np.testing.assert_allclose(_state(ema.model)[key], 0.5 * start[key] + 0.5 * _state(second)[key], rtol=1e-6)
+
+
+def test_without_the_flat_op_the_update_goes_entry_by_entry_to_the_same_bits(monkeypatch):
+    def missing(tensors):
+        raise AttributeError("module 'paddle._C_ops' has no attribute 'coalesce_tensor'")
+
+    paddle.seed(8)
+    model = Counted()
+    fallback, fused = ModelEma(model, 0.9), ModelEma(model, 0.9)
+    for step, _ in enumerate(_trained_steps(model, 4), start=1):
+        fused.update(model, step)
+        with monkeypatch.context() as patch:
+            patch.setattr(E, "_coalesce", missing)
+            fallback.update(model, step)
+            assert fallback._flat is None  # nothing flattened: the entries were updated one by one
+    got, expected = _state(fallback.model), _state(fused.model)
+    for key in got:
+        np.testing.assert_array_equal(got[key], expected[key], err_msg=key)
+    assert not np.array_equal(got["fc.weight"], _state(Counted())["fc.weight"])

@@ -63,6 +63,7 @@ RECIPES = {
     "benchmark_main": [("", f"{BENCH} --output_dir output/benchmark")],
     "benchmark_norms": [("", f"{BENCH} --models resnet50 --norms bn gn ln in --modes train eval infer --precisions "
                              "fp32 --loader_config none --output_dir output/benchmark_norms")],
+    "benchmark_trainer": [("", f"{BENCH} --trainer --output_dir output/benchmark_trainer")],
     "benchmark_norm_cost": [("", f"{ONE}{BENCH} --norm_cost --repeats 5 --warmup 2 --cpu_threads 1 "
                                  "--output_dir output/benchmark_norm_cost")],
 }
@@ -256,7 +257,7 @@ def _deploy_onnx(record):
 
 RENDER = {"mainjob_seeds": _mainjob_seeds, "norm_switch": _norm_switch, "seq_conv1d": _seq_conv1d,
           "own_data": _own_data, "benchmark_main": _benchmark, "benchmark_norms": _benchmark,
-          "benchmark_norm_cost": _benchmark, "mainjob": _main_job_log,
+          "benchmark_norm_cost": _benchmark, "benchmark_trainer": _benchmark, "mainjob": _main_job_log,
           "deploy.paddle": _deploy_paddle, "deploy.onnx": _deploy_onnx}
 INLINE = re.compile(r"(<!-- n:(\w+):(\d+):(\w+)(%?) -->)(.*?)(<!-- /n -->)")
 

@@ -16,7 +16,9 @@ from ..engine.threads import use_cpu_threads
 from .cases import MODES, check_norms_fit
 from .norm_cost import CLOCKS, DEFAULT_CASES, NORMS, check_norms, norm_cost_rows, parse_case
 from .suite import Suite, loader_vs_tensors, write_tables
+from .trainer_cost import trainer_vs_bare
 
+MAIN_CONFIG = "configs/digits/resnet20.yaml"  # the main job (README's first command)
 CPU_NORMS = [kind for kind in NORM_KINDS if kind != "sync_bn"]  # SyncBatchNorm has no CPU kernel
 
 
@@ -50,6 +52,12 @@ def parse_args(argv):
                         help="instead of the model suite: what normalization costs, each norm's train step, dygraph "
                              "eval and exported inference (BN folded) as a ratio against the same model without "
                              f"norm (default cases: {' '.join(DEFAULT_CASES)}; no memory, fp32 only)")
+    parser.add_argument("--trainer", nargs="?", const=MAIN_CONFIG, default=None, metavar="CONFIG",
+                        help="instead of the model suite: CONFIG (default: the main job, " + MAIN_CONFIG + ") trained "
+                             "through the Trainer with its default hooks vs a bare Paddle loop with the same model, "
+                             "data, optimizer and schedule, alternating in this process (--repeats, default 3)")
+    parser.add_argument("--trainer_epochs", type=positive_int, default=None,
+                        help="--trainer: train this many epochs per run instead of the config's")
     parser.add_argument("--min_sample_seconds", type=float, default=0.2,
                         help="--norm_cost: repeat a call within each timed sample to last about this long")
     parser.add_argument("--clock", choices=tuple(CLOCKS), default="cpu",
@@ -64,7 +72,8 @@ def parse_args(argv):
                              "ratio against the Paddle Inference fp32 row (needs pip install -e \".[onnx]\")")
     parser.add_argument("--image_size", type=positive_int, default=224)
     parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--repeats", type=positive_int, default=5, help="timed repeats; the median is reported")
+    parser.add_argument("--repeats", type=positive_int, default=None,
+                        help="timed repeats; the median is reported (default 5, with --trainer 3)")
     parser.add_argument("--loader_config", default="configs/digits/resnet20.yaml",
                         help="config whose training loop is timed through its DataLoader vs pre-built tensors "
                              "('none' to skip)")
@@ -75,6 +84,7 @@ def parse_args(argv):
     parser.add_argument("--output", dest="output_dir", help=argparse.SUPPRESS)  # the old name of --output_dir
     args = parser.parse_args(argv)
     args.output_dir = args.output_dir or "output/benchmark"
+    args.repeats = args.repeats or (3 if args.trainer else 5)
     return args
 
 
@@ -94,11 +104,16 @@ def benchmark_main(argv=None, omp_num_threads=None):
             require_extra("--onnx")
         check_output_dir(args.output_dir, "--output_dir")  # before minutes of timing, not after
         _check_norms_fit(args)
-        skip_loader = args.loader_config == "none" or args.norm_cost is not None
+        skip_loader = args.loader_config == "none" or args.norm_cost is not None or args.trainer is not None
         loader_config = None if skip_loader else load_config(args.loader_config)  # fail fast
+        trainer_config = None if args.trainer is None else load_config(args.trainer)
         threads, note = use_cpu_threads(args.cpu_threads, omp_threads(omp_num_threads))
         print(note)
-        if args.norm_cost is not None:
+        if trainer_config is not None:
+            print(_load_line("before"))
+            rows = trainer_vs_bare(trainer_config, args.trainer_epochs, args.repeats)
+            print(_load_line("after"))
+        elif args.norm_cost is not None:
             rows = _norm_cost(args, threads)
         else:
             rows = _suite(args, loader_config, threads)
