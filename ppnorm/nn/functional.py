@@ -186,11 +186,9 @@ def group_norm(x: paddle.Tensor, groups: int, weight: Optional[paddle.Tensor] = 
 
 def rms_norm(x: paddle.Tensor, weight: Optional[paddle.Tensor] = None, bias: Optional[paddle.Tensor] = None,
              epsilon: float = 1e-5, data_format: str = "NCHW") -> paddle.Tensor:
-    """RMS normalization (Zhang & Sennrich 2019): layer norm without the centring. Each sample is divided by
-    the root mean square of all its values (C and spatial), ``x / sqrt(mean(x^2) + epsilon)``, in float64 as
-    :func:`_normalize`; then the per-channel gamma and beta. The per-sample scale is float64 too, then cast: the
-    product with ``x`` is in its dtype, as paddle.inference with oneDNN broadcasts float64 wrongly (an exported
-    model's logits were off by ~1e10)."""
+    """RMS normalization (Zhang & Sennrich 2019): each sample divided by the root mean square of all its values,
+    ``x / sqrt(mean(x^2) + epsilon)`` (scale in float64, then cast: oneDNN inference broadcasts float64 wrongly,
+    an exported model's logits were off by ~1e10), then the per-channel gamma and beta."""
     _check_has_channels("rms_norm", x)
     x64 = x.astype("float64")
     scale = paddle.rsqrt((x64 * x64).mean(axis=list(range(1, x.ndim)), keepdim=True) + epsilon)
