@@ -21,10 +21,10 @@ from __future__ import annotations
 import contextlib
 import difflib
 import importlib
-import weakref
 import inspect
 import pkgutil
 import re
+import weakref
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple

@@ -37,14 +37,14 @@ class ModelEma:
         self._model.eval()
         for param in self._model.parameters():
             param.stop_gradient = True
-        self._flat = None  # (the source model, its float entries, the average's views, its flat buffer, the rest)
+        self._flat = None  # (source model, its float entries, the average's entries, their views, flat buffer, rest)
 
     @property
     def model(self):
         """The averaged copy (eval mode, frozen), with every update so far written into its tensors."""
         if self._flat is not None:
-            _, _, views, _, _ = self._flat
-            for target, view in zip(self._float_targets, views):
+            _, _, targets, views, _, _ = self._flat
+            for target, view in zip(targets, views):
                 paddle.assign(view, output=target)
             self._flat = None
         return self._model
@@ -67,8 +67,7 @@ class ModelEma:
             views, flat = _coalesce(targets)
         except (AttributeError, TypeError, ValueError, RuntimeError):  # a private op: another Paddle may lack it
             return None
-        self._float_targets = targets
-        return model, sources, views, flat, rest
+        return model, sources, targets, views, flat, rest
 
     @paddle.no_grad()
     def update(self, model, step):
@@ -79,7 +78,7 @@ class ModelEma:
             self._flat = self._flatten(model)
         if self._flat is None:
             return self._update_entries(model, d)
-        _, sources, _, flat, rest = self._flat
+        _, sources, _, _, flat, rest = self._flat
         flat.scale_(d).add_(paddle.scale(_coalesce(sources)[1], 1.0 - d))
         for value, target in rest:
             paddle.assign(value, output=target)
