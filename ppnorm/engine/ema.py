@@ -79,7 +79,7 @@ class ModelEma:
         if self._flat is None:
             return self._update_entries(model, d)
         _, sources, _, _, flat, rest = self._flat
-        flat.scale_(d).add_(paddle.scale(_coalesce(sources)[1], 1.0 - d))
+        flat.scale_(d).add_(_coalesce(sources)[1].scale_(1.0 - d))  # the copy scaled in place
         for value, target in rest:
             paddle.assign(value, output=target)
 
