@@ -8,6 +8,7 @@ import paddle
 import pytest
 
 from ppnorm.engine import CheckpointError, load_checkpoint, save_checkpoint
+from ppnorm.engine import checkpoint as checkpoint_module
 from ppnorm.engine.cli import train_main
 from ppnorm.engine.run_lock import OutputDirLock, RunLockError
 
@@ -113,27 +114,30 @@ def test_uncommitted_leftovers_are_ignored_and_cleaned(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["ck.pdopt", "ck.pdparams", "ck.pdstates"]
 
 
-@pytest.mark.parametrize("failing_write", [1, 2, 3])
+@pytest.mark.parametrize("failing_write", [1, 2, 3, 4])  # .pdparams, .pdopt, .pdstates, the commit record
 def test_a_full_disk_during_a_save_keeps_the_previous_checkpoint_and_leaves_no_temporary(tmp_path, monkeypatch,
                                                                                         failing_write):
     saved = _save_tiny(tmp_path / "ck", epoch=1)
-    real_save, calls = paddle.save, []
+    real_open, calls = open, []
 
-    def save_until_the_disk_is_full(obj, path, *args, **kwargs):
-        calls.append(path)
-        if len(calls) == failing_write:
-            with open(path, "wb") as handle:
-                handle.write(b"half")  # what a full disk leaves behind
-            raise OSError(28, "No space left on device")
-        return real_save(obj, path, *args, **kwargs)
+    def open_on_a_filling_disk(path, mode="r", *args, **kwargs):
+        handle = real_open(path, mode, *args, **kwargs)
+        if "w" in mode:
+            calls.append(path)
+            if len(calls) == failing_write:
+                handle.write(b"half" if "b" in mode else "half")  # what a full disk leaves behind
+                handle.close()
+                raise OSError(28, "No space left on device")
+        return handle
 
-    monkeypatch.setattr(paddle, "save", save_until_the_disk_is_full)
+    monkeypatch.setattr(checkpoint_module, "open", open_on_a_filling_disk, raising=False)
     with pytest.raises(CheckpointError) as error:
         _save_tiny(tmp_path / "ck", epoch=2)
     message = str(error.value)
     assert "No space left on device" in message and str(tmp_path / "ck") in message and "\n" not in message
     assert sorted(os.listdir(tmp_path)) == ["ck.pdopt", "ck.pdparams", "ck.pdstates"]
-    monkeypatch.setattr(paddle, "save", real_save)
+    monkeypatch.undo()
+    assert len(calls) == failing_write
     model, optimizer = _tiny()
     assert load_checkpoint(str(tmp_path / "ck"), model, optimizer)["epoch"] == 1
     np.testing.assert_array_equal(model[0].weight.numpy(), saved[0].weight.numpy())

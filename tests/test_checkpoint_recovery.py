@@ -72,7 +72,7 @@ def test_a_save_that_raises_part_way_keeps_the_previous_checkpoint_and_resume_is
             with real_open(path, "wb") as handle:
                 handle.write(b"half")
             raise error
-        real_write(obj, path)
+        return real_write(obj, path)
 
     def record_open(path, *args, **kwargs):  # the commit record is written with open(), not _write_synced
         if str(path).endswith(failing):
@@ -110,11 +110,11 @@ def test_a_save_that_fails_after_its_commit_point_loads_the_new_checkpoint(tmp_p
     finish = ckpt._finish_commit
     calls = []
 
-    def crash_after_commit(path):
+    def crash_after_commit(path, *written):
         calls.append(path)
         if len(calls) == 2:  # the first call cleans up before writing; the second renames the committed files
             raise RuntimeError("killed while renaming")
-        finish(path)
+        finish(path, *written)
     monkeypatch.setattr(ckpt, "_finish_commit", crash_after_commit)
     with pytest.raises(RuntimeError):
         save_checkpoint(prefix, model, optimizer, dict(STATES, epoch=2))

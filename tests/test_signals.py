@@ -306,9 +306,10 @@ def test_a_second_signal_while_latest_is_written_waits_for_the_commit(tmp_path, 
     real_write = checkpoint._write_synced
 
     def write_and_signal(obj, path):
-        real_write(obj, path)
+        digest = real_write(obj, path)
         if path.endswith("latest.pdparams.tmp"):
             os.kill(os.getpid(), signal.SIGTERM)  # the second signal, halfway through the save
+        return digest
 
     monkeypatch.setattr(checkpoint, "_write_synced", write_and_signal)
     assert trainer.train() is None and trainer.outcome == INTERRUPTED and trainer.stop_signal == signal.SIGTERM

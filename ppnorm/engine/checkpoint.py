@@ -21,6 +21,8 @@ unit (its hash in the commit record and in ``.pdstates``).
 Files are read by :mod:`ppnorm.weights`; pretrained weights are loaded by
 :func:`ppnorm.models.pretrained.load_pretrained` (re-exported here, part of the engine's API).
 """
+import hashlib
+import io
 import json
 import os
 
@@ -43,17 +45,27 @@ def _fsync_dir(directory):
 
 
 def _write_synced(obj, path):
-    paddle.save(obj, path)
-    with open(path, "rb+") as handle:
+    """Write ``obj`` as ``paddle.save`` does, fsynced; return the SHA-256 of the bytes (hashed in memory, not
+    read back)."""
+    buffer = io.BytesIO()
+    paddle.save(obj, buffer)
+    data = buffer.getbuffer()
+    with open(path, "wb") as handle:
+        handle.write(data)
+        handle.flush()
         os.fsync(handle.fileno())
+    return hashlib.sha256(data).hexdigest()
 
 
-def _finish_commit(prefix):
-    """Roll a committed checkpoint forward (rename its temporary files); drop uncommitted leftovers."""
+def _finish_commit(prefix, written=None):
+    """Roll a committed checkpoint forward (rename its temporary files); drop uncommitted leftovers.
+
+    ``written``: the record this process has just committed, its files written and fsynced here (not hashed again)."""
     record = commit_record(prefix)
     for suffix in SUFFIXES + (TRAIN,):
         tmp = prefix + suffix + TMP
-        if record and os.path.isfile(tmp) and sha256(tmp) == record.get(suffix):
+        ours = written is not None and record == written and suffix in written
+        if record and os.path.isfile(tmp) and (ours or sha256(tmp) == record.get(suffix)):
             os.replace(tmp, prefix + suffix)
         elif os.path.exists(tmp):
             os.remove(tmp)
@@ -89,7 +101,7 @@ def save_checkpoint(prefix, model, optimizer, states, ema=None):
     os.makedirs(os.path.dirname(prefix) or ".", exist_ok=True)
     _finish_commit(prefix)
     try:
-        record = _write_uncommitted(prefix, model, optimizer, states, ema)
+        record, hashes = _write_uncommitted(prefix, model, optimizer, states, ema)
     except OSError as error:  # a full disk, a quota, a disk gone read-only: nothing of this save is kept
         for leftover in [prefix + suffix + TMP for suffix in SUFFIXES + (TRAIN,)] + [prefix + COMMIT + TMP]:
             if os.path.exists(leftover):
@@ -99,27 +111,26 @@ def save_checkpoint(prefix, model, optimizer, states, ema=None):
                               f"Global.output_dir, then resume with -o Global.checkpoints=<its latest>") from error
     os.replace(record, prefix + COMMIT)  # the commit point
     _fsync_dir(os.path.dirname(prefix))
-    _finish_commit(prefix)
+    _finish_commit(prefix, hashes)
 
 
 def _write_uncommitted(prefix, model, optimizer, states, ema):
-    """Write the files and the commit record under temporary names, each fsynced; return the record's path."""
-    _write_synced((ema or model).state_dict(), prefix + ".pdparams" + TMP)
-    _write_synced(_rename_optimizer_state(optimizer.state_dict(), _param_names(model)), prefix + ".pdopt" + TMP)
-    weights = (".pdparams", ".pdopt")
+    """Write the files and the commit record under temporary names, each fsynced; return the record's path and
+    the hashes it holds."""
+    hashes = {".pdparams": _write_synced((ema or model).state_dict(), prefix + ".pdparams" + TMP)}
+    hashes[".pdopt"] = _write_synced(_rename_optimizer_state(optimizer.state_dict(), _param_names(model)),
+                                     prefix + ".pdopt" + TMP)
     if ema is not None:
-        _write_synced(model.state_dict(), prefix + TRAIN + TMP)
-        weights += (TRAIN,)
+        hashes[TRAIN] = _write_synced(model.state_dict(), prefix + TRAIN + TMP)
         states = dict(states, ema_decay=ema.decay)
-    hashes = {suffix: sha256(prefix + suffix + TMP) for suffix in weights}
-    _write_synced(dict(states, files=hashes, optimizer=type(optimizer).__name__), prefix + ".pdstates" + TMP)
-    hashes[".pdstates"] = sha256(prefix + ".pdstates" + TMP)
+    hashes[".pdstates"] = _write_synced(dict(states, files=dict(hashes), optimizer=type(optimizer).__name__),
+                                        prefix + ".pdstates" + TMP)
     record = prefix + COMMIT + TMP
     with open(record, "w", encoding="utf-8") as handle:
         json.dump(hashes, handle)
         handle.flush()
         os.fsync(handle.fileno())
-    return record
+    return record, hashes
 
 
 def _load(files, data, suffix):
