@@ -201,3 +201,48 @@ def test_without_the_flat_op_the_update_goes_entry_by_entry_to_the_same_bits(mon
     for key in got:
         np.testing.assert_array_equal(got[key], expected[key], err_msg=key)
     assert not np.array_equal(got["fc.weight"], _state(Counted())["fc.weight"])
+
+
+def test_the_trained_weights_are_bitwise_those_of_a_run_without_ema_when_they_live_in_its_buffer():
+    paddle.seed(9)
+    with_ema, alone = Counted(), Counted()
+    alone.set_state_dict(with_ema.state_dict())
+    ema = ModelEma(with_ema, 0.9)
+    for step, _ in enumerate(zip(_trained_steps(with_ema, 6), _trained_steps(alone, 6)), start=1):
+        ema.update(with_ema, step)
+        assert with_ema.fc.weight._is_shared_buffer_with(ema._flat[2])  # the entries are views of the buffer
+    for key, value in _state(alone).items():
+        np.testing.assert_array_equal(_state(with_ema)[key], value, err_msg=key)
+
+
+def _moved_elsewhere(tensor):
+    """Give ``tensor`` storage of its own (as a cast or a reallocating load would), with the same values."""
+    paddle.to_tensor(tensor.numpy().copy())._share_buffer_to(tensor)
+
+
+@pytest.mark.parametrize("whose", ["trained", "average"])
+def test_an_entry_moved_out_of_the_buffer_is_flattened_anew_not_averaged_stale(whose):
+    paddle.seed(10)
+    model = Counted()
+    fused, entries = ModelEma(model, 0.9), ModelEma(model, 0.9)
+    for step, _ in enumerate(_trained_steps(model, 5), start=1):
+        if step == 3:
+            _moved_elsewhere(model.fc.weight if whose == "trained" else fused._model.fc.weight)
+        fused.update(model, step)
+        entries._update_entries(model, ema_decay(0.9, step))
+    for key, value in _state(entries.model).items():
+        np.testing.assert_array_equal(_state(fused.model)[key], value, err_msg=key)
+
+
+def test_an_entry_replaced_by_another_tensor_is_seen_after_a_read():
+    paddle.seed(11)
+    model = Counted()
+    fused, entries = ModelEma(model, 0.9), ModelEma(model, 0.9)
+    for step, _ in enumerate(_trained_steps(model, 4), start=1):
+        if step == 3:
+            fused.model  # noqa: B018 (what an evaluation or a save does between updates)
+            model.fc.bias = model.create_parameter([2], default_initializer=paddle.nn.initializer.Constant(0.5))
+        fused.update(model, step)
+        entries._update_entries(model, ema_decay(0.9, step))
+    for key, value in _state(entries.model).items():
+        np.testing.assert_array_equal(_state(fused.model)[key], value, err_msg=key)
