@@ -8,34 +8,34 @@ import pytest
 from ppnorm.benchmark import trainer_cost as T
 from ppnorm.benchmark.cli import benchmark_main, parse_args
 from ppnorm.engine import load_config
+from ppnorm.engine.hook_api import HookBase, by_priority
 
 CONFIG = load_config("configs/digits/resnet20.yaml")
 
 
-def _fake_sides(monkeypatch, seconds, steps=None):
-    """Replace both runs by ones that record (side, output_dir, epochs) and return the given seconds in turn."""
+def _fake_pairs(monkeypatch, seconds, steps=None):
+    """Replace the interleaved runs by ones that record (output_dir, epochs, bare_first) and return the given
+    seconds in turn."""
     calls, left = [], {name: list(values) for name, values in seconds.items()}
 
-    def side(name):
-        def run(config, output_dir, epochs=None):
-            assert config is CONFIG and not os.path.exists(output_dir)
-            calls.append((name, os.path.basename(output_dir), epochs, os.path.dirname(output_dir)))
-            return (0.5, 1) if epochs == 1 and os.path.basename(output_dir).startswith("warmup") \
-                else (left[name].pop(0), (steps or {}).get(name, 60))
-        return run
+    def run(config, output_dir, epochs=None, bare_first=False):
+        assert config is CONFIG and not os.path.exists(output_dir)
+        calls.append((os.path.basename(output_dir), epochs, bare_first, os.path.dirname(output_dir)))
+        if os.path.basename(output_dir) == "warmup":
+            return {"trainer": (0.5, 1), "bare": (0.5, 1)}
+        return {name: (left[name].pop(0), (steps or {}).get(name, 60)) for name in ("bare", "trainer")}
 
-    monkeypatch.setattr(T, "SIDES", {"trainer": side("trainer"), "bare": side("bare")})
+    monkeypatch.setattr(T, "run_pair", run)
     return calls
 
 
-def test_the_sides_alternate_after_a_one_epoch_warm_up_and_the_ratio_is_the_median_of_each_repeats(monkeypatch):
-    calls = _fake_sides(monkeypatch, {"trainer": [12.0, 10.0, 30.0], "bare": [9.0, 9.9, 9.5]})
+def test_a_one_epoch_warm_up_then_repeats_that_alternate_the_order_and_the_ratio_is_the_median_of_each_repeats(
+        monkeypatch):
+    calls = _fake_pairs(monkeypatch, {"trainer": [12.0, 10.0, 30.0], "bare": [9.0, 9.9, 9.5]})
     lines = []
     rows = T.trainer_vs_bare(CONFIG, epochs=2, repeats=3, log=lines.append)
-    assert [(side, name, epochs) for side, name, epochs, _ in calls] == [
-        ("trainer", "warmup_trainer", 1), ("bare", "warmup_bare", 1), ("trainer", "trainer_0", 2),
-        ("bare", "bare_0", 2), ("bare", "bare_1", 2), ("trainer", "trainer_1", 2), ("trainer", "trainer_2", 2),
-        ("bare", "bare_2", 2)]
+    assert [call[:3] for call in calls] == [("warmup", 1, False), ("run_0", 2, False), ("run_1", 2, True),
+                                            ("run_2", 2, False)]
     work_dir = calls[0][3]
     assert {parent for *_, parent in calls} == {work_dir} and not os.path.exists(work_dir)  # created and removed
     bare, trainer = rows
@@ -48,9 +48,42 @@ def test_the_sides_alternate_after_a_one_epoch_warm_up_and_the_ratio_is_the_medi
 
 
 def test_runs_of_different_lengths_are_refused(monkeypatch):
-    _fake_sides(monkeypatch, {"trainer": [1.0], "bare": [1.0]}, steps={"trainer": 59, "bare": 60})
+    _fake_pairs(monkeypatch, {"trainer": [1.0], "bare": [1.0]}, steps={"trainer": 59, "bare": 60})
     with pytest.raises(RuntimeError, match="the Trainer ran 59 steps, the bare loop 60"):
         T.trainer_vs_bare(CONFIG, repeats=1, log=lambda line: None)
+
+
+class _Bare:
+    def __init__(self, order):
+        self.order = order
+
+    def run_epoch(self):
+        self.order.append("bare epoch")
+
+
+class _Hook(HookBase):
+    def __init__(self, order, priority):
+        self.order, self.priority = order, priority
+
+    def before_epoch(self, ctx):
+        self.order.append(f"before {self.priority}")
+
+    def after_epoch(self, ctx):
+        self.order.append(f"after {self.priority}")
+
+
+@pytest.mark.parametrize("stage", ["before_epoch", "after_epoch"])
+def test_a_bare_epoch_runs_first_in_or_last_after_each_trainer_epoch(stage):
+    order = []
+    hooks = by_priority([_Hook(order, 5), _Hook(order, 95), T.RunBareEpoch(_Bare(order), stage)])  # built-ins: 5-95
+    for hook_stage in ("before_epoch", "after_epoch"):
+        for hook in hooks:
+            getattr(hook, hook_stage)(None)
+    expected = ["before 5", "before 95", "after 5", "after 95"]
+    expected.insert(0 if stage == "before_epoch" else 4, "bare epoch")
+    assert order == expected
+    with pytest.raises(ValueError, match="stage must be before_epoch or after_epoch"):
+        T.RunBareEpoch(_Bare(order), "after_step")
 
 
 def test_trainer_flag_defaults_to_the_main_job_and_three_repeats():

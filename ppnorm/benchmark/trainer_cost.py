@@ -1,15 +1,17 @@
 """What the Trainer costs: a config's run through the Trainer with its default hooks vs a bare Paddle loop.
 
-Both sides build the same model, data, optimizer and schedule from the config (a fresh ``Trainer``, so the
+Both sides build the same model, data, optimizer and schedule from the config (a fresh ``Trainer`` each, so the
 same seed, initial weights and batch order); the bare side then runs only forward, loss, backward, the
-optimizer and the schedule, without EMA, evaluation, checkpoints, logging or VisualDL. They alternate in one
-process (warm-up: one untimed epoch of each), each repeat from scratch; only the training itself is timed.
+optimizer and the schedule, without EMA, evaluation, checkpoints, logging or VisualDL. The two interleave
+epoch by epoch in one process (a hook of the Trainer's runs one bare epoch before or after each of its own,
+untimed for the Trainer), so a load that comes and goes on a shared machine falls on both sides alike; each
+repeat starts both from scratch, after a one-epoch warm-up of each.
 """
 import os
 import statistics
 import time
 
-from ..engine.hook_api import FINISHED
+from ..engine.hook_api import FINISHED, FIRST, LAST, HookBase
 from .cases import temporary_dir
 
 
@@ -21,60 +23,83 @@ def _with_run(config, output_dir, epochs, hooks_on):
     return dict(config, Global=settings)
 
 
-def run_trainer(config, output_dir, epochs=None):
-    """Train ``config`` through the Trainer with its default hooks; ``(seconds, steps)``."""
+class BareLoop:
+    """The same model, data, optimizer and schedule as the Trainer's, stepped without hooks, an epoch per call;
+    ``seconds`` and ``steps`` add up the epochs run."""
+
+    def __init__(self, config, output_dir, epochs=None):
+        from ..engine.trainer import Trainer
+
+        with open(os.devnull, "w") as quiet:
+            trainer = Trainer(_with_run(config, output_dir, epochs, False), stream=quiet, hooks=[])
+        self.model, self.optimizer, self.loss_fn = trainer.model, trainer.optimizer, trainer.loop.loss_fn
+        self.scheduler, self.data, self.epochs = trainer.loop.scheduler, trainer.data, trainer.loop.epochs
+        self.epoch, self.steps, self.seconds = 0, 0, 0.0
+
+    def run_epoch(self):
+        start = time.perf_counter()
+        self.model.train()
+        for batch in self.data.batches(self.epoch):
+            loss = self.loss_fn(self.model(batch[0]), batch[1])
+            loss.backward()
+            self.optimizer.step()
+            self.optimizer.clear_grad()
+            if self.scheduler is not None:
+                self.scheduler.step()
+            self.steps += 1
+        self.epoch += 1
+        self.seconds += time.perf_counter() - start
+
+
+class RunBareEpoch(HookBase):
+    """Run one epoch of ``bare`` (a :class:`BareLoop`) first thing in each Trainer epoch (``stage``
+    ``before_epoch``) or last thing after it (``after_epoch``)."""
+
+    def __init__(self, bare, stage):
+        if stage not in ("before_epoch", "after_epoch"):
+            raise ValueError(f"stage must be before_epoch or after_epoch, got {stage!r}")
+        self.bare, self.stage = bare, stage
+        self.priority = FIRST if stage == "before_epoch" else LAST
+
+    def before_epoch(self, ctx):
+        if self.stage == "before_epoch":
+            self.bare.run_epoch()
+
+    def after_epoch(self, ctx):
+        if self.stage == "after_epoch":
+            self.bare.run_epoch()
+
+
+def run_pair(config, output_dir, epochs=None, bare_first=False):
+    """Train ``config`` through the Trainer (default hooks) with a bare loop's epochs interleaved;
+    ``{"trainer": (seconds, steps), "bare": (seconds, steps)}``, the Trainer's seconds without the bare epochs."""
     from ..engine.trainer import Trainer
 
+    bare = BareLoop(config, os.path.join(output_dir, "bare"), epochs)
     with open(os.devnull, "w") as quiet:
-        trainer = Trainer(_with_run(config, output_dir, epochs, True), stream=quiet)
+        trainer = Trainer(_with_run(config, os.path.join(output_dir, "trainer"), epochs, True), stream=quiet)
+        trainer.register_hooks([RunBareEpoch(bare, "before_epoch" if bare_first else "after_epoch")])
         start = time.perf_counter()
         trainer.train()
-        seconds = time.perf_counter() - start
+        seconds = time.perf_counter() - start - bare.seconds
     if trainer.outcome != FINISHED:
         raise RuntimeError(f"the Trainer's run ended {trainer.outcome} (signal {trainer.stop_signal}) at step "
                            f"{trainer.states['global_step']}")
-    return seconds, trainer.states["global_step"]
-
-
-def run_bare(config, output_dir, epochs=None):
-    """The same model, data, optimizer and schedule in a bare loop (no hooks); ``(seconds, steps)``."""
-    from ..engine.trainer import Trainer
-
-    with open(os.devnull, "w") as quiet:
-        trainer = Trainer(_with_run(config, output_dir, epochs, False), stream=quiet, hooks=[])
-    model, optimizer, loss_fn = trainer.model, trainer.optimizer, trainer.loop.loss_fn
-    scheduler, data, steps = trainer.loop.scheduler, trainer.data, 0
-    start = time.perf_counter()
-    for epoch in range(trainer.loop.epochs):
-        model.train()
-        for batch in data.batches(epoch):
-            loss = loss_fn(model(batch[0]), batch[1])
-            loss.backward()
-            optimizer.step()
-            optimizer.clear_grad()
-            if scheduler is not None:
-                scheduler.step()
-            steps += 1
-    return time.perf_counter() - start, steps
-
-
-SIDES = {"trainer": run_trainer, "bare": run_bare}
+    return {"trainer": (seconds, trainer.states["global_step"]), "bare": (bare.seconds, bare.steps)}
 
 
 def trainer_vs_bare(config, epochs=None, repeats=3, log=print):
-    """Rows for the bare loop and the Trainer: each side's median seconds over ``repeats`` alternating runs, and
-    the Trainer's ratio, the median over the repeats of bare seconds / Trainer seconds (a repeat's two runs are
-    adjacent, so a load that changes between repeats cancels); ``epochs`` (default: the config's) shortens both."""
+    """Rows for the bare loop and the Trainer: each side's median seconds over ``repeats`` interleaved runs, and
+    the Trainer's ratio, the median over the repeats of bare seconds / Trainer seconds; the bare epochs run after
+    the Trainer's in even repeats and before them in odd ones. ``epochs`` (default: the config's) shortens both."""
     from .suite import bench_row, format_row
 
-    seconds, steps = {name: [] for name in SIDES}, {}
+    seconds, steps = {"bare": [], "trainer": []}, {}
     with temporary_dir() as work_dir:
-        for name, run in SIDES.items():  # warm-up: the first calls allocate and pick kernels
-            run(config, os.path.join(work_dir, f"warmup_{name}"), 1)
+        run_pair(config, os.path.join(work_dir, "warmup"), 1)  # the first calls allocate and pick kernels
         for repeat in range(repeats):
-            order = list(SIDES) if repeat % 2 == 0 else list(SIDES)[::-1]
-            for name in order:
-                took, steps[name] = SIDES[name](config, os.path.join(work_dir, f"{name}_{repeat}"), epochs)
+            pair = run_pair(config, os.path.join(work_dir, f"run_{repeat}"), epochs, bare_first=repeat % 2 == 1)
+            for name, (took, steps[name]) in pair.items():
                 seconds[name].append(took)
                 log(f"[Bench] {name} run {repeat + 1}/{repeats}: {steps[name]} steps in {took:.2f} s")
     if steps["trainer"] != steps["bare"]:
