@@ -22,13 +22,11 @@ def ema_decay(decay, step):
 class ModelEma:
     """A copy of ``model`` whose weights follow the EMA of ``model``'s (see the module docstring).
 
-    The float entries are averaged as one flat buffer: the first update lays ``model``'s float entries end to end
-    in one flat tensor and its entries become views of it (``coalesce_tensor``, then each entry shares its slice;
-    Paddle's optimizers update parameters in place, so the views stay current), and the average's entries the
-    same in a second buffer. An update is then three kernels for any number of entries; each element goes
-    through the same ``scale`` and ``add`` as entry by entry, so the averages are bitwise the same. Every update
-    checks that the entries still live in the buffers (a cast or a load that reallocates: flattened anew), and
-    the first update after a read of :attr:`model` also checks that ``model`` still has the same entries.
+    Between reads of :attr:`model` the float entries are averaged as one flat buffer: per step one
+    ``coalesce_tensor`` copies the trained weights into a flat tensor and three kernels update the average,
+    instead of three kernels per entry; each element goes through the same ``scale`` and ``add`` as entry by
+    entry, so the averages are bitwise the same. Reading :attr:`model` (or :meth:`state_dict`) writes the
+    average back into the copy's tensors; the next update flattens them (and ``model``'s entries) anew.
     """
 
     def __init__(self, model, decay):
@@ -39,17 +37,20 @@ class ModelEma:
         self._model.eval()
         for param in self._model.parameters():
             param.stop_gradient = True
-        self._flat = None  # (source model, its float entries, their buffer, the average's entries, theirs, rest)
-        self._read = False  # the average was read since the last update: check the source's entries again
+        self._flat = None  # (source model, its float entries, the average's entries, their views, flat buffer, rest)
 
     @property
     def model(self):
-        """The averaged copy (eval mode, frozen); its float entries are views of the average's buffer."""
-        self._read = True
+        """The averaged copy (eval mode, frozen), with every update so far written into its tensors."""
+        if self._flat is not None:
+            _, _, targets, views, _, _ = self._flat
+            for target, view in zip(targets, views):
+                paddle.assign(view, output=target)
+            self._flat = None
         return self._model
 
     def _flatten(self, model):
-        """Make ``model``'s float entries and the average's views of two flat buffers; None when dtypes differ."""
+        """Flatten the average's float entries and pair them with ``model``'s; None when dtypes differ."""
         own, pairs, rest = self._model.state_dict(), [], []
         for key, value in model.state_dict().items():
             target = own[key]
@@ -63,32 +64,22 @@ class ModelEma:
             return None
         sources, targets = [p[0] for p in pairs], [p[1] for p in pairs]
         try:
-            return model, sources, _share_flat(sources), targets, _share_flat(targets), rest
-        except (AttributeError, TypeError, ValueError, RuntimeError):  # private ops: another Paddle may lack them
+            views, flat = _coalesce(targets)
+        except (AttributeError, TypeError, ValueError, RuntimeError):  # a private op: another Paddle may lack it
             return None
-
-    def _still_flat(self, model):
-        flat_model, sources, source_flat, targets, target_flat, _ = self._flat
-        if flat_model is not model:
-            return False
-        if self._read:  # the same tensors (compared by identity: == on tensors compares values)
-            entries = [value for value in model.state_dict().values() if paddle.is_floating_point(value)]
-            if len(entries) != len(sources) or any(a is not b for a, b in zip(entries, sources)):
-                return False
-        return all(t._is_shared_buffer_with(source_flat) for t in sources) and all(
-            t._is_shared_buffer_with(target_flat) for t in targets)
+        return model, sources, targets, views, flat, rest
 
     @paddle.no_grad()
     def update(self, model, step):
         """Move the average toward ``model``'s current weights; ``step`` is the number of steps done (>= 1)."""
         d = ema_decay(self.decay, step)
-        if self._flat is None or not self._still_flat(model):
+        if self._flat is None or self._flat[0] is not model:
+            self.model  # noqa: B018 (writes a pending average back before flattening anew)
             self._flat = self._flatten(model)
-        self._read = False
         if self._flat is None:
             return self._update_entries(model, d)
-        _, _, source_flat, _, target_flat, rest = self._flat
-        target_flat.scale_(d).add_(paddle.scale(source_flat, 1.0 - d))
+        _, sources, _, _, flat, rest = self._flat
+        flat.scale_(d).add_(_coalesce(sources)[1].scale_(1.0 - d))  # the copy scaled in place
         for value, target in rest:
             paddle.assign(value, output=target)
 
@@ -114,17 +105,6 @@ def _coalesce(tensors):
     """``(views, flat)``: a copy of ``tensors`` (one dtype) laid end to end in one flat tensor, and views of it in
     their shapes (Paddle's ``coalesce_tensor`` without alignment: one kernel for any number of tensors)."""
     return paddle._C_ops.coalesce_tensor(tensors, tensors[0].dtype, True, False, False, 0.0, False, -1, -1, [], [])
-
-
-def _share_flat(tensors):
-    """Copy ``tensors`` (one dtype) end to end into one flat tensor and make each of them a view of its slice
-    (the values unchanged); returns the flat tensor."""
-    views, flat = _coalesce(tensors)
-    for tensor, view in zip(tensors, views):
-        view._share_buffer_to(tensor)
-    if not all(tensor._is_shared_buffer_with(flat) for tensor in tensors):
-        raise RuntimeError("coalesce_tensor's views do not share its buffer")
-    return flat
 
 
 @HOOKS.register("UpdateEma")
