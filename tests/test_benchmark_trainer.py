@@ -23,7 +23,8 @@ def _fake_pairs(monkeypatch, seconds, steps=None):
         calls.append((os.path.basename(output_dir), epochs, bare_first, os.path.dirname(output_dir)))
         if os.path.basename(output_dir) == "warmup":
             return {"trainer": (0.5, 1), "bare": (0.5, 1)}
-        return {name: (left[name].pop(0), (steps or {}).get(name, 60)) for name in ("bare", "trainer")}
+        pair = {name: (left[name].pop(0), (steps or {}).get(name, 60)) for name in ("bare", "trainer")}
+        return dict(pair, hooks={"UpdateEma": 0.2 * len(calls), "TrainLog": 0.001})  # 0.4, 0.6, 0.8 s
 
     monkeypatch.setattr(T, "run_pair", run)
     return calls
@@ -44,7 +45,9 @@ def test_a_one_epoch_warm_up_then_repeats_that_alternate_the_order_and_the_ratio
     assert (bare["seconds"], trainer["seconds"], bare["steps"], trainer["steps"]) == (9.5, 12.0, 60, 60)
     assert bare["images_per_s"] == round(60 * 32 / 9.5, 2) and trainer["images_per_s"] == round(60 * 32 / 12.0, 2)
     assert bare["model"] == trainer["model"] == "resnet20 on digits, 60 steps" and bare["batch"] == 32
-    assert len(lines) == 3 * 2 + 2 and "0.750x bare Paddle loop" in lines[-1]
+    assert len(lines) == 3 * 2 + 3 and "0.750x bare Paddle loop" in lines[-2]
+    assert lines[-1].endswith("UpdateEma 0.60 s (6.3%)")  # the median of 0.4, 0.6, 0.8 over bare's 9.5 s; TrainLog
+    # (1 ms) is left out
 
 
 def test_runs_of_different_lengths_are_refused(monkeypatch):

@@ -7,6 +7,7 @@ epoch by epoch in one process (a hook of the Trainer's runs one bare epoch befor
 untimed for the Trainer), so a load that comes and goes on a shared machine falls on both sides alike; each
 repeat starts both from scratch, after a one-epoch warm-up of each.
 """
+import collections
 import os
 import statistics
 import time
@@ -70,22 +71,45 @@ class RunBareEpoch(HookBase):
             self.bare.run_epoch()
 
 
+def _time_hooks(loop, seconds):
+    """Add up each hook's time in ``seconds`` (by class name) by timing the loop's hook calls (this instance only)."""
+    def call(stage):
+        for hook in loop.hooks:
+            start = time.perf_counter()
+            getattr(hook, stage)(loop.context)
+            seconds[type(hook).__name__] += time.perf_counter() - start
+    loop._call = call
+
+
 def run_pair(config, output_dir, epochs=None, bare_first=False):
     """Train ``config`` through the Trainer (default hooks) with a bare loop's epochs interleaved;
-    ``{"trainer": (seconds, steps), "bare": (seconds, steps)}``, the Trainer's seconds without the bare epochs."""
+    ``{"trainer": (seconds, steps), "bare": (seconds, steps), "hooks": {hook class: seconds}}``, the Trainer's
+    seconds without the bare epochs."""
     from ..engine.trainer import Trainer
 
     bare = BareLoop(config, os.path.join(output_dir, "bare"), epochs)
+    hooks = collections.Counter()
     with open(os.devnull, "w") as quiet:
         trainer = Trainer(_with_run(config, os.path.join(output_dir, "trainer"), epochs, True), stream=quiet)
         trainer.register_hooks([RunBareEpoch(bare, "before_epoch" if bare_first else "after_epoch")])
+        _time_hooks(trainer.loop, hooks)
         start = time.perf_counter()
         trainer.train()
         seconds = time.perf_counter() - start - bare.seconds
     if trainer.outcome != FINISHED:
         raise RuntimeError(f"the Trainer's run ended {trainer.outcome} (signal {trainer.stop_signal}) at step "
                            f"{trainer.states['global_step']}")
-    return {"trainer": (seconds, trainer.states["global_step"]), "bare": (bare.seconds, bare.steps)}
+    hooks.pop(RunBareEpoch.__name__)
+    return {"trainer": (seconds, trainer.states["global_step"]), "bare": (bare.seconds, bare.steps),
+            "hooks": dict(hooks)}
+
+
+def _hook_shares(runs, bare_seconds):
+    """``[Bench]`` line: each hook's median seconds over the runs, as a share of the bare loop's median time."""
+    names = sorted({name for run in runs for name in run}, key=lambda n: -statistics.median(r.get(n, 0) for r in runs))
+    shares = [(name, statistics.median(run.get(name, 0.0) for run in runs)) for name in names]
+    return "[Bench] the Trainer's hooks, median seconds (share of the bare loop's time): " + ", ".join(
+        f"{name} {took:.2f} s ({100 * took / bare_seconds:.1f}%)" for name, took in shares if took >= 0.005)
 
 
 def trainer_vs_bare(config, epochs=None, repeats=3, log=print):
@@ -94,12 +118,14 @@ def trainer_vs_bare(config, epochs=None, repeats=3, log=print):
     the Trainer's in even repeats and before them in odd ones. ``epochs`` (default: the config's) shortens both."""
     from .suite import bench_row, format_row
 
-    seconds, steps = {"bare": [], "trainer": []}, {}
+    seconds, steps, hooks = {"bare": [], "trainer": []}, {}, []
     with temporary_dir() as work_dir:
         run_pair(config, os.path.join(work_dir, "warmup"), 1)  # the first calls allocate and pick kernels
         for repeat in range(repeats):
             pair = run_pair(config, os.path.join(work_dir, f"run_{repeat}"), epochs, bare_first=repeat % 2 == 1)
-            for name, (took, steps[name]) in pair.items():
+            hooks.append(pair.get("hooks", {}))
+            for name in ("bare", "trainer"):
+                took, steps[name] = pair[name]
                 seconds[name].append(took)
                 log(f"[Bench] {name} run {repeat + 1}/{repeats}: {steps[name]} steps in {took:.2f} s")
     if steps["trainer"] != steps["bare"]:
@@ -116,4 +142,5 @@ def trainer_vs_bare(config, epochs=None, repeats=3, log=print):
     for row, name in zip(rows, ("bare", "trainer")):
         row.update(steps=steps[name], seconds=round(median[name], 2))
         log(format_row(row) + f" ({row['steps']} steps, median {row['seconds']:.2f} s)")
+    log(_hook_shares(hooks, median["bare"]))
     return rows
