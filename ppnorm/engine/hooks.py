@@ -39,7 +39,7 @@ class TrainLog(HookBase):
     def before_epoch(self, ctx):
         self.window = {"loss": AverageMeter(), "top1": AverageMeter()}
         self.epoch = {"loss": AverageMeter(), "top1": AverageMeter()}
-        self.unscored = []  # the steps' outputs whose top-1 is not counted yet (see _score)
+        self.unscored = []  # (logits, labels) of the steps whose top-1 is not counted yet (see _score)
         self.timed_samples, self.timed_seconds, self.cost = 0, 0.0, AverageMeter()
         self.epoch_start = self.tick = time.time()
 
@@ -47,7 +47,7 @@ class TrainLog(HookBase):
         batch = ctx.metrics["batch_size"]  # the step's values, written by the loop
         for meters in (self.window, self.epoch):
             meters["loss"].update(ctx.metrics["loss"], batch)
-        self.unscored.append(ctx.last)
+        self.unscored.append((ctx.last.logits.detach(), ctx.last.labels))  # detached: the step's graph can go
         now = time.time()
         if ctx.states["global_step"] > WARMUP_STEPS:
             self.timed_samples += batch
@@ -65,9 +65,9 @@ class TrainLog(HookBase):
         the same sample-weighted average as one ``top1_of`` per step."""
         if not self.unscored:
             return
-        logits = paddle.concat([out.logits for out in self.unscored])
-        labels = paddle.concat([out.labels.reshape([-1]) for out in self.unscored])
-        samples = sum(out.batch_size for out in self.unscored)
+        logits = paddle.concat([logits for logits, _ in self.unscored])
+        labels = paddle.concat([labels.reshape([-1]) for _, labels in self.unscored])
+        samples = int(labels.shape[0])
         top1 = int((logits.argmax(axis=1) == labels).astype("int64").sum()) / samples
         for meters in (self.window, self.epoch):
             meters["top1"].update(top1, samples)
