@@ -45,7 +45,8 @@ def test_a_one_epoch_warm_up_then_repeats_that_alternate_the_order_and_the_ratio
     assert (bare["seconds"], trainer["seconds"], bare["steps"], trainer["steps"]) == (9.5, 12.0, 60, 60)
     assert bare["images_per_s"] == round(60 * 32 / 9.5, 2) and trainer["images_per_s"] == round(60 * 32 / 12.0, 2)
     assert bare["model"] == trainer["model"] == "resnet20 on digits, 60 steps" and bare["batch"] == 32
-    assert len(lines) == 3 * 2 + 3 and "0.750x bare Paddle loop" in lines[-2]
+    assert len(lines) == 3 * 2 + 4 and "0.750x bare Paddle loop" in lines[-3]
+    assert lines[-2].startswith("[Bench] the Trainer's ratio in each repeat: 0.750, 0.990, 0.317 (median 0.750;")
     assert lines[-1].endswith("UpdateEma 0.60 s (6.3%)")  # the median of 0.4, 0.6, 0.8 over bare's 9.5 s; TrainLog
     # (1 ms) is left out
 

@@ -26,7 +26,7 @@ DOCS = [ROOT / "README.md", ROOT / "README_cn.md", *sorted((ROOT / "docs").rglob
 REGION = re.compile(r"(<!-- numbers:([\w.]+) -->\n)(.*?)(<!-- /numbers -->)", re.S)
 DONE = re.compile(r"\[Done\] top1 ([\d.]+) on (\d+) eval samples .*?; (\d+) epochs, training time ([\d.]+)s")
 LOG_LINES = ("[Train][Epoch", "[Eval][Epoch", "[Eval][Avg]", "[Done]")  # the last of each is kept
-KEPT_LINES = ("[Export]", "[Infer]", "eval #")  # all of these
+KEPT_LINES = ("[Export]", "[Infer]", "eval #", "[Bench] the Trainer's")  # all of these
 TRAIN = "python tools/train.py -c configs/"
 ONE = "OMP_NUM_THREADS=1 "
 R20 = f"{TRAIN}digits/resnet20.yaml"
@@ -63,7 +63,7 @@ RECIPES = {
     "benchmark_main": [("", f"{BENCH} --output_dir output/benchmark")],
     "benchmark_norms": [("", f"{BENCH} --models resnet50 --norms bn gn ln in --modes train eval infer --precisions "
                              "fp32 --loader_config none --output_dir output/benchmark_norms")],
-    "benchmark_trainer": [("", f"{BENCH} --trainer --output_dir output/benchmark_trainer")],
+    "benchmark_trainer": [("", f"{BENCH} --trainer --repeats 5 --output_dir output/benchmark_trainer")],
     "benchmark_norm_cost": [("", f"{ONE}{BENCH} --norm_cost --repeats 5 --warmup 2 --cpu_threads 1 "
                                  "--output_dir output/benchmark_norm_cost")],
 }
@@ -130,6 +130,8 @@ def measure(name, folder, count=None):
         row = _run_one(name, index, command, folder)
         if BENCH in command:
             rows += [{**r, "command": command} for r in _bench_rows(folder, command)]
+            if row["lines"]:  # e.g. the Trainer's hooks and their shares of the time
+                rows[-1]["lines"] = row["lines"]
         else:
             rows.append({"label": label, **row})
         print(json.dumps(rows[-1], ensure_ascii=False), flush=True)
@@ -226,7 +228,8 @@ def _benchmark(record):
         peak = f"{float(row['peak_mib']):.0f}" if row.get("peak_mib") else ""
         lines.append(f"| {row['model']} | {row['implementation']} | {row['norm']} | {row['batch']} | {row['mode']} "
                      f"| {float(row['images_per_s']):.2f} | {peak} | {ratio} |")
-    return lines
+    notes = [line for row in record["rows"] for line in row.get("lines", [])]
+    return lines + (["", "```", *notes, "```"] if notes else [])
 
 
 def _main_job_log(record):

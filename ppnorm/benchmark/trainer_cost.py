@@ -133,7 +133,8 @@ def trainer_vs_bare(config, epochs=None, repeats=3, log=print):
     batch = config["DataLoader"]["Train"]["batch_size"]
     label = f"{config['Arch']['name']} on {config['DataLoader']['Train']['dataset']['name']}, {steps['bare']} steps"
     median = {name: statistics.median(values) for name, values in seconds.items()}
-    ratio = statistics.median(bare / trainer for bare, trainer in zip(seconds["bare"], seconds["trainer"]))
+    ratios = [bare / trainer for bare, trainer in zip(seconds["bare"], seconds["trainer"])]
+    ratio = statistics.median(ratios)
     norm = config["Arch"].get("norm", "bn")
     rows = [bench_row(label, "bare Paddle loop", norm, batch, "train run", steps["bare"] * batch / median["bare"]),
             bench_row(label, "Trainer (EMA, eval, checkpoints, logs)", norm, batch, "train run",
@@ -142,5 +143,7 @@ def trainer_vs_bare(config, epochs=None, repeats=3, log=print):
     for row, name in zip(rows, ("bare", "trainer")):
         row.update(steps=steps[name], seconds=round(median[name], 2))
         log(format_row(row) + f" ({row['steps']} steps, median {row['seconds']:.2f} s)")
+    log("[Bench] the Trainer's ratio in each repeat: " + ", ".join(f"{r:.3f}" for r in ratios) +
+        f" (median {ratio:.3f}; the images/s columns are each side's median run, not always of one repeat)")
     log(_hook_shares(hooks, median["bare"]))
     return rows
