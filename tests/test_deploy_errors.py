@@ -5,6 +5,7 @@ import os
 import numpy as np
 import paddle
 import pytest
+import yaml
 from helpers import error_line, run_tool, tree_state
 
 import ppnorm
@@ -218,3 +219,40 @@ def test_tools_infer_py_reports_a_damaged_parameter_file_in_one_line(exported, t
     error_line(run_tool("infer", "--model_dir", model_dir, "--input", tmp_path / "one.npy", timeout=120),
                "cannot load the exported model", "inference.pdiparams")
     assert tree_state(tmp_path) == before
+
+
+SHIFT_OP = '''
+from ppnorm.data.transforms import TRANSFORMS
+
+
+@TRANSFORMS.register("AddOffset")
+class AddOffset:
+    def __init__(self, offset=0.0):
+        self.offset = offset
+
+    def __call__(self, image, rng=None):
+        return image + self.offset
+'''
+
+
+@pytest.mark.slow
+@pytest.mark.e2e
+def test_a_transform_of_ones_own_module_in_inference_yml_is_imported_only_when_asked(exported, tmp_path):
+    """infer never imports code a model directory names: an unknown transform is one line saying how to import
+    it, and ``--custom_imports`` with the module's file makes the same command predict."""
+    _, run, _ = exported
+    model_dir = _copy_export(run, tmp_path / "model")
+    description = yaml.safe_load((model_dir / "inference.yml").read_text())
+    description["transforms"] = [{"AddOffset": {"offset": 0.0}}] + list(description["transforms"] or [])
+    (model_dir / "inference.yml").write_text(yaml.safe_dump(description))
+    (tmp_path / "my_ops.py").write_text(SHIFT_OP)
+    np.save(tmp_path / "one.npy", np.zeros((1, 8, 8), "float32"))
+    command = ["--model_dir", model_dir, "--input", tmp_path / "one.npy"]
+    before = tree_state(tmp_path)
+    error_line(run_tool("infer", *command, timeout=120), str(model_dir / "inference.yml"),
+               "unknown transform 'AddOffset'", "--custom_imports")
+    assert tree_state(tmp_path) == before
+    done = run_tool("infer", *command, "--custom_imports", "my_ops.py", timeout=120, cwd=tmp_path)
+    assert done.returncode == 0 and "one.npy[0]: " in done.stdout, done.stderr
+    missing = run_tool("infer", *command, "--custom_imports", "no_such_ops.py", timeout=120, cwd=tmp_path)
+    error_line(missing, "no_such_ops.py")

@@ -14,7 +14,7 @@ from ..cli import (add_config_options, add_runtime_options, omp_threads, parse, 
 from ..data import DataError, align_to_classes, build_dataloader
 from ..engine.builder import input_layout
 from ..engine.cli import config_from_args, config_parser, print_summary
-from ..engine.config import ConfigError, load_config
+from ..engine.config import ConfigError, import_custom, load_config
 from ..engine.threads import resolve_cpu_threads, use_cpu_threads
 from .export import ExportError, export_model
 from .inputs import Preprocess, expand_paths, pad_to_longest, read_images, read_sequences
@@ -66,6 +66,9 @@ def _infer_args(argv):
     parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
                         help="bf16: oneDNN bfloat16 kernels on CPUs with AVX512-BF16/AMX; fp16: GPU only")
     parser.add_argument("--show", type=int, default=10, help="with -c: print the predictions of this many images")
+    parser.add_argument("--custom_imports", nargs="+", default=None, metavar="MODULE_OR_FILE",
+                        help="import these modules / .py files first, e.g. the one that registers a transform the "
+                             "model's inference.yml names (infer never imports code a model directory names)")
     add_runtime_options(parser)
     args = parse(parser, argv)
     if args.backend == "onnxruntime" and (args.device == "gpu" or args.precision != "fp32" or args.no_onednn):
@@ -134,6 +137,8 @@ def infer_main(argv: Optional[List[str]] = None, omp_num_threads: Optional[str] 
     args = _infer_args(argv)
 
     def run():
+        if args.custom_imports:
+            import_custom({"Global": {"custom_imports": [_as_path(e) for e in args.custom_imports]}}, "infer")
         description = load_inference_config(args.model_dir)
         topk = _topk(args.topk, description)
         threads, _ = resolve_cpu_threads(args.cpu_threads, omp_threads(omp_num_threads))
@@ -161,9 +166,26 @@ def _predictor(args, threads):
     return predictor, "GPU" if args.device == "gpu" else ("CPU, oneDNN" if not args.no_onednn else "CPU")
 
 
+def _as_path(entry):
+    """A ``.py`` entry of ``--custom_imports`` relative to the working directory; a module name as given."""
+    return os.path.abspath(os.path.expanduser(entry)) if entry.endswith(".py") else entry
+
+
+def _preprocess(args, description):
+    """The exported eval transforms; a name no module registered is one line that says how to import it."""
+    try:
+        return Preprocess(description)
+    except ValueError as error:
+        if not str(error).startswith("unknown transform"):
+            raise
+        raise PredictorError(f"{os.path.join(args.model_dir, 'inference.yml')} transforms: {error}. If your own "
+                             f"module registers it (the training config's Global.custom_imports), pass "
+                             f"--custom_imports <module or file.py>") from None
+
+
 def _infer_files(args, predictor, description, topk):
     """Predict every ``--input`` image and print its top-k classes."""
-    preprocess = Preprocess(description) if _takes_images(description) else None
+    preprocess = _preprocess(args, description) if _takes_images(description) else None
     items = _read_inputs(args.input, description)
     start = time.perf_counter()
     for chunk in _batches(items, args.batch_size):
