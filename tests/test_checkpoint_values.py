@@ -11,6 +11,8 @@ import numpy as np
 import paddle
 import pytest
 
+import ppnorm
+
 from ppnorm.engine import CheckpointError, load_checkpoint, load_pretrained, save_checkpoint
 from ppnorm.engine import checkpoint as ckpt
 from ppnorm.weights import load_line, load_strict
@@ -189,3 +191,27 @@ def test_pretrained_files_that_are_not_weights(tmp_path):
         f"a Paddle file; use another checkpoint")
     assert _message(load_pretrained, str(tmp_path / "none"), _tiny()[0]) == (
         f"Global.pretrained_model: {tmp_path / 'none.pdparams'} not found")
+
+
+def _rename_by_scan(state, names):
+    """The rule written out plainly: the longest old name ``n`` with ``key.startswith(n + "_")``."""
+    renamed = {}
+    for key, value in state.items():
+        old = max((n for n in names if key.startswith(n + "_")), key=len, default=None)
+        renamed[names[old] + key[len(old):] if old else key] = value
+    return renamed
+
+
+@pytest.mark.parametrize("optimizer", ["Momentum", "AdamW"])
+def test_renaming_a_real_optimizer_state_follows_the_longest_prefix_rule(optimizer):
+    model = ppnorm.build_model("densenet_small", in_channels=1, num_classes=10)
+    opt = getattr(paddle.optimizer, optimizer)(0.1, parameters=model.parameters())
+    model(paddle.randn([2, 1, 8, 8])).mean().backward()
+    opt.step()
+    state, names = opt.state_dict(), ckpt._param_names(model)
+    renamed = ckpt._rename_optimizer_state(state, names)
+    assert renamed == _rename_by_scan(state, names) and len(renamed) == len(state)
+    assert sum(old != new for old, new in zip(state, renamed)) >= sum(not p.stop_gradient for p in model.parameters())
+    names_and_traps = dict(names, **{"a": "x", "a_b": "y", "a_b_c": "z"})
+    traps = {"a_b_c_velocity_0": 1, "a_b_moment1_0": 2, "a_beta1_pow_acc_0": 3, "a_": 4, "_a": 5, "b": 6}
+    assert ckpt._rename_optimizer_state(traps, names_and_traps) == _rename_by_scan(traps, names_and_traps)

@@ -77,12 +77,14 @@ def _finish_commit(prefix, written=None):
 
 
 def _rename_optimizer_state(state, names):
-    """Rename accumulator keys ``<old param name>_<accumulator>`` using ``names`` (old -> new)."""
-    by_length = sorted(names, key=len, reverse=True)
+    """Rename accumulator keys ``<old param name>_<accumulator>`` using ``names`` (old -> new); the longest old
+    name that a key starts with (followed by ``_``) wins, looked up at each ``_`` of the key from the right."""
     renamed = {}
     for key, value in state.items():
-        old = next((n for n in by_length if key.startswith(n + "_")), None)
-        renamed[names[old] + key[len(old):] if old else key] = value
+        cut = key.rfind("_")
+        while cut > 0 and key[:cut] not in names:
+            cut = key.rfind("_", 0, cut)
+        renamed[names[key[:cut]] + key[cut:] if cut > 0 else key] = value
     return renamed
 
 
