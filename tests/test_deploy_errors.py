@@ -255,4 +255,5 @@ def test_a_transform_of_ones_own_module_in_inference_yml_is_imported_only_when_a
     done = run_tool("infer", *command, "--custom_imports", "my_ops.py", timeout=120, cwd=tmp_path)
     assert done.returncode == 0 and "one.npy[0]: " in done.stdout, done.stderr
     missing = run_tool("infer", *command, "--custom_imports", "no_such_ops.py", timeout=120, cwd=tmp_path)
-    error_line(missing, "no_such_ops.py")
+    line = error_line(missing, "--custom_imports[0]", str(tmp_path / "no_such_ops.py"), "give --custom_imports its path")
+    assert "Global.custom_imports" not in line  # infer has no config key for it

@@ -320,6 +320,21 @@ def test_the_averages_weigh_each_batch_by_its_size(tmp_path):
     assert f"{unweighted:.5f}" != f"{loss:.5f}"
 
 
+def test_the_held_logits_are_bounded_and_the_averages_stay_the_same(tmp_path, monkeypatch):
+    monkeypatch.setattr(H, "time", Clock())
+    lines, held = {}, {}
+    for bound in (10 ** 9, 2 * BATCH * 2):  # any number of steps; two steps' logits (batch x 2 classes each)
+        monkeypatch.setattr(H, "UNSCORED_VALUES", bound)
+        log = H.TrainLog(100)
+        held[bound] = []
+        loop = Loop(tmp_path, [log, At("after_step", lambda l, b=bound, t=log: held[b].append(len(t.unscored)))],
+                    epochs=2)
+        loop.train()
+        lines[bound] = loop.logger.lines
+    assert held == {10 ** 9: [1, 2, 0] * 2, 2 * BATCH * 2: [1, 0, 0] * 2}  # the second step's scoring empties it
+    assert lines[10 ** 9] == lines[2 * BATCH * 2] and len(lines[10 ** 9]) == 4
+
+
 def test_the_batch_cost_averages_the_timed_steps_and_the_eta_counts_the_steps_left(tmp_path, monkeypatch):
     class Uneven:  # the clock moves only in `tick`
         now = 0.0

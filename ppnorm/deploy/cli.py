@@ -138,7 +138,8 @@ def infer_main(argv: Optional[List[str]] = None, omp_num_threads: Optional[str] 
 
     def run():
         if args.custom_imports:
-            import_custom({"Global": {"custom_imports": [_as_path(e) for e in args.custom_imports]}}, "infer")
+            import_custom({"Global": {"custom_imports": [_as_path(e) for e in args.custom_imports]}}, "infer",
+                          "--custom_imports")
         description = load_inference_config(args.model_dir)
         topk = _topk(args.topk, description)
         threads, _ = resolve_cpu_threads(args.cpu_threads, omp_threads(omp_num_threads))

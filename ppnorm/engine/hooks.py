@@ -4,6 +4,7 @@
 :func:`default_hooks` builds every registered hook a default run uses (here and in :mod:`.hook_checks`,
 :mod:`.hook_run`, :mod:`.ema`), ordered by priority; the loop stays free of all of this.
 """
+import math
 import time
 
 import paddle
@@ -21,6 +22,7 @@ __all__ = ["EvalAndKeepBest", "FinalReport", "FiniteLoss", "FiniteNormStatistics
            "UpdateEma", "WARMUP_STEPS", "default_hooks", "format_eta", "resume_note"]
 
 WARMUP_STEPS = 5  # steps left out of the speed (ips) figures: first calls allocate and tune kernels
+UNSCORED_VALUES = 1 << 20  # TrainLog holds at most this many logits (4 MB in fp32) before it counts their top-1
 
 
 @HOOKS.register("TrainLog")
@@ -48,6 +50,8 @@ class TrainLog(HookBase):
         for meters in (self.window, self.epoch):
             meters["loss"].update(ctx.metrics["loss"], batch)
         self.unscored.append((ctx.last.logits.detach(), ctx.last.labels))  # detached: the step's graph can go
+        if len(self.unscored) * math.prod(ctx.last.logits.shape) >= UNSCORED_VALUES:  # bounded memory
+            self._score()
         now = time.time()
         if ctx.states["global_step"] > WARMUP_STEPS:
             self.timed_samples += batch
@@ -61,8 +65,9 @@ class TrainLog(HookBase):
             self.window = {"loss": AverageMeter(), "top1": AverageMeter()}
 
     def _score(self):
-        """Count the top-1 hits of the window's steps in one pass (a few kernels per logged line, not per step);
-        the same sample-weighted average as one ``top1_of`` per step."""
+        """Count the top-1 hits of the steps held so far in one pass (a few kernels per logged line, not per
+        step). The averages are hits / samples, exact (one float32 ``top1_of`` per step, as before, could round the
+        fifth decimal the other way for batch sizes that are not powers of two)."""
         if not self.unscored:
             return
         logits = paddle.concat([logits for logits, _ in self.unscored])

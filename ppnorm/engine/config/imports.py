@@ -63,24 +63,29 @@ def resolve_files(raw: dict, folder: str, source: str) -> None:
             entries[index] = os.path.normpath(os.path.join(folder, path))
 
 
-def import_custom(raw: dict, source: str) -> List[ModuleType]:
+def import_custom(raw: dict, source: str, key: str = KEY) -> List[ModuleType]:
     """Import the modules and files ``raw``'s ``Global.custom_imports`` lists, in order (each at most once per
-    process); a one-line :class:`ConfigError` for an entry that is not a string, cannot be found or raises."""
+    process); a one-line :class:`ConfigError` for an entry that is not a string, cannot be found or raises.
+    ``key``: what the errors call the list (a tool's flag such as ``--custom_imports`` when not from a config)."""
     entries = _entries(raw)
     if entries is None:
         return []
-    entries = check_value(KEY, CUSTOM_IMPORTS, entries, source)
+    entries = check_value(key, CUSTOM_IMPORTS, entries, source)
     modules = []
     for index, entry in enumerate(entries):
-        where = f"{source}: {KEY}[{index}] {entry!r}"
-        modules.append(_import_file(entry, where) if entry.endswith(".py") else _import_module(entry, where))
+        where = f"{source}: {key}[{index}] {entry!r}"
+        if not entry.endswith(".py"):
+            modules.append(_import_module(entry, where))
+        elif not os.path.isfile(entry):
+            fix = ("give its path in the config (relative to that file's folder) or with -o "
+                   "Global.custom_imports=[/path/to/it.py]") if key == KEY else f"give {key} its path"
+            raise ConfigError(f"{where}: no such file {entry}; moved? {fix}")
+        else:
+            modules.append(_import_file(entry, where))
     return modules
 
 
 def _import_file(path: str, where: str) -> ModuleType:
-    if not os.path.isfile(path):
-        raise ConfigError(f"{where}: no such file {path}; moved? give its path in the config (relative to that "
-                          f"file's folder) or with -o Global.custom_imports=[/path/to/it.py]")
     real = os.path.realpath(path)  # one module per file, however the path reaches it (a symlink, ..)
     name = "ppnorm_custom_" + hashlib.sha1(real.encode("utf-8")).hexdigest()[:12]
     if name in sys.modules:
