@@ -15,6 +15,7 @@ from ..data import DataError, align_to_classes, build_dataloader
 from ..engine.builder import input_layout
 from ..engine.cli import config_from_args, config_parser, print_summary
 from ..engine.config import ConfigError, import_custom, load_config
+from ..engine.config.imports import resolve_files
 from ..engine.threads import resolve_cpu_threads, use_cpu_threads
 from .export import ExportError, export_model
 from .inputs import Preprocess, expand_paths, pad_to_longest, read_images, read_sequences
@@ -138,8 +139,9 @@ def infer_main(argv: Optional[List[str]] = None, omp_num_threads: Optional[str] 
 
     def run():
         if args.custom_imports:
-            import_custom({"Global": {"custom_imports": [_as_path(e) for e in args.custom_imports]}}, "infer",
-                          "--custom_imports")
+            imports = {"Global": {"custom_imports": list(args.custom_imports)}}
+            resolve_files(imports, os.getcwd(), "infer", "--custom_imports")  # as a config's, from the cwd
+            import_custom(imports, "infer", "--custom_imports")
         description = load_inference_config(args.model_dir)
         topk = _topk(args.topk, description)
         threads, _ = resolve_cpu_threads(args.cpu_threads, omp_threads(omp_num_threads))
@@ -165,11 +167,6 @@ def _predictor(args, threads):
         return OnnxPredictor(args.model_dir, threads), "onnxruntime, CPU"
     predictor = Predictor(args.model_dir, args.device, not args.no_onednn, threads, precision=args.precision)
     return predictor, "GPU" if args.device == "gpu" else ("CPU, oneDNN" if not args.no_onednn else "CPU")
-
-
-def _as_path(entry):
-    """A ``.py`` entry of ``--custom_imports`` relative to the working directory; a module name as given."""
-    return os.path.abspath(os.path.expanduser(entry)) if entry.endswith(".py") else entry
 
 
 def _preprocess(args, description):

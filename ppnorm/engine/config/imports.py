@@ -51,15 +51,16 @@ def _entries(raw: dict) -> object:
     return settings.get("custom_imports") if isinstance(settings, dict) else None
 
 
-def resolve_files(raw: dict, folder: str, source: str) -> None:
+def resolve_files(raw: dict, folder: str, source: str, key: str = KEY) -> None:
     """In place: every ``.py`` entry of ``raw``'s ``Global.custom_imports`` made absolute, relative to ``folder``
-    (the folder of the config file that gives it) with ``~`` expanded; module names and other values stay."""
+    (the folder of the config file that gives it, or the working directory for a tool's flag ``key``) with ``~``
+    expanded; module names and other values stay."""
     entries = _entries(raw)
     if not isinstance(entries, list):
         return
     for index, entry in enumerate(entries):
         if isinstance(entry, str) and entry.endswith(".py"):
-            path = expand_user(entry, f"{source}: {KEY}[{index}]") if entry.startswith("~") else entry
+            path = expand_user(entry, f"{source}: {key}[{index}]") if entry.startswith("~") else entry
             entries[index] = os.path.normpath(os.path.join(folder, path))
 
 
